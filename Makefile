@@ -1,0 +1,39 @@
+# cab: change tickets as code. `make demo` shows it working; `make test` runs the tests.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/cab
+
+.PHONY: all build test demo bench verify fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/cab
+
+## test: vet, unit and end-to-end tests (race detector on), and one pass over every benchmark
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+## demo: scaffold a change repository in a temp dir and show failing and passing checks
+demo: build
+	bash examples/demo.sh $(BIN)
+
+## bench: Go benchmarks and comparisons against real peers (see bench/RESULTS.md)
+bench: build
+	bash bench/run.sh
+
+## verify: formatting, vet and a tidy go.mod; fails on a dirty tree
+verify:
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+## fuzz: run each fuzz target for a short while
+fuzz:
+	$(GO) test ./schema -run '^$$' -fuzz FuzzParseTicket -fuzztime 30s
+	$(GO) test ./policy -run '^$$' -fuzz FuzzPolicy -fuzztime 30s
+
+clean:
+	rm -rf bin

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/validate"
+)
+
+type checkOptions struct {
+	Format        string
+	Now           string
+	TicketTimeout time.Duration
+	MaxMemoryMiB  uint64
+}
+
+func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
+	fs.StringVar(&o.Now, "now", "", "judge windows and freezes at this RFC 3339 time instead of the current time")
+	fs.DurationVar(&o.TicketTimeout, "ticket-timeout", validate.DefaultTicketTimeout, "time budget for checking one ticket")
+	fs.Uint64Var(&o.MaxMemoryMiB, "max-memory", 1024, "memory budget of the evaluation process, in MiB")
+}
+
+func (o *checkOptions) validate() (time.Time, error) {
+	switch o.Format {
+	case "text", "json":
+	default:
+		return time.Time{}, fmt.Errorf("--format %q: want text or json", o.Format)
+	}
+	if o.TicketTimeout <= 0 {
+		return time.Time{}, fmt.Errorf("--ticket-timeout must be positive")
+	}
+	if o.MaxMemoryMiB < 64 {
+		return time.Time{}, fmt.Errorf("--max-memory must be at least 64 MiB")
+	}
+	if o.Now == "" {
+		return time.Now(), nil
+	}
+	now, err := time.Parse(time.RFC3339, o.Now)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--now: want an RFC 3339 time such as 2026-12-01T10:00:00Z: %w", err)
+	}
+	return now, nil
+}
+
+func newCheckCmd() *cobra.Command {
+	o := &checkOptions{}
+	cmd := &cobra.Command{
+		Use:   "check [paths...]",
+		Short: "Validate change tickets against the schema and the repository's policies",
+		Long: `Check validates change tickets.
+
+A directory argument is a change repository (cab.cue, policy/, changes/) or a
+directory inside one: every ticket under it is checked. A file argument is
+checked against the schema and the policies of the repository it is in, or,
+outside any repository, against the schema and the built-in default policies.
+The default path is the current directory.
+
+Problems are printed as file:line:col: message, each with a hint. Exit status
+is 0 when every ticket passes, 1 when any problem was found, 2 on a usage or
+internal error.`,
+		Example: `  cab check                                   # the repository in the current directory
+  cab check changes/payments/CHG-2026-0042.cue  # one ticket
+  cab check --format json examples/repo       # machine-readable report`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			now, err := o.validate()
+			if err != nil {
+				return err
+			}
+			opts := validate.Options{
+				Now:    now,
+				Limits: validate.Limits{Ticket: o.TicketTimeout, Memory: o.MaxMemoryMiB << 20},
+			}
+			stderr := cmd.ErrOrStderr()
+			if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && o.Format == "text" {
+				opts.Progress = progress(stderr)
+			}
+			start := time.Now()
+			rep, err := validate.CheckPaths(cmd.Context(), args, opts)
+			if opts.Progress != nil {
+				fmt.Fprint(stderr, "\r\033[K")
+			}
+			if err != nil {
+				return err
+			}
+			if err := writeReport(cmd.OutOrStdout(), o.Format, rep, time.Since(start)); err != nil {
+				return err
+			}
+			if rep.Errors() > 0 {
+				return errViolations
+			}
+			return nil
+		},
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+// progress draws "checked n/total" on a terminal, at most ten times a second.
+func progress(w io.Writer) func(done, total int) {
+	var last time.Time
+	return func(done, total int) {
+		if done != total && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(w, "\r\033[Kchecking tickets %d/%d", done, total)
+	}
+}
+
+func writeReport(w io.Writer, format string, rep *validate.Report, took time.Duration) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(jsonReport(rep))
+	}
+	if err := diag.WriteText(w, rep.Diagnostics); err != nil {
+		return err
+	}
+	warnings := len(rep.Diagnostics) - rep.Errors()
+	_, err := fmt.Fprintf(w, "%d ticket(s) checked: %d error(s), %d warning(s) in %s\n",
+		len(rep.Tickets), rep.Errors(), warnings, took.Round(time.Millisecond))
+	return err
+}
+
+// jsonDoc is the stable JSON form of a check report.
+type jsonDoc struct {
+	OK          bool              `json:"ok"`
+	Tickets     []jsonTicket      `json:"tickets"`
+	Diagnostics []diag.Diagnostic `json:"diagnostics"`
+	Errors      int               `json:"errors"`
+	Warnings    int               `json:"warnings"`
+}
+
+type jsonTicket struct {
+	File string `json:"file"`
+	ID   string `json:"id,omitempty"`
+	OK   bool   `json:"ok"`
+}
+
+func jsonReport(rep *validate.Report) jsonDoc {
+	doc := jsonDoc{
+		OK:          rep.Errors() == 0,
+		Tickets:     []jsonTicket{},
+		Diagnostics: rep.Diagnostics,
+		Errors:      rep.Errors(),
+		Warnings:    len(rep.Diagnostics) - rep.Errors(),
+	}
+	if doc.Diagnostics == nil {
+		doc.Diagnostics = diag.List{}
+	}
+	for _, t := range rep.Tickets {
+		doc.Tickets = append(doc.Tickets, jsonTicket{File: t.File, ID: t.ID, OK: t.Diags.Errors() == 0})
+	}
+	return doc
+}

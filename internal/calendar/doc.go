@@ -1,0 +1,11 @@
+// Package calendar resolves change freezes, written in wall-clock time of
+// an IANA time zone, to absolute instants, and answers whether a change
+// window overlaps them.
+//
+// Freeze starts are inclusive. Ends are exclusive unless the freeze says
+// endInclusive, in which case the instant at end is still frozen. Wall
+// times that fall into a daylight-saving gap are moved forward by the
+// length of the gap, as Go's time.Date does; ambiguous wall times (the
+// repeated hour in autumn) resolve to the first occurrence. The time zone
+// database is embedded, so results do not depend on the host.
+package calendar

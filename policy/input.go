@@ -1,0 +1,86 @@
+package policy
+
+import "encoding/json"
+
+// Mode says in which situation a ticket is judged.
+type Mode string
+
+const (
+	// Local is `cab check` on files: no review evidence exists yet.
+	Local Mode = "local"
+	// PullRequest is the PR gate: review evidence comes from the forge.
+	PullRequest Mode = "pr"
+	// Merge is the signer re-running the gate on a merge commit.
+	Merge Mode = "merge"
+)
+
+// Shared is the part of the policy input that is the same for every
+// ticket of one check: bind it once with Set.Bind.
+type Shared struct {
+	Mode Mode `json:"mode"`
+	// Repo is the repository configuration (cab.cue) as canonical JSON;
+	// {} when there is none.
+	Repo json.RawMessage `json:"repo"`
+	// Now is the time of the check, RFC 3339 in UTC.
+	Now      string         `json:"now"`
+	Calendar SharedCalendar `json:"calendar"`
+}
+
+// SharedCalendar lists every freeze, resolved to UTC instants.
+type SharedCalendar struct {
+	Freezes []Freeze `json:"freezes"`
+}
+
+// Freeze is a freeze as policies see it.
+type Freeze struct {
+	Name         string   `json:"name"`
+	Reason       string   `json:"reason,omitempty"`
+	Start        string   `json:"start"`
+	End          string   `json:"end"`
+	EndInclusive bool     `json:"endInclusive"`
+	Timezone     string   `json:"timezone"`
+	Environments []string `json:"environments"`
+}
+
+// TicketInput is the part of the policy input specific to one ticket.
+type TicketInput struct {
+	// Ticket is the ticket's canonical JSON export.
+	Ticket   json.RawMessage `json:"ticket"`
+	Review   *Review         `json:"review,omitempty"`
+	Calendar TicketCalendar  `json:"calendar"`
+	// ChangedFiles are the repository paths the change set touches.
+	ChangedFiles []string `json:"changedFiles"`
+}
+
+// TicketCalendar holds facts about the ticket's window, computed in Go
+// where time zones and inclusive ends are handled once and right.
+type TicketCalendar struct {
+	// Overlapping names the freezes that cover part of the ticket's
+	// window in one of its environments.
+	Overlapping []Freeze `json:"overlapping"`
+	// WindowClosed is true when the window ended at or before now.
+	WindowClosed bool `json:"windowClosed"`
+	// WindowOpen is true when now is inside the window.
+	WindowOpen bool `json:"windowOpen"`
+}
+
+// Review is the approval evidence from the forge, tied to the head commit.
+type Review struct {
+	Forge  string `json:"forge"`
+	Number int64  `json:"number,omitempty"`
+	URL    string `json:"url,omitempty"`
+	// Author is the stable id of the pull request's author ("github:583231").
+	Author string `json:"author"`
+	// Pushers are the ids of everyone who pushed a commit to the change.
+	Pushers   []string   `json:"pushers"`
+	Approvals []Approval `json:"approvals"`
+	Labels    []string   `json:"labels"`
+	HeadSHA   string     `json:"headSHA,omitempty"`
+}
+
+// Approval is one approval of the current head.
+type Approval struct {
+	ID    string `json:"id"`
+	Login string `json:"login,omitempty"`
+	At    string `json:"at,omitempty"`
+}

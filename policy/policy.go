@@ -1,0 +1,293 @@
+package policy
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
+
+	"github.com/cabhq/cab/internal/diag"
+)
+
+// MaxPolicyBytes is the largest policy file cab compiles.
+const MaxPolicyBytes = 1 << 20
+
+//go:embed defaults/*.cue
+var defaults embed.FS
+
+// File is one policy source file.
+type File struct {
+	// Name is the path reported in diagnostics, e.g. "policy/approvals.cue".
+	Name   string
+	Source []byte
+}
+
+// Defaults returns the built-in default policy set, named policy/<file>.
+func Defaults() []File {
+	entries, err := fs.ReadDir(defaults, "defaults")
+	if err != nil {
+		panic(err) // embedded at build time: cannot fail
+	}
+	var out []File
+	for _, e := range entries {
+		b, err := defaults.ReadFile("defaults/" + e.Name())
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, File{Name: "policy/" + e.Name(), Source: b})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Set is a compiled set of policies within one cue.Context. It is not safe
+// for concurrent use.
+type Set struct {
+	ctx      *cue.Context
+	policies []compiled
+}
+
+type compiled struct {
+	name string
+	v    cue.Value
+}
+
+// Finding is one deny or warn produced by a policy.
+type Finding struct {
+	Severity diag.Severity
+	Message  string
+	Hint     string
+	// Path is the ticket field the finding concerns, if the rule said.
+	Path string
+	// Rule is the position of the rule: "policy/approvals.cue:12:3".
+	Rule string
+}
+
+var inputPath = cue.MakePath(cue.Str("input"))
+
+// Compile parses and builds each policy file in ctx. Problems (syntax,
+// imports outside the standard library, build errors) are returned as
+// diagnostics naming the policy file; the set holds only the policies
+// that compiled. If trace is not nil it is called with each file's name
+// before the file is compiled.
+func Compile(ctx *cue.Context, files []File, trace func(policy string)) (*Set, diag.List) {
+	s := &Set{ctx: ctx}
+	var diags diag.List
+	for _, f := range files {
+		if trace != nil {
+			trace(f.Name)
+		}
+		c, ds := compile(ctx, f)
+		diags = append(diags, ds...)
+		if len(ds) == 0 {
+			s.policies = append(s.policies, c)
+		}
+	}
+	return s, diags.Sort()
+}
+
+func compile(ctx *cue.Context, f File) (compiled, diag.List) {
+	fail := func(msg, hint string) (compiled, diag.List) {
+		return compiled{}, diag.List{{File: f.Name, Line: 1, Column: 1, Severity: diag.Error, Code: "policy", Message: msg, Hint: hint}}
+	}
+	if len(f.Source) > MaxPolicyBytes {
+		return fail(fmt.Sprintf("policy file is %d bytes, more than %d", len(f.Source), MaxPolicyBytes), "split the policy into smaller files")
+	}
+	file, err := parser.ParseFile(f.Name, f.Source, parser.ParseComments)
+	if err != nil {
+		return compiled{}, cueDiags(err, f.Name, "fix the CUE syntax of the policy")
+	}
+	var bad diag.List
+	for spec := range file.ImportSpecs() {
+		p, _ := stringLit(spec.Path)
+		if !isStdlib(p) {
+			pos := spec.Pos()
+			bad = append(bad, diag.Diagnostic{File: f.Name, Line: pos.Line(), Column: pos.Column(), Severity: diag.Error, Code: "policy",
+				Message: fmt.Sprintf("import %q is not allowed", p), Hint: "policies may import only the CUE standard library"})
+		}
+	}
+	if len(bad) > 0 {
+		return compiled{}, bad
+	}
+	// Every policy sees input; declare it so the file compiles alone.
+	file.Decls = append(file.Decls, &ast.Field{Label: ast.NewIdent("input"), Value: ast.NewIdent("_")})
+	v := ctx.BuildFile(file)
+	if err := v.Err(); err != nil {
+		return compiled{}, cueDiags(err, f.Name, "fix the policy")
+	}
+	return compiled{name: f.Name, v: v}, nil
+}
+
+func stringLit(e ast.Expr) (string, bool) {
+	lit, ok := e.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return "", false
+	}
+	return strings.Trim(lit.Value, `"`), true
+}
+
+func isStdlib(p string) bool {
+	if i := strings.IndexByte(p, ':'); i >= 0 {
+		p = p[:i]
+	}
+	// Standard library import paths have no dot in their first element;
+	// tool/... can run commands and is refused.
+	first, _, _ := strings.Cut(p, "/")
+	return p != "" && !strings.Contains(first, ".") && first != "tool"
+}
+
+// Len is the number of policies that compiled.
+func (s *Set) Len() int { return len(s.policies) }
+
+// Bind returns a copy of s with the fields of shared (a JSON object)
+// filled into input of every policy: the parts of the input that are the
+// same for every ticket (repository, calendar, time) are unified once.
+func (s *Set) Bind(shared []byte) (*Set, error) {
+	v := s.ctx.CompileBytes(shared, cue.Filename("input.json"))
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("compiling shared policy input: %w", err)
+	}
+	out := &Set{ctx: s.ctx, policies: make([]compiled, len(s.policies))}
+	for i, p := range s.policies {
+		out.policies[i] = compiled{name: p.name, v: p.v.FillPath(inputPath, v)}
+	}
+	return out, nil
+}
+
+// Evaluate runs every policy against input (a JSON object) and returns the
+// findings. A policy that fails to evaluate yields an error finding at
+// its own position: an evaluation error is never "no violations". If
+// trace is not nil it is called with each policy's name before it runs.
+func (s *Set) Evaluate(input []byte, trace func(policy string)) ([]Finding, error) {
+	in := s.ctx.CompileBytes(input, cue.Filename("input.json"))
+	if err := in.Err(); err != nil {
+		return nil, fmt.Errorf("compiling policy input: %w", err)
+	}
+	var out []Finding
+	for _, p := range s.policies {
+		if trace != nil {
+			trace(p.name)
+		}
+		out = append(out, p.evaluate(in)...)
+	}
+	return out, nil
+}
+
+func (p compiled) evaluate(in cue.Value) []Finding {
+	v := p.v.FillPath(inputPath, in)
+	var out []Finding
+	for _, sev := range []diag.Severity{diag.Error, diag.Warning} {
+		name := "deny"
+		if sev == diag.Warning {
+			name = "warn"
+		}
+		list := v.LookupPath(cue.ParsePath(name))
+		if !list.Exists() {
+			continue
+		}
+		if err := list.Validate(cue.Concrete(true)); err != nil {
+			out = append(out, p.evalError(name, err))
+			continue
+		}
+		it, err := list.List()
+		if err != nil {
+			out = append(out, p.evalError(name, err))
+			continue
+		}
+		for it.Next() {
+			f, err := p.finding(sev, it.Value())
+			if err != nil {
+				out = append(out, p.evalError(name, err))
+				continue
+			}
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (p compiled) finding(sev diag.Severity, v cue.Value) (Finding, error) {
+	f := Finding{Severity: sev, Rule: p.position(v.Pos())}
+	switch v.Kind() {
+	case cue.StringKind:
+		s, err := v.String()
+		f.Message = s
+		return f, err
+	case cue.StructKind:
+		var m struct {
+			Msg  string `json:"msg"`
+			Path string `json:"path"`
+			Hint string `json:"hint"`
+		}
+		if err := v.Decode(&m); err != nil {
+			return f, err
+		}
+		if m.Msg == "" {
+			return f, fmt.Errorf("a finding needs a non-empty msg")
+		}
+		f.Message, f.Path, f.Hint = m.Msg, m.Path, m.Hint
+		return f, nil
+	default:
+		return f, fmt.Errorf("a finding must be a string or {msg, path?, hint?}, not %v", v.Kind())
+	}
+}
+
+func (p compiled) position(pos token.Pos) string {
+	if !pos.IsValid() || path.Clean(pos.Filename()) != path.Clean(p.name) {
+		return p.name
+	}
+	return fmt.Sprintf("%s:%d:%d", p.name, pos.Line(), pos.Column())
+}
+
+func (p compiled) evalError(name string, err error) Finding {
+	rule := p.name
+	for _, pos := range errors.Positions(err) {
+		if pos.Filename() == p.name {
+			rule = p.position(pos)
+			break
+		}
+	}
+	return Finding{
+		Severity: diag.Error,
+		Message:  fmt.Sprintf("policy %s could not be evaluated (%s): %s", p.name, name, firstLine(errors.Details(err, nil))),
+		Hint:     "a policy must produce a concrete list; guard optional input fields with `if x != _|_`",
+		Rule:     rule,
+	}
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSuffix(s, ":")
+}
+
+// cueDiags converts CUE errors to diagnostics in a policy file.
+func cueDiags(err error, file, hint string) diag.List {
+	var out diag.List
+	for _, e := range errors.Errors(err) {
+		d := diag.Diagnostic{File: file, Severity: diag.Error, Code: "policy", Hint: hint}
+		for _, p := range errors.Positions(e) {
+			if p.Filename() == file {
+				d.Line, d.Column = p.Line(), p.Column()
+				break
+			}
+		}
+		format, args := e.Msg()
+		d.Message = fmt.Sprintf(format, args...)
+		if ps := e.Path(); len(ps) > 0 {
+			d.Path = strings.Join(ps, ".")
+		}
+		out = append(out, d)
+	}
+	return out.Sort()
+}

@@ -1,0 +1,226 @@
+package scaffold
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/format"
+
+	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/schema"
+)
+
+//go:embed cab.cue.tmpl
+var configTemplate string
+
+// ErrExists is returned when scaffolding would overwrite a file.
+var ErrExists = errors.New("already exists")
+
+// Init writes a new change repository into dir: cab.cue, the default
+// policies under policy/ and an empty changes/. It returns the files it
+// wrote, relative to dir.
+func Init(dir, repository string) ([]string, error) {
+	if _, err := os.Lstat(filepath.Join(dir, "cab.cue")); err == nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "cab.cue"), ErrExists)
+	}
+	var cfg bytes.Buffer
+	if err := template.Must(template.New("cab.cue").Parse(configTemplate)).Execute(&cfg, struct{ Repository string }{repository}); err != nil {
+		return nil, fmt.Errorf("rendering cab.cue: %w", err)
+	}
+	files := map[string][]byte{"cab.cue": cfg.Bytes(), "changes/.gitkeep": nil}
+	for _, p := range policy.Defaults() {
+		files[p.Name] = p.Source
+	}
+	var written []string
+	for name := range files {
+		written = append(written, name)
+	}
+	sort.Strings(written)
+	for _, name := range written {
+		if err := writeNew(filepath.Join(dir, filepath.FromSlash(name)), files[name]); err != nil {
+			return nil, err
+		}
+	}
+	return written, nil
+}
+
+func writeNew(path string, content []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s: %w", path, ErrExists)
+		}
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	if _, err := f.Write(content); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// Ticket describes the ticket NewTicket writes.
+type Ticket struct {
+	Service string
+	Title   string
+	// Template names a standard change template of cab.cue, or "".
+	Template string
+	Owner    string
+	Now      time.Time
+}
+
+var identPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
+
+var idPattern = regexp.MustCompile(`^CHG-(\d{4})-(\d{4,6})\.cue$`)
+
+// NextID returns the next free ticket id of the year of now in the change
+// repository at root: one more than the highest sequence any file uses.
+func NextID(root string, now time.Time) (string, error) {
+	year := now.UTC().Year()
+	highest := 0
+	err := filepath.WalkDir(filepath.Join(root, "changes"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipDir
+			}
+			return err
+		}
+		m := idPattern.FindStringSubmatch(d.Name())
+		if m == nil || m[1] != strconv.Itoa(year) {
+			return nil
+		}
+		if n, _ := strconv.Atoi(m[2]); n > highest {
+			highest = n
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("listing tickets: %w", err)
+	}
+	return fmt.Sprintf("CHG-%d-%04d", year, highest+1), nil
+}
+
+// NewTicket writes a new ticket for t into the change repository at root
+// and returns its path. cfg is the repository's configuration.
+func NewTicket(root string, cfg schema.Config, t Ticket) (string, error) {
+	if _, ok := cfg.Services[t.Service]; !ok && len(cfg.Services) > 0 {
+		return "", fmt.Errorf("service %q is not declared in cab.cue (declared: %s)", t.Service, strings.Join(slices.Sorted(maps.Keys(cfg.Services)), ", "))
+	}
+	id, err := NextID(root, t.Now)
+	if err != nil {
+		return "", err
+	}
+	fields := []field{
+		{"apiVersion", schema.APIVersion},
+		{"id", id},
+		{"title", t.Title},
+		{"description", "What changes, why, and how it was tested."},
+		{"kind", "normal"},
+	}
+	risk := "low"
+	extra := map[string]any{}
+	if t.Template != "" {
+		tmpl, ok := cfg.Templates[t.Template]
+		if !ok {
+			return "", fmt.Errorf("template %q is not declared in cab.cue (declared: %s)", t.Template, strings.Join(slices.Sorted(maps.Keys(cfg.Templates)), ", "))
+		}
+		fields[4] = field{"kind", "standard"}
+		fields = append(fields, field{"template", t.Template})
+		risk = tmpl.MaxRisk
+		for k, v := range tmpl.Ticket {
+			extra[k] = v
+		}
+	}
+	owner := t.Owner
+	if owner == "" {
+		owner = cfg.Services[t.Service].Owner
+	}
+	if owner == "" {
+		owner = "team-" + t.Service
+	}
+	envs := cfg.Promotion
+	if len(envs) == 0 {
+		envs = slices.Sorted(maps.Keys(cfg.Environments))
+	}
+	start := t.Now.UTC().Add(24 * time.Hour).Truncate(time.Hour)
+	fields = append(fields,
+		field{"risk", risk},
+		field{"owner", owner},
+		field{"service", t.Service},
+		field{"environments", envs},
+		field{"window", schema.Window{Start: start.Format(time.RFC3339), End: start.Add(2 * time.Hour).Format(time.RFC3339)}},
+	)
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
+		fields = append(fields, field{k, extra[k]})
+	}
+	src, err := render(fields, extra)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(root, "changes", t.Service, id+".cue")
+	if err := writeNew(path, src); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+type field struct {
+	name  string
+	value any
+}
+
+// render writes fields as plain CUE data in the given order, with a
+// commented example of what is still missing.
+func render(fields []field, extra map[string]any) ([]byte, error) {
+	ctx := cuecontext.New()
+	var b bytes.Buffer
+	b.WriteString("// A change ticket: plain CUE data, checked by `cab check`.\n")
+	for _, f := range fields {
+		v := ctx.Encode(f.value)
+		if err := v.Err(); err != nil {
+			return nil, fmt.Errorf("encoding %s: %w", f.name, err)
+		}
+		out, err := format.Node(v.Syntax())
+		if err != nil {
+			return nil, fmt.Errorf("formatting %s: %w", f.name, err)
+		}
+		fmt.Fprintf(&b, "%s: %s\n", label(f.name), out)
+	}
+	if _, ok := extra["actions"]; !ok {
+		b.WriteString(`// What the reconciler does in each environment, for example:
+//   {type: "oci", target: "images", image: "registry.example.com/app@sha256:<digest>", tag: "app"}
+//   {type: "git", target: "deploy", file: "apps/app/values.yaml", set: {path: ".image.tag", value: "1.4.2"}}
+actions: []
+`)
+	}
+	if _, ok := extra["rollback"]; !ok {
+		b.WriteString("rollback: auto: true\n")
+	}
+	return b.Bytes(), nil
+}
+
+func label(name string) string {
+	if identPattern.MatchString(name) {
+		return name
+	}
+	q, _ := json.Marshal(name)
+	return string(q)
+}

@@ -1,0 +1,358 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
+
+	"github.com/cabhq/cab/internal/diag"
+)
+
+// MaxTicketBytes is the largest ticket file cab reads. Tickets are about a
+// kilobyte; anything near this size is a mistake or an attack.
+const MaxTicketBytes = 256 << 10
+
+// maxRounds bounds how often a ticket is re-validated with its unknown
+// fields removed, to uncover errors the first round hid.
+const maxRounds = 3
+
+// Parsed is a ticket that passed the schema: the concrete value, its
+// canonical JSON and the Go view of it.
+type Parsed struct {
+	// File is the name the ticket was read from.
+	File string
+	// JSON is the canonical JSON export (sorted keys, no insignificant
+	// space): the only form of the ticket policies and signatures see.
+	JSON   []byte
+	Ticket Ticket
+	// positions maps field paths ("window.end") to their place in File.
+	positions map[string]token.Pos
+}
+
+// Position returns the line and column of the field at path in the ticket
+// file, or of its nearest enclosing field, or 1:1.
+func (p *Parsed) Position(path string) (line, col int) {
+	return lookupPos(p.positions, path)
+}
+
+func lookupPos(positions map[string]token.Pos, path string) (line, col int) {
+	for path != "" {
+		if pos, ok := positions[path]; ok && pos.IsValid() {
+			return pos.Line(), pos.Column()
+		}
+		i := strings.LastIndexByte(path, '.')
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 1, 1
+}
+
+// ParseTicket checks that src is a plain-data ticket, validates it against
+// #Ticket and exports it. The file name (base without .cue) must equal the
+// ticket id. Every problem found is returned as a diagnostic; Parsed is nil
+// when there is any error.
+func (s *Schema) ParseTicket(file string, src []byte) (*Parsed, diag.List) {
+	if d, ok := checkBytes(file, src); !ok {
+		return nil, diag.List{d}
+	}
+	f, err := parser.ParseFile(file, src, parser.ParseComments, parser.AllErrors)
+	if err != nil {
+		return nil, fromCUE(err, file, nil, "syntax", "fix the CUE syntax at this position")
+	}
+	if ds, _ := checkData(f); len(ds) > 0 {
+		return nil, ds
+	}
+	return s.validate(file, f)
+}
+
+func (s *Schema) validate(file string, f *ast.File) (*Parsed, diag.List) {
+	var all diag.List
+	var unified cue.Value
+	_, positions := checkData(f)
+	for round := 0; ; round++ {
+		v := s.ctx.BuildFile(f, cue.Filename(file))
+		if err := v.Err(); err != nil {
+			return nil, append(all, fromCUE(err, file, positions, "schema", "")...)
+		}
+		unified = s.ticket.Unify(v)
+		err := unified.Validate(cue.Concrete(true), cue.All())
+		if err == nil {
+			break
+		}
+		ds := fromCUE(err, file, positions, "schema", "")
+		all = append(all, ds...)
+		// "field not allowed" can hide other errors in the same struct:
+		// drop the unknown fields and look again.
+		unknown := unknownFields(ds)
+		if len(unknown) == 0 {
+			return nil, all.Sort()
+		}
+		if round+1 >= maxRounds || !removeFields(f, unknown) {
+			all = append(all, diag.Diagnostic{
+				File: file, Line: 1, Column: 1, Severity: diag.Error, Code: "schema",
+				Message: "more errors may follow once the ones above are fixed",
+			})
+			return nil, all.Sort()
+		}
+	}
+	if len(all) > 0 {
+		return nil, all.Sort()
+	}
+	p := &Parsed{File: file, positions: positions}
+	if err := unified.Decode(&p.Ticket); err != nil {
+		return nil, fromCUE(err, file, positions, "schema", "")
+	}
+	if want := strings.TrimSuffix(path.Base(strings.ReplaceAll(file, "\\", "/")), ".cue"); p.Ticket.ID != want {
+		line, col := p.Position("id")
+		return nil, diag.List{{
+			File: file, Line: line, Column: col, Path: "id", Severity: diag.Error, Code: "schema",
+			Message: fmt.Sprintf("id %q does not match the file name %q", p.Ticket.ID, want+".cue"),
+			Hint:    fmt.Sprintf("rename the file to %s.cue or set id: %q", p.Ticket.ID, want),
+		}}
+	}
+	raw, err := unified.MarshalJSON()
+	if err != nil {
+		return nil, fromCUE(err, file, positions, "schema", "")
+	}
+	if p.JSON, err = Canonical(raw); err != nil {
+		return nil, diag.List{{File: file, Severity: diag.Error, Code: "schema", Message: err.Error()}}
+	}
+	return p, nil
+}
+
+// checkBytes refuses what is not a text file of sane size.
+func checkBytes(file string, src []byte) (diag.Diagnostic, bool) {
+	d := diag.Diagnostic{File: file, Line: 1, Column: 1, Severity: diag.Error, Code: "file"}
+	switch {
+	case len(src) > MaxTicketBytes:
+		d.Message = fmt.Sprintf("file is %d bytes, more than the %d a ticket may have", len(src), MaxTicketBytes)
+		d.Hint = "a ticket describes one change; move large content (scripts, manifests) to the repository it changes"
+		return d, false
+	case bytes.IndexByte(src, 0) >= 0:
+		d.Line, d.Column = lineCol(src, bytes.IndexByte(src, 0))
+		d.Message = "file is binary (contains a NUL byte)"
+		d.Hint = "tickets are UTF-8 CUE text"
+		return d, false
+	case !utf8.Valid(src):
+		d.Line, d.Column = lineCol(src, invalidUTF8(src))
+		d.Message = "file is not valid UTF-8"
+		d.Hint = "save the file as UTF-8"
+		return d, false
+	}
+	return d, true
+}
+
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+func lineCol(b []byte, off int) (int, int) {
+	line := 1 + bytes.Count(b[:off], []byte{'\n'})
+	col := off - bytes.LastIndexByte(b[:off], '\n')
+	return line, col
+}
+
+// Canonical re-encodes JSON with sorted object keys and no insignificant
+// space, keeping numbers exactly as written.
+func Canonical(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("canonicalizing JSON: %w", err)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("canonicalizing JSON: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+}
+
+func unknownFields(ds diag.List) []string {
+	var out []string
+	for _, d := range ds {
+		if d.Message == "field not allowed" {
+			out = append(out, d.Path)
+		}
+	}
+	return out
+}
+
+// removeFields deletes the fields at the given paths from f. It reports
+// whether anything was removed.
+func removeFields(f *ast.File, paths []string) bool {
+	drop := map[string]bool{}
+	for _, p := range paths {
+		drop[p] = true
+	}
+	removed := false
+	var walk func(decls []ast.Decl, parent string) []ast.Decl
+	walk = func(decls []ast.Decl, parent string) []ast.Decl {
+		out := decls[:0]
+		for _, d := range decls {
+			fd, ok := d.(*ast.Field)
+			if !ok {
+				out = append(out, d)
+				continue
+			}
+			name, _, _ := ast.LabelName(fd.Label)
+			p := join(parent, name)
+			if drop[p] {
+				removed = true
+				continue
+			}
+			walkValue(fd.Value, p, walk)
+			out = append(out, d)
+		}
+		return out
+	}
+	f.Decls = walk(f.Decls, "")
+	return removed
+}
+
+func walkValue(x ast.Expr, p string, walk func([]ast.Decl, string) []ast.Decl) {
+	switch x := x.(type) {
+	case *ast.StructLit:
+		x.Elts = walk(x.Elts, p)
+	case *ast.ListLit:
+		for i, e := range x.Elts {
+			walkValue(e, join(p, fmt.Sprint(i)), walk)
+		}
+	}
+}
+
+// fromCUE converts CUE errors to diagnostics in file. Positions inside
+// file win; otherwise the position of the nearest enclosing field of the
+// ticket is used, so that every diagnostic points into the user's file.
+func fromCUE(err error, file string, positions map[string]token.Pos, code, hint string) diag.List {
+	var out diag.List
+	byPath := map[string][]errors.Error{}
+	var order []string
+	for _, e := range errors.Errors(err) {
+		p := cuePath(e.Path())
+		if _, seen := byPath[p]; !seen {
+			order = append(order, p)
+		}
+		byPath[p] = append(byPath[p], e)
+	}
+	for _, p := range order {
+		d := diag.Diagnostic{File: file, Path: p, Severity: diag.Error, Code: code, Hint: hint}
+		d.Message, d.Line, d.Column = describe(byPath[p], file)
+		if d.Line == 0 && positions != nil {
+			d.Line, d.Column = lookupPos(positions, p)
+		}
+		if d.Hint == "" {
+			d.Hint = hintFor(p, d.Message)
+		}
+		out = append(out, d)
+	}
+	return out.Sort()
+}
+
+// describe turns the errors at one path into one message. A failed
+// disjunction yields one error per arm plus a summary: they become
+// "must be one of ...".
+func describe(errs []errors.Error, file string) (msg string, line, col int) {
+	var pairs [][2]string
+	var msgs []string
+	for _, e := range errs {
+		for _, p := range errors.Positions(e) {
+			if line == 0 && p.Filename() == file {
+				line, col = p.Line(), p.Column()
+			}
+		}
+		format, args := e.Msg()
+		if strings.HasSuffix(format, "errors in empty disjunction:") {
+			continue
+		}
+		if format == "conflicting values %s and %s" && len(args) == 2 {
+			pairs = append(pairs, [2]string{fmt.Sprint(args[0]), fmt.Sprint(args[1])})
+		}
+		if strings.HasPrefix(format, "incompatible list lengths") && len(args) == 2 && (fmt.Sprint(args[0]) == "0" || fmt.Sprint(args[1]) == "0") {
+			msgs = append(msgs, "must not be empty")
+			continue
+		}
+		msgs = append(msgs, fmt.Sprintf(format, args...))
+	}
+	if got, allowed, ok := disjunction(pairs); ok {
+		msgs = append([]string{fmt.Sprintf("%s is not allowed: must be one of %s", got, strings.Join(allowed, ", "))}, without(msgs, "conflicting values ")...)
+	}
+	if len(msgs) == 0 {
+		msgs = []string{"invalid value"}
+	}
+	return strings.Join(dedupe(msgs), "; "), line, col
+}
+
+// disjunction recognises the arms of a failed enum: several conflicts that
+// share one value (the user's) against different allowed values.
+func disjunction(pairs [][2]string) (got string, allowed []string, ok bool) {
+	if len(pairs) < 2 {
+		return "", nil, false
+	}
+	for _, cand := range pairs[0] {
+		allowed = allowed[:0]
+		for _, p := range pairs {
+			switch cand {
+			case p[0]:
+				allowed = append(allowed, p[1])
+			case p[1]:
+				allowed = append(allowed, p[0])
+			}
+		}
+		if len(allowed) == len(pairs) {
+			slices.Sort(allowed)
+			return cand, allowed, true
+		}
+	}
+	return "", nil, false
+}
+
+func without(msgs []string, prefix string) []string {
+	var out []string
+	for _, m := range msgs {
+		if !strings.HasPrefix(m, prefix) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	out := s[:0]
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func cuePath(p []string) string {
+	if len(p) > 0 && strings.HasPrefix(p[0], "#") {
+		p = p[1:]
+	}
+	return strings.Join(p, ".")
+}

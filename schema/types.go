@@ -1,0 +1,189 @@
+package schema
+
+import "encoding/json"
+
+// Ticket is the Go view of #Ticket. Field names and JSON tags mirror the
+// CUE schema exactly (a test proves it on every example).
+type Ticket struct {
+	APIVersion   string    `json:"apiVersion"`
+	ID           string    `json:"id"`
+	Title        string    `json:"title"`
+	Description  string    `json:"description,omitempty"`
+	Kind         string    `json:"kind"`
+	Template     string    `json:"template,omitempty"`
+	Risk         string    `json:"risk"`
+	Owner        string    `json:"owner"`
+	Service      string    `json:"service"`
+	Environments []string  `json:"environments"`
+	Window       Window    `json:"window"`
+	DependsOn    []string  `json:"dependsOn,omitempty"`
+	Supersedes   string    `json:"supersedes,omitempty"`
+	Cancels      string    `json:"cancels,omitempty"`
+	Links        *Links    `json:"links,omitempty"`
+	Incident     *Incident `json:"incident,omitempty"`
+	Actions      []Action  `json:"actions"`
+	Prechecks    []Check   `json:"prechecks,omitempty"`
+	Postchecks   []Check   `json:"postchecks,omitempty"`
+	Rollback     *Rollback `json:"rollback,omitempty"`
+}
+
+// Window is the time span in which a change may be applied (RFC 3339).
+type Window struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+// Links point at the context of a change.
+type Links struct {
+	PR        string `json:"pr,omitempty"`
+	Runbook   string `json:"runbook,omitempty"`
+	Dashboard string `json:"dashboard,omitempty"`
+	Docs      string `json:"docs,omitempty"`
+}
+
+// Incident is the incident an emergency change answers.
+type Incident struct {
+	ID  string `json:"id"`
+	URL string `json:"url"`
+}
+
+// Action is one step the reconciler applies in each environment. Type
+// selects which of the type-specific fields are set.
+type Action struct {
+	Type   string `json:"type"`
+	Target string `json:"target"`
+
+	// oci
+	Image      string `json:"image,omitempty"`
+	Repository string `json:"repository,omitempty"`
+	Tag        string `json:"tag,omitempty"`
+
+	// git
+	File           string          `json:"file,omitempty"`
+	Set            *SetValue       `json:"set,omitempty"`
+	KustomizeImage *KustomizeImage `json:"kustomizeImage,omitempty"`
+	Message        string          `json:"message,omitempty"`
+
+	// http
+	Method string          `json:"method,omitempty"`
+	Path   string          `json:"path,omitempty"`
+	Body   json.RawMessage `json:"body,omitempty"`
+}
+
+// SetValue writes Value at a YAML/JSON Path of a file.
+type SetValue struct {
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+// KustomizeImage sets an images: entry of a kustomization.
+type KustomizeImage struct {
+	Name    string `json:"name"`
+	NewName string `json:"newName,omitempty"`
+	Digest  string `json:"digest"`
+}
+
+// Check is a pre- or postcheck: an HTTP probe or a Prometheus query.
+type Check struct {
+	Type string `json:"type"`
+	Name string `json:"name,omitempty"`
+
+	// http
+	URL          string `json:"url,omitempty"`
+	ExpectStatus int    `json:"expectStatus,omitempty"`
+	BodyRegex    string `json:"bodyRegex,omitempty"`
+	MaxLatency   string `json:"maxLatency,omitempty"`
+	Timeout      string `json:"timeout,omitempty"`
+
+	// prometheus
+	Server    string   `json:"server,omitempty"`
+	Query     string   `json:"query,omitempty"`
+	Op        string   `json:"op,omitempty"`
+	Threshold *float64 `json:"threshold,omitempty"`
+	For       string   `json:"for,omitempty"`
+}
+
+// Rollback says how to undo a change.
+type Rollback struct {
+	Auto    *bool    `json:"auto,omitempty"`
+	Actions []Action `json:"actions,omitempty"`
+}
+
+// Config is the Go view of #Config, a change repository's cab.cue.
+type Config struct {
+	APIVersion   string                   `json:"apiVersion"`
+	Repository   string                   `json:"repository,omitempty"`
+	LedgerBranch string                   `json:"ledgerBranch,omitempty"`
+	Environments map[string]Environment   `json:"environments"`
+	Promotion    []string                 `json:"promotion,omitempty"`
+	Approvers    map[string]ApproverGroup `json:"approvers,omitempty"`
+	Services     map[string]Service       `json:"services,omitempty"`
+	Freezes      []Freeze                 `json:"freezes,omitempty"`
+	Templates    map[string]Template      `json:"templates,omitempty"`
+	Keys         []Key                    `json:"keys,omitempty"`
+}
+
+// Environment is a deployment environment and its targets.
+type Environment struct {
+	Protected  *bool             `json:"protected,omitempty"`
+	Prometheus string            `json:"prometheus,omitempty"`
+	Targets    map[string]Target `json:"targets,omitempty"`
+}
+
+// Target is where actions of one type apply in an environment.
+type Target struct {
+	Type     string `json:"type"`
+	Registry string `json:"registry,omitempty"`
+	Insecure *bool  `json:"insecure,omitempty"`
+	URL      string `json:"url,omitempty"`
+	Branch   string `json:"branch,omitempty"`
+	Root     string `json:"root,omitempty"`
+	Observe  string `json:"observe,omitempty"`
+}
+
+// ApproverGroup lists stable forge identities ("github:583231").
+type ApproverGroup struct {
+	Description string   `json:"description,omitempty"`
+	Members     []string `json:"members"`
+}
+
+// Service names who approves a service's changes.
+type Service struct {
+	Approvers string    `json:"approvers"`
+	Oncall    string    `json:"oncall,omitempty"`
+	Owner     string    `json:"owner,omitempty"`
+	BurnRate  *BurnRate `json:"burnRate,omitempty"`
+}
+
+// BurnRate is an error-budget query that holds changes while it fires.
+type BurnRate struct {
+	Query     string  `json:"query"`
+	Threshold float64 `json:"threshold"`
+	Server    string  `json:"server,omitempty"`
+}
+
+// Freeze is a change freeze in local wall-clock time of an IANA zone.
+type Freeze struct {
+	Name         string   `json:"name"`
+	Start        string   `json:"start"`
+	End          string   `json:"end"`
+	Timezone     string   `json:"timezone"`
+	EndInclusive *bool    `json:"endInclusive,omitempty"`
+	Environments []string `json:"environments,omitempty"`
+	Reason       string   `json:"reason,omitempty"`
+}
+
+// Template is a pre-approved standard change.
+type Template struct {
+	Description string         `json:"description,omitempty"`
+	MaxRisk     string         `json:"maxRisk"`
+	Approvals   *int           `json:"approvals,omitempty"`
+	ActionTypes []string       `json:"actionTypes,omitempty"`
+	Ticket      map[string]any `json:"ticket,omitempty"`
+}
+
+// Key is a public key trusted to sign tickets.
+type Key struct {
+	Name      string `json:"name"`
+	PublicKey string `json:"publicKey"`
+}

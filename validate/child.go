@@ -1,0 +1,137 @@
+package validate
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/internal/sandbox"
+)
+
+// ChildRole is the sandbox role of a child process that evaluates tickets.
+// A program that calls Run must serve it: when sandbox.Role() equals
+// ChildRole, main calls ServeChild instead of its usual command line.
+const ChildRole = "cab-validate"
+
+// recycleEvery bounds how many tickets one cue.Context evaluates: contexts
+// only grow, so a worker starts afresh after this many.
+const recycleEvery = 2000
+
+type request struct {
+	Job     Job    `json:"job"`
+	Tickets []File `json:"tickets"`
+	Workers int    `json:"workers"`
+}
+
+// event is one line of a child's output.
+type event struct {
+	// Kind is "step" (worker w starts step S of ticket I; I is -1 during
+	// setup), "setup" (problems with config and policies) or "done".
+	Kind   string    `json:"k"`
+	Worker int       `json:"w"`
+	Index  int       `json:"i"`
+	Step   string    `json:"s,omitempty"`
+	Result *Result   `json:"r,omitempty"`
+	Setup  diag.List `json:"d,omitempty"`
+}
+
+// ServeChild is the main of a sandboxed evaluation child: it reads one
+// request from r, evaluates its tickets with the requested number of
+// workers and writes events to w. It returns the process exit code.
+func ServeChild(r io.Reader, w io.Writer, stderr io.Writer) int {
+	if err := sandbox.Enter(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	var req request
+	if err := json.NewDecoder(r).Decode(&req); err != nil {
+		fmt.Fprintf(stderr, "reading request: %v\n", err)
+		return 2
+	}
+	out := &eventWriter{w: bufio.NewWriter(w)}
+	if err := evaluate(req, out.write); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	return 0
+}
+
+type eventWriter struct {
+	mu  sync.Mutex
+	w   *bufio.Writer
+	err error
+}
+
+func (e *eventWriter) write(ev event) {
+	b, err := json.Marshal(ev)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.err != nil {
+		return
+	}
+	if err != nil {
+		e.err = err
+		return
+	}
+	b = append(b, '\n')
+	if _, e.err = e.w.Write(b); e.err == nil {
+		e.err = e.w.Flush()
+	}
+}
+
+// evaluate checks req.Tickets with req.Workers evaluators, reporting
+// through emit. It is the body of the child, and runs in process in tests
+// and benchmarks.
+func evaluate(req request, emit func(event)) error {
+	workers := max(1, min(req.Workers, len(req.Tickets)))
+	next := make(chan int)
+	go func() {
+		for i := range req.Tickets {
+			next <- i
+		}
+		close(next)
+	}()
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = work(req, w, next, emit)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func work(req request, w int, next <-chan int, emit func(event)) error {
+	var ev *Evaluator
+	current := -1
+	trace := func(step string) { emit(event{Kind: "step", Worker: w, Index: current, Step: step}) }
+	n := 0
+	for i := range next {
+		if ev == nil || n == recycleEvery {
+			current, n = -1, 0
+			var err error
+			if ev, err = NewEvaluator(req.Job, trace); err != nil {
+				return err
+			}
+			if ev.Setup != nil {
+				emit(event{Kind: "setup", Worker: w, Index: -1, Setup: ev.Setup})
+			}
+		}
+		current = i
+		res := ev.Check(req.Tickets[i])
+		n++
+		emit(event{Kind: "done", Worker: w, Index: i, Result: &res})
+	}
+	return nil
+}

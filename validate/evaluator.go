@@ -1,0 +1,272 @@
+package validate
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"cuelang.org/go/cue/cuecontext"
+
+	"github.com/cabhq/cab/internal/calendar"
+	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/schema"
+)
+
+// File is a file's repository-relative (or user-given) name and content.
+type File struct {
+	Name   string `json:"name"`
+	Source []byte `json:"source"`
+}
+
+// Job is everything one evaluation needs besides the tickets: it is what a
+// sandboxed child receives.
+type Job struct {
+	// Config is cab.cue, or nil outside a change repository.
+	Config   *File          `json:"config,omitempty"`
+	Policies []File         `json:"policies"`
+	Mode     policy.Mode    `json:"mode"`
+	Now      time.Time      `json:"now"`
+	Review   *policy.Review `json:"review,omitempty"`
+	// ChangedFiles are passed to policies as input.changedFiles.
+	ChangedFiles []string `json:"changedFiles,omitempty"`
+	// Skip names policies left out (they blew their budget before).
+	Skip []string `json:"skip,omitempty"`
+}
+
+// Result is the verdict on one ticket file.
+type Result struct {
+	File string `json:"file"`
+	// ID, Service and the references are set when the ticket parsed.
+	ID         string    `json:"id,omitempty"`
+	Service    string    `json:"service,omitempty"`
+	DependsOn  []string  `json:"dependsOn,omitempty"`
+	Supersedes string    `json:"supersedes,omitempty"`
+	Cancels    string    `json:"cancels,omitempty"`
+	Diags      diag.List `json:"diagnostics,omitempty"`
+	// positions of reference fields, for repo-wide diagnostics.
+	Positions map[string][2]int `json:"positions,omitempty"`
+}
+
+// Evaluator checks tickets against the schema, the configuration and the
+// policies, in process, within one cue.Context. It is not safe for
+// concurrent use: give each goroutine its own. Run it on untrusted input
+// only inside a sandboxed child (see Run).
+type Evaluator struct {
+	schema   *schema.Schema
+	config   *schema.ParsedConfig
+	calendar calendar.Calendar
+	policies *policy.Set
+	job      Job
+	// Trace, if set, is called with the step about to run: "schema" or a
+	// policy file name. A sandbox parent uses it to name what blew a budget.
+	Trace func(step string)
+	// Setup holds problems with the configuration and the policies.
+	Setup diag.List
+}
+
+// NewEvaluator compiles the schema, the configuration and the policies of
+// job. Problems with them are in Setup; the evaluator still checks
+// tickets against what compiled. trace, if not nil, becomes e.Trace and
+// also sees the setup steps ("config", then each policy).
+func NewEvaluator(job Job, trace func(step string)) (*Evaluator, error) {
+	s, err := schema.Compile(cuecontext.New())
+	if err != nil {
+		return nil, err
+	}
+	e := &Evaluator{schema: s, job: job, Trace: trace}
+	repo := []byte("{}")
+	if job.Config != nil {
+		e.trace("config")
+		cfg, ds := s.ParseConfig(job.Config.Name, job.Config.Source)
+		e.Setup = append(e.Setup, ds...)
+		if cfg != nil {
+			e.config = cfg
+			repo = cfg.JSON
+			cal, err := calendar.New(cfg.Config.Freezes)
+			if err != nil {
+				e.Setup = append(e.Setup, diag.Diagnostic{File: job.Config.Name, Line: 1, Column: 1,
+					Severity: diag.Error, Code: "config", Message: err.Error(), Hint: "fix freezes: in cab.cue"})
+			}
+			e.calendar = cal
+		}
+	}
+	var files []policy.File
+	for _, f := range job.Policies {
+		if !slices.Contains(job.Skip, f.Name) {
+			files = append(files, policy.File{Name: f.Name, Source: f.Source})
+		}
+	}
+	set, ds := policy.Compile(s.Context(), files, trace)
+	e.Setup = append(e.Setup, ds...)
+	shared, err := json.Marshal(policy.Shared{
+		Mode:     job.Mode,
+		Repo:     repo,
+		Now:      job.Now.UTC().Format(time.RFC3339),
+		Calendar: policy.SharedCalendar{Freezes: freezes(e.calendar)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encoding policy input: %w", err)
+	}
+	if e.policies, err = set.Bind(shared); err != nil {
+		return nil, err
+	}
+	e.Setup = e.Setup.Sort()
+	return e, nil
+}
+
+func freezes(c calendar.Calendar) []policy.Freeze {
+	out := []policy.Freeze{}
+	for _, s := range c {
+		envs := s.Environments
+		if envs == nil {
+			envs = []string{}
+		}
+		out = append(out, policy.Freeze{
+			Name: s.Name, Reason: s.Reason,
+			Start: s.Start.UTC().Format(time.RFC3339), End: s.End.UTC().Format(time.RFC3339),
+			EndInclusive: s.EndInclusive, Timezone: s.Timezone, Environments: envs,
+		})
+	}
+	return out
+}
+
+// Check validates one ticket file.
+func (e *Evaluator) Check(f File) Result {
+	r := Result{File: f.Name}
+	e.trace("schema")
+	p, ds := e.schema.ParseTicket(f.Name, f.Source)
+	if p == nil {
+		r.Diags = ds
+		return r
+	}
+	t := p.Ticket
+	r.ID, r.Service, r.DependsOn, r.Supersedes, r.Cancels = t.ID, t.Service, t.DependsOn, t.Supersedes, t.Cancels
+	r.Positions = map[string][2]int{}
+	for _, k := range []string{"id", "dependsOn", "supersedes", "cancels", "service"} {
+		l, c := p.Position(k)
+		r.Positions[k] = [2]int{l, c}
+	}
+	for i := range t.DependsOn {
+		k := fmt.Sprintf("dependsOn.%d", i)
+		l, c := p.Position(k)
+		r.Positions[k] = [2]int{l, c}
+	}
+	r.Diags = append(r.Diags, e.checkLayout(p)...)
+	r.Diags = append(r.Diags, e.checkRefs(p)...)
+	in := policy.TicketInput{Ticket: p.JSON, Review: e.job.Review, ChangedFiles: e.job.ChangedFiles}
+	if in.ChangedFiles == nil {
+		in.ChangedFiles = []string{}
+	}
+	in.Calendar = e.ticketCalendar(t)
+	raw, err := json.Marshal(in)
+	if err != nil {
+		r.Diags = append(r.Diags, internal(f.Name, err))
+		return r
+	}
+	findings, err := e.policies.Evaluate(raw, e.trace)
+	if err != nil {
+		r.Diags = append(r.Diags, internal(f.Name, err))
+		return r
+	}
+	for _, fd := range findings {
+		l, c := p.Position(fd.Path)
+		r.Diags = append(r.Diags, diag.Diagnostic{
+			File: f.Name, Line: l, Column: c, Path: fd.Path, Severity: fd.Severity,
+			Code: "policy", Message: fd.Message, Hint: fd.Hint, Rule: fd.Rule,
+		})
+	}
+	r.Diags = r.Diags.Sort()
+	return r
+}
+
+func (e *Evaluator) trace(step string) {
+	if e.Trace != nil {
+		e.Trace(step)
+	}
+}
+
+func internal(file string, err error) diag.Diagnostic {
+	return diag.Diagnostic{File: file, Severity: diag.Error, Code: "internal", Message: err.Error()}
+}
+
+func (e *Evaluator) ticketCalendar(t schema.Ticket) policy.TicketCalendar {
+	tc := policy.TicketCalendar{Overlapping: []policy.Freeze{}}
+	start, err1 := time.Parse(time.RFC3339, t.Window.Start)
+	end, err2 := time.Parse(time.RFC3339, t.Window.End)
+	if err1 != nil || err2 != nil {
+		return tc // the schema already refused such a window
+	}
+	now := e.job.Now
+	tc.WindowClosed = !now.Before(end)
+	tc.WindowOpen = !now.Before(start) && now.Before(end)
+	tc.Overlapping = freezes(e.calendar.Overlapping(start, end, t.Environments))
+	return tc
+}
+
+// checkLayout enforces changes/<service>/<id>.cue for files inside a
+// change repository.
+func (e *Evaluator) checkLayout(p *schema.Parsed) diag.List {
+	name := strings.ReplaceAll(p.File, "\\", "/")
+	i := strings.LastIndex(name, "changes/")
+	if e.job.Config == nil || i < 0 || (i > 0 && name[i-1] != '/') {
+		return nil
+	}
+	dir := path.Dir(name[i+len("changes/"):])
+	if dir == p.Ticket.Service {
+		return nil
+	}
+	l, c := p.Position("service")
+	return diag.List{{File: p.File, Line: l, Column: c, Path: "service", Severity: diag.Error, Code: "layout",
+		Message: fmt.Sprintf("ticket of service %q is filed under changes/%s/", p.Ticket.Service, dir),
+		Hint:    fmt.Sprintf("move it to changes/%s/%s.cue", p.Ticket.Service, p.Ticket.ID)}}
+}
+
+// checkRefs makes sure the environments and action targets of a ticket
+// exist in cab.cue with the right types.
+func (e *Evaluator) checkRefs(p *schema.Parsed) diag.List {
+	if e.config == nil {
+		return nil
+	}
+	cfg := e.config.Config
+	var out diag.List
+	add := func(path, msg, hint string) {
+		l, c := p.Position(path)
+		out = append(out, diag.Diagnostic{File: p.File, Line: l, Column: c, Path: path, Severity: diag.Error,
+			Code: "config-ref", Message: msg, Hint: hint})
+	}
+	for i, env := range p.Ticket.Environments {
+		if _, ok := cfg.Environments[env]; !ok {
+			add(fmt.Sprintf("environments.%d", i), fmt.Sprintf("environment %q is not declared in cab.cue", env),
+				"use one of: "+strings.Join(slices.Sorted(maps.Keys(cfg.Environments)), ", "))
+		}
+	}
+	checkActions := func(prefix string, actions []schema.Action) {
+		for i, a := range actions {
+			for _, env := range p.Ticket.Environments {
+				envCfg, ok := cfg.Environments[env]
+				if !ok {
+					continue
+				}
+				tgt, ok := envCfg.Targets[a.Target]
+				switch {
+				case !ok:
+					add(fmt.Sprintf("%s.%d.target", prefix, i), fmt.Sprintf("environment %q has no target %q", env, a.Target),
+						fmt.Sprintf("declare environments: %s: targets: %s in cab.cue, or use one of: %s", env, a.Target, strings.Join(slices.Sorted(maps.Keys(envCfg.Targets)), ", ")))
+				case tgt.Type != a.Type:
+					add(fmt.Sprintf("%s.%d.type", prefix, i), fmt.Sprintf("target %q of environment %q is of type %q, not %q", a.Target, env, tgt.Type, a.Type),
+						"use an action of the target's type")
+				}
+			}
+		}
+	}
+	checkActions("actions", p.Ticket.Actions)
+	if p.Ticket.Rollback != nil {
+		checkActions("rollback.actions", p.Ticket.Rollback.Actions)
+	}
+	return out
+}

@@ -1,0 +1,443 @@
+package validate
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/internal/sandbox"
+)
+
+// Limits bound the evaluation of untrusted input.
+type Limits struct {
+	// Memory is the child's memory budget in bytes (sandbox.DefaultMemory if 0).
+	Memory uint64
+	// Ticket is the time budget of one ticket (DefaultTicketTimeout if 0).
+	Ticket time.Duration
+	// Setup is the time budget for compiling config and policies
+	// (DefaultSetupTimeout if 0).
+	Setup time.Duration
+	// Workers is the number of tickets evaluated in parallel
+	// (GOMAXPROCS if 0).
+	Workers int
+	// Strikes is how many tickets one policy may blow the budget on before
+	// it is left out for the rest (DefaultStrikes if 0).
+	Strikes int
+}
+
+// Defaults for Limits.
+const (
+	DefaultTicketTimeout = 10 * time.Second
+	DefaultSetupTimeout  = 30 * time.Second
+	DefaultStrikes       = 3
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.Ticket == 0 {
+		l.Ticket = DefaultTicketTimeout
+	}
+	if l.Setup == 0 {
+		l.Setup = DefaultSetupTimeout
+	}
+	if l.Workers == 0 {
+		l.Workers = runtime.GOMAXPROCS(0)
+	}
+	if l.Strikes == 0 {
+		l.Strikes = DefaultStrikes
+	}
+	return l
+}
+
+// Run evaluates tickets in sandboxed children. It returns one Result per
+// ticket, in order, and the setup problems (config and policies).
+//
+// A ticket that blows the time or memory budget gets a diagnostic naming
+// the step at fault and the others still get their verdict: after a crash
+// with several tickets in flight, each suspect is re-run alone. A policy
+// that blows the budget on Strikes tickets is left out for the rest and
+// reported once. progress, if not nil, is called after each ticket.
+func Run(ctx context.Context, job Job, tickets []File, limits Limits, progress func(done, total int)) ([]Result, diag.List, error) {
+	limits = limits.withDefaults()
+	r := &runner{job: job, tickets: tickets, limits: limits, progress: progress,
+		results: make([]*Result, len(tickets)), strikes: map[string]int{}}
+	return r.run(ctx)
+}
+
+type runner struct {
+	job      Job
+	tickets  []File
+	limits   Limits
+	progress func(done, total int)
+
+	results []*Result
+	done    int
+	setup   diag.List
+	strikes map[string]int
+}
+
+// failure says how a child died and what it was doing.
+type failure struct {
+	reason string // "time", "memory" or "crash"
+	detail string
+	// inflight maps ticket index (-1: setup) to the step it was in, for
+	// every worker that had not finished.
+	inflight []flight
+}
+
+type flight struct {
+	index int
+	step  string
+}
+
+func (r *runner) run(ctx context.Context) ([]Result, diag.List, error) {
+	queue := make([]int, len(r.tickets))
+	for i := range queue {
+		queue[i] = i
+	}
+	var alone []int // suspects of a crash, each re-run in a child of its own
+	for attempts := 0; len(queue) > 0 || len(alone) > 0; attempts++ {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		if attempts > 2*len(r.tickets)+2*len(r.job.Policies)+4 {
+			return nil, nil, errors.New("evaluation keeps failing; giving up")
+		}
+		batch, workers := queue, r.limits.Workers
+		if len(alone) > 0 {
+			batch, workers = alone[:1], 1
+			alone = alone[1:]
+		} else {
+			queue = nil
+		}
+		fail, err := r.child(ctx, batch, workers)
+		if err != nil {
+			return nil, nil, err
+		}
+		remaining := r.unfinished(batch)
+		if fail == nil {
+			if len(remaining) > 0 {
+				return nil, nil, fmt.Errorf("evaluation child exited without judging %d ticket(s)", len(remaining))
+			}
+			continue
+		}
+		blamed := r.blame(*fail, len(batch) == 1, &alone)
+		for _, i := range remaining {
+			if !slices.Contains(blamed, i) && !slices.Contains(alone, i) && r.results[i] == nil {
+				queue = append(queue, i)
+			}
+		}
+	}
+	out := make([]Result, len(r.results))
+	for i, res := range r.results {
+		out[i] = *res
+	}
+	return out, r.setup.Sort(), nil
+}
+
+func (r *runner) unfinished(batch []int) []int {
+	var out []int
+	for _, i := range batch {
+		if r.results[i] == nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// blame turns a child's death into diagnostics. It returns the tickets it
+// gave a verdict to; suspects that need a run of their own go to alone.
+func (r *runner) blame(f failure, single bool, alone *[]int) []int {
+	var blamed []int
+	var tickets []flight
+	for _, fl := range f.inflight {
+		if fl.index < 0 {
+			r.setupFailed(f, fl.step)
+			continue
+		}
+		tickets = append(tickets, fl)
+	}
+	if len(tickets) == 1 || (f.reason == "time" && len(tickets) > 0) || single {
+		for _, fl := range tickets {
+			r.record(fl.index, budgetDiag(r.tickets[fl.index].Name, f, fl.step))
+			blamed = append(blamed, fl.index)
+			if isPolicy(fl.step) {
+				r.strike(fl.step, f)
+			}
+		}
+		return blamed
+	}
+	for _, fl := range tickets {
+		*alone = append(*alone, fl.index)
+	}
+	return nil
+}
+
+func isPolicy(step string) bool { return step != "" && step != "schema" && step != "config" }
+
+func (r *runner) strike(policy string, f failure) {
+	r.strikes[policy]++
+	if r.strikes[policy] >= r.limits.Strikes && !slices.Contains(r.job.Skip, policy) {
+		r.job.Skip = append(r.job.Skip, policy)
+		r.setup = append(r.setup, diag.Diagnostic{File: policy, Line: 1, Column: 1, Severity: diag.Error, Code: "budget",
+			Message: fmt.Sprintf("policy exceeded its %s budget on %d tickets; it was left out for the remaining tickets (%s)", f.reason, r.strikes[policy], f.detail),
+			Hint:    "fix the policy: it must evaluate in bounded time and memory"})
+	}
+}
+
+func (r *runner) setupFailed(f failure, step string) {
+	file := step
+	if step == "config" && r.job.Config != nil {
+		file = r.job.Config.Name
+	}
+	r.setup = append(r.setup, diag.Diagnostic{File: file, Line: 1, Column: 1, Severity: diag.Error, Code: "budget",
+		Message: fmt.Sprintf("compiling exceeded the %s budget (%s)", f.reason, f.detail),
+		Hint:    "fix the file: it must evaluate in bounded time and memory"})
+	switch {
+	case step == "config":
+		r.job.Config = nil
+	case isPolicy(step) && !slices.Contains(r.job.Skip, step):
+		r.job.Skip = append(r.job.Skip, step)
+	}
+}
+
+func budgetDiag(file string, f failure, step string) diag.Diagnostic {
+	what := "validating the ticket"
+	if isPolicy(step) {
+		what = "evaluating policy " + step
+	}
+	return diag.Diagnostic{File: file, Line: 1, Column: 1, Severity: diag.Error, Code: "budget",
+		Message: fmt.Sprintf("%s exceeded the %s budget (%s)", what, f.reason, f.detail),
+		Rule:    ruleOf(step),
+		Hint:    "a ticket must be checked in bounded time and memory; if the policy is at fault, fix the policy"}
+}
+
+func ruleOf(step string) string {
+	if isPolicy(step) {
+		return step
+	}
+	return ""
+}
+
+func (r *runner) record(i int, d ...diag.Diagnostic) {
+	if r.results[i] != nil {
+		return
+	}
+	r.results[i] = &Result{File: r.tickets[i].Name, Diags: d}
+	r.advance()
+}
+
+func (r *runner) advance() {
+	r.done++
+	if r.progress != nil {
+		r.progress(r.done, len(r.tickets))
+	}
+}
+
+// child runs one sandboxed child over batch and collects its results. It
+// returns a failure if the child died or blew a budget, and an error if
+// the child could not be run at all.
+func (r *runner) child(ctx context.Context, batch []int, workers int) (*failure, error) {
+	req := request{Job: r.job, Workers: workers}
+	for _, i := range batch {
+		req.Tickets = append(req.Tickets, r.tickets[i])
+	}
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encoding evaluation request: %w", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd, err := sandbox.Command(cctx, ChildRole, r.limits.Memory)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdin = bytes.NewReader(payload)
+	var stderr bytes.Buffer
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("evaluation child: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting evaluation child: %w", err)
+	}
+	events := make(chan event)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+		for sc.Scan() {
+			var ev event
+			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+				readErr <- fmt.Errorf("evaluation child sent %q: %w", truncate(sc.Text()), err)
+				return
+			}
+			events <- ev
+		}
+		readErr <- sc.Err()
+	}()
+
+	type state struct {
+		index int
+		step  string
+		since time.Time
+	}
+	busy := map[int]*state{} // by worker
+	started := false
+	var timedOut *failure
+	timer := time.NewTimer(r.limits.Setup)
+	defer timer.Stop()
+	deadline := func() {
+		var next time.Time
+		for _, s := range busy {
+			budget := r.limits.Ticket
+			if s.index < 0 {
+				budget = r.limits.Setup
+			}
+			if d := s.since.Add(budget); next.IsZero() || d.Before(next) {
+				next = d
+			}
+		}
+		if next.IsZero() {
+			next = time.Now().Add(r.limits.Setup)
+		}
+		timer.Reset(time.Until(next))
+	}
+loop:
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				break loop
+			}
+			started = true
+			switch ev.Kind {
+			case "setup":
+				r.setup = append(r.setup, ev.Setup...)
+			case "step":
+				s := busy[ev.Worker]
+				if s == nil || s.index != ev.Index {
+					s = &state{index: ev.Index, since: time.Now()}
+					busy[ev.Worker] = s
+				}
+				s.step = ev.Step
+			case "done":
+				if ev.Index < 0 || ev.Index >= len(batch) || ev.Result == nil {
+					return nil, fmt.Errorf("evaluation child sent a bad result for ticket %d", ev.Index)
+				}
+				i := batch[ev.Index]
+				if r.results[i] == nil {
+					res := *ev.Result
+					res.File = r.tickets[i].Name
+					r.results[i] = &res
+					r.advance()
+				}
+				delete(busy, ev.Worker)
+			}
+			deadline()
+		case <-timer.C:
+			now := time.Now()
+			for _, s := range busy {
+				budget := r.limits.Ticket
+				if s.index < 0 {
+					budget = r.limits.Setup
+				}
+				if now.Sub(s.since) >= budget {
+					fl := flight{index: s.index, step: s.step}
+					if fl.index >= 0 {
+						fl.index = batch[fl.index]
+					}
+					timedOut = &failure{reason: "time", detail: budget.String(), inflight: []flight{fl}}
+					break
+				}
+			}
+			if timedOut != nil {
+				cancel()
+				for range events { // drain until the child is gone
+				}
+				break loop
+			}
+			deadline()
+		}
+	}
+	werr := cmd.Wait()
+	if err := <-readErr; err != nil && timedOut == nil {
+		return nil, err
+	}
+	if timedOut != nil {
+		return timedOut, nil
+	}
+	if werr == nil {
+		return nil, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	f := &failure{reason: "crash", detail: lastLine(stderr.String())}
+	if sandbox.OutOfMemory(stderr.Bytes()) {
+		f.reason = "memory"
+		f.detail = fmt.Sprintf("%d MiB", memoryOf(r.limits)>>20)
+	}
+	for _, s := range busy {
+		fl := flight{index: s.index, step: s.step}
+		if fl.index >= 0 {
+			fl.index = batch[fl.index]
+		}
+		f.inflight = append(f.inflight, fl)
+	}
+	if !started || len(f.inflight) == 0 {
+		return nil, fmt.Errorf("evaluation child failed: %v: %s", werr, lastLine(stderr.String()))
+	}
+	return f, nil
+}
+
+func memoryOf(l Limits) uint64 {
+	if l.Memory == 0 {
+		return sandbox.DefaultMemory
+	}
+	return l.Memory
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "fatal error:") || strings.HasPrefix(l, "panic:") {
+			return truncate(l)
+		}
+	}
+	return truncate(lines[len(lines)-1])
+}
+
+func truncate(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
+}
+
+// limitedWriter keeps the first n bytes written to it.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		l.n -= k
+		if _, err := l.w.Write(p[:k]); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
