@@ -93,6 +93,16 @@ type failure struct {
 	inflight []flight
 }
 
+// what says what happened, as a verb phrase.
+func (f failure) what() string {
+	switch f.reason {
+	case "time", "memory":
+		return "exceeded the " + f.reason + " budget"
+	default:
+		return "crashed the evaluator"
+	}
+}
+
 type flight struct {
 	index int
 	step  string
@@ -188,7 +198,7 @@ func (r *runner) strike(policy string, f failure) {
 	if r.strikes[policy] >= r.limits.Strikes && !slices.Contains(r.job.Skip, policy) {
 		r.job.Skip = append(r.job.Skip, policy)
 		r.setup = append(r.setup, diag.Diagnostic{File: policy, Line: 1, Column: 1, Severity: diag.Error, Code: "budget",
-			Message: fmt.Sprintf("policy exceeded its %s budget on %d tickets; it was left out for the remaining tickets (%s)", f.reason, r.strikes[policy], f.detail),
+			Message: fmt.Sprintf("policy %s on %d tickets; it was left out for the remaining tickets (%s)", f.what(), r.strikes[policy], f.detail),
 			Hint:    "fix the policy: it must evaluate in bounded time and memory"})
 	}
 }
@@ -199,7 +209,7 @@ func (r *runner) setupFailed(f failure, step string) {
 		file = r.job.Config.Name
 	}
 	r.setup = append(r.setup, diag.Diagnostic{File: file, Line: 1, Column: 1, Severity: diag.Error, Code: "budget",
-		Message: fmt.Sprintf("compiling exceeded the %s budget (%s)", f.reason, f.detail),
+		Message: fmt.Sprintf("compiling %s (%s)", f.what(), f.detail),
 		Hint:    "fix the file: it must evaluate in bounded time and memory"})
 	switch {
 	case step == "config":
@@ -215,7 +225,7 @@ func budgetDiag(file string, f failure, step string) diag.Diagnostic {
 		what = "evaluating policy " + step
 	}
 	return diag.Diagnostic{File: file, Line: 1, Column: 1, Severity: diag.Error, Code: "budget",
-		Message: fmt.Sprintf("%s exceeded the %s budget (%s)", what, f.reason, f.detail),
+		Message: fmt.Sprintf("%s %s (%s)", what, f.what(), f.detail),
 		Rule:    ruleOf(step),
 		Hint:    "a ticket must be checked in bounded time and memory; if the policy is at fault, fix the policy"}
 }
@@ -383,8 +393,8 @@ loop:
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	f := &failure{reason: "crash", detail: lastLine(stderr.String())}
-	if sandbox.OutOfMemory(stderr.Bytes()) {
+	f := &failure{reason: "crash", detail: firstLine(stderr.String())}
+	if sandbox.OutOfMemory(stderr.Bytes()) || sandbox.NearLimit(cmd.ProcessState, memoryOf(r.limits)) {
 		f.reason = "memory"
 		f.detail = fmt.Sprintf("%d MiB", memoryOf(r.limits)>>20)
 	}
@@ -396,7 +406,7 @@ loop:
 		f.inflight = append(f.inflight, fl)
 	}
 	if !started || len(f.inflight) == 0 {
-		return nil, fmt.Errorf("evaluation child failed: %v: %s", werr, lastLine(stderr.String()))
+		return nil, fmt.Errorf("evaluation child failed: %v: %s", werr, firstLine(stderr.String()))
 	}
 	return f, nil
 }
@@ -408,14 +418,15 @@ func memoryOf(l Limits) uint64 {
 	return l.Memory
 }
 
-func lastLine(s string) string {
+// firstLine picks the line of a child's stderr that says why it died.
+func firstLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	for _, l := range lines {
-		if strings.HasPrefix(l, "fatal error:") || strings.HasPrefix(l, "panic:") {
+		if strings.HasPrefix(l, "fatal error:") || strings.HasPrefix(l, "panic:") || strings.HasPrefix(l, "SIG") {
 			return truncate(l)
 		}
 	}
-	return truncate(lines[len(lines)-1])
+	return truncate(lines[0])
 }
 
 func truncate(s string) string {

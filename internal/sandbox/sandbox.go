@@ -84,3 +84,17 @@ func OutOfMemory(stderr []byte) bool {
 	s := string(stderr)
 	return strings.Contains(s, "out of memory") || strings.Contains(s, "cannot allocate memory")
 }
+
+// NearLimit reports whether a finished child's peak resident memory came
+// within a quarter of its budget: a crash there is most likely the budget
+// (the Go runtime does not always say "out of memory" when mmap fails).
+func NearLimit(ps *os.ProcessState, budget uint64) bool {
+	if ps == nil {
+		return false
+	}
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return false
+	}
+	return uint64(ru.Maxrss)*1024 >= budget/4*3
+}
