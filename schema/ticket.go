@@ -103,6 +103,7 @@ func (s *Schema) validate(file string, f *ast.File) (*Parsed, diag.List) {
 			all = append(all, diag.Diagnostic{
 				File: file, Line: 1, Column: 1, Severity: diag.Error, Code: "schema",
 				Message: "more errors may follow once the ones above are fixed",
+				Hint:    "CUE reports some errors only after others are fixed; run cab check again",
 			})
 			return nil, all.Sort()
 		}
@@ -286,7 +287,7 @@ func describe(errs []errors.Error, file string) (msg string, line, col int) {
 		if strings.HasSuffix(format, "errors in empty disjunction:") {
 			continue
 		}
-		if format == "conflicting values %s and %s" && len(args) == 2 {
+		if strings.HasPrefix(format, "conflicting values %s and %s") && len(args) >= 2 {
 			pairs = append(pairs, [2]string{fmt.Sprint(args[0]), fmt.Sprint(args[1])})
 		}
 		if strings.HasPrefix(format, "incompatible list lengths") && len(args) == 2 && (fmt.Sprint(args[0]) == "0" || fmt.Sprint(args[1]) == "0") {
@@ -297,6 +298,11 @@ func describe(errs []errors.Error, file string) (msg string, line, col int) {
 	}
 	if got, allowed, ok := disjunction(pairs); ok {
 		msgs = append([]string{fmt.Sprintf("%s is not allowed: must be one of %s", got, strings.Join(allowed, ", "))}, without(msgs, "conflicting values ")...)
+	}
+	// Errors that merely propagate another (an operand that is already
+	// bottom) add nothing.
+	if kept := withoutSubstring(msgs, "_|_"); len(kept) > 0 {
+		msgs = kept
 	}
 	if len(msgs) == 0 {
 		msgs = []string{"invalid value"}
@@ -326,6 +332,16 @@ func disjunction(pairs [][2]string) (got string, allowed []string, ok bool) {
 		}
 	}
 	return "", nil, false
+}
+
+func withoutSubstring(msgs []string, sub string) []string {
+	var out []string
+	for _, m := range msgs {
+		if !strings.Contains(m, sub) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func without(msgs []string, prefix string) []string {
