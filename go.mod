@@ -6,6 +6,7 @@ require (
 	cuelang.org/go v0.17.1
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.10
+	github.com/stretchr/testify v1.12.1
 	golang.org/x/term v0.47.0
 )
 
