@@ -341,15 +341,15 @@ func without(list []string, s string) []string {
 	return out
 }
 
-// display names a file for the user: relative to the working directory
-// when it is inside it, else absolute.
+// display names a file for the user, relative to the working directory
+// (as compilers do), or absolute when no relative name exists.
 func display(abs string) string {
 	cwd, err := os.Getwd()
 	if err != nil {
 		return abs
 	}
 	rel, err := filepath.Rel(cwd, abs)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if err != nil {
 		return abs
 	}
 	return rel
