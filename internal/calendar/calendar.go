@@ -28,11 +28,11 @@ func Resolve(f schema.Freeze) (Span, error) {
 	if err != nil {
 		return Span{}, fmt.Errorf("freeze %q: unknown time zone %q (use an IANA name such as \"Europe/Berlin\")", f.Name, f.Timezone)
 	}
-	start, err := parseLocal(f.Start, loc)
+	start, err := parseLocal(f.Start, loc, false)
 	if err != nil {
 		return Span{}, fmt.Errorf("freeze %q: start: %w", f.Name, err)
 	}
-	end, err := parseLocal(f.End, loc)
+	end, err := parseLocal(f.End, loc, true)
 	if err != nil {
 		return Span{}, fmt.Errorf("freeze %q: end: %w", f.Name, err)
 	}
@@ -46,14 +46,23 @@ func Resolve(f schema.Freeze) (Span, error) {
 	}, nil
 }
 
-func parseLocal(s string, loc *time.Location) (time.Time, error) {
+// parseLocal reads a wall-clock time in loc. A wall time that occurs twice
+// (the repeated hour in autumn) resolves to its earliest instant, or to its
+// latest when latest is set, so that a freeze never shrinks.
+func parseLocal(s string, loc *time.Location, latest bool) (time.Time, error) {
 	var firstErr error
 	for _, l := range layouts {
-		t, err := time.Parse(l, s)
+		w, err := time.Parse(l, s)
 		if err == nil {
-			// time.Date normalises wall times in a DST gap forward and picks
-			// the first of two repeated wall times.
-			return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, loc), nil
+			// time.Date moves wall times in a DST gap forward.
+			t := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, loc)
+			for k := -8; k <= 8; k++ {
+				c := t.Add(time.Duration(k) * 15 * time.Minute)
+				if sameWall(c.In(loc), w) && (latest && c.After(t) || !latest && c.Before(t)) {
+					t = c
+				}
+			}
+			return t, nil
 		}
 		if firstErr == nil {
 			firstErr = err
@@ -120,4 +129,8 @@ func (c Calendar) Overlapping(start, end time.Time, envs []string) []Span {
 		}
 	}
 	return out
+}
+
+func sameWall(t, w time.Time) bool {
+	return t.Year() == w.Year() && t.YearDay() == w.YearDay() && t.Hour() == w.Hour() && t.Minute() == w.Minute() && t.Second() == w.Second()
 }

@@ -5,7 +5,8 @@
 // Freeze starts are inclusive. Ends are exclusive unless the freeze says
 // endInclusive, in which case the instant at end is still frozen. Wall
 // times that fall into a daylight-saving gap are moved forward by the
-// length of the gap, as Go's time.Date does; ambiguous wall times (the
-// repeated hour in autumn) resolve to the first occurrence. The time zone
+// length of the gap, as Go's time.Date does; a wall time that occurs twice
+// (the repeated hour in autumn) resolves to its earlier instant for a start
+// and its later instant for an end, so a freeze never shrinks. The time zone
 // database is embedded, so results do not depend on the host.
 package calendar
