@@ -40,7 +40,7 @@ func hintFor(path, msg string) string {
 		last = path[i+1:]
 	}
 	switch {
-	case msg == "field not allowed":
+	case msg == fieldNotAllowed:
 		return "remove the field or fix its spelling; `cab schema` prints every allowed field"
 	case strings.Contains(msg, "field is required but not present"),
 		strings.Contains(msg, "required field missing"):

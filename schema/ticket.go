@@ -24,7 +24,7 @@ const MaxTicketBytes = 256 << 10
 
 // maxRounds bounds how often a ticket is re-validated with its unknown
 // fields removed, to uncover errors the first round hid.
-const maxRounds = 3
+const maxRounds = 5
 
 // Parsed is a ticket that passed the schema: the concrete value, its
 // canonical JSON and the Go view of it.
@@ -80,6 +80,7 @@ func (s *Schema) ParseTicket(file string, src []byte) (*Parsed, diag.List) {
 func (s *Schema) validate(file string, f *ast.File) (*Parsed, diag.List) {
 	var all diag.List
 	var unified cue.Value
+	var removed []string
 	_, positions := checkData(f)
 	for round := 0; ; round++ {
 		v := s.ctx.BuildFile(f, cue.Filename(file))
@@ -92,14 +93,29 @@ func (s *Schema) validate(file string, f *ast.File) (*Parsed, diag.List) {
 			break
 		}
 		ds := fromCUE(err, file, positions, "schema", "")
-		all = append(all, ds...)
-		// "field not allowed" can hide other errors in the same struct:
-		// drop the unknown fields and look again.
-		unknown := unknownFields(ds)
-		if len(unknown) == 0 {
+		for _, d := range ds {
+			if !under(d.Path, removed) {
+				all = append(all, d)
+			}
+		}
+		// CUE reports errors in rounds: one error can hide others (an
+		// unknown field hides the rest of its struct; a bad value can
+		// hide an unknown field). Drop every field in error and look
+		// again, ignoring what the removal itself causes.
+		var bad []string
+		for _, d := range ds {
+			if _, ok := positions[d.Path]; ok && !under(d.Path, removed) {
+				bad = append(bad, d.Path)
+			}
+		}
+		if len(bad) == 0 {
 			return nil, all.Sort()
 		}
-		if round+1 >= maxRounds || !removeFields(f, unknown) {
+		removed = append(removed, bad...)
+		if !removeFields(f, bad) {
+			return nil, all.Sort()
+		}
+		if round+1 >= maxRounds {
 			all = append(all, diag.Diagnostic{
 				File: file, Line: 1, Column: 1, Severity: diag.Error, Code: "schema",
 				Message: "more errors may follow once the ones above are fixed",
@@ -190,14 +206,16 @@ func Canonical(raw []byte) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
-func unknownFields(ds diag.List) []string {
-	var out []string
-	for _, d := range ds {
-		if d.Message == "field not allowed" {
-			out = append(out, d.Path)
+const fieldNotAllowed = "field not allowed"
+
+// under reports whether path is one of paths or inside one of them.
+func under(path string, paths []string) bool {
+	for _, p := range paths {
+		if path == p || strings.HasPrefix(path, p+".") {
+			return true
 		}
 	}
-	return out
+	return false
 }
 
 // removeFields deletes the fields at the given paths from f. It reports
@@ -252,6 +270,12 @@ func fromCUE(err error, file string, positions map[string]token.Pos, code, hint 
 	var order []string
 	for _, e := range errors.Errors(err) {
 		p := cuePath(e.Path())
+		// A reference to a missing required field (from a comprehension
+		// of the schema) is the same problem as the missing field.
+		if format, args := e.Msg(); format == "required field missing: %s" && len(args) == 1 {
+			p = join(p, fmt.Sprint(args[0]))
+			e = errors.Newf(token.NoPos, "field is required but not present")
+		}
 		if _, seen := byPath[p]; !seen {
 			order = append(order, p)
 		}

@@ -3,6 +3,7 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -171,6 +172,21 @@ func TestParseTicketReportsHiddenErrors(t *testing.T) {
 	assert.Contains(t, paths, "extra")
 	assert.Contains(t, paths, "postchecks.0.bogus")
 	assert.Contains(t, paths, "postchecks.0.op", "the required field hidden by the unknown one is found in a later round")
+}
+
+// An unknown field is reported even when other errors would hide it.
+func TestParseTicketUnknownFieldBesideOtherErrors(t *testing.T) {
+	s := compileT(t)
+	src := mutate(t, `risk:       "high"`, "risk: \"high\"\nrisc: \"low\"")
+	src = strings.Replace(src, `image:  "ghcr.io/acme/payments@sha256:`, `image:  "ghcr.io/acme/payments:1.0", x: "`, 1)
+	_, ds := s.ParseTicket(file, []byte(src))
+	var got []string
+	for _, d := range ds {
+		got = append(got, fmt.Sprintf("%d:%d %s: %s", d.Line, d.Column, d.Path, d.Message))
+	}
+	assert.Contains(t, got, "7:1 risc: field not allowed")
+	assert.Contains(t, got, "18:39 actions.0.x: field not allowed")
+	assert.Len(t, ds, 3, "and the bad image, each once: %v", got)
 }
 
 func TestParseTicketStandardNeedsTemplate(t *testing.T) {

@@ -122,13 +122,13 @@ func resolve(paths []string) ([]*target, error) {
 				return nil, err
 			}
 			for _, f := range files {
-				t.tickets = append(t.tickets, display(f))
+				t.tickets = append(t.tickets, asGiven(p, abs, f))
 			}
 			t.refused = append(t.refused, refused...)
 			continue
 		}
 		t := get(findRoot(filepath.Dir(abs)))
-		t.tickets = append(t.tickets, display(abs))
+		t.tickets = append(t.tickets, filepath.Clean(p))
 	}
 	out := make([]*target, 0, len(order))
 	for _, root := range order {
@@ -339,6 +339,16 @@ func without(list []string, s string) []string {
 		}
 	}
 	return out
+}
+
+// asGiven names file, found under the directory dir (absolute: abs) the
+// user named, starting with the user's own spelling of dir.
+func asGiven(dir, abs, file string) string {
+	rel, err := filepath.Rel(abs, file)
+	if err != nil {
+		return display(file)
+	}
+	return filepath.Join(dir, rel)
 }
 
 // display names a file for the user, relative to the working directory

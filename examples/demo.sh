@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# make demo: scaffold a change repository in a temporary directory, propose
+# a change, watch `cab check` refuse it with precise diagnostics, fix it,
+# and watch it pass. Runs on embedded defaults; needs nothing but the binary.
+set -euo pipefail
+
+cab=$(realpath "${1:-bin/cab}")
+work=$(mktemp -d "${TMPDIR:-/tmp}/cab-demo.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+expect_fail() { printf '$ %s\n' "$*"; if "$@"; then echo "demo: expected a failure" >&2; exit 1; else echo "(exit $?)"; fi; }
+
+step "1. Scaffold a change repository"
+run "$cab" init --repository github.com/acme/changes changes-repo
+cd changes-repo
+
+step "2. Propose a change: cab new writes a ticket with the next free id"
+out=$("$cab" new --service platform --title "Promote platform 1.4.2 to production")
+echo "$out"
+ticket=${out#created }
+id=$(basename "$ticket" .cue)
+cat "$ticket"
+
+step "3. The scaffold is not a change yet: cab check says what is missing"
+expect_fail "$cab" check
+
+step "4. A careless edit: a typo'd field, a window that ends before it starts, an image by tag"
+start=$(date -u -d '+1 day' +%Y-%m-%dT10:00:00Z)
+sed -i \
+  -e 's|^actions: \[\]|actions: [{type: "oci", target: "images", image: "ghcr.io/acme/platform:1.4.2", tag: "platform"}]\nrisc: "low"|' \
+  -e "s|end:   \".*\"|end:   \"$(date -u -d '+1 day' +%Y-%m-%dT09:00:00Z)\"|" \
+  -e "s|start: \".*\"|start: \"$start\"|" \
+  "$ticket"
+expect_fail "$cab" check
+
+step "5. Tickets are data, not code: a reference is refused before any evaluation"
+cp "$ticket" /tmp/cab-demo-backup.cue
+sed -i 's|^owner: .*|owner: service|' "$ticket"
+expect_fail "$cab" check "$ticket"
+cp /tmp/cab-demo-backup.cue "$ticket" && rm /tmp/cab-demo-backup.cue
+
+step "6. Fix it: digest-pinned image, a real window, checks for production"
+cat > "$ticket" <<TICKET
+apiVersion: "cab.dev/v1"
+id:         "$id"
+title:      "Promote platform 1.4.2 to production"
+description: "Rolls out the connection-pool fix; tested in staging for 48h."
+kind:       "normal"
+risk:       "medium"
+owner:      "team-platform"
+service:    "platform"
+environments: ["staging", "prod"]
+window: {start: "$start", end: "$(date -u -d '+1 day' +%Y-%m-%dT12:00:00Z)"}
+actions: [{
+	type:   "oci"
+	target: "images"
+	image:  "ghcr.io/acme/platform@sha256:4f1b0c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c"
+	tag:    "platform"
+}]
+prechecks: [{type: "http", url: "https://platform.example.com/healthz", expectStatus: 200}]
+postchecks: [{type: "prometheus", query: "sum(rate(http_errors_total{service=\"platform\"}[5m]))", op: "<", threshold: 0.5}]
+rollback: auto: true
+TICKET
+run "$cab" check
+
+step "7. The same verdict, for machines"
+run "$cab" check --format json | head -20
+
+printf '\n\033[1mdemo complete:\033[0m the ticket passed schema and policy; in a pull request the approvals it warns about are enforced.\n'
