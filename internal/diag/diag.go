@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -97,29 +96,6 @@ func compare(a, b Diagnostic) int {
 		cmp.Compare(a.Severity, b.Severity),
 		cmp.Compare(a.Message, b.Message),
 	)
-}
-
-// Relative rewrites absolute file names in l relative to dir where that
-// gives a path inside dir.
-func (l List) Relative(dir string) List {
-	for i := range l {
-		l[i].File = relative(dir, l[i].File)
-		if l[i].Rule != "" {
-			l[i].Rule = relative(dir, l[i].Rule)
-		}
-	}
-	return l
-}
-
-func relative(dir, name string) string {
-	if !filepath.IsAbs(name) || dir == "" {
-		return name
-	}
-	rel, err := filepath.Rel(dir, name)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return name
-	}
-	return rel
 }
 
 // WriteText prints l in the compiler style, one problem per line, each
