@@ -19,6 +19,17 @@ type ParsedConfig struct {
 	Config Config
 	// JSON is the canonical JSON export, the form policies see as input.repo.
 	JSON []byte
+	v    cue.Value
+}
+
+// Position returns the line and column in cab.cue where the value at path
+// (a CUE path such as "freezes[0].timezone") is defined, or 1:1.
+func (p *ParsedConfig) Position(path string) (line, col int) {
+	pos := p.v.LookupPath(cue.ParsePath(path)).Pos()
+	if !pos.IsValid() {
+		return 1, 1
+	}
+	return pos.Line(), pos.Column()
 }
 
 // ParseConfig validates a repository's cab.cue against #Config. Unlike a
@@ -54,7 +65,7 @@ func (s *Schema) ParseConfig(file string, src []byte) (*ParsedConfig, diag.List)
 	if err := u.Validate(cue.Concrete(true), cue.All()); err != nil {
 		return nil, fromCUE(err, file, nil, "config", "")
 	}
-	p := &ParsedConfig{File: file}
+	p := &ParsedConfig{File: file, v: v}
 	if err := u.Decode(&p.Config); err != nil {
 		return nil, fromCUE(err, file, nil, "config", "")
 	}

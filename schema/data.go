@@ -16,17 +16,39 @@ import (
 // deeply nested file is an attack on the evaluator, not a change.
 const maxDepth = 32
 
-// dataChecker proves that a parsed file is plain data and records the
-// position of every field by path, for diagnostics.
+// index records, by field path ("window.end", "actions.0"), where each
+// value of a ticket file is and of which CUE kind it is, for diagnostics.
+type index struct {
+	pos   map[string]token.Pos
+	kinds map[string]string
+}
+
+// position returns the line and column of the value at path, or of its
+// nearest enclosing field, or 1:1.
+func (x *index) position(path string) (line, col int) {
+	for path != "" {
+		if pos, ok := x.pos[path]; ok && pos.IsValid() {
+			return pos.Line(), pos.Column()
+		}
+		i := strings.LastIndexByte(path, '.')
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 1, 1
+}
+
+// dataChecker proves that a parsed file is plain data and indexes it.
 type dataChecker struct {
 	file  string
 	diags diag.List
-	pos   map[string]token.Pos
+	index
 }
 
 // checkData walks f and reports every node that is not plain data.
-func checkData(f *ast.File) (diag.List, map[string]token.Pos) {
-	c := &dataChecker{file: f.Filename, pos: map[string]token.Pos{}}
+func checkData(f *ast.File) (diag.List, *index) {
+	c := &dataChecker{file: f.Filename, index: index{pos: map[string]token.Pos{}, kinds: map[string]string{}}}
 	for _, d := range f.Decls {
 		switch d := d.(type) {
 		case *ast.Package:
@@ -40,7 +62,7 @@ func checkData(f *ast.File) (diag.List, map[string]token.Pos) {
 			c.notData(d, "")
 		}
 	}
-	return c.diags, c.pos
+	return c.diags, &c.index
 }
 
 func (c *dataChecker) reject(p token.Pos, path, what, hint string) {
@@ -114,13 +136,16 @@ func (c *dataChecker) value(x ast.Expr, path string, depth int) {
 	}
 	switch x := x.(type) {
 	case *ast.BasicLit:
+		c.kinds[path] = litKind(x.Kind)
 		return
 	case *ast.UnaryExpr:
 		if lit, ok := x.X.(*ast.BasicLit); ok && x.Op == token.SUB && (lit.Kind == token.INT || lit.Kind == token.FLOAT) {
+			c.kinds[path] = litKind(lit.Kind)
 			return
 		}
 		c.notData(x, path)
 	case *ast.StructLit:
+		c.kinds[path] = "struct"
 		for _, d := range x.Elts {
 			switch d := d.(type) {
 			case *ast.Field:
@@ -131,6 +156,7 @@ func (c *dataChecker) value(x ast.Expr, path string, depth int) {
 			}
 		}
 	case *ast.ListLit:
+		c.kinds[path] = "list"
 		for i, e := range x.Elts {
 			if _, ok := e.(*ast.Ellipsis); ok {
 				c.notData(e, path)
@@ -198,4 +224,20 @@ func join(parent, name string) string {
 		return name
 	}
 	return parent + "." + name
+}
+
+func litKind(t token.Token) string {
+	switch t {
+	case token.INT:
+		return "int"
+	case token.FLOAT:
+		return "float"
+	case token.STRING:
+		return "string"
+	case token.TRUE, token.FALSE:
+		return "bool"
+	case token.NULL:
+		return "null"
+	}
+	return t.String()
 }

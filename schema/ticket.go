@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -35,28 +36,13 @@ type Parsed struct {
 	// space): the only form of the ticket policies and signatures see.
 	JSON   []byte
 	Ticket Ticket
-	// positions maps field paths ("window.end") to their place in File.
-	positions map[string]token.Pos
+	index *index
 }
 
 // Position returns the line and column of the field at path in the ticket
 // file, or of its nearest enclosing field, or 1:1.
 func (p *Parsed) Position(path string) (line, col int) {
-	return lookupPos(p.positions, path)
-}
-
-func lookupPos(positions map[string]token.Pos, path string) (line, col int) {
-	for path != "" {
-		if pos, ok := positions[path]; ok && pos.IsValid() {
-			return pos.Line(), pos.Column()
-		}
-		i := strings.LastIndexByte(path, '.')
-		if i < 0 {
-			break
-		}
-		path = path[:i]
-	}
-	return 1, 1
+	return p.index.position(path)
 }
 
 // ParseTicket checks that src is a plain-data ticket, validates it against
@@ -81,18 +67,18 @@ func (s *Schema) validate(file string, f *ast.File) (*Parsed, diag.List) {
 	var all diag.List
 	var unified cue.Value
 	var removed []string
-	_, positions := checkData(f)
+	_, idx := checkData(f)
 	for round := 0; ; round++ {
 		v := s.ctx.BuildFile(f, cue.Filename(file))
 		if err := v.Err(); err != nil {
-			return nil, append(all, fromCUE(err, file, positions, "schema", "")...)
+			return nil, append(all, fromCUE(err, file, idx, "schema", "")...)
 		}
 		unified = s.ticket.Unify(v)
 		err := unified.Validate(cue.Concrete(true), cue.All())
 		if err == nil {
 			break
 		}
-		ds := fromCUE(err, file, positions, "schema", "")
+		ds := fromCUE(err, file, idx, "schema", "")
 		for _, d := range ds {
 			if !under(d.Path, removed) {
 				all = append(all, d)
@@ -104,7 +90,7 @@ func (s *Schema) validate(file string, f *ast.File) (*Parsed, diag.List) {
 		// again, ignoring what the removal itself causes.
 		var bad []string
 		for _, d := range ds {
-			if _, ok := positions[d.Path]; ok && !under(d.Path, removed) {
+			if _, ok := idx.pos[d.Path]; ok && !under(d.Path, removed) {
 				bad = append(bad, d.Path)
 			}
 		}
@@ -127,9 +113,19 @@ func (s *Schema) validate(file string, f *ast.File) (*Parsed, diag.List) {
 	if len(all) > 0 {
 		return nil, all.Sort()
 	}
-	p := &Parsed{File: file, positions: positions}
-	if err := unified.Decode(&p.Ticket); err != nil {
-		return nil, fromCUE(err, file, positions, "schema", "")
+	p := &Parsed{File: file, index: idx}
+	raw, err := unified.MarshalJSON()
+	if err != nil {
+		return nil, fromCUE(err, file, idx, "schema", "")
+	}
+	if p.JSON, err = Canonical(raw); err != nil {
+		return nil, diag.List{{File: file, Line: 1, Column: 1, Severity: diag.Error, Code: "schema", Message: err.Error()}}
+	}
+	// The Go view is decoded from the export, the one form of the ticket
+	// everything downstream sees (TestSchemaAgreesWithGoTypes proves the
+	// types mirror the schema).
+	if err := json.Unmarshal(p.JSON, &p.Ticket); err != nil {
+		return nil, diag.List{{File: file, Line: 1, Column: 1, Severity: diag.Error, Code: "schema", Message: "decoding ticket: " + err.Error()}}
 	}
 	if want := strings.TrimSuffix(path.Base(strings.ReplaceAll(file, "\\", "/")), ".cue"); p.Ticket.ID != want {
 		line, col := p.Position("id")
@@ -138,13 +134,6 @@ func (s *Schema) validate(file string, f *ast.File) (*Parsed, diag.List) {
 			Message: fmt.Sprintf("id %q does not match the file name %q", p.Ticket.ID, want+".cue"),
 			Hint:    fmt.Sprintf("rename the file to %s.cue or set id: %q", p.Ticket.ID, want),
 		}}
-	}
-	raw, err := unified.MarshalJSON()
-	if err != nil {
-		return nil, fromCUE(err, file, positions, "schema", "")
-	}
-	if p.JSON, err = Canonical(raw); err != nil {
-		return nil, diag.List{{File: file, Severity: diag.Error, Code: "schema", Message: err.Error()}}
 	}
 	return p, nil
 }
@@ -264,7 +253,7 @@ func walkValue(x ast.Expr, p string, walk func([]ast.Decl, string) []ast.Decl) {
 // fromCUE converts CUE errors to diagnostics in file. Positions inside
 // file win; otherwise the position of the nearest enclosing field of the
 // ticket is used, so that every diagnostic points into the user's file.
-func fromCUE(err error, file string, positions map[string]token.Pos, code, hint string) diag.List {
+func fromCUE(err error, file string, idx *index, code, hint string) diag.List {
 	var out diag.List
 	byPath := map[string][]errors.Error{}
 	var order []string
@@ -283,22 +272,32 @@ func fromCUE(err error, file string, positions map[string]token.Pos, code, hint 
 	}
 	for _, p := range order {
 		d := diag.Diagnostic{File: file, Path: p, Severity: diag.Error, Code: code, Hint: hint}
-		d.Message, d.Line, d.Column = describe(byPath[p], file)
-		if d.Line == 0 && positions != nil {
-			d.Line, d.Column = lookupPos(positions, p)
+		var pattern string
+		d.Message, pattern, d.Line, d.Column = describe(byPath[p], file, idx.kindOf(p))
+		if d.Line == 0 && idx != nil {
+			d.Line, d.Column = idx.position(related(p))
 		}
 		if d.Hint == "" {
-			d.Hint = hintFor(p, d.Message)
+			d.Hint = hintFor(code, p, d.Message)
+			if d.Hint == "" && pattern != "" {
+				d.Hint = "the value must match the pattern " + pattern
+			}
+			if d.Hint == "" {
+				d.Hint = "`cab schema` shows what this field accepts"
+			}
 		}
 		out = append(out, d)
 	}
 	return out.Sort()
 }
 
-// describe turns the errors at one path into one message. A failed
-// disjunction yields one error per arm plus a summary: they become
-// "must be one of ...".
-func describe(errs []errors.Error, file string) (msg string, line, col int) {
+// describe turns the errors at one path into one message, in the user's
+// terms: a failed disjunction (one error per arm plus a summary) becomes
+// "must be one of ...", a type mismatch says which type is wanted, and
+// validator jargon becomes plain words. got is the kind of the user's value
+// ("" if unknown). It also returns a regular expression the value failed,
+// if any.
+func describe(errs []errors.Error, file, got string) (msg, pattern string, line, col int) {
 	var pairs [][2]string
 	var msgs []string
 	for _, e := range errs {
@@ -311,17 +310,21 @@ func describe(errs []errors.Error, file string) (msg string, line, col int) {
 		if strings.HasSuffix(format, "errors in empty disjunction:") {
 			continue
 		}
-		if strings.HasPrefix(format, "conflicting values %s and %s") && len(args) >= 2 {
-			pairs = append(pairs, [2]string{fmt.Sprint(args[0]), fmt.Sprint(args[1])})
-		}
 		if strings.HasPrefix(format, "incompatible list lengths") && len(args) == 2 && (fmt.Sprint(args[0]) == "0" || fmt.Sprint(args[1]) == "0") {
 			msgs = append(msgs, "must not be empty")
 			continue
 		}
-		msgs = append(msgs, fmt.Sprintf(format, args...))
+		if strings.HasPrefix(format, "conflicting values %s and %s") && len(args) >= 2 {
+			pairs = append(pairs, [2]string{fmt.Sprint(args[0]), fmt.Sprint(args[1])})
+		}
+		m, pat := plain(fmt.Sprintf(format, args...), got)
+		if pat != "" {
+			pattern = pat
+		}
+		msgs = append(msgs, m)
 	}
-	if got, allowed, ok := disjunction(pairs); ok {
-		msgs = append([]string{fmt.Sprintf("%s is not allowed: must be one of %s", got, strings.Join(allowed, ", "))}, without(msgs, "conflicting values ")...)
+	if v, allowed, ok := disjunction(pairs); ok {
+		msgs = append([]string{fmt.Sprintf("%s is not allowed: must be one of %s", v, strings.Join(allowed, ", "))}, withoutSubstring(msgs, "conflicting values ")...)
 	}
 	// Errors that merely propagate another (an operand that is already
 	// bottom) add nothing.
@@ -331,7 +334,64 @@ func describe(errs []errors.Error, file string) (msg string, line, col int) {
 	if len(msgs) == 0 {
 		msgs = []string{"invalid value"}
 	}
-	return strings.Join(dedupe(msgs), "; "), line, col
+	return strings.Join(dedupe(msgs), "; "), pattern, line, col
+}
+
+var (
+	outOfBound   = regexp.MustCompile(`^invalid value (.*) \(out of bound (=~|!~)(.*)\)$`)
+	notSatisfied = regexp.MustCompile(`^invalid value (.*) \(does not satisfy ([\w.]+)\(?([^)]*)\)?\)$`)
+	mismatched   = regexp.MustCompile(`^conflicting values (.*) and (.*) \(mismatched types (\w+) and (\w+)\)$`)
+)
+
+// plain rewrites one CUE error message in plain words.
+func plain(m, got string) (msg, pattern string) {
+	if g := outOfBound.FindStringSubmatch(m); g != nil {
+		return g[1] + " does not have the required format", g[2] + g[3]
+	}
+	if g := notSatisfied.FindStringSubmatch(m); g != nil {
+		switch g[2] {
+		case "time.Time":
+			return g[1] + " is not an RFC 3339 time with an offset", ""
+		case "time.Duration":
+			return g[1] + " is not a duration", ""
+		case "strings.MinRunes":
+			return fmt.Sprintf("%s is too short (at least %s characters)", g[1], g[3]), ""
+		case "strings.MaxRunes":
+			return fmt.Sprintf("%s is too long (at most %s characters)", g[1], g[3]), ""
+		case "list.UniqueItems":
+			return "items must be unique", ""
+		case "list.MaxItems":
+			return "at most " + g[3] + " items are allowed", ""
+		}
+	}
+	if g := mismatched.FindStringSubmatch(m); g != nil && got != "" {
+		switch got {
+		case g[3]:
+			return fmt.Sprintf("must be a %s, not a %s", g[4], got), ""
+		case g[4]:
+			return fmt.Sprintf("must be a %s, not a %s", g[3], got), ""
+		}
+	}
+	return m, ""
+}
+
+// kindOf returns the kind of the user's value at path, or "".
+func (x *index) kindOf(path string) string {
+	if x == nil {
+		return ""
+	}
+	return x.kinds[path]
+}
+
+// relatedFields name the field that makes another one required: a
+// missing incident is best shown at the kind that demands it.
+var relatedFields = map[string]string{"incident": "kind", "template": "kind"}
+
+func related(path string) string {
+	if r, ok := relatedFields[path]; ok {
+		return r
+	}
+	return path
 }
 
 // disjunction recognises the arms of a failed enum: several conflicts that
@@ -362,16 +422,6 @@ func withoutSubstring(msgs []string, sub string) []string {
 	var out []string
 	for _, m := range msgs {
 		if !strings.Contains(m, sub) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func without(msgs []string, prefix string) []string {
-	var out []string
-	for _, m := range msgs {
-		if !strings.HasPrefix(m, prefix) {
 			out = append(out, m)
 		}
 	}

@@ -144,6 +144,7 @@ func resolve(paths []string) ([]*target, error) {
 // Symlinks and special files are refused; tickets must sit at
 // changes/<service>/<id>.cue.
 func walkTickets(root, dir string) ([]string, diag.List, error) {
+	name := namer(root)
 	var files []string
 	var refused diag.List
 	changes := filepath.Join(root, ChangesDir)
@@ -154,15 +155,15 @@ func walkTickets(root, dir string) ([]string, diag.List, error) {
 			}
 			return err
 		}
-		name := d.Name()
-		if strings.HasPrefix(name, ".") && p != dir {
+		base := d.Name()
+		if strings.HasPrefix(base, ".") && p != dir {
 			if d.IsDir() {
 				return fs.SkipDir
 			}
 			return nil
 		}
 		refuse := func(msg, hint string) {
-			refused = append(refused, diag.Diagnostic{File: display(p), Line: 1, Column: 1, Severity: diag.Error, Code: "file", Message: msg, Hint: hint})
+			refused = append(refused, diag.Diagnostic{File: name(p), Line: 1, Column: 1, Severity: diag.Error, Code: "file", Message: msg, Hint: hint})
 		}
 		switch {
 		case d.Type()&fs.ModeSymlink != 0:
@@ -170,7 +171,7 @@ func walkTickets(root, dir string) ([]string, diag.List, error) {
 		case d.IsDir():
 		case !d.Type().IsRegular():
 			refuse("not a regular file", "only ticket files belong under changes/")
-		case filepath.Ext(name) != ".cue":
+		case filepath.Ext(base) != ".cue":
 		default:
 			rel, err := filepath.Rel(changes, p)
 			if err != nil || strings.Count(filepath.ToSlash(rel), "/") != 1 || strings.HasPrefix(rel, "..") {
@@ -197,6 +198,7 @@ type repo struct {
 
 func loadRepo(root string) (*repo, diag.List, error) {
 	r := &repo{ids: map[string][]string{}}
+	display := namer(root)
 	var refused diag.List
 	cfgName := display(filepath.Join(root, ConfigFile))
 	b, d, err := readFile(cfgName, schema.MaxConfigBytes)
@@ -248,7 +250,7 @@ func checkTarget(ctx context.Context, t *target, opts Options, rep *Report) erro
 		rep.Diagnostics = append(rep.Diagnostics, refused...)
 		job.Config, job.Policies, ids = r.config, r.policies, r.ids
 		if len(r.policies) == 0 {
-			rep.Diagnostics = append(rep.Diagnostics, diag.Diagnostic{File: display(filepath.Join(t.root, PolicyDir)), Severity: diag.Warning, Code: "policy",
+			rep.Diagnostics = append(rep.Diagnostics, diag.Diagnostic{File: namer(t.root)(filepath.Join(t.root, PolicyDir)), Severity: diag.Warning, Code: "policy",
 				Message: "no policies found; tickets were checked against the schema only", Hint: "`cab init` writes the default policy set"})
 		}
 	} else {
@@ -269,7 +271,7 @@ func checkTarget(ctx context.Context, t *target, opts Options, rep *Report) erro
 		}
 		files = append(files, File{Name: name, Source: b})
 	}
-	if len(files) == 0 {
+	if len(files) == 0 && t.root == "" {
 		return nil
 	}
 	results, setup, err := Run(ctx, job, files, opts.Limits, opts.Progress)
@@ -346,21 +348,37 @@ func without(list []string, s string) []string {
 func asGiven(dir, abs, file string) string {
 	rel, err := filepath.Rel(abs, file)
 	if err != nil {
-		return display(file)
+		return namer(findRoot(dir))(file)
 	}
 	return filepath.Join(dir, rel)
 }
 
-// display names a file for the user, relative to the working directory
-// (as compilers do), or absolute when no relative name exists.
-func display(abs string) string {
+// namer names the files of the repository at root for the user: relative
+// to the working directory (as compilers do) when that is inside the
+// repository or the file is inside the working directory, else absolute.
+func namer(root string) func(abs string) string {
 	cwd, err := os.Getwd()
 	if err != nil {
-		return abs
+		return func(abs string) string { return abs }
 	}
-	rel, err := filepath.Rel(cwd, abs)
+	inRepo := root != "" && !escapes(relOrEmpty(root, cwd))
+	return func(abs string) string {
+		rel, err := filepath.Rel(cwd, abs)
+		if err != nil || (escapes(rel) && !inRepo) {
+			return abs
+		}
+		return rel
+	}
+}
+
+func relOrEmpty(base, target string) string {
+	rel, err := filepath.Rel(base, target)
 	if err != nil {
-		return abs
+		return ".."
 	}
 	return rel
+}
+
+func escapes(rel string) bool {
+	return rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

@@ -152,3 +152,23 @@ func TestCheckBrokenConfig(t *testing.T) {
 	assert.Equal(t, 2, d.Line)
 	assert.Positive(t, rep.Errors())
 }
+
+func TestCheckFreezePosition(t *testing.T) {
+	newRepo(t, map[string]string{
+		"cab.cue":                            strings.Replace(testConfig, `timezone: "Europe/Berlin"`, `timezone: "Europe/Berlim"`, 1),
+		"changes/payments/CHG-2026-0001.cue": idTicket("CHG-2026-0001", nil),
+	})
+	rep := check(t)
+	d := findDiag(t, rep, "cab.cue", `unknown time zone "Europe/Berlim"`)
+	assert.Equal(t, [2]int{15, 82}, [2]int{d.Line, d.Column}, "points at the freeze's timezone")
+	assert.Equal(t, "freezes.0.timezone", d.Path)
+}
+
+// A change that breaks only the configuration fails, with no ticket to check.
+func TestCheckConfigWithoutTickets(t *testing.T) {
+	newRepo(t, map[string]string{"cab.cue": "apiVersion: \"cab.dev/v2\"\nenvironments: {}\n"})
+	rep := check(t)
+	require.Empty(t, rep.Tickets)
+	d := findDiag(t, rep, "cab.cue", `conflicting values "cab.dev/v2" and "cab.dev/v1"`)
+	assert.Equal(t, 1, d.Line)
+}

@@ -113,20 +113,32 @@ func evaluate(req request, emit func(event)) error {
 }
 
 func work(req request, w int, next <-chan int, emit func(event)) error {
-	var ev *Evaluator
 	current := -1
 	trace := func(step string) { emit(event{Kind: "step", Worker: w, Index: current, Step: step}) }
+	// Set up before the first ticket, so that configuration and policy
+	// problems are reported even when there is no ticket to check.
+	setup := func() (*Evaluator, error) {
+		current = -1
+		ev, err := NewEvaluator(req.Job, trace)
+		if err != nil {
+			return nil, err
+		}
+		if ev.Setup != nil {
+			emit(event{Kind: "setup", Worker: w, Index: -1, Setup: ev.Setup})
+		}
+		return ev, nil
+	}
+	ev, err := setup()
+	if err != nil {
+		return err
+	}
 	n := 0
 	for i := range next {
-		if ev == nil || n == recycleEvery {
-			current, n = -1, 0
-			var err error
-			if ev, err = NewEvaluator(req.Job, trace); err != nil {
+		if n == recycleEvery {
+			if ev, err = setup(); err != nil {
 				return err
 			}
-			if ev.Setup != nil {
-				emit(event{Kind: "setup", Worker: w, Index: -1, Setup: ev.Setup})
-			}
+			n = 0
 		}
 		current = i
 		res := ev.Check(req.Tickets[i])

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -89,8 +90,14 @@ func NewEvaluator(job Job, trace func(step string)) (*Evaluator, error) {
 			repo = cfg.JSON
 			cal, err := calendar.New(cfg.Config.Freezes)
 			if err != nil {
-				e.Setup = append(e.Setup, diag.Diagnostic{File: job.Config.Name, Line: 1, Column: 1,
-					Severity: diag.Error, Code: "config", Message: err.Error(), Hint: "fix freezes: in cab.cue"})
+				d := diag.Diagnostic{File: job.Config.Name, Line: 1, Column: 1, Severity: diag.Error, Code: "config",
+					Message: err.Error(), Hint: "fix freezes: in cab.cue"}
+				var fe *calendar.FreezeError
+				if errors.As(err, &fe) {
+					d.Path = fmt.Sprintf("freezes.%d.%s", fe.Index, fe.Field)
+					d.Line, d.Column = cfg.Position(fmt.Sprintf("freezes[%d].%s", fe.Index, fe.Field))
+				}
+				e.Setup = append(e.Setup, d)
 			}
 			e.calendar = cal
 		}

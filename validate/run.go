@@ -114,6 +114,15 @@ func (r *runner) run(ctx context.Context) ([]Result, diag.List, error) {
 		queue[i] = i
 	}
 	var alone []int // suspects of a crash, each re-run in a child of its own
+	if len(r.tickets) == 0 {
+		// Still compile the configuration and the policies: a change that
+		// breaks only them must not pass.
+		if fail, err := r.child(ctx, nil, 1); err != nil {
+			return nil, nil, err
+		} else if fail != nil {
+			r.blame(*fail, true, &alone)
+		}
+	}
 	for attempts := 0; len(queue) > 0 || len(alone) > 0; attempts++ {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err

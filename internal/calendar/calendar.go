@@ -1,6 +1,7 @@
 package calendar
 
 import (
+	"errors"
 	"fmt"
 	"time"
 	_ "time/tzdata" // freezes must resolve the same on every host
@@ -22,22 +23,37 @@ type Span struct {
 
 var layouts = []string{"2006-01-02T15:04:05", "2006-01-02T15:04"}
 
+// FreezeError says which freeze, and which of its fields, is wrong.
+type FreezeError struct {
+	// Index is the freeze's position in the calendar (set by New).
+	Index int
+	// Field is "timezone", "start" or "end".
+	Field string
+	Err   error
+}
+
+func (e *FreezeError) Error() string { return e.Err.Error() }
+func (e *FreezeError) Unwrap() error { return e.Err }
+
 // Resolve converts a freeze to a Span.
 func Resolve(f schema.Freeze) (Span, error) {
+	fail := func(field string, err error) (Span, error) {
+		return Span{}, &FreezeError{Field: field, Err: err}
+	}
 	loc, err := time.LoadLocation(f.Timezone)
 	if err != nil {
-		return Span{}, fmt.Errorf("freeze %q: unknown time zone %q (use an IANA name such as \"Europe/Berlin\")", f.Name, f.Timezone)
+		return fail("timezone", fmt.Errorf("freeze %q: unknown time zone %q (use an IANA name such as \"Europe/Berlin\")", f.Name, f.Timezone))
 	}
 	start, err := parseLocal(f.Start, loc, false)
 	if err != nil {
-		return Span{}, fmt.Errorf("freeze %q: start: %w", f.Name, err)
+		return fail("start", fmt.Errorf("freeze %q: start: %w", f.Name, err))
 	}
 	end, err := parseLocal(f.End, loc, true)
 	if err != nil {
-		return Span{}, fmt.Errorf("freeze %q: end: %w", f.Name, err)
+		return fail("end", fmt.Errorf("freeze %q: end: %w", f.Name, err))
 	}
 	if !end.After(start) {
-		return Span{}, fmt.Errorf("freeze %q: end %s is not after start %s", f.Name, f.End, f.Start)
+		return fail("end", fmt.Errorf("freeze %q: end %s is not after start %s", f.Name, f.End, f.Start))
 	}
 	return Span{
 		Name: f.Name, Reason: f.Reason, Start: start, End: end,
@@ -109,9 +125,13 @@ type Calendar []Span
 // New resolves every freeze of a configuration.
 func New(freezes []schema.Freeze) (Calendar, error) {
 	var c Calendar
-	for _, f := range freezes {
+	for i, f := range freezes {
 		s, err := Resolve(f)
 		if err != nil {
+			var fe *FreezeError
+			if errors.As(err, &fe) {
+				fe.Index = i
+			}
 			return nil, err
 		}
 		c = append(c, s)
