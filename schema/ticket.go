@@ -36,7 +36,7 @@ type Parsed struct {
 	// space): the only form of the ticket policies and signatures see.
 	JSON   []byte
 	Ticket Ticket
-	index *index
+	index  *index
 }
 
 // Position returns the line and column of the field at path in the ticket
