@@ -18,9 +18,6 @@ const (
 // ticket of one check: bind it once with Set.Bind.
 type Shared struct {
 	Mode Mode `json:"mode"`
-	// Repo is the repository configuration (cab.cue) as canonical JSON;
-	// {} when there is none.
-	Repo json.RawMessage `json:"repo"`
 	// Now is the time of the check, RFC 3339 in UTC.
 	Now      string         `json:"now"`
 	Calendar SharedCalendar `json:"calendar"`
@@ -45,7 +42,13 @@ type Freeze struct {
 // TicketInput is the part of the policy input specific to one ticket.
 type TicketInput struct {
 	// Ticket is the ticket's canonical JSON export.
-	Ticket   json.RawMessage `json:"ticket"`
+	Ticket json.RawMessage `json:"ticket"`
+	// Repo is the repository configuration (cab.cue) pruned to what
+	// concerns this ticket: its service, the approver groups that service
+	// names, its environments and its template, with the top-level
+	// settings; {} outside a change repository. Pruning keeps policy
+	// evaluation independent of the size of cab.cue.
+	Repo     json.RawMessage `json:"repo"`
 	Review   *Review         `json:"review,omitempty"`
 	Calendar TicketCalendar  `json:"calendar"`
 	// ChangedFiles are the repository paths the change set touches.

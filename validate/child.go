@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/internal/sandbox"
@@ -18,7 +19,7 @@ const ChildRole = "cab-validate"
 
 // recycleEvery bounds how many tickets one cue.Context evaluates: contexts
 // only grow, so a worker starts afresh after this many.
-const recycleEvery = 2000
+const recycleEvery = 250
 
 type request struct {
 	Job     Job    `json:"job"`
@@ -51,18 +52,34 @@ func ServeChild(r io.Reader, w io.Writer, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "reading request: %v\n", err)
 		return 2
 	}
-	out := &eventWriter{w: bufio.NewWriter(w)}
-	if err := evaluate(req, out.write); err != nil {
+	out := &eventWriter{w: bufio.NewWriterSize(w, 64<<10), eager: len(req.Tickets) <= 1}
+	stop := out.flushEvery(stepFlush)
+	err := evaluate(req, out.write)
+	stop()
+	if err == nil {
+		err = out.flush()
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	return 0
 }
 
+// stepFlush is how stale the parent's view of a busy child may get: step
+// events are buffered and flushed with each result or at this interval,
+// so a ticket stuck in a policy is still named within a fraction of any
+// sensible time budget.
+const stepFlush = 50 * time.Millisecond
+
+// eventWriter serialises events from the workers onto one stream.
 type eventWriter struct {
-	mu  sync.Mutex
-	w   *bufio.Writer
-	err error
+	mu sync.Mutex
+	w  *bufio.Writer
+	// eager flushes every event: a child judging one ticket may die
+	// without warning, and the parent must know the step it died in.
+	eager bool
+	err   error
 }
 
 func (e *eventWriter) write(ev event) {
@@ -77,9 +94,38 @@ func (e *eventWriter) write(ev event) {
 		return
 	}
 	b = append(b, '\n')
-	if _, e.err = e.w.Write(b); e.err == nil {
+	if _, e.err = e.w.Write(b); e.err == nil && (e.eager || ev.Kind != "step") {
 		e.err = e.w.Flush()
 	}
+}
+
+func (e *eventWriter) flush() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.err == nil {
+		e.err = e.w.Flush()
+	}
+	return e.err
+}
+
+// flushEvery flushes e at interval d until the returned stop is called.
+func (e *eventWriter) flushEvery(d time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = e.flush()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // evaluate checks req.Tickets with req.Workers evaluators, reporting

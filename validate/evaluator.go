@@ -80,14 +80,12 @@ func NewEvaluator(job Job, trace func(step string)) (*Evaluator, error) {
 		return nil, err
 	}
 	e := &Evaluator{schema: s, job: job, Trace: trace}
-	repo := []byte("{}")
 	if job.Config != nil {
 		e.trace("config")
 		cfg, ds := s.ParseConfig(job.Config.Name, job.Config.Source)
 		e.Setup = append(e.Setup, ds...)
 		if cfg != nil {
 			e.config = cfg
-			repo = cfg.JSON
 			cal, err := calendar.New(cfg.Config.Freezes)
 			if err != nil {
 				d := diag.Diagnostic{File: job.Config.Name, Line: 1, Column: 1, Severity: diag.Error, Code: "config",
@@ -112,7 +110,6 @@ func NewEvaluator(job Job, trace func(step string)) (*Evaluator, error) {
 	e.Setup = append(e.Setup, ds...)
 	shared, err := json.Marshal(policy.Shared{
 		Mode:     job.Mode,
-		Repo:     repo,
 		Now:      job.Now.UTC().Format(time.RFC3339),
 		Calendar: policy.SharedCalendar{Freezes: freezes(e.calendar)},
 	})
@@ -165,7 +162,12 @@ func (e *Evaluator) Check(f File) Result {
 	}
 	r.Diags = append(r.Diags, e.checkLayout(p)...)
 	r.Diags = append(r.Diags, e.checkRefs(p)...)
-	in := policy.TicketInput{Ticket: p.JSON, Review: e.job.Review, ChangedFiles: e.job.ChangedFiles}
+	repo, err := e.repoFor(t)
+	if err != nil {
+		r.Diags = append(r.Diags, internal(f.Name, err))
+		return r
+	}
+	in := policy.TicketInput{Ticket: p.JSON, Repo: repo, Review: e.job.Review, ChangedFiles: e.job.ChangedFiles}
 	if in.ChangedFiles == nil {
 		in.ChangedFiles = []string{}
 	}
@@ -189,6 +191,43 @@ func (e *Evaluator) Check(f File) Result {
 	}
 	r.Diags = r.Diags.Sort()
 	return r
+}
+
+// repoFor returns the configuration as a policy sees it for ticket t:
+// pruned to the entries t concerns (see policy.TicketInput.Repo).
+func (e *Evaluator) repoFor(t schema.Ticket) ([]byte, error) {
+	if e.config == nil {
+		return []byte("{}"), nil
+	}
+	cfg := e.config.Config
+	out := schema.Config{
+		APIVersion: cfg.APIVersion, Repository: cfg.Repository, LedgerBranch: cfg.LedgerBranch,
+		Promotion: cfg.Promotion, Environments: map[string]schema.Environment{},
+	}
+	for _, env := range t.Environments {
+		if v, ok := cfg.Environments[env]; ok {
+			out.Environments[env] = v
+		}
+	}
+	if svc, ok := cfg.Services[t.Service]; ok {
+		out.Services = map[string]schema.Service{t.Service: svc}
+		for _, g := range []string{svc.Approvers, svc.Oncall} {
+			if grp, ok := cfg.Approvers[g]; ok && g != "" {
+				if out.Approvers == nil {
+					out.Approvers = map[string]schema.ApproverGroup{}
+				}
+				out.Approvers[g] = grp
+			}
+		}
+	}
+	if tmpl, ok := cfg.Templates[t.Template]; ok && t.Template != "" {
+		out.Templates = map[string]schema.Template{t.Template: tmpl}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encoding policy input: %w", err)
+	}
+	return b, nil
 }
 
 func (e *Evaluator) trace(step string) {

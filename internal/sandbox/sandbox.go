@@ -21,6 +21,9 @@ const (
 // DefaultMemory is the memory budget of a child when none is given.
 const DefaultMemory = 1 << 30
 
+// gcPercent is the child's GOGC unless the environment sets one.
+const gcPercent = 400
+
 // Role returns the role this process was started for as a child, or "".
 func Role() string { return os.Getenv(roleEnv) }
 
@@ -73,7 +76,9 @@ func Enter() error {
 	// below it, a lazier GC trades memory the budget allows for CPU
 	// (evaluation allocates heavily and keeps little).
 	debug.SetMemoryLimit(int64(limit) * 8 / 10)
-	debug.SetGCPercent(400)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	rl := syscall.Rlimit{Cur: limit, Max: limit}
 	if err := syscall.Setrlimit(syscall.RLIMIT_DATA, &rl); err != nil {
 		return fmt.Errorf("sandbox: setting RLIMIT_DATA: %w", err)
