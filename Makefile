@@ -10,10 +10,12 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/cab
 
-## test: vet, unit and end-to-end tests (race detector on), and one pass over every benchmark
+## test: vet, unit and end-to-end tests (race detector on; the memory-limit tests again without it,
+## since race builds cannot run under a memory limit), and one pass over every benchmark
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run 'Memory|Budget' ./internal/sandbox ./validate
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 ## demo: scaffold a change repository in a temp dir and show failing and passing checks

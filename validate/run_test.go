@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/cabhq/cab/internal/race"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/policy"
@@ -96,6 +98,9 @@ func TestRunTimeBudget(t *testing.T) {
 // A policy that exhausts memory kills only the child: the caller gets a
 // diagnostic, not a crash.
 func TestRunMemoryBudget(t *testing.T) {
+	if race.Enabled {
+		t.Skip("race builds run without a memory limit; make test runs this test without -race")
+	}
 	limits := Limits{Memory: 256 << 20, Workers: 1, Ticket: 20 * time.Second}
 	res, _, err := Run(context.Background(), job(map[string]string{"policy/zz-mem.cue": memoryPolicy()}), tickets(1), limits, nil)
 	require.NoError(t, err)
@@ -127,6 +132,9 @@ func TestRunStrikesOutHostilePolicy(t *testing.T) {
 // A policy that blows the budget while compiling is reported on the
 // policy file and the tickets are still judged by the others.
 func TestRunSetupBudget(t *testing.T) {
+	if race.Enabled {
+		t.Skip("race builds run without a memory limit; make test runs this test without -race")
+	}
 	hostile := "package policy\nimport \"list\"\n_n: len([for i in list.Range(0, 100000000, 1) {i}])\ndeny: [if _n < 0 {\"x\"}]\n"
 	limits := Limits{Setup: time.Second, Ticket: time.Second, Memory: 256 << 20}
 	res, setup, err := Run(context.Background(), job(map[string]string{"policy/zz-setup.cue": hostile}), tickets(2), limits, nil)

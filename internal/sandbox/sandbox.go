@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"github.com/cabhq/cab/internal/race"
+
 	"context"
 	"errors"
 	"fmt"
@@ -78,6 +80,11 @@ func Enter() error {
 	debug.SetMemoryLimit(int64(limit) * 8 / 10)
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
+	}
+	if race.Enabled {
+		// The race detector maps terabytes of shadow memory and dies
+		// under any data limit; race builds run without the hard limit.
+		return nil
 	}
 	rl := syscall.Rlimit{Cur: limit, Max: limit}
 	if err := syscall.Setrlimit(syscall.RLIMIT_DATA, &rl); err != nil {

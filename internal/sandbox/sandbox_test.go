@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/cabhq/cab/internal/race"
 	"github.com/stretchr/testify/require"
 )
 
@@ -61,6 +63,9 @@ func TestChildGetsRoleAndBudget(t *testing.T) {
 // A child that allocates without bound dies of its budget; the parent
 // lives and can tell.
 func TestMemoryBudget(t *testing.T) {
+	if race.Enabled {
+		t.Skip("race builds run without a memory limit; make test runs this test without -race")
+	}
 	const budget = 128 << 20
 	cmd, _, stderr := child(t, context.Background(), "hog", budget)
 	err := cmd.Run()
