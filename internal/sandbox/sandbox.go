@@ -1,8 +1,6 @@
 package sandbox
 
 import (
-	"github.com/cabhq/cab/internal/race"
-
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cabhq/cab/internal/race"
 )
 
 const (
