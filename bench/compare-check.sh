@@ -85,7 +85,9 @@ median() {
 	if command -v hyperfine >/dev/null; then
 		hyperfine --style basic --runs "$runs" --export-csv "$OUT/$name.csv" -n "$name" "$cmd" >&2
 		awk -F, 'NR==2{print $4}' "$OUT/$name.csv" >"$OUT/$name.median"
+		awk -F, 'NR==2{print $5 + $6}' "$OUT/$name.csv" >"$OUT/$name.cpu"
 	else
+		echo 0 >"$OUT/$name.cpu"
 		for _ in $(seq "$runs"); do
 			local t0 t1
 			t0=$(date +%s.%N)
@@ -143,11 +145,13 @@ calc() { awk "BEGIN{print $1}"; }
 each_all=$(calc "$each * $TICKETS / $sample")
 echo
 echo "== results: medians of $RUNS runs (cab: $CAB_RUNS), $TICKETS tickets"
-printf '%-10s %10s  %s\n' form seconds "per ticket"
-printf '%-10s %10.2f  %6.2f ms\n' cab "$cab" "$(calc "$cab * 1000 / $TICKETS")"
-printf '%-10s %10.2f  %6.2f ms\n' cue-1 "$one" "$(calc "$one * 1000 / $TICKETS")"
-printf '%-10s %10.2f  %6.2f ms  (%d tickets: %.2f s, extrapolated)\n' cue-each "$each_all" "$(calc "$each * 1000 / $sample")" "$sample" "$each"
-printf 'ratio cab / cue-1:    %.2f  (target: at most 0.5)\n' "$(calc "$cab / $one")"
+cpu() { calc "$(cat "$OUT/$1.cpu") * $2"; }
+printf '%-10s %10s  %10s  %s\n' form "wall s" "CPU s" "wall per ticket  (wall: median; CPU: mean user+sys)"
+printf '%-10s %10.2f  %10.2f  %6.2f ms\n' cab "$cab" "$(cpu cab 1)" "$(calc "$cab * 1000 / $TICKETS")"
+printf '%-10s %10.2f  %10.2f  %6.2f ms\n' cue-1 "$one" "$(cpu cue-1 1)" "$(calc "$one * 1000 / $TICKETS")"
+printf '%-10s %10.2f  %10.2f  %6.2f ms  (%d tickets: %.2f s, extrapolated)\n' cue-each "$each_all" "$(cpu cue-each "$TICKETS / $sample")" \
+	"$(calc "$each * 1000 / $sample")" "$sample" "$each"
+printf 'ratio cab / cue-1:    %.2f wall, %.2f CPU  (target: at most 0.5 wall)\n' "$(calc "$cab / $one")" "$(calc "$(cpu cab 1) / $(cpu cue-1 1)")"
 printf 'ratio cab / cue-each: %.3f\n' "$(calc "$cab / $each_all")"
 printf 'cab peak memory: %d MiB largest process (GNU time), %d MiB parent + child (sampled)  (target: under 500 MB)\n' \
 	$((maxrss / 1024)) $((sumrss / 1024))
