@@ -403,9 +403,14 @@ loop:
 		return nil, ctx.Err()
 	}
 	f := &failure{reason: "crash", detail: firstLine(stderr.String())}
-	if sandbox.OutOfMemory(stderr.Bytes()) || sandbox.NearLimit(cmd.ProcessState, memoryOf(r.limits)) {
-		f.reason = "memory"
-		f.detail = fmt.Sprintf("%d MiB", memoryOf(r.limits)>>20)
+	budget := fmt.Sprintf("%d MiB", memoryOf(r.limits)>>20)
+	switch {
+	case sandbox.OutOfMemory(stderr.Bytes()) || sandbox.NearLimit(cmd.ProcessState, memoryOf(r.limits)):
+		f.reason, f.detail = "memory", budget
+	case strings.HasPrefix(f.detail, "SIGSEGV"):
+		// Under a data limit, an allocation the kernel refuses can surface
+		// as a segmentation fault inside the Go runtime.
+		f.reason, f.detail = "memory", budget+"; the evaluator died of SIGSEGV, which is how a refused allocation can show"
 	}
 	for _, s := range busy {
 		fl := flight{index: s.index, step: s.step}
