@@ -3,6 +3,8 @@ package synth
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +16,8 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
+
+	"github.com/cabhq/cab/policy"
 )
 
 // StampFile is the file, at the root of a generated directory, that
@@ -25,6 +29,18 @@ type Stamp struct {
 	Version int     `json:"version"`
 	Kind    string  `json:"kind"` // "repo" or "json"
 	Options Options `json:"options"`
+	// Policies is the digest of the default policies written into the
+	// repository: they change with cab, not with Version.
+	Policies string `json:"policies"`
+}
+
+func policiesDigest() string {
+	h := sha256.New()
+	for _, f := range policy.Defaults() {
+		fmt.Fprintf(h, "%s\x00%d\x00", f.Name, len(f.Source))
+		h.Write(f.Source)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // ErrNotGenerated is returned for an existing, non-empty directory that
@@ -42,7 +58,7 @@ func Generate(ctx context.Context, dir string, opts Options) (reused bool, err e
 	if err := opts.validate(); err != nil {
 		return false, err
 	}
-	return cached(dir, Stamp{Version: Version, Kind: "repo", Options: opts}, func(tmp string) error {
+	return cached(dir, Stamp{Version: Version, Kind: "repo", Options: opts, Policies: policiesDigest()}, func(tmp string) error {
 		r, err := New(opts)
 		if err != nil {
 			return err
