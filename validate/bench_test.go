@@ -58,17 +58,17 @@ func requireClean(b *testing.B, name string, ds diag.List) {
 	}
 }
 
-// BenchmarkCheck is the whole `cab check` path on a 10-ticket repository:
-// listing files, the sandboxed child (re-exec of the test binary),
-// schema, config, policies and the repository-wide checks. One op is one
-// check of the repository.
+// BenchmarkCheck is the whole `cab check` path on a 10-ticket repository
+// (3 services): listing files, the sandboxed child (re-exec of the test
+// binary), schema, config, policies and the repository-wide checks. One op
+// is one check of the repository.
 func BenchmarkCheck(b *testing.B) {
 	r := benchRepo(b, 10, 0)
 	dir := b.TempDir()
 	if err := r.WriteTree(dir); err != nil {
 		b.Fatal(err)
 	}
-	b.Chdir(dir)
+	b.Chdir(dir) // `cab check` in the repository, as users run it
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()

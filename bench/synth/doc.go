@@ -12,7 +12,7 @@
 //     windows and pending approvals are expected in local mode). Windows
 //     of non-emergency tickets never overlap a freeze; dependsOn,
 //     supersedes and cancels only name tickets merged before.
-//   - Realistic in shape: about 45 lines per ticket; oci, git and http
+//   - Realistic in shape: 45 to 50 lines per ticket; oci, git and http
 //     actions; http and prometheus checks; automatic and explicit
 //     rollback; standard changes from templates, normal changes, and
 //     emergency changes with incidents; a skewed spread of tickets over
