@@ -192,7 +192,8 @@ func walkTickets(root, dir string) ([]string, diag.List, error) {
 type repo struct {
 	config   *File
 	policies []File
-	// ids maps every ticket id in the repository (from file names) to its files.
+	// ids maps every ticket id in the repository (from file names) to its
+	// files, by absolute path.
 	ids map[string][]string
 }
 
@@ -233,7 +234,7 @@ func loadRepo(root string) (*repo, diag.List, error) {
 	}
 	for _, f := range all {
 		id := strings.TrimSuffix(filepath.Base(f), ".cue")
-		r.ids[id] = append(r.ids[id], display(f))
+		r.ids[id] = append(r.ids[id], f)
 	}
 	return r, refused, nil
 }
@@ -282,11 +283,12 @@ func checkTarget(ctx context.Context, t *target, opts Options, rep *Report) erro
 	if t.root == "" {
 		for _, f := range files {
 			id := strings.TrimSuffix(filepath.Base(f.Name), ".cue")
-			ids[id] = append(ids[id], f.Name)
+			ids[id] = append(ids[id], absolute(f.Name))
 		}
 	}
+	name := namer(t.root)
 	for i := range results {
-		results[i].Diags = append(results[i].Diags, crossCheck(results[i], ids)...).Sort()
+		results[i].Diags = append(results[i].Diags, crossCheck(results[i], ids, name)...).Sort()
 		rep.Diagnostics = append(rep.Diagnostics, results[i].Diags...)
 	}
 	rep.Tickets = append(rep.Tickets, results...)
@@ -295,7 +297,8 @@ func checkTarget(ctx context.Context, t *target, opts Options, rep *Report) erro
 
 // crossCheck enforces the repository-wide invariants on one ticket: its id
 // is unique and the tickets it refers to exist.
-func crossCheck(r Result, ids map[string][]string) diag.List {
+// ids holds absolute paths; name turns one into what the user reads.
+func crossCheck(r Result, ids map[string][]string, name func(abs string) string) diag.List {
 	if r.ID == "" {
 		return nil
 	}
@@ -304,7 +307,13 @@ func crossCheck(r Result, ids map[string][]string) diag.List {
 		p := r.Positions[key]
 		return p[0], p[1]
 	}
-	if others := without(ids[r.ID], r.File); len(others) > 0 {
+	var others []string
+	for _, f := range ids[r.ID] {
+		if f != absolute(r.File) {
+			others = append(others, name(f))
+		}
+	}
+	if len(others) > 0 {
 		l, c := at("id")
 		out = append(out, diag.Diagnostic{File: r.File, Line: l, Column: c, Path: "id", Severity: diag.Error, Code: "duplicate-id",
 			Message: fmt.Sprintf("id %s is also used by %s", r.ID, strings.Join(others, ", ")),
@@ -333,14 +342,14 @@ func crossCheck(r Result, ids map[string][]string) diag.List {
 	return out
 }
 
-func without(list []string, s string) []string {
-	var out []string
-	for _, x := range list {
-		if x != s {
-			out = append(out, x)
-		}
+// absolute returns the absolute form of a path named relative to the
+// working directory, or the path itself if there is none.
+func absolute(name string) string {
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		return name
 	}
-	return out
+	return abs
 }
 
 // asGiven names file, found under the directory dir (absolute: abs) the

@@ -172,3 +172,19 @@ func TestCheckConfigWithoutTickets(t *testing.T) {
 	d := findDiag(t, rep, "cab.cue", `conflicting values "cab.dev/v2" and "cab.dev/v1"`)
 	assert.Equal(t, 1, d.Line)
 }
+
+// However the user names the repository, a ticket is never a duplicate of
+// itself.
+func TestCheckPathSpellings(t *testing.T) {
+	root := newRepo(t, map[string]string{
+		"changes/payments/CHG-2026-0001.cue": idTicket("CHG-2026-0001", nil),
+	})
+	t.Chdir(filepath.Join(root, "changes", "payments"))
+	for _, p := range []string{root, "../..", "..", ".", "CHG-2026-0001.cue", filepath.Join(root, "changes/payments/CHG-2026-0001.cue")} {
+		t.Run(p, func(t *testing.T) {
+			rep := check(t, p)
+			assert.Zero(t, rep.Errors(), "%v", rep.Diagnostics)
+			require.Len(t, rep.Tickets, 1)
+		})
+	}
+}
