@@ -53,6 +53,11 @@ func Defaults() []File {
 type Set struct {
 	ctx      *cue.Context
 	policies []compiled
+	// all holds every policy under its path (see combine), once bound.
+	all   cue.Value
+	paths []cue.Path
+	// shared is the input bound by Bind.
+	shared cue.Value
 }
 
 type compiled struct {
@@ -149,40 +154,100 @@ func (s *Set) Len() int { return len(s.policies) }
 
 // Bind returns a copy of s with the fields of shared (a JSON object)
 // filled into input of every policy: the parts of the input that are the
-// same for every ticket (repository, calendar, time) are unified once.
+// same for every ticket (calendar, time, mode) are unified once.
 func (s *Set) Bind(shared []byte) (*Set, error) {
 	v := s.ctx.CompileBytes(shared, cue.Filename("input.json"))
 	if err := v.Err(); err != nil {
 		return nil, fmt.Errorf("compiling shared policy input: %w", err)
 	}
-	out := &Set{ctx: s.ctx, policies: make([]compiled, len(s.policies))}
-	for i, p := range s.policies {
-		out.policies[i] = compiled{name: p.name, v: p.v.FillPath(inputPath, v)}
+	out := &Set{ctx: s.ctx, policies: s.policies, shared: v}
+	out.all, out.paths = s.combine()
+	if out.all.Exists() {
+		out.all = out.all.FillPath(inputPath, v)
 	}
 	return out, nil
 }
 
+// combine makes one value of every policy, each under its own field and
+// all sharing one input, so that a ticket is filled in once rather than
+// once per policy. Each policy stays a value of its own: an error in one
+// does not touch the others.
+func (s *Set) combine() (cue.Value, []cue.Path) {
+	if len(s.policies) == 0 {
+		return cue.Value{}, nil
+	}
+	scope := s.ctx.CompileString("{}")
+	var src strings.Builder
+	src.WriteString("let IN = input\ninput: _\n")
+	paths := make([]cue.Path, len(s.policies))
+	for i, p := range s.policies {
+		scope = scope.FillPath(cue.MakePath(cue.Str(fmt.Sprintf("P%d", i))), p.v)
+		fmt.Fprintf(&src, "p%d: P%d & {input: IN}\n", i, i)
+		paths[i] = cue.MakePath(cue.Str(fmt.Sprintf("p%d", i)))
+	}
+	return s.ctx.CompileString(src.String(), cue.Scope(scope)), paths
+}
+
 // Evaluate runs every policy against input (a JSON object) and returns the
 // findings. A policy that fails to evaluate yields an error finding at
-// its own position: an evaluation error is never "no violations". If
-// trace is not nil it is called with each policy's name before it runs.
-func (s *Set) Evaluate(input []byte, trace func(policy string)) ([]Finding, error) {
-	in := s.ctx.CompileBytes(input, cue.Filename("input.json"))
-	if err := in.Err(); err != nil {
-		return nil, fmt.Errorf("compiling policy input: %w", err)
+// its own position: an evaluation error is never "no violations". The
+// policies are evaluated together, in one value; an unbound set is bound
+// to {} first.
+func (s *Set) Evaluate(input []byte) ([]Finding, error) {
+	if len(s.policies) == 0 {
+		return nil, nil
+	}
+	if s.paths == nil {
+		bound, err := s.Bind([]byte("{}"))
+		if err != nil {
+			return nil, err
+		}
+		s = bound
+	}
+	in, err := s.compileInput(input)
+	if err != nil {
+		return nil, err
+	}
+	all := s.all.FillPath(inputPath, in)
+	var out []Finding
+	for i, p := range s.policies {
+		out = append(out, p.evaluate(all.LookupPath(s.paths[i]))...)
+	}
+	return out, nil
+}
+
+// EvaluateEach is Evaluate with every policy evaluated on its own, after
+// trace (if not nil) is called with its name: slower, but when a policy
+// never finishes, the last name traced is the guilty one.
+func (s *Set) EvaluateEach(input []byte, trace func(policy string)) ([]Finding, error) {
+	in, err := s.compileInput(input)
+	if err != nil {
+		return nil, err
 	}
 	var out []Finding
 	for _, p := range s.policies {
 		if trace != nil {
 			trace(p.name)
 		}
-		out = append(out, p.evaluate(in)...)
+		v := p.v
+		if s.shared.Exists() {
+			v = v.FillPath(inputPath, s.shared)
+		}
+		out = append(out, p.evaluate(v.FillPath(inputPath, in))...)
 	}
 	return out, nil
 }
 
-func (p compiled) evaluate(in cue.Value) []Finding {
-	v := p.v.FillPath(inputPath, in)
+func (s *Set) compileInput(input []byte) (cue.Value, error) {
+	in := s.ctx.CompileBytes(input, cue.Filename("input.json"))
+	if err := in.Err(); err != nil {
+		return cue.Value{}, fmt.Errorf("compiling policy input: %w", err)
+	}
+	return in, nil
+}
+
+// evaluate collects the findings of v, the policy with its input filled in.
+func (p compiled) evaluate(v cue.Value) []Finding {
 	var out []Finding
 	for _, sev := range []diag.Severity{diag.Error, diag.Warning} {
 		name := "deny"

@@ -18,7 +18,7 @@ func evaluate(t *testing.T, src string) ([]Finding, diag.List) {
 	if len(ds) > 0 {
 		return nil, ds
 	}
-	fs, err := set.Evaluate([]byte(input), nil)
+	fs, err := set.Evaluate([]byte(input))
 	require.NoError(t, err)
 	return fs, nil
 }
@@ -124,12 +124,17 @@ func TestPoliciesAreIndependent(t *testing.T) {
 	require.Len(t, ds, 1)
 	assert.Equal(t, "policy/b.cue", ds[0].File)
 	assert.Equal(t, 2, set.Len())
-	var steps []string
-	got, err := set.Evaluate([]byte(input), func(p string) { steps = append(steps, p) })
+	got, err := set.Evaluate([]byte(input))
 	require.NoError(t, err)
 	require.Len(t, got, 2)
 	assert.Equal(t, "from a", got[0].Message)
 	assert.Equal(t, "from c", got[1].Message)
+
+	// One by one, each traced, the same verdict.
+	var steps []string
+	each, err := set.EvaluateEach([]byte(input), func(p string) { steps = append(steps, p) })
+	require.NoError(t, err)
+	assert.Equal(t, got, each)
 	assert.Equal(t, []string{"policy/a.cue", "policy/c.cue"}, steps)
 }
 
@@ -139,13 +144,13 @@ deny: [if input.mode == "pr" && input.ticket.risk == "high" {"pr high"}]`)}}, ni
 	require.Empty(t, ds)
 	bound, err := set.Bind([]byte(`{"mode": "pr"}`))
 	require.NoError(t, err)
-	got, err := bound.Evaluate([]byte(`{"ticket": {"risk": "high"}}`), nil)
+	got, err := bound.Evaluate([]byte(`{"ticket": {"risk": "high"}}`))
 	require.NoError(t, err)
 	require.Len(t, got, 1)
-	got, err = bound.Evaluate([]byte(`{"ticket": {"risk": "low"}}`), nil)
+	got, err = bound.Evaluate([]byte(`{"ticket": {"risk": "low"}}`))
 	require.NoError(t, err)
 	assert.Empty(t, got, "a bound set is reusable across tickets")
-	_, err = bound.Evaluate([]byte(`{"mode": "local"}`), nil)
+	_, err = bound.Evaluate([]byte(`{"mode": "local"}`))
 	require.NoError(t, err)
 }
 
@@ -172,7 +177,7 @@ func FuzzPolicy(f *testing.F) {
 		if set.Len() == 0 {
 			return
 		}
-		got, err := set.Evaluate([]byte(input), nil)
+		got, err := set.Evaluate([]byte(input))
 		require.NoError(t, err)
 		for _, f := range got {
 			require.NotEmpty(t, f.Message)

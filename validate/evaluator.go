@@ -37,6 +37,10 @@ type Job struct {
 	ChangedFiles []string `json:"changedFiles,omitempty"`
 	// Skip names policies left out (they blew their budget before).
 	Skip []string `json:"skip,omitempty"`
+	// Isolate evaluates the policies one by one, each traced by name,
+	// rather than all at once (faster, but a budget blown inside cannot
+	// be pinned on one policy).
+	Isolate bool `json:"isolate,omitempty"`
 }
 
 // Result is the verdict on one ticket file.
@@ -63,8 +67,8 @@ type Evaluator struct {
 	calendar calendar.Calendar
 	policies *policy.Set
 	job      Job
-	// Trace, if set, is called with the step about to run: "schema" or a
-	// policy file name. A sandbox parent uses it to name what blew a budget.
+	// Trace, if set, is called with the step about to run: "schema",
+	// "policies" or, with Job.Isolate, each policy file's name. A sandbox parent uses it to name what blew a budget.
 	Trace func(step string)
 	// Setup holds problems with the configuration and the policies.
 	Setup diag.List
@@ -81,7 +85,7 @@ func NewEvaluator(job Job, trace func(step string)) (*Evaluator, error) {
 	}
 	e := &Evaluator{schema: s, job: job, Trace: trace}
 	if job.Config != nil {
-		e.trace("config")
+		e.trace(stepConfig)
 		cfg, ds := s.ParseConfig(job.Config.Name, job.Config.Source)
 		e.Setup = append(e.Setup, ds...)
 		if cfg != nil {
@@ -142,7 +146,7 @@ func freezes(c calendar.Calendar) []policy.Freeze {
 // Check validates one ticket file.
 func (e *Evaluator) Check(f File) Result {
 	r := Result{File: f.Name}
-	e.trace("schema")
+	e.trace(stepSchema)
 	p, ds := e.schema.ParseTicket(f.Name, f.Source)
 	if p == nil {
 		r.Diags = ds
@@ -177,7 +181,13 @@ func (e *Evaluator) Check(f File) Result {
 		r.Diags = append(r.Diags, internal(f.Name, err))
 		return r
 	}
-	findings, err := e.policies.Evaluate(raw, e.trace)
+	var findings []policy.Finding
+	if e.job.Isolate {
+		findings, err = e.policies.EvaluateEach(raw, e.trace)
+	} else {
+		e.trace(stepPolicies)
+		findings, err = e.policies.Evaluate(raw)
+	}
 	if err != nil {
 		r.Diags = append(r.Diags, internal(f.Name, err))
 		return r

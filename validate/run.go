@@ -117,7 +117,7 @@ func (r *runner) run(ctx context.Context) ([]Result, diag.List, error) {
 	if len(r.tickets) == 0 {
 		// Still compile the configuration and the policies: a change that
 		// breaks only them must not pass.
-		if fail, err := r.child(ctx, nil, 1); err != nil {
+		if fail, err := r.child(ctx, nil, 1, false); err != nil {
 			return nil, nil, err
 		} else if fail != nil {
 			r.blame(*fail, true, &alone)
@@ -130,14 +130,14 @@ func (r *runner) run(ctx context.Context) ([]Result, diag.List, error) {
 		if attempts > 2*len(r.tickets)+2*len(r.job.Policies)+4 {
 			return nil, nil, errors.New("evaluation keeps failing; giving up")
 		}
-		batch, workers := queue, r.limits.Workers
+		batch, workers, isolated := queue, r.limits.Workers, false
 		if len(alone) > 0 {
-			batch, workers = alone[:1], 1
+			batch, workers, isolated = alone[:1], 1, true
 			alone = alone[1:]
 		} else {
 			queue = nil
 		}
-		fail, err := r.child(ctx, batch, workers)
+		fail, err := r.child(ctx, batch, workers, isolated)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -148,7 +148,7 @@ func (r *runner) run(ctx context.Context) ([]Result, diag.List, error) {
 			}
 			continue
 		}
-		blamed := r.blame(*fail, len(batch) == 1, &alone)
+		blamed := r.blame(*fail, isolated, &alone)
 		for _, i := range remaining {
 			if !slices.Contains(blamed, i) && !slices.Contains(alone, i) && r.results[i] == nil {
 				queue = append(queue, i)
@@ -173,8 +173,10 @@ func (r *runner) unfinished(batch []int) []int {
 }
 
 // blame turns a child's death into diagnostics. It returns the tickets it
-// gave a verdict to; suspects that need a run of their own go to alone.
-func (r *runner) blame(f failure, single bool, alone *[]int) []int {
+// gave a verdict to; suspects that need a run of their own (isolated: one
+// ticket, policies evaluated one by one so that the guilty one is named)
+// go to alone.
+func (r *runner) blame(f failure, isolated bool, alone *[]int) []int {
 	var blamed []int
 	var tickets []flight
 	for _, fl := range f.inflight {
@@ -184,23 +186,33 @@ func (r *runner) blame(f failure, single bool, alone *[]int) []int {
 		}
 		tickets = append(tickets, fl)
 	}
-	if len(tickets) == 1 || (f.reason == "time" && len(tickets) > 0) || single {
-		for _, fl := range tickets {
+	for _, fl := range tickets {
+		switch {
+		case isolated, fl.step != stepPolicies && (f.reason == "time" || len(tickets) == 1):
 			r.record(fl.index, budgetDiag(r.tickets[fl.index].Name, f, fl.step))
 			blamed = append(blamed, fl.index)
 			if isPolicy(fl.step) {
 				r.strike(fl.step, f)
 			}
+		default:
+			// Several suspects of a crash, or a budget blown while the
+			// policies ran together: find out alone.
+			*alone = append(*alone, fl.index)
 		}
-		return blamed
 	}
-	for _, fl := range tickets {
-		*alone = append(*alone, fl.index)
-	}
-	return nil
+	return blamed
 }
 
-func isPolicy(step string) bool { return step != "" && step != "schema" && step != "config" }
+// Steps other than a policy's name.
+const (
+	stepSchema   = "schema"
+	stepConfig   = "config"
+	stepPolicies = "policies" // all policies at once
+)
+
+func isPolicy(step string) bool {
+	return step != "" && step != stepSchema && step != stepConfig && step != stepPolicies
+}
 
 func (r *runner) strike(policy string, f failure) {
 	r.strikes[policy]++
@@ -214,14 +226,14 @@ func (r *runner) strike(policy string, f failure) {
 
 func (r *runner) setupFailed(f failure, step string) {
 	file := step
-	if step == "config" && r.job.Config != nil {
+	if step == stepConfig && r.job.Config != nil {
 		file = r.job.Config.Name
 	}
 	r.setup = append(r.setup, diag.Diagnostic{File: file, Line: 1, Column: 1, Severity: diag.Error, Code: "budget",
 		Message: fmt.Sprintf("compiling %s (%s)", f.what(), f.detail),
 		Hint:    "fix the file: it must evaluate in bounded time and memory"})
 	switch {
-	case step == "config":
+	case step == stepConfig:
 		r.job.Config = nil
 	case isPolicy(step) && !slices.Contains(r.job.Skip, step):
 		r.job.Skip = append(r.job.Skip, step)
@@ -264,8 +276,9 @@ func (r *runner) advance() {
 // child runs one sandboxed child over batch and collects its results. It
 // returns a failure if the child died or blew a budget, and an error if
 // the child could not be run at all.
-func (r *runner) child(ctx context.Context, batch []int, workers int) (*failure, error) {
+func (r *runner) child(ctx context.Context, batch []int, workers int, isolated bool) (*failure, error) {
 	req := request{Job: r.job, Workers: workers}
+	req.Job.Isolate = isolated
 	for _, i := range batch {
 		req.Tickets = append(req.Tickets, r.tickets[i])
 	}
