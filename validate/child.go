@@ -140,13 +140,15 @@ func evaluate(req request, emit func(event)) error {
 		}
 		close(next)
 	}()
+	// The configuration is validated once, in worker 0's name, and shared.
+	prep := prepare(req.Job, func(step string) { emit(event{Kind: "step", Worker: 0, Index: -1, Step: step}) })
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[w] = work(req, w, next, emit)
+			errs[w] = work(req, prep, w, next, emit)
 		}()
 	}
 	wg.Wait()
@@ -158,14 +160,14 @@ func evaluate(req request, emit func(event)) error {
 	return nil
 }
 
-func work(req request, w int, next <-chan int, emit func(event)) error {
+func work(req request, prep *prepared, w int, next <-chan int, emit func(event)) error {
 	current := -1
 	trace := func(step string) { emit(event{Kind: "step", Worker: w, Index: current, Step: step}) }
 	// Set up before the first ticket, so that configuration and policy
 	// problems are reported even when there is no ticket to check.
 	setup := func() (*Evaluator, error) {
 		current = -1
-		ev, err := NewEvaluator(req.Job, trace)
+		ev, err := newEvaluator(req.Job, prep, trace)
 		if err != nil {
 			return nil, err
 		}

@@ -79,31 +79,59 @@ type Evaluator struct {
 // tickets against what compiled. trace, if not nil, becomes e.Trace and
 // also sees the setup steps ("config", then each policy).
 func NewEvaluator(job Job, trace func(step string)) (*Evaluator, error) {
+	return newEvaluator(job, prepare(job, trace), trace)
+}
+
+// prepared is the configuration of a job, validated once and shared, read
+// only, by every evaluator of a child.
+type prepared struct {
+	config   *schema.ParsedConfig
+	calendar calendar.Calendar
+	setup    diag.List
+}
+
+// prepare validates the configuration of job in a context of its own.
+func prepare(job Job, trace func(step string)) *prepared {
+	p := &prepared{}
+	if job.Config == nil {
+		return p
+	}
+	if trace != nil {
+		trace(stepConfig)
+	}
+	s, err := schema.Compile(cuecontext.New())
+	if err != nil {
+		p.setup = diag.List{{File: job.Config.Name, Severity: diag.Error, Code: "internal", Message: err.Error()}}
+		return p
+	}
+	cfg, ds := s.ParseConfig(job.Config.Name, job.Config.Source)
+	p.setup = ds
+	if cfg == nil {
+		return p
+	}
+	p.config = cfg
+	cal, err := calendar.New(cfg.Config.Freezes)
+	if err != nil {
+		d := diag.Diagnostic{File: job.Config.Name, Line: 1, Column: 1, Severity: diag.Error, Code: "config",
+			Message: err.Error(), Hint: "fix freezes: in cab.cue"}
+		var fe *calendar.FreezeError
+		if errors.As(err, &fe) {
+			d.Path = fmt.Sprintf("freezes.%d.%s", fe.Index, fe.Field)
+			d.Line, d.Column = cfg.Position(fmt.Sprintf("freezes[%d].%s", fe.Index, fe.Field))
+		}
+		p.setup = append(p.setup, d)
+	}
+	p.calendar = cal
+	return p
+}
+
+func newEvaluator(job Job, prep *prepared, trace func(step string)) (*Evaluator, error) {
 	s, err := schema.Compile(cuecontext.New())
 	if err != nil {
 		return nil, err
 	}
-	e := &Evaluator{schema: s, job: job, Trace: trace}
-	if job.Config != nil {
-		e.trace(stepConfig)
-		cfg, ds := s.ParseConfig(job.Config.Name, job.Config.Source)
-		e.Setup = append(e.Setup, ds...)
-		if cfg != nil {
-			e.config = cfg
-			cal, err := calendar.New(cfg.Config.Freezes)
-			if err != nil {
-				d := diag.Diagnostic{File: job.Config.Name, Line: 1, Column: 1, Severity: diag.Error, Code: "config",
-					Message: err.Error(), Hint: "fix freezes: in cab.cue"}
-				var fe *calendar.FreezeError
-				if errors.As(err, &fe) {
-					d.Path = fmt.Sprintf("freezes.%d.%s", fe.Index, fe.Field)
-					d.Line, d.Column = cfg.Position(fmt.Sprintf("freezes[%d].%s", fe.Index, fe.Field))
-				}
-				e.Setup = append(e.Setup, d)
-			}
-			e.calendar = cal
-		}
-	}
+	e := &Evaluator{schema: s, job: job, Trace: trace, config: prep.config, calendar: prep.calendar}
+	e.Setup = append(e.Setup, prep.setup...)
 	var files []policy.File
 	for _, f := range job.Policies {
 		if !slices.Contains(job.Skip, f.Name) {
