@@ -23,6 +23,11 @@ const (
 // DefaultMemory is the memory budget of a child when none is given.
 const DefaultMemory = 1 << 30
 
+// softMemory caps the heap the child's GC aims for: a lazy GC (gcPercent)
+// saves CPU, but evaluation keeps little, so beyond this much garbage
+// collecting is cheaper than the memory.
+const softMemory = 256 << 20
+
 // gcPercent is the child's GOGC unless the environment sets one.
 const gcPercent = 400
 
@@ -77,7 +82,7 @@ func Enter() error {
 	// The soft limit makes the GC work hard before the hard limit kills;
 	// below it, a lazier GC trades memory the budget allows for CPU
 	// (evaluation allocates heavily and keeps little).
-	debug.SetMemoryLimit(int64(limit) * 8 / 10)
+	debug.SetMemoryLimit(min(int64(limit)*8/10, softMemory))
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
