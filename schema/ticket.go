@@ -57,17 +57,17 @@ func (s *Schema) ParseTicket(file string, src []byte) (*Parsed, diag.List) {
 	if err != nil {
 		return nil, fromCUE(err, file, nil, "syntax", "fix the CUE syntax at this position")
 	}
-	if ds, _ := checkData(f); len(ds) > 0 {
+	ds, idx := checkData(f)
+	if len(ds) > 0 {
 		return nil, ds
 	}
-	return s.validate(file, f)
+	return s.validate(file, f, idx)
 }
 
-func (s *Schema) validate(file string, f *ast.File) (*Parsed, diag.List) {
+func (s *Schema) validate(file string, f *ast.File, idx *index) (*Parsed, diag.List) {
 	var all diag.List
 	var unified cue.Value
 	var removed []string
-	_, idx := checkData(f)
 	for round := 0; ; round++ {
 		v := s.ctx.BuildFile(f, cue.Filename(file))
 		if err := v.Err(); err != nil {
