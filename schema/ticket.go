@@ -7,6 +7,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -364,15 +365,43 @@ func plain(m, got string) (msg, pattern string) {
 			return "at most " + g[3] + " items are allowed", ""
 		}
 	}
+	if g := mismatched.FindStringSubmatch(m); g != nil && got == "" {
+		// Without an index of the user's file, the user's side is the
+		// one that reads as a literal.
+		switch {
+		case isLiteral(g[2]) && !isLiteral(g[1]):
+			got = g[4]
+		case isLiteral(g[1]) && !isLiteral(g[2]):
+			got = g[3]
+		}
+	}
 	if g := mismatched.FindStringSubmatch(m); g != nil && got != "" {
 		switch got {
 		case g[3]:
-			return fmt.Sprintf("must be a %s, not a %s", g[4], got), ""
+			return fmt.Sprintf("must be %s, not %s", article(g[4]), article(got)), ""
 		case g[4]:
-			return fmt.Sprintf("must be a %s, not a %s", g[3], got), ""
+			return fmt.Sprintf("must be %s, not %s", article(g[3]), article(got)), ""
 		}
 	}
 	return m, ""
+}
+
+// article puts "a" or "an" before a kind name.
+func article(kind string) string {
+	if strings.ContainsRune("aeiou", rune(kind[0])) {
+		return "an " + kind
+	}
+	return "a " + kind
+}
+
+// isLiteral reports whether a value as CUE prints it in an error is a
+// plain literal (as a user writes) rather than a type or constraint.
+func isLiteral(s string) bool {
+	if s == "true" || s == "false" || s == "null" || strings.HasPrefix(s, `"`) {
+		return true
+	}
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
 }
 
 // kindOf returns the kind of the user's value at path, or "".

@@ -120,6 +120,7 @@ type Config struct {
 	Services     map[string]Service       `json:"services,omitempty"`
 	Freezes      []Freeze                 `json:"freezes,omitempty"`
 	Templates    map[string]Template      `json:"templates,omitempty"`
+	Governance   *Governance              `json:"governance,omitempty"`
 	Keys         []Key                    `json:"keys,omitempty"`
 }
 
@@ -186,4 +187,10 @@ type Template struct {
 type Key struct {
 	Name      string `json:"name"`
 	PublicKey string `json:"publicKey"`
+}
+
+// Governance says who approves changes to cab.cue and policy/.
+type Governance struct {
+	Approvers string `json:"approvers"`
+	Approvals *int   `json:"approvals,omitempty"`
 }

@@ -288,7 +288,7 @@ func checkTarget(ctx context.Context, t *target, opts Options, rep *Report) erro
 	}
 	name := namer(t.root)
 	for i := range results {
-		results[i].Diags = append(results[i].Diags, crossCheck(results[i], ids, name)...).Sort()
+		results[i].Diags = append(results[i].Diags, crossCheck(results[i], absolute(results[i].File), ids, name)...).Sort()
 		rep.Diagnostics = append(rep.Diagnostics, results[i].Diags...)
 	}
 	rep.Tickets = append(rep.Tickets, results...)
@@ -297,8 +297,9 @@ func checkTarget(ctx context.Context, t *target, opts Options, rep *Report) erro
 
 // crossCheck enforces the repository-wide invariants on one ticket: its id
 // is unique and the tickets it refers to exist.
-// ids holds absolute paths; name turns one into what the user reads.
-func crossCheck(r Result, ids map[string][]string, name func(abs string) string) diag.List {
+// ids holds the files of each id, self is the ticket's own file in the same
+// form, and name turns one into what the user reads.
+func crossCheck(r Result, self string, ids map[string][]string, name func(string) string) diag.List {
 	if r.ID == "" {
 		return nil
 	}
@@ -309,7 +310,7 @@ func crossCheck(r Result, ids map[string][]string, name func(abs string) string)
 	}
 	var others []string
 	for _, f := range ids[r.ID] {
-		if f != absolute(r.File) {
+		if f != self {
 			others = append(others, name(f))
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -20,6 +22,8 @@ type checkOptions struct {
 	Now           string
 	TicketTimeout time.Duration
 	MaxMemoryMiB  uint64
+	Base, Head    string
+	Review        string
 }
 
 func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
@@ -27,6 +31,9 @@ func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Now, "now", "", "judge windows and freezes at this RFC 3339 time instead of the current time")
 	fs.DurationVar(&o.TicketTimeout, "ticket-timeout", validate.DefaultTicketTimeout, "time budget for checking one ticket")
 	fs.Uint64Var(&o.MaxMemoryMiB, "max-memory", 1024, "memory budget of the evaluation process, in MiB")
+	fs.StringVar(&o.Base, "base", "", "pull-request mode: the target revision whose rules judge the change (e.g. origin/main)")
+	fs.StringVar(&o.Head, "head", "", "pull-request mode: the proposed revision (default HEAD)")
+	fs.StringVar(&o.Review, "review", "", "pull-request mode: approval evidence as JSON (forge, author, pushers, approvals: [{id}]), for CI systems without a forge client")
 }
 
 func (o *checkOptions) validate() (time.Time, error) {
@@ -34,6 +41,12 @@ func (o *checkOptions) validate() (time.Time, error) {
 	case "text", "json":
 	default:
 		return time.Time{}, fmt.Errorf("--format %q: want text or json", o.Format)
+	}
+	if o.Base == "" && (o.Head != "" || o.Review != "") {
+		return time.Time{}, fmt.Errorf("--head and --review need --base (pull-request mode)")
+	}
+	if o.Base != "" && o.Head == "" {
+		o.Head = "HEAD"
 	}
 	if o.TicketTimeout <= 0 {
 		return time.Time{}, fmt.Errorf("--ticket-timeout must be positive")
@@ -64,12 +77,22 @@ checked against the schema and the policies of the repository it is in, or,
 outside any repository, against the schema and the built-in default policies.
 The default path is the current directory.
 
+With --base, check is the pull-request gate: it compares the base and head
+revisions of the git repository with go-git and checks only what the change
+adds, judged by the schema, cab.cue and policies of the base (a pull request
+cannot loosen the rules it is judged by). Merged tickets are immutable; ids
+must stay unique and references must exist; a change to cab.cue or policy/
+needs the approvals of the base's governance group. Approvals come from
+--review (JSON: {"forge", "author", "pushers", "approvals": [{"id"}]}, ids
+are stable forge user ids such as "github:583231").
+
 Problems are printed as file:line:col: message, each with a hint. Exit status
 is 0 when every ticket passes, 1 when any problem was found, 2 on a usage or
 internal error.`,
 		Example: `  cab check                                   # the repository in the current directory
   cab check changes/payments/CHG-2026-0042.cue  # one ticket
-  cab check --format json examples/repo       # machine-readable report`,
+  cab check --format json examples/repo       # machine-readable report
+  cab check --base origin/main --head HEAD --review review.json   # the pull-request gate`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			now, err := o.validate()
 			if err != nil {
@@ -84,7 +107,12 @@ internal error.`,
 				opts.Progress = progress(stderr)
 			}
 			start := time.Now()
-			rep, err := validate.CheckPaths(cmd.Context(), args, opts)
+			var rep *validate.Report
+			if o.Base != "" {
+				rep, err = o.checkPR(cmd, args, opts)
+			} else {
+				rep, err = validate.CheckPaths(cmd.Context(), args, opts)
+			}
 			if opts.Progress != nil {
 				fmt.Fprint(stderr, "\r\033[K")
 			}
@@ -102,6 +130,57 @@ internal error.`,
 	}
 	o.addFlags(cmd.Flags())
 	return cmd
+}
+
+// checkPR runs the pull-request gate on the repository args name (default
+// the current directory).
+func (o *checkOptions) checkPR(cmd *cobra.Command, args []string, opts validate.Options) (*validate.Report, error) {
+	if len(args) > 1 {
+		return nil, fmt.Errorf("pull-request mode checks one repository; got %d paths", len(args))
+	}
+	dir := "."
+	if len(args) == 1 {
+		dir = args[0]
+	}
+	var review *policy.Review
+	if o.Review != "" {
+		var err error
+		if review, err = readReview(o.Review); err != nil {
+			return nil, err
+		}
+	}
+	return validate.CheckPR(cmd.Context(), validate.PROptions{
+		Dir: dir, Base: o.Base, Head: o.Head, Review: review,
+		Now: opts.Now, Limits: opts.Limits, Progress: opts.Progress,
+	})
+}
+
+// readReview reads approval evidence from a JSON file, refusing unknown
+// fields so that a typo cannot silently drop approvals.
+func readReview(name string) (*policy.Review, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("--review: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var r policy.Review
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("--review %s: %w", name, err)
+	}
+	if r.Pushers == nil {
+		r.Pushers = []string{}
+	}
+	if r.Approvals == nil {
+		r.Approvals = []policy.Approval{}
+	}
+	if r.Labels == nil {
+		r.Labels = []string{}
+	}
+	if r.Forge == "" {
+		r.Forge = "file"
+	}
+	return &r, nil
 }
 
 // progress draws "checked n/total" on a terminal, at most ten times a second.

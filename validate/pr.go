@@ -1,0 +1,376 @@
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/schema"
+)
+
+// ErrRevision is returned when a base or head revision cannot be resolved.
+var ErrRevision = errors.New("unknown revision")
+
+// PROptions configure the check of a pull request.
+type PROptions struct {
+	// Dir is any directory inside the repository (default ".").
+	Dir string
+	// Base and Head are revisions: the target branch and the proposed change.
+	Base, Head string
+	// Review is the approval evidence for Head; nil means none, and every
+	// approval a policy demands is missing.
+	Review *policy.Review
+	// Now is the time windows are judged against (time.Now if zero).
+	Now      time.Time
+	Limits   Limits
+	Progress func(done, total int)
+}
+
+// governance files: a pull request touching them changes the rules.
+func isGovernance(name string) bool {
+	return name == ConfigFile || name == PolicyDir || strings.HasPrefix(name, PolicyDir+"/")
+}
+
+// CheckPR checks a pull request: the tickets it adds, judged by the schema,
+// configuration and policies of its base (a pull request cannot loosen the
+// rules it is judged by), and the rules that hold whatever it contains:
+// merged tickets are immutable, ids are unique, references exist, paths
+// stay in changes/, symlinks, submodules and oversized blobs are refused,
+// and a change to cab.cue or policy/ is a governance change needing the
+// approvals the base demands. The work grows with the size of the change:
+// untouched tickets are never read.
+func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.Dir == "" {
+		o.Dir = "."
+	}
+	repo, err := git.PlainOpenWithOptions(o.Dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("opening the git repository at %s: %w", o.Dir, err)
+	}
+	base, err := resolveTree(repo, "base", o.Base)
+	if err != nil {
+		return nil, err
+	}
+	head, err := resolveTree(repo, "head", o.Head)
+	if err != nil {
+		return nil, err
+	}
+	changes, refused, err := diffTrees(base, head, "")
+	if err != nil {
+		return nil, fmt.Errorf("comparing %s and %s: %w", o.Base, o.Head, err)
+	}
+
+	rep := &Report{Diagnostics: refused}
+	review := o.Review
+	if review == nil {
+		review = &policy.Review{Forge: "none", Pushers: []string{}, Approvals: []policy.Approval{}, Labels: []string{}}
+		rep.Diagnostics = append(rep.Diagnostics, diag.Diagnostic{File: ConfigFile, Severity: diag.Warning, Code: "review",
+			Message: "no review evidence: approvals count as missing",
+			Hint:    "run in a GitHub or GitLab pipeline, or pass --review FILE"})
+	}
+	job, err := baseRules(base, rep)
+	if err != nil {
+		return nil, err
+	}
+	job.Mode, job.Now, job.Review = policy.PullRequest, o.Now, review
+
+	// A rename is a delete and an insert of the same blob.
+	inserted := map[plumbing.Hash]string{}
+	for _, c := range changes {
+		job.ChangedFiles = append(job.ChangedFiles, c.name)
+		if c.from == nil {
+			inserted[c.to.Hash] = c.name
+		}
+	}
+	var added []File
+	var governance []string
+	for _, c := range changes {
+		switch {
+		case isGovernance(c.name):
+			governance = append(governance, c.name)
+		case !strings.HasPrefix(c.name, ChangesDir+"/"):
+			// Other files are not cab's business.
+		case c.from == nil:
+			f, d, err := addedTicket(c)
+			if err != nil {
+				return nil, err
+			}
+			if d != nil {
+				rep.Diagnostics = append(rep.Diagnostics, *d)
+			} else if f != nil {
+				added = append(added, *f)
+			}
+		case c.to == nil:
+			to := inserted[c.from.Hash]
+			verb := "deletes"
+			if to != "" {
+				verb = "renames"
+			}
+			rep.Diagnostics = append(rep.Diagnostics, immutable(c.name, 1, verb, to))
+		default:
+			rep.Diagnostics = append(rep.Diagnostics, immutable(c.name, firstChangedLine(c), "edits", ""))
+		}
+	}
+
+	if len(added) > 0 || len(governance) > 0 {
+		results, setup, err := Run(ctx, job, added, o.Limits, o.Progress)
+		if err != nil {
+			return nil, err
+		}
+		rep.Diagnostics = append(rep.Diagnostics, setup...)
+		ids, err := ticketIndex(head)
+		if err != nil {
+			return nil, err
+		}
+		for i := range results {
+			results[i].Diags = append(results[i].Diags, crossCheck(results[i], results[i].File, ids, identity)...).Sort()
+			rep.Diagnostics = append(rep.Diagnostics, results[i].Diags...)
+		}
+		rep.Tickets = append(rep.Tickets, results...)
+	}
+	if len(governance) > 0 {
+		ds, err := checkGovernance(ctx, head, job, governance, review, o.Limits)
+		if err != nil {
+			return nil, err
+		}
+		rep.Diagnostics = append(rep.Diagnostics, ds...)
+	}
+	rep.Diagnostics = rep.Diagnostics.Sort()
+	return rep, nil
+}
+
+func identity(s string) string { return s }
+
+func resolveTree(repo *git.Repository, which, rev string) (*object.Tree, error) {
+	if rev == "" {
+		return nil, fmt.Errorf("no %s revision given: %w", which, ErrRevision)
+	}
+	h, err := repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return nil, fmt.Errorf("%s revision %q: %w (%v); fetch it first, e.g. git fetch origin %s", which, rev, ErrRevision, err, rev)
+	}
+	c, err := repo.CommitObject(*h)
+	if err != nil {
+		return nil, fmt.Errorf("%s revision %q is not a commit: %w", which, rev, err)
+	}
+	t, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("reading the tree of %s %q: %w", which, rev, err)
+	}
+	return t, nil
+}
+
+// baseRules reads cab.cue and the policies from the base tree. Without a
+// cab.cue on the base (a repository being created) the built-in default
+// policies apply.
+func baseRules(base *object.Tree, rep *Report) (Job, error) {
+	var job Job
+	src, d, err := treeFile(base, ConfigFile, schema.MaxConfigBytes)
+	if err != nil {
+		return job, err
+	}
+	switch {
+	case d != nil:
+		rep.Diagnostics = append(rep.Diagnostics, *d)
+	case src != nil:
+		job.Config = &File{Name: ConfigFile, Source: src}
+	}
+	names, err := treeCUEFiles(base, PolicyDir)
+	if err != nil {
+		return job, err
+	}
+	for _, n := range names {
+		src, d, err := treeFile(base, n, policy.MaxPolicyBytes)
+		if err != nil {
+			return job, err
+		}
+		if d != nil {
+			rep.Diagnostics = append(rep.Diagnostics, *d)
+			continue
+		}
+		job.Policies = append(job.Policies, File{Name: n, Source: src})
+	}
+	if job.Config == nil {
+		rep.Diagnostics = append(rep.Diagnostics, diag.Diagnostic{File: ConfigFile, Severity: diag.Warning, Code: "config",
+			Message: "the base has no cab.cue: tickets are judged by the schema and the built-in default policies",
+			Hint:    "merge a cab.cue first; from then on it governs every pull request"})
+		if len(job.Policies) == 0 {
+			for _, p := range policy.Defaults() {
+				job.Policies = append(job.Policies, File{Name: "(default) " + p.Name, Source: p.Source})
+			}
+		}
+	}
+	return job, nil
+}
+
+// addedTicket reads a ticket a pull request adds, refusing what is not a
+// regular, reasonably small file at changes/<service>/<id>.cue.
+func addedTicket(c change) (*File, *diag.Diagnostic, error) {
+	if path.Ext(c.name) != ".cue" {
+		return nil, nil, nil
+	}
+	if strings.Count(c.name, "/") != 2 {
+		return nil, &diag.Diagnostic{File: c.name, Line: 1, Column: 1, Severity: diag.Error, Code: "file",
+			Message: "ticket files live at changes/<service>/<id>.cue", Hint: "move the file to changes/<service>/"}, nil
+	}
+	if d := refuseEntry(c.name, c.to.Mode); d != nil {
+		return nil, d, nil
+	}
+	f, err := c.toTree.TreeEntryFile(c.to)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading %s: %w", c.name, err)
+	}
+	src, d, err := readBlob(c.name, f, schema.MaxTicketBytes)
+	if err != nil || d != nil {
+		return nil, d, err
+	}
+	return &File{Name: c.name, Source: src}, nil, nil
+}
+
+// immutable reports a change to a merged ticket.
+func immutable(name string, line int, verb, to string) diag.Diagnostic {
+	id := strings.TrimSuffix(path.Base(name), ".cue")
+	msg := fmt.Sprintf("%s merged ticket %s: merged tickets are immutable", verb, id)
+	if to != "" {
+		msg = fmt.Sprintf("renames merged ticket %s to %s: merged tickets are immutable", id, to)
+	}
+	return diag.Diagnostic{File: name, Line: line, Column: 1, Severity: diag.Error, Code: "immutable", Message: msg,
+		Hint: fmt.Sprintf("leave %s as merged; a new ticket with supersedes: %q replaces it, or one with cancels: %q withdraws it", name, id, id)}
+}
+
+// firstChangedLine finds the first line that differs between the two
+// sides of a modification, for the diagnostic to point at; 1 if unknown.
+func firstChangedLine(c change) int {
+	read := func(t *object.Tree, e *object.TreeEntry) (string, bool) {
+		if e.Mode != filemode.Regular && e.Mode != filemode.Executable {
+			return "", false
+		}
+		f, err := t.TreeEntryFile(e)
+		if err != nil || f.Size > schema.MaxTicketBytes {
+			return "", false
+		}
+		s, err := f.Contents()
+		return s, err == nil
+	}
+	a, ok1 := read(c.fromTree, c.from)
+	b, ok2 := read(c.toTree, c.to)
+	if !ok1 || !ok2 {
+		return 1
+	}
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range min(len(al), len(bl)) {
+		if al[i] != bl[i] {
+			return i + 1
+		}
+	}
+	return min(len(al), len(bl))
+}
+
+// checkGovernance judges a pull request that changes cab.cue or policy/:
+// the new rules must compile, and the base's governance group must approve.
+func checkGovernance(ctx context.Context, head *object.Tree, base Job, files []string, review *policy.Review, limits Limits) (diag.List, error) {
+	var out diag.List
+	// The new rules must at least be valid: compile them as a setup-only job.
+	next := Job{Mode: policy.PullRequest, Now: base.Now}
+	if src, d, err := treeFile(head, ConfigFile, schema.MaxConfigBytes); err != nil {
+		return nil, err
+	} else if d != nil {
+		out = append(out, *d)
+	} else if src != nil {
+		next.Config = &File{Name: ConfigFile, Source: src}
+	}
+	names, err := treeCUEFiles(head, PolicyDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		src, d, err := treeFile(head, n, policy.MaxPolicyBytes)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
+			out = append(out, *d)
+			continue
+		}
+		next.Policies = append(next.Policies, File{Name: n, Source: src})
+	}
+	_, setup, err := Run(ctx, next, nil, limits, nil)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, setup...)
+
+	// The base decides who approves the change of its rules.
+	need, group, members, problem := governanceRule(base)
+	valid := validApprovals(review, members)
+	for _, f := range files {
+		d := diag.Diagnostic{File: f, Line: 1, Column: 1, Severity: diag.Error, Code: "governance"}
+		switch {
+		case problem != "":
+			d.Message = "this pull request changes the rules (" + f + "), and " + problem
+			d.Hint = "add governance: {approvers: \"<group>\", approvals: 2} to cab.cue in a pull request of its own"
+		case len(valid) < need:
+			d.Message = fmt.Sprintf("a governance change (%s) needs %d approval(s) from %q, has %d", f, need, group, len(valid))
+			d.Hint = "ask members of " + group + " to approve the current head; the author and pushers do not count"
+		default:
+			continue
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// governanceRule reads the base configuration's governance section.
+func governanceRule(base Job) (need int, group string, members []string, problem string) {
+	if base.Config == nil {
+		return 0, "", nil, "" // bootstrap: no rules to protect yet
+	}
+	s, err := schema.Compile(nil)
+	if err != nil {
+		return 0, "", nil, "the base schema could not be compiled"
+	}
+	cfg, _ := s.ParseConfig(base.Config.Name, base.Config.Source)
+	if cfg == nil {
+		return 2, "", nil, "the base cab.cue is invalid, so no governance group can approve"
+	}
+	g := cfg.Config.Governance
+	if g == nil {
+		return 2, "", nil, "the base cab.cue names no governance approvers"
+	}
+	need = 2
+	if g.Approvals != nil {
+		need = *g.Approvals
+	}
+	grp, ok := cfg.Config.Approvers[g.Approvers]
+	if !ok {
+		return need, g.Approvers, nil, fmt.Sprintf("its governance group %q is not declared", g.Approvers)
+	}
+	return need, g.Approvers, grp.Members, ""
+}
+
+// validApprovals returns the distinct approvers of review who are members
+// and neither the author nor a pusher.
+func validApprovals(r *policy.Review, members []string) []string {
+	var out []string
+	for _, a := range r.Approvals {
+		if !slices.Contains(members, a.ID) || a.ID == r.Author || slices.Contains(r.Pushers, a.ID) || slices.Contains(out, a.ID) {
+			continue
+		}
+		out = append(out, a.ID)
+	}
+	return out
+}

@@ -1,0 +1,285 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/policy"
+)
+
+// The PR gate is tested on real git repositories: objects are written with
+// go-git into a repository in a temp dir, including the adversarial ones
+// (symlinks, submodules, oversized blobs, "..") no work tree would produce.
+
+// entry is a file of a test commit.
+type entry struct {
+	mode filemode.FileMode
+	data []byte
+}
+
+func file(s string) entry { return entry{mode: filemode.Regular, data: []byte(s)} }
+
+type gitRepo struct {
+	t    *testing.T
+	dir  string
+	repo *git.Repository
+}
+
+func newGitRepo(t *testing.T) *gitRepo {
+	dir := t.TempDir()
+	repo, err := git.PlainInit(dir, false)
+	require.NoError(t, err)
+	return &gitRepo{t: t, dir: dir, repo: repo}
+}
+
+func (g *gitRepo) blob(data []byte) plumbing.Hash {
+	obj := g.repo.Storer.NewEncodedObject()
+	obj.SetType(plumbing.BlobObject)
+	w, err := obj.Writer()
+	require.NoError(g.t, err)
+	_, err = w.Write(data)
+	require.NoError(g.t, err)
+	require.NoError(g.t, w.Close())
+	h, err := g.repo.Storer.SetEncodedObject(obj)
+	require.NoError(g.t, err)
+	return h
+}
+
+// tree writes the files (by '/'-separated path) as a tree and returns its hash.
+func (g *gitRepo) tree(files map[string]entry) plumbing.Hash {
+	dirs := map[string]map[string]entry{}
+	var entries []object.TreeEntry
+	for p, e := range files {
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			d := p[:i]
+			if dirs[d] == nil {
+				dirs[d] = map[string]entry{}
+			}
+			dirs[d][p[i+1:]] = e
+			continue
+		}
+		h := plumbing.NewHash(string(e.data)) // submodule: data is the commit hash
+		if e.mode != filemode.Submodule {
+			h = g.blob(e.data)
+		}
+		entries = append(entries, object.TreeEntry{Name: p, Mode: e.mode, Hash: h})
+	}
+	for d, sub := range dirs {
+		entries = append(entries, object.TreeEntry{Name: d, Mode: filemode.Dir, Hash: g.tree(sub)})
+	}
+	sort.Slice(entries, func(i, j int) bool { return sortName(entries[i]) < sortName(entries[j]) })
+	obj := g.repo.Storer.NewEncodedObject()
+	require.NoError(g.t, (&object.Tree{Entries: entries}).Encode(obj))
+	h, err := g.repo.Storer.SetEncodedObject(obj)
+	require.NoError(g.t, err)
+	return h
+}
+
+func sortName(e object.TreeEntry) string {
+	if e.Mode == filemode.Dir {
+		return e.Name + "/"
+	}
+	return e.Name
+}
+
+// commit writes a commit of files on top of parent (zero: a root commit)
+// and points the branch at it.
+func (g *gitRepo) commit(branch string, parent plumbing.Hash, files map[string]entry) plumbing.Hash {
+	sig := object.Signature{Name: "Dev", Email: "dev@example.com", When: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	c := &object.Commit{Author: sig, Committer: sig, Message: "change\n", TreeHash: g.tree(files)}
+	if !parent.IsZero() {
+		c.ParentHashes = []plumbing.Hash{parent}
+	}
+	obj := g.repo.Storer.NewEncodedObject()
+	require.NoError(g.t, c.Encode(obj))
+	h, err := g.repo.Storer.SetEncodedObject(obj)
+	require.NoError(g.t, err)
+	require.NoError(g.t, g.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewBranchReferenceName(branch), h)))
+	return h
+}
+
+const governanceConfig = testConfig + `approvers: gov: members: ["github:5", "github:6"]
+governance: {approvers: "gov", approvals: 2}
+`
+
+// baseFiles is a merged repository: config, default policies, one ticket.
+func baseFiles() map[string]entry {
+	files := map[string]entry{
+		"cab.cue":                            file(governanceConfig),
+		"README.md":                          file("# changes\n"),
+		"changes/payments/CHG-2026-0001.cue": file(idTicket("CHG-2026-0001", nil)),
+	}
+	for _, p := range policy.Defaults() {
+		files[p.Name] = file(string(p.Source))
+	}
+	return files
+}
+
+func with(files map[string]entry, changes map[string]*entry) map[string]entry {
+	out := map[string]entry{}
+	for k, v := range files {
+		out[k] = v
+	}
+	for k, v := range changes {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = *v
+		}
+	}
+	return out
+}
+
+func ptr(e entry) *entry { return &e }
+
+var newTicket = idTicket("CHG-2026-0002", nil) // high risk: needs 2 of "pay"
+
+func approvedBy(ids ...string) *policy.Review {
+	return review("github:7", []string{"github:7"}, ids...)
+}
+
+func checkPR(t *testing.T, head map[string]*entry, r *policy.Review) *Report {
+	t.Helper()
+	g := newGitRepo(t)
+	base := g.commit("main", plumbing.ZeroHash, baseFiles())
+	g.commit("pr", base, with(baseFiles(), head))
+	rep, err := CheckPR(context.Background(), PROptions{Dir: g.dir, Base: "main", Head: "pr", Review: r, Now: before})
+	require.NoError(t, err)
+	return rep
+}
+
+func errorsOf(rep *Report) []string {
+	var out []string
+	for _, d := range rep.Diagnostics {
+		if d.Severity == diag.Error {
+			out = append(out, fmt.Sprintf("%s:%d: %s", d.File, d.Line, d.Message))
+		}
+	}
+	return out
+}
+
+func TestCheckPR(t *testing.T) {
+	big := entry{mode: filemode.Regular, data: make([]byte, 50<<20)}
+	tests := []struct {
+		name   string
+		head   map[string]*entry
+		review *policy.Review
+		// want lists fragments of the expected errors, each matching one.
+		want []string
+	}{
+		{name: "approved high-risk ticket", head: map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))},
+			review: approvedBy("github:1", "github:2")},
+		{name: "no approvals", head: map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))},
+			review: approvedBy(), want: []string{`changes/payments/CHG-2026-0002.cue:5: a high-risk normal change needs 2 approval(s) from "pay", has 0`}},
+		{name: "no review evidence at all", head: map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))},
+			want: []string{"needs 2 approval(s)"}},
+		{name: "author approves own change", head: map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))},
+			review: review("github:1", nil, "github:1", "github:2"), want: []string{"has 1"}},
+		{name: "PR weakens the policy it is judged by", review: approvedBy(),
+			head: map[string]*entry{
+				"policy/approvals.cue":               ptr(file("package policy\ndeny: []\n")),
+				"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket)),
+			},
+			want: []string{"needs 2 approval(s) from \"pay\", has 0", `policy/approvals.cue:1: a governance change (policy/approvals.cue) needs 2 approval(s) from "gov", has 0`}},
+		{name: "governance change approved by the governance group", review: approvedBy("github:5", "github:6"),
+			head: map[string]*entry{"policy/house.cue": ptr(file("package policy\ndeny: []\n"))}},
+		{name: "governance change breaking cab.cue", review: approvedBy("github:5", "github:6"),
+			head: map[string]*entry{"cab.cue": ptr(file("apiVersion: \"cab.dev/v1\"\nenvironments: 3\n"))},
+			want: []string{"cab.cue:2: must be a struct, not an int"}},
+		{name: "edits a merged ticket", review: approvedBy(),
+			head: map[string]*entry{"changes/payments/CHG-2026-0001.cue": ptr(file(strings.Replace(idTicket("CHG-2026-0001", nil), `"high"`, `"low"`, 1)))},
+			want: []string{"changes/payments/CHG-2026-0001.cue:5: edits merged ticket CHG-2026-0001: merged tickets are immutable"}},
+		{name: "deletes a merged ticket", review: approvedBy(),
+			head: map[string]*entry{"changes/payments/CHG-2026-0001.cue": nil},
+			want: []string{"changes/payments/CHG-2026-0001.cue:1: deletes merged ticket CHG-2026-0001"}},
+		{name: "renames a merged ticket", review: approvedBy("github:1", "github:2"),
+			head: map[string]*entry{"changes/payments/CHG-2026-0001.cue": nil, "changes/checkout/CHG-2026-0001.cue": ptr(file(idTicket("CHG-2026-0001", nil)))},
+			want: []string{"renames merged ticket CHG-2026-0001 to changes/checkout/CHG-2026-0001.cue", `ticket of service "payments" is filed under changes/checkout/`}},
+		{name: "id collides with a ticket on base", review: approvedBy("github:1", "github:2"),
+			head: map[string]*entry{"changes/checkout/CHG-2026-0001.cue": ptr(file(strings.Replace(idTicket("CHG-2026-0001", nil), `"payments"`, `"checkout"`, 1)))},
+			want: []string{"id CHG-2026-0001 is also used by changes/payments/CHG-2026-0001.cue", `service "checkout" is not declared`}},
+		{name: "dependsOn a missing id", review: approvedBy("github:1", "github:2"),
+			head: map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(idTicket("CHG-2026-0002", map[string]string{"dependsOn": `["CHG-2026-0999"]`})))},
+			want: []string{"ticket CHG-2026-0999 does not exist"}},
+		{name: "path traversal", review: approvedBy(),
+			head: map[string]*entry{"changes/../cab.cue": ptr(file(newTicket))},
+			want: []string{`changes/..:1: path entry ".." is refused`}},
+		{name: "symlink", review: approvedBy(),
+			head: map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(entry{mode: filemode.Symlink, data: []byte("../../cab.cue")})},
+			want: []string{"changes/payments/CHG-2026-0002.cue:1: symlinks are refused"}},
+		{name: "submodule", review: approvedBy(),
+			head: map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(entry{mode: filemode.Submodule, data: []byte("4b825dc642cb6eb9a060e54bf8d69288fbee4904")})},
+			want: []string{"submodules are refused"}},
+		{name: "50 MB blob", review: approvedBy(),
+			head: map[string]*entry{"changes/payments/CHG-2026-0002.cue": &big},
+			want: []string{"file is 52428800 bytes, more than the 262144 allowed"}},
+		{name: "other files are not cab's business", review: approvedBy(),
+			head: map[string]*entry{"README.md": ptr(file("# new readme\n")), "docs/big.bin": &big}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := checkPR(t, tc.head, tc.review)
+			got := errorsOf(rep)
+			used := make([]bool, len(got))
+			for _, w := range tc.want {
+				found := false
+				for i, g := range got {
+					if !used[i] && strings.Contains(g, w) {
+						used[i], found = true, true
+						break
+					}
+				}
+				assert.True(t, found, "want an error containing %q in\n%s", w, strings.Join(got, "\n"))
+			}
+			for i, g := range got {
+				assert.True(t, used[i], "unexpected error: %s", g)
+			}
+			for _, d := range rep.Diagnostics {
+				assert.False(t, path.IsAbs(d.File), "paths are repository-relative: %v", d)
+			}
+		})
+	}
+}
+
+func TestCheckPRRevisions(t *testing.T) {
+	g := newGitRepo(t)
+	g.commit("main", plumbing.ZeroHash, baseFiles())
+	for _, o := range []PROptions{{Base: "nope", Head: "main"}, {Base: "main", Head: "origin/nope"}, {Base: "main"}} {
+		o.Dir = g.dir
+		_, err := CheckPR(context.Background(), o)
+		require.ErrorIs(t, err, ErrRevision, "%+v", o)
+	}
+	_, err := CheckPR(context.Background(), PROptions{Dir: t.TempDir(), Base: "main", Head: "main"})
+	require.Error(t, err, "not a repository")
+}
+
+// Only what the change touches is read: a PR adding one ticket to a large
+// repository evaluates one ticket.
+func TestCheckPRIsOChange(t *testing.T) {
+	g := newGitRepo(t)
+	files := baseFiles()
+	for i := 3; i < 203; i++ {
+		id := fmt.Sprintf("CHG-2026-%04d", i)
+		files["changes/payments/"+id+".cue"] = file("not even CUE {")
+	}
+	base := g.commit("main", plumbing.ZeroHash, files)
+	g.commit("pr", base, with(files, map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))}))
+	rep, err := CheckPR(context.Background(), PROptions{Dir: g.dir, Base: "main", Head: "pr", Review: approvedBy("github:1", "github:2"), Now: before})
+	require.NoError(t, err)
+	require.Len(t, rep.Tickets, 1)
+	assert.Equal(t, "CHG-2026-0002", rep.Tickets[0].ID)
+	assert.Empty(t, errorsOf(rep), "broken tickets merged before are not re-judged")
+}
