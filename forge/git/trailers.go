@@ -70,34 +70,34 @@ func Review(repo *gogit.Repository, base, head string) (*policy.Review, error) {
 // Identity is the stable identity of a plain-git user.
 func Identity(email string) string { return "git:" + strings.ToLower(strings.TrimSpace(email)) }
 
-// changeCommits lists the commits reachable from head but not from base,
-// newest first, bounded by MaxCommits.
+// changeCommits lists the commits of head back to its merge base with
+// base, newest first, bounded by MaxCommits. (Commits of base merged into
+// the change after the merge base are counted too: their authors are
+// treated as pushers, which can only remove approvals, never add them.)
 func changeCommits(base, head *object.Commit) ([]*object.Commit, error) {
+	bases, err := head.MergeBase(base)
+	if err != nil {
+		return nil, fmt.Errorf("finding the merge base: %w", err)
+	}
+	stop := map[plumbing.Hash]bool{}
+	for _, b := range bases {
+		stop[b.Hash] = true
+	}
 	var out []*object.Commit
 	seen := map[plumbing.Hash]bool{}
 	queue := []*object.Commit{head}
 	for len(queue) > 0 {
 		c := queue[0]
 		queue = queue[1:]
-		if seen[c.Hash] {
+		if seen[c.Hash] || stop[c.Hash] {
 			continue
 		}
 		seen[c.Hash] = true
-		if c.Hash == base.Hash {
-			continue
-		}
-		inBase, err := c.IsAncestor(base)
-		if err != nil {
-			return nil, fmt.Errorf("walking the change: %w", err)
-		}
-		if inBase {
-			continue
-		}
 		if len(out) == MaxCommits {
 			return nil, fmt.Errorf("%w (more than %d)", ErrTooManyCommits, MaxCommits)
 		}
 		out = append(out, c)
-		err = c.Parents().ForEach(func(p *object.Commit) error {
+		err := c.Parents().ForEach(func(p *object.Commit) error {
 			queue = append(queue, p)
 			return nil
 		})
