@@ -8,10 +8,12 @@ import (
 	"os"
 	"time"
 
+	gogit "github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	forgegit "github.com/cabhq/cab/forge/git"
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/validate"
@@ -24,6 +26,7 @@ type checkOptions struct {
 	MaxMemoryMiB  uint64
 	Base, Head    string
 	Review        string
+	Forge         string
 }
 
 func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
@@ -34,6 +37,7 @@ func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Base, "base", "", "pull-request mode: the target revision whose rules judge the change (e.g. origin/main)")
 	fs.StringVar(&o.Head, "head", "", "pull-request mode: the proposed revision (default HEAD)")
 	fs.StringVar(&o.Review, "review", "", "pull-request mode: approval evidence as JSON (forge, author, pushers, approvals: [{id}]), for CI systems without a forge client")
+	fs.StringVar(&o.Forge, "forge", "none", "pull-request mode: where approvals come from: none, or git (Approved-by trailers of the head commit)")
 }
 
 func (o *checkOptions) validate() (time.Time, error) {
@@ -42,8 +46,16 @@ func (o *checkOptions) validate() (time.Time, error) {
 	default:
 		return time.Time{}, fmt.Errorf("--format %q: want text or json", o.Format)
 	}
-	if o.Base == "" && (o.Head != "" || o.Review != "") {
-		return time.Time{}, fmt.Errorf("--head and --review need --base (pull-request mode)")
+	if o.Base == "" && (o.Head != "" || o.Review != "" || o.Forge != "none") {
+		return time.Time{}, fmt.Errorf("--head, --review and --forge need --base (pull-request mode)")
+	}
+	switch o.Forge {
+	case "none", "git":
+	default:
+		return time.Time{}, fmt.Errorf("--forge %q: want none or git", o.Forge)
+	}
+	if o.Review != "" && o.Forge != "none" {
+		return time.Time{}, fmt.Errorf("--review and --forge %s both give approvals; choose one", o.Forge)
 	}
 	if o.Base != "" && o.Head == "" {
 		o.Head = "HEAD"
@@ -84,7 +96,8 @@ cannot loosen the rules it is judged by). Merged tickets are immutable; ids
 must stay unique and references must exist; a change to cab.cue or policy/
 needs the approvals of the base's governance group. Approvals come from
 --review (JSON: {"forge", "author", "pushers", "approvals": [{"id"}]}, ids
-are stable forge user ids such as "github:583231").
+are stable forge user ids such as "github:583231"), or with --forge git from
+the Approved-by trailers of the head commit (identities "git:<email>").
 
 Problems are printed as file:line:col: message, each with a hint. Exit status
 is 0 when every ticket passes, 1 when any problem was found, 2 on a usage or
@@ -143,16 +156,33 @@ func (o *checkOptions) checkPR(cmd *cobra.Command, args []string, opts validate.
 		dir = args[0]
 	}
 	var review *policy.Review
-	if o.Review != "" {
-		var err error
-		if review, err = readReview(o.Review); err != nil {
-			return nil, err
-		}
+	var err error
+	switch {
+	case o.Review != "":
+		review, err = readReview(o.Review)
+	case o.Forge == "git":
+		review, err = gitReview(dir, o.Base, o.Head)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return validate.CheckPR(cmd.Context(), validate.PROptions{
 		Dir: dir, Base: o.Base, Head: o.Head, Review: review,
 		Now: opts.Now, Limits: opts.Limits, Progress: opts.Progress,
 	})
+}
+
+// gitReview reads approvals from the Approved-by trailers of the head.
+func gitReview(dir, base, head string) (*policy.Review, error) {
+	repo, err := gogit.PlainOpenWithOptions(dir, &gogit.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("opening the git repository at %s: %w", dir, err)
+	}
+	r, err := forgegit.Review(repo, base, head)
+	if err != nil {
+		return nil, fmt.Errorf("--forge git: %w", err)
+	}
+	return r, nil
 }
 
 // readReview reads approval evidence from a JSON file, refusing unknown
