@@ -33,16 +33,21 @@ type entry struct {
 func file(s string) entry { return entry{mode: filemode.Regular, data: []byte(s)} }
 
 type gitRepo struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	repo *git.Repository
 }
 
 func newGitRepo(t *testing.T) *gitRepo {
-	dir := t.TempDir()
-	repo, err := git.PlainInit(dir, false)
-	require.NoError(t, err)
-	return &gitRepo{t: t, dir: dir, repo: repo}
+	g := &gitRepo{t: t, dir: t.TempDir()}
+	g.init(t)
+	return g
+}
+
+func (g *gitRepo) init(tb testing.TB) {
+	repo, err := git.PlainInit(g.dir, false)
+	require.NoError(tb, err)
+	g.repo = repo
 }
 
 func (g *gitRepo) blob(data []byte) plumbing.Hash {
