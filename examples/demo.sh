@@ -69,4 +69,32 @@ run "$cab" check
 step "7. The same verdict, for machines"
 run "$cab" check --format json | head -20
 
-printf '\n\033[1mdemo complete:\033[0m the ticket passed schema and policy; in a pull request the approvals it warns about are enforced.\n'
+step "8. The pull-request gate: a shared repository, a branch, a high-risk change"
+export GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@example.com GIT_COMMITTER_NAME=Dev GIT_COMMITTER_EMAIL=dev@example.com
+# In plain git, approvers are identified by email; on GitHub/GitLab by user id.
+sed -i 's|"platform-approvers": members: \[|"platform-approvers": members: ["git:alice@example.com", "git:bob@example.com", |' cab.cue
+git init -q --bare "$work/remote.git"
+git init -q -b main . && git remote add origin "$work/remote.git"
+mv "$ticket" "$work/ticket.cue"   # the ticket arrives through a pull request
+git add cab.cue policy changes && git commit -q -m "Change repository" && git push -q origin main
+git checkout -q -b promote-platform
+sed 's/^risk: .*/risk:       "high"/' "$work/ticket.cue" > "$ticket"
+git add "$ticket" && git commit -q -m "$id: promote platform 1.4.2" && git push -q origin promote-platform
+run git log --oneline --all
+run git fetch -q origin
+expect_fail "$cab" check --base origin/main --head origin/promote-platform --forge git
+
+step "9. Two maintainers approve: the merge commit carries Approved-by trailers"
+git checkout -q -b merge-candidate origin/main
+GIT_COMMITTER_EMAIL=maintainer@example.com git merge -q --no-ff origin/promote-platform -m "Merge promote-platform" \
+  -m "$(printf 'Approved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>')"
+run git log -1 --format=%B
+run "$cab" check --base origin/main --head merge-candidate --forge git
+
+step "10. A later pull request may not rewrite history: editing a merged ticket fails"
+git checkout -q -b sneaky merge-candidate
+sed -i 's/^risk: .*/risk:       "low"/' "$ticket"
+git commit -q -am "lower the risk after the fact"
+expect_fail "$cab" check --base merge-candidate --head sneaky --forge git
+
+printf '\n\033[1mdemo complete:\033[0m tickets are checked as data against the base branch\047s rules; approvals, immutability and governance are enforced in the pull request.\n'
