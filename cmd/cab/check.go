@@ -14,7 +14,6 @@ import (
 	"golang.org/x/term"
 
 	forgegit "github.com/cabhq/cab/forge/git"
-	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/validate"
 )
@@ -27,10 +26,12 @@ type checkOptions struct {
 	Base, Head    string
 	Review        string
 	Forge         string
+	ReportDir     string
 }
 
 func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
+	fs.StringVar(&o.Format, "format", "text", "output format: text, json, github (annotations and job summary), gitlab (Code Quality and JUnit files) or sarif")
+	fs.StringVar(&o.ReportDir, "report-dir", ".", "where --format gitlab writes cab-codequality.json and cab-junit.xml")
 	fs.StringVar(&o.Now, "now", "", "judge windows and freezes at this RFC 3339 time instead of the current time")
 	fs.DurationVar(&o.TicketTimeout, "ticket-timeout", validate.DefaultTicketTimeout, "time budget for checking one ticket")
 	fs.Uint64Var(&o.MaxMemoryMiB, "max-memory", 1024, "memory budget of the evaluation process, in MiB")
@@ -42,9 +43,9 @@ func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
 
 func (o *checkOptions) validate() (time.Time, error) {
 	switch o.Format {
-	case "text", "json":
+	case "text", "json", "github", "gitlab", "sarif":
 	default:
-		return time.Time{}, fmt.Errorf("--format %q: want text or json", o.Format)
+		return time.Time{}, fmt.Errorf("--format %q: want text, json, github, gitlab or sarif", o.Format)
 	}
 	if o.Base == "" && (o.Head != "" || o.Review != "" || o.Forge != "none") {
 		return time.Time{}, fmt.Errorf("--head, --review and --forge need --base (pull-request mode)")
@@ -132,7 +133,7 @@ internal error.`,
 			if err != nil {
 				return err
 			}
-			if err := writeReport(cmd.OutOrStdout(), o.Format, rep, time.Since(start)); err != nil {
+			if err := o.writeReport(cmd.OutOrStdout(), rep, time.Since(start)); err != nil {
 				return err
 			}
 			if rep.Errors() > 0 {
@@ -223,51 +224,4 @@ func progress(w io.Writer) func(done, total int) {
 		last = time.Now()
 		fmt.Fprintf(w, "\r\033[Kchecking tickets %d/%d", done, total)
 	}
-}
-
-func writeReport(w io.Writer, format string, rep *validate.Report, took time.Duration) error {
-	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(jsonReport(rep))
-	}
-	if err := diag.WriteText(w, rep.Diagnostics); err != nil {
-		return err
-	}
-	warnings := len(rep.Diagnostics) - rep.Errors()
-	_, err := fmt.Fprintf(w, "%d ticket(s) checked: %d error(s), %d warning(s) in %s\n",
-		len(rep.Tickets), rep.Errors(), warnings, took.Round(time.Millisecond))
-	return err
-}
-
-// jsonDoc is the stable JSON form of a check report.
-type jsonDoc struct {
-	OK          bool              `json:"ok"`
-	Tickets     []jsonTicket      `json:"tickets"`
-	Diagnostics []diag.Diagnostic `json:"diagnostics"`
-	Errors      int               `json:"errors"`
-	Warnings    int               `json:"warnings"`
-}
-
-type jsonTicket struct {
-	File string `json:"file"`
-	ID   string `json:"id,omitempty"`
-	OK   bool   `json:"ok"`
-}
-
-func jsonReport(rep *validate.Report) jsonDoc {
-	doc := jsonDoc{
-		OK:          rep.Errors() == 0,
-		Tickets:     []jsonTicket{},
-		Diagnostics: rep.Diagnostics,
-		Errors:      rep.Errors(),
-		Warnings:    len(rep.Diagnostics) - rep.Errors(),
-	}
-	if doc.Diagnostics == nil {
-		doc.Diagnostics = diag.List{}
-	}
-	for _, t := range rep.Tickets {
-		doc.Tickets = append(doc.Tickets, jsonTicket{File: t.File, ID: t.ID, OK: t.Diags.Errors() == 0})
-	}
-	return doc
 }
