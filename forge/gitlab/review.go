@@ -1,0 +1,199 @@
+package gitlab
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	gitlab "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/cabhq/cab/policy"
+)
+
+// System note bodies GitLab writes (SystemNotes::MergeRequestsService and
+// SystemNotes::CommitService). Users cannot write system notes.
+const approvedNote = "approved this merge request"
+
+// addedCommitsNote matches the note GitLab writes, as the pushing user,
+// when a push adds commits to a merge request: "added 3 commits\n\n<ul>…".
+var addedCommitsNote = regexp.MustCompile(`^added [0-9]+ commits?(\n|$)`)
+
+// Review collects the approval evidence of merge request iid of project
+// (a numeric id or a "group/project" path). A non-empty headSHA is the
+// commit the check ran on: when the merge request's head is another
+// commit, Review fails with ErrHeadMoved.
+//
+// GitLab approvals carry no commit, so an approval counts only when its
+// user's latest "approved this merge request" note is at or after the
+// creation of the newest diff version, that is after the current head was
+// pushed. An approval from before the last push that GitLab kept (when the
+// project does not reset approvals on push) is not reported.
+func (c *Client) Review(ctx context.Context, project string, iid int64, headSHA string) (*policy.Review, error) {
+	if project == "" {
+		return nil, fmt.Errorf("project must not be empty")
+	}
+	if iid <= 0 {
+		return nil, fmt.Errorf("merge request iid %d: must be positive", iid)
+	}
+	ref := project + "!" + strconv.FormatInt(iid, 10)
+	withCtx := gitlab.WithContext(ctx)
+
+	mr, resp, err := c.api.MergeRequests.GetMergeRequest(project, iid, nil, withCtx)
+	if err != nil {
+		return nil, wrap("reading merge request "+ref, resp, err, scopeRead, "Reporter")
+	}
+	head := mr.SHA
+	if head == "" {
+		return nil, fmt.Errorf("merge request %s has no head commit", ref)
+	}
+	if headSHA != "" && headSHA != head {
+		return nil, fmt.Errorf("merge request %s: checked %s, head is now %s: %w", ref, headSHA, head, ErrHeadMoved)
+	}
+	if mr.Author == nil || mr.Author.ID <= 0 {
+		return nil, fmt.Errorf("merge request %s has no author account", ref)
+	}
+
+	appr, resp, err := c.api.MergeRequestApprovals.GetConfiguration(project, iid, withCtx)
+	if err != nil {
+		return nil, wrap("reading approvals of "+ref, resp, err, scopeRead, "Reporter")
+	}
+	versions, err := listAll("reading diff versions of "+ref, func(page int64) ([]*gitlab.MergeRequestDiffVersion, *gitlab.Response, error) {
+		opt := &gitlab.GetMergeRequestDiffVersionsOptions{ListOptions: gitlab.ListOptions{Page: page, PerPage: perPage}}
+		return c.api.MergeRequests.GetMergeRequestDiffVersions(project, iid, opt, withCtx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	notes, err := c.notes(ctx, project, iid, ref)
+	if err != nil {
+		return nil, err
+	}
+
+	pushedAt, err := headPushedAt(versions, head, ref)
+	if err != nil {
+		return nil, err
+	}
+	lastApproval := map[int64]time.Time{}
+	pushers := map[int64]bool{mr.Author.ID: true}
+	for _, n := range notes {
+		if !n.System || n.Author.ID <= 0 || n.CreatedAt == nil {
+			continue
+		}
+		body := strings.TrimSpace(n.Body)
+		switch {
+		case body == approvedNote:
+			if t, ok := lastApproval[n.Author.ID]; !ok || n.CreatedAt.After(t) {
+				lastApproval[n.Author.ID] = *n.CreatedAt
+			}
+		case addedCommitsNote.MatchString(body):
+			pushers[n.Author.ID] = true
+		}
+	}
+
+	r := &policy.Review{
+		Forge:     "gitlab",
+		Number:    mr.IID,
+		URL:       mr.WebURL,
+		Author:    id(mr.Author.ID),
+		Pushers:   sortedIDs(pushers),
+		Approvals: []policy.Approval{},
+		Labels:    append([]string{}, mr.Labels...),
+		HeadSHA:   head,
+	}
+	for _, a := range appr.ApprovedBy {
+		if a == nil || a.User == nil || a.User.ID <= 0 {
+			continue
+		}
+		at, ok := lastApproval[a.User.ID]
+		if !ok || at.Before(pushedAt) {
+			continue // approved before the current head was pushed, or no record of when
+		}
+		r.Approvals = append(r.Approvals, policy.Approval{
+			ID:    id(a.User.ID),
+			Login: a.User.Username,
+			At:    at.UTC().Format(time.RFC3339),
+		})
+	}
+	slices.SortFunc(r.Approvals, func(a, b policy.Approval) int {
+		return cmp.Or(cmp.Compare(a.At, b.At), cmp.Compare(a.ID, b.ID))
+	})
+	slices.Sort(r.Labels)
+	return r, nil
+}
+
+// headPushedAt is when GitLab recorded head as the merge request's diff:
+// the creation time of the newest diff version, which must be of head.
+func headPushedAt(versions []*gitlab.MergeRequestDiffVersion, head, ref string) (time.Time, error) {
+	var newest *gitlab.MergeRequestDiffVersion
+	for _, v := range versions {
+		if v != nil && (newest == nil || v.ID > newest.ID) {
+			newest = v
+		}
+	}
+	if newest == nil {
+		return time.Time{}, fmt.Errorf("merge request %s has no diff version yet: %w", ref, ErrHeadMoved)
+	}
+	if newest.HeadCommitSHA != head {
+		return time.Time{}, fmt.Errorf("merge request %s: newest diff version is of %s, head is %s (GitLab is still processing the push): %w", ref, newest.HeadCommitSHA, head, ErrHeadMoved)
+	}
+	if newest.CreatedAt == nil {
+		return time.Time{}, fmt.Errorf("merge request %s: diff version %d has no creation time", ref, newest.ID)
+	}
+	return *newest.CreatedAt, nil
+}
+
+// notes lists every note of the merge request, system notes included.
+func (c *Client) notes(ctx context.Context, project string, iid int64, ref string) ([]*gitlab.Note, error) {
+	orderBy, sort := "created_at", "asc"
+	return listAll("reading notes of "+ref, func(page int64) ([]*gitlab.Note, *gitlab.Response, error) {
+		opt := &gitlab.ListMergeRequestNotesOptions{
+			ListOptions: gitlab.ListOptions{Page: page, PerPage: perPage},
+			OrderBy:     &orderBy,
+			Sort:        &sort,
+		}
+		return c.api.Notes.ListMergeRequestNotes(project, iid, opt, gitlab.WithContext(ctx))
+	})
+}
+
+// listAll follows offset pagination (X-Next-Page) for at most MaxPages
+// pages.
+func listAll[T any](op string, fetch func(page int64) ([]T, *gitlab.Response, error)) ([]T, error) {
+	var all []T
+	page := int64(1)
+	for range MaxPages {
+		items, resp, err := fetch(page)
+		if err != nil {
+			return nil, wrap(op, resp, err, scopeRead, "Reporter")
+		}
+		all = append(all, items...)
+		if resp == nil || resp.NextPage == 0 {
+			return all, nil
+		}
+		if resp.NextPage <= page {
+			return nil, fmt.Errorf("%s: next page %d after page %d", op, resp.NextPage, page)
+		}
+		page = resp.NextPage
+	}
+	return nil, fmt.Errorf("%s: %w (%d pages of %d)", op, ErrTooManyPages, MaxPages, perPage)
+}
+
+func sortedIDs(set map[int64]bool) []string {
+	ids := make([]int64, 0, len(set))
+	for i := range set {
+		ids = append(ids, i)
+	}
+	slices.Sort(ids)
+	out := make([]string, 0, len(ids))
+	for _, i := range ids {
+		out = append(out, id(i))
+	}
+	return out
+}
+
+// id is the stable identity of a GitLab user.
+func id(n int64) string { return "gitlab:" + strconv.FormatInt(n, 10) }
