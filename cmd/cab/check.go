@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,6 +28,8 @@ type checkOptions struct {
 	Review        string
 	Forge         string
 	ReportDir     string
+	Post          bool
+	pr            bool // set by validate
 }
 
 func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
@@ -38,7 +41,8 @@ func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Base, "base", "", "pull-request mode: the target revision whose rules judge the change (e.g. origin/main)")
 	fs.StringVar(&o.Head, "head", "", "pull-request mode: the proposed revision (default HEAD)")
 	fs.StringVar(&o.Review, "review", "", "pull-request mode: approval evidence as JSON (forge, author, pushers, approvals: [{id}]), for CI systems without a forge client")
-	fs.StringVar(&o.Forge, "forge", "none", "pull-request mode: where approvals come from: none, or git (Approved-by trailers of the head commit)")
+	fs.StringVar(&o.Forge, "forge", "auto", "pull-request mode: where approvals come from: github, gitlab, git (Approved-by trailers of the head commit), none, or auto (github or gitlab when running in their CI, else none)")
+	fs.BoolVar(&o.Post, "post", false, "pull-request mode: also set the cab/check commit status and keep one PR/MR comment up to date (github, gitlab)")
 }
 
 func (o *checkOptions) validate() (time.Time, error) {
@@ -47,19 +51,28 @@ func (o *checkOptions) validate() (time.Time, error) {
 	default:
 		return time.Time{}, fmt.Errorf("--format %q: want text, json, github, gitlab or sarif", o.Format)
 	}
-	if o.Base == "" && (o.Head != "" || o.Review != "" || o.Forge != "none") {
-		return time.Time{}, fmt.Errorf("--head, --review and --forge need --base (pull-request mode)")
-	}
 	switch o.Forge {
-	case "none", "git":
+	case "auto", "none", "git", "github", "gitlab":
 	default:
-		return time.Time{}, fmt.Errorf("--forge %q: want none or git", o.Forge)
+		return time.Time{}, fmt.Errorf("--forge %q: want auto, none, git, github or gitlab", o.Forge)
+	}
+	explicitForge := o.Forge != "auto"
+	o.Forge = detectForge(o.Forge, os.Getenv)
+	// Pull-request mode: --base, or an explicit forge, whose CI event then
+	// supplies base and head. auto alone never turns it on.
+	pr := o.Base != "" || explicitForge && (o.Forge == "github" || o.Forge == "gitlab")
+	o.pr = pr
+	if !pr && (o.Head != "" || o.Review != "" || o.Post || explicitForge && o.Forge != "none") {
+		return time.Time{}, fmt.Errorf("--head, --review, --forge and --post need --base (pull-request mode)")
 	}
 	if o.Review != "" && o.Forge != "none" {
-		return time.Time{}, fmt.Errorf("--review and --forge %s both give approvals; choose one", o.Forge)
+		if explicitForge {
+			return time.Time{}, fmt.Errorf("--review and --forge %s both give approvals; choose one", o.Forge)
+		}
+		o.Forge = "none" // an explicit file wins over the CI environment
 	}
-	if o.Base != "" && o.Head == "" {
-		o.Head = "HEAD"
+	if o.Post && o.Forge != "github" && o.Forge != "gitlab" {
+		return time.Time{}, fmt.Errorf("--post needs --forge github or gitlab")
 	}
 	if o.TicketTimeout <= 0 {
 		return time.Time{}, fmt.Errorf("--ticket-timeout must be positive")
@@ -95,10 +108,15 @@ revisions of the git repository with go-git and checks only what the change
 adds, judged by the schema, cab.cue and policies of the base (a pull request
 cannot loosen the rules it is judged by). Merged tickets are immutable; ids
 must stay unique and references must exist; a change to cab.cue or policy/
-needs the approvals of the base's governance group. Approvals come from
---review (JSON: {"forge", "author", "pushers", "approvals": [{"id"}]}, ids
-are stable forge user ids such as "github:583231"), or with --forge git from
-the Approved-by trailers of the head commit (identities "git:<email>").
+needs the approvals of the base's governance group. Approvals come
+from the forge (--forge github: the pull request's reviews, with
+GITHUB_TOKEN; --forge gitlab: the merge request's approvals, with
+CAB_GITLAB_TOKEN; auto-detected in their CI, which also supplies --base and
+--head), from the Approved-by trailers of the head commit (--forge git,
+identities "git:<email>"), or from --review (JSON: {"forge", "author",
+"pushers", "approvals": [{"id"}]}, ids are stable forge user ids such as
+"github:583231"). --post sets the cab/check commit status and keeps one
+pull-request comment up to date.
 
 Problems are printed as file:line:col: message, each with a hint. Exit status
 is 0 when every ticket passes, 1 when any problem was found, 2 on a usage or
@@ -122,7 +140,7 @@ internal error.`,
 			}
 			start := time.Now()
 			var rep *validate.Report
-			if o.Base != "" {
+			if o.pr {
 				rep, err = o.checkPR(cmd, args, opts)
 			} else {
 				rep, err = validate.CheckPaths(cmd.Context(), args, opts)
@@ -156,6 +174,17 @@ func (o *checkOptions) checkPR(cmd *cobra.Command, args []string, opts validate.
 	if len(args) == 1 {
 		dir = args[0]
 	}
+	ctx := cmd.Context()
+	var session forgeSession
+	if o.Forge == "github" || o.Forge == "gitlab" {
+		var err error
+		if session, err = openForge(o.Forge); err != nil {
+			return nil, err
+		}
+		base, head := session.revisions()
+		o.Base, o.Head = cmp.Or(o.Base, base), cmp.Or(o.Head, head)
+	}
+	o.Head = cmp.Or(o.Head, "HEAD")
 	var review *policy.Review
 	var err error
 	switch {
@@ -163,14 +192,25 @@ func (o *checkOptions) checkPR(cmd *cobra.Command, args []string, opts validate.
 		review, err = readReview(o.Review)
 	case o.Forge == "git":
 		review, err = gitReview(dir, o.Base, o.Head)
+	case session != nil:
+		review, err = session.review(ctx)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return validate.CheckPR(cmd.Context(), validate.PROptions{
+	rep, err := validate.CheckPR(ctx, validate.PROptions{
 		Dir: dir, Base: o.Base, Head: o.Head, Review: review,
 		Now: opts.Now, Limits: opts.Limits, Progress: opts.Progress,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if o.Post {
+		if err := session.post(ctx, rep); err != nil {
+			return nil, fmt.Errorf("--post: %w", err)
+		}
+	}
+	return rep, nil
 }
 
 // gitReview reads approvals from the Approved-by trailers of the head.

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/cabhq/cab/forge/github"
+	"github.com/cabhq/cab/forge/gitlab"
+	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/report"
+	"github.com/cabhq/cab/validate"
+)
+
+// forgeSession is the forge a pull-request check reads approvals from and
+// posts its verdict to.
+type forgeSession interface {
+	// revisions are the base and head the forge says are under check.
+	revisions() (base, head string)
+	review(ctx context.Context) (*policy.Review, error)
+	post(ctx context.Context, rep *validate.Report) error
+}
+
+// detectForge resolves --forge auto from the CI environment.
+func detectForge(name string, getenv func(string) string) string {
+	if name != "auto" {
+		return name
+	}
+	switch {
+	case getenv("GITHUB_ACTIONS") == "true":
+		return "github"
+	case getenv("GITLAB_CI") == "true":
+		return "gitlab"
+	default:
+		return "none"
+	}
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
+// openForge connects to the named forge ("github" or "gitlab") from the
+// CI environment it runs in.
+func openForge(name string) (forgeSession, error) {
+	switch name {
+	case "github":
+		ev, err := github.EventFromEnv(os.Getenv, os.ReadFile)
+		if err != nil {
+			return nil, fmt.Errorf("--forge github: %w", err)
+		}
+		return &githubSession{ev: ev, client: github.New(os.Getenv("GITHUB_API_URL"), os.Getenv("GITHUB_TOKEN"), httpClient)}, nil
+	case "gitlab":
+		ev, err := gitlab.EventFromEnv(os.Getenv)
+		if err != nil {
+			return nil, fmt.Errorf("--forge gitlab: %w", err)
+		}
+		token := os.Getenv("CAB_GITLAB_TOKEN")
+		if token == "" {
+			token = os.Getenv("GITLAB_TOKEN")
+		}
+		c, err := gitlab.New(ev.BaseURL, token, httpClient)
+		if err != nil {
+			return nil, fmt.Errorf("--forge gitlab: %w", err)
+		}
+		return &gitlabSession{ev: ev, client: c}, nil
+	}
+	return nil, fmt.Errorf("--forge %q: not a forge with an API", name)
+}
+
+type githubSession struct {
+	ev     *github.Event
+	client *github.Client
+}
+
+func (s *githubSession) revisions() (string, string) { return s.ev.BaseSHA, s.ev.HeadSHA }
+
+// queueRef names the pull request a merge-queue commit was made for.
+var queueRef = regexp.MustCompile(`gh-readonly-queue/.+/pr-(\d+)-([0-9a-f]{40})$`)
+
+func (s *githubSession) review(ctx context.Context) (*policy.Review, error) {
+	number, head := s.ev.Number, s.ev.HeadSHA
+	if number == 0 {
+		// A merge group: approvals are those of the pull request the
+		// queue commit was made for, on that pull request's head.
+		m := queueRef.FindStringSubmatch(os.Getenv("GITHUB_REF"))
+		if m == nil {
+			return nil, fmt.Errorf("--forge github: %s event without a pull request in GITHUB_REF %q", s.ev.Name, os.Getenv("GITHUB_REF"))
+		}
+		number, _ = strconv.Atoi(m[1])
+		head = m[2]
+	}
+	return s.client.Review(ctx, s.ev.Owner, s.ev.Repo, number, head)
+}
+
+func (s *githubSession) post(ctx context.Context, rep *validate.Report) error {
+	state, desc := verdict(rep)
+	if err := s.client.SetStatus(ctx, s.ev.Owner, s.ev.Repo, s.ev.HeadSHA, state, desc, runURL()); err != nil {
+		return err
+	}
+	if s.ev.Number == 0 {
+		return nil
+	}
+	return s.client.UpsertComment(ctx, s.ev.Owner, s.ev.Repo, s.ev.Number, report.Marker, report.MarkdownLimit(checkOf(rep), report.GitHubCommentLimit))
+}
+
+func runURL() string {
+	if os.Getenv("GITHUB_RUN_ID") == "" {
+		return ""
+	}
+	return os.Getenv("GITHUB_SERVER_URL") + "/" + os.Getenv("GITHUB_REPOSITORY") + "/actions/runs/" + os.Getenv("GITHUB_RUN_ID")
+}
+
+type gitlabSession struct {
+	ev     *gitlab.Event
+	client *gitlab.Client
+}
+
+func (s *gitlabSession) revisions() (string, string) { return s.ev.BaseSHA, s.ev.HeadSHA }
+
+func (s *gitlabSession) review(ctx context.Context) (*policy.Review, error) {
+	return s.client.Review(ctx, s.ev.Project, s.ev.IID, s.ev.HeadSHA)
+}
+
+func (s *gitlabSession) post(ctx context.Context, rep *validate.Report) error {
+	state, desc := verdict(rep)
+	if state == "failure" {
+		state = "failed"
+	}
+	if err := s.client.SetCommitStatus(ctx, s.ev.Project, s.ev.HeadSHA, state, desc, os.Getenv("CI_PIPELINE_URL")); err != nil {
+		return err
+	}
+	return s.client.UpsertNote(ctx, s.ev.Project, s.ev.IID, report.Marker, report.Markdown(checkOf(rep)))
+}
+
+// verdict is the commit status of a report.
+func verdict(rep *validate.Report) (state, description string) {
+	warnings := len(rep.Diagnostics) - rep.Errors()
+	if rep.Errors() > 0 {
+		return "failure", fmt.Sprintf("%d error(s), %d warning(s) in %d ticket(s)", rep.Errors(), warnings, len(rep.Tickets))
+	}
+	return "success", fmt.Sprintf("%d ticket(s) pass, %d warning(s)", len(rep.Tickets), warnings)
+}
