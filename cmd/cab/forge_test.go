@@ -39,9 +39,9 @@ type fakeGitHub struct {
 	mu         sync.Mutex
 	head       string
 	reviewHead string // the commit the reviews were given on ("" = head)
-	requests []string
-	status   map[string]any
-	comments []map[string]any
+	requests   []string
+	status     map[string]any
+	comments   []map[string]any
 }
 
 func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +52,9 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"message": "Bad credentials"}`, http.StatusUnauthorized)
 		return
 	}
-	user := func(id int, login string) map[string]any { return map[string]any{"id": id, "login": login, "type": "User"} }
+	user := func(id int, login string) map[string]any {
+		return map[string]any{"id": id, "login": login, "type": "User"}
+	}
 	reviewed := f.head
 	if f.reviewHead != "" {
 		reviewed = f.reviewHead
