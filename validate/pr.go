@@ -174,36 +174,49 @@ func resolveTree(repo *git.Repository, which, rev string) (*object.Tree, error) 
 	return t, nil
 }
 
+// rulesIn reads cab.cue and policy/*.cue from a tree; refused files are
+// diagnostics.
+func rulesIn(tree *object.Tree) (config *File, policies []File, refused diag.List, err error) {
+	src, d, err := treeFile(tree, ConfigFile, schema.MaxConfigBytes)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	switch {
+	case d != nil:
+		refused = append(refused, *d)
+	case src != nil:
+		config = &File{Name: ConfigFile, Source: src}
+	}
+	names, err := treeCUEFiles(tree, PolicyDir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, n := range names {
+		src, d, err := treeFile(tree, n, policy.MaxPolicyBytes)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if d != nil {
+			refused = append(refused, *d)
+			continue
+		}
+		policies = append(policies, File{Name: n, Source: src})
+	}
+	return config, policies, refused, nil
+}
+
 // baseRules reads cab.cue and the policies from the base tree. Without a
 // cab.cue on the base (a repository being created) the built-in default
 // policies apply.
 func baseRules(base *object.Tree, rep *Report) (Job, error) {
 	var job Job
-	src, d, err := treeFile(base, ConfigFile, schema.MaxConfigBytes)
+	var refused diag.List
+	var err error
+	job.Config, job.Policies, refused, err = rulesIn(base)
 	if err != nil {
 		return job, err
 	}
-	switch {
-	case d != nil:
-		rep.Diagnostics = append(rep.Diagnostics, *d)
-	case src != nil:
-		job.Config = &File{Name: ConfigFile, Source: src}
-	}
-	names, err := treeCUEFiles(base, PolicyDir)
-	if err != nil {
-		return job, err
-	}
-	for _, n := range names {
-		src, d, err := treeFile(base, n, policy.MaxPolicyBytes)
-		if err != nil {
-			return job, err
-		}
-		if d != nil {
-			rep.Diagnostics = append(rep.Diagnostics, *d)
-			continue
-		}
-		job.Policies = append(job.Policies, File{Name: n, Source: src})
-	}
+	rep.Diagnostics = append(rep.Diagnostics, refused...)
 	if job.Config == nil {
 		rep.Diagnostics = append(rep.Diagnostics, diag.Diagnostic{File: ConfigFile, Severity: diag.Warning, Code: "config",
 			Message: "the base has no cab.cue: tickets are judged by the schema and the built-in default policies",
@@ -286,27 +299,10 @@ func checkGovernance(ctx context.Context, head *object.Tree, base Job, files []s
 	var out diag.List
 	// The new rules must at least be valid: compile them as a setup-only job.
 	next := Job{Mode: policy.PullRequest, Now: base.Now}
-	if src, d, err := treeFile(head, ConfigFile, schema.MaxConfigBytes); err != nil {
-		return nil, err
-	} else if d != nil {
-		out = append(out, *d)
-	} else if src != nil {
-		next.Config = &File{Name: ConfigFile, Source: src}
-	}
-	names, err := treeCUEFiles(head, PolicyDir)
+	var err error
+	next.Config, next.Policies, out, err = rulesIn(head)
 	if err != nil {
 		return nil, err
-	}
-	for _, n := range names {
-		src, d, err := treeFile(head, n, policy.MaxPolicyBytes)
-		if err != nil {
-			return nil, err
-		}
-		if d != nil {
-			out = append(out, *d)
-			continue
-		}
-		next.Policies = append(next.Policies, File{Name: n, Source: src})
 	}
 	_, setup, err := Run(ctx, next, nil, limits, nil)
 	if err != nil {

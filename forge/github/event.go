@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/cabhq/cab/forge"
 )
 
 // Event names GitHub Actions workflows run cab check on.
@@ -106,10 +108,10 @@ func EventFromEnv(getenv func(string) string, readFile func(string) ([]byte, err
 		ev.BaseSHA = p.PullRequest.Base.SHA
 		ev.BaseRef = strings.TrimPrefix(p.PullRequest.Base.Ref, "refs/heads/")
 	}
-	if !isSHA(ev.HeadSHA) {
+	if !forge.IsSHA(ev.HeadSHA) {
 		return nil, fmt.Errorf("%s payload %s: head SHA %q is not a commit SHA", name, path, ev.HeadSHA)
 	}
-	if !isSHA(ev.BaseSHA) {
+	if !forge.IsSHA(ev.BaseSHA) {
 		return nil, fmt.Errorf("%s payload %s: base SHA %q is not a commit SHA", name, path, ev.BaseSHA)
 	}
 	if ev.BaseRef == "" {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cabhq/cab/policy"
+
+	"github.com/cabhq/cab/forge"
 )
 
 // WebFlowUserID is the id of GitHub's "web-flow" account, which commits
@@ -180,17 +182,8 @@ func pushers(commits []commit) []string {
 			seen[u.ID] = true
 		}
 	}
-	ids := make([]int64, 0, len(seen))
-	for i := range seen {
-		ids = append(ids, i)
-	}
-	slices.Sort(ids)
-	out := make([]string, 0, len(ids))
-	for _, i := range ids {
-		out = append(out, id(i))
-	}
-	return out
+	return forge.Identities("github", seen)
 }
 
 // id is the stable identity of a GitHub account.
-func id(n int64) string { return "github:" + strconv.FormatInt(n, 10) }
+func id(n int64) string { return forge.Identity("github", n) }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cabhq/cab/forge"
 )
 
 // StatusContext names cab's commit status; make it a required check in
@@ -42,7 +44,7 @@ func (c *Client) SetStatus(ctx context.Context, owner, repo, sha, state, descrip
 	default:
 		return fmt.Errorf("commit status state %q: must be pending, success, failure or error", state)
 	}
-	if !isSHA(sha) {
+	if !forge.IsSHA(sha) {
 		return fmt.Errorf("commit status: %q is not a commit SHA", sha)
 	}
 	body := struct {
@@ -116,18 +118,4 @@ func (c *Client) UpsertComment(ctx context.Context, owner, repo string, number i
 		return fmt.Errorf("commenting on %s/%s#%d: %w", owner, repo, number, err)
 	}
 	return nil
-}
-
-// isSHA reports whether s is a full hexadecimal SHA-1 or SHA-256 object id.
-func isSHA(s string) bool {
-	if len(s) != 40 && len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }

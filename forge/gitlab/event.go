@@ -3,6 +3,8 @@ package gitlab
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/cabhq/cab/forge"
 )
 
 // Event is what a GitLab merge request pipeline says about the change it
@@ -48,9 +50,9 @@ func EventFromEnv(getenv func(string) string) (*Event, error) {
 	switch {
 	case ev.Project == "":
 		return nil, fmt.Errorf("neither CI_MERGE_REQUEST_PROJECT_ID nor CI_PROJECT_ID is set")
-	case !isSHA(ev.HeadSHA):
+	case !forge.IsSHA(ev.HeadSHA):
 		return nil, fmt.Errorf("head commit %q (CI_MERGE_REQUEST_SOURCE_BRANCH_SHA or CI_COMMIT_SHA) is not a commit SHA", ev.HeadSHA)
-	case !isSHA(ev.BaseSHA):
+	case !forge.IsSHA(ev.BaseSHA):
 		return nil, fmt.Errorf("CI_MERGE_REQUEST_DIFF_BASE_SHA %q is not a commit SHA", ev.BaseSHA)
 	case ev.TargetBranch == "":
 		return nil, fmt.Errorf("CI_MERGE_REQUEST_TARGET_BRANCH_NAME is not set")

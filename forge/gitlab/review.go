@@ -13,6 +13,8 @@ import (
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/cabhq/cab/policy"
+
+	"github.com/cabhq/cab/forge"
 )
 
 // System note bodies GitLab writes (SystemNotes::MergeRequestsService and
@@ -100,7 +102,7 @@ func (c *Client) Review(ctx context.Context, project string, iid int64, headSHA 
 		Number:    mr.IID,
 		URL:       mr.WebURL,
 		Author:    id(mr.Author.ID),
-		Pushers:   sortedIDs(pushers),
+		Pushers:   forge.Identities("gitlab", pushers),
 		Approvals: []policy.Approval{},
 		Labels:    append([]string{}, mr.Labels...),
 		HeadSHA:   head,
@@ -182,18 +184,5 @@ func listAll[T any](op string, fetch func(page int64) ([]T, *gitlab.Response, er
 	return nil, fmt.Errorf("%s: %w (%d pages of %d)", op, ErrTooManyPages, MaxPages, perPage)
 }
 
-func sortedIDs(set map[int64]bool) []string {
-	ids := make([]int64, 0, len(set))
-	for i := range set {
-		ids = append(ids, i)
-	}
-	slices.Sort(ids)
-	out := make([]string, 0, len(ids))
-	for _, i := range ids {
-		out = append(out, id(i))
-	}
-	return out
-}
-
 // id is the stable identity of a GitLab user.
-func id(n int64) string { return "gitlab:" + strconv.FormatInt(n, 10) }
+func id(n int64) string { return forge.Identity("gitlab", n) }

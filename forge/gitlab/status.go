@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/cabhq/cab/forge"
 )
 
 // StatusName names cab's commit status; make the pipeline, or an external
@@ -43,7 +45,7 @@ func (c *Client) SetCommitStatus(ctx context.Context, project, sha, state, descr
 	default:
 		return fmt.Errorf("commit status state %q: must be pending, running, success, failed, canceled or skipped", state)
 	}
-	if !isSHA(sha) {
+	if !forge.IsSHA(sha) {
 		return fmt.Errorf("commit status: %q is not a commit SHA", sha)
 	}
 	name := StatusName
@@ -110,18 +112,4 @@ func truncate(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
-}
-
-// isSHA reports whether s is a full hexadecimal SHA-1 or SHA-256 object id.
-func isSHA(s string) bool {
-	if len(s) != 40 && len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -1,0 +1,40 @@
+// Package forge holds what the forge clients (forge/github, forge/gitlab,
+// forge/git) share: the shape of identities and of commit ids.
+package forge
+
+import (
+	"slices"
+	"strconv"
+)
+
+// IsSHA reports whether s is a full lowercase hexadecimal SHA-1 or SHA-256
+// object id.
+func IsSHA(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Identity is the stable identity "<forge>:<user id>" of a forge account.
+func Identity(forge string, id int64) string { return forge + ":" + strconv.FormatInt(id, 10) }
+
+// Identities returns the identities of a set of user ids, sorted by id.
+func Identities(forge string, set map[int64]bool) []string {
+	ids := make([]int64, 0, len(set))
+	for i := range set {
+		ids = append(ids, i)
+	}
+	slices.Sort(ids)
+	out := make([]string, 0, len(ids))
+	for _, i := range ids {
+		out = append(out, Identity(forge, i))
+	}
+	return out
+}
