@@ -53,6 +53,20 @@ type TicketInput struct {
 	Calendar TicketCalendar  `json:"calendar"`
 	// ChangedFiles are the repository paths the change set touches.
 	ChangedFiles []string `json:"changedFiles"`
+	// Conflicts are the merged, still open tickets whose windows overlap
+	// this ticket's on a shared target (pull-request mode; empty on files).
+	Conflicts []Conflict `json:"conflicts"`
+}
+
+// Conflict is another open ticket changing the same target at the same time.
+type Conflict struct {
+	ID          string `json:"id"`
+	Environment string `json:"environment"`
+	// Target is "<target>/<object>": a registry repository and tag, a file
+	// of an environment repository, or a webhook path.
+	Target string `json:"target"`
+	Start  string `json:"start"`
+	End    string `json:"end"`
 }
 
 // TicketCalendar holds facts about the ticket's window, computed in Go

@@ -264,3 +264,19 @@ func FuzzParseTicket(f *testing.F) {
 		require.Equal(t, "CHG-2026-0042", p.Ticket.ID)
 	})
 }
+
+// DecodeMerged, the fast path for merged tickets, sees what ParseTicket sees.
+func TestDecodeMergedAgrees(t *testing.T) {
+	s := compileT(t)
+	for _, src := range []string{validTicket, mutate(t, `rollback: auto: true`, `rollback: {actions: [{type: "http", target: "hooks", path: "/undo", body: {n: -1.5, ok: true, none: null}}]}`)} {
+		p, ds := s.ParseTicket(file, []byte(src))
+		require.Empty(t, ds)
+		got, err := DecodeMerged(file, []byte(src))
+		require.NoError(t, err)
+		want, _ := json.Marshal(p.Ticket)
+		have, _ := json.Marshal(got)
+		assert.JSONEq(t, string(want), string(have))
+	}
+	_, err := DecodeMerged(file, []byte("owner: service\n"))
+	require.ErrorContains(t, err, "reference")
+}

@@ -37,6 +37,9 @@ type Job struct {
 	ChangedFiles []string `json:"changedFiles,omitempty"`
 	// Skip names policies left out (they blew their budget before).
 	Skip []string `json:"skip,omitempty"`
+	// Open are the merged tickets with open windows, for conflict
+	// detection (pull-request mode).
+	Open []Open `json:"open,omitempty"`
 	// Isolate evaluates the policies one by one, each traced by name,
 	// rather than all at once (faster, but a budget blown inside cannot
 	// be pinned on one policy).
@@ -204,6 +207,7 @@ func (e *Evaluator) Check(f File) Result {
 		in.ChangedFiles = []string{}
 	}
 	in.Calendar = e.ticketCalendar(t)
+	in.Conflicts = conflicts(t, e.job.Open)
 	raw, err := json.Marshal(in)
 	if err != nil {
 		r.Diags = append(r.Diags, internal(f.Name, err))

@@ -126,6 +126,19 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 		}
 	}
 
+	if len(added) > 0 {
+		skip := map[string]bool{}
+		var services []string
+		for _, f := range added {
+			skip[f.Name] = true
+			if svc := path.Base(path.Dir(f.Name)); !slices.Contains(services, svc) {
+				services = append(services, svc)
+			}
+		}
+		if job.Open, err = openTickets(repo, head, services, skip, o.Now); err != nil {
+			return nil, err
+		}
+	}
 	if len(added) > 0 || len(governance) > 0 {
 		results, setup, err := Run(ctx, job, added, o.Limits, o.Progress)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/schema"
 )
 
 // The PR gate is tested on real git repositories: objects are written with
@@ -150,7 +151,10 @@ func with(files map[string]entry, changes map[string]*entry) map[string]entry {
 
 func ptr(e entry) *entry { return &e }
 
-var newTicket = idTicket("CHG-2026-0002", nil) // high risk: needs 2 of "pay"
+// newTicket is high risk (needs 2 of "pay"), in a window of its own.
+var newTicket = idTicket("CHG-2026-0002", map[string]string{"window": laterWindow})
+
+const laterWindow = `{start: "2026-12-02T22:00:00Z", end: "2026-12-02T23:00:00Z"}`
 
 func approvedBy(ids ...string) *policy.Review {
 	return review("github:7", []string{"github:7"}, ids...)
@@ -217,8 +221,13 @@ func TestCheckPR(t *testing.T) {
 			head: map[string]*entry{"changes/checkout/CHG-2026-0001.cue": ptr(file(strings.Replace(idTicket("CHG-2026-0001", nil), `"payments"`, `"checkout"`, 1)))},
 			want: []string{"id CHG-2026-0001 is also used by changes/payments/CHG-2026-0001.cue", `service "checkout" is not declared`}},
 		{name: "dependsOn a missing id", review: approvedBy("github:1", "github:2"),
-			head: map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(idTicket("CHG-2026-0002", map[string]string{"dependsOn": `["CHG-2026-0999"]`})))},
+			head: map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(idTicket("CHG-2026-0002", map[string]string{"dependsOn": `["CHG-2026-0999"]`, "window": laterWindow})))},
 			want: []string{"ticket CHG-2026-0999 does not exist"}},
+		{name: "conflicts with an open ticket on the same target", review: approvedBy("github:1", "github:2"),
+			head: map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(idTicket("CHG-2026-0002", map[string]string{"window": `{start: "2026-12-01T22:30:00Z", end: "2026-12-01T23:30:00Z"}`})))},
+			want: []string{"changes/payments/CHG-2026-0002.cue:9: the window overlaps CHG-2026-0001 (2026-12-01T22:00:00Z to 2026-12-01T23:00:00Z) on prod/images/acme/payments:payments"}},
+		{name: "a dependency is ordered, not a conflict", review: approvedBy("github:1", "github:2"),
+			head: map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(idTicket("CHG-2026-0002", map[string]string{"dependsOn": `["CHG-2026-0001"]`})))}},
 		{name: "path traversal", review: approvedBy(),
 			head: map[string]*entry{"changes/../cab.cue": ptr(file(newTicket))},
 			want: []string{`changes/..:1: path entry ".." is refused`}},
@@ -287,4 +296,28 @@ func TestCheckPRIsOChange(t *testing.T) {
 	require.Len(t, rep.Tickets, 1)
 	assert.Equal(t, "CHG-2026-0002", rep.Tickets[0].ID)
 	assert.Empty(t, errorsOf(rep), "broken tickets merged before are not re-judged")
+}
+
+func TestConflicts(t *testing.T) {
+	mk := func(envs []string, start, end, tag string) schema.Ticket {
+		return schema.Ticket{ID: "CHG-2026-0100", Environments: envs, Window: schema.Window{Start: start, End: end},
+			Actions: []schema.Action{{Type: "oci", Target: "images", Image: "ghcr.io/acme/pay@sha256:00", Tag: tag}}}
+	}
+	at := func(s string) time.Time { x, _ := time.Parse(time.RFC3339, s); return x }
+	open := []Open{{ID: "CHG-2026-0001", Start: at("2026-12-01T22:00:00Z"), End: at("2026-12-01T23:00:00Z"), Targets: []string{"prod/images/acme/pay:v1"}}}
+	tests := []struct {
+		name string
+		t    schema.Ticket
+		want int
+	}{
+		{"overlap on the same target", mk([]string{"prod"}, "2026-12-01T22:59:00Z", "2026-12-02T01:00:00Z", "v1"), 1},
+		{"back to back", mk([]string{"prod"}, "2026-12-01T23:00:00Z", "2026-12-02T01:00:00Z", "v1"), 0},
+		{"other tag", mk([]string{"prod"}, "2026-12-01T22:00:00Z", "2026-12-01T23:00:00Z", "v2"), 0},
+		{"other environment", mk([]string{"staging"}, "2026-12-01T22:00:00Z", "2026-12-01T23:00:00Z", "v1"), 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Len(t, conflicts(tc.t, open), tc.want)
+		})
+	}
 }
