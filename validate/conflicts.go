@@ -179,4 +179,3 @@ func saveSummaries(repo *git.Repository, cache map[string]*Open) {
 		_ = os.Rename(tmp, p)
 	}
 }
-
