@@ -45,6 +45,9 @@ type Report struct {
 	Tickets []Result `json:"tickets"`
 	// Diagnostics holds every problem found, sorted.
 	Diagnostics diag.List `json:"diagnostics"`
+	// RulesDigest identifies the base rules a pull request was judged by
+	// ("sha256:<hex>"); empty for checks on files.
+	RulesDigest string `json:"rulesDigest,omitempty"`
 }
 
 // Errors counts the diagnostics that fail the check.

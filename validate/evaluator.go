@@ -56,6 +56,9 @@ type Result struct {
 	Supersedes string    `json:"supersedes,omitempty"`
 	Cancels    string    `json:"cancels,omitempty"`
 	Diags      diag.List `json:"diagnostics,omitempty"`
+	// JSON is the ticket's canonical JSON export, when it parsed: the bytes
+	// a signature covers.
+	JSON json.RawMessage `json:"json,omitempty"`
 	// positions of reference fields, for repo-wide diagnostics.
 	Positions map[string][2]int `json:"positions,omitempty"`
 }
@@ -184,6 +187,7 @@ func (e *Evaluator) Check(f File) Result {
 		return r
 	}
 	t := p.Ticket
+	r.JSON = p.JSON
 	r.ID, r.Service, r.DependsOn, r.Supersedes, r.Cancels = t.ID, t.Service, t.DependsOn, t.Supersedes, t.Cancels
 	r.Positions = map[string][2]int{}
 	for _, k := range []string{"id", "dependsOn", "supersedes", "cancels", "service"} {

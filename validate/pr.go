@@ -2,6 +2,8 @@ package validate
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path"
@@ -86,6 +88,7 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	rep.RulesDigest = rulesDigest(job)
 	job.Mode, job.Now, job.Review = policy.PullRequest, o.Now, review
 
 	// A rename is a delete and an insert of the same blob.
@@ -185,6 +188,21 @@ func resolveTree(repo *git.Repository, which, rev string) (*object.Tree, error) 
 		return nil, fmt.Errorf("reading the tree of %s %q: %w", which, rev, err)
 	}
 	return t, nil
+}
+
+// rulesDigest identifies the rules a change was judged by: sha256 over the
+// names and contents of cab.cue and the policies, in order.
+func rulesDigest(job Job) string {
+	h := sha256.New()
+	files := job.Policies
+	if job.Config != nil {
+		files = append([]File{*job.Config}, files...)
+	}
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00%d\x00", f.Name, len(f.Source))
+		h.Write(f.Source)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // rulesIn reads cab.cue and policy/*.cue from a tree; refused files are

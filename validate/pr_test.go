@@ -321,3 +321,24 @@ func TestConflicts(t *testing.T) {
 		})
 	}
 }
+
+func TestMainline(t *testing.T) {
+	g := newGitRepo(t)
+	c1 := g.commit("main", plumbing.ZeroHash, baseFiles())
+	c2 := g.commit("main", c1, with(baseFiles(), map[string]*entry{"README.md": ptr(file("x"))}))
+	files3 := with(baseFiles(), map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))})
+	c3 := g.commit("main", c2, files3)
+	ms, err := Mainline(g.dir, "main", plumbing.ZeroHash)
+	require.NoError(t, err)
+	require.Len(t, ms, 2, "commits without new tickets are skipped")
+	assert.Equal(t, c1.String(), ms[0].Commit)
+	assert.Equal(t, []string{"changes/payments/CHG-2026-0001.cue"}, ms[0].Tickets)
+	assert.Equal(t, c3.String(), ms[1].Commit)
+	assert.Equal(t, c2.String(), ms[1].Parent)
+	assert.Equal(t, []string{"changes/payments/CHG-2026-0002.cue"}, ms[1].Tickets)
+
+	ms, err = Mainline(g.dir, "main", c2)
+	require.NoError(t, err)
+	require.Len(t, ms, 1, "the walk stops at stop")
+	assert.Equal(t, c3.String(), ms[0].Commit)
+}
