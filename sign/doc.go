@@ -1,0 +1,25 @@
+// Package sign binds a merged ticket to the evidence that let it through and
+// verifies that binding before anything acts on it.
+//
+// A signature is an in-toto Statement v1 (subject: the ticket path and the
+// sha256 of its canonical JSON; predicate: [Predicate], type [PredicateType])
+// in a DSSE envelope of payload type [PayloadType], the type cosign
+// verify-attestation expects. Keys are PEM files (ECDSA P-256 or Ed25519,
+// PKCS#8, optionally in the cosign/sigstore encrypted format) or KMS URIs
+// handed to sigstore's kms package.
+//
+// Invariants of [Verify]:
+//
+//   - It hashes, verifies and hands on one byte buffer: the Statement it
+//     returns is decoded from the payload bytes whose signature was checked,
+//     never from a second parse of anything else.
+//   - It never trusts a digest carried inside the envelope: the ticket
+//     digest is computed by the caller from the merged bytes and compared
+//     with the subject, together with the ticket path, id, environments,
+//     repository and merge commit.
+//   - The payload type is checked before and during verification; an
+//     envelope of another type is refused even if its signature is good.
+//   - Failures are typed: [ErrMalformed], [ErrUntrusted], [ErrMismatch]
+//     (as a [*MismatchError] naming the field), each message naming the
+//     ticket.
+package sign

@@ -1,0 +1,138 @@
+package sign
+
+import (
+	"bytes"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
+
+	"github.com/cabhq/cab/schema"
+)
+
+// Expect is what a verified statement must say. The caller computes
+// TicketDigest from the merged ticket bytes (see [Digest]); it is never
+// taken from the envelope. Repository and MergeCommit are checked when set.
+type Expect struct {
+	TicketPath   string
+	TicketDigest string
+	ID           string
+	Environments []string
+	Repository   string
+	MergeCommit  string
+}
+
+// Verify checks that envelope (DSSE JSON) is signed by one of trusted and
+// that its statement describes the ticket in want, and returns the statement
+// decoded from the verified payload bytes.
+func Verify(envelope []byte, trusted []schema.Key, want Expect) (*Statement, error) {
+	ticket := want.TicketPath
+	if ticket == "" || want.TicketDigest == "" || want.ID == "" {
+		return nil, errors.New("verifying: ticket path, digest and id are required")
+	}
+	var env ssldsse.Envelope
+	if err := json.Unmarshal(envelope, &env); err != nil {
+		return nil, fmt.Errorf("%s: %w: envelope: %v", ticket, ErrMalformed, err)
+	}
+	if env.PayloadType != PayloadType {
+		return nil, &MismatchError{Ticket: ticket, Field: "payloadType", Got: fmt.Sprintf("%q", env.PayloadType), Want: fmt.Sprintf("%q", PayloadType)}
+	}
+	// cab signs with one key; more signatures would only widen what is
+	// accepted (and securesystemslib prints to stdout on duplicates).
+	if len(env.Signatures) != 1 {
+		return nil, fmt.Errorf("%s: %w: envelope has %d signatures, want 1", ticket, ErrMalformed, len(env.Signatures))
+	}
+	if len(trusted) == 0 {
+		return nil, fmt.Errorf("%s: %w: no trusted keys configured", ticket, ErrUntrusted)
+	}
+
+	var payload []byte
+	verified := false
+	for _, k := range trusted {
+		v, err := loadVerifier(k)
+		if err != nil {
+			return nil, err
+		}
+		var p []byte
+		wv := sigdsse.WrapVerifier(v, sigdsse.WithExpectedPayloadType(PayloadType), sigdsse.WithDecodedPayload(&p))
+		if err := wv.VerifySignature(bytes.NewReader(envelope), nil); err == nil {
+			payload, verified = p, true
+			break
+		}
+	}
+	if !verified {
+		names := make([]string, len(trusted))
+		for i, k := range trusted {
+			names[i] = k.Name
+		}
+		return nil, fmt.Errorf("%s: %w (keyid %q; tried %s)", ticket, ErrUntrusted, env.Signatures[0].KeyID, strings.Join(names, ", "))
+	}
+
+	// From here on only the verified payload bytes are read.
+	var st Statement
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w: statement: %v", ticket, ErrMalformed, err)
+	}
+	if err := check(&st, want); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+func loadVerifier(k schema.Key) (signature.Verifier, error) {
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(k.PublicKey))
+	if err != nil {
+		return nil, fmt.Errorf("trusted key %q: %w", k.Name, err)
+	}
+	if err := checkKeyType(pub); err != nil {
+		return nil, fmt.Errorf("trusted key %q: %w", k.Name, err)
+	}
+	v, err := signature.LoadVerifier(pub, crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("trusted key %q: %w", k.Name, err)
+	}
+	return v, nil
+}
+
+func check(st *Statement, want Expect) error {
+	mismatch := func(field string, got, w any) error {
+		return &MismatchError{Ticket: want.TicketPath, Field: field, Got: fmt.Sprintf("%q", got), Want: fmt.Sprintf("%q", w)}
+	}
+	if st.Type != StatementType {
+		return mismatch("_type", st.Type, StatementType)
+	}
+	if st.PredicateType != PredicateType {
+		return mismatch("predicateType", st.PredicateType, PredicateType)
+	}
+	if len(st.Subject) != 1 {
+		return &MismatchError{Ticket: want.TicketPath, Field: "subject", Got: fmt.Sprintf("%d subjects", len(st.Subject)), Want: "1"}
+	}
+	sub := st.Subject[0]
+	if got := sub.Digest["sha256"]; got != want.TicketDigest {
+		return mismatch("subject.digest.sha256", got, want.TicketDigest)
+	}
+	if sub.Name != want.TicketPath {
+		return mismatch("subject.name", sub.Name, want.TicketPath)
+	}
+	p := st.Predicate
+	if p.ID != want.ID {
+		return mismatch("predicate.id", p.ID, want.ID)
+	}
+	if !slices.Equal(p.Environments, want.Environments) {
+		return mismatch("predicate.environments", p.Environments, want.Environments)
+	}
+	if want.Repository != "" && p.Repository != want.Repository {
+		return mismatch("predicate.repository", p.Repository, want.Repository)
+	}
+	if want.MergeCommit != "" && p.MergeCommit != want.MergeCommit {
+		return mismatch("predicate.mergeCommit", p.MergeCommit, want.MergeCommit)
+	}
+	return nil
+}
