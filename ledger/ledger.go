@@ -1,0 +1,476 @@
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage"
+)
+
+// DefaultBranch is the ledger branch used when Open is given none.
+const DefaultBranch = "cab/ledger"
+
+// DefaultMaxAttempts bounds the transactions of Update.
+const DefaultMaxAttempts = 20
+
+// ErrContention is returned by Update when every attempt lost the race
+// against other writers.
+var ErrContention = errors.New("ledger: too much contention, giving up")
+
+// ErrRewritten is matched (errors.Is) by the *RewrittenError of
+// VerifyCheckpoint: the ledger branch was force-pushed or rewritten.
+var ErrRewritten = errors.New("ledger rewritten")
+
+// RewrittenError reports that a checkpoint is no longer an ancestor of the
+// ledger head.
+type RewrittenError struct {
+	Checkpoint, Head plumbing.Hash
+}
+
+func (e *RewrittenError) Error() string {
+	return fmt.Sprintf("ledger rewritten: checkpoint %s is not an ancestor of head %s", e.Checkpoint, e.Head)
+}
+
+// Is makes errors.Is(err, ErrRewritten) true.
+func (e *RewrittenError) Is(target error) bool { return target == ErrRewritten }
+
+// Log is the ledger as read at one head.
+type Log struct {
+	// Head is the commit read; the zero hash for an empty or missing
+	// branch. Keep it as a checkpoint for VerifyCheckpoint.
+	Head plumbing.Hash
+	// Events are every event, ordered by ticket id, then sequence number.
+	Events []Event
+	// States maps each ticket id to where it stands.
+	States map[string]*TicketState
+}
+
+// State returns the state of ticket (the zero state when it has no event).
+func (l *Log) State(ticket string) TicketState {
+	if st := l.States[ticket]; st != nil {
+		return *st
+	}
+	return TicketState{}
+}
+
+// Ticket returns the events of one ticket, in order.
+func (l *Log) Ticket(id string) []Event {
+	var out []Event
+	for _, ev := range l.Events {
+		if ev.Ticket == id {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// Ledger reads and appends the ledger branch of a git repository.
+// Its methods serialize with each other; two Ledgers must not share one
+// repository concurrently.
+type Ledger struct {
+	repo   *git.Repository
+	remote string
+	branch string
+
+	// Auth authenticates fetches and pushes (nil: none).
+	Auth transport.AuthMethod
+	// Now is the clock filling in Event.At (default time.Now).
+	Now func() time.Time
+	// Author signs the ledger commits; its When is the event's At.
+	Author object.Signature
+	// MaxAttempts bounds the attempts of Update (default DefaultMaxAttempts).
+	MaxAttempts int
+	// Logger receives retries (default: discard).
+	Logger *slog.Logger
+
+	mu sync.Mutex
+}
+
+// Open returns the ledger kept on branch (DefaultBranch when empty) of
+// repo. With a remote name, Read fetches the branch from that remote and
+// Update pushes to it; with "" the ledger lives in the local ref only.
+func Open(repo *git.Repository, remote, branch string) *Ledger {
+	if branch == "" {
+		branch = DefaultBranch
+	}
+	return &Ledger{
+		repo:        repo,
+		remote:      remote,
+		branch:      branch,
+		Now:         time.Now,
+		Author:      object.Signature{Name: "cab", Email: "cab@localhost"},
+		MaxAttempts: DefaultMaxAttempts,
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+// branchRef is the ref on the remote (or the local ref in local mode).
+func (l *Ledger) branchRef() plumbing.ReferenceName {
+	return plumbing.NewBranchReferenceName(l.branch)
+}
+
+// trackingRef is where the remote branch is fetched to.
+func (l *Ledger) trackingRef() plumbing.ReferenceName {
+	if l.remote == "" {
+		return l.branchRef()
+	}
+	return plumbing.NewRemoteReferenceName(l.remote, l.branch)
+}
+
+func (l *Ledger) checkNames() error {
+	if err := l.branchRef().Validate(); err != nil {
+		return fmt.Errorf("ledger branch %q: %w", l.branch, err)
+	}
+	if l.remote != "" {
+		if err := l.trackingRef().Validate(); err != nil {
+			return fmt.Errorf("ledger remote %q: %w", l.remote, err)
+		}
+	}
+	return nil
+}
+
+// Read fetches the ledger branch (when there is a remote) and returns the
+// log at its head, checking every event against the state machine. An
+// empty or missing branch is an empty log.
+func (l *Ledger) Read(ctx context.Context) (*Log, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.read(ctx)
+}
+
+func (l *Ledger) read(ctx context.Context) (*Log, error) {
+	if err := l.checkNames(); err != nil {
+		return nil, err
+	}
+	if err := l.fetch(ctx); err != nil {
+		return nil, err
+	}
+	head := plumbing.ZeroHash
+	ref, err := l.repo.Reference(l.trackingRef(), true)
+	switch {
+	case errors.Is(err, plumbing.ErrReferenceNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("reading %s: %w", l.trackingRef(), err)
+	default:
+		head = ref.Hash()
+	}
+	return readLog(l.repo, head)
+}
+
+func readLog(repo *git.Repository, head plumbing.Hash) (*Log, error) {
+	log := &Log{Head: head, States: map[string]*TicketState{}}
+	if head.IsZero() {
+		return log, nil
+	}
+	events, err := readTree(repo.Storer, head)
+	if err != nil {
+		return nil, err
+	}
+	states, err := replay(nil, events)
+	if err != nil {
+		return nil, err
+	}
+	log.Events, log.States = events, states
+	return log, nil
+}
+
+// fetch updates the tracking ref from the remote (forced, so that a
+// rewritten remote is seen as it is) and removes it when the remote
+// branch does not exist.
+func (l *Ledger) fetch(ctx context.Context) error {
+	if l.remote == "" {
+		return nil
+	}
+	spec := config.RefSpec("+" + l.branchRef().String() + ":" + l.trackingRef().String())
+	err := l.repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: l.remote,
+		RefSpecs:   []config.RefSpec{spec},
+		Auth:       l.Auth,
+		Tags:       git.NoTags,
+	})
+	switch {
+	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
+		return nil
+	case errors.Is(err, git.NoMatchingRefSpecError{}):
+		err := l.repo.Storer.RemoveReference(l.trackingRef())
+		if err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound) {
+			return fmt.Errorf("removing %s: %w", l.trackingRef(), err)
+		}
+		return nil
+	default:
+		return fmt.Errorf("fetching ledger %s from %s: %w", l.branch, l.remote, err)
+	}
+}
+
+// Decide looks at the latest log and returns the events to append (none
+// to append nothing). Seq and At may be left zero to be filled in.
+type Decide func(*Log) ([]Event, error)
+
+// errConflict marks a lost compare-and-swap.
+var errConflict = errors.New("ledger head moved")
+
+// Update runs a transaction: it reads the latest log, calls decide with
+// it, appends the returned events as one commit each on top of the head
+// it read, and publishes them with a compare-and-swap on the branch ref
+// (a plain, non-force push required to start from that head, or a checked
+// local ref update). When another writer moved the ref first, it re-reads
+// and calls decide again, up to MaxAttempts times with a short jittered
+// backoff; decide must therefore have no side effects of its own. It
+// returns the log including the appended events.
+func (l *Ledger) Update(ctx context.Context, decide Decide) (*Log, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	attempts := l.MaxAttempts
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
+	}
+	backoff := 5 * time.Millisecond
+	for attempt := 1; attempt <= attempts; attempt++ {
+		log, err := l.read(ctx)
+		if err != nil {
+			return nil, err
+		}
+		next, err := l.attempt(ctx, log, decide)
+		if !errors.Is(err, errConflict) {
+			return next, err
+		}
+		l.Logger.Debug("ledger head moved, retrying", "branch", l.branch, "attempt", attempt)
+		if err := sleep(ctx, jitter(backoff)); err != nil {
+			return nil, err
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+	return nil, fmt.Errorf("%w after %d attempts on %s", ErrContention, attempts, l.branch)
+}
+
+func (l *Ledger) attempt(ctx context.Context, log *Log, decide Decide) (*Log, error) {
+	events, err := decide(log)
+	if err != nil {
+		return nil, err
+	}
+	if len(events) == 0 {
+		return log, nil
+	}
+	events = append([]Event(nil), events...)
+	next := map[string]int{}
+	now := l.Now
+	if now == nil {
+		now = time.Now
+	}
+	for i := range events {
+		ev := &events[i]
+		if ev.Seq == 0 {
+			if next[ev.Ticket] == 0 {
+				next[ev.Ticket] = log.State(ev.Ticket).Seq + 1
+			}
+			ev.Seq = next[ev.Ticket]
+		}
+		next[ev.Ticket] = ev.Seq + 1
+		if ev.At.IsZero() {
+			ev.At = now().UTC()
+		}
+	}
+	states, err := replay(log.States, events)
+	if err != nil {
+		return nil, err
+	}
+	head := log.Head
+	for i := range events {
+		if head, err = appendCommit(l.repo.Storer, head, &events[i], l.Author); err != nil {
+			return nil, fmt.Errorf("appending %s %s: %w", events[i].Kind, events[i].Ticket, err)
+		}
+	}
+	if err := l.publish(ctx, log.Head, head); err != nil {
+		return nil, err
+	}
+	// Re-read what was written: the stored form is the truth.
+	out, err := readLog(l.repo, head)
+	if err != nil {
+		return nil, err
+	}
+	if len(out.States) != len(states) {
+		return nil, fmt.Errorf("ledger: read back %d tickets, want %d", len(out.States), len(states))
+	}
+	return out, nil
+}
+
+// publish moves the branch from old to head, or fails with errConflict.
+func (l *Ledger) publish(ctx context.Context, old, head plumbing.Hash) error {
+	if l.remote == "" {
+		return l.casLocal(old, head)
+	}
+	if err := l.push(ctx, old, head); err != nil {
+		return err
+	}
+	// The push landed: the tracking ref follows.
+	if err := l.repo.Storer.SetReference(plumbing.NewHashReference(l.trackingRef(), head)); err != nil {
+		return fmt.Errorf("updating %s: %w", l.trackingRef(), err)
+	}
+	return nil
+}
+
+func (l *Ledger) casLocal(old, head plumbing.Hash) error {
+	name := l.branchRef()
+	ref := plumbing.NewHashReference(name, head)
+	if old.IsZero() {
+		// go-git has no "create only if absent": check, then set.
+		_, err := l.repo.Storer.Reference(name)
+		switch {
+		case err == nil:
+			return errConflict
+		case !errors.Is(err, plumbing.ErrReferenceNotFound):
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		return l.repo.Storer.SetReference(ref)
+	}
+	err := l.repo.Storer.CheckAndSetReference(ref, plumbing.NewHashReference(name, old))
+	if errors.Is(err, storage.ErrReferenceHasChanged) {
+		return errConflict
+	}
+	if err != nil {
+		return fmt.Errorf("updating %s: %w", name, err)
+	}
+	return nil
+}
+
+// push sends head to the remote branch as a plain fast-forward that must
+// start from old.
+func (l *Ledger) push(ctx context.Context, old, head plumbing.Hash) error {
+	tmp := plumbing.ReferenceName("refs/cab/push/" + randomHex())
+	if err := l.repo.Storer.SetReference(plumbing.NewHashReference(tmp, head)); err != nil {
+		return fmt.Errorf("setting %s: %w", tmp, err)
+	}
+	defer func() { _ = l.repo.Storer.RemoveReference(tmp) }()
+	opts := &git.PushOptions{
+		RemoteName: l.remote,
+		RefSpecs:   []config.RefSpec{config.RefSpec(tmp.String() + ":" + l.branchRef().String())},
+		Auth:       l.Auth,
+	}
+	if !old.IsZero() {
+		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(old.String() + ":" + l.branchRef().String())}
+	}
+	err := l.repo.PushContext(ctx, opts)
+	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if rejected(err) {
+		return fmt.Errorf("%w: %v", errConflict, err)
+	}
+	// Anything else (a dropped connection after the update, say): look at
+	// the remote before deciding.
+	now, lerr := l.remoteHead(ctx)
+	switch {
+	case lerr != nil:
+		return fmt.Errorf("pushing ledger %s to %s: %w", l.branch, l.remote, err)
+	case now == head:
+		return nil
+	case now != old:
+		return fmt.Errorf("%w: %v", errConflict, err)
+	}
+	return fmt.Errorf("pushing ledger %s to %s: %w", l.branch, l.remote, err)
+}
+
+// rejected reports whether a push error means the remote ref was not
+// where we required it. go-git has no typed errors for these: its own
+// pre-checks return "non-fast-forward update: <ref>" and "remote ref <ref>
+// required to be <hash> but is <hash>|absent"; a remote that lost the
+// race inside receive-pack answers "command error on <ref>: failed to
+// update ref" (or "fetch first", "failed to lock").
+func rejected(err error) bool {
+	if errors.Is(err, git.ErrForceNeeded) || errors.Is(err, git.ErrNonFastForwardUpdate) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"non-fast-forward", "required to be", "command error on", "rejected", "fetch first", "failed to update ref", "failed to lock"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Ledger) remoteHead(ctx context.Context) (plumbing.Hash, error) {
+	rem, err := l.repo.Remote(l.remote)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: l.Auth})
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	for _, r := range refs {
+		if r.Name() == l.branchRef() {
+			return r.Hash(), nil
+		}
+	}
+	return plumbing.ZeroHash, nil
+}
+
+// VerifyCheckpoint checks that the ledger was only appended to since a
+// checkpoint: old (a Log.Head kept earlier) must be on the first-parent
+// chain of newHead. It fails with a *RewrittenError (errors.Is
+// ErrRewritten) when it is not, e.g. after a force-push dropped events.
+// A zero old checks nothing.
+func VerifyCheckpoint(repo *git.Repository, old, newHead plumbing.Hash) error {
+	if old.IsZero() || old == newHead {
+		return nil
+	}
+	rewritten := &RewrittenError{Checkpoint: old, Head: newHead}
+	h := newHead
+	for !h.IsZero() {
+		if h == old {
+			return nil
+		}
+		c, err := repo.CommitObject(h)
+		if err != nil {
+			return fmt.Errorf("reading ledger commit %s: %w", h, err)
+		}
+		if len(c.ParentHashes) == 0 {
+			break
+		}
+		h = c.ParentHashes[0]
+	}
+	return rewritten
+}
+
+func randomHex() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func jitter(d time.Duration) time.Duration {
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(d)))
+	if err != nil {
+		return d
+	}
+	return d/2 + time.Duration(n.Int64())
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
