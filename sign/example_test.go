@@ -1,0 +1,53 @@
+package sign_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/sign"
+)
+
+func Example() {
+	dir, _ := os.MkdirTemp("", "cab-sign")
+	defer os.RemoveAll(dir)
+	priv, pub, _ := sign.Keygen(sign.AlgEd25519)
+	keyPath := filepath.Join(dir, "cab.key")
+	_ = os.WriteFile(keyPath, priv, 0o600)
+
+	// CI, after the merge: sign what passed.
+	ticketJSON, _ := schema.Canonical([]byte(`{"id": "CHG-2026-0042"}`))
+	st := sign.NewStatement("changes/CHG-2026-0042.cue", sign.Digest(ticketJSON), sign.Predicate{
+		ID:           "CHG-2026-0042",
+		Environments: []string{"staging"},
+	})
+	signer, err := sign.LoadSigner(context.Background(), "file://"+keyPath, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	envelope, _ := signer.Sign(context.Background(), st)
+
+	// Reconciler: verify against the merged bytes before acting.
+	trusted := []schema.Key{{Name: "ci", PublicKey: string(pub)}}
+	got, err := sign.Verify(envelope, trusted, sign.Expect{
+		TicketPath:   "changes/CHG-2026-0042.cue",
+		TicketDigest: sign.Digest(ticketJSON),
+		ID:           "CHG-2026-0042",
+		Environments: []string{"staging"},
+	})
+	fmt.Println(got.Predicate.ID, err)
+
+	_, err = sign.Verify(envelope, trusted, sign.Expect{
+		TicketPath:   "changes/CHG-2026-0042.cue",
+		TicketDigest: sign.Digest(ticketJSON),
+		ID:           "CHG-2026-0042",
+		Environments: []string{"staging", "prod"},
+	})
+	fmt.Println(err)
+	// Output:
+	// CHG-2026-0042 <nil>
+	// changes/CHG-2026-0042.cue: attestation does not match: predicate.environments is ["staging"], want ["staging" "prod"]
+}
