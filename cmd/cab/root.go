@@ -64,6 +64,7 @@ the ticket is signed, applied by the reconciler and recorded in git history.`,
 		newInitCmd(),
 		newNewCmd(),
 		newSchemaCmd(),
+		newKeygenCmd(),
 	)
 	return root
 }
