@@ -205,7 +205,7 @@ func (l *Ledger) fetch(ctx context.Context) error {
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
 		return nil
-	case errors.Is(err, git.NoMatchingRefSpecError{}):
+	case errors.Is(err, git.NoMatchingRefSpecError{}), errors.Is(err, transport.ErrEmptyRemoteRepository):
 		err := l.repo.Storer.RemoveReference(l.trackingRef())
 		if err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound) {
 			return fmt.Errorf("removing %s: %w", l.trackingRef(), err)

@@ -1,0 +1,389 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/storage/memory"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// gitServer is a real git smart-HTTP server (git http-backend behind
+// net/http/cgi) on loopback, serving bare repositories under root.
+type gitServer struct {
+	root string
+	url  string
+}
+
+func runGit(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "git %s: %s", strings.Join(args, " "), out)
+	return string(out)
+}
+
+func newGitServer(t testing.TB) *gitServer {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	execPath := strings.TrimSpace(runGit(t, t.TempDir(), "--exec-path"))
+	root := t.TempDir()
+	srv := httptest.NewServer(&cgi.Handler{
+		Path:   filepath.Join(execPath, "git-http-backend"),
+		Stderr: io.Discard, // receive-pack's "cannot lock ref" when a writer loses the race
+		Env:    []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "HOME=" + root},
+	})
+	t.Cleanup(srv.Close)
+	return &gitServer{root: root, url: srv.URL}
+}
+
+// bare creates an empty bare repository accepting pushes and returns its
+// directory and URL.
+func (s *gitServer) bare(t testing.TB, name string) (string, string) {
+	t.Helper()
+	dir := filepath.Join(s.root, name+".git")
+	runGit(t, s.root, "init", "-q", "--bare", dir)
+	runGit(t, dir, "config", "http.receivepack", "true")
+	return dir, s.url + "/" + name + ".git"
+}
+
+// clone is a fresh local go-git repository with remote origin at url.
+func clone(t testing.TB, url string) *git.Repository {
+	t.Helper()
+	repo, err := git.PlainInit(t.TempDir(), true)
+	require.NoError(t, err)
+	_, err = repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{url}})
+	require.NoError(t, err)
+	return repo
+}
+
+var t0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func fixedClock() func() time.Time {
+	var n atomic.Int64
+	return func() time.Time { return t0.Add(time.Duration(n.Add(1)) * time.Second) }
+}
+
+func add(evs ...Event) Decide {
+	return func(*Log) ([]Event, error) { return evs, nil }
+}
+
+func TestRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	srv := newGitServer(t)
+	dir, url := srv.bare(t, "rt")
+
+	l := Open(clone(t, url), "origin", "")
+	l.Now = fixedClock()
+	envelope := []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}`)
+	log, err := l.Update(ctx, add(
+		Event{Ticket: "CHG-2026-0042", Kind: KindSigned, Actor: "ci", Commit: "abc123", Envelope: envelope, Data: []byte(`{"pr":7}`)},
+		Event{Ticket: "CHG-2026-0042", Env: "prod", Kind: KindApplying, Actor: "reconciler"},
+		Event{Ticket: "CHG-2026-0042", Env: "prod", Kind: KindApplied, Actor: "reconciler"},
+	))
+	require.NoError(t, err)
+	require.Len(t, log.Events, 3)
+	assert.Equal(t, []int{1, 2, 3}, []int{log.Events[0].Seq, log.Events[1].Seq, log.Events[2].Seq})
+
+	// What C git sees on the server.
+	files := strings.Fields(runGit(t, dir, "ls-tree", "-r", "--name-only", "cab/ledger"))
+	assert.Equal(t, []string{
+		"ledger/CHG-2026-0042/1-signed.dsse",
+		"ledger/CHG-2026-0042/1-signed.json",
+		"ledger/CHG-2026-0042/2-applying.json",
+		"ledger/CHG-2026-0042/3-applied.json",
+	}, files)
+	assert.Equal(t, "3\n", runGit(t, dir, "rev-list", "--count", "--first-parent", "cab/ledger"), "one commit per event")
+	assert.Equal(t, "applied CHG-2026-0042 prod\n\nCab-Ticket: CHG-2026-0042\nCab-Env: prod\nCab-Event: applied\n",
+		strings.TrimSuffix(runGit(t, dir, "log", "-1", "--format=%B", "cab/ledger"), "\n"), "commit message")
+	assert.Equal(t, "applied/prod/CHG-2026-0042\napplying/prod/CHG-2026-0042\nsigned//CHG-2026-0042\n",
+		runGit(t, dir, "log", "--format=%(trailers:key=Cab-Event,valueonly,separator=%x2C)/%(trailers:key=Cab-Env,valueonly,separator=%x2C)/%(trailers:key=Cab-Ticket,valueonly,separator=%x2C)", "cab/ledger"),
+		"trailers as C git parses them")
+	assert.Equal(t, "signed CHG-2026-0042\n", runGit(t, dir, "log", "--format=%s", "--grep", "Cab-Event: signed", "cab/ledger"), "git log --grep")
+	assert.Equal(t, string(envelope), runGit(t, dir, "show", "cab/ledger:ledger/CHG-2026-0042/1-signed.dsse"))
+	assert.Contains(t, runGit(t, dir, "show", "cab/ledger:ledger/CHG-2026-0042/1-signed.json"), `"commit": "abc123"`)
+
+	// A second clone reads the same log.
+	got, err := Open(clone(t, url), "origin", "").Read(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, log.Head, got.Head)
+	require.Len(t, got.Events, 3)
+	assert.Equal(t, envelope, got.Events[0].Envelope)
+	assert.JSONEq(t, `{"pr":7}`, string(got.Events[0].Data))
+	assert.Equal(t, t0.Add(time.Second), got.Events[0].At)
+	assert.Equal(t, KindApplied, got.State("CHG-2026-0042").Envs["prod"])
+	assert.Equal(t, KindSigned, got.State("CHG-2026-0042").Status)
+}
+
+func TestValidateRejectsImpossibleTransitions(t *testing.T) {
+	const id = "CHG-2026-0001"
+	signed := Event{Seq: 1, Ticket: id, Kind: KindSigned}
+	ev := func(seq int, env, kind string) Event { return Event{Seq: seq, Ticket: id, Env: env, Kind: kind} }
+	tests := []struct {
+		name     string
+		events   []Event
+		from, to string
+		seq      int
+	}{
+		{"applied before signed", []Event{ev(1, "prod", KindApplied)}, "none", KindApplied, 1},
+		{"applying before signed", []Event{ev(1, "prod", KindApplying)}, "none", KindApplying, 1},
+		{"applied before applying", []Event{signed, ev(2, "prod", KindApplied)}, "signed", KindApplied, 2},
+		{"second signed", []Event{signed, ev(2, "", KindSigned)}, "signed", KindSigned, 2},
+		{"after unsigned", []Event{ev(1, "", KindUnsigned), ev(2, "", KindSigned)}, "unsigned", KindSigned, 2},
+		{"verified after applying", []Event{signed, ev(2, "prod", KindApplying), ev(3, "prod", KindVerified)}, KindApplying, KindVerified, 3},
+		{"applying twice", []Event{signed, ev(2, "prod", KindApplying), ev(3, "prod", KindApplying)}, KindApplying, KindApplying, 3},
+		{"rolled-back without failure", []Event{signed, ev(2, "prod", KindApplying), ev(3, "prod", KindApplied), ev(4, "prod", KindRolledBack)}, KindApplied, KindRolledBack, 4},
+		{"applying after expired", []Event{signed, ev(2, "", KindExpired), ev(3, "prod", KindApplying)}, KindExpired, KindApplying, 3},
+		{"applying after quarantined", []Event{signed, ev(2, "", KindQuarantined), ev(3, "prod", KindApplying)}, KindQuarantined, KindApplying, 3},
+		{"reapply after verified", []Event{signed, ev(2, "prod", KindApplying), ev(3, "prod", KindApplied), ev(4, "prod", KindVerified), ev(5, "prod", KindApplying)}, KindVerified, KindApplying, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Validate(tt.events)
+			var te *TransitionError
+			require.ErrorAs(t, err, &te, "got %v, want a *TransitionError", err)
+			assert.ErrorIs(t, err, ErrTransition)
+			assert.Equal(t, id, te.Ticket)
+			assert.Equal(t, tt.seq, te.Seq)
+			assert.Equal(t, tt.from, te.From)
+			assert.Equal(t, tt.to, te.To)
+			assert.Contains(t, err.Error(), fmt.Sprintf("%s event %d", id, tt.seq))
+		})
+	}
+
+	ok := []Event{signed, ev(2, "staging", KindScheduled), ev(3, "staging", KindApplying), ev(4, "staging", KindApplied),
+		ev(5, "staging", KindVerified), ev(6, "prod", KindApplying), ev(7, "prod", KindFailed), ev(8, "prod", KindRolledBack)}
+	assert.NoError(t, Validate(ok), "a legal history")
+	var ie *InvalidError
+	assert.ErrorAs(t, Validate([]Event{signed, ev(3, "prod", KindApplying)}), &ie, "a gap in seq")
+	assert.ErrorAs(t, Validate([]Event{ev(1, "", KindApplying)}), &ie, "apply kind without env")
+}
+
+func TestUpdateRejectsImpossibleTransitionAndPushesNothing(t *testing.T) {
+	ctx := context.Background()
+	srv := newGitServer(t)
+	dir, url := srv.bare(t, "bad")
+	l := Open(clone(t, url), "origin", "")
+	_, err := l.Update(ctx, add(Event{Ticket: "CHG-2026-0001", Env: "prod", Kind: KindApplied}))
+	var te *TransitionError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "none", te.From)
+	assert.Equal(t, KindApplied, te.To)
+	assert.Empty(t, strings.TrimSpace(runGit(t, dir, "for-each-ref")), "nothing pushed")
+}
+
+func TestReadRejectsImpossibleTransitionOnBranch(t *testing.T) {
+	// A branch written by something else than cab (bypassing the state
+	// machine) is refused when read.
+	repo, err := git.Init(memory.NewStorage(), nil)
+	require.NoError(t, err)
+	l := Open(repo, "", "")
+	head, err := appendCommit(repo.Storer, plumbing.ZeroHash,
+		&Event{Seq: 1, Ticket: "CHG-2026-0007", Env: "prod", Kind: KindApplied, At: t0}, l.Author)
+	require.NoError(t, err)
+	require.NoError(t, repo.Storer.SetReference(plumbing.NewHashReference(l.branchRef(), head)))
+	_, err = l.Read(context.Background())
+	var te *TransitionError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "CHG-2026-0007", te.Ticket)
+	assert.Equal(t, 1, te.Seq)
+}
+
+func TestMissingBranchIsEmptyLog(t *testing.T) {
+	ctx := context.Background()
+	srv := newGitServer(t)
+	_, url := srv.bare(t, "empty")
+	log, err := Open(clone(t, url), "origin", "").Read(ctx)
+	require.NoError(t, err)
+	assert.True(t, log.Head.IsZero())
+	assert.Empty(t, log.Events)
+
+	repo, err := git.Init(memory.NewStorage(), nil)
+	require.NoError(t, err)
+	log, err = Open(repo, "", "").Read(ctx)
+	require.NoError(t, err, "local mode")
+	assert.True(t, log.Head.IsZero())
+}
+
+func TestPathValidation(t *testing.T) {
+	repo, err := git.Init(memory.NewStorage(), nil)
+	require.NoError(t, err)
+	l := Open(repo, "", "")
+	for _, ev := range []Event{
+		{Ticket: "../x", Kind: KindSigned},
+		{Ticket: "CHG-2026-0001/../../x", Kind: KindSigned},
+		{Ticket: "CHG-2026-0001", Env: "../x", Kind: KindScheduled},
+		{Ticket: "CHG-2026-0001", Kind: "../x"},
+		{Ticket: "CHG-2026-0001\nCab-Event: applied", Kind: KindSigned},
+	} {
+		_, err := l.Update(context.Background(), add(ev))
+		assert.ErrorIs(t, err, ErrInvalid, "ticket %q env %q kind %q", ev.Ticket, ev.Env, ev.Kind)
+		_, err = appendCommit(repo.Storer, plumbing.ZeroHash, &Event{Seq: 1, Ticket: ev.Ticket, Env: ev.Env, Kind: ev.Kind}, l.Author)
+		assert.ErrorIs(t, err, ErrInvalid, "appendCommit checks too")
+	}
+	_, err = repo.Reference(l.branchRef(), true)
+	assert.ErrorIs(t, err, plumbing.ErrReferenceNotFound, "nothing written")
+	assert.True(t, ValidTicketID("CHG-2026-000001"))
+	assert.False(t, ValidTicketID("CHG-2026-001"))
+	assert.True(t, ValidEnv("prod-eu-1"))
+	assert.False(t, ValidEnv("Prod"))
+}
+
+func TestLocalModeCompareAndSwap(t *testing.T) {
+	ctx := context.Background()
+	repo, err := git.Init(memory.NewStorage(), nil)
+	require.NoError(t, err)
+	a, b := Open(repo, "", ""), Open(repo, "", "")
+	first, err := a.Update(ctx, add(Event{Ticket: "CHG-2026-0001", Kind: KindSigned}))
+	require.NoError(t, err)
+	_, err = a.Update(ctx, add(Event{Ticket: "CHG-2026-0002", Kind: KindSigned}))
+	require.NoError(t, err)
+	// b decided on a stale head: its CAS loses.
+	head, err := appendCommit(repo.Storer, first.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
+	require.NoError(t, err)
+	assert.ErrorIs(t, b.casLocal(first.Head, head), errConflict)
+	assert.ErrorIs(t, b.casLocal(plumbing.ZeroHash, head), errConflict, "creating an existing branch")
+	// Through Update, b retries on the latest state.
+	log, err := b.Update(ctx, add(Event{Ticket: "CHG-2026-0003", Kind: KindSigned}))
+	require.NoError(t, err)
+	assert.Len(t, log.Events, 3)
+}
+
+func TestStalePushIsRejected(t *testing.T) {
+	ctx := context.Background()
+	srv := newGitServer(t)
+	_, url := srv.bare(t, "stale")
+	a, b := Open(clone(t, url), "origin", ""), Open(clone(t, url), "origin", "")
+	_, err := a.Update(ctx, add(Event{Ticket: "CHG-2026-0001", Kind: KindSigned}))
+	require.NoError(t, err)
+	stale, err := b.Read(ctx)
+	require.NoError(t, err)
+	_, err = a.Update(ctx, add(Event{Ticket: "CHG-2026-0002", Kind: KindSigned}))
+	require.NoError(t, err)
+
+	head, err := appendCommit(b.repo.Storer, stale.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
+	require.NoError(t, err)
+	err = b.push(ctx, stale.Head, head)
+	require.ErrorIs(t, err, errConflict)
+	t.Logf("stale push with RequireRemoteRefs: %v", err)
+
+	// Without RequireRemoteRefs, go-git's own fast-forward check refuses it.
+	require.NoError(t, b.repo.Storer.SetReference(plumbing.NewHashReference("refs/heads/x", head)))
+	err = b.repo.PushContext(ctx, &git.PushOptions{RemoteName: "origin", RefSpecs: []config.RefSpec{"refs/heads/x:refs/heads/cab/ledger"}})
+	require.Error(t, err)
+	assert.True(t, rejected(err), "got %v, want a rejection", err)
+	t.Logf("stale plain push: %v", err)
+}
+
+func TestForcePushedRemoteIsRewritten(t *testing.T) {
+	ctx := context.Background()
+	srv := newGitServer(t)
+	_, url := srv.bare(t, "force")
+	repo := clone(t, url)
+	l := Open(repo, "origin", "")
+	one, err := l.Update(ctx, add(Event{Ticket: "CHG-2026-0001", Kind: KindSigned}))
+	require.NoError(t, err)
+	two, err := l.Update(ctx, add(Event{Ticket: "CHG-2026-0002", Kind: KindSigned}))
+	require.NoError(t, err)
+	require.NoError(t, VerifyCheckpoint(repo, one.Head, two.Head), "an append is not a rewrite")
+	checkpoint := two.Head
+
+	// Someone else force-pushes the ledger back, dropping the second event.
+	other := clone(t, url)
+	_, err = Open(other, "origin", "").Read(ctx)
+	require.NoError(t, err)
+	require.NoError(t, other.PushContext(ctx, &git.PushOptions{RemoteName: "origin",
+		RefSpecs: []config.RefSpec{config.RefSpec("+" + one.Head.String() + ":refs/heads/cab/ledger")}}))
+
+	now, err := l.Read(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, one.Head, now.Head)
+	err = VerifyCheckpoint(repo, checkpoint, now.Head)
+	var re *RewrittenError
+	require.ErrorAs(t, err, &re)
+	assert.ErrorIs(t, err, ErrRewritten)
+	assert.Equal(t, checkpoint, re.Checkpoint)
+
+	// A rewrite to unrelated history and a deleted branch are rewrites too.
+	assert.ErrorIs(t, VerifyCheckpoint(repo, checkpoint, plumbing.ZeroHash), ErrRewritten)
+}
+
+// TestConcurrentWriters races two writers, each with its own clone, adding
+// "signed" to the same five tickets only when absent, and each its own
+// "scheduled" event per ticket: every ticket ends with exactly one signed
+// and both scheduled events, none lost.
+func TestConcurrentWriters(t *testing.T) {
+	iterations := 50
+	if testing.Short() {
+		iterations = 5
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	srv := newGitServer(t)
+	tickets := []string{"CHG-2026-0001", "CHG-2026-0002", "CHG-2026-0003", "CHG-2026-0004", "CHG-2026-0005"}
+	var decisions, conflicts atomic.Int64
+	start := time.Now()
+	for i := 0; i < iterations; i++ {
+		dir, url := srv.bare(t, fmt.Sprintf("race%d", i))
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for w, env := range []string{"env-a", "env-b"} {
+			l := Open(clone(t, url), "origin", "")
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				calls := 0
+				_, errs[w] = l.Update(ctx, func(log *Log) ([]Event, error) {
+					calls++
+					decisions.Add(1)
+					var evs []Event
+					for _, id := range tickets {
+						if !log.State(id).Signed {
+							evs = append(evs, Event{Ticket: id, Kind: KindSigned, Actor: env})
+						}
+						evs = append(evs, Event{Ticket: id, Env: env, Kind: KindScheduled, Actor: env})
+					}
+					return evs, nil
+				})
+				conflicts.Add(int64(calls - 1))
+			}()
+		}
+		wg.Wait()
+		require.NoError(t, errs[0], "writer a, iteration %d", i)
+		require.NoError(t, errs[1], "writer b, iteration %d", i)
+
+		log, err := Open(clone(t, url), "origin", "").Read(ctx)
+		require.NoError(t, err)
+		require.Len(t, log.Events, 15, "iteration %d: 5 signed + 10 scheduled", i)
+		for _, id := range tickets {
+			kinds := map[string]int{}
+			for _, ev := range log.Ticket(id) {
+				kinds[ev.Kind+" "+ev.Env]++
+			}
+			assert.Equal(t, map[string]int{"signed ": 1, "scheduled env-a": 1, "scheduled env-b": 1}, kinds, "iteration %d %s", i, id)
+		}
+		assert.Equal(t, "15\n", runGit(t, dir, "rev-list", "--count", "--first-parent", "cab/ledger"), "one commit per event, linear")
+		assert.Equal(t, "5\n", runGit(t, dir, "rev-list", "--count", "--grep", "Cab-Event: signed", "cab/ledger"))
+	}
+	t.Logf("%d iterations in %v: %d decisions, %d lost races retried", iterations, time.Since(start).Round(time.Millisecond), decisions.Load(), conflicts.Load())
+	assert.Positive(t, conflicts.Load(), "the writers never raced: the test proves nothing")
+}
