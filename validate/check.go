@@ -48,6 +48,8 @@ type Report struct {
 	// RulesDigest identifies the base rules a pull request was judged by
 	// ("sha256:<hex>"); empty for checks on files.
 	RulesDigest string `json:"rulesDigest,omitempty"`
+	// Repository is the repository name the base cab.cue declares.
+	Repository string `json:"repository,omitempty"`
 }
 
 // Errors counts the diagnostics that fail the check.

@@ -89,6 +89,9 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 		return nil, err
 	}
 	rep.RulesDigest = rulesDigest(job)
+	if cfg := parseConfig(job); cfg != nil {
+		rep.Repository = cfg.Repository
+	}
 	job.Mode, job.Now, job.Review = policy.PullRequest, o.Now, review
 
 	// A rename is a delete and an insert of the same blob.
@@ -342,7 +345,7 @@ func checkGovernance(ctx context.Context, head *object.Tree, base Job, files []s
 	out = append(out, setup...)
 
 	// The base decides who approves the change of its rules.
-	need, group, members, problem := governanceRule(base)
+	need, group, members, problem := governanceRule(base, parseConfig(base))
 	valid := validApprovals(review, members)
 	for _, f := range files {
 		d := diag.Diagnostic{File: f, Line: 1, Column: 1, Severity: diag.Error, Code: "governance"}
@@ -361,20 +364,32 @@ func checkGovernance(ctx context.Context, head *object.Tree, base Job, files []s
 	return out, nil
 }
 
-// governanceRule reads the base configuration's governance section.
-func governanceRule(base Job) (need int, group string, members []string, problem string) {
-	if base.Config == nil {
-		return 0, "", nil, "" // bootstrap: no rules to protect yet
+// parseConfig decodes a job's cab.cue; nil when there is none or it is
+// invalid (its diagnostics are reported by the evaluation).
+func parseConfig(job Job) *schema.Config {
+	if job.Config == nil {
+		return nil
 	}
 	s, err := schema.Compile(nil)
 	if err != nil {
-		return 0, "", nil, "the base schema could not be compiled"
+		return nil
 	}
-	cfg, _ := s.ParseConfig(base.Config.Name, base.Config.Source)
+	cfg, _ := s.ParseConfig(job.Config.Name, job.Config.Source)
 	if cfg == nil {
+		return nil
+	}
+	return &cfg.Config
+}
+
+// governanceRule reads the base configuration's governance section.
+func governanceRule(base Job, cfg *schema.Config) (need int, group string, members []string, problem string) {
+	switch {
+	case base.Config == nil:
+		return 0, "", nil, "" // bootstrap: no rules to protect yet
+	case cfg == nil:
 		return 2, "", nil, "the base cab.cue is invalid, so no governance group can approve"
 	}
-	g := cfg.Config.Governance
+	g := cfg.Governance
 	if g == nil {
 		return 2, "", nil, "the base cab.cue names no governance approvers"
 	}
@@ -382,7 +397,7 @@ func governanceRule(base Job) (need int, group string, members []string, problem
 	if g.Approvals != nil {
 		need = *g.Approvals
 	}
-	grp, ok := cfg.Config.Approvers[g.Approvers]
+	grp, ok := cfg.Approvers[g.Approvers]
 	if !ok {
 		return need, g.Approvers, nil, fmt.Sprintf("its governance group %q is not declared", g.Approvers)
 	}

@@ -65,6 +65,8 @@ the ticket is signed, applied by the reconciler and recorded in git history.`,
 		newNewCmd(),
 		newSchemaCmd(),
 		newKeygenCmd(),
+		newSignCmd(),
+		newVerifyCmd(),
 	)
 	return root
 }

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	forgegit "github.com/cabhq/cab/forge/git"
+	"github.com/cabhq/cab/forge/github"
+	"github.com/cabhq/cab/forge/gitlab"
+	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/sign"
+	"github.com/cabhq/cab/validate"
+)
+
+type signOptions struct {
+	Key    string
+	Rev    string
+	Remote string
+	Branch string
+	Forge  string
+	Format string
+	Actor  string
+}
+
+func (o *signOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Key, "key", "", "signing key: file://cab.key, a path, or a KMS URI (password from "+keyPasswordEnv+")")
+	fs.StringVar(&o.Rev, "rev", "HEAD", "the main line to sign")
+	fs.StringVar(&o.Remote, "remote", "origin", "remote the ledger branch is fetched from and pushed to (\"\" for local only)")
+	fs.StringVar(&o.Branch, "ledger", ledger.DefaultBranch, "ledger branch")
+	fs.StringVar(&o.Forge, "forge", "auto", "where the approvals of each merge come from: git (Approved-by trailers), github, gitlab, none, or auto")
+	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
+	fs.StringVar(&o.Actor, "actor", "", "who records the events (default: the CI job, or cab)")
+}
+
+func (o *signOptions) validate() error {
+	if o.Key == "" {
+		return fmt.Errorf("--key is required (e.g. --key file://cab.key)")
+	}
+	if o.Format != "text" && o.Format != "json" {
+		return fmt.Errorf("--format %q: want text or json", o.Format)
+	}
+	o.Forge = detectForge(o.Forge, os.Getenv)
+	switch o.Forge {
+	case "git", "github", "gitlab", "none":
+	default:
+		return fmt.Errorf("--forge %q: want git, github, gitlab, none or auto", o.Forge)
+	}
+	if o.Actor == "" {
+		o.Actor = "cab"
+		if run := runURL(); run != "" {
+			o.Actor = run
+		}
+	}
+	return nil
+}
+
+func newSignCmd() *cobra.Command {
+	o := &signOptions{}
+	cmd := &cobra.Command{
+		Use:   "sign --key REF",
+		Short: "Sign every ticket merged on main and record it on the ledger",
+		Long: `Sign runs in CI on every push to main. It walks main by first parent from
+the last commit the ledger recorded, judges each merge again with the gate
+(the rules of its first parent, the approvals of the merge), signs each
+ticket that passes (an in-toto statement in a DSSE envelope) and appends a
+"signed" event to the ledger branch; a ticket that reached main without
+passing (a direct push, an admin bypass) is recorded "unsigned" with the
+reason and is never applied. The ledger is appended by compare-and-swap:
+concurrent runs record each ticket exactly once.`,
+		Example: `  cab keygen --out cab                       # once; put cab.pub in cab.cue keys
+  CAB_KEY_PASSWORD=... cab sign --key file://cab.key --forge git
+  cab sign --key file://cab.key --remote "" --format json   # local ledger only`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			repo, err := gogit.PlainOpenWithOptions(".", &gogit.PlainOpenOptions{DetectDotGit: true})
+			if err != nil {
+				return fmt.Errorf("opening the git repository: %w", err)
+			}
+			signer, err := sign.LoadSigner(ctx, o.Key, keyPassword)
+			if err != nil {
+				return err
+			}
+			review, err := o.reviewFunc(repo)
+			if err != nil {
+				return err
+			}
+			l := ledger.Open(repo, o.Remote, o.Branch)
+			outcomes, err := sign.Run(ctx, sign.Options{
+				Dir: ".", Rev: o.Rev, Ledger: l, Signer: signer, Review: review, Actor: o.Actor,
+			})
+			if err != nil {
+				return err
+			}
+			if err := writeOutcomes(cmd.OutOrStdout(), o.Format, outcomes); err != nil {
+				return err
+			}
+			for _, out := range outcomes {
+				if out.Kind == ledger.KindUnsigned {
+					return errViolations // recorded, and a human should look
+				}
+			}
+			return nil
+		},
+	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+var (
+	githubPR = regexp.MustCompile(`(?:Merge pull request #|\(#)(\d+)`)
+	gitlabMR = regexp.MustCompile(`See merge request \S*!(\d+)`)
+)
+
+// reviewFunc returns where the approvals of a merge come from.
+func (o *signOptions) reviewFunc(repo *gogit.Repository) (sign.ReviewFunc, error) {
+	switch o.Forge {
+	case "git":
+		return func(_ context.Context, m validate.Merge) (*policy.Review, error) {
+			return forgegit.Review(repo, m.Parent, m.Commit)
+		}, nil
+	case "github":
+		owner, name, ok := strings.Cut(os.Getenv("GITHUB_REPOSITORY"), "/")
+		if !ok {
+			return nil, fmt.Errorf("--forge github: GITHUB_REPOSITORY is not owner/repo")
+		}
+		c := github.New(os.Getenv("GITHUB_API_URL"), os.Getenv("GITHUB_TOKEN"), httpClient)
+		return func(ctx context.Context, m validate.Merge) (*policy.Review, error) {
+			g := githubPR.FindStringSubmatch(m.Message)
+			if g == nil {
+				return nil, fmt.Errorf("merge %s names no pull request", m.Commit[:12])
+			}
+			n, _ := strconv.Atoi(g[1])
+			return c.Review(ctx, owner, name, n, "")
+		}, nil
+	case "gitlab":
+		ev := os.Getenv("CI_PROJECT_ID")
+		c, err := gitlab.New(os.Getenv("CI_API_V4_URL"), os.Getenv("CAB_GITLAB_TOKEN"), httpClient)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, m validate.Merge) (*policy.Review, error) {
+			g := gitlabMR.FindStringSubmatch(m.Message)
+			if g == nil {
+				return nil, fmt.Errorf("merge %s names no merge request", m.Commit[:12])
+			}
+			n, _ := strconv.ParseInt(g[1], 10, 64)
+			return c.Review(ctx, ev, n, "")
+		}, nil
+	}
+	return nil, nil
+}
+
+func writeOutcomes(w io.Writer, format string, outcomes []sign.Outcome) error {
+	if format == "json" {
+		if outcomes == nil {
+			outcomes = []sign.Outcome{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"outcomes": outcomes})
+	}
+	signed, unsigned := 0, 0
+	for _, o := range outcomes {
+		switch o.Kind {
+		case ledger.KindSigned:
+			signed++
+			fmt.Fprintf(w, "signed   %s  %s  (merge %s)\n", o.Ticket, o.Path, o.Commit[:12])
+		case ledger.KindUnsigned:
+			unsigned++
+			fmt.Fprintf(w, "UNSIGNED %s  %s  (merge %s): %s\n", o.Ticket, o.Path, o.Commit[:12], o.Reason)
+		default:
+			fmt.Fprintf(w, "skipped  %s  (already on the ledger)\n", o.Ticket)
+		}
+	}
+	_, err := fmt.Fprintf(w, "%d signed, %d unsigned\n", signed, unsigned)
+	return err
+}

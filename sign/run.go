@@ -1,0 +1,260 @@
+package sign
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/validate"
+)
+
+// ReviewFunc returns the review evidence of the merge m: approvals of the
+// change it brought to main. nil evidence means none.
+type ReviewFunc func(ctx context.Context, m validate.Merge) (*policy.Review, error)
+
+// Options configure a signing run.
+type Options struct {
+	// Dir is the change repository (its git checkout of main).
+	Dir string
+	// Rev is the main line to sign (default "HEAD").
+	Rev string
+	// Ledger is where events are recorded.
+	Ledger *ledger.Ledger
+	// Signer signs the statements.
+	Signer *Signer
+	// Review supplies the approvals of each merge.
+	Review ReviewFunc
+	// Actor is recorded on the ledger events (e.g. the CI job).
+	Actor  string
+	Now    func() time.Time
+	Limits validate.Limits
+}
+
+// Outcome is what a run did for one merged ticket.
+type Outcome struct {
+	Ticket string `json:"ticket"`
+	Path   string `json:"path"`
+	Commit string `json:"commit"`
+	// Kind is the ledger event recorded: signed or unsigned; "" when the
+	// ledger already had the ticket.
+	Kind   string `json:"kind,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// candidate is a merged ticket and the verdict of the gate on its merge.
+type candidate struct {
+	id, path string
+	merge    validate.Merge
+	json     []byte
+	review   *policy.Review
+	report   *validate.Report
+	problems []string
+}
+
+// Run signs every ticket merged on main that the ledger does not know yet.
+// Main is walked by first parent from the last commit the ledger recorded;
+// each merge is judged again by the gate (rules of its first parent,
+// approvals of the merge), and only what passes is signed. A ticket that
+// reached main without passing (a direct push, an admin bypass) is
+// recorded as unsigned with the reason, and is never applied. Appending to
+// the ledger is a compare-and-swap, so concurrent runs record each ticket
+// exactly once.
+func Run(ctx context.Context, o Options) ([]Outcome, error) {
+	if o.Rev == "" {
+		o.Rev = "HEAD"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	log, err := o.Ledger.Read(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the ledger: %w", err)
+	}
+	stop, err := lastRecorded(o.Dir, log, o.Rev)
+	if err != nil {
+		return nil, err
+	}
+	merges, err := validate.Mainline(o.Dir, o.Rev, stop)
+	if err != nil {
+		return nil, err
+	}
+	var cands []*candidate
+	for _, m := range merges {
+		var todo []string
+		for _, p := range m.Tickets {
+			if id := ticketID(p); log.State(id).Status == "" {
+				todo = append(todo, p)
+			}
+		}
+		if len(todo) == 0 {
+			continue
+		}
+		cs, err := o.judge(ctx, m, todo)
+		if err != nil {
+			return nil, err
+		}
+		cands = append(cands, cs...)
+	}
+	var outcomes []Outcome
+	_, err = o.Ledger.Update(ctx, func(l *ledger.Log) ([]ledger.Event, error) {
+		outcomes = outcomes[:0]
+		var events []ledger.Event
+		for _, c := range cands {
+			out := Outcome{Ticket: c.id, Path: c.path, Commit: c.merge.Commit}
+			if l.State(c.id).Status != "" {
+				outcomes = append(outcomes, out) // another run recorded it first
+				continue
+			}
+			ev, err := o.event(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			out.Kind = ev.Kind
+			out.Reason = strings.Join(c.problems, "; ")
+			events = append(events, ev)
+			outcomes = append(outcomes, out)
+		}
+		return events, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recording in the ledger: %w", err)
+	}
+	return outcomes, nil
+}
+
+// lastRecorded is the newest main commit the ledger names that is still
+// on the main line, where the walk can stop; zero to walk it all.
+func lastRecorded(dir string, log *ledger.Log, rev string) (plumbing.Hash, error) {
+	if len(log.Events) == 0 {
+		return plumbing.ZeroHash, nil
+	}
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("opening %s: %w", dir, err)
+	}
+	head, err := repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("revision %q: %w", rev, err)
+	}
+	hc, err := repo.CommitObject(*head)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	var best plumbing.Hash
+	var bestTime time.Time
+	for _, ev := range log.Events {
+		if ev.Kind != ledger.KindSigned && ev.Kind != ledger.KindUnsigned || ev.Commit == "" {
+			continue
+		}
+		c, err := repo.CommitObject(plumbing.NewHash(ev.Commit))
+		if err != nil {
+			continue
+		}
+		if ok, err := c.IsAncestor(hc); err == nil && (ok || c.Hash == hc.Hash) && c.Committer.When.After(bestTime) {
+			best, bestTime = c.Hash, c.Committer.When
+		}
+	}
+	return best, nil
+}
+
+// judge re-runs the gate on a merge for the tickets it added.
+func (o Options) judge(ctx context.Context, m validate.Merge, paths []string) ([]*candidate, error) {
+	var review *policy.Review
+	var reviewErr error
+	if o.Review != nil {
+		review, reviewErr = o.Review(ctx, m)
+	}
+	base := m.Parent
+	if base == "" {
+		// A root commit has no base whose rules could judge it: its
+		// tickets are recorded as unsigned.
+		var out []*candidate
+		for _, p := range paths {
+			out = append(out, &candidate{id: ticketID(p), path: p, merge: m, problems: []string{"added by a root commit: no base rules to judge it by"}})
+		}
+		return out, nil
+	}
+	rep, err := validate.CheckPR(ctx, validate.PROptions{Dir: o.Dir, Base: base, Head: m.Commit, Review: review, Now: m.Time, Limits: o.Limits})
+	if err != nil {
+		return nil, fmt.Errorf("judging merge %s: %w", short(m.Commit), err)
+	}
+	var global []string
+	for _, d := range rep.Diagnostics {
+		if d.Severity == diag.Error && !slices.Contains(paths, d.File) {
+			global = append(global, d.String())
+		}
+	}
+	if reviewErr != nil {
+		global = append(global, "no review evidence: "+reviewErr.Error())
+	}
+	var out []*candidate
+	for _, p := range paths {
+		c := &candidate{id: ticketID(p), path: p, merge: m, review: review, report: rep, problems: slices.Clone(global)}
+		for _, t := range rep.Tickets {
+			if t.File == p {
+				c.json = t.JSON
+				for _, d := range t.Diags {
+					if d.Severity == diag.Error {
+						c.problems = append(c.problems, d.String())
+					}
+				}
+			}
+		}
+		if c.json == nil && len(c.problems) == 0 {
+			c.problems = append(c.problems, "the ticket was not judged")
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// event signs a candidate that passed, or records why it was not signed.
+func (o Options) event(ctx context.Context, c *candidate) (ledger.Event, error) {
+	ev := ledger.Event{Ticket: c.id, Actor: o.Actor, Commit: c.merge.Commit}
+	if len(c.problems) > 0 {
+		data, _ := json.Marshal(map[string]any{"path": c.path, "reasons": c.problems})
+		ev.Kind, ev.Data = ledger.KindUnsigned, data
+		return ev, nil
+	}
+	var t struct {
+		Environments []string `json:"environments"`
+	}
+	if err := json.Unmarshal(c.json, &t); err != nil {
+		return ev, fmt.Errorf("reading %s: %w", c.path, err)
+	}
+	p := Predicate{
+		ID: c.id, MergeCommit: c.merge.Commit, Environments: t.Environments,
+		PolicyDigest: c.report.RulesDigest, Repository: c.report.Repository, SignedAt: o.Now().UTC(),
+	}
+	if c.review != nil {
+		p.PR, p.Author, p.Approvals = c.review.Number, c.review.Author, c.review.Approvals
+	}
+	digest := Digest(c.json)
+	env, err := o.Signer.Sign(ctx, NewStatement(c.path, digest, p))
+	if err != nil {
+		return ev, fmt.Errorf("signing %s: %w", c.id, err)
+	}
+	data, _ := json.Marshal(map[string]any{"path": c.path, "digest": "sha256:" + digest, "keyid": o.Signer.KeyID()})
+	ev.Kind, ev.Data, ev.Envelope = ledger.KindSigned, data, env
+	return ev, nil
+}
+
+func ticketID(p string) string { return strings.TrimSuffix(path.Base(p), ".cue") }
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
