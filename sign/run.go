@@ -257,4 +257,3 @@ func short(h string) string {
 	}
 	return h
 }
-
