@@ -93,7 +93,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := map[string][]schema.Key{} // trusted keys by base commit
+	bases := map[string]*base{} // trusted keys and repository name by base commit
 	for _, m := range merges {
 		for _, p := range m.Tickets {
 			rep.Tickets++
@@ -110,15 +110,14 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 				rep.Breaks = append(rep.Breaks, b)
 				continue
 			}
-			tk, ok := keys[m.Parent]
+			bs, ok := bases[m.Parent]
 			if !ok {
-				tk, err = trustedKeys(repo, s, m.Parent)
-				if err != nil {
+				if bs, err = baseOf(repo, s, m.Parent); err != nil {
 					return nil, err
 				}
-				keys[m.Parent] = tk
+				bases[m.Parent] = bs
 			}
-			if brk := checkTicket(s, head, p, id, m, signed, tk); brk != nil {
+			if brk := checkTicket(s, head, p, id, m, signed, bs); brk != nil {
 				rep.Breaks = append(rep.Breaks, *brk)
 				continue
 			}
@@ -129,7 +128,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 }
 
 // checkTicket verifies one merged ticket against its signed event.
-func checkTicket(s *schema.Schema, head *object.Tree, p, id string, m validate.Merge, signed *ledger.Event, keys []schema.Key) *Break {
+func checkTicket(s *schema.Schema, head *object.Tree, p, id string, m validate.Merge, signed *ledger.Event, bs *base) *Break {
 	b := &Break{Ticket: id, Path: p, Commit: m.Commit}
 	f, err := head.File(p)
 	if err != nil {
@@ -146,9 +145,9 @@ func checkTicket(s *schema.Schema, head *object.Tree, p, id string, m validate.M
 		b.What, b.Message = "changed", "the ticket on main no longer parses: "+ds[0].String()
 		return b
 	}
-	_, err = sign.Verify(signed.Envelope, keys, sign.Expect{
+	_, err = sign.Verify(signed.Envelope, bs.keys, sign.Expect{
 		TicketPath: p, TicketDigest: sign.Digest(parsed.JSON), ID: id,
-		Environments: parsed.Ticket.Environments, MergeCommit: m.Commit,
+		Environments: parsed.Ticket.Environments, MergeCommit: m.Commit, Repository: bs.repository,
 	})
 	var mm *sign.MismatchError
 	switch {
@@ -162,10 +161,17 @@ func checkTicket(s *schema.Schema, head *object.Tree, p, id string, m validate.M
 	return b
 }
 
-// trustedKeys reads the keys of cab.cue at commit.
-func trustedKeys(repo *git.Repository, s *schema.Schema, commit string) ([]schema.Key, error) {
+// base is what the cab.cue of a merge's first parent says about trust.
+type base struct {
+	keys       []schema.Key
+	repository string
+}
+
+// baseOf reads the trusted keys and the repository name of cab.cue at
+// commit; without a valid cab.cue nothing is trusted.
+func baseOf(repo *git.Repository, s *schema.Schema, commit string) (*base, error) {
 	if commit == "" {
-		return nil, nil
+		return &base{}, nil
 	}
 	c, err := repo.CommitObject(plumbing.NewHash(commit))
 	if err != nil {
@@ -173,7 +179,7 @@ func trustedKeys(repo *git.Repository, s *schema.Schema, commit string) ([]schem
 	}
 	f, err := c.File(validate.ConfigFile)
 	if err != nil {
-		return nil, nil // no cab.cue: nothing is trusted
+		return &base{}, nil
 	}
 	src, err := f.Contents()
 	if err != nil {
@@ -181,9 +187,9 @@ func trustedKeys(repo *git.Repository, s *schema.Schema, commit string) ([]schem
 	}
 	cfg, _ := s.ParseConfig(validate.ConfigFile, []byte(src))
 	if cfg == nil {
-		return nil, nil
+		return &base{}, nil
 	}
-	return cfg.Config.Keys, nil
+	return &base{keys: cfg.Config.Keys, repository: cfg.Config.Repository}, nil
 }
 
 func find(log *ledger.Log, id string) (signed, unsigned *ledger.Event) {

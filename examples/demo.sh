@@ -75,6 +75,8 @@ export GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@example.com GIT_COMMITTER_NAME=D
 sed -i 's|"platform-approvers": members: \[|"platform-approvers": members: ["git:alice@example.com", "git:bob@example.com", |' cab.cue
 git init -q --bare "$work/remote.git"
 git init -q -b main . && git remote add origin "$work/remote.git"
+"$cab" keygen --out "$work/cab" >/dev/null   # CI's signing key; cab.cue trusts its public half
+{ printf 'keys: [{name: "ci", publicKey: """\n'; sed 's/^/\t/' "$work/cab.pub"; printf '\t"""}]\n'; } >> cab.cue
 mv "$ticket" "$work/ticket.cue"   # the ticket arrives through a pull request
 git add cab.cue policy changes && git commit -q -m "Change repository" && git push -q origin main
 git checkout -q -b promote-platform
@@ -97,4 +99,20 @@ sed -i 's/^risk: .*/risk:       "low"/' "$ticket"
 git commit -q -am "lower the risk after the fact"
 expect_fail "$cab" check --base merge-candidate --head sneaky --forge git
 
-printf '\n\033[1mdemo complete:\033[0m tickets are checked as data against the base branch\047s rules; approvals, immutability and governance are enforced in the pull request.\n'
+step "11. Merge, then CI signs what was merged and records it on the ledger branch"
+git checkout -q main && git merge -q --ff-only merge-candidate && git push -q origin main
+run "$cab" sign --key "file://$work/cab.key" --forge git
+run git log --format='%h %s' origin/cab/ledger
+
+step "12. The chain verifies: merged, approved, signed, unchanged"
+run "$cab" verify --checkpoint "$work/checkpoint"
+
+step "13. Tamper with the merged ticket (in a scratch clone): verify names what broke"
+git clone -q -b main "$work/remote.git" "$work/scratch" && cd "$work/scratch"
+git fetch -q origin cab/ledger:cab/ledger
+sed -i 's/^risk: .*/risk:       "low"/' "$ticket"
+git commit -q -am "quietly lower the risk"
+expect_fail "$cab" verify
+cd "$work/changes-repo"
+
+printf '\n\033[1mdemo complete:\033[0m tickets are checked as data against the base branch\047s rules; approvals, immutability and governance are enforced in the pull request; merged tickets are signed onto an append-only ledger that cab verify checks.\n'

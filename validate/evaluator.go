@@ -57,8 +57,9 @@ type Result struct {
 	Cancels    string    `json:"cancels,omitempty"`
 	Diags      diag.List `json:"diagnostics,omitempty"`
 	// JSON is the ticket's canonical JSON export, when it parsed: the bytes
-	// a signature covers.
-	JSON json.RawMessage `json:"json,omitempty"`
+	// a signature covers. A byte slice, not json.RawMessage, so that it
+	// crosses the child's pipe exactly (RawMessage would be re-escaped).
+	JSON []byte `json:"json,omitempty"`
 	// positions of reference fields, for repo-wide diagnostics.
 	Positions map[string][2]int `json:"positions,omitempty"`
 }
