@@ -248,7 +248,7 @@ func (l *Ledger) Update(ctx context.Context, decide Decide) (*Log, error) {
 		if !errors.Is(err, errConflict) {
 			return next, err
 		}
-		l.Logger.Debug("ledger head moved, retrying", "branch", l.branch, "attempt", attempt)
+		l.Logger.Debug("ledger head moved, retrying", "branch", l.branch, "attempt", attempt, "err", err)
 		if err := sleep(ctx, jitter(backoff)); err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
@@ -336,18 +337,30 @@ func TestConcurrentWriters(t *testing.T) {
 	if testing.Short() {
 		iterations = 5
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	srv := newGitServer(t)
 	tickets := []string{"CHG-2026-0001", "CHG-2026-0002", "CHG-2026-0003", "CHG-2026-0004", "CHG-2026-0005"}
 	var decisions, conflicts atomic.Int64
+	var rejections lockedBuffer
 	start := time.Now()
 	for i := 0; i < iterations; i++ {
 		dir, url := srv.bare(t, fmt.Sprintf("race%d", i))
+		want := 15
+		if i%2 == 1 {
+			// Odd iterations race on an existing head rather than on
+			// creating the branch.
+			_, err := Open(clone(t, url), "origin", "").Update(ctx, add(Event{Ticket: "CHG-2026-0099", Kind: KindSigned}))
+			require.NoError(t, err)
+			want++
+		}
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
+		writers := make([]*Ledger, 2)
 		for w, env := range []string{"env-a", "env-b"} {
 			l := Open(clone(t, url), "origin", "")
+			writers[w] = l
+			l.Logger = slog.New(slog.NewTextHandler(&rejections, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -371,9 +384,9 @@ func TestConcurrentWriters(t *testing.T) {
 		require.NoError(t, errs[0], "writer a, iteration %d", i)
 		require.NoError(t, errs[1], "writer b, iteration %d", i)
 
-		log, err := Open(clone(t, url), "origin", "").Read(ctx)
+		log, err := writers[0].Read(ctx) // fetches what b pushed
 		require.NoError(t, err)
-		require.Len(t, log.Events, 15, "iteration %d: 5 signed + 10 scheduled", i)
+		require.Len(t, log.Events, want, "iteration %d: 5 signed + 10 scheduled", i)
 		for _, id := range tickets {
 			kinds := map[string]int{}
 			for _, ev := range log.Ticket(id) {
@@ -381,9 +394,36 @@ func TestConcurrentWriters(t *testing.T) {
 			}
 			assert.Equal(t, map[string]int{"signed ": 1, "scheduled env-a": 1, "scheduled env-b": 1}, kinds, "iteration %d %s", i, id)
 		}
-		assert.Equal(t, "15\n", runGit(t, dir, "rev-list", "--count", "--first-parent", "cab/ledger"), "one commit per event, linear")
-		assert.Equal(t, "5\n", runGit(t, dir, "rev-list", "--count", "--grep", "Cab-Event: signed", "cab/ledger"))
+		assert.Equal(t, fmt.Sprintf("%d\n", want), runGit(t, dir, "rev-list", "--count", "--first-parent", "cab/ledger"), "one commit per event, linear")
+		assert.Equal(t, fmt.Sprintf("%d\n", want-10), runGit(t, dir, "rev-list", "--count", "--grep", "Cab-Event: signed", "cab/ledger"), "one signed per ticket")
 	}
 	t.Logf("%d iterations in %v: %d decisions, %d lost races retried", iterations, time.Since(start).Round(time.Millisecond), decisions.Load(), conflicts.Load())
 	assert.Positive(t, conflicts.Load(), "the writers never raced: the test proves nothing")
+	seen := map[string]int{}
+	for _, line := range strings.Split(rejections.String(), "\n") {
+		for _, s := range []string{"required to be", "non-fast-forward", "failed to update ref", "failed to lock", "command error"} {
+			if strings.Contains(line, s) {
+				seen[s]++
+				break
+			}
+		}
+	}
+	t.Logf("rejections seen: %v", seen)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
