@@ -73,6 +73,13 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 				Message: fmt.Sprintf("the ledger head %s recorded at the checkpoint is no longer in the ledger's history: it was rewritten", o.Checkpoint)})
 		}
 	}
+	if err := ledger.AppendOnly(repo, log.Head); err != nil {
+		var ae *ledger.AppendOnlyError
+		if !errors.As(err, &ae) {
+			return nil, err
+		}
+		rep.Breaks = append(rep.Breaks, Break{What: "ledger-rewritten", Commit: ae.Commit.String(), Message: err.Error()})
+	}
 	merges, err := validate.Mainline(o.Dir, o.Rev, plumbing.ZeroHash)
 	if err != nil {
 		return nil, err
