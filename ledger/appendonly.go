@@ -7,7 +7,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/utils/merkletrie"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 )
 
 // ErrNotAppendOnly is returned when a ledger commit changes or removes a
@@ -63,18 +63,8 @@ func AppendOnly(repo *git.Repository, head plumbing.Hash) error {
 				return fmt.Errorf("reading ledger commit %s: %w", parent.Hash, err)
 			}
 		}
-		changes, err := object.DiffTree(ptree, tree)
-		if err != nil {
-			return fmt.Errorf("comparing ledger commit %s: %w", c.Hash, err)
-		}
-		for _, ch := range changes {
-			action, err := ch.Action()
-			if err != nil {
-				return err
-			}
-			if action != merkletrie.Insert {
-				return &AppendOnlyError{Commit: c.Hash, Reason: map[merkletrie.Action]string{merkletrie.Delete: "deletes", merkletrie.Modify: "modifies"}[action], Path: ch.From.Name}
-			}
+		if err := onlyAdds(ptree, tree, "", c.Hash); err != nil {
+			return err
 		}
 		if parent == nil {
 			return nil
@@ -82,4 +72,41 @@ func AppendOnly(repo *git.Repository, head plumbing.Hash) error {
 		c = parent
 	}
 	return fmt.Errorf("ledger longer than %d commits", maxWalk)
+}
+
+// onlyAdds checks that tree b keeps every entry of tree a unchanged,
+// descending only into subtrees whose hashes differ: O(change), not
+// O(ledger), per commit.
+func onlyAdds(a, b *object.Tree, prefix string, commit plumbing.Hash) error {
+	if a == nil {
+		return nil
+	}
+	have := make(map[string]object.TreeEntry, len(b.Entries))
+	for _, e := range b.Entries {
+		have[e.Name] = e
+	}
+	for _, e := range a.Entries {
+		name := prefix + e.Name
+		n, ok := have[e.Name]
+		switch {
+		case !ok:
+			return &AppendOnlyError{Commit: commit, Reason: "deletes", Path: name}
+		case n.Hash == e.Hash && n.Mode == e.Mode:
+			continue
+		case e.Mode != filemode.Dir || n.Mode != filemode.Dir:
+			return &AppendOnlyError{Commit: commit, Reason: "modifies", Path: name}
+		}
+		sa, err := a.Tree(e.Name)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		sb, err := b.Tree(e.Name)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		if err := onlyAdds(sa, sb, name+"/", commit); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -50,7 +50,7 @@ func TestAppendOnly(t *testing.T) {
 
 	err = AppendOnly(repo, bad)
 	require.ErrorIs(t, err, ErrNotAppendOnly)
-	assert.Contains(t, err.Error(), "deletes ledger/CHG-2026-0001/1-signed.json")
+	assert.Contains(t, err.Error(), "deletes ledger/CHG-2026-0001")
 }
 
 func storeTree(t *testing.T, repo *git.Repository, entries []object.TreeEntry) plumbing.Hash {
