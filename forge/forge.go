@@ -5,6 +5,7 @@ package forge
 import (
 	"slices"
 	"strconv"
+	"unicode/utf8"
 )
 
 // IsSHA reports whether s is a full lowercase hexadecimal SHA-1 or SHA-256
@@ -37,4 +38,14 @@ func Identities(forge string, set map[int64]bool) []string {
 		out = append(out, Identity(forge, i))
 	}
 	return out
+}
+
+// Truncate cuts s to at most n characters, ending with "…" when cut (a
+// status description has a length limit on every forge).
+func Truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }

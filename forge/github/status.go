@@ -52,20 +52,11 @@ func (c *Client) SetStatus(ctx context.Context, owner, repo, sha, state, descrip
 		TargetURL   string `json:"target_url,omitempty"`
 		Description string `json:"description,omitempty"`
 		Context     string `json:"context"`
-	}{state, targetURL, truncate(description, maxDescription), StatusContext}
+	}{state, targetURL, forge.Truncate(description, maxDescription), StatusContext}
 	if _, err := c.request(ctx, http.MethodPost, c.BaseURL+rp+"/statuses/"+sha, permWriteStatuses, body, nil); err != nil {
 		return fmt.Errorf("setting commit status of %s: %w", sha, err)
 	}
 	return nil
-}
-
-// truncate cuts s to at most n characters, ending with "…" when cut.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }
 
 // issueComment is one element of GET /repos/{o}/{r}/issues/{n}/comments.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
@@ -51,7 +50,7 @@ func (c *Client) SetCommitStatus(ctx context.Context, project, sha, state, descr
 	name := StatusName
 	opt := &gitlab.SetCommitStatusOptions{State: gitlab.BuildStateValue(state), Name: &name}
 	if description != "" {
-		d := truncate(description, maxDescription)
+		d := forge.Truncate(description, maxDescription)
 		opt.Description = &d
 	}
 	if targetURL != "" {
@@ -103,13 +102,4 @@ func (c *Client) UpsertNote(ctx context.Context, project string, iid int64, mark
 		return wrap("commenting on "+ref, resp, err, scopeWrite, "Reporter")
 	}
 	return nil
-}
-
-// truncate cuts s to at most n characters, ending with "…" when cut.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }
