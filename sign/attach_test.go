@@ -3,6 +3,7 @@ package sign
 import (
 	"context"
 	"io"
+	"log"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -26,7 +27,14 @@ var noRetry = remote.WithRetryBackoff(remote.Backoff{Steps: 1})
 // referrers API) and returns its digest reference.
 func pushRandom(t *testing.T) name.Digest {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.WithReferrersSupport(true)))
+	return pushRandomTo(t, registry.WithReferrersSupport(true))
+}
+
+// pushRandomTo is [pushRandom] against a registry built with opts.
+func pushRandomTo(t *testing.T, opts ...registry.Option) name.Digest {
+	t.Helper()
+	opts = append(opts, registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(registry.New(opts...))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	img, err := random.Image(64, 1)
@@ -123,6 +131,24 @@ func TestAttach(t *testing.T) {
 	}
 }
 
+func TestAttachWithoutReferrersAPI(t *testing.T) {
+	keyPath, key := writeKey(t, AlgEd25519)
+	env := signA(t, keyPath)
+	subject := pushRandomTo(t) // no referrers API
+
+	_, err := Attach(context.Background(), subject.String(), env)
+	require.NoError(t, err)
+	descs, blobs, _ := attLayers(t, subject)
+	require.Len(t, descs, 1, "got %d layers, want 1", len(descs))
+	_, err = Verify(blobs[0], []schema.Key{key}, expectA())
+	require.NoError(t, err)
+
+	// No referrers fallback tag (sha256-<hex>) was written.
+	fallback := subject.Context().Tag(strings.Replace(subject.DigestStr(), ":", "-", 1))
+	_, err = remote.Head(fallback)
+	assert.Error(t, err, "got a referrers fallback tag %s, want none", fallback)
+}
+
 func TestAttachRefuses(t *testing.T) {
 	keyPath, _ := writeKey(t, AlgEd25519)
 	env := signA(t, keyPath)
@@ -158,4 +184,5 @@ func TestAttachUnreachable(t *testing.T) {
 	_, err := Attach(context.Background(), image, env, noRetry)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "registry "+host)
+	t.Log(err)
 }
