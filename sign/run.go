@@ -49,6 +49,10 @@ type Outcome struct {
 	// ledger already had the ticket.
 	Kind   string `json:"kind,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Images are the images the ticket promotes (oci actions), by digest,
+	// and Envelope its signed envelope: what --attach stores beside them.
+	Images   []string `json:"images,omitempty"`
+	Envelope []byte   `json:"-"`
 }
 
 // candidate is a merged ticket and the verdict of the gate on its merge.
@@ -121,6 +125,8 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 			}
 			out.Kind = ev.Kind
 			out.Reason = strings.Join(c.problems, "; ")
+			out.Envelope = ev.Envelope
+			out.Images = images(c.json)
 			events = append(events, ev)
 			outcomes = append(outcomes, out)
 		}
@@ -247,6 +253,26 @@ func (o Options) event(ctx context.Context, c *candidate) (ledger.Event, error) 
 	data, _ := json.Marshal(map[string]any{"path": c.path, "digest": "sha256:" + digest, "keyid": o.Signer.KeyID()})
 	ev.Kind, ev.Data, ev.Envelope = ledger.KindSigned, data, env
 	return ev, nil
+}
+
+// images lists the source images a ticket's oci actions promote.
+func images(ticketJSON []byte) []string {
+	var t struct {
+		Actions []struct {
+			Type  string `json:"type"`
+			Image string `json:"image"`
+		} `json:"actions"`
+	}
+	if json.Unmarshal(ticketJSON, &t) != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range t.Actions {
+		if a.Type == "oci" && !slices.Contains(out, a.Image) {
+			out = append(out, a.Image)
+		}
+	}
+	return out
 }
 
 func ticketID(p string) string { return strings.TrimSuffix(path.Base(p), ".cue") }

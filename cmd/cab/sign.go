@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	gogit "github.com/go-git/go-git/v5"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -31,6 +33,7 @@ type signOptions struct {
 	Forge  string
 	Format string
 	Actor  string
+	Attach bool
 }
 
 func (o *signOptions) addFlags(fs *pflag.FlagSet) {
@@ -41,6 +44,7 @@ func (o *signOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Forge, "forge", "auto", "where the approvals of each merge come from: git (Approved-by trailers), github, gitlab, none, or auto")
 	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
 	fs.StringVar(&o.Actor, "actor", "", "who records the events (default: the CI job, or cab)")
+	fs.BoolVar(&o.Attach, "attach", false, "also attach each new envelope to the images the ticket promotes, as an OCI attestation (cosign layout; credentials from the docker config)")
 }
 
 func (o *signOptions) validate() error {
@@ -109,6 +113,11 @@ concurrent runs record each ticket exactly once.`,
 			if err := writeOutcomes(cmd.OutOrStdout(), o.Format, outcomes); err != nil {
 				return err
 			}
+			if o.Attach {
+				if err := attach(ctx, cmd.OutOrStdout(), outcomes); err != nil {
+					return err
+				}
+			}
 			for _, out := range outcomes {
 				if out.Kind == ledger.KindUnsigned {
 					return errViolations // recorded, and a human should look
@@ -163,6 +172,24 @@ func (o *signOptions) reviewFunc(repo *gogit.Repository) (sign.ReviewFunc, error
 		}, nil
 	}
 	return nil, nil
+}
+
+// attach stores each new envelope beside the images its ticket promotes,
+// one image at a time (the attestation tag is a read-modify-write).
+func attach(ctx context.Context, w io.Writer, outcomes []sign.Outcome) error {
+	for _, out := range outcomes {
+		if out.Kind != ledger.KindSigned {
+			continue
+		}
+		for _, img := range out.Images {
+			d, err := sign.Attach(ctx, img, out.Envelope, remote.WithAuthFromKeychain(authn.DefaultKeychain))
+			if err != nil {
+				return fmt.Errorf("--attach %s: %w", out.Ticket, err)
+			}
+			fmt.Fprintf(w, "attached %s to %s (%s)\n", out.Ticket, img, d.DigestStr())
+		}
+	}
+	return nil
 }
 
 func writeOutcomes(w io.Writer, format string, outcomes []sign.Outcome) error {
