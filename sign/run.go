@@ -38,6 +38,8 @@ type Options struct {
 	Actor  string
 	Now    func() time.Time
 	Limits validate.Limits
+	// Progress, if not nil, is called after each merge is judged.
+	Progress func(done, total int)
 }
 
 // Outcome is what a run did for one merged ticket.
@@ -93,7 +95,10 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 		return nil, err
 	}
 	var cands []*candidate
-	for _, m := range merges {
+	for i, m := range merges {
+		if o.Progress != nil {
+			o.Progress(i, len(merges))
+		}
 		var todo []string
 		for _, p := range m.Tickets {
 			if id := ticketID(p); log.State(id).Status == "" {

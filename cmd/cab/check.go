@@ -254,7 +254,7 @@ func readReview(name string) (*policy.Review, error) {
 	return &r, nil
 }
 
-// progress draws "checked n/total" on a terminal, at most ten times a second.
+// progress draws "n/total" on a terminal, at most ten times a second.
 func progress(w io.Writer) func(done, total int) {
 	var last time.Time
 	return func(done, total int) {
@@ -262,6 +262,6 @@ func progress(w io.Writer) func(done, total int) {
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(w, "\r\033[Kchecking tickets %d/%d", done, total)
+		fmt.Fprintf(w, "\r\033[Kprogress %d/%d", done, total)
 	}
 }

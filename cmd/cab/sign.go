@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	forgegit "github.com/cabhq/cab/forge/git"
 	"github.com/cabhq/cab/forge/github"
@@ -104,9 +105,16 @@ concurrent runs record each ticket exactly once.`,
 				return err
 			}
 			l := ledger.Open(repo, o.Remote, o.Branch)
-			outcomes, err := sign.Run(ctx, sign.Options{
-				Dir: ".", Rev: o.Rev, Ledger: l, Signer: signer, Review: review, Actor: o.Actor,
-			})
+			opts := sign.Options{Dir: ".", Rev: o.Rev, Ledger: l, Signer: signer, Review: review, Actor: o.Actor}
+			stderr := cmd.ErrOrStderr()
+			if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				draw := progress(stderr)
+				opts.Progress = func(done, total int) { draw(done, total) }
+			}
+			outcomes, err := sign.Run(ctx, opts)
+			if opts.Progress != nil {
+				fmt.Fprint(stderr, "\r\033[K")
+			}
 			if err != nil {
 				return err
 			}
