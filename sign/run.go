@@ -94,6 +94,11 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	session, err := validate.NewSession(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer session.Close()
 	var cands []*candidate
 	for i, m := range merges {
 		if o.Progress != nil {
@@ -108,7 +113,7 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 		if len(todo) == 0 {
 			continue
 		}
-		cs, err := o.judge(ctx, m, todo)
+		cs, err := o.judge(ctx, session, m, todo)
 		if err != nil {
 			return nil, err
 		}
@@ -179,7 +184,7 @@ func lastRecorded(dir string, log *ledger.Log, rev string) (plumbing.Hash, error
 }
 
 // judge re-runs the gate on a merge for the tickets it added.
-func (o Options) judge(ctx context.Context, m validate.Merge, paths []string) ([]*candidate, error) {
+func (o Options) judge(ctx context.Context, session *validate.Session, m validate.Merge, paths []string) ([]*candidate, error) {
 	var review *policy.Review
 	var reviewErr error
 	if o.Review != nil {
@@ -195,7 +200,7 @@ func (o Options) judge(ctx context.Context, m validate.Merge, paths []string) ([
 		}
 		return out, nil
 	}
-	rep, err := validate.CheckPR(ctx, validate.PROptions{Dir: o.Dir, Base: base, Head: m.Commit, Review: review, Now: m.Time, Limits: o.Limits})
+	rep, err := validate.CheckPR(ctx, validate.PROptions{Session: session, Base: base, Head: m.Commit, Review: review, Now: m.Time, Limits: o.Limits})
 	if err != nil {
 		return nil, fmt.Errorf("judging merge %s: %w", short(m.Commit), err)
 	}

@@ -90,8 +90,8 @@ func conflicts(t schema.Ticket, open []Open) []policy.Conflict {
 // targets are shared. Summaries are cached by blob hash under the
 // repository's git directory (cab/tickets-v1.json): git stays the source
 // of truth, and a ticket is parsed once in the life of the clone.
-func openTickets(repo *git.Repository, tree *object.Tree, services []string, skip map[string]bool, now time.Time) ([]Open, error) {
-	cache := loadSummaries(repo)
+func openTickets(repo *git.Repository, tree *object.Tree, services []string, skip map[string]bool, now time.Time, session *Session) ([]Open, error) {
+	cache := session.summaries(repo)
 	dirty := false
 	var out []Open
 	for _, svc := range services {
@@ -120,7 +120,10 @@ func openTickets(repo *git.Repository, tree *object.Tree, services []string, ski
 		}
 	}
 	if dirty {
-		saveSummaries(repo, cache)
+		session.dirty = true
+		if !session.batch {
+			saveSummaries(repo, cache)
+		}
 	}
 	return out, nil
 }
@@ -178,4 +181,58 @@ func saveSummaries(repo *git.Repository, cache map[string]*Open) {
 	if os.WriteFile(tmp, b, 0o644) == nil {
 		_ = os.Rename(tmp, p)
 	}
+}
+
+// Session carries what several pull-request checks on one repository can
+// share: the open repository, the ticket summaries and decoded
+// configurations. A batch (cab sign judging every merge) keeps them in
+// memory and saves the summaries once, with Close. The zero value (or nil)
+// is a session of one check. Not safe for concurrent use.
+type Session struct {
+	repo    *git.Repository
+	batch   bool
+	cache   map[string]*Open
+	configs map[string]*schema.Config
+	dirty   bool
+}
+
+// NewSession returns a batch session on the repository at dir.
+func NewSession(dir string) (*Session, error) {
+	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("opening the git repository at %s: %w", dir, err)
+	}
+	return &Session{repo: repo, batch: true}, nil
+}
+
+// Close saves what the session learnt.
+func (s *Session) Close() {
+	if s != nil && s.dirty && s.cache != nil {
+		saveSummaries(s.repo, s.cache)
+		s.dirty = false
+	}
+}
+
+func (s *Session) summaries(repo *git.Repository) map[string]*Open {
+	if s.cache == nil {
+		s.cache = loadSummaries(repo)
+	}
+	return s.cache
+}
+
+// config decodes a cab.cue once per content.
+func (s *Session) config(job Job) *schema.Config {
+	if job.Config == nil {
+		return nil
+	}
+	key := string(job.Config.Source)
+	if c, ok := s.configs[key]; ok {
+		return c
+	}
+	c := parseConfig(job)
+	if s.configs == nil {
+		s.configs = map[string]*schema.Config{}
+	}
+	s.configs[key] = c
+	return c
 }

@@ -37,6 +37,9 @@ type PROptions struct {
 	Now      time.Time
 	Limits   Limits
 	Progress func(done, total int)
+	// Session, if set, shares the repository and caches across checks
+	// (see NewSession); Dir is then ignored.
+	Session *Session
 }
 
 // governance files: a pull request touching them changes the rules.
@@ -59,10 +62,15 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	if o.Dir == "" {
 		o.Dir = "."
 	}
-	repo, err := git.PlainOpenWithOptions(o.Dir, &git.PlainOpenOptions{DetectDotGit: true})
-	if err != nil {
-		return nil, fmt.Errorf("opening the git repository at %s: %w", o.Dir, err)
+	session := o.Session
+	if session == nil {
+		var err error
+		if session, err = NewSession(o.Dir); err != nil {
+			return nil, err
+		}
+		session.batch = false
 	}
+	repo := session.repo
 	base, err := resolveTree(repo, "base", o.Base)
 	if err != nil {
 		return nil, err
@@ -89,7 +97,8 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 		return nil, err
 	}
 	rep.RulesDigest = rulesDigest(job)
-	if cfg := parseConfig(job); cfg != nil {
+	baseCfg := session.config(job)
+	if cfg := baseCfg; cfg != nil {
 		rep.Repository = cfg.Repository
 	}
 	job.Mode, job.Now, job.Review = policy.PullRequest, o.Now, review
@@ -141,7 +150,7 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 				services = append(services, svc)
 			}
 		}
-		if job.Open, err = openTickets(repo, head, services, skip, o.Now); err != nil {
+		if job.Open, err = openTickets(repo, head, services, skip, o.Now, session); err != nil {
 			return nil, err
 		}
 	}
@@ -162,7 +171,7 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 		rep.Tickets = append(rep.Tickets, results...)
 	}
 	if len(governance) > 0 {
-		ds, err := checkGovernance(ctx, head, job, governance, review, o.Limits)
+		ds, err := checkGovernance(ctx, head, job, baseCfg, governance, review, o.Limits)
 		if err != nil {
 			return nil, err
 		}
@@ -329,7 +338,7 @@ func firstChangedLine(c change) int {
 
 // checkGovernance judges a pull request that changes cab.cue or policy/:
 // the new rules must compile, and the base's governance group must approve.
-func checkGovernance(ctx context.Context, head *object.Tree, base Job, files []string, review *policy.Review, limits Limits) (diag.List, error) {
+func checkGovernance(ctx context.Context, head *object.Tree, base Job, baseCfg *schema.Config, files []string, review *policy.Review, limits Limits) (diag.List, error) {
 	var out diag.List
 	// The new rules must at least be valid: compile them as a setup-only job.
 	next := Job{Mode: policy.PullRequest, Now: base.Now}
@@ -345,7 +354,7 @@ func checkGovernance(ctx context.Context, head *object.Tree, base Job, files []s
 	out = append(out, setup...)
 
 	// The base decides who approves the change of its rules.
-	need, group, members, problem := governanceRule(base, parseConfig(base))
+	need, group, members, problem := governanceRule(base, baseCfg)
 	valid := validApprovals(review, members)
 	for _, f := range files {
 		d := diag.Diagnostic{File: f, Line: 1, Column: 1, Severity: diag.Error, Code: "governance"}
