@@ -73,7 +73,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 				Message: fmt.Sprintf("the ledger head %s recorded at the checkpoint is no longer in the ledger's history: it was rewritten", o.Checkpoint)})
 		}
 	}
-	if err := ledger.AppendOnly(repo, log.Head); err != nil {
+	if err := ledger.AppendOnly(repo, log.Head, o.Checkpoint); err != nil {
 		var ae *ledger.AppendOnlyError
 		if !errors.As(err, &ae) {
 			return nil, err
@@ -100,7 +100,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	bases := map[string]*base{} // trusted keys and repository name by base commit
+	bases := &baseCache{byBlob: map[plumbing.Hash]*base{}}
 	for _, m := range merges {
 		for _, p := range m.Tickets {
 			rep.Tickets++
@@ -117,12 +117,15 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 				rep.Breaks = append(rep.Breaks, b)
 				continue
 			}
-			bs, ok := bases[m.Parent]
-			if !ok {
-				if bs, err = baseOf(repo, s, m.Parent); err != nil {
+			bs, err := bases.of(repo, m.Parent)
+			if err != nil {
+				return nil, err
+			}
+			if rep.Tickets%recycleEvery == 0 {
+				// CUE contexts only grow: start afresh now and then.
+				if s, err = schema.Compile(nil); err != nil {
 					return nil, err
 				}
-				bases[m.Parent] = bs
 			}
 			if brk := checkTicket(s, head, p, id, m, signed, bs); brk != nil {
 				rep.Breaks = append(rep.Breaks, *brk)
@@ -168,35 +171,54 @@ func checkTicket(s *schema.Schema, head *object.Tree, p, id string, m validate.M
 	return b
 }
 
+// recycleEvery bounds how many tickets one cue.Context parses.
+const recycleEvery = 500
+
 // base is what the cab.cue of a merge's first parent says about trust.
 type base struct {
 	keys       []schema.Key
 	repository string
 }
 
-// baseOf reads the trusted keys and the repository name of cab.cue at
-// commit; without a valid cab.cue nothing is trusted.
-func baseOf(repo *git.Repository, s *schema.Schema, commit string) (*base, error) {
+// baseCache decodes each distinct cab.cue once: a repository's thousands
+// of merges share a handful of configurations.
+type baseCache struct {
+	byBlob map[plumbing.Hash]*base
+	schema *schema.Schema
+}
+
+// of reads the trusted keys and the repository name of cab.cue at commit;
+// without a valid cab.cue nothing is trusted.
+func (c *baseCache) of(repo *git.Repository, commit string) (*base, error) {
 	if commit == "" {
 		return &base{}, nil
 	}
-	c, err := repo.CommitObject(plumbing.NewHash(commit))
+	cm, err := repo.CommitObject(plumbing.NewHash(commit))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", commit, err)
 	}
-	f, err := c.File(validate.ConfigFile)
+	f, err := cm.File(validate.ConfigFile)
 	if err != nil {
 		return &base{}, nil
+	}
+	if b, ok := c.byBlob[f.Hash]; ok {
+		return b, nil
 	}
 	src, err := f.Contents()
 	if err != nil {
 		return nil, err
 	}
-	cfg, _ := s.ParseConfig(validate.ConfigFile, []byte(src))
-	if cfg == nil {
-		return &base{}, nil
+	if c.schema == nil {
+		if c.schema, err = schema.Compile(nil); err != nil {
+			return nil, err
+		}
 	}
-	return &base{keys: cfg.Config.Keys, repository: cfg.Config.Repository}, nil
+	b := &base{}
+	if cfg, _ := c.schema.ParseConfig(validate.ConfigFile, []byte(src)); cfg != nil {
+		b = &base{keys: cfg.Config.Keys, repository: cfg.Config.Repository}
+	}
+	c.byBlob[f.Hash] = b
+	return b, nil
 }
 
 func find(log *ledger.Log, id string) (signed, unsigned *ledger.Event) {

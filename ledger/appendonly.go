@@ -36,8 +36,11 @@ const maxWalk = 10_000_000
 // every commit only adds files (an event and its envelope) to its parent:
 // Read trusts the head tree, and this is what proves that no event was
 // removed or edited in place by a later commit. A merge commit on the
-// ledger is refused too: cab never writes one.
-func AppendOnly(repo *git.Repository, head plumbing.Hash) error {
+// ledger is refused too: cab never writes one. The walk stops at since (a
+// checkpoint verified before; zero: walk to the root), which keeps
+// repeated verification incremental: each commit costs a read of the
+// ledger directory, so a full walk grows with the square of the events.
+func AppendOnly(repo *git.Repository, head, since plumbing.Hash) error {
 	if head.IsZero() {
 		return nil
 	}
@@ -46,6 +49,9 @@ func AppendOnly(repo *git.Repository, head plumbing.Hash) error {
 		return fmt.Errorf("reading ledger commit %s: %w", head, err)
 	}
 	for i := 0; i < maxWalk; i++ {
+		if c.Hash == since {
+			return nil
+		}
 		if c.NumParents() > 1 {
 			return &AppendOnlyError{Commit: c.Hash, Reason: "is a merge at", Path: "/"}
 		}
