@@ -62,8 +62,10 @@ const (
 // opts.
 //
 // cosign verify-attestation also checks, unless --check-claims=false, that a
-// statement subject carries the image digest; cab statements name the
-// ticket, so Attach does not make them pass that check.
+// statement subject carries the image digest: the ledger's statements name
+// the ticket, so AttachImages signs a statement about the image (same
+// predicate) for this. There is no transparency-log entry: verify with
+// cosign's --insecure-ignore-tlog (key-based, as cab's trust model is).
 func Attach(ctx context.Context, image string, envelope []byte, opts ...remote.Option) (name.Digest, error) {
 	ref, err := name.ParseReference(image)
 	if err != nil {

@@ -186,3 +186,27 @@ func TestAttachUnreachable(t *testing.T) {
 	assert.Contains(t, err.Error(), "registry "+host)
 	t.Log(err)
 }
+
+// AttachImages attests the ticket on the image itself: the image digest is
+// the statement's subject, as cosign's claim check wants.
+func TestAttachImages(t *testing.T) {
+	img := pushRandom(t)
+	keyFile, pub := writeKey(t, AlgECDSAP256)
+	signer, err := LoadSigner(context.Background(), keyFile, nil)
+	require.NoError(t, err)
+	p := Predicate{ID: "CHG-2026-0042", MergeCommit: "0123456789abcdef0123456789abcdef01234567", Environments: []string{"prod"}}
+	got, err := AttachImages(context.Background(), signer, []Outcome{
+		{Ticket: "CHG-2026-0042", Images: []string{img.String()}, Predicate: &p},
+		{Ticket: "CHG-2026-0043", Images: []string{img.String()}}, // not signed in this run: skipped
+	})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	_, layers, _ := attLayers(t, img)
+	require.Len(t, layers, 1)
+	hex := strings.TrimPrefix(img.DigestStr(), "sha256:")
+	st, err := Verify(layers[0], []schema.Key{pub}, Expect{
+		TicketPath: img.Context().Name(), TicketDigest: hex, ID: "CHG-2026-0042", Environments: []string{"prod"},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, hex, st.Subject[0].Digest["sha256"])
+}

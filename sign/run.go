@@ -11,6 +11,8 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/ledger"
@@ -52,17 +54,19 @@ type Outcome struct {
 	Kind   string `json:"kind,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	// Images are the images the ticket promotes (oci actions), by digest,
-	// and Envelope its signed envelope: what --attach stores beside them.
-	Images   []string `json:"images,omitempty"`
-	Envelope []byte   `json:"-"`
+	// and Predicate what was signed about the ticket: --attach signs the
+	// same predicate about each image and stores it beside the image.
+	Images    []string   `json:"images,omitempty"`
+	Predicate *Predicate `json:"-"`
 }
 
 // candidate is a merged ticket and the verdict of the gate on its merge.
 type candidate struct {
 	id, path string
 	merge    validate.Merge
-	json     []byte
-	review   *policy.Review
+	json      []byte
+	predicate *Predicate // set when signed
+	review    *policy.Review
 	report   *validate.Report
 	problems []string
 }
@@ -135,8 +139,8 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 			}
 			out.Kind = ev.Kind
 			out.Reason = strings.Join(c.problems, "; ")
-			out.Envelope = ev.Envelope
 			out.Images = images(c.json)
+			out.Predicate = c.predicate
 			events = append(events, ev)
 			outcomes = append(outcomes, out)
 		}
@@ -256,6 +260,7 @@ func (o Options) event(ctx context.Context, c *candidate) (ledger.Event, error) 
 		p.PR, p.Author, p.Approvals = c.review.Number, c.review.Author, c.review.Approvals
 	}
 	digest := Digest(c.json)
+	c.predicate = &p
 	env, err := o.Signer.Sign(ctx, NewStatement(c.path, digest, p))
 	if err != nil {
 		return ev, fmt.Errorf("signing %s: %w", c.id, err)
@@ -263,6 +268,37 @@ func (o Options) event(ctx context.Context, c *candidate) (ledger.Event, error) 
 	data, _ := json.Marshal(map[string]any{"path": c.path, "digest": "sha256:" + digest, "keyid": o.Signer.KeyID()})
 	ev.Kind, ev.Data, ev.Envelope = ledger.KindSigned, data, env
 	return ev, nil
+}
+
+// AttachImages signs, for each image a signed outcome promotes, a
+// statement whose subject is the image (so that cosign verify-attestation
+// finds the image digest among the subjects) with the ticket's predicate,
+// and stores it beside the image. Images are handled one at a time: the
+// attestation tag is a read-modify-write.
+func AttachImages(ctx context.Context, signer *Signer, outcomes []Outcome, opts ...remote.Option) ([]name.Digest, error) {
+	var out []name.Digest
+	for _, o := range outcomes {
+		if o.Predicate == nil {
+			continue
+		}
+		for _, img := range o.Images {
+			ref, err := name.NewDigest(img)
+			if err != nil {
+				return out, fmt.Errorf("%s: image %q: %w", o.Ticket, img, err)
+			}
+			hex := strings.TrimPrefix(ref.DigestStr(), "sha256:")
+			env, err := signer.Sign(ctx, NewStatement(ref.Context().Name(), hex, *o.Predicate))
+			if err != nil {
+				return out, fmt.Errorf("signing the attestation of %s for %s: %w", o.Ticket, img, err)
+			}
+			d, err := Attach(ctx, img, env, opts...)
+			if err != nil {
+				return out, fmt.Errorf("%s: %w", o.Ticket, err)
+			}
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
 // images lists the source images a ticket's oci actions promote.

@@ -45,7 +45,7 @@ func (o *signOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Forge, "forge", "auto", "where the approvals of each merge come from: git (Approved-by trailers), github, gitlab, none, or auto")
 	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
 	fs.StringVar(&o.Actor, "actor", "", "who records the events (default: the CI job, or cab)")
-	fs.BoolVar(&o.Attach, "attach", false, "also attach each new envelope to the images the ticket promotes, as an OCI attestation (cosign layout; credentials from the docker config)")
+	fs.BoolVar(&o.Attach, "attach", false, "also attest each newly signed ticket on the images it promotes (cosign attestation layout; credentials from the docker config)")
 }
 
 func (o *signOptions) validate() error {
@@ -122,8 +122,12 @@ concurrent runs record each ticket exactly once.`,
 				return err
 			}
 			if o.Attach {
-				if err := attach(ctx, cmd.OutOrStdout(), outcomes); err != nil {
-					return err
+				attached, err := sign.AttachImages(ctx, signer, outcomes, remote.WithAuthFromKeychain(authn.DefaultKeychain))
+				for _, d := range attached {
+					fmt.Fprintf(cmd.OutOrStdout(), "attached %s\n", d)
+				}
+				if err != nil {
+					return fmt.Errorf("--attach: %w", err)
 				}
 			}
 			for _, out := range outcomes {
@@ -180,24 +184,6 @@ func (o *signOptions) reviewFunc(repo *gogit.Repository) (sign.ReviewFunc, error
 		}, nil
 	}
 	return nil, nil
-}
-
-// attach stores each new envelope beside the images its ticket promotes,
-// one image at a time (the attestation tag is a read-modify-write).
-func attach(ctx context.Context, w io.Writer, outcomes []sign.Outcome) error {
-	for _, out := range outcomes {
-		if out.Kind != ledger.KindSigned {
-			continue
-		}
-		for _, img := range out.Images {
-			d, err := sign.Attach(ctx, img, out.Envelope, remote.WithAuthFromKeychain(authn.DefaultKeychain))
-			if err != nil {
-				return fmt.Errorf("--attach %s: %w", out.Ticket, err)
-			}
-			fmt.Fprintf(w, "attached %s to %s (%s)\n", out.Ticket, img, d.DigestStr())
-		}
-	}
-	return nil
 }
 
 func writeOutcomes(w io.Writer, format string, outcomes []sign.Outcome) error {
