@@ -62,13 +62,13 @@ type Outcome struct {
 
 // candidate is a merged ticket and the verdict of the gate on its merge.
 type candidate struct {
-	id, path string
-	merge    validate.Merge
+	id, path  string
+	merge     validate.Merge
 	json      []byte
 	predicate *Predicate // set when signed
 	review    *policy.Review
-	report   *validate.Report
-	problems []string
+	report    *validate.Report
+	problems  []string
 }
 
 // Run signs every ticket merged on main that the ledger does not know yet.
