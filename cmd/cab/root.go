@@ -53,6 +53,9 @@ the ticket is signed, applied by the reconciler and recorded in git history.`,
 		Example: `  cab init payments-changes     # scaffold a change repository
   cab new --service payments --title "Promote payments 1.4.2"
   cab check                     # validate every ticket of the repository here
+  cab check --base origin/main  # the pull-request gate (in CI)
+  cab sign --key file://cab.key # on main: sign what was merged onto the ledger
+  cab verify                    # audit the chain from merge to signature
   cab schema                    # print the ticket schema`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
