@@ -171,6 +171,11 @@ func (l *Ledger) read(ctx context.Context) (*Log, error) {
 	return readLog(l.repo, head)
 }
 
+// ReadAt reads the ledger as it is at commit head (zero: empty), without
+// fetching: for readers that found the branch themselves, e.g. a
+// remote-tracking ref of a CI checkout.
+func ReadAt(repo *git.Repository, head plumbing.Hash) (*Log, error) { return readLog(repo, head) }
+
 func readLog(repo *git.Repository, head plumbing.Hash) (*Log, error) {
 	log := &Log{Head: head, States: map[string]*TicketState{}}
 	if head.IsZero() {

@@ -19,9 +19,10 @@ type Ticket struct {
 	DependsOn    []string  `json:"dependsOn,omitempty"`
 	Supersedes   string    `json:"supersedes,omitempty"`
 	Cancels      string    `json:"cancels,omitempty"`
+	PostReviewOf string    `json:"postReviewOf,omitempty"`
 	Links        *Links    `json:"links,omitempty"`
 	Incident     *Incident `json:"incident,omitempty"`
-	Actions      []Action  `json:"actions"`
+	Actions      []Action  `json:"actions,omitempty"`
 	Prechecks    []Check   `json:"prechecks,omitempty"`
 	Postchecks   []Check   `json:"postchecks,omitempty"`
 	Rollback     *Rollback `json:"rollback,omitempty"`
@@ -121,6 +122,7 @@ type Config struct {
 	Freezes      []Freeze                 `json:"freezes,omitempty"`
 	Templates    map[string]Template      `json:"templates,omitempty"`
 	Governance   *Governance              `json:"governance,omitempty"`
+	Emergency    *EmergencyPolicy         `json:"emergency,omitempty"`
 	Keys         []Key                    `json:"keys,omitempty"`
 }
 
@@ -193,4 +195,9 @@ type Key struct {
 type Governance struct {
 	Approvers string `json:"approvers"`
 	Approvals *int   `json:"approvals,omitempty"`
+}
+
+// EmergencyPolicy says when an emergency's post-incident review is due.
+type EmergencyPolicy struct {
+	PostReviewDays *int `json:"postReviewDays,omitempty"`
 }

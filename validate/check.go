@@ -345,6 +345,9 @@ func crossCheck(r Result, self string, ids map[string][]string, name func(string
 	if r.Cancels != "" {
 		ref("cancels", r.Cancels)
 	}
+	if r.PostReviewOf != "" {
+		ref("postReviewOf", r.PostReviewOf)
+	}
 	return out
 }
 

@@ -28,6 +28,9 @@ type Open struct {
 	// repository and tag, file of an environment repository, or webhook
 	// path in the same environment.
 	Targets []string `json:"targets"`
+	// Kind and PostReviewOf serve the emergency post-review obligation.
+	Kind         string `json:"kind,omitempty"`
+	PostReviewOf string `json:"postReviewOf,omitempty"`
 }
 
 // targets lists what a ticket changes, by environment.
@@ -88,35 +91,52 @@ func conflicts(t schema.Ticket, open []Open) []policy.Conflict {
 // now. Conflicts are looked for within a service, so that the gate stays
 // O(change) on a repository of any size; a service's changes are where
 // targets are shared. Summaries are cached by blob hash under the
-// repository's git directory (cab/tickets-v1.json): git stays the source
+// repository's git directory (cab/tickets-v2.json): git stays the source
 // of truth, and a ticket is parsed once in the life of the clone.
 func openTickets(repo *git.Repository, tree *object.Tree, services []string, skip map[string]bool, now time.Time, session *Session) ([]Open, error) {
-	cache := session.summaries(repo)
-	dirty := false
 	var out []Open
 	for _, svc := range services {
-		dir := ChangesDir + "/" + svc
-		sub, err := tree.Tree(dir)
-		if errors.Is(err, object.ErrDirectoryNotFound) {
-			continue
-		}
+		sums, err := serviceSummaries(repo, tree, svc, session)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s/: %w", dir, err)
+			return nil, err
 		}
-		for _, e := range sub.Entries {
-			full := dir + "/" + e.Name
-			if !e.Mode.IsFile() || !strings.HasSuffix(e.Name, ".cue") || skip[full] {
-				continue
-			}
-			sum, ok := cache[e.Hash.String()]
-			if !ok {
-				sum = summarize(tree, full)
-				cache[e.Hash.String()] = sum
-				dirty = true
-			}
-			if sum != nil && sum.End.After(now) {
+		for name, sum := range sums {
+			if !skip[name] && sum.End.After(now) {
 				out = append(out, *sum)
 			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Open) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// serviceSummaries summarises the tickets of changes/<svc>/ in tree, by
+// path, from the session's cache where it can.
+func serviceSummaries(repo *git.Repository, tree *object.Tree, svc string, session *Session) (map[string]*Open, error) {
+	cache := session.summaries(repo)
+	out := map[string]*Open{}
+	dir := ChangesDir + "/" + svc
+	sub, err := tree.Tree(dir)
+	if errors.Is(err, object.ErrDirectoryNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s/: %w", dir, err)
+	}
+	dirty := false
+	for _, e := range sub.Entries {
+		full := dir + "/" + e.Name
+		if !e.Mode.IsFile() || !strings.HasSuffix(e.Name, ".cue") {
+			continue
+		}
+		sum, ok := cache[e.Hash.String()]
+		if !ok {
+			sum = summarize(tree, full)
+			cache[e.Hash.String()] = sum
+			dirty = true
+		}
+		if sum != nil {
+			out[full] = sum
 		}
 	}
 	if dirty {
@@ -144,7 +164,7 @@ func summarize(tree *object.Tree, name string) *Open {
 	if err1 != nil || err2 != nil {
 		return nil
 	}
-	return &Open{ID: t.ID, Start: start.UTC(), End: end.UTC(), Targets: targets(t)}
+	return &Open{ID: t.ID, Start: start.UTC(), End: end.UTC(), Targets: targets(t), Kind: t.Kind, PostReviewOf: t.PostReviewOf}
 }
 
 func summariesPath(repo *git.Repository) string {
@@ -152,7 +172,7 @@ func summariesPath(repo *git.Repository) string {
 	if !ok {
 		return ""
 	}
-	return filepath.Join(fs.Filesystem().Root(), "cab", "tickets-v1.json")
+	return filepath.Join(fs.Filesystem().Root(), "cab", "tickets-v2.json")
 }
 
 // loadSummaries reads the cache; a missing or unreadable cache is empty.

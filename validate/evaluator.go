@@ -50,12 +50,14 @@ type Job struct {
 type Result struct {
 	File string `json:"file"`
 	// ID, Service and the references are set when the ticket parsed.
-	ID         string    `json:"id,omitempty"`
-	Service    string    `json:"service,omitempty"`
-	DependsOn  []string  `json:"dependsOn,omitempty"`
-	Supersedes string    `json:"supersedes,omitempty"`
-	Cancels    string    `json:"cancels,omitempty"`
-	Diags      diag.List `json:"diagnostics,omitempty"`
+	ID         string   `json:"id,omitempty"`
+	Service    string   `json:"service,omitempty"`
+	DependsOn  []string `json:"dependsOn,omitempty"`
+	Supersedes string   `json:"supersedes,omitempty"`
+	Cancels    string   `json:"cancels,omitempty"`
+	// PostReviewOf is the emergency whose review the ticket records.
+	PostReviewOf string    `json:"postReviewOf,omitempty"`
+	Diags        diag.List `json:"diagnostics,omitempty"`
 	// JSON is the ticket's canonical JSON export, when it parsed: the bytes
 	// a signature covers. A byte slice, not json.RawMessage, so that it
 	// crosses the child's pipe exactly (RawMessage would be re-escaped).
@@ -190,8 +192,9 @@ func (e *Evaluator) Check(f File) Result {
 	t := p.Ticket
 	r.JSON = p.JSON
 	r.ID, r.Service, r.DependsOn, r.Supersedes, r.Cancels = t.ID, t.Service, t.DependsOn, t.Supersedes, t.Cancels
+	r.PostReviewOf = t.PostReviewOf
 	r.Positions = map[string][2]int{}
-	for _, k := range []string{"id", "dependsOn", "supersedes", "cancels", "service"} {
+	for _, k := range []string{"id", "dependsOn", "supersedes", "cancels", "service", "postReviewOf"} {
 		l, c := p.Position(k)
 		r.Positions[k] = [2]int{l, c}
 	}

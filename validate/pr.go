@@ -164,8 +164,13 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		late, err := overdueReviews(repo, head, review.Author, postReviewDays(baseCfg), o.Now, session)
+		if err != nil {
+			return nil, err
+		}
 		for i := range results {
-			results[i].Diags = append(results[i].Diags, crossCheck(results[i], results[i].File, ids, identity)...).Sort()
+			results[i].Diags = append(results[i].Diags, crossCheck(results[i], results[i].File, ids, identity)...)
+			results[i].Diags = append(results[i].Diags, obligationDiags(results[i:i+1], late)...).Sort()
 			rep.Diagnostics = append(rep.Diagnostics, results[i].Diags...)
 		}
 		rep.Tickets = append(rep.Tickets, results...)

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"path"
 	"sort"
@@ -341,4 +342,48 @@ func TestMainline(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ms, 1, "the walk stops at stop")
 	assert.Equal(t, c3.String(), ms[0].Commit)
+}
+
+// An emergency opens a post-incident review obligation: while it is
+// overdue, its author's next ticket is refused, except the review itself.
+func TestCheckPRPostReviewObligation(t *testing.T) {
+	emergency := idTicket("CHG-2026-0001", map[string]string{"kind": `"emergency"`, "incident": `{id: "INC-7", url: "https://inc.example.com/7"}`})
+	base := with(baseFiles(), map[string]*entry{"changes/payments/CHG-2026-0001.cue": ptr(file(emergency))})
+	statement := `{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://cab.dev/change/v1","predicate":{"id":"CHG-2026-0001","author":"github:7","signedAt":"2026-11-01T10:00:00Z"}}`
+	env := fmt.Sprintf(`{"payloadType":"application/vnd.in-toto+json","payload":%q,"signatures":[{"sig":"AA=="}]}`, base64.StdEncoding.EncodeToString([]byte(statement)))
+	signedData := `{"path": "changes/payments/CHG-2026-0001.cue"}`
+	tests := []struct {
+		name   string
+		add    map[string]*entry
+		author string
+		want   []string
+	}{
+		{name: "the author's next ticket is refused", author: "github:7",
+			add:  map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))},
+			want: []string{"the author's emergency change CHG-2026-0001 has an overdue post-incident review (due 2026-11-06T10:00:00Z)"}},
+		{name: "the review itself is welcome", author: "github:7",
+			add: map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(idTicket("CHG-2026-0002", map[string]string{
+				"postReviewOf": `"CHG-2026-0001"`, "actions": "", "window": laterWindow})))}},
+		{name: "other authors are not held", author: "github:8",
+			add: map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGitRepo(t)
+			b := g.commit("main", plumbing.ZeroHash, base)
+			g.commit("pr", b, with(base, tc.add))
+			g.commit("cab/ledger", plumbing.ZeroHash, map[string]entry{
+				"ledger/CHG-2026-0001/1-signed.json": file(`{"seq":1,"ticket":"CHG-2026-0001","kind":"signed","at":"2026-11-01T10:00:00Z","commit":"` + b.String() + `","data":` + signedData + `}`),
+				"ledger/CHG-2026-0001/1-signed.dsse": file(env),
+			})
+			r := review(tc.author, nil, "github:1", "github:2")
+			rep, err := CheckPR(context.Background(), PROptions{Dir: g.dir, Base: "main", Head: "pr", Review: r, Now: before})
+			require.NoError(t, err)
+			got := errorsOf(rep)
+			require.Len(t, got, len(tc.want), "%s", strings.Join(got, "\n"))
+			for i, w := range tc.want {
+				assert.Contains(t, got[i], w)
+			}
+		})
+	}
 }
