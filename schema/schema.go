@@ -83,8 +83,3 @@ func Compile(ctx *cue.Context) (*Schema, error) {
 
 // Context returns the cue.Context the schema was compiled in.
 func (s *Schema) Context() *cue.Context { return s.ctx }
-
-// Definition returns the named definition of the schema, e.g. "#Ticket".
-func (s *Schema) Definition(name string) cue.Value {
-	return s.root.LookupPath(cue.ParsePath(name))
-}

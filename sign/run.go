@@ -17,6 +17,7 @@ import (
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -65,7 +66,8 @@ type candidate struct {
 	id, path  string
 	merge     validate.Merge
 	json      []byte
-	predicate *Predicate // set when signed
+	predicate *Predicate // set when signed, with the images it promotes
+	images    []string
 	review    *policy.Review
 	report    *validate.Report
 	problems  []string
@@ -139,8 +141,7 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 			}
 			out.Kind = ev.Kind
 			out.Reason = strings.Join(c.problems, "; ")
-			out.Images = images(c.json)
-			out.Predicate = c.predicate
+			out.Images, out.Predicate = c.images, c.predicate
 			events = append(events, ev)
 			outcomes = append(outcomes, out)
 		}
@@ -246,9 +247,7 @@ func (o Options) event(ctx context.Context, c *candidate) (ledger.Event, error) 
 		ev.Kind, ev.Data = ledger.KindUnsigned, data
 		return ev, nil
 	}
-	var t struct {
-		Environments []string `json:"environments"`
-	}
+	var t schema.Ticket
 	if err := json.Unmarshal(c.json, &t); err != nil {
 		return ev, fmt.Errorf("reading %s: %w", c.path, err)
 	}
@@ -260,7 +259,7 @@ func (o Options) event(ctx context.Context, c *candidate) (ledger.Event, error) 
 		p.PR, p.Author, p.Approvals = c.review.Number, c.review.Author, c.review.Approvals
 	}
 	digest := Digest(c.json)
-	c.predicate = &p
+	c.predicate, c.images = &p, images(t)
 	env, err := o.Signer.Sign(ctx, NewStatement(c.path, digest, p))
 	if err != nil {
 		return ev, fmt.Errorf("signing %s: %w", c.id, err)
@@ -302,16 +301,7 @@ func AttachImages(ctx context.Context, signer *Signer, outcomes []Outcome, opts 
 }
 
 // images lists the source images a ticket's oci actions promote.
-func images(ticketJSON []byte) []string {
-	var t struct {
-		Actions []struct {
-			Type  string `json:"type"`
-			Image string `json:"image"`
-		} `json:"actions"`
-	}
-	if json.Unmarshal(ticketJSON, &t) != nil {
-		return nil
-	}
+func images(t schema.Ticket) []string {
 	var out []string
 	for _, a := range t.Actions {
 		if a.Type == "oci" && !slices.Contains(out, a.Image) {
