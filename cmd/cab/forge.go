@@ -51,23 +51,35 @@ func openForge(name string) (forgeSession, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--forge github: %w", err)
 		}
-		return &githubSession{ev: ev, client: github.New(os.Getenv("GITHUB_API_URL"), os.Getenv("GITHUB_TOKEN"), httpClient)}, nil
+		return &githubSession{ev: ev, client: githubClient()}, nil
 	case "gitlab":
 		ev, err := gitlab.EventFromEnv(os.Getenv)
 		if err != nil {
 			return nil, fmt.Errorf("--forge gitlab: %w", err)
 		}
-		token := os.Getenv("CAB_GITLAB_TOKEN")
-		if token == "" {
-			token = os.Getenv("GITLAB_TOKEN")
-		}
-		c, err := gitlab.New(ev.BaseURL, token, httpClient)
+		c, err := gitlabClient(ev.BaseURL)
 		if err != nil {
 			return nil, fmt.Errorf("--forge gitlab: %w", err)
 		}
 		return &gitlabSession{ev: ev, client: c}, nil
 	}
 	return nil, fmt.Errorf("--forge %q: not a forge with an API", name)
+}
+
+// githubClient talks to the GitHub API of the Actions run (GITHUB_API_URL,
+// GITHUB_TOKEN).
+func githubClient() *github.Client {
+	return github.New(os.Getenv("GITHUB_API_URL"), os.Getenv("GITHUB_TOKEN"), httpClient)
+}
+
+// gitlabClient talks to the GitLab API at baseURL with CAB_GITLAB_TOKEN
+// (or GITLAB_TOKEN): CI_JOB_TOKEN cannot read approvals.
+func gitlabClient(baseURL string) (*gitlab.Client, error) {
+	token := os.Getenv("CAB_GITLAB_TOKEN")
+	if token == "" {
+		token = os.Getenv("GITLAB_TOKEN")
+	}
+	return gitlab.New(baseURL, token, httpClient)
 }
 
 type githubSession struct {

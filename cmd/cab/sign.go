@@ -18,8 +18,6 @@ import (
 	"golang.org/x/term"
 
 	forgegit "github.com/cabhq/cab/forge/git"
-	"github.com/cabhq/cab/forge/github"
-	"github.com/cabhq/cab/forge/gitlab"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/sign"
@@ -159,7 +157,7 @@ func (o *signOptions) reviewFunc(repo *gogit.Repository) (sign.ReviewFunc, error
 		if !ok {
 			return nil, fmt.Errorf("--forge github: GITHUB_REPOSITORY is not owner/repo")
 		}
-		c := github.New(os.Getenv("GITHUB_API_URL"), os.Getenv("GITHUB_TOKEN"), httpClient)
+		c := githubClient()
 		return func(ctx context.Context, m validate.Merge) (*policy.Review, error) {
 			g := githubPR.FindStringSubmatch(m.Message)
 			if g == nil {
@@ -170,7 +168,7 @@ func (o *signOptions) reviewFunc(repo *gogit.Repository) (sign.ReviewFunc, error
 		}, nil
 	case "gitlab":
 		ev := os.Getenv("CI_PROJECT_ID")
-		c, err := gitlab.New(os.Getenv("CI_API_V4_URL"), os.Getenv("CAB_GITLAB_TOKEN"), httpClient)
+		c, err := gitlabClient(os.Getenv("CI_API_V4_URL"))
 		if err != nil {
 			return nil, err
 		}
