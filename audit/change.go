@@ -1,0 +1,63 @@
+package audit
+
+import "time"
+
+// Change is one ticket's story as git tells it: what was merged, by whom,
+// who approved and signed it, and what happened in each environment.
+// It is one row of cab log.
+type Change struct {
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+	Service string `json:"service"`
+	Kind    string `json:"kind"`
+	Risk    string `json:"risk"`
+	Owner   string `json:"owner,omitempty"`
+	// Path is the ticket file on main.
+	Path string `json:"path"`
+	// Author is the forge identity that proposed the change (from the
+	// signed predicate; the merge commit's author email when unsigned).
+	Author string `json:"author,omitempty"`
+	// Approvers are the forge identities whose approvals counted.
+	Approvers []string `json:"approvers"`
+	// PR is the pull or merge request number, 0 when unknown; PRURL its
+	// address when the forge is known.
+	PR    int64  `json:"pr,omitempty"`
+	PRURL string `json:"prURL,omitempty"`
+	// MergeCommit is the main commit that added the ticket; CommitURL its
+	// address when the forge is known.
+	MergeCommit string    `json:"mergeCommit"`
+	CommitURL   string    `json:"commitURL,omitempty"`
+	MergedAt    time.Time `json:"mergedAt"`
+	// OpenedAt is when the change was proposed: the author time of the
+	// earliest commit the merge brought in (zero when unknown).
+	OpenedAt time.Time `json:"openedAt,omitzero"`
+	// ApprovedAt is when the last counted approval was given (zero when
+	// the forge did not say).
+	ApprovedAt time.Time `json:"approvedAt,omitzero"`
+	// Signature is signed, unsigned or "" (not yet judged); SignedBy is
+	// the actor that signed, SignedAt when.
+	Signature string    `json:"signature"`
+	SignedBy  string    `json:"signedBy,omitempty"`
+	SignedAt  time.Time `json:"signedAt,omitzero"`
+	// Environments are the ticket's environments in promotion order.
+	Environments []EnvOutcome `json:"environments"`
+	// Outcome sums the environments up: verified (everywhere), rolled-back,
+	// rollback-failed, failed, expired, quarantined, unsigned, in-progress,
+	// scheduled or pending.
+	Outcome string `json:"outcome"`
+}
+
+// EnvOutcome is what happened to a change in one environment.
+type EnvOutcome struct {
+	Env string `json:"env"`
+	// Outcome is the kind of the last ledger event in Env ("pending" when
+	// there is none).
+	Outcome    string    `json:"outcome"`
+	Applying   time.Time `json:"applying,omitzero"`
+	Applied    time.Time `json:"applied,omitzero"`
+	Verified   time.Time `json:"verified,omitzero"`
+	Failed     time.Time `json:"failed,omitzero"`
+	RolledBack time.Time `json:"rolledBack,omitzero"`
+	// Reason is the last recorded reason (a failure, a freeze, a wait).
+	Reason string `json:"reason,omitempty"`
+}
