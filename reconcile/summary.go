@@ -1,0 +1,48 @@
+package reconcile
+
+import "time"
+
+// Step is one thing the reconciler did (or found) for a ticket in an
+// environment: the ledger event it recorded, or a wait it found.
+type Step struct {
+	Ticket string `json:"ticket"`
+	Env    string `json:"env,omitempty"`
+	// Kind is the ledger event kind recorded (applying, applied, verified,
+	// failed, rolled-back, rollback-failed, scheduled, expired,
+	// quarantined), or "plan" in a dry run.
+	Kind   string `json:"kind"`
+	Reason string `json:"reason,omitempty"`
+	// From and To describe the change of each action, in a dry run and
+	// on applying ("sha256:aaa → sha256:bbb").
+	Changes []string `json:"changes,omitempty"`
+	// Duration is how long an apply took (applying to applied or failed).
+	Duration time.Duration `json:"duration,omitempty"`
+}
+
+// Summary is what one reconcile pass did.
+type Summary struct {
+	// Steps in the order they happened.
+	Steps []Step `json:"steps"`
+	// States counts ticket-environments by the kind of their last ledger
+	// event after the pass ("pending" for signed tickets with no event in
+	// an environment yet).
+	States map[string]int `json:"states"`
+	// LedgerHead is the ledger commit after the pass.
+	LedgerHead string `json:"ledgerHead"`
+}
+
+// Count returns how many steps recorded kind.
+func (s *Summary) Count(kind string) int {
+	n := 0
+	for _, st := range s.Steps {
+		if st.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// Observer hears each step as it happens (metrics, progress, logs).
+type Observer interface {
+	Step(Step)
+}
