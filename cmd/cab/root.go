@@ -70,6 +70,11 @@ the ticket is signed, applied by the reconciler and recorded in git history.`,
 		newKeygenCmd(),
 		newSignCmd(),
 		newVerifyCmd(),
+		newReconcileCmd(),
+		newServeCmd(),
+		newLogCmd(),
+		newMetricsCmd(),
+		newReportCmd(),
 	)
 	return root
 }
