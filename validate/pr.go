@@ -430,3 +430,28 @@ func validApprovals(r *policy.Review, members []string) []string {
 	}
 	return out
 }
+
+// RulesAt returns the rules a ticket merged in commit was judged by: the
+// cab.cue and policies of the commit's first parent (the built-in default
+// policies when that has no cab.cue), as a Job in merge mode.
+func RulesAt(repo *git.Repository, commit plumbing.Hash) (Job, error) {
+	c, err := repo.CommitObject(commit)
+	if err != nil {
+		return Job{}, fmt.Errorf("reading commit %s: %w", commit, err)
+	}
+	var base *object.Tree
+	if c.NumParents() > 0 {
+		p, err := c.Parent(0)
+		if err != nil {
+			return Job{}, fmt.Errorf("reading the first parent of %s: %w", commit, err)
+		}
+		if base, err = p.Tree(); err != nil {
+			return Job{}, err
+		}
+	} else {
+		base = &object.Tree{}
+	}
+	job, err := baseRules(base, &Report{})
+	job.Mode = policy.Merge
+	return job, err
+}

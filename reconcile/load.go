@@ -1,0 +1,278 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/sign"
+	"github.com/cabhq/cab/validate"
+)
+
+// ticket is a signed ticket the reconciler may act on, read from the merge
+// commit its signature names and verified against the keys its base trusts.
+type ticket struct {
+	id     string
+	path   string
+	commit string
+	// order is when it was signed: tickets are applied in merge order.
+	order time.Time
+	t     schema.Ticket
+	// problem, when set, is why the ticket must not be applied at all
+	// (a bad signature, a blown evaluation budget): it is quarantined.
+	problem string
+}
+
+// signedData is the Data of a signed ledger event.
+type signedData struct {
+	Path string `json:"path"`
+}
+
+// terminal reports whether kind ends a ticket's story in an environment.
+func terminal(kind string) bool {
+	switch kind {
+	case ledger.KindVerified, ledger.KindRolledBack, ledger.KindRollbackFailed, ledger.KindExpired, ledger.KindQuarantined:
+		return true
+	}
+	return false
+}
+
+// envelopeEnvironments reads the environment list of a signed statement
+// without verifying it: only to skip tickets that are done everywhere.
+// Whatever is acted on is verified first.
+func envelopeEnvironments(env []byte) []string {
+	var e struct {
+		Payload string `json:"payload"`
+	}
+	if json.Unmarshal(env, &e) != nil {
+		return nil
+	}
+	payload, err := base64.StdEncoding.DecodeString(e.Payload)
+	if err != nil {
+		return nil
+	}
+	var st sign.Statement
+	if json.Unmarshal(payload, &st) != nil {
+		return nil
+	}
+	return st.Predicate.Environments
+}
+
+// open lists the signed tickets of log that still have work: not
+// quarantined or expired as a whole, and not terminal in every environment
+// their signature names. only, when not empty, limits them to those ids.
+func open(log *ledger.Log, only []string) []*ticket {
+	var out []*ticket
+	for id, st := range log.States {
+		if st.Status != ledger.KindSigned || (len(only) > 0 && !slices.Contains(only, id)) {
+			continue
+		}
+		var signed *ledger.Event
+		for _, ev := range log.Ticket(id) {
+			if ev.Kind == ledger.KindSigned {
+				signed = &ev
+				break
+			}
+		}
+		if signed == nil {
+			continue
+		}
+		envs := envelopeEnvironments(signed.Envelope)
+		done := len(envs) > 0
+		for _, e := range envs {
+			done = done && terminal(st.Envs[e])
+		}
+		if done {
+			continue
+		}
+		var d signedData
+		_ = json.Unmarshal(signed.Data, &d)
+		out = append(out, &ticket{id: id, path: d.Path, commit: signed.Commit, order: signed.At})
+	}
+	slices.SortFunc(out, func(a, b *ticket) int {
+		if c := a.order.Compare(b.order); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	return out
+}
+
+// loader reads and verifies tickets, caching what it learnt across passes
+// (a daemon reconciles the same open tickets every minute).
+type loader struct {
+	repo   *git.Repository
+	limits validate.Limits
+	now    func() time.Time
+	// verdicts caches each ticket's verdict by its signed event, path and
+	// merge commit: none of them can change without a new event.
+	verdicts map[string]*ticket
+	schema   *schema.Schema
+}
+
+func (l *loader) key(tk *ticket) string { return tk.id + "\x00" + tk.path + "\x00" + tk.commit }
+
+// verify fills in each ticket's content, or its problem.
+func (l *loader) verify(ctx context.Context, log *ledger.Log, tickets []*ticket) error {
+	type group struct {
+		job     validate.Job
+		keys    []schema.Key
+		repo    string
+		files   []validate.File
+		tickets []*ticket
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, tk := range tickets {
+		if v := l.verdicts[l.key(tk)]; v != nil {
+			tk.t, tk.problem = v.t, v.problem
+			continue
+		}
+		src, err := l.read(tk)
+		if err != nil {
+			tk.problem = err.Error()
+			continue
+		}
+		job, err := validate.RulesAt(l.repo, plumbing.NewHash(tk.commit))
+		if err != nil {
+			return err
+		}
+		job.Now = l.now()
+		k := rulesKey(job)
+		g := groups[k]
+		if g == nil {
+			g = &group{job: job}
+			if job.Config != nil {
+				if l.schema == nil {
+					if l.schema, err = schema.Compile(nil); err != nil {
+						return err
+					}
+				}
+				if cfg, _ := l.schema.ParseConfig(job.Config.Name, job.Config.Source); cfg != nil {
+					g.keys, g.repo = cfg.Config.Keys, cfg.Config.Repository
+				}
+			}
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.files = append(g.files, validate.File{Name: tk.path, Source: src})
+		g.tickets = append(g.tickets, tk)
+	}
+	for _, k := range order {
+		g := groups[k]
+		results, _, err := validate.Run(ctx, g.job, g.files, l.limits, nil)
+		if err != nil {
+			return fmt.Errorf("evaluating signed tickets: %w", err)
+		}
+		for i, r := range results {
+			tk := g.tickets[i]
+			tk.problem = l.judge(log, tk, r, g.keys, g.repo)
+			l.verdicts[l.key(tk)] = &ticket{t: tk.t, problem: tk.problem}
+		}
+	}
+	return nil
+}
+
+// read returns the ticket file as merged, refusing what is not a ticket
+// the merge commit added at changes/<service>/<id>.cue.
+func (l *loader) read(tk *ticket) ([]byte, error) {
+	if tk.path == "" || tk.commit == "" || !plumbing.IsHash(tk.commit) {
+		return nil, errors.New("the signed event names no ticket path or merge commit")
+	}
+	dir, file := path.Split(tk.path)
+	if file != tk.id+".cue" || !strings.HasPrefix(dir, "changes/") || strings.Count(tk.path, "/") != 2 || strings.Contains(tk.path, "..") {
+		return nil, fmt.Errorf("the signed path %q is not changes/<service>/%s.cue", tk.path, tk.id)
+	}
+	c, err := l.repo.CommitObject(plumbing.NewHash(tk.commit))
+	if err != nil {
+		return nil, fmt.Errorf("the merge commit %s is not in the repository (fetch main): %w", tk.commit, err)
+	}
+	f, err := c.File(tk.path)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not in the merge commit %s: %w", tk.path, tk.commit, err)
+	}
+	if !f.Mode.IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file in %s", tk.path, tk.commit)
+	}
+	if f.Size > schema.MaxTicketBytes {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit", tk.path, f.Size, schema.MaxTicketBytes)
+	}
+	s, err := f.Contents()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s at %s: %w", tk.path, tk.commit, err)
+	}
+	return []byte(s), nil
+}
+
+// judge returns why the evaluated ticket must not be applied ("" when it
+// may), and fills in its content.
+func (l *loader) judge(log *ledger.Log, tk *ticket, r validate.Result, keys []schema.Key, repository string) string {
+	if r.JSON == nil {
+		for _, d := range r.Diags {
+			if d.Code == "budget" {
+				return "evaluation blew its budget: " + d.Message
+			}
+		}
+		return "the merged ticket does not parse: " + firstError(r.Diags)
+	}
+	if err := json.Unmarshal(r.JSON, &tk.t); err != nil {
+		return "the merged ticket does not decode: " + err.Error()
+	}
+	if tk.t.ID != tk.id {
+		return fmt.Sprintf("the merged ticket's id is %q, not %q", tk.t.ID, tk.id)
+	}
+	var signed *ledger.Event
+	for _, ev := range log.Ticket(tk.id) {
+		if ev.Kind == ledger.KindSigned {
+			signed = &ev
+			break
+		}
+	}
+	if signed == nil {
+		return "no signed event"
+	}
+	_, err := sign.Verify(signed.Envelope, keys, sign.Expect{
+		TicketPath: tk.path, TicketDigest: sign.Digest(r.JSON), ID: tk.id,
+		Environments: tk.t.Environments, Repository: repository, MergeCommit: tk.commit,
+	})
+	if err != nil {
+		return "signature: " + err.Error()
+	}
+	return ""
+}
+
+func firstError(ds diag.List) string {
+	for _, d := range ds {
+		if d.Severity == diag.Error {
+			return d.String()
+		}
+	}
+	return "no detail"
+}
+
+func rulesKey(job validate.Job) string {
+	h := sha256.New()
+	if job.Config != nil {
+		fmt.Fprintf(h, "%s\x00%d\x00", job.Config.Name, len(job.Config.Source))
+		h.Write(job.Config.Source)
+	}
+	for _, p := range job.Policies {
+		fmt.Fprintf(h, "%s\x00%d\x00", p.Name, len(p.Source))
+		h.Write(p.Source)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,286 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/cabhq/cab/internal/calendar"
+	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/reconcile/target"
+	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/validate"
+)
+
+// Phase says which checks a CheckFunc runs.
+type Phase string
+
+// Phases of checks.
+const (
+	Pre  Phase = "precheck"
+	Post Phase = "postcheck"
+)
+
+// CheckFunc runs a ticket's pre- or postchecks in an environment whose
+// default Prometheus server is prometheus. It returns an error that says
+// which checks failed and why; postchecks retry within their own budget.
+type CheckFunc func(ctx context.Context, phase Phase, checks []schema.Check, prometheus string) error
+
+// QueryFunc runs a Prometheus instant query and returns its value.
+type QueryFunc func(ctx context.Context, server, query string) (float64, error)
+
+// Options configure a reconciler.
+type Options struct {
+	// Dir is a git checkout of the change repository; Rev its main line
+	// (default HEAD), whose cab.cue says where the environments' targets
+	// are and which freezes and error budgets hold.
+	Dir string
+	Rev string
+	// Ledger is where the signed tickets are read and every step recorded.
+	Ledger *ledger.Ledger
+	// Drivers apply actions, by target type (oci, git, http).
+	Drivers map[string]target.Driver
+	// Checks runs pre- and postchecks (nil: a ticket with checks waits).
+	Checks CheckFunc
+	// Query reads error-budget burn rates (nil: a service with a burn-rate
+	// query waits).
+	Query QueryFunc
+	// Instance names this reconciler on the ledger (Actor). Give concurrent
+	// reconcilers distinct names: a reconciler resumes its own unfinished
+	// steps at once and another's only after Lease.
+	Instance string
+	// Lease is how long an unfinished step belongs to the reconciler that
+	// started it (default DefaultLease). It must exceed the longest apply
+	// plus postchecks.
+	Lease time.Duration
+	// DryRun plans without recording or changing anything.
+	DryRun bool
+	// Workers bounds the applies, checks and restores run at once (default
+	// GOMAXPROCS, at least 4).
+	Workers int
+	// Tickets, when not empty, limits the pass to these ids.
+	Tickets []string
+	Now     func() time.Time
+	Limits  validate.Limits
+	// Observer, if not nil, hears each step as it happens.
+	Observer Observer
+	Logger   *slog.Logger
+	// Boundary, if not nil, is called between steps with the step's name:
+	// fault tests stop the process there.
+	Boundary func(name string)
+}
+
+// DefaultLease is Options.Lease when zero.
+const DefaultLease = 15 * time.Minute
+
+// maxRounds bounds the rounds of one pass: each round moves every ready
+// ticket one environment on, so a pass needs about as many as the longest
+// promotion list plus dependency chain.
+const maxRounds = 64
+
+// Reconciler applies signed tickets. Keep one per process: it caches the
+// verdict on each signed ticket between passes.
+type Reconciler struct {
+	o      Options
+	repo   *git.Repository
+	loader *loader
+}
+
+// New returns a reconciler for o.
+func New(o Options) (*Reconciler, error) {
+	if o.Ledger == nil {
+		return nil, errors.New("reconcile: no ledger")
+	}
+	if o.Rev == "" {
+		o.Rev = "HEAD"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Lease <= 0 {
+		o.Lease = DefaultLease
+	}
+	if o.Workers <= 0 {
+		o.Workers = max(4, runtime.GOMAXPROCS(0))
+	}
+	if o.Instance == "" {
+		h, _ := os.Hostname()
+		o.Instance = "cab-reconcile@" + h
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	repo, err := git.PlainOpenWithOptions(o.Dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("opening the change repository at %s: %w", o.Dir, err)
+	}
+	return &Reconciler{o: o, repo: repo, loader: &loader{repo: repo, limits: o.Limits, now: o.Now, verdicts: map[string]*ticket{}}}, nil
+}
+
+// Run is New followed by one Pass.
+func Run(ctx context.Context, o Options) (*Summary, error) {
+	r, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	return r.Pass(ctx)
+}
+
+// Pass reconciles once: it moves every signed ticket as far as it can go
+// now, round by round (staging verified, then prod; a dependency, then
+// what depends on it), and returns what it did. A cancelled ctx stops it
+// between steps; an unfinished step stays applying on the ledger and the
+// next pass resumes it.
+func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
+	sum := &Summary{Steps: []Step{}, States: map[string]int{}}
+	var log *ledger.Log
+	for round := 0; round < maxRounds; round++ {
+		var err error
+		if log, err = r.o.Ledger.Read(ctx); err != nil {
+			return sum, fmt.Errorf("reading the ledger: %w", err)
+		}
+		cfg, err := r.config()
+		if err != nil {
+			return sum, err
+		}
+		tickets := open(log, r.o.Tickets)
+		if err := r.loader.verify(ctx, log, tickets); err != nil {
+			return sum, err
+		}
+		p := &pass{r: r, cfg: cfg, log: log, now: r.o.Now(), sum: sum, burn: map[string]string{}}
+		if p.cal, err = calendar.New(cfg.Freezes); err != nil {
+			return sum, fmt.Errorf("%s: freezes: %w", validate.ConfigFile, err)
+		}
+		ds := p.plan(ctx, tickets)
+		if r.o.DryRun {
+			p.dryRun(ctx, ds)
+			break
+		}
+		progressed, err := p.execute(ctx, ds)
+		if err != nil {
+			return sum, err
+		}
+		if !progressed {
+			break
+		}
+	}
+	if !r.o.DryRun {
+		var err error
+		if log, err = r.o.Ledger.Read(ctx); err != nil {
+			return sum, fmt.Errorf("reading the ledger: %w", err)
+		}
+	}
+	sum.LedgerHead = log.Head.String()
+	count(sum, log, r.o.Tickets)
+	return sum, nil
+}
+
+// config reads cab.cue at the main line's head: where each environment's
+// targets are, and the freezes and error budgets in force now.
+func (r *Reconciler) config() (*schema.Config, error) {
+	h, err := r.repo.ResolveRevision(plumbing.Revision(r.o.Rev))
+	if err != nil {
+		return nil, fmt.Errorf("revision %q: %w", r.o.Rev, err)
+	}
+	c, err := r.repo.CommitObject(*h)
+	if err != nil {
+		return nil, err
+	}
+	f, err := c.File(validate.ConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s at %s: %w (the reconciler needs the environments' targets)", validate.ConfigFile, r.o.Rev, err)
+	}
+	if f.Size > schema.MaxConfigBytes {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit", validate.ConfigFile, f.Size, schema.MaxConfigBytes)
+	}
+	src, err := f.Contents()
+	if err != nil {
+		return nil, err
+	}
+	if r.loader.schema == nil {
+		if r.loader.schema, err = schema.Compile(nil); err != nil {
+			return nil, err
+		}
+	}
+	parsed, ds := r.loader.schema.ParseConfig(validate.ConfigFile, []byte(src))
+	if parsed == nil {
+		return nil, fmt.Errorf("%s at %s does not validate: %s", validate.ConfigFile, r.o.Rev, firstError(ds))
+	}
+	return &parsed.Config, nil
+}
+
+// count fills in sum.States from the ledger.
+func count(sum *Summary, log *ledger.Log, only []string) {
+	for _, tk := range allSigned(log, only) {
+		st := log.State(tk.id)
+		for _, e := range tk.envs {
+			k := st.Envs[e]
+			switch {
+			case st.Status == ledger.KindQuarantined || st.Status == ledger.KindExpired:
+				k = st.Status
+			case k == "":
+				k = "pending"
+			}
+			sum.States[k]++
+		}
+	}
+}
+
+type signedTicket struct {
+	id   string
+	envs []string
+}
+
+func allSigned(log *ledger.Log, only []string) []signedTicket {
+	var out []signedTicket
+	for _, ev := range log.Events {
+		if ev.Kind != ledger.KindSigned {
+			continue
+		}
+		if len(only) > 0 && !contains(only, ev.Ticket) {
+			continue
+		}
+		out = append(out, signedTicket{id: ev.Ticket, envs: envelopeEnvironments(ev.Envelope)})
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// eventData is the Data the reconciler records with its events.
+type eventData struct {
+	Reason   string         `json:"reason,omitempty"`
+	Instance string         `json:"instance,omitempty"`
+	Previous []target.State `json:"previous,omitempty"`
+	Changes  []string       `json:"changes,omitempty"`
+	Observed []target.State `json:"observed,omitempty"`
+}
+
+func decodeData(ev *ledger.Event) eventData {
+	var d eventData
+	if ev != nil && len(ev.Data) > 0 {
+		_ = json.Unmarshal(ev.Data, &d)
+	}
+	return d
+}
+
+func encodeData(d eventData) json.RawMessage {
+	b, _ := json.Marshal(d)
+	return b
+}
