@@ -51,6 +51,9 @@ func checkPath(p string) (string, error) {
 	if !strings.HasPrefix(p, "/") {
 		return "", fmt.Errorf("must start with /")
 	}
+	if strings.Contains(p, " ") {
+		return "", fmt.Errorf("must not hold a space (write %%20)")
+	}
 	if err := plainChars(p); err != nil {
 		return "", err
 	}
@@ -82,8 +85,8 @@ func checkPath(p string) (string, error) {
 func plainChars(s string) error {
 	for _, r := range s {
 		switch {
-		case r < 0x20 || r == 0x7f || r == ' ':
-			return fmt.Errorf("must not hold spaces or control characters")
+		case r < 0x20 || r == 0x7f:
+			return fmt.Errorf("must not hold control characters")
 		case r == '\\':
 			return fmt.Errorf("must not hold a backslash")
 		}
