@@ -359,7 +359,7 @@ type CallError struct {
 	// budget ran out) rather than a refusal.
 	Retryable bool
 	// Err is the transport error when there was no answer.
-	Err error
+	Err  error
 	hint string
 }
 
