@@ -105,19 +105,19 @@ func parseImage(image, destHost string, insecure bool) (name.Digest, error) {
 	if image == "" {
 		return name.Digest{}, unsafef("the action names no image; set image to registry/repository@sha256:<hex>")
 	}
-	ref, err := name.ParseReference(image, name.StrictValidation)
-	if err != nil {
-		if !strings.Contains(image, "@") {
-			return name.Digest{}, unsafef("image %q is not named by digest; use registry/repository@sha256:<hex> (crane digest IMAGE prints it)", image)
-		}
-		return name.Digest{}, unsafef("image %q is not a valid reference: %v", image, err)
-	}
-	if _, ok := ref.(name.Digest); !ok {
+	if !strings.Contains(image, "@") {
 		return name.Digest{}, unsafef("image %q is not named by digest; use registry/repository@sha256:<hex> (crane digest IMAGE prints it)", image)
 	}
 	first, _, _ := strings.Cut(image, "/")
 	if !explicitHost(first) {
 		return name.Digest{}, unsafef("image %q does not name its registry; write it as registry/repository@sha256:<hex>", image)
+	}
+	ref, err := name.ParseReference(image, name.StrictValidation)
+	if err != nil {
+		return name.Digest{}, unsafef("image %q is not a valid reference: %v", image, err)
+	}
+	if _, ok := ref.(name.Digest); !ok {
+		return name.Digest{}, unsafef("image %q is not named by digest; use registry/repository@sha256:<hex> (crane digest IMAGE prints it)", image)
 	}
 	if !strings.HasPrefix(ref.(name.Digest).DigestStr(), "sha256:") {
 		return name.Digest{}, unsafef("image %q is not named by a sha256 digest", image)
