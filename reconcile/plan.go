@@ -93,7 +93,7 @@ func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i in
 	case ledger.KindVerified:
 		return nil, true
 	case ledger.KindRolledBack, ledger.KindRollbackFailed, ledger.KindExpired, ledger.KindQuarantined:
-		return nil, false
+		return nil, true // the next environment is set aside in turn
 	case ledger.KindApplying, ledger.KindApplied, ledger.KindFailed:
 		last := p.lastEvent(tk.id, env)
 		if last.Actor != p.r.o.Instance && p.now.Sub(last.At) < p.r.o.Lease {
@@ -105,6 +105,14 @@ func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i in
 	}
 
 	// Fresh (or scheduled): the gates, cheapest first.
+	start, errS := time.Parse(time.RFC3339, tk.t.Window.Start)
+	end, errE := time.Parse(time.RFC3339, tk.t.Window.End)
+	if errS != nil || errE != nil {
+		return rec(ledger.KindQuarantined, "unreadable window"), false
+	}
+	if !p.now.Before(end) {
+		return rec(ledger.KindExpired, "the window closed at "+end.UTC().Format(time.RFC3339)+" before the change could apply"), false
+	}
 	if i > 0 {
 		prev := tk.t.Environments[i-1]
 		switch k := st.Envs[prev]; {
@@ -114,14 +122,6 @@ func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i in
 		default:
 			return nil, false // waits for its own promotion
 		}
-	}
-	start, errS := time.Parse(time.RFC3339, tk.t.Window.Start)
-	end, errE := time.Parse(time.RFC3339, tk.t.Window.End)
-	if errS != nil || errE != nil {
-		return rec(ledger.KindQuarantined, "unreadable window"), false
-	}
-	if !p.now.Before(end) {
-		return rec(ledger.KindExpired, "the window closed at "+end.UTC().Format(time.RFC3339)+" before the change could apply"), false
 	}
 	if p.now.Before(start) {
 		return rec(ledger.KindScheduled, "waiting for the window to open at "+start.UTC().Format(time.RFC3339)), false
