@@ -1,0 +1,226 @@
+package audit
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+)
+
+// WriteJSON writes m as one indented JSON document; times are RFC 3339 in
+// the metrics' time zone, durations in seconds.
+func (m *Metrics) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return fmt.Errorf("writing metrics as JSON: %w", err)
+	}
+	return nil
+}
+
+// WriteTable writes m as an aligned text table, one line per row. Lead
+// times are "p50/p90"; ratios are a percentage with their fraction; "-"
+// marks a value without samples.
+func (m *Metrics) WriteTable(w io.Writer) error {
+	if len(m.Rows) == 0 {
+		_, err := fmt.Fprintln(w, "no changes in the selected range")
+		return err
+	}
+	byService := slices.Contains(m.By, "service")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var head []string
+	if byService {
+		head = append(head, "SERVICE")
+	}
+	head = append(head, "ENV", "PERIOD", "MERGED", "EMERGENCY", "UNSIGNED", "APPROVAL p50/p90",
+		"SUCCESS", "ROLLBACK", "DEPLOYS", "FAILURE", "LEAD p50/p90", "MTTR p50/p90")
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, r := range m.Rows {
+		var cells []string
+		if byService {
+			cells = append(cells, r.Service)
+		}
+		env := r.Env
+		if env == "" {
+			env = "(last)"
+		}
+		mttr := tableStats(r.TimeToRestore)
+		if r.Unrestored > 0 {
+			mttr += fmt.Sprintf(" +%d open", r.Unrestored)
+		}
+		cells = append(cells, env, r.Period,
+			fmt.Sprint(r.Merged),
+			tableRatio(r.EmergencyShare, r.Emergency, r.Merged),
+			fmt.Sprint(r.Unsigned),
+			tableStats(r.ApprovalLeadTime),
+			tableRatio(r.SuccessRate, r.Succeeded, r.Finished),
+			tableRatio(r.RollbackRate, r.RolledBack, r.Finished),
+			fmt.Sprint(r.Deployments),
+			tableRatio(r.ChangeFailureRate, r.DeploymentsFailed, r.DeploymentsFinished),
+			tableStats(r.LeadTime),
+			mttr,
+		)
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing the metrics table: %w", err)
+	}
+	return nil
+}
+
+func tableRatio(r *float64, n, d int) string {
+	if r == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%% (%d/%d)", *r*100, n, d)
+}
+
+func tableStats(s DurationStats) string {
+	if s.Count == 0 {
+		return "-"
+	}
+	return ShortDuration(s.P50) + "/" + ShortDuration(s.P90)
+}
+
+// ShortDuration writes d for people, to two units at most: "45s", "12m",
+// "5h12m", "3d4h".
+func ShortDuration(d time.Duration) string {
+	if d < 0 {
+		return "-" + ShortDuration(-d)
+	}
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		h := int(d / time.Hour)
+		if mins := int(d%time.Hour) / int(time.Minute); mins > 0 {
+			return fmt.Sprintf("%dh%dm", h, mins)
+		}
+		return fmt.Sprintf("%dh", h)
+	}
+	days := int(d / (24 * time.Hour))
+	if h := int(d%(24*time.Hour)) / int(time.Hour); h > 0 {
+		return fmt.Sprintf("%dd%dh", days, h)
+	}
+	return fmt.Sprintf("%dd", days)
+}
+
+// Prometheus metric names, each labelled service, env and period.
+var (
+	promLabels = []string{"service", "env", "period"}
+
+	promMerged = prometheus.NewDesc("cab_change_merged",
+		"Changes merged in the period (throughput).", promLabels, nil)
+	promEmergency = prometheus.NewDesc("cab_change_emergency",
+		"Merged changes of kind emergency.", promLabels, nil)
+	promEmergencyRatio = prometheus.NewDesc("cab_change_emergency_ratio",
+		"Emergency changes / changes merged.", promLabels, nil)
+	promUnsigned = prometheus.NewDesc("cab_change_unsigned",
+		"Merged changes recorded unsigned (they reached main without passing the gate).", promLabels, nil)
+	promApproval = prometheus.NewDesc("cab_change_approval_lead_time_seconds",
+		"Opened to approvals complete, per merged change.", promLabels, nil)
+	promFinished = prometheus.NewDesc("cab_change_finished",
+		"Merged changes with a final outcome.", promLabels, nil)
+	promSucceeded = prometheus.NewDesc("cab_change_succeeded",
+		"Merged changes verified.", promLabels, nil)
+	promSuccessRatio = prometheus.NewDesc("cab_change_success_ratio",
+		"Change success rate: changes verified / changes with a final outcome.", promLabels, nil)
+	promRolledBack = prometheus.NewDesc("cab_change_rolled_back",
+		"Merged changes rolled back (or whose rollback failed).", promLabels, nil)
+	promRollbackRatio = prometheus.NewDesc("cab_change_rollback_ratio",
+		"Rollback rate: changes rolled back / changes with a final outcome.", promLabels, nil)
+	promDeployments = prometheus.NewDesc("cab_change_deployments",
+		"Applies started in the environment (deployment frequency).", promLabels, nil)
+	promDeploymentsFinished = prometheus.NewDesc("cab_change_deployments_finished",
+		"Deployments with an outcome (verified or failed).", promLabels, nil)
+	promDeploymentsFailed = prometheus.NewDesc("cab_change_deployments_failed",
+		"Deployments that failed.", promLabels, nil)
+	promFailureRatio = prometheus.NewDesc("cab_change_failure_ratio",
+		"Change failure rate: failed deployments / deployments with an outcome.", promLabels, nil)
+	promLeadTime = prometheus.NewDesc("cab_change_lead_time_seconds",
+		"Merge to verified in the environment (merge to production for the production environment).", promLabels, nil)
+	promRestore = prometheus.NewDesc("cab_change_time_to_restore_seconds",
+		"Time to restore (MTTR): a failure to the next verified deployment of the service in the environment.", promLabels, nil)
+	promUnrestored = prometheus.NewDesc("cab_change_unrestored",
+		"Failures not followed by a verified deployment yet.", promLabels, nil)
+)
+
+// metricsCollector exposes Metrics to a prometheus.Registry.
+type metricsCollector struct{ m *Metrics }
+
+func (c metricsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{promMerged, promEmergency, promEmergencyRatio, promUnsigned, promApproval,
+		promFinished, promSucceeded, promSuccessRatio, promRolledBack, promRollbackRatio, promDeployments,
+		promDeploymentsFinished, promDeploymentsFailed, promFailureRatio, promLeadTime, promRestore, promUnrestored} {
+		ch <- d
+	}
+}
+
+func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, r := range c.m.Rows {
+		labels := []string{r.Service, r.Env, r.Period}
+		gauge := func(d *prometheus.Desc, v int) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
+		}
+		ratio := func(d *prometheus.Desc, v *float64) {
+			if v != nil {
+				ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, *v, labels...)
+			}
+		}
+		summary := func(d *prometheus.Desc, s DurationStats) {
+			q := map[float64]float64{}
+			if s.Count > 0 {
+				q[0.5] = s.P50.Seconds()
+				q[0.9] = s.P90.Seconds()
+			}
+			ch <- prometheus.MustNewConstSummary(d, uint64(s.Count), s.Sum.Seconds(), q, labels...)
+		}
+		gauge(promMerged, r.Merged)
+		gauge(promEmergency, r.Emergency)
+		ratio(promEmergencyRatio, r.EmergencyShare)
+		gauge(promUnsigned, r.Unsigned)
+		summary(promApproval, r.ApprovalLeadTime)
+		gauge(promFinished, r.Finished)
+		gauge(promSucceeded, r.Succeeded)
+		ratio(promSuccessRatio, r.SuccessRate)
+		gauge(promRolledBack, r.RolledBack)
+		ratio(promRollbackRatio, r.RollbackRate)
+		gauge(promDeployments, r.Deployments)
+		gauge(promDeploymentsFinished, r.DeploymentsFinished)
+		gauge(promDeploymentsFailed, r.DeploymentsFailed)
+		ratio(promFailureRatio, r.ChangeFailureRate)
+		summary(promLeadTime, r.LeadTime)
+		summary(promRestore, r.TimeToRestore)
+		gauge(promUnrestored, r.Unrestored)
+	}
+}
+
+// WritePrometheus writes m in the Prometheus text exposition format (for a
+// Pushgateway or a node exporter textfile collector): gauges named
+// cab_change_* and, for durations, summaries with the 0.5 and 0.9
+// quantiles, each labelled service, env and period. Ratios without a
+// denominator are left out.
+func (m *Metrics) WritePrometheus(w io.Writer) error {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(metricsCollector{m}); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		return fmt.Errorf("gathering metrics: %w", err)
+	}
+	for _, f := range families {
+		if _, err := expfmt.MetricFamilyToText(w, f); err != nil {
+			return fmt.Errorf("writing metric %s: %w", f.GetName(), err)
+		}
+	}
+	return nil
+}
