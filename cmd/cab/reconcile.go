@@ -1,19 +1,244 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
+	gogit "github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/reconcile"
+	"github.com/cabhq/cab/reconcile/check"
+	"github.com/cabhq/cab/reconcile/target"
+	httptarget "github.com/cabhq/cab/reconcile/target/http"
+	"github.com/cabhq/cab/reconcile/target/oci"
+	"github.com/cabhq/cab/schema"
 )
 
-// newReconcileCmd is a placeholder until cab reconcile lands.
+type reconcileOptions struct {
+	Rev           string
+	Remote        string
+	Branch        string
+	Instance      string
+	Lease         time.Duration
+	DryRun        bool
+	Format        string
+	Tickets       []string
+	Workers       int
+	CheckBudget   time.Duration
+	CheckInterval time.Duration
+	CacheDir      string
+	LogFormat     string
+	Retries       int
+}
+
+func (o *reconcileOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Rev, "rev", "HEAD", "the main line whose cab.cue names the targets, freezes and error budgets")
+	fs.StringVar(&o.Remote, "remote", "origin", "remote the ledger branch is fetched from and pushed to (\"\" for local only)")
+	fs.StringVar(&o.Branch, "ledger", ledger.DefaultBranch, "ledger branch")
+	fs.StringVar(&o.Instance, "instance", "", "this reconciler's name on the ledger (default cab-reconcile@<host>); give concurrent reconcilers distinct names")
+	fs.DurationVar(&o.Lease, "lease", reconcile.DefaultLease, "how long an unfinished step belongs to the reconciler that started it; must exceed the longest apply plus postchecks")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "print the plan (what would change, from what to what) without changing or recording anything")
+	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
+	fs.StringSliceVar(&o.Tickets, "ticket", nil, "only these ticket ids (repeatable)")
+	fs.IntVar(&o.Workers, "workers", 0, "applies, checks and restores run at once (default max(4, cores))")
+	fs.DurationVar(&o.CheckBudget, "check-budget", 2*time.Minute, "how long failing postchecks are retried before the change is rolled back")
+	fs.DurationVar(&o.CheckInterval, "check-interval", 5*time.Second, "pause between check attempts")
+	fs.StringVar(&o.CacheDir, "cache-dir", "", "where environment repositories are cloned (default .git/cab/env)")
+	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.IntVar(&o.Retries, "retries", 3, "attempts of each target call that meets a 5xx or a network error")
+}
+
+func (o *reconcileOptions) validate() error {
+	if o.Format != "text" && o.Format != "json" {
+		return fmt.Errorf("--format %q: want text or json", o.Format)
+	}
+	if o.LogFormat != "text" && o.LogFormat != "json" {
+		return fmt.Errorf("--log-format %q: want text or json", o.LogFormat)
+	}
+	for _, id := range o.Tickets {
+		if !ledger.ValidTicketID(id) {
+			return fmt.Errorf("--ticket %q: not a ticket id like CHG-2026-0042", id)
+		}
+	}
+	return nil
+}
+
+// logger logs to stderr at info level in the chosen format.
+func (o *reconcileOptions) logger(stderr io.Writer) *slog.Logger {
+	if o.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(stderr, nil))
+}
+
+// crashAt is set by the fault tests: the reconciler kills itself at
+// the named step boundary. Nil in the cab binary.
+var crashAt func(boundary string)
+
+// reconciler builds a reconciler over the checkout in dir with the real
+// drivers and checks.
+func (o *reconcileOptions) reconciler(dir string, logger *slog.Logger, observer reconcile.Observer) (*reconcile.Reconciler, error) {
+	repo, err := gogit.PlainOpenWithOptions(dir, &gogit.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("opening the git repository: %w", err)
+	}
+	l := ledger.Open(repo, o.Remote, o.Branch)
+	l.Logger = logger
+	l.Author.Name = "cab reconcile"
+	client := &http.Client{Timeout: 30 * time.Second}
+	cacheDir := o.CacheDir
+	if cacheDir == "" {
+		wt, err := repo.Worktree()
+		if err != nil {
+			return nil, fmt.Errorf("--cache-dir is needed outside a work tree: %w", err)
+		}
+		cacheDir = filepath.Join(wt.Filesystem.Root(), ".git", "cab", "env")
+	}
+	drivers, err := newDrivers(cacheDir, o.Retries, logger)
+	if err != nil {
+		return nil, err
+	}
+	return reconcile.New(reconcile.Options{
+		Dir: dir, Rev: o.Rev, Ledger: l, Drivers: drivers,
+		Checks: func(ctx context.Context, phase reconcile.Phase, checks []schema.Check, prometheus string) error {
+			co := check.Options{Client: client, Prometheus: prometheus, Interval: o.CheckInterval}
+			if phase == reconcile.Post {
+				co.Budget = o.CheckBudget
+			}
+			_, err := check.Run(ctx, checks, co)
+			return err
+		},
+		Query: func(ctx context.Context, server, query string) (float64, error) {
+			return check.Query(ctx, client, server, query)
+		},
+		Instance: o.Instance, Lease: o.Lease, DryRun: o.DryRun, Workers: o.Workers, Tickets: o.Tickets,
+		Observer: observer, Logger: logger, Boundary: crashAt,
+	})
+}
+
+// newDrivers returns the target drivers by type.
+func newDrivers(cacheDir string, retries int, logger *slog.Logger) (map[string]target.Driver, error) {
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+		return nil, fmt.Errorf("--cache-dir: %w", err)
+	}
+	return map[string]target.Driver{
+		"oci":  oci.New(oci.WithRetry(retries, time.Second), oci.WithLogger(logger)),
+		"http": httptarget.New(httptarget.WithRetries(retries), httptarget.WithLogger(logger)),
+	}, nil
+}
+
+// stepPrinter prints each step as it happens.
+type stepPrinter struct{ w io.Writer }
+
+func (p stepPrinter) Step(s reconcile.Step) {
+	fmt.Fprintln(p.w, formatStep(s))
+}
+
+func formatStep(s reconcile.Step) string {
+	env := s.Env
+	if env == "" {
+		env = "*"
+	}
+	line := fmt.Sprintf("%-15s %-14s %-10s", s.Kind, s.Ticket, env)
+	if s.Reason != "" {
+		line += " " + s.Reason
+	}
+	for _, c := range s.Changes {
+		line += "\n    " + c
+	}
+	return strings.TrimRight(line, " ")
+}
+
+// failedKinds are the outcomes that make cab reconcile exit 1.
+var failedKinds = []string{ledger.KindFailed, ledger.KindRollbackFailed, ledger.KindQuarantined, ledger.KindExpired}
+
 func newReconcileCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    "reconcile",
-		Short:  "(not yet available)",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("cab reconcile is not available yet")
+	o := &reconcileOptions{}
+	cmd := &cobra.Command{
+		Use:   "reconcile",
+		Short: "Apply signed tickets to their environments, with checks and automatic rollback",
+		Long: `Reconcile applies every signed ticket on the ledger to its environments, in
+promotion order: it verifies the signature against the keys the ticket's base
+cab.cue trusts, waits for the window, freezes (emergencies excepted), the
+service's error budget, dependsOn and the previous environment, runs the
+prechecks, records applying with the state observed before, applies through
+the target's driver (oci, git, http), runs the postchecks and records applied
+and verified — or restores the previous state and records failed and
+rolled-back (rollback-failed when even that fails: a human is needed).
+
+Every step is recorded on the ledger by compare-and-swap before and after it
+acts, so a reconciler killed at any point resumes where the ledger says
+without applying anything twice, and concurrent reconcilers apply each ticket
+once. Run it on merge to main and on a schedule, or run cab serve.
+
+Exit status: 0 when nothing failed, 1 when a change failed, was quarantined or
+expired in this pass, 2 on a usage or internal error.`,
+		Example: `  cab reconcile --dry-run            # what would change, from what to what
+  cab reconcile                      # apply, in CI after cab sign
+  cab reconcile --ticket CHG-2026-0042 --format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			logger := o.logger(cmd.ErrOrStderr())
+			var observer reconcile.Observer
+			if o.Format == "text" {
+				observer = stepPrinter{cmd.OutOrStdout()}
+			}
+			r, err := o.reconciler(".", logger, observer)
+			if err != nil {
+				return err
+			}
+			sum, err := r.Pass(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if o.Format == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(sum); err != nil {
+					return err
+				}
+			} else {
+				writeStates(cmd.OutOrStdout(), sum, o.DryRun)
+			}
+			for _, k := range failedKinds {
+				if sum.Count(k) > 0 && !o.DryRun {
+					return errViolations
+				}
+			}
+			return nil
 		},
 	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+func writeStates(w io.Writer, sum *reconcile.Summary, dryRun bool) {
+	if dryRun {
+		fmt.Fprintf(w, "dry run: %d step(s) planned, nothing changed or recorded\n", len(sum.Steps))
+		return
+	}
+	var parts []string
+	for _, k := range append([]string{"pending", ledger.KindScheduled, ledger.KindApplying, ledger.KindApplied, ledger.KindVerified}, append(failedKinds, ledger.KindRolledBack)...) {
+		if n := sum.States[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k))
+		}
+	}
+	if len(parts) == 0 {
+		parts = []string{"no signed tickets"}
+	}
+	fmt.Fprintf(w, "%d step(s); ticket-environments: %s\n", len(sum.Steps), strings.Join(parts, ", "))
 }
