@@ -1,0 +1,426 @@
+package gittarget
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/cabhq/cab/reconcile/target"
+)
+
+// DefaultBranch is the branch of the environment repository written when
+// the target names none.
+const DefaultBranch = "main"
+
+var digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+
+// spec is a git change checked and parsed: where to write and what.
+type spec struct {
+	url      string   // the target's URL, as cab.cue gives it
+	fetchURL string   // the URL the clone uses
+	branch   string   // branch of the environment repository
+	file     string   // the path in the repository, root and file joined
+	elems    []string // file split into tree entries
+	codec    codec
+
+	// exactly one of set and image
+	set   *setSpec
+	image *imageSpec
+
+	change target.Change
+}
+
+type setSpec struct {
+	path exprPath
+	want scalar
+}
+
+type imageSpec struct {
+	name, newName, digest string
+}
+
+func unsafef(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", target.ErrUnsafe, fmt.Sprintf(format, args...))
+}
+
+// repoPath joins a target's root and an action's file into the elements
+// of a path inside the repository. Absolute paths, ".." elements, ".git"
+// elements, backslashes and NUL bytes are refused as unsafe, whatever a
+// clean would make of them.
+func repoPath(root, file string) ([]string, error) {
+	var elems []string
+	for _, part := range []struct{ what, p string }{{"target root", root}, {"file", file}} {
+		p := part.p
+		if p == "" {
+			continue
+		}
+		if strings.ContainsAny(p, "\\\x00") {
+			return nil, unsafef("%s %q holds a backslash or NUL byte", part.what, p)
+		}
+		if path.IsAbs(p) {
+			return nil, unsafef("%s %q is absolute: give a path relative to the repository root", part.what, p)
+		}
+		for _, e := range strings.Split(p, "/") {
+			switch {
+			case e == "" || e == ".":
+				continue
+			case e == "..":
+				return nil, unsafef("%s %q leaves its directory (..)", part.what, p)
+			case strings.EqualFold(e, ".git"):
+				return nil, unsafef("%s %q names git's own directory", part.what, p)
+			}
+			elems = append(elems, e)
+		}
+	}
+	if len(elems) == 0 || file == "" {
+		return nil, unsafef("no file named: set the action's file")
+	}
+	return elems, nil
+}
+
+// newSpec checks c and parses it.
+func newSpec(c target.Change) (*spec, error) {
+	a, t := c.Action, c.Target
+	if a.Type != "git" {
+		return nil, fmt.Errorf("action %d of %s is of type %q, not git", c.Index, c.Ticket, a.Type)
+	}
+	if t.Type != "" && t.Type != "git" {
+		return nil, fmt.Errorf("target %s of %s is of type %q, not git", c.TargetName, c.Env, t.Type)
+	}
+	if t.URL == "" {
+		return nil, fmt.Errorf("target %s of %s has no url: set targets.%s.url in cab.cue", c.TargetName, c.Env, c.TargetName)
+	}
+	s := &spec{url: t.URL, branch: t.Branch, change: c}
+	if s.branch == "" {
+		s.branch = DefaultBranch
+	}
+	if err := plumbing.NewBranchReferenceName(s.branch).Validate(); err != nil {
+		return nil, fmt.Errorf("target %s of %s: branch %q: %w", c.TargetName, c.Env, s.branch, err)
+	}
+	var err error
+	if s.fetchURL, err = transportURL(t.URL); err != nil {
+		return nil, err
+	}
+	if s.elems, err = repoPath(t.Root, a.File); err != nil {
+		return nil, fmt.Errorf("action %d of %s: %w", c.Index, c.Ticket, err)
+	}
+	s.file = strings.Join(s.elems, "/")
+	s.codec = yamlCodec{}
+	if strings.EqualFold(path.Ext(s.file), ".json") {
+		s.codec = jsonCodec{}
+	}
+	switch {
+	case (a.Set == nil) == (a.KustomizeImage == nil):
+		return nil, fmt.Errorf("action %d of %s: a git action needs exactly one of set and kustomizeImage", c.Index, c.Ticket)
+	case a.Set != nil:
+		p, err := parsePath(a.Set.Path)
+		if err != nil {
+			return nil, fmt.Errorf("action %d of %s: set.path: %w", c.Index, c.Ticket, err)
+		}
+		want, err := scalarOf(a.Set.Value)
+		if err != nil {
+			return nil, fmt.Errorf("action %d of %s: %w", c.Index, c.Ticket, err)
+		}
+		s.set = &setSpec{path: p, want: want}
+	default:
+		k := a.KustomizeImage
+		if k.Name == "" || strings.ContainsAny(k.Name, " \t\n") || strings.ContainsAny(k.NewName, " \t\n") {
+			return nil, fmt.Errorf("action %d of %s: kustomizeImage needs a name without spaces", c.Index, c.Ticket)
+		}
+		if !digestRE.MatchString(k.Digest) {
+			return nil, unsafef("action %d of %s: kustomizeImage.digest %q is not a sha256 digest (sha256:<64 hex>)", c.Index, c.Ticket, k.Digest)
+		}
+		s.image = &imageSpec{name: k.Name, newName: k.NewName, digest: k.Digest}
+	}
+	return s, nil
+}
+
+var imagesPath = keyPath("images")
+
+// observation is what a file holds of a change.
+type observation struct {
+	value string
+	done  bool
+	// set: the value before (nil: absent) and the first step that did
+	// not exist, which restoring onto a file others changed removes.
+	prev    *scalar
+	created exprPath
+	// image: whether images: and the entry exist, and the entry's fields.
+	images, entry   bool
+	digest, newName *string
+	newTag          *string
+}
+
+func (s *spec) observe(content []byte) (*observation, error) {
+	if s.set != nil {
+		return s.observeSet(content)
+	}
+	return s.observeImage(content)
+}
+
+func (s *spec) observeSet(content []byte) (*observation, error) {
+	f, err := s.codec.lookup(content, s.set.path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.file, err)
+	}
+	o := &observation{value: target.Absent}
+	switch f.kind {
+	case kindMissing:
+		for k := 1; k <= len(s.set.path); k++ {
+			g, err := s.codec.lookup(content, s.set.path[:k])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s.file, err)
+			}
+			if g.kind == kindMissing {
+				o.created = s.set.path[:k]
+				break
+			}
+		}
+		return o, nil
+	case kindScalar:
+		o.prev = &f.sc
+		o.value = f.sc.String()
+		o.done = f.sc.equal(s.set.want)
+		return o, nil
+	}
+	return nil, fmt.Errorf("%s: %w", s.file, mismatchKindError(s.set.path, f.kind, "a scalar"))
+}
+
+// findImage returns the index of the images entry named name (-1: none),
+// whether images: holds a list, and its length.
+func findImage(c codec, content []byte, name string) (idx int, list bool, n int, err error) {
+	f, err := c.lookup(content, imagesPath)
+	if err != nil {
+		return -1, false, 0, err
+	}
+	switch {
+	case f.kind == kindMissing, f.kind == kindScalar && f.sc.Class == classNull:
+		return -1, false, 0, nil
+	case f.kind != kindSeq:
+		return -1, false, 0, fmt.Errorf("images holds a %s, not a list", f.kind)
+	}
+	for i := 0; i < f.n; i++ {
+		g, err := c.lookup(content, imagesPath.idx(i).key("name"))
+		if err != nil {
+			return -1, false, 0, err
+		}
+		if g.kind == kindScalar && g.sc.Class == classString && g.sc.Text == name {
+			return i, true, f.n, nil
+		}
+	}
+	return -1, true, f.n, nil
+}
+
+func (s *spec) imageField(content []byte, idx int, key string) (*string, error) {
+	f, err := s.codec.lookup(content, imagesPath.idx(idx).key(key))
+	if err != nil {
+		return nil, err
+	}
+	if f.kind != kindScalar || f.sc.Class == classNull {
+		return nil, nil
+	}
+	v := f.sc.Text
+	return &v, nil
+}
+
+func (s *spec) observeImage(content []byte) (*observation, error) {
+	idx, list, _, err := findImage(s.codec, content, s.image.name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.file, err)
+	}
+	o := &observation{value: target.Absent, images: list}
+	if idx < 0 {
+		return o, nil
+	}
+	o.entry = true
+	for _, fld := range []struct {
+		key string
+		dst **string
+	}{{"digest", &o.digest}, {"newName", &o.newName}, {"newTag", &o.newTag}} {
+		if *fld.dst, err = s.imageField(content, idx, fld.key); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.file, err)
+		}
+	}
+	name := ""
+	if o.newName != nil {
+		name = *o.newName
+	}
+	switch {
+	case o.digest != nil && name != "":
+		o.value = name + "@" + *o.digest
+	case o.digest != nil:
+		o.value = *o.digest
+	case o.newTag != nil && name != "":
+		o.value = name + ":" + *o.newTag
+	case o.newTag != nil:
+		o.value = ":" + *o.newTag
+	case name != "":
+		o.value = name
+	}
+	o.done = o.digest != nil && *o.digest == s.image.digest &&
+		(s.image.newName == "" || o.newName != nil && *o.newName == s.image.newName)
+	return o, nil
+}
+
+// apply returns content with the change made.
+func (s *spec) apply(content []byte) ([]byte, error) {
+	out, err := s.applyEdit(content)
+	if err != nil {
+		return nil, fmt.Errorf("editing %s: %w", s.file, err)
+	}
+	return out, nil
+}
+
+func (s *spec) applyEdit(content []byte) ([]byte, error) {
+	if s.set != nil {
+		return s.codec.edit(content, op{path: s.set.path, val: scalarValue(s.set.want)})
+	}
+	str := func(v string) *value { return scalarValue(scalar{classString, v}) }
+	idx, list, n, err := findImage(s.codec, content, s.image.name)
+	if err != nil {
+		return nil, err
+	}
+	if idx >= 0 {
+		entry := imagesPath.idx(idx)
+		out, err := s.codec.edit(content, op{path: entry.key("digest"), val: str(s.image.digest)})
+		if err != nil || s.image.newName == "" {
+			return out, err
+		}
+		return s.codec.edit(out, op{path: entry.key("newName"), val: str(s.image.newName)})
+	}
+	e := &value{keys: []string{"name"}, vals: []*value{str(s.image.name)}}
+	if s.image.newName != "" {
+		e.keys, e.vals = append(e.keys, "newName"), append(e.vals, str(s.image.newName))
+	}
+	e.keys, e.vals = append(e.keys, "digest"), append(e.vals, str(s.image.digest))
+	if list {
+		return s.codec.edit(content, op{path: imagesPath.idx(n), val: e})
+	}
+	return s.codec.edit(content, op{path: imagesPath, val: &value{isSeq: true, items: []*value{e}}})
+}
+
+// revert returns content with the value s writes put back to what rd
+// recorded, leaving everything else in the file as it is.
+func (s *spec) revert(content []byte, rd *restoreData) ([]byte, error) {
+	out, err := s.revertEdit(content, rd)
+	if err != nil {
+		return nil, fmt.Errorf("restoring %s: %w", s.file, err)
+	}
+	return out, nil
+}
+
+func (s *spec) revertEdit(content []byte, rd *restoreData) ([]byte, error) {
+	if s.set != nil {
+		if rd.Value != nil {
+			return s.codec.edit(content, op{path: s.set.path, val: scalarValue(*rd.Value)})
+		}
+		del := s.set.path
+		if rd.Created != "" {
+			p, err := parsePath(rd.Created)
+			if err != nil {
+				return nil, fmt.Errorf("recorded path: %w", err)
+			}
+			del = p
+		}
+		return s.codec.edit(content, op{del: true, path: del})
+	}
+	idx, _, n, err := findImage(s.codec, content, s.image.name)
+	if err != nil {
+		return nil, err
+	}
+	if !rd.Entry {
+		if idx < 0 {
+			return content, nil
+		}
+		if n == 1 && !rd.Images {
+			return s.codec.edit(content, op{del: true, path: imagesPath})
+		}
+		return s.codec.edit(content, op{del: true, path: imagesPath.idx(idx)})
+	}
+	if idx < 0 {
+		return nil, fmt.Errorf("the images entry %s was removed since it was applied: nothing to restore it in", s.image.name)
+	}
+	out := content
+	fields := []struct {
+		key  string
+		prev *string
+	}{{"digest", rd.Digest}}
+	if s.image.newName != "" {
+		fields = append(fields, struct {
+			key  string
+			prev *string
+		}{"newName", rd.NewName})
+	}
+	for _, fld := range fields {
+		o := op{path: imagesPath.idx(idx).key(fld.key)}
+		if fld.prev == nil {
+			o.del = true
+		} else {
+			o.val = scalarValue(scalar{classString, *fld.prev})
+		}
+		if out, err = s.codec.edit(out, o); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// restoreData is State.Restore of this driver: enough to put the file
+// back as it was when observed.
+type restoreData struct {
+	URL    string `json:"url"`
+	Branch string `json:"branch"`
+	File   string `json:"file"`
+	// Head is the branch head observed; Blob the file's blob there.
+	Head string `json:"head"`
+	Blob string `json:"blob"`
+	// Content is the whole file (omitted above maxRestoreContent; Blob
+	// then finds it in the repository's history).
+	Content []byte `json:"content,omitempty"`
+
+	// set: the value at Path (nil: absent) and the first step of it that
+	// did not exist.
+	Path    string  `json:"path,omitempty"`
+	Value   *scalar `json:"value,omitempty"`
+	Created string  `json:"created,omitempty"`
+
+	// kustomizeImage: the entry named Image, whether images: and the
+	// entry existed, and the entry's digest and newName (nil: absent).
+	Image   string  `json:"image,omitempty"`
+	Images  bool    `json:"images,omitempty"`
+	Entry   bool    `json:"entry,omitempty"`
+	Digest  *string `json:"digest,omitempty"`
+	NewName *string `json:"newName,omitempty"`
+}
+
+// maxRestoreContent bounds the file content recorded in State.Restore.
+const maxRestoreContent = 1 << 20
+
+func (s *spec) restoreData(o *observation, head, blob plumbing.Hash, content []byte) *restoreData {
+	rd := &restoreData{URL: s.url, Branch: s.branch, File: s.file, Head: head.String(), Blob: blob.String()}
+	if len(content) <= maxRestoreContent {
+		rd.Content = content
+	}
+	if s.set != nil {
+		rd.Path, rd.Value, rd.Created = s.set.path.String(), o.prev, o.created.String()
+	} else {
+		rd.Image, rd.Images, rd.Entry, rd.Digest, rd.NewName = s.image.name, o.images, o.entry, o.digest, o.newName
+	}
+	return rd
+}
+
+// matches checks that rd was recorded for the same target file and edit.
+func (rd *restoreData) matches(s *spec) error {
+	what := ""
+	if s.set != nil {
+		what = s.set.path.String()
+	}
+	if rd.URL != s.url || rd.Branch != s.branch || rd.File != s.file || rd.Path != what || (s.image != nil && rd.Image != s.image.name) {
+		return fmt.Errorf("the recorded state is of %s %s:%s %s%s, not of this change (%s %s:%s %s)",
+			rd.URL, rd.Branch, rd.File, rd.Path, rd.Image, s.url, s.branch, s.file, what)
+	}
+	return nil
+}

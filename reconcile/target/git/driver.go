@@ -1,0 +1,407 @@
+package gittarget
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/cabhq/cab/reconcile/target"
+)
+
+// DefaultMaxAttempts bounds the fetch-edit-push rounds of Apply and
+// Restore when other writers keep moving the branch.
+const DefaultMaxAttempts = 10
+
+// DefaultMaxFileSize is the largest file the driver edits (10 MiB).
+const DefaultMaxFileSize = 10 << 20
+
+// ErrNoFile is matched (errors.Is) when the file an action names does not
+// exist on the branch. The driver never creates files.
+var ErrNoFile = errors.New("file not in the environment repository")
+
+// ErrContention is matched (errors.Is) when every attempt to push lost
+// the race against other writers of the branch.
+var ErrContention = errors.New("environment branch kept moving, giving up")
+
+// ErrRejected is matched (errors.Is) by a *RejectedError.
+var ErrRejected = errors.New("push rejected")
+
+// RejectedError reports a push the environment repository refused for
+// another reason than a moved branch: a protected branch, a hook.
+type RejectedError struct {
+	URL, Branch string
+	// Message is what git said, including the remote's own output.
+	Message string
+}
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("pushing to %s of %s was rejected (a protected branch or a hook refusing cab's commits?): %s", e.Branch, e.URL, e.Message)
+}
+
+// Is makes errors.Is(err, ErrRejected) true.
+func (e *RejectedError) Is(target error) bool { return target == ErrRejected }
+
+// Driver is the git target driver: it sets a value in a YAML or JSON file
+// of an environment repository (the repository Argo CD or Flux deploys
+// from) and pushes the commit. It keeps one clone per repository URL in
+// its cache directory. Its methods may be called concurrently; changes to
+// one repository are serialized. Two Drivers must not share a cache
+// directory.
+type Driver struct {
+	cacheDir    string
+	auth        transport.AuthMethod
+	author      object.Signature
+	now         func() time.Time
+	logger      *slog.Logger
+	maxAttempts int
+	maxFileSize int64
+
+	// beforePush, when set (tests), runs between building a commit and
+	// pushing it.
+	beforePush func(attempt int)
+
+	mu     sync.Mutex
+	clones map[string]*clone
+}
+
+// Option configures a Driver.
+type Option func(*Driver)
+
+// WithAuth authenticates fetches and pushes (default: none).
+func WithAuth(auth transport.AuthMethod) Option { return func(d *Driver) { d.auth = auth } }
+
+// WithAuthor sets the author and committer of cab's commits (default
+// "cab <cab@localhost>").
+func WithAuthor(name, email string) Option {
+	return func(d *Driver) { d.author = object.Signature{Name: name, Email: email} }
+}
+
+// WithClock sets the clock that dates commits (default time.Now).
+func WithClock(now func() time.Time) Option { return func(d *Driver) { d.now = now } }
+
+// WithLogger receives retries and what the driver writes (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(d *Driver) { d.logger = l } }
+
+// WithMaxAttempts bounds the fetch-edit-push rounds of Apply and Restore
+// (default DefaultMaxAttempts).
+func WithMaxAttempts(n int) Option { return func(d *Driver) { d.maxAttempts = n } }
+
+// WithMaxFileSize sets the largest file the driver edits, in bytes
+// (default DefaultMaxFileSize).
+func WithMaxFileSize(n int64) Option { return func(d *Driver) { d.maxFileSize = n } }
+
+// New returns a Driver keeping its clones under cacheDir (created when
+// missing).
+func New(cacheDir string, opts ...Option) (*Driver, error) {
+	if cacheDir == "" {
+		return nil, fmt.Errorf("git target: no cache directory given")
+	}
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+		return nil, fmt.Errorf("git target: creating cache directory: %w", err)
+	}
+	d := &Driver{
+		cacheDir:    cacheDir,
+		author:      object.Signature{Name: "cab", Email: "cab@localhost"},
+		now:         time.Now,
+		logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		maxAttempts: DefaultMaxAttempts,
+		maxFileSize: DefaultMaxFileSize,
+		clones:      map[string]*clone{},
+	}
+	for _, o := range opts {
+		o(d)
+	}
+	if d.maxAttempts <= 0 {
+		d.maxAttempts = DefaultMaxAttempts
+	}
+	if d.maxFileSize <= 0 {
+		d.maxFileSize = DefaultMaxFileSize
+	}
+	return d, nil
+}
+
+// open returns the clone of s's repository, locked; call unlock when done.
+func (d *Driver) open(s *spec) (repo *git.Repository, unlock func(), err error) {
+	d.mu.Lock()
+	c := d.clones[s.url]
+	if c == nil {
+		c = &clone{}
+		d.clones[s.url] = c
+	}
+	d.mu.Unlock()
+	c.mu.Lock()
+	if c.repo == nil {
+		if c.repo, err = d.openClone(s); err != nil {
+			c.mu.Unlock()
+			return nil, nil, err
+		}
+	}
+	return c.repo, c.mu.Unlock, nil
+}
+
+func (d *Driver) openClone(s *spec) (*git.Repository, error) {
+	dir := filepath.Join(d.cacheDir, cacheKey(s.url)+".git")
+	repo, err := git.PlainOpen(dir)
+	switch {
+	case errors.Is(err, git.ErrRepositoryNotExists):
+		if repo, err = git.PlainInit(dir, true); err != nil {
+			return nil, fmt.Errorf("creating the clone of %s in %s: %w", s.url, dir, err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("opening the clone of %s in %s (delete the directory to start afresh): %w", s.url, dir, err)
+	}
+	rem, err := repo.Remote(remoteName)
+	if err == nil && len(rem.Config().URLs) == 1 && rem.Config().URLs[0] == s.fetchURL {
+		return repo, nil
+	}
+	_ = repo.DeleteRemote(remoteName)
+	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: remoteName, URLs: []string{s.fetchURL}}); err != nil {
+		return nil, fmt.Errorf("configuring the clone of %s: %w", s.url, err)
+	}
+	return repo, nil
+}
+
+// snapshot is the file as it is at the branch head.
+type snapshot struct {
+	head plumbing.Hash
+	file *fileAt
+	obs  *observation
+}
+
+func (d *Driver) snapshot(ctx context.Context, repo *git.Repository, s *spec) (*snapshot, error) {
+	head, err := d.fetch(ctx, repo, s)
+	if err != nil {
+		return nil, err
+	}
+	return d.snapshotAt(repo, s, head)
+}
+
+func (d *Driver) snapshotAt(repo *git.Repository, s *spec, head plumbing.Hash) (*snapshot, error) {
+	f, err := d.readFile(repo, head, s)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.observe(f.content)
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{head: head, file: f, obs: o}, nil
+}
+
+func (sn *snapshot) state(s *spec) (target.State, error) {
+	rd, err := json.Marshal(s.restoreData(sn.obs, sn.head, sn.file.blob, sn.file.content))
+	if err != nil {
+		return target.State{}, fmt.Errorf("encoding the restore state: %w", err)
+	}
+	return target.State{Value: sn.obs.value, Done: sn.obs.done, Restore: rd}, nil
+}
+
+// Observe fetches the branch and reads the value the change concerns:
+// State.Value is the value at the path (for kustomizeImage newName@digest,
+// or the digest), target.Absent when the path or entry does not exist;
+// Done whether it is the value the change wants; Restore the file as it
+// is (content, blob and branch head).
+func (d *Driver) Observe(ctx context.Context, c target.Change) (target.State, error) {
+	s, err := newSpec(c)
+	if err != nil {
+		return target.State{}, err
+	}
+	repo, unlock, err := d.open(s)
+	if err != nil {
+		return target.State{}, err
+	}
+	defer unlock()
+	sn, err := d.snapshot(ctx, repo, s)
+	if err != nil {
+		return target.State{}, err
+	}
+	return sn.state(s)
+}
+
+// Apply fetches the branch, edits the file, commits on top of the head it
+// fetched and pushes with a compare-and-swap. When another writer moved
+// the branch first it fetches and edits again, up to the attempt bound.
+// When the file already holds the value it commits nothing. The value is
+// read back from the pushed commit (target.ErrMismatch if it differs).
+func (d *Driver) Apply(ctx context.Context, c target.Change) (target.State, error) {
+	s, err := newSpec(c)
+	if err != nil {
+		return target.State{}, err
+	}
+	repo, unlock, err := d.open(s)
+	if err != nil {
+		return target.State{}, err
+	}
+	defer unlock()
+	subject := c.Action.Message
+	if subject == "" {
+		subject = "cab: " + c.Ticket + " " + c.Action.File
+	}
+	msg := message(subject,
+		[2]string{"Cab-Ticket", c.Ticket},
+		[2]string{"Cab-Env", c.Env},
+		[2]string{"Cab-Seq", strconv.Itoa(c.Seq)},
+		[2]string{"Cab-Commit", c.Commit})
+	var st target.State
+	err = d.transact(ctx, repo, s, func(sn *snapshot) ([]byte, error) {
+		if sn.obs.done {
+			st, err = sn.state(s)
+			return nil, err
+		}
+		out, err := s.apply(sn.file.content)
+		if err == nil && bytes.Equal(out, sn.file.content) {
+			err = fmt.Errorf("%w: editing %s changed nothing, yet it does not hold %s", target.ErrMismatch, s.file, s.want())
+		}
+		return out, err
+	}, msg, func(sn *snapshot) error {
+		if !sn.obs.done {
+			return fmt.Errorf("%w: %s of %s holds %s after the push, want %s", target.ErrMismatch, s.file, s.url, sn.obs.value, s.want())
+		}
+		d.logger.Info("applied", "ticket", c.Ticket, "env", c.Env, "url", s.url, "branch", s.branch, "file", s.file, "commit", sn.head)
+		st, err = sn.state(s)
+		return err
+	})
+	return st, err
+}
+
+func (s *spec) want() string {
+	if s.set != nil {
+		return s.set.want.String()
+	}
+	if s.image.newName != "" {
+		return s.image.newName + "@" + s.image.digest
+	}
+	return s.image.digest
+}
+
+// transact runs fetch → edit → commit → push rounds until a push lands,
+// nothing is left to do (edit returns nil content) or an error. check
+// looks at the pushed commit.
+func (d *Driver) transact(ctx context.Context, repo *git.Repository, s *spec,
+	edit func(*snapshot) ([]byte, error), msg string, check func(*snapshot) error) error {
+	backoff := 10 * time.Millisecond
+	for attempt := 1; attempt <= d.maxAttempts; attempt++ {
+		sn, err := d.snapshot(ctx, repo, s)
+		if err != nil {
+			return err
+		}
+		out, err := edit(sn)
+		if err != nil || out == nil {
+			return err
+		}
+		if int64(len(out)) > d.maxFileSize {
+			return unsafef("editing %s would make it %d bytes, more than the %d cab writes", s.file, len(out), d.maxFileSize)
+		}
+		head, err := d.commit(repo, sn.head, s, out, msg)
+		if err != nil {
+			return err
+		}
+		if d.beforePush != nil {
+			d.beforePush(attempt)
+		}
+		err = d.push(ctx, repo, s, sn.head, head)
+		if errors.Is(err, errConflict) {
+			d.logger.Debug("environment branch moved, retrying", "url", s.url, "branch", s.branch, "attempt", attempt, "err", err)
+			if err := sleep(ctx, jitter(backoff)); err != nil {
+				return err
+			}
+			backoff = min(2*backoff, 500*time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		after, err := d.snapshotAt(repo, s, head)
+		if err != nil {
+			return fmt.Errorf("reading %s back from the pushed commit %s: %w", s.file, head, err)
+		}
+		return check(after)
+	}
+	return fmt.Errorf("%w: %d attempts to push %s to %s of %s lost the race", ErrContention, d.maxAttempts, s.file, s.branch, s.url)
+}
+
+// Restore puts the file back as prev (a State Observe returned before
+// Apply) recorded it, in a new commit with the trailer Cab-Rollback,
+// pushed like Apply's. When nobody else changed the file since the change
+// was applied, the previous content is written back exactly; when someone
+// did, only the change's own value is put back (the path's old value
+// written again, or what the change created removed), so that their edits
+// survive. A file already as prev recorded it is left alone.
+func (d *Driver) Restore(ctx context.Context, c target.Change, prev target.State) error {
+	s, err := newSpec(c)
+	if err != nil {
+		return err
+	}
+	if len(prev.Restore) == 0 {
+		return fmt.Errorf("restoring %s: no previous state recorded for %s in %s", s.file, c.Ticket, c.Env)
+	}
+	var rd restoreData
+	if err := json.Unmarshal(prev.Restore, &rd); err != nil {
+		return fmt.Errorf("restoring %s: decoding the recorded state: %w", s.file, err)
+	}
+	if err := rd.matches(s); err != nil {
+		return fmt.Errorf("restoring %s: %w", s.file, err)
+	}
+	repo, unlock, err := d.open(s)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	msg := message("cab: roll back "+c.Ticket+" "+c.Action.File,
+		[2]string{"Cab-Rollback", c.Ticket},
+		[2]string{"Cab-Env", c.Env},
+		[2]string{"Cab-Seq", strconv.Itoa(c.Seq)},
+		[2]string{"Cab-Commit", c.Commit})
+	return d.transact(ctx, repo, s, func(sn *snapshot) ([]byte, error) {
+		if sn.file.blob.String() == rd.Blob {
+			return nil, nil
+		}
+		before, err := d.previousContent(repo, s, &rd)
+		if err != nil {
+			return nil, err
+		}
+		// Exactly as before when the file is what applying made of it.
+		if applied, err := s.apply(before); err == nil && bytes.Equal(applied, sn.file.content) {
+			return before, nil
+		}
+		out, err := s.revert(sn.file.content, &rd)
+		if err != nil || bytes.Equal(out, sn.file.content) {
+			return nil, err
+		}
+		return out, nil
+	}, msg, func(sn *snapshot) error {
+		if want := prev.Value; sn.obs.value != want {
+			return fmt.Errorf("%w: %s of %s holds %s after restoring, want %s", target.ErrMismatch, s.file, s.url, sn.obs.value, want)
+		}
+		d.logger.Info("restored", "ticket", c.Ticket, "env", c.Env, "url", s.url, "branch", s.branch, "file", s.file, "commit", sn.head)
+		return nil
+	})
+}
+
+// previousContent is the file as rd recorded it: its content, or the
+// recorded blob from the repository's history.
+func (d *Driver) previousContent(repo *git.Repository, s *spec, rd *restoreData) ([]byte, error) {
+	if rd.Content != nil {
+		return rd.Content, nil
+	}
+	blob, err := repo.BlobObject(plumbing.NewHash(rd.Blob))
+	if err != nil {
+		return nil, fmt.Errorf("restoring %s: the previous content (blob %s) is not in %s's history: %w", s.file, rd.Blob, s.url, err)
+	}
+	return readBlob(blob, d.maxFileSize)
+}
