@@ -120,10 +120,10 @@ func (s DurationStats) MarshalJSON() ([]byte, error) {
 		return []byte(`{"count":0,"p50Seconds":null,"p90Seconds":null,"meanSeconds":null}`), nil
 	}
 	return fmt.Appendf(nil, `{"count":%d,"p50Seconds":%s,"p90Seconds":%s,"meanSeconds":%s}`, s.Count,
-		jsonSeconds(s.P50), jsonSeconds(s.P90), jsonSeconds(s.Mean())), nil
+		metricsSeconds(s.P50), metricsSeconds(s.P90), metricsSeconds(s.Mean())), nil
 }
 
-func jsonSeconds(d time.Duration) string {
+func metricsSeconds(d time.Duration) string {
 	return fmt.Sprintf("%g", d.Seconds())
 }
 
@@ -152,7 +152,7 @@ func nearestRank(sorted []time.Duration, p float64) time.Duration {
 
 // Final outcomes: the change (or the change in one environment) will not
 // move any more.
-func finalOutcome(o string) bool {
+func metricsFinal(o string) bool {
 	switch o {
 	case "verified", "failed", "rolled-back", "rollback-failed", "expired", "quarantined":
 		return true
@@ -160,9 +160,9 @@ func finalOutcome(o string) bool {
 	return false
 }
 
-func rolledBackOutcome(o string) bool { return o == "rolled-back" || o == "rollback-failed" }
+func metricsRolledBack(o string) bool { return o == "rolled-back" || o == "rollback-failed" }
 
-func failedOutcome(o string) bool {
+func metricsFailed(o string) bool {
 	return o == "failed" || o == "rolled-back" || o == "rollback-failed"
 }
 
@@ -339,7 +339,7 @@ func (c *metricsComputer) prodEnv(ch *Change) string {
 
 // envOutcome returns ch's outcome in env (nil when env is not in its
 // promotion list).
-func envOutcome(ch *Change, env string) *EnvOutcome {
+func metricsEnv(ch *Change, env string) *EnvOutcome {
 	for i := range ch.Environments {
 		if ch.Environments[i].Env == env {
 			return &ch.Environments[i]
@@ -368,7 +368,7 @@ func (c *metricsComputer) scopes(ch *Change) []metricsScope {
 	prod := c.prodEnv(ch)
 	var env *EnvOutcome
 	if prod != "" {
-		env = envOutcome(ch, prod)
+		env = metricsEnv(ch, prod)
 	}
 	return []metricsScope{{group: metricsGroup{service, label}, env: env, outcome: ch.Outcome}}
 }
@@ -379,8 +379,8 @@ type metricsScope struct {
 	outcome string
 }
 
-// deploymentStart is when the deployment in e started (zero: none).
-func deploymentStart(e *EnvOutcome) time.Time {
+// metricsDeploymentStart is when the deployment in e started (zero: none).
+func metricsDeploymentStart(e *EnvOutcome) time.Time {
 	if !e.Applying.IsZero() {
 		return e.Applying
 	}
@@ -402,12 +402,12 @@ func (c *metricsComputer) change(ch *Change) {
 			if !ch.OpenedAt.IsZero() && !ch.ApprovedAt.IsZero() && !ch.ApprovedAt.Before(ch.OpenedAt) {
 				a.approval = append(a.approval, ch.ApprovedAt.Sub(ch.OpenedAt))
 			}
-			if finalOutcome(s.outcome) {
+			if metricsFinal(s.outcome) {
 				r.Finished++
 				if s.outcome == "verified" {
 					r.Succeeded++
 				}
-				if rolledBackOutcome(s.outcome) {
+				if metricsRolledBack(s.outcome) {
 					r.RolledBack++
 				}
 			}
@@ -416,10 +416,10 @@ func (c *metricsComputer) change(ch *Change) {
 		if e == nil {
 			continue
 		}
-		if t := deploymentStart(e); c.in(t) {
+		if t := metricsDeploymentStart(e); c.in(t) {
 			a := c.at(s.group, t)
 			a.row.Deployments++
-			failed := failedOutcome(e.Outcome) || !e.Failed.IsZero()
+			failed := metricsFailed(e.Outcome) || !e.Failed.IsZero()
 			if failed || e.Outcome == "verified" {
 				a.row.DeploymentsFinished++
 			}
@@ -538,7 +538,7 @@ func (c *metricsComputer) rows() []MetricsRow {
 	return out
 }
 
-func ratio(n, d int) *float64 {
+func metricsRatio(n, d int) *float64 {
 	if d == 0 {
 		return nil
 	}
@@ -548,10 +548,10 @@ func ratio(n, d int) *float64 {
 
 func (a *metricsAcc) finish() MetricsRow {
 	r := a.row
-	r.EmergencyShare = ratio(r.Emergency, r.Merged)
-	r.SuccessRate = ratio(r.Succeeded, r.Finished)
-	r.RollbackRate = ratio(r.RolledBack, r.Finished)
-	r.ChangeFailureRate = ratio(r.DeploymentsFailed, r.DeploymentsFinished)
+	r.EmergencyShare = metricsRatio(r.Emergency, r.Merged)
+	r.SuccessRate = metricsRatio(r.Succeeded, r.Finished)
+	r.RollbackRate = metricsRatio(r.RolledBack, r.Finished)
+	r.ChangeFailureRate = metricsRatio(r.DeploymentsFailed, r.DeploymentsFinished)
 	r.ApprovalLeadTime = newDurationStats(a.approval)
 	r.LeadTime = newDurationStats(a.lead)
 	r.TimeToRestore = newDurationStats(a.restoration)

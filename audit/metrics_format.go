@@ -50,20 +50,20 @@ func (m *Metrics) WriteTable(w io.Writer) error {
 		if env == "" {
 			env = "(last)"
 		}
-		mttr := tableStats(r.TimeToRestore)
+		mttr := metricsTableStats(r.TimeToRestore)
 		if r.Unrestored > 0 {
 			mttr += fmt.Sprintf(" +%d open", r.Unrestored)
 		}
 		cells = append(cells, env, r.Period,
 			fmt.Sprint(r.Merged),
-			tableRatio(r.EmergencyShare, r.Emergency, r.Merged),
+			metricsTableRatio(r.EmergencyShare, r.Emergency, r.Merged),
 			fmt.Sprint(r.Unsigned),
-			tableStats(r.ApprovalLeadTime),
-			tableRatio(r.SuccessRate, r.Succeeded, r.Finished),
-			tableRatio(r.RollbackRate, r.RolledBack, r.Finished),
+			metricsTableStats(r.ApprovalLeadTime),
+			metricsTableRatio(r.SuccessRate, r.Succeeded, r.Finished),
+			metricsTableRatio(r.RollbackRate, r.RolledBack, r.Finished),
 			fmt.Sprint(r.Deployments),
-			tableRatio(r.ChangeFailureRate, r.DeploymentsFailed, r.DeploymentsFinished),
-			tableStats(r.LeadTime),
+			metricsTableRatio(r.ChangeFailureRate, r.DeploymentsFailed, r.DeploymentsFinished),
+			metricsTableStats(r.LeadTime),
 			mttr,
 		)
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
@@ -74,14 +74,14 @@ func (m *Metrics) WriteTable(w io.Writer) error {
 	return nil
 }
 
-func tableRatio(r *float64, n, d int) string {
+func metricsTableRatio(r *float64, n, d int) string {
 	if r == nil {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f%% (%d/%d)", *r*100, n, d)
 }
 
-func tableStats(s DurationStats) string {
+func metricsTableStats(s DurationStats) string {
 	if s.Count == 0 {
 		return "-"
 	}
