@@ -17,8 +17,19 @@
 //     succeeded (or none has finished yet); 503 with the reason otherwise:
 //     the loop is not running (not started, or shutting down), or the last
 //     pass failed (its error, with any credentials in URLs redacted).
-//   - GET /metrics: Prometheus metrics from a private registry (see
-//     Metrics for the families).
+//   - GET /metrics: Prometheus metrics from a private registry:
+//     cab_tickets{state} (ticket-environments by the kind of their last
+//     ledger event after the last successful pass; states that vanish go
+//     to 0), cab_apply_duration_seconds{outcome} (histogram of the steps
+//     with a duration), cab_rollbacks_total{outcome="rolled-back"|
+//     "rollback-failed"}, cab_reconcile_steps_total{kind},
+//     cab_reconcile_passes_total, cab_reconcile_errors_total,
+//     cab_reconcile_pass_duration_seconds,
+//     cab_last_pass_timestamp_seconds,
+//     cab_last_successful_pass_timestamp_seconds and
+//     cab_webhooks_total{provider,result}, plus the Go and process
+//     collectors. Labels taken from the engine are bounded: a kind cab
+//     does not know is counted as "other".
 //
 // Invariants:
 //

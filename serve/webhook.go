@@ -108,7 +108,11 @@ func (s *Server) onPush(w http.ResponseWriter, r *http.Request, d delivery, p pu
 		s.answer(w, r, d, http.StatusAccepted, resultIgnored, "push deleted "+p.Ref)
 	default:
 		reason := "push to " + p.Ref + ": pass queued"
-		if !s.trigger(d.provider + " " + clip(d.id)) {
+		trigger := d.provider
+		if d.id != "" {
+			trigger += " " + clip(d.id)
+		}
+		if !s.trigger(trigger) {
 			reason = "push to " + p.Ref + ": a pass is already queued"
 		}
 		s.answer(w, r, d, http.StatusAccepted, resultQueued, reason)

@@ -106,7 +106,10 @@ func TestGitHubWebhook(t *testing.T) {
 			if tt.wantQueued {
 				queued = 1
 			}
-			assert.Len(t, s.queue, queued, "passes queued")
+			require.Len(t, s.queue, queued, "passes queued")
+			if tt.wantQueued {
+				assert.Equal(t, "github 72d3162e-cc78-11e3-81ab-4c9367dc0958", <-s.queue, "the trigger names the delivery")
+			}
 			assert.Equal(t, 1.0, metric(t, s, "cab_webhooks_total", "provider", "github", "result", tt.wantResult), "cab_webhooks_total")
 		})
 	}
@@ -163,7 +166,10 @@ func TestGitLabWebhook(t *testing.T) {
 			if tt.wantQueued {
 				queued = 1
 			}
-			assert.Len(t, s.queue, queued, "passes queued")
+			require.Len(t, s.queue, queued, "passes queued")
+			if tt.wantQueued {
+				assert.Equal(t, "gitlab 13792a34-cac6-4fda-95a8-c58e00a3954e", <-s.queue, "the trigger names the delivery")
+			}
 			assert.Equal(t, 1.0, metric(t, s, "cab_webhooks_total", "provider", "gitlab", "result", tt.wantResult), "cab_webhooks_total")
 		})
 	}

@@ -1,19 +1,233 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cabhq/cab/reconcile"
+	"github.com/cabhq/cab/serve"
 )
 
-// newServeCmd is a placeholder until cab serve lands.
+// webhookSecretEnv holds the webhook secret shared by the enabled routes
+// that have no secret file of their own.
+const webhookSecretEnv = "CAB_WEBHOOK_SECRET"
+
+// runReconcile runs one reconcile pass for cab serve with the options of o,
+// reporting each step to obs as it happens (reconcile.Options.Observer).
+// The reconcile engine wires it; while it is nil every pass fails with
+// "reconciler not wired" (and /healthz answers 503).
+var runReconcile func(ctx context.Context, o serveOptions, obs reconcile.Observer) (*reconcile.Summary, error)
+
+type serveOptions struct {
+	Listen           string
+	Interval         time.Duration
+	Branch           string
+	Webhooks         []string
+	GitHubSecretFile string
+	GitLabTokenFile  string
+	ShutdownGrace    time.Duration
+	LogFormat        string
+	LogLevel         string
+
+	// Reconcile flags: what a pass needs (ledger branch, remote, keys,
+	// drivers…) goes here, with its flags in addFlags, shared with
+	// `cab reconcile`; runReconcile reads them from o.
+}
+
+func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to answer HTTP on (webhooks, /healthz, /metrics)")
+	fs.DurationVar(&o.Interval, "interval", serve.DefaultInterval, "time from the end of one pass to the next timed one (windows open without a push)")
+	fs.StringVar(&o.Branch, "branch", serve.DefaultBranch, "branch whose pushes trigger a pass")
+	fs.StringSliceVar(&o.Webhooks, "webhook", nil, "webhook routes to enable: github, gitlab (each needs a secret)")
+	fs.StringVar(&o.GitHubSecretFile, "github-secret-file", "", "file holding the GitHub webhook secret (enables /webhook/github; default: $"+webhookSecretEnv+")")
+	fs.StringVar(&o.GitLabTokenFile, "gitlab-token-file", "", "file holding the GitLab webhook secret token (enables /webhook/gitlab; default: $"+webhookSecretEnv+")")
+	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", serve.DefaultGrace, "on SIGINT/SIGTERM, how long the running pass may go on before it is cancelled (0: at once)")
+	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func (o *serveOptions) validate() error {
+	if o.Listen == "" {
+		return errors.New("--listen is empty: give an address such as 127.0.0.1:8080 or :8080")
+	}
+	if o.Interval <= 0 {
+		return fmt.Errorf("--interval %s: want a positive duration such as 1m (the timer is what applies a ticket when its window opens)", o.Interval)
+	}
+	if o.ShutdownGrace < 0 {
+		return fmt.Errorf("--shutdown-grace %s: want zero or a positive duration", o.ShutdownGrace)
+	}
+	if strings.TrimSpace(strings.TrimPrefix(o.Branch, "refs/heads/")) == "" {
+		return errors.New("--branch is empty: give the branch tickets are merged into, e.g. main")
+	}
+	for _, w := range o.Webhooks {
+		if w != "github" && w != "gitlab" {
+			return fmt.Errorf("--webhook %q: want github or gitlab", w)
+		}
+	}
+	if o.LogFormat != "text" && o.LogFormat != "json" {
+		return fmt.Errorf("--log-format %q: want text or json", o.LogFormat)
+	}
+	if _, err := parseLevel(o.LogLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// logger returns the slog logger writing to w in the chosen format.
+func (o *serveOptions) logger(w io.Writer) *slog.Logger {
+	level, _ := parseLevel(o.LogLevel) // validated
+	opts := &slog.HandlerOptions{Level: level}
+	if o.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// secrets returns the GitHub secret and the GitLab token of the enabled
+// routes (nil for a route not enabled). A route is enabled by --webhook or
+// by its secret file; an enabled route without a secret is an error, so
+// that nothing is ever served unauthenticated.
+func (o *serveOptions) secrets(getenv func(string) string) (github, gitlab []byte, err error) {
+	shared := []byte(strings.TrimSpace(getenv(webhookSecretEnv)))
+	for _, r := range []struct {
+		name, flag, file string
+		out              *[]byte
+	}{
+		{"github", "--github-secret-file", o.GitHubSecretFile, &github},
+		{"gitlab", "--gitlab-token-file", o.GitLabTokenFile, &gitlab},
+	} {
+		if r.file == "" && !slices.Contains(o.Webhooks, r.name) {
+			continue
+		}
+		secret := shared
+		if r.file != "" {
+			if secret, err = readSecret(r.file); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", r.flag, err)
+			}
+		}
+		if len(secret) == 0 {
+			return nil, nil, fmt.Errorf("the %s webhook needs a secret: %s FILE or $%s (cab never serves a webhook unauthenticated)", r.name, r.flag, webhookSecretEnv)
+		}
+		*r.out = secret
+	}
+	return github, gitlab, nil
+}
+
+// readSecret reads a secret file, without the surrounding white space an
+// editor or `echo` adds.
+func readSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the secret: %w", err)
+	}
+	secret := []byte(strings.TrimSpace(string(b)))
+	if len(secret) == 0 {
+		return nil, fmt.Errorf("%s is empty: write the webhook's secret into it", path)
+	}
+	return secret, nil
+}
+
 func newServeCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    "serve",
-		Short:  "(not yet available)",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("cab serve is not available yet")
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the reconciler as a daemon: on push webhooks and on a timer",
+		Long: `Serve runs the reconciler as a daemon in a checkout of the change
+repository: one pass at start, one --interval after each pass ends, and one
+for each push to --branch that a GitHub or GitLab webhook reports. At most
+one pass runs at a time and at most one waits; a webhook is answered (202)
+as soon as its pass is queued. A webhook only wakes the reconciler, which
+reads main and the ledger itself: nothing in a delivery says what to apply.
+
+Routes:
+  POST /webhook/github   X-Hub-Signature-256 (HMAC-SHA256 of the body) must
+                         match the secret; push and ping events
+  POST /webhook/gitlab   X-Gitlab-Token must equal the secret token; Push Hook
+  GET  /healthz          200 "ok" while the loop runs and the last pass
+                         succeeded (or none finished yet); 503 with the reason
+  GET  /metrics          Prometheus: cab_tickets{state}, cab_apply_duration_seconds,
+                         cab_rollbacks_total{outcome}, cab_reconcile_errors_total,
+                         cab_reconcile_passes_total, cab_last_pass_timestamp_seconds,
+                         cab_webhooks_total{provider,result}, …
+
+Secrets never come from the command line: a route is enabled by --webhook
+or by its secret file, and takes its secret from --github-secret-file or
+--gitlab-token-file, or else from $CAB_WEBHOOK_SECRET. cab refuses to start
+with an enabled route and no secret; a route not enabled answers 404, a
+delivery without a valid signature or token 401, a body over 25 MiB 413.
+
+On SIGINT or SIGTERM cab stops answering HTTP, lets the running pass go on
+for --shutdown-grace, then cancels it: the reconciler abandons the step
+safely (an "applying" event without an outcome stays on the ledger, and the
+next start resumes it by observing the target before acting).`,
+		Example: `  cab serve --interval 5m --webhook github --github-secret-file /run/secrets/webhook
+  CAB_WEBHOOK_SECRET=... cab serve --listen :8080 --webhook gitlab --log-format json
+  curl -s localhost:8080/healthz`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			github, gitlab, err := o.secrets(os.Getenv)
+			if err != nil {
+				return err
+			}
+			log := o.logger(cmd.ErrOrStderr())
+			if github == nil && gitlab == nil {
+				if os.Getenv(webhookSecretEnv) != "" {
+					log.Warn("$" + webhookSecretEnv + " is set but no webhook is enabled: add --webhook github or --webhook gitlab")
+				}
+				log.Info("no webhook enabled: reconciling on the timer only")
+			}
+			grace := o.ShutdownGrace
+			if grace == 0 {
+				grace = time.Nanosecond // cancel at once (zero is serve's default)
+			}
+			var srv *serve.Server
+			opts := *o
+			srv, err = serve.New(serve.Config{
+				Reconcile: func(ctx context.Context) (*reconcile.Summary, error) {
+					if runReconcile == nil {
+						return nil, errors.New("reconciler not wired: this build of cab has no reconcile engine")
+					}
+					return runReconcile(ctx, opts, srv.Observer())
+				},
+				Branch:       o.Branch,
+				GitHubSecret: github,
+				GitLabToken:  gitlab,
+				Interval:     o.Interval,
+				Grace:        grace,
+				Logger:       log,
+			})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", o.Listen)
+			if err != nil {
+				return fmt.Errorf("listening on %s: %w", o.Listen, err)
+			}
+			return srv.Serve(cmd.Context(), ln)
 		},
 	}
+	o.addFlags(cmd.Flags())
+	return cmd
 }
