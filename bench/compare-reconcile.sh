@@ -137,7 +137,10 @@ cab_s=$(cat "$WORK/cab.s")
 
 # (b) crane copy, one process per copy.
 awk -v h="$HOST" '{printf "%s %s/prod-crane/app:t%04d\n", $1, h, NR - 1}' "$WORK/images.txt" >"$WORK/crane.args"
-crane_copy() { xargs -P "$JOBS" -n 2 "$CRANE" copy --insecure <"$WORK/crane.args" 2>"$WORK/crane.log"; }
+crane_copy() {
+	xargs -P "$JOBS" -n 2 "$CRANE" copy --insecure <"$WORK/crane.args" 2>"$WORK/crane.log" ||
+		{ echo "compare-reconcile: crane copy failed:" >&2 && tail -20 "$WORK/crane.log" >&2 && return 1; }
+}
 timed crane crane_copy
 crane_s=$(cat "$WORK/crane.s")
 "$OT" verify -registry "$HOST" -repo prod-crane/app -images "$WORK/images.txt" -jobs 8

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -23,7 +24,7 @@ import (
 // Defaults of a [Driver] built without options.
 const (
 	// DefaultAttempts is how many times one registry request is tried
-	// when it meets a 5xx, a 408/429 or a network error.
+	// when it meets a 5xx, 408 or 429 answer or a network error.
 	DefaultAttempts = 3
 	// DefaultRetryWait is the wait before the second attempt; each later
 	// wait is twice the one before.
@@ -47,9 +48,16 @@ type Driver struct {
 	timeout   time.Duration
 	log       *slog.Logger
 
-	puller *remote.Puller
-	err    error
+	mu       sync.Mutex
+	puller   *remote.Puller
+	pulledAt time.Time
 }
+
+// pullerTTL is how long one puller, which keeps the credentials it
+// resolved and an authenticated transport per repository, is reused:
+// long enough to save a ping and a token per request in a run, short
+// enough to pick up rotated credentials in a daemon.
+const pullerTTL = 5 * time.Minute
 
 var _ target.Driver = (*Driver)(nil)
 
@@ -71,8 +79,9 @@ func WithTransport(rt http.RoundTripper) Option {
 
 // WithRetry sets the retry budget of each registry request: at most
 // attempts tries (1: no retry), waiting wait before the second and twice as
-// long before each next one. Only 5xx, 408 and 429 answers and temporary
-// network errors are retried; a context deadline never is.
+// long before each next one. Only answers 500, 502, 503, 504, 408, 429,
+// 499 and 522 (go-containerregistry's list) and temporary network errors
+// are retried; a context deadline never is.
 func WithRetry(attempts int, wait time.Duration) Option {
 	return func(d *Driver) {
 		d.attempts = max(attempts, 1)
@@ -112,10 +121,25 @@ func New(opts ...Option) *Driver {
 	if d.transport == nil {
 		d.transport = remote.DefaultTransport
 	}
-	// The puller only caches an authenticated transport per repository,
-	// never what it read, so one serves every call.
-	d.puller, d.err = remote.NewPuller(d.remoteOptions()...)
 	return d
+}
+
+// reader returns the puller for this call. A puller caches credentials and
+// an authenticated transport per repository, never what it read, so it
+// serves every read for [pullerTTL]. Writes use a pusher of their own:
+// a pusher also remembers which blobs and manifests it wrote, and must not
+// outlive one change.
+func (d *Driver) reader() (*remote.Puller, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.puller == nil || time.Since(d.pulledAt) > pullerTTL {
+		p, err := remote.NewPuller(d.remoteOptions()...)
+		if err != nil {
+			return nil, fmt.Errorf("configuring registry access: %w", err)
+		}
+		d.puller, d.pulledAt = p, time.Now()
+	}
+	return d.puller, nil
 }
 
 func (d *Driver) remoteOptions() []remote.Option {
@@ -145,12 +169,13 @@ func (d *Driver) Observe(ctx context.Context, c target.Change) (target.State, er
 	if err != nil {
 		return target.State{}, err
 	}
-	if d.err != nil {
-		return target.State{}, d.err
+	p, err := d.reader()
+	if err != nil {
+		return target.State{}, err
 	}
 	ctx, cancel := d.bound(ctx)
 	defer cancel()
-	s, err := d.observe(ctx, dest)
+	s, err := d.observe(ctx, p, dest)
 	if err != nil {
 		return target.State{}, fmt.Errorf("observing %s: %w", dest.Tag, err)
 	}
@@ -169,13 +194,14 @@ func (d *Driver) Apply(ctx context.Context, c target.Change) (target.State, erro
 	if err != nil {
 		return target.State{}, err
 	}
-	if d.err != nil {
-		return target.State{}, d.err
+	p, err := d.reader()
+	if err != nil {
+		return target.State{}, err
 	}
 	ctx, cancel := d.bound(ctx)
 	defer cancel()
 
-	before, err := d.observe(ctx, dest)
+	before, err := d.observe(ctx, p, dest)
 	if err != nil {
 		return target.State{}, fmt.Errorf("observing %s before the apply: %w", dest.Tag, err)
 	}
@@ -183,10 +209,10 @@ func (d *Driver) Apply(ctx context.Context, c target.Change) (target.State, erro
 		d.log.DebugContext(ctx, "oci tag already at digest", "tag", dest.Tag.String(), "digest", dest.Digest())
 		return before, nil
 	}
-	if err := d.write(ctx, dest); err != nil {
+	if err := d.write(ctx, p, dest); err != nil {
 		return target.State{}, err
 	}
-	after, err := d.observe(ctx, dest)
+	after, err := d.observe(ctx, p, dest)
 	if err != nil {
 		return target.State{}, fmt.Errorf("reading %s back after pointing it at %s: %w", dest.Tag, dest.Digest(), err)
 	}
@@ -210,24 +236,25 @@ func (d *Driver) Restore(ctx context.Context, c target.Change, prev target.State
 	if err != nil {
 		return err
 	}
-	if d.err != nil {
-		return d.err
+	p, err := d.reader()
+	if err != nil {
+		return err
 	}
 	ctx, cancel := d.bound(ctx)
 	defer cancel()
 
-	now, err := d.observe(ctx, dest)
+	now, err := d.observe(ctx, p, dest)
 	if err != nil {
 		return fmt.Errorf("observing %s before restoring it: %w", dest.Tag, err)
 	}
 	if want == "" {
-		return d.untag(ctx, dest, now)
+		return d.untag(ctx, p, dest, now)
 	}
 	if now.Value == want {
 		return nil
 	}
 	ref := dest.Tag.Context().Digest(want)
-	desc, err := d.puller.Get(ctx, ref)
+	desc, err := p.Get(ctx, ref)
 	if err != nil {
 		if notFound(err) {
 			return fmt.Errorf("restoring %s to %s: the previous image is no longer in the repository (%w); push it back, or point the tag by hand", dest.Tag, want, err)
@@ -241,7 +268,7 @@ func (d *Driver) Restore(ctx context.Context, c target.Change, prev target.State
 	if err := pusher.Put(ctx, dest.Tag, desc); err != nil {
 		return fmt.Errorf("restoring %s: pointing it at %s: %w", dest.Tag, want, d.explain(err))
 	}
-	after, err := d.observe(ctx, dest)
+	after, err := d.observe(ctx, p, dest)
 	if err != nil {
 		return fmt.Errorf("reading %s back after restoring it to %s: %w", dest.Tag, want, err)
 	}
@@ -253,7 +280,7 @@ func (d *Driver) Restore(ctx context.Context, c target.Change, prev target.State
 }
 
 // untag deletes a tag that did not exist before the change.
-func (d *Driver) untag(ctx context.Context, dest Destination, now target.State) error {
+func (d *Driver) untag(ctx context.Context, p *remote.Puller, dest Destination, now target.State) error {
 	if now.Value == target.Absent {
 		return nil
 	}
@@ -262,7 +289,7 @@ func (d *Driver) untag(ctx context.Context, dest Destination, now target.State) 
 		return fmt.Errorf("restoring %s: the tag did not exist before the change and the registry refused to delete it (%w); "+
 			"a human must delete the tag (or point it at a known-good digest) — this registry may not allow deleting tags", dest.Tag, d.explain(err))
 	}
-	after, err := d.observe(ctx, dest)
+	after, err := d.observe(ctx, p, dest)
 	if err != nil {
 		return fmt.Errorf("reading %s back after deleting it: %w", dest.Tag, err)
 	}
@@ -275,14 +302,14 @@ func (d *Driver) untag(ctx context.Context, dest Destination, now target.State) 
 
 // write makes dest.Tag point at the source digest, copying the image into
 // the destination repository when it is not there.
-func (d *Driver) write(ctx context.Context, dest Destination) error {
+func (d *Driver) write(ctx context.Context, p *remote.Puller, dest Destination) error {
 	pusher, err := remote.NewPusher(d.remoteOptions()...)
 	if err != nil {
 		return err
 	}
 	// Already in the destination repository (the source repository
 	// itself, an earlier apply, a restore): only the tag is written.
-	desc, err := d.puller.Get(ctx, dest.ByDigest())
+	desc, err := p.Get(ctx, dest.ByDigest())
 	switch {
 	case err == nil:
 		d.log.DebugContext(ctx, "oci retag", "tag", dest.Tag.String(), "digest", dest.Digest())
@@ -296,7 +323,7 @@ func (d *Driver) write(ctx context.Context, dest Destination) error {
 		return fmt.Errorf("source image %s not found (%w); push it first, or fix the ticket's image", dest.Source, err)
 	}
 
-	desc, err = d.puller.Get(ctx, dest.Source)
+	desc, err = p.Get(ctx, dest.Source)
 	if err != nil {
 		if notFound(err) {
 			return fmt.Errorf("source image %s not found (%w); push it first, or fix the ticket's image", dest.Source, err)
@@ -316,8 +343,8 @@ func (d *Driver) write(ctx context.Context, dest Destination) error {
 // observe reads dest.Tag. It GETs the manifest (rather than HEAD) so that
 // the digest is computed from what the registry serves, also from
 // registries that send no Docker-Content-Digest header.
-func (d *Driver) observe(ctx context.Context, dest Destination) (target.State, error) {
-	desc, err := d.puller.Get(ctx, dest.Tag)
+func (d *Driver) observe(ctx context.Context, p *remote.Puller, dest Destination) (target.State, error) {
+	desc, err := p.Get(ctx, dest.Tag)
 	if err != nil {
 		if notFound(err) {
 			return target.State{Value: target.Absent, Restore: mustJSON(restoreState{})}, nil
