@@ -75,19 +75,22 @@ func (s *gitServer) seed(t testing.TB, name string, files map[string]string) *en
 	runGit(t, bare, "config", "http.receivepack", "true")
 	work := t.TempDir()
 	runGit(t, work, "init", "-q", "-b", "main")
+	var gitlinks []string
 	for path, content := range files {
 		full := filepath.Join(work, path)
 		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
 		switch {
 		case strings.HasPrefix(content, "-> "):
 			require.NoError(t, os.Symlink(strings.TrimPrefix(content, "-> "), full))
-			runGit(t, work, "add", path)
 		case content == "gitlink":
-			runGit(t, work, "update-index", "--add", "--cacheinfo", "160000,1111111111111111111111111111111111111111,"+path)
+			gitlinks = append(gitlinks, path)
 		default:
 			require.NoError(t, os.WriteFile(full, []byte(content), 0o644))
-			runGit(t, work, "add", path)
 		}
+	}
+	runGit(t, work, "add", "-A")
+	for _, path := range gitlinks {
+		runGit(t, work, "update-index", "--add", "--cacheinfo", "160000,1111111111111111111111111111111111111111,"+path)
 	}
 	runGit(t, work, "commit", "-q", "-m", "seed")
 	runGit(t, work, "push", "-q", bare, "main")
@@ -166,6 +169,7 @@ func TestApplyObserveRestore(t *testing.T) {
 	for _, tr := range transports {
 		for i, tt := range tests {
 			t.Run(tr.name+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
 				ctx := context.Background()
 				repo := srv.seed(t, fmt.Sprintf("%s-%d", tr.name, i), files)
 				d := newDriver(t)

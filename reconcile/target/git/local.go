@@ -29,7 +29,7 @@ const localScheme = "cab-file"
 func init() {
 	// Registered at init, before any goroutine can read go-git's protocol
 	// table: changing it later would race with fetches elsewhere.
-	client.InstallProtocol(localScheme, localTransport{})
+	client.InstallProtocol(localScheme, &localTransport{})
 }
 
 // transportURL is the URL cab's clone fetches from and pushes to: the
@@ -70,9 +70,20 @@ func isSCPLike(s string) bool {
 // localTransport serves local repositories in process with go-git's
 // server. Unlike go-git's server alone, a push updates each ref only if
 // it still holds the old value the client sent (a compare-and-swap on the
-// ref file), so two writers never lose each other's commits. Hooks of the
-// repository do not run.
-type localTransport struct{}
+// ref file), so two writers never lose each other's commits; and the
+// calls of all sessions on one repository take turns, because go-git
+// rewrites a ref file in place and a reader looking at the same time
+// would find it empty. (That covers the writers of this process; C git's
+// writers are safe anyway, as they rename a new ref file into place.)
+// Hooks of the repository do not run.
+type localTransport struct {
+	locks sync.Map // repository path → *sync.Mutex
+}
+
+func (t *localTransport) lock(ep *transport.Endpoint) *sync.Mutex {
+	m, _ := t.locks.LoadOrStore(filepath.Clean(ep.Path), &sync.Mutex{})
+	return m.(*sync.Mutex)
+}
 
 func loadLocal(ep *transport.Endpoint) (storer.Storer, error) {
 	repo, err := git.PlainOpen(ep.Path)
@@ -85,15 +96,19 @@ func loadLocal(ep *transport.Endpoint) (storer.Storer, error) {
 	return repo.Storer, nil
 }
 
-func (localTransport) NewUploadPackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.UploadPackSession, error) {
+func (t *localTransport) NewUploadPackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.UploadPackSession, error) {
 	st, err := loadLocal(ep)
 	if err != nil {
 		return nil, err
 	}
-	return server.NewClient(server.MapLoader{ep.String(): st}).NewUploadPackSession(ep, auth)
+	sess, err := server.NewClient(server.MapLoader{ep.String(): st}).NewUploadPackSession(ep, auth)
+	if err != nil {
+		return nil, err
+	}
+	return &upSession{UploadPackSession: sess, mu: t.lock(ep)}, nil
 }
 
-func (localTransport) NewReceivePackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.ReceivePackSession, error) {
+func (t *localTransport) NewReceivePackSession(ep *transport.Endpoint, auth transport.AuthMethod) (transport.ReceivePackSession, error) {
 	st, err := loadLocal(ep)
 	if err != nil {
 		return nil, err
@@ -103,7 +118,31 @@ func (localTransport) NewReceivePackSession(ep *transport.Endpoint, auth transpo
 	if err != nil {
 		return nil, err
 	}
-	return &casSession{ReceivePackSession: sess, st: cs}, nil
+	return &casSession{ReceivePackSession: sess, st: cs, mu: t.lock(ep)}, nil
+}
+
+// upSession serves a fetch, one call at a time per repository.
+type upSession struct {
+	transport.UploadPackSession
+	mu *sync.Mutex
+}
+
+func (s *upSession) AdvertisedReferences() (*packp.AdvRefs, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.UploadPackSession.AdvertisedReferences()
+}
+
+func (s *upSession) AdvertisedReferencesContext(ctx context.Context) (*packp.AdvRefs, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.UploadPackSession.AdvertisedReferencesContext(ctx)
+}
+
+func (s *upSession) UploadPack(ctx context.Context, req *packp.UploadPackRequest) (*packp.UploadPackResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.UploadPackSession.UploadPack(ctx, req)
 }
 
 // casStorer turns go-git's unconditional ref updates into checked ones.
@@ -132,12 +171,28 @@ func (s *casStorer) PackfileWriter() (io.WriteCloser, error) {
 	return pw.PackfileWriter()
 }
 
+// casSession serves a push, one call at a time per repository.
 type casSession struct {
 	transport.ReceivePackSession
 	st *casStorer
+	mu *sync.Mutex
+}
+
+func (s *casSession) AdvertisedReferences() (*packp.AdvRefs, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ReceivePackSession.AdvertisedReferences()
+}
+
+func (s *casSession) AdvertisedReferencesContext(ctx context.Context) (*packp.AdvRefs, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ReceivePackSession.AdvertisedReferencesContext(ctx)
 }
 
 func (s *casSession) ReceivePack(ctx context.Context, req *packp.ReferenceUpdateRequest) (*packp.ReportStatus, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	old := map[plumbing.ReferenceName]plumbing.Hash{}
 	for _, c := range req.Commands {
 		old[c.Name] = c.Old
