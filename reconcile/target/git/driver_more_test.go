@@ -45,8 +45,12 @@ func TestRestoreKeepsOthersEdits(t *testing.T) {
 			func(s string) string { return strings.Replace(s, `"a",`, `"z",`, 1) },
 			func(s string) string { return strings.Replace(s, `"a",`, `"z",`, 1) }},
 		{"kustomize entry", imageAction("kustomization.yaml", "payments", "ghcr.io/acme/payments-v2", digest2), "kustomization.yaml",
-			func(s string) string { return strings.Replace(s, "- deployment.yaml", "- deployment.yaml\n  - service.yaml", 1) },
-			func(s string) string { return strings.Replace(s, "- deployment.yaml", "- deployment.yaml\n  - service.yaml", 1) }},
+			func(s string) string {
+				return strings.Replace(s, "- deployment.yaml", "- deployment.yaml\n  - service.yaml", 1)
+			},
+			func(s string) string {
+				return strings.Replace(s, "- deployment.yaml", "- deployment.yaml\n  - service.yaml", 1)
+			}},
 		{"kustomize added entry", imageAction("kustomization.yaml", "redis", "", digest2), "kustomization.yaml",
 			func(s string) string { return strings.Replace(s, `newTag: "1.30"`, `newTag: "1.31"`, 1) },
 			func(s string) string { return strings.Replace(s, `newTag: "1.30"`, `newTag: "1.31"`, 1) }},
