@@ -1,19 +1,273 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cabhq/cab/audit"
+	"github.com/cabhq/cab/ledger"
 )
 
-// newMetricsCmd is a placeholder until cab metrics lands.
+// historyOptions say where the changes come from and which time range
+// counts; cab metrics and cab report share them.
+type historyOptions struct {
+	Rev     string
+	Remote  string
+	Branch  string
+	Changes string
+	Since   string
+	Until   string
+	TZ      string
+	Period  string
+	ProdEnv string
+
+	// Parsed by validate.
+	loc          *time.Location
+	since, until time.Time
+	period       audit.Period
+}
+
+func (o *historyOptions) addFlags(fs *pflag.FlagSet, defaultPeriod string) {
+	fs.StringVar(&o.Rev, "rev", "HEAD", "the main line to read")
+	fs.StringVar(&o.Remote, "remote", "origin", "remote the ledger branch is fetched from (\"\" for local only)")
+	fs.StringVar(&o.Branch, "ledger", ledger.DefaultBranch, "ledger branch")
+	fs.StringVar(&o.Changes, "changes", "", "read the changes from FILE (the output of `cab log --format json`; - for stdin) instead of git history")
+	fs.StringVar(&o.Since, "since", "", "count from this time on: RFC 3339, or a date (its midnight in --tz)")
+	fs.StringVar(&o.Until, "until", "", "count up to this time (exclusive): RFC 3339, or a date (that day included)")
+	fs.StringVar(&o.TZ, "tz", "UTC", "time zone of dates, period boundaries and times shown (IANA name, e.g. Europe/Berlin, or Local)")
+	fs.StringVar(&o.Period, "period", defaultPeriod, "buckets: all, week (ISO 8601), month or quarter")
+	fs.StringVar(&o.ProdEnv, "prod-env", "prod", "the production environment (\"\": the last environment of each ticket's promotion list)")
+}
+
+func (o *historyOptions) validate() error {
+	loc, err := time.LoadLocation(o.TZ)
+	if err != nil {
+		return fmt.Errorf("--tz %q: want an IANA time zone such as UTC or Europe/Berlin", o.TZ)
+	}
+	o.loc = loc
+	if o.Since != "" {
+		if o.since, err = audit.ParseInstant(o.Since, loc, false); err != nil {
+			return fmt.Errorf("--since %w", err)
+		}
+	}
+	if o.Until != "" {
+		if o.until, err = audit.ParseInstant(o.Until, loc, true); err != nil {
+			return fmt.Errorf("--until %w", err)
+		}
+	}
+	if !o.since.IsZero() && !o.until.IsZero() && !o.until.After(o.since) {
+		return fmt.Errorf("--until %s is not after --since %s", o.Until, o.Since)
+	}
+	if o.period, err = audit.ParsePeriod(o.Period); err != nil {
+		return fmt.Errorf("--%w", err)
+	}
+	return nil
+}
+
+// scanHistory reads every change from git history (main by first parent
+// and the ledger branch).
+//
+// TODO: audit.Scan, which cab log is bringing, replaces this.
+var scanHistory = func(ctx context.Context, o *historyOptions) ([]audit.Change, error) {
+	return nil, errors.New("reading changes from git history is not available yet: pass --changes FILE (the output of `cab log --format json`)")
+}
+
+// load returns the changes, from --changes or from git history.
+func (o *historyOptions) load(ctx context.Context, stdin io.Reader) ([]audit.Change, error) {
+	if o.Changes == "" {
+		return scanHistory(ctx, o)
+	}
+	r := stdin
+	if o.Changes != "-" {
+		f, err := os.Open(o.Changes)
+		if err != nil {
+			return nil, fmt.Errorf("--changes: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	changes, err := readChanges(r)
+	if err != nil {
+		return nil, fmt.Errorf("--changes %s: %w", o.Changes, err)
+	}
+	return changes, nil
+}
+
+// readChanges decodes changes written by cab log --format json: one JSON
+// array, or one object per line.
+func readChanges(r io.Reader) ([]audit.Change, error) {
+	br := bufio.NewReader(r)
+	for {
+		b, err := br.Peek(1)
+		if errors.Is(err, io.EOF) {
+			return []audit.Change{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !strings.ContainsRune(" \t\r\n", rune(b[0])) {
+			break
+		}
+		_, _ = br.ReadByte()
+	}
+	dec := json.NewDecoder(br)
+	dec.DisallowUnknownFields()
+	b, _ := br.Peek(1)
+	if b[0] == '[' {
+		var changes []audit.Change
+		if err := dec.Decode(&changes); err != nil {
+			return nil, fmt.Errorf("want the JSON of cab log --format json: %w", err)
+		}
+		if dec.More() {
+			return nil, errors.New("want one JSON array: more follows it")
+		}
+		if changes == nil {
+			changes = []audit.Change{}
+		}
+		return changes, nil
+	}
+	changes := []audit.Change{}
+	for n := 1; ; n++ {
+		var c audit.Change
+		err := dec.Decode(&c)
+		if errors.Is(err, io.EOF) {
+			return changes, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("change %d: want the JSON of cab log --format json: %w", n, err)
+		}
+		changes = append(changes, c)
+	}
+}
+
+type metricsOptions struct {
+	historyOptions
+	By     string
+	Format string
+
+	byService, byEnv bool
+}
+
+func (o *metricsOptions) addFlags(fs *pflag.FlagSet) {
+	o.historyOptions.addFlags(fs, "all")
+	fs.StringVar(&o.By, "by", "service", "grouping: service, env, service,env or none")
+	fs.StringVar(&o.Format, "format", "table", "output format: table, json or prometheus")
+}
+
+func (o *metricsOptions) validate() error {
+	switch o.Format {
+	case "table", "json", "prometheus":
+	default:
+		return fmt.Errorf("--format %q: want table, json or prometheus", o.Format)
+	}
+	o.byService, o.byEnv = false, false
+	if o.By != "none" {
+		for _, b := range strings.Split(o.By, ",") {
+			switch strings.TrimSpace(b) {
+			case "service":
+				o.byService = true
+			case "env":
+				o.byEnv = true
+			default:
+				return fmt.Errorf("--by %q: want service, env, service,env or none", o.By)
+			}
+		}
+	}
+	return o.historyOptions.validate()
+}
+
+const metricsDefinitions = `Each quantity is counted in the period (and within --since/--until) of its
+own timestamp; p50 and p90 are nearest-rank percentiles:
+
+  throughput            changes whose merge commit falls in the period
+  emergency share       merged changes of kind emergency / changes merged
+  unsigned              merged changes recorded unsigned (they bypassed the gate)
+  approval lead time    pull request opened (earliest commit it brought) to the
+                        last counted approval, per merged change (p50, p90)
+  change success rate   merged changes verified (everywhere, or in the row's
+                        environment with --by env) / those with a final outcome:
+                        verified, failed, rolled-back, rollback-failed, expired
+                        or quarantined (pending, scheduled, in-progress and
+                        unsigned changes are left out)
+  rollback rate         of the same finished changes, those rolled back or whose
+                        rollback failed
+  deployments           applies started (the applying event) in the environment
+  change failure rate   deployments that failed (failed, rolled-back,
+                        rollback-failed) / deployments with an outcome (those
+                        and verified)
+  lead time             merge commit to verified in the environment: merge to
+                        production for --prod-env (p50, p90)
+  MTTR                  per service and environment, a failed event when nothing
+                        was failing to the next verified event there (any
+                        change); counted in the period the outage began;
+                        outages not restored yet are shown as "+N open"
+
+Without --by env, the deployment metrics (deployments, change failure rate,
+lead time, MTTR) are those of the production environment (--prod-env); with
+it, those of each environment. Periods: week is the ISO 8601 week (Monday
+00:00 to Monday 00:00, labelled 2026-W02), month 2026-01, quarter 2026-Q1,
+all a single bucket; boundaries are in --tz. Periods from the first to the
+last with activity (or from --since to --until) are all listed, empty ones
+as zeros.`
+
 func newMetricsCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    "metrics",
-		Short:  "(not yet available)",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("cab metrics is not available yet")
+	o := &metricsOptions{}
+	cmd := &cobra.Command{
+		Use:   "metrics",
+		Short: "Change metrics per service, environment and period (throughput, lead times, failure rate, MTTR)",
+		Long: `Metrics measures how changes flow from git history (main and the ledger):
+throughput, approval lead time, merge-to-production lead time, change success
+rate, rollback rate, change failure rate, time to restore (MTTR) and the share
+of emergency changes, per service, environment and period.
+
+` + metricsDefinitions + `
+
+--format table is for people, json is one document (times RFC 3339 in --tz,
+durations in seconds), prometheus is the text exposition format for a
+Pushgateway or a node exporter textfile collector: gauges cab_change_* and
+summaries cab_change_*_seconds (quantiles 0.5 and 0.9) labelled service, env
+and period.`,
+		Example: `  cab metrics                                     # per service, whole history
+  cab metrics --period month --since 2026-01-01 --until 2026-03-31
+  cab metrics --by env --period week --tz Europe/Berlin
+  cab metrics --by none --format prometheus > /var/lib/node_exporter/cab.prom
+  cab log --format json > changes.json && cab metrics --changes changes.json --format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			changes, err := o.load(cmd.Context(), cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			m, err := audit.ComputeMetrics(changes, audit.MetricsOptions{
+				Period: o.period, Location: o.loc, Since: o.since, Until: o.until,
+				ByService: o.byService, ByEnv: o.byEnv, ProdEnv: o.ProdEnv,
+			})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			switch o.Format {
+			case "json":
+				return m.WriteJSON(w)
+			case "prometheus":
+				return m.WritePrometheus(w)
+			}
+			return m.WriteTable(w)
 		},
 	}
+	o.addFlags(cmd.Flags())
+	return cmd
 }

@@ -1,19 +1,142 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
 
+	gogit "github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cabhq/cab/audit"
+	"github.com/cabhq/cab/audit/htmlreport"
+	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/validate"
 )
 
-// newReportCmd is a placeholder until cab report lands.
+type reportOptions struct {
+	historyOptions
+	HTML       string
+	Title      string
+	Repository string
+	NoVerify   bool
+}
+
+func (o *reportOptions) addFlags(fs *pflag.FlagSet) {
+	o.historyOptions.addFlags(fs, "month")
+	fs.StringVar(&o.HTML, "html", "", "directory to write index.html and report.json into (required)")
+	fs.StringVar(&o.Title, "title", "", "title of the report (default \"Change report\")")
+	fs.StringVar(&o.Repository, "repository", "", "repository name for commit and PR links, e.g. github.com/acme/changes (default: repository in cab.cue)")
+	fs.BoolVar(&o.NoVerify, "no-verify", false, "do not run cab verify (the report then says the chain was not verified)")
+}
+
+func (o *reportOptions) validate() error {
+	if o.HTML == "" {
+		return fmt.Errorf("missing --html DIR: the directory to write the report into")
+	}
+	return o.historyOptions.validate()
+}
+
 func newReportCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    "report",
-		Short:  "(not yet available)",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("cab report is not available yet")
+	o := &reportOptions{}
+	cmd := &cobra.Command{
+		Use:   "report --html DIR",
+		Short: "Write a static HTML report for auditors: verdict, metrics, charts and every change",
+		Long: `Report writes DIR/index.html, one self-contained page for an audit period
+(--since/--until): the verdict of cab verify, the metrics of the period (as
+cab metrics defines them) overall and per service, charts of throughput, lead
+time and failure rate per --period, and the table of changes merged in the
+period with links to their commits and pull requests. DIR/report.json holds
+the same data for machines.
+
+The page loads nothing from anywhere: its style sheet is inline, its charts
+are inline SVG, and it has no scripts (its content security policy forbids
+them, and every value from the history is escaped). Open it from disk, attach
+it to an audit, or publish DIR as a CI artifact or static site.
+
+Commit and pull request links come from the history; for repositories on
+github.com or gitlab.com they are filled from --repository or the repository
+field of cab.cue. The exit status is 1 when cab verify found breaks (the
+report is written all the same) and 0 otherwise.`,
+		Example: `  cab report --html audit-2026-q1 --since 2026-01-01 --until 2026-03-31
+  cab report --html public --period week --tz Europe/Berlin --title "Payments changes"
+  cab report --html out --changes changes.json --no-verify`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			changes, err := o.load(ctx, cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			var verdict *audit.Report
+			if !o.NoVerify {
+				repo, err := gogit.PlainOpenWithOptions(".", &gogit.PlainOpenOptions{DetectDotGit: true})
+				if err != nil {
+					return fmt.Errorf("opening the git repository for cab verify (--no-verify skips it): %w", err)
+				}
+				verdict, err = audit.Verify(ctx, audit.VerifyOptions{Dir: ".", Rev: o.Rev, Ledger: ledger.Open(repo, o.Remote, o.Branch)})
+				if err != nil {
+					return fmt.Errorf("verifying the chain (--no-verify skips it): %w", err)
+				}
+			}
+			repository := o.Repository
+			if repository == "" {
+				repository = configRepository(".")
+			}
+			err = htmlreport.Write(ctx, o.HTML, changes, htmlreport.Options{
+				Title: o.Title, Repository: repository, Period: o.period, ProdEnv: o.ProdEnv, Location: o.loc,
+				Since: o.since, Until: o.until, Now: time.Now(), Verify: verdict,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d change(s)", filepath.Join(o.HTML, htmlreport.IndexFile), countIn(changes, o.since, o.until))
+			if verdict != nil {
+				if len(verdict.Breaks) > 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), ", %d break(s) in the chain)\n", len(verdict.Breaks))
+					return errViolations
+				}
+				fmt.Fprint(cmd.OutOrStdout(), ", chain intact")
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), ")")
+			return nil
 		},
 	}
+	o.addFlags(cmd.Flags())
+	return cmd
+}
+
+// countIn counts the changes merged in [since, until).
+func countIn(changes []audit.Change, since, until time.Time) int {
+	n := 0
+	for _, c := range changes {
+		if (since.IsZero() || !c.MergedAt.Before(since)) && (until.IsZero() || c.MergedAt.Before(until)) {
+			n++
+		}
+	}
+	return n
+}
+
+// configRepository returns the repository field of dir's cab.cue ("" when
+// there is none or it does not parse: the report then has no forge links
+// beyond those in the history).
+func configRepository(dir string) string {
+	src, err := readConfig(dir)
+	if err != nil {
+		return ""
+	}
+	s, err := schema.Compile(nil)
+	if err != nil {
+		return ""
+	}
+	cfg, _ := s.ParseConfig(filepath.Join(dir, validate.ConfigFile), src)
+	if cfg == nil {
+		return ""
+	}
+	return cfg.Config.Repository
 }
