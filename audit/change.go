@@ -39,12 +39,19 @@ type Change struct {
 	Signature string    `json:"signature"`
 	SignedBy  string    `json:"signedBy,omitempty"`
 	SignedAt  time.Time `json:"signedAt,omitzero"`
+	// SignedKey is the key id the signed event names (not verified: cab
+	// verify checks signatures).
+	SignedKey string `json:"signedKey,omitempty"`
 	// Environments are the ticket's environments in promotion order.
 	Environments []EnvOutcome `json:"environments"`
 	// Outcome sums the environments up: verified (everywhere), rolled-back,
 	// rollback-failed, failed, expired, quarantined, unsigned, in-progress,
 	// scheduled or pending.
 	Outcome string `json:"outcome"`
+	// Problems are what is wrong with this ticket's file or ledger events
+	// (a gap, an impossible transition, an unreadable file); the row shows
+	// what could be read.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // EnvOutcome is what happened to a change in one environment.
@@ -52,12 +59,15 @@ type EnvOutcome struct {
 	Env string `json:"env"`
 	// Outcome is the kind of the last ledger event in Env ("pending" when
 	// there is none).
-	Outcome    string    `json:"outcome"`
-	Applying   time.Time `json:"applying,omitzero"`
-	Applied    time.Time `json:"applied,omitzero"`
-	Verified   time.Time `json:"verified,omitzero"`
-	Failed     time.Time `json:"failed,omitzero"`
-	RolledBack time.Time `json:"rolledBack,omitzero"`
+	Outcome string `json:"outcome"`
+	// At is the time of the last ledger event in Env (zero when none).
+	At             time.Time `json:"at,omitzero"`
+	Applying       time.Time `json:"applying,omitzero"`
+	Applied        time.Time `json:"applied,omitzero"`
+	Verified       time.Time `json:"verified,omitzero"`
+	Failed         time.Time `json:"failed,omitzero"`
+	RolledBack     time.Time `json:"rolledBack,omitzero"`
+	RollbackFailed time.Time `json:"rollbackFailed,omitzero"`
 	// Reason is the last recorded reason (a failure, a freeze, a wait).
 	Reason string `json:"reason,omitempty"`
 }

@@ -1,0 +1,421 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/cabhq/cab/ledger"
+)
+
+// IndexMode says how Log uses the derived index under .git/cab/.
+type IndexMode int
+
+const (
+	// IndexUse reads the index, brings it up to date incrementally and
+	// writes it back (the default).
+	IndexUse IndexMode = iota
+	// IndexRebuild ignores the index on disk, scans everything and writes
+	// a fresh one.
+	IndexRebuild
+	// IndexOff neither reads nor writes the index.
+	IndexOff
+)
+
+// LogOptions configure Log and LogEvents.
+type LogOptions struct {
+	// Dir is a directory inside the repository (default ".").
+	Dir string
+	// Rev is the main line to read (default HEAD).
+	Rev string
+	// LedgerBranch is the ledger branch (default ledger.DefaultBranch).
+	LedgerBranch string
+	// Remote names the remote whose tracking ref of the ledger branch is
+	// read when it exists (refs/remotes/<Remote>/<LedgerBranch>); the
+	// local branch is read otherwise, and always when Remote is "".
+	// Nothing is fetched: fetch first (cab log --fetch does).
+	Remote string
+	// Index says how to use the derived index (default IndexUse).
+	Index IndexMode
+	// OpenedAt computes Change.OpenedAt, which costs a walk over every
+	// commit each merge brought in (remembered in the index).
+	OpenedAt bool
+	// Filter selects rows.
+	Filter Filter
+	// Reverse emits the oldest merge first; the default is newest first,
+	// as git log, which lets the first rows appear before the scan ends.
+	Reverse bool
+	// Logger receives debug logs (default: discard).
+	Logger *slog.Logger
+	// Progress, when set, is called now and then while scanning with the
+	// number of main commits walked.
+	Progress func(commits int)
+}
+
+// Problem is something wrong that Log found and reports without hiding
+// the rows around it.
+type Problem struct {
+	// Ticket is the ticket concerned ("" for the whole ledger).
+	Ticket string `json:"ticket,omitempty"`
+	// What classifies it: ledger-broken (unreadable events, gaps, impossible
+	// transitions), ledger-rewritten (history changed since cab log last
+	// read it), ticket-unreadable (a ticket file on main that is not
+	// plain ticket data).
+	What    string `json:"what"`
+	Message string `json:"message"`
+}
+
+// Problem kinds.
+const (
+	ProblemLedgerBroken     = "ledger-broken"
+	ProblemLedgerRewritten  = "ledger-rewritten"
+	ProblemTicketUnreadable = "ticket-unreadable"
+)
+
+// LogResult sums up a Log run.
+type LogResult struct {
+	// MainHead is the main commit read; LedgerHead the ledger commit
+	// (zero hashes when there is none).
+	MainHead   string `json:"mainHead"`
+	LedgerHead string `json:"ledgerHead"`
+	// Merged is how many merged tickets main holds; Rows how many rows
+	// passed the filter.
+	Merged int `json:"merged"`
+	Rows   int `json:"rows"`
+	// Problems are sorted by ticket, then message.
+	Problems []Problem `json:"problems"`
+	// Index says how the derived index served the run (not in the JSON
+	// output, which stays the same whatever the cache held).
+	Index IndexStats `json:"-"`
+}
+
+// LedgerBroken reports whether a problem concerns the ledger: cab log
+// exits 1 then.
+func (r *LogResult) LedgerBroken() bool {
+	for _, p := range r.Problems {
+		if p.What == ProblemLedgerBroken || p.What == ProblemLedgerRewritten {
+			return true
+		}
+	}
+	return false
+}
+
+// IndexStats says what the index did during a run.
+type IndexStats struct {
+	// State is off, cold (none or unusable: built from scratch), warm
+	// (up to date), extended (brought up to date incrementally) or
+	// prefix (the revision read is older than the index's head).
+	State string `json:"state"`
+	// Commits is how many main commits were walked; Blobs how many ticket
+	// files were read.
+	Commits int  `json:"commits"`
+	Blobs   int  `json:"blobs"`
+	Written bool `json:"written"`
+}
+
+// EventRow is one ledger event of a merged ticket (cab log --events).
+type EventRow struct {
+	Ticket  string    `json:"ticket"`
+	Title   string    `json:"title"`
+	Service string    `json:"service"`
+	Seq     int       `json:"seq"`
+	Kind    string    `json:"kind"`
+	Env     string    `json:"env,omitempty"`
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor,omitempty"`
+	Commit  string    `json:"commit,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+}
+
+// Log reads main by first parent and the ledger, and calls emit with one
+// Change per merged ticket that passes o.Filter, newest merge first (or
+// oldest first with o.Reverse). Rows are emitted as they are found, so
+// that a caller streaming them shows the first rows at once. Problems
+// (a broken or rewritten ledger, unreadable tickets) do not stop the
+// rows: they are returned in the result.
+//
+// The signed predicate is read from each envelope without verifying the
+// signature: cab verify does that.
+func Log(ctx context.Context, o LogOptions, emit func(*Change) error) (*LogResult, error) {
+	return run(ctx, o, func(r *runner, m *mergeRec, t *ticketRec, lt *ledgerTicket) error {
+		c := r.change(m, t, lt)
+		if !o.Filter.matchChange(c) {
+			return nil
+		}
+		r.res.Rows++
+		return emit(c)
+	})
+}
+
+// LogEvents is Log with one row per ledger event of the selected tickets:
+// for each ticket (newest merge first), its events in sequence order.
+// The environment, since and until filters apply to the events;
+// Filter.Outcomes matches event kinds.
+func LogEvents(ctx context.Context, o LogOptions, emit func(*EventRow) error) (*LogResult, error) {
+	evFilter := o.Filter
+	o.Filter.Envs, o.Filter.Since, o.Filter.Until, o.Filter.Outcomes = nil, time.Time{}, time.Time{}, nil
+	return run(ctx, o, func(r *runner, m *mergeRec, t *ticketRec, lt *ledgerTicket) error {
+		c := r.change(m, t, lt)
+		if !o.Filter.matchChange(c) || lt == nil {
+			return nil
+		}
+		for _, ev := range lt.Events {
+			if !evFilter.matchEvent(&ev) {
+				continue
+			}
+			r.res.Rows++
+			if err := emit(&EventRow{Ticket: c.ID, Title: c.Title, Service: c.Service, Seq: ev.Seq, Kind: ev.Kind,
+				Env: ev.Env, At: ev.At.UTC(), Actor: ev.Actor, Commit: ev.Commit, Reason: ev.Reason}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// runner holds one run of Log.
+type runner struct {
+	o      LogOptions
+	repo   *git.Repository
+	gitDir string
+	obj    *objects
+	log    *slog.Logger
+	res    *LogResult
+	ledger *ledgerView
+	walker *mainWalker
+	// repository is the forge repository ("github.com/acme/changes") the
+	// signed predicates name, for links.
+	repository string
+	// byCommit maps each merge commit to its record, built when a ledger
+	// event names another merge than the row's.
+	byCommit map[string]*mergeRec
+	idx      *logIndex
+	dirty    bool
+	// chain is the first-parent chain read, newest first; mainSet the
+	// same as a set, built when needed.
+	chain   []plumbing.Hash
+	mainSet map[plumbing.Hash]struct{}
+}
+
+type rowFunc func(r *runner, m *mergeRec, t *ticketRec, lt *ledgerTicket) error
+
+func run(ctx context.Context, o LogOptions, row rowFunc) (*LogResult, error) {
+	if o.Dir == "" {
+		o.Dir = "."
+	}
+	if o.Rev == "" {
+		o.Rev = "HEAD"
+	}
+	if o.LedgerBranch == "" {
+		o.LedgerBranch = ledger.DefaultBranch
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := o.Filter.validate(); err != nil {
+		return nil, err
+	}
+	repo, err := git.PlainOpenWithOptions(o.Dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if err != nil {
+		return nil, fmt.Errorf("opening the git repository at %s: %w", o.Dir, err)
+	}
+	gitDir, objDir, err := gitDirs(repo)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := openObjects(objDir, repo.Storer)
+	if err != nil {
+		return nil, err
+	}
+	defer obj.close()
+	r := &runner{o: o, repo: repo, gitDir: gitDir, obj: obj, log: o.Logger,
+		res: &LogResult{Problems: []Problem{}, MainHead: plumbing.ZeroHash.String(), LedgerHead: plumbing.ZeroHash.String()}}
+	r.walker = &mainWalker{obj: obj, progress: o.Progress}
+
+	head, err := r.resolveMain()
+	if err != nil {
+		return nil, err
+	}
+	r.res.MainHead = head.String()
+	ledgerRef := r.ledgerRef()
+	ledgerHead, err := r.resolveLedger(ledgerRef)
+	if err != nil {
+		return nil, err
+	}
+	r.res.LedgerHead = ledgerHead.String()
+
+	switch o.Index {
+	case IndexOff:
+		r.res.Index.State = "off"
+	case IndexRebuild:
+		r.res.Index.State = "cold"
+	default:
+		r.idx = r.loadIndex()
+	}
+	if err := r.readLedger(ledgerRef, ledgerHead); err != nil {
+		return nil, err
+	}
+	if err := r.scan(ctx, head, row); err != nil {
+		return nil, err
+	}
+	if o.Index != IndexOff && r.dirty {
+		if err := r.saveIndex(); err != nil {
+			// The index is a cache: failing to write it costs the next
+			// run time, never a wrong answer.
+			r.log.Debug("writing the cab log index", "err", err)
+		} else {
+			r.res.Index.Written = true
+		}
+	}
+	r.finishProblems()
+	return r.res, nil
+}
+
+// gitDirs returns the repository's git directory and objects directory.
+func gitDirs(repo *git.Repository) (string, string, error) {
+	fs, ok := repo.Storer.(*filesystem.Storage)
+	if !ok {
+		return "", "", errors.New("cab log needs a repository on disk")
+	}
+	gitDir := fs.Filesystem().Root()
+	common := gitDir
+	if b, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
+		c := strings.TrimSpace(string(b))
+		if !filepath.IsAbs(c) {
+			c = filepath.Join(gitDir, c)
+		}
+		common = c
+	}
+	return common, filepath.Join(common, "objects"), nil
+}
+
+// resolveMain returns the commit o.Rev names; zero for a repository
+// without commits.
+func (r *runner) resolveMain() (plumbing.Hash, error) {
+	h, err := r.repo.ResolveRevision(plumbing.Revision(r.o.Rev))
+	if err != nil {
+		if r.o.Rev == "HEAD" && errors.Is(err, plumbing.ErrReferenceNotFound) {
+			return plumbing.ZeroHash, nil // no commit yet
+		}
+		return plumbing.ZeroHash, fmt.Errorf("revision %q: %w", r.o.Rev, err)
+	}
+	return *h, nil
+}
+
+// ledgerRef is the ref the ledger is read from.
+func (r *runner) ledgerRef() plumbing.ReferenceName {
+	if r.o.Remote != "" {
+		name := plumbing.NewRemoteReferenceName(r.o.Remote, r.o.LedgerBranch)
+		if _, err := r.repo.Reference(name, true); err == nil {
+			return name
+		}
+	}
+	return plumbing.NewBranchReferenceName(r.o.LedgerBranch)
+}
+
+func (r *runner) resolveLedger(name plumbing.ReferenceName) (plumbing.Hash, error) {
+	if err := name.Validate(); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("ledger branch %q: %w", r.o.LedgerBranch, err)
+	}
+	ref, err := r.repo.Reference(name, true)
+	switch {
+	case errors.Is(err, plumbing.ErrReferenceNotFound):
+		return plumbing.ZeroHash, nil
+	case err != nil:
+		return plumbing.ZeroHash, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return ref.Hash(), nil
+}
+
+// readLedger reads the ledger at head, reusing the index's view of the
+// ticket directories that did not change, and checks what was appended
+// since the index's ledger head.
+func (r *runner) readLedger(name plumbing.ReferenceName, head plumbing.Hash) error {
+	var prev *ledgerView
+	var notes []Problem
+	if r.idx != nil && r.idx.ledgerRef == name.String() {
+		prev = r.idx.ledger
+		notes = r.idx.notes
+		old := prev.Head
+		switch {
+		case old == head:
+		case old.IsZero():
+		case head.IsZero():
+			notes = append(notes, Problem{What: ProblemLedgerRewritten, Message: fmt.Sprintf(
+				"the ledger branch %s is gone; cab log last read it at %s", name.Short(), old)})
+		default:
+			err := ledger.VerifyCheckpoint(r.repo, old, head)
+			if err == nil {
+				err = ledger.AppendOnly(r.repo, head, old)
+			}
+			var ae *ledger.AppendOnlyError
+			switch {
+			case err == nil:
+			case errors.Is(err, ledger.ErrRewritten):
+				notes = append(notes, Problem{What: ProblemLedgerRewritten, Message: fmt.Sprintf(
+					"the ledger was rewritten: %s, which cab log read before, is no longer in the history of %s (%s)", old, name.Short(), head)})
+			case errors.As(err, &ae):
+				notes = append(notes, Problem{What: ProblemLedgerRewritten, Message: err.Error()})
+			default:
+				return fmt.Errorf("checking the ledger appended since %s: %w", old, err)
+			}
+		}
+	}
+	v, err := readLedger(r.obj, head, prev)
+	if err != nil {
+		return err
+	}
+	r.ledger = v
+	if r.idx == nil || r.idx.ledgerRef != name.String() || r.idx.ledger.Head != head || len(notes) != len(r.idx.notes) {
+		r.dirty = true
+	}
+	if r.idx == nil {
+		r.idx = &logIndex{}
+	}
+	r.idx.ledgerRef, r.idx.ledger, r.idx.notes = name.String(), v, notes
+	for _, t := range v.Tickets {
+		if r.repository != "" {
+			break
+		}
+		for _, ev := range t.Events {
+			if ev.Signed != nil && ev.Signed.Repository != "" {
+				r.repository = ev.Signed.Repository
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// finishProblems collects the ledger's problems, sticky notes included,
+// in a stable order.
+func (r *runner) finishProblems() {
+	ps := r.res.Problems
+	ps = append(ps, r.idx.notes...)
+	for _, msg := range r.ledger.Problems {
+		ps = append(ps, Problem{What: ProblemLedgerBroken, Message: msg})
+	}
+	for _, t := range r.ledger.Tickets {
+		for _, msg := range t.Problems {
+			ps = append(ps, Problem{Ticket: t.ID, What: ProblemLedgerBroken, Message: msg})
+		}
+	}
+	slices.SortStableFunc(ps, func(a, b Problem) int {
+		if c := strings.Compare(a.Ticket, b.Ticket); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Message, b.Message)
+	})
+	r.res.Problems = slices.CompactFunc(ps, func(a, b Problem) bool { return a == b })
+}

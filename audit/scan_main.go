@@ -1,0 +1,397 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// mergeRec is a commit of the main line that added tickets, as the scan
+// of main and the index keep it: main read by first parent, what a commit
+// added is its diff to its first parent (validate.Mainline's rule).
+type mergeRec struct {
+	Commit plumbing.Hash
+	// Parent is the first parent (zero for a root commit).
+	Parent plumbing.Hash
+	// Time is the committer time: when the commit reached main.
+	Time time.Time
+	// Author is the email of whoever proposed the change: the author of
+	// the merged branch's head (second parent), or of the commit itself
+	// for a direct push or a squash merge.
+	Author string
+	// PR is the pull or merge request number the commit message names
+	// (GitHub's "Merge pull request #N", GitLab's "See merge request
+	// …!N", a squash merge's "(#N)"), 0 when none.
+	PR int64
+	// Opened is the earliest author time of the commits the merge brought
+	// in, when OpenedKnown.
+	Opened      time.Time
+	OpenedKnown bool
+	// Tickets are the ticket files the commit added, sorted by path.
+	Tickets []ticketRec
+	// pos is the commit's position on the first-parent chain, newest
+	// first.
+	pos int
+}
+
+// ticketRec is a ticket file added by a merge, and what cab log shows of
+// it. The id and the service come from the path (cab check makes the
+// file agree); the rest from the file, read when first needed.
+type ticketRec struct {
+	Path    string
+	Mode    uint32
+	Blob    plumbing.Hash
+	ID      string
+	Service string
+	// MetaRead says whether the fields below were read from the blob.
+	MetaRead     bool
+	Title        string
+	Kind         string
+	Risk         string
+	Owner        string
+	Environments []string
+	// Problem says why the file could not be read as ticket data ("" when
+	// it could); the row is still shown, with what the path tells.
+	Problem string
+}
+
+var (
+	githubMergeRE = regexp.MustCompile(`^Merge pull request #([0-9]{1,18}) `)
+	gitlabMergeRE = regexp.MustCompile(`(?m)^See merge request \S*!([0-9]{1,18})\s*$`)
+	squashRE      = regexp.MustCompile(`\(#([0-9]{1,18})\)\s*$`)
+)
+
+// prNumber reads the pull or merge request number from a commit message.
+func prNumber(msg string) int64 {
+	subject, _, _ := strings.Cut(msg, "\n")
+	for _, m := range [][]string{
+		githubMergeRE.FindStringSubmatch(subject),
+		gitlabMergeRE.FindStringSubmatch(msg),
+		squashRE.FindStringSubmatch(subject),
+	} {
+		if m != nil {
+			n, err := strconv.ParseInt(m[1], 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// mainWalker walks main by first parent.
+type mainWalker struct {
+	obj *objects
+	// progress, when set, is called now and then with the number of
+	// commits walked so far.
+	progress func(commits int)
+}
+
+// walkEnd says where a walk stopped.
+type walkEnd struct {
+	// Chain are the first-parent commits walked, newest first, the stop
+	// commit excluded.
+	Chain []plumbing.Hash
+	// Stop is the commit the walk stopped at; zero when it reached the
+	// root.
+	Stop plumbing.Hash
+}
+
+// maxChain bounds a first-parent walk.
+const maxChain = 50_000_000
+
+// walk reads main from head back by first parent, calling emit for each
+// commit that added tickets (newest first), until stop reports true for a
+// commit (that commit is not read) or the root commit was read.
+func (w *mainWalker) walk(ctx context.Context, head plumbing.Hash, stop func(plumbing.Hash) bool, emit func(*mergeRec) error) (*walkEnd, error) {
+	end := &walkEnd{}
+	if stop(head) {
+		end.Stop = head
+		return end, nil
+	}
+	cur, curChanges, err := w.commit(head)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; ; i++ {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if w.progress != nil {
+				w.progress(i)
+			}
+		}
+		if i > maxChain {
+			return nil, fmt.Errorf("main is longer than %d commits", maxChain)
+		}
+		end.Chain = append(end.Chain, cur.Hash)
+		var parent *commitInfo
+		var parentChanges plumbing.Hash
+		next := false
+		if len(cur.Parents) > 0 && !stop(cur.Parents[0]) {
+			if parent, parentChanges, err = w.commit(cur.Parents[0]); err != nil {
+				return nil, err
+			}
+			next = true
+		} else if len(cur.Parents) > 0 {
+			end.Stop = cur.Parents[0]
+			if parentChanges, err = w.changesOf(cur.Parents[0]); err != nil {
+				return nil, err
+			}
+		}
+		if curChanges != parentChanges && !curChanges.IsZero() {
+			m, err := w.merge(cur, parentChanges, curChanges)
+			if err != nil {
+				return nil, err
+			}
+			if m != nil {
+				if err := emit(m); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if !next {
+			if w.progress != nil {
+				w.progress(i)
+			}
+			return end, nil
+		}
+		cur, curChanges = parent, parentChanges
+	}
+}
+
+// commit reads commit h and the tree id of its changes/ directory.
+func (w *mainWalker) commit(h plumbing.Hash) (*commitInfo, plumbing.Hash, error) {
+	data, err := w.obj.readType(h, objCommit)
+	if err != nil {
+		return nil, plumbing.ZeroHash, fmt.Errorf("reading commit %s: %w", h, err)
+	}
+	c, err := parseCommit(h, data)
+	if err != nil {
+		return nil, plumbing.ZeroHash, err
+	}
+	ch, err := w.changesTree(c.Tree)
+	if err != nil {
+		return nil, plumbing.ZeroHash, fmt.Errorf("reading the tree of %s: %w", h, err)
+	}
+	return c, ch, nil
+}
+
+func (w *mainWalker) changesOf(h plumbing.Hash) (plumbing.Hash, error) {
+	_, ch, err := w.commit(h)
+	return ch, err
+}
+
+// changesTree returns the id of the changes/ tree in the root tree t
+// (zero when there is none).
+func (w *mainWalker) changesTree(t plumbing.Hash) (plumbing.Hash, error) {
+	root, err := w.obj.readType(t, objTree)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	e, ok, err := findEntry(root, "changes")
+	if err != nil || !ok || !e.isTree() {
+		return plumbing.ZeroHash, err
+	}
+	return e.Hash, nil
+}
+
+// merge builds the record of commit c, whose changes/ tree went from a to
+// b; nil when it added no ticket.
+func (w *mainWalker) merge(c *commitInfo, a, b plumbing.Hash) (*mergeRec, error) {
+	var added []treeEntryAt
+	if err := w.added(a, b, "changes", &added); err != nil {
+		return nil, fmt.Errorf("comparing commit %s with its first parent: %w", c.Hash, err)
+	}
+	if len(added) == 0 {
+		return nil, nil
+	}
+	m := &mergeRec{Commit: c.Hash, Time: c.Committer.When, Author: c.Author.Email, PR: prNumber(c.Message)}
+	if len(c.Parents) > 0 {
+		m.Parent = c.Parents[0]
+	}
+	if len(c.Parents) > 1 {
+		data, err := w.obj.readType(c.Parents[1], objCommit)
+		if err != nil {
+			return nil, fmt.Errorf("reading commit %s: %w", c.Parents[1], err)
+		}
+		second, err := parseCommit(c.Parents[1], data)
+		if err != nil {
+			return nil, err
+		}
+		m.Author = second.Author.Email
+	}
+	slices.SortFunc(added, func(x, y treeEntryAt) int { return strings.Compare(x.path, y.path) })
+	for _, a := range added {
+		m.Tickets = append(m.Tickets, ticketRec{Path: a.path, Mode: a.mode, Blob: a.hash, ID: ticketIDOf(a.path), Service: serviceOf(a.path)})
+	}
+	return m, nil
+}
+
+// treeEntryAt is a tree entry and its path from the repository root.
+type treeEntryAt struct {
+	path string
+	mode uint32
+	hash plumbing.Hash
+}
+
+// readMeta reads what cab log shows of a ticket from its file, once.
+func (w *mainWalker) readMeta(t *ticketRec) {
+	if t.MetaRead {
+		return
+	}
+	t.MetaRead = true
+	if t.Mode == modeSubmodule || t.Mode == 0o120000 {
+		t.Problem = "not a regular file"
+		return
+	}
+	src, err := w.obj.readType(t.Blob, objBlob)
+	if err != nil {
+		t.Problem = "unreadable: " + err.Error()
+		return
+	}
+	meta := parseTicketMeta(src)
+	t.Title, t.Kind, t.Risk, t.Owner, t.Environments, t.Problem = meta.Title, meta.Kind, meta.Risk, meta.Owner, meta.Environments, meta.Problem
+}
+
+// added appends the non-tree entries of tree b (at prefix) that tree a
+// (zero: empty) does not have and that are ticket files.
+func (w *mainWalker) added(a, b plumbing.Hash, prefix string, out *[]treeEntryAt) error {
+	if a == b || b.IsZero() {
+		return nil
+	}
+	var ta, tb []byte
+	var err error
+	if !a.IsZero() {
+		if ta, err = w.obj.readType(a, objTree); err != nil {
+			return fmt.Errorf("reading %s/: %w", prefix, err)
+		}
+	}
+	if tb, err = w.obj.readType(b, objTree); err != nil {
+		return fmt.Errorf("reading %s/: %w", prefix, err)
+	}
+	var ea, eb treeEntry
+	okA, okB := false, false
+	next := func(t *[]byte, e *treeEntry, ok *bool) error {
+		if len(*t) == 0 {
+			*ok = false
+			return nil
+		}
+		var err error
+		*e, *t, err = nextEntry(*t)
+		if err != nil {
+			return fmt.Errorf("reading %s/: %w", prefix, err)
+		}
+		*ok = true
+		return nil
+	}
+	if err := next(&ta, &ea, &okA); err != nil {
+		return err
+	}
+	if err := next(&tb, &eb, &okB); err != nil {
+		return err
+	}
+	for okB {
+		c := 1
+		if okA {
+			c = compareEntries(&ea, &eb)
+		}
+		switch {
+		case c < 0: // only in a: deleted
+			if err := next(&ta, &ea, &okA); err != nil {
+				return err
+			}
+			continue
+		case c == 0: // in both
+			if ea.Hash != eb.Hash && eb.isTree() && !refusedName(eb.Name) {
+				if err := w.added(ea.Hash, eb.Hash, prefix+"/"+string(eb.Name), out); err != nil {
+					return err
+				}
+			}
+			if err := next(&ta, &ea, &okA); err != nil {
+				return err
+			}
+		default: // only in b: added
+			if !refusedName(eb.Name) {
+				p := prefix + "/" + string(eb.Name)
+				if eb.isTree() {
+					if err := w.added(plumbing.ZeroHash, eb.Hash, p, out); err != nil {
+						return err
+					}
+				} else if ticketPath(p) {
+					*out = append(*out, treeEntryAt{path: p, mode: eb.Mode, hash: eb.Hash})
+				}
+			}
+		}
+		if err := next(&tb, &eb, &okB); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refusedName reports tree entry names validate.Mainline skips: empty,
+// ".", "..", ".git" and names holding '/' or NUL.
+func refusedName(n []byte) bool {
+	s := string(n)
+	return s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\x00") || strings.EqualFold(s, ".git")
+}
+
+// maxOpenedWalk bounds the commits read to find when a merge's branch
+// was opened; past it the time stays unknown.
+const maxOpenedWalk = 10_000
+
+// opened sets m.Opened to the earliest author time of the commits m
+// brought in: the commit itself for a direct push or squash merge; for a
+// merge, the commits reachable from its other parents and not from the
+// main line (onMain).
+func (w *mainWalker) opened(m *mergeRec, onMain func(plumbing.Hash) bool) error {
+	m.OpenedKnown = true
+	data, err := w.obj.readType(m.Commit, objCommit)
+	if err != nil {
+		return fmt.Errorf("reading commit %s: %w", m.Commit, err)
+	}
+	c, err := parseCommit(m.Commit, data)
+	if err != nil {
+		return err
+	}
+	if len(c.Parents) < 2 {
+		m.Opened = c.Author.When
+		return nil
+	}
+	seen := map[plumbing.Hash]bool{}
+	queue := slices.Clone(c.Parents[1:])
+	var earliest time.Time
+	for len(queue) > 0 {
+		h := queue[0]
+		queue = queue[1:]
+		if seen[h] || onMain(h) {
+			continue
+		}
+		seen[h] = true
+		if len(seen) > maxOpenedWalk {
+			return nil
+		}
+		data, err := w.obj.readType(h, objCommit)
+		if err != nil {
+			return fmt.Errorf("reading commit %s: %w", h, err)
+		}
+		pc, err := parseCommit(h, data)
+		if err != nil {
+			return err
+		}
+		if earliest.IsZero() || pc.Author.When.Before(earliest) {
+			earliest = pc.Author.When
+		}
+		queue = append(queue, pc.Parents...)
+	}
+	m.Opened = earliest
+	return nil
+}

@@ -1,0 +1,624 @@
+package audit
+
+import (
+	"bytes"
+	"compress/zlib"
+	"container/list"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// Object types as git numbers them in pack files.
+const (
+	objCommit   = 1
+	objTree     = 2
+	objBlob     = 3
+	objTag      = 4
+	objOfsDelta = 6
+	objRefDelta = 7
+)
+
+// maxDeltaDepth bounds a chain of deltas (git's own limit is 4095).
+const maxDeltaDepth = 10_000
+
+// maxObject bounds the size of one object read by the scanner: tickets,
+// trees and commits are small; anything larger is not cab's.
+const maxObject = 64 << 20
+
+// errObjectMissing reports an object in neither a pack, the loose object
+// directory nor the fallback storer.
+var errObjectMissing = errors.New("object not found")
+
+// objects reads git objects straight from the pack files and loose objects
+// of one repository: go-git decodes, hashes and caches every object it
+// reads, which makes a walk over thousands of commits and trees several
+// times slower than C git; this reader maps the packs, inflates only what
+// is asked for and keeps recently used delta bases. Anything it cannot find
+// (objects of alternates, packs with a v1 index) it asks go-git for. Git
+// stays the source of truth: nothing here writes. An objects is not safe
+// for concurrent use.
+type objects struct {
+	dir      string // the objects directory
+	packs    []*pack
+	fallback storer.EncodedObjectStorer
+	cache    *deltaCache
+	zr       io.ReadCloser
+	br       bytes.Reader
+	reloaded bool
+}
+
+// openObjects opens the objects directory dir (".git/objects"); fallback,
+// when not nil, answers for objects found nowhere else.
+func openObjects(dir string, fallback storer.EncodedObjectStorer) (*objects, error) {
+	o := &objects{dir: dir, fallback: fallback, cache: newDeltaCache(96 << 20)}
+	if err := o.loadPacks(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func (o *objects) loadPacks() error {
+	names, err := filepath.Glob(filepath.Join(o.dir, "pack", "*.idx"))
+	if err != nil {
+		return fmt.Errorf("listing packs in %s: %w", o.dir, err)
+	}
+	have := map[string]bool{}
+	for _, p := range o.packs {
+		have[p.name] = true
+	}
+	for _, name := range names {
+		if have[name] {
+			continue
+		}
+		p, err := openPack(name)
+		if err != nil {
+			// A pack being written, or an index format we do not read:
+			// the fallback storer answers for its objects.
+			continue
+		}
+		o.packs = append(o.packs, p)
+	}
+	return nil
+}
+
+// close unmaps the packs.
+func (o *objects) close() error {
+	var first error
+	for _, p := range o.packs {
+		if err := p.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	o.packs = nil
+	return first
+}
+
+// read returns the type and content of object h. The content may be
+// shared with the cache: callers must not modify it.
+func (o *objects) read(h plumbing.Hash) (int, []byte, error) {
+	for _, p := range o.packs {
+		if off, ok := p.find(h); ok {
+			return o.readPacked(p, off, 0)
+		}
+	}
+	if t, data, err := o.readLoose(h); !errors.Is(err, errObjectMissing) {
+		return t, data, err
+	}
+	if !o.reloaded {
+		// A repack or fetch may have added a pack since we looked.
+		o.reloaded = true
+		if err := o.loadPacks(); err != nil {
+			return 0, nil, err
+		}
+		for _, p := range o.packs {
+			if off, ok := p.find(h); ok {
+				return o.readPacked(p, off, 0)
+			}
+		}
+	}
+	return o.readFallback(h)
+}
+
+// readType is read, failing unless the object has type want.
+func (o *objects) readType(h plumbing.Hash, want int) ([]byte, error) {
+	t, data, err := o.read(h)
+	if err != nil {
+		return nil, err
+	}
+	if t != want {
+		return nil, fmt.Errorf("object %s is a %s, not a %s", h, typeName(t), typeName(want))
+	}
+	return data, nil
+}
+
+func typeName(t int) string {
+	switch t {
+	case objCommit:
+		return "commit"
+	case objTree:
+		return "tree"
+	case objBlob:
+		return "blob"
+	case objTag:
+		return "tag"
+	}
+	return "object of type " + strconv.Itoa(t)
+}
+
+func (o *objects) readFallback(h plumbing.Hash) (int, []byte, error) {
+	if o.fallback == nil {
+		return 0, nil, fmt.Errorf("%w: %s", errObjectMissing, h)
+	}
+	obj, err := o.fallback.EncodedObject(plumbing.AnyObject, h)
+	if err != nil {
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			return 0, nil, fmt.Errorf("%w: %s", errObjectMissing, h)
+		}
+		return 0, nil, fmt.Errorf("reading object %s: %w", h, err)
+	}
+	if obj.Size() > maxObject {
+		return 0, nil, fmt.Errorf("object %s: %d bytes, more than %d", h, obj.Size(), maxObject)
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		return 0, nil, fmt.Errorf("reading object %s: %w", h, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reading object %s: %w", h, err)
+	}
+	var t int
+	switch obj.Type() {
+	case plumbing.CommitObject:
+		t = objCommit
+	case plumbing.TreeObject:
+		t = objTree
+	case plumbing.BlobObject:
+		t = objBlob
+	case plumbing.TagObject:
+		t = objTag
+	default:
+		return 0, nil, fmt.Errorf("object %s has type %s", h, obj.Type())
+	}
+	return t, data, nil
+}
+
+// readLoose reads objects/xx/yyyy…: a zlib stream of "<type> <size>\0"
+// and the content.
+func (o *objects) readLoose(h plumbing.Hash) (int, []byte, error) {
+	s := h.String()
+	raw, err := os.ReadFile(filepath.Join(o.dir, s[:2], s[2:]))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil, errObjectMissing
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("reading loose object %s: %w", s, err)
+	}
+	zr, err := o.inflater(raw)
+	if err != nil {
+		return 0, nil, fmt.Errorf("loose object %s: %w", s, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(zr, maxObject+64))
+	if err != nil {
+		return 0, nil, fmt.Errorf("loose object %s: %w", s, err)
+	}
+	t, body, err := parseLooseHeader(data)
+	if err != nil {
+		return 0, nil, fmt.Errorf("loose object %s: %w", s, err)
+	}
+	return t, body, nil
+}
+
+func parseLooseHeader(data []byte) (int, []byte, error) {
+	nul := bytes.IndexByte(data, 0)
+	if nul < 0 || nul > 32 {
+		return 0, nil, errors.New("no header")
+	}
+	kind, size, ok := strings.Cut(string(data[:nul]), " ")
+	if !ok {
+		return 0, nil, errors.New("bad header")
+	}
+	n, err := strconv.Atoi(size)
+	if err != nil || n != len(data)-nul-1 {
+		return 0, nil, errors.New("size does not match the header")
+	}
+	var t int
+	switch kind {
+	case "commit":
+		t = objCommit
+	case "tree":
+		t = objTree
+	case "blob":
+		t = objBlob
+	case "tag":
+		t = objTag
+	default:
+		return 0, nil, fmt.Errorf("unknown type %q", kind)
+	}
+	return t, data[nul+1:], nil
+}
+
+// inflater returns the shared zlib reader reset onto src.
+func (o *objects) inflater(src []byte) (io.Reader, error) {
+	o.br.Reset(src)
+	if o.zr == nil {
+		zr, err := zlib.NewReader(&o.br)
+		if err != nil {
+			return nil, err
+		}
+		o.zr = zr
+		return zr, nil
+	}
+	if err := o.zr.(zlib.Resetter).Reset(&o.br, nil); err != nil {
+		return nil, err
+	}
+	return o.zr, nil
+}
+
+// inflate decompresses exactly size bytes of the zlib stream at src.
+func (o *objects) inflate(src []byte, size int) ([]byte, error) {
+	zr, err := o.inflater(src)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, size)
+	if _, err := io.ReadFull(zr, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readPacked resolves the object at off in p, applying deltas.
+func (o *objects) readPacked(p *pack, off int64, depth int) (int, []byte, error) {
+	key := cacheKey{p, off}
+	if e := o.cache.get(key); e != nil {
+		return e.typ, e.data, nil
+	}
+	if depth > maxDeltaDepth {
+		return 0, nil, fmt.Errorf("%s: delta chain longer than %d at offset %d", p.name, maxDeltaDepth, off)
+	}
+	t, size, pos, err := p.header(off)
+	if err != nil {
+		return 0, nil, err
+	}
+	if size > maxObject {
+		return 0, nil, fmt.Errorf("%s: object at offset %d has %d bytes, more than %d", p.name, off, size, maxObject)
+	}
+	switch t {
+	case objCommit, objTree, objBlob, objTag:
+		data, err := o.inflate(p.data[pos:], int(size))
+		if err != nil {
+			return 0, nil, fmt.Errorf("%s: inflating the object at offset %d: %w", p.name, off, err)
+		}
+		o.cache.put(key, t, data)
+		return t, data, nil
+	case objOfsDelta, objRefDelta:
+		var bt int
+		var base []byte
+		if t == objOfsDelta {
+			rel, n, err := ofsDeltaOffset(p.data[pos:])
+			if err != nil || rel <= 0 || rel > off {
+				return 0, nil, fmt.Errorf("%s: bad delta base offset at %d", p.name, off)
+			}
+			pos += int64(n)
+			bt, base, err = o.readPacked(p, off-rel, depth+1)
+			if err != nil {
+				return 0, nil, err
+			}
+		} else {
+			if len(p.data) < int(pos)+20 {
+				return 0, nil, fmt.Errorf("%s: truncated delta at %d", p.name, off)
+			}
+			var bh plumbing.Hash
+			copy(bh[:], p.data[pos:pos+20])
+			pos += 20
+			if boff, ok := p.find(bh); ok {
+				bt, base, err = o.readPacked(p, boff, depth+1)
+			} else {
+				bt, base, err = o.read(bh)
+			}
+			if err != nil {
+				return 0, nil, err
+			}
+		}
+		delta, err := o.inflate(p.data[pos:], int(size))
+		if err != nil {
+			return 0, nil, fmt.Errorf("%s: inflating the delta at offset %d: %w", p.name, off, err)
+		}
+		data, err := applyDelta(base, delta)
+		if err != nil {
+			return 0, nil, fmt.Errorf("%s: delta at offset %d: %w", p.name, off, err)
+		}
+		o.cache.put(key, bt, data)
+		return bt, data, nil
+	}
+	return 0, nil, fmt.Errorf("%s: unknown object type %d at offset %d", p.name, t, off)
+}
+
+// ofsDeltaOffset decodes the distance to the base of an OFS_DELTA.
+func ofsDeltaOffset(b []byte) (int64, int, error) {
+	if len(b) == 0 {
+		return 0, 0, io.ErrUnexpectedEOF
+	}
+	c := b[0]
+	off := int64(c & 0x7f)
+	n := 1
+	for c&0x80 != 0 {
+		if n >= len(b) || n > 9 {
+			return 0, 0, io.ErrUnexpectedEOF
+		}
+		c = b[n]
+		n++
+		off = ((off + 1) << 7) | int64(c&0x7f)
+	}
+	return off, n, nil
+}
+
+// applyDelta rebuilds an object from its base and a git delta: the base
+// and result sizes as varints, then copy (from the base) and insert
+// instructions.
+func applyDelta(base, delta []byte) ([]byte, error) {
+	srcSize, n := deltaVarint(delta)
+	if n <= 0 {
+		return nil, errors.New("bad source size")
+	}
+	delta = delta[n:]
+	if srcSize != uint64(len(base)) {
+		return nil, fmt.Errorf("base has %d bytes, the delta wants %d", len(base), srcSize)
+	}
+	dstSize, n := deltaVarint(delta)
+	if n <= 0 || dstSize > maxObject {
+		return nil, errors.New("bad result size")
+	}
+	delta = delta[n:]
+	out := make([]byte, 0, dstSize)
+	for len(delta) > 0 {
+		op := delta[0]
+		delta = delta[1:]
+		switch {
+		case op&0x80 != 0:
+			var off, size uint64
+			for i := uint(0); i < 4; i++ {
+				if op&(1<<i) != 0 {
+					if len(delta) == 0 {
+						return nil, io.ErrUnexpectedEOF
+					}
+					off |= uint64(delta[0]) << (8 * i)
+					delta = delta[1:]
+				}
+			}
+			for i := uint(0); i < 3; i++ {
+				if op&(0x10<<i) != 0 {
+					if len(delta) == 0 {
+						return nil, io.ErrUnexpectedEOF
+					}
+					size |= uint64(delta[0]) << (8 * i)
+					delta = delta[1:]
+				}
+			}
+			if size == 0 {
+				size = 0x10000
+			}
+			if off+size > uint64(len(base)) || uint64(len(out))+size > dstSize {
+				return nil, errors.New("copy out of range")
+			}
+			out = append(out, base[off:off+size]...)
+		case op != 0:
+			if int(op) > len(delta) || uint64(len(out))+uint64(op) > dstSize {
+				return nil, errors.New("insert out of range")
+			}
+			out = append(out, delta[:op]...)
+			delta = delta[op:]
+		default:
+			return nil, errors.New("reserved delta instruction 0")
+		}
+	}
+	if uint64(len(out)) != dstSize {
+		return nil, fmt.Errorf("result has %d bytes, the delta promised %d", len(out), dstSize)
+	}
+	return out, nil
+}
+
+func deltaVarint(b []byte) (uint64, int) {
+	var v uint64
+	for i := 0; i < len(b) && i < 10; i++ {
+		v |= uint64(b[i]&0x7f) << (7 * uint(i))
+		if b[i]&0x80 == 0 {
+			return v, i + 1
+		}
+	}
+	return 0, -1
+}
+
+// pack is one mapped pack file and its version 2 index.
+type pack struct {
+	name   string
+	idx    []byte
+	data   []byte
+	n      uint32
+	fanout [256]uint32
+	unmap  []func() error
+}
+
+func openPack(idxName string) (*pack, error) {
+	p := &pack{name: filepath.Base(strings.TrimSuffix(idxName, ".idx") + ".pack")}
+	idx, unmapIdx, err := mapFile(idxName)
+	if err != nil {
+		return nil, err
+	}
+	p.idx = idx
+	p.unmap = append(p.unmap, unmapIdx)
+	if err := p.parseIndex(); err != nil {
+		p.close()
+		return nil, fmt.Errorf("%s: %w", idxName, err)
+	}
+	data, unmapData, err := mapFile(strings.TrimSuffix(idxName, ".idx") + ".pack")
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	p.data = data
+	p.unmap = append(p.unmap, unmapData)
+	if len(data) < 32 || string(data[:4]) != "PACK" {
+		p.close()
+		return nil, fmt.Errorf("%s: not a pack file", p.name)
+	}
+	return p, nil
+}
+
+func (p *pack) close() error {
+	var first error
+	for _, f := range p.unmap {
+		if err := f(); err != nil && first == nil {
+			first = err
+		}
+	}
+	p.unmap, p.idx, p.data = nil, nil, nil
+	return first
+}
+
+var idxMagic = []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}
+
+func (p *pack) parseIndex() error {
+	if len(p.idx) < 8+256*4+40 || !bytes.Equal(p.idx[:8], idxMagic) {
+		return errors.New("not a version 2 pack index")
+	}
+	for i := range p.fanout {
+		p.fanout[i] = binary.BigEndian.Uint32(p.idx[8+4*i:])
+		if i > 0 && p.fanout[i] < p.fanout[i-1] {
+			return errors.New("corrupt fanout table")
+		}
+	}
+	p.n = p.fanout[255]
+	if uint64(len(p.idx)) < 8+256*4+uint64(p.n)*28+40 {
+		return errors.New("truncated pack index")
+	}
+	return nil
+}
+
+// find returns the offset of h in the pack.
+func (p *pack) find(h plumbing.Hash) (int64, bool) {
+	lo := uint32(0)
+	if h[0] > 0 {
+		lo = p.fanout[h[0]-1]
+	}
+	hi := p.fanout[h[0]]
+	hashes := p.idx[8+256*4:]
+	i := lo + uint32(sort.Search(int(hi-lo), func(i int) bool {
+		k := (lo + uint32(i)) * 20
+		return bytes.Compare(hashes[k:k+20], h[:]) >= 0
+	}))
+	if i >= hi || !bytes.Equal(hashes[i*20:i*20+20], h[:]) {
+		return 0, false
+	}
+	offsets := hashes[p.n*20+p.n*4:]
+	off := binary.BigEndian.Uint32(offsets[i*4:])
+	if off&0x80000000 == 0 {
+		return int64(off), true
+	}
+	large := offsets[p.n*4:]
+	k := uint64(off&0x7fffffff) * 8
+	if k+8 > uint64(len(large)) {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(large[k:])), true
+}
+
+// header decodes the type and size of the object at off and returns the
+// position of what follows.
+func (p *pack) header(off int64) (t int, size int64, pos int64, err error) {
+	if off < 12 || off >= int64(len(p.data)) {
+		return 0, 0, 0, fmt.Errorf("%s: offset %d out of range", p.name, off)
+	}
+	c := p.data[off]
+	t = int(c>>4) & 7
+	size = int64(c & 0x0f)
+	shift := uint(4)
+	pos = off + 1
+	for c&0x80 != 0 {
+		if pos >= int64(len(p.data)) || shift > 56 {
+			return 0, 0, 0, fmt.Errorf("%s: bad object header at %d", p.name, off)
+		}
+		c = p.data[pos]
+		pos++
+		size |= int64(c&0x7f) << shift
+		shift += 7
+	}
+	return t, size, pos, nil
+}
+
+type cacheKey struct {
+	p   *pack
+	off int64
+}
+
+type cacheEntry struct {
+	key  cacheKey
+	typ  int
+	data []byte
+}
+
+// deltaCache keeps recently resolved objects, bounded in bytes: packs
+// store newer versions whole and older ones as deltas against them, and
+// the scanner walks from new to old, so a tree's base was usually read
+// just before.
+type deltaCache struct {
+	max, size int
+	lru       list.List
+	m         map[cacheKey]*list.Element
+}
+
+func newDeltaCache(max int) *deltaCache {
+	return &deltaCache{max: max, m: map[cacheKey]*list.Element{}}
+}
+
+func (c *deltaCache) get(k cacheKey) *cacheEntry {
+	if e, ok := c.m[k]; ok {
+		c.lru.MoveToFront(e)
+		return e.Value.(*cacheEntry)
+	}
+	return nil
+}
+
+func (c *deltaCache) put(k cacheKey, t int, data []byte) {
+	if len(data) > c.max/4 {
+		return
+	}
+	if e, ok := c.m[k]; ok {
+		c.lru.MoveToFront(e)
+		return
+	}
+	c.m[k] = c.lru.PushFront(&cacheEntry{key: k, typ: t, data: data})
+	c.size += len(data)
+	for c.size > c.max {
+		e := c.lru.Back()
+		ce := e.Value.(*cacheEntry)
+		c.lru.Remove(e)
+		delete(c.m, ce.key)
+		c.size -= len(ce.data)
+	}
+}
+
+// parseHex decodes a 40-digit hexadecimal object id.
+func parseHex(b []byte) (plumbing.Hash, bool) {
+	var h plumbing.Hash
+	if len(b) != 40 {
+		return h, false
+	}
+	if _, err := hex.Decode(h[:], b); err != nil {
+		return h, false
+	}
+	return h, true
+}
