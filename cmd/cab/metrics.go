@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -96,58 +94,11 @@ func (o *historyOptions) load(ctx context.Context, stdin io.Reader) ([]audit.Cha
 		defer f.Close()
 		r = f
 	}
-	changes, err := readChanges(r)
+	changes, err := audit.ReadChanges(r)
 	if err != nil {
 		return nil, fmt.Errorf("--changes %s: %w", o.Changes, err)
 	}
 	return changes, nil
-}
-
-// readChanges decodes changes written by cab log --format json: one JSON
-// array, or one object per line.
-func readChanges(r io.Reader) ([]audit.Change, error) {
-	br := bufio.NewReader(r)
-	for {
-		b, err := br.Peek(1)
-		if errors.Is(err, io.EOF) {
-			return []audit.Change{}, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !strings.ContainsRune(" \t\r\n", rune(b[0])) {
-			break
-		}
-		_, _ = br.ReadByte()
-	}
-	dec := json.NewDecoder(br)
-	dec.DisallowUnknownFields()
-	b, _ := br.Peek(1)
-	if b[0] == '[' {
-		var changes []audit.Change
-		if err := dec.Decode(&changes); err != nil {
-			return nil, fmt.Errorf("want the JSON of cab log --format json: %w", err)
-		}
-		if dec.More() {
-			return nil, errors.New("want one JSON array: more follows it")
-		}
-		if changes == nil {
-			changes = []audit.Change{}
-		}
-		return changes, nil
-	}
-	changes := []audit.Change{}
-	for n := 1; ; n++ {
-		var c audit.Change
-		err := dec.Decode(&c)
-		if errors.Is(err, io.EOF) {
-			return changes, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("change %d: want the JSON of cab log --format json: %w", n, err)
-		}
-		changes = append(changes, c)
-	}
 }
 
 type metricsOptions struct {
