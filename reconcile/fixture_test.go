@@ -229,6 +229,14 @@ type spec struct {
 	extra     string
 }
 
+// tagOf is the tag the ticket's action writes.
+func (s spec) tagOf() string {
+	if s.tag != "" {
+		return s.tag
+	}
+	return strings.ToLower(s.id)
+}
+
 func (s spec) source() string {
 	if s.kind == "" {
 		s.kind = "normal"
@@ -239,9 +247,7 @@ func (s spec) source() string {
 	if len(s.envs) == 0 {
 		s.envs = []string{"staging", "prod"}
 	}
-	if s.tag == "" {
-		s.tag = strings.ToLower(s.id)
-	}
+	s.tag = s.tagOf()
 	envs := `"` + strings.Join(s.envs, `", "`) + `"`
 	deps := ""
 	if len(s.dependsOn) > 0 {
@@ -284,9 +290,9 @@ func (f *fixture) merge(specs ...spec) string {
 	return sh(t, f.work, "git", "rev-parse", "HEAD")
 }
 
-// signWith records a signed event for the merged ticket id, signed by
+// signed returns a signed event for the merged ticket id, signed by
 // signer with the environments envs (the ticket's own when nil).
-func (f *fixture) signWith(signer *sign.Signer, id, commit string, envs []string) {
+func (f *fixture) signed(signer *sign.Signer, id, commit string, envs []string) ledger.Event {
 	t := f.t
 	p := "changes/payments/" + id + ".cue"
 	src, err := os.ReadFile(filepath.Join(f.work, p))
@@ -302,11 +308,29 @@ func (f *fixture) signWith(signer *sign.Signer, id, commit string, envs []string
 	})
 	env, err := signer.Sign(context.Background(), st)
 	require.NoError(t, err)
-	_, err = f.ledger().Update(context.Background(), func(*ledger.Log) ([]ledger.Event, error) {
-		return []ledger.Event{{Ticket: id, Kind: ledger.KindSigned, Commit: commit, At: now,
-			Data: []byte(fmt.Sprintf(`{"path":%q}`, p)), Envelope: env}}, nil
+	return ledger.Event{Ticket: id, Kind: ledger.KindSigned, Commit: commit, At: now,
+		Data: []byte(fmt.Sprintf(`{"path":%q}`, p)), Envelope: env}
+}
+
+// signWith records a signed event (see signed).
+func (f *fixture) signWith(signer *sign.Signer, id, commit string, envs []string) {
+	ev := f.signed(signer, id, commit, envs)
+	_, err := f.ledger().Update(context.Background(), func(*ledger.Log) ([]ledger.Event, error) {
+		return []ledger.Event{ev}, nil
 	})
-	require.NoError(t, err)
+	require.NoError(f.t, err)
+}
+
+// signAll signs the tickets merged together in commit, in one update.
+func (f *fixture) signAll(commit string, specs []spec) {
+	var evs []ledger.Event
+	for i, s := range specs {
+		ev := f.signed(f.signer, s.id, commit, nil)
+		ev.At = now.Add(time.Duration(i) * time.Second) // merge order
+		evs = append(evs, ev)
+	}
+	_, err := f.ledger().Update(context.Background(), func(*ledger.Log) ([]ledger.Event, error) { return evs, nil })
+	require.NoError(f.t, err)
 }
 
 // mergeAndSign merges and signs each ticket in its own merge, in order.

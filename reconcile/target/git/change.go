@@ -155,14 +155,18 @@ type observation struct {
 }
 
 func (s *spec) observe(content []byte) (*observation, error) {
-	if s.set != nil {
-		return s.observeSet(content)
+	doc, err := s.codec.parse(content)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.file, err)
 	}
-	return s.observeImage(content)
+	if s.set != nil {
+		return s.observeSet(doc)
+	}
+	return s.observeImage(doc)
 }
 
-func (s *spec) observeSet(content []byte) (*observation, error) {
-	f, err := s.codec.lookup(content, s.set.path)
+func (s *spec) observeSet(doc document) (*observation, error) {
+	f, err := doc.lookup(s.set.path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.file, err)
 	}
@@ -170,7 +174,7 @@ func (s *spec) observeSet(content []byte) (*observation, error) {
 	switch f.kind {
 	case kindMissing:
 		for k := 1; k <= len(s.set.path); k++ {
-			g, err := s.codec.lookup(content, s.set.path[:k])
+			g, err := doc.lookup(s.set.path[:k])
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s.file, err)
 			}
@@ -191,8 +195,8 @@ func (s *spec) observeSet(content []byte) (*observation, error) {
 
 // findImage returns the index of the images entry named name (-1: none),
 // whether images: holds a list, and its length.
-func findImage(c codec, content []byte, name string) (idx int, list bool, n int, err error) {
-	f, err := c.lookup(content, imagesPath)
+func findImage(doc document, name string) (idx int, list bool, n int, err error) {
+	f, err := doc.lookup(imagesPath)
 	if err != nil {
 		return -1, false, 0, err
 	}
@@ -203,7 +207,7 @@ func findImage(c codec, content []byte, name string) (idx int, list bool, n int,
 		return -1, false, 0, fmt.Errorf("images holds a %s, not a list", f.kind)
 	}
 	for i := 0; i < f.n; i++ {
-		g, err := c.lookup(content, imagesPath.idx(i).key("name"))
+		g, err := doc.lookup(imagesPath.idx(i).key("name"))
 		if err != nil {
 			return -1, false, 0, err
 		}
@@ -214,8 +218,8 @@ func findImage(c codec, content []byte, name string) (idx int, list bool, n int,
 	return -1, true, f.n, nil
 }
 
-func (s *spec) imageField(content []byte, idx int, key string) (*string, error) {
-	f, err := s.codec.lookup(content, imagesPath.idx(idx).key(key))
+func imageField(doc document, idx int, key string) (*string, error) {
+	f, err := doc.lookup(imagesPath.idx(idx).key(key))
 	if err != nil {
 		return nil, err
 	}
@@ -226,8 +230,8 @@ func (s *spec) imageField(content []byte, idx int, key string) (*string, error) 
 	return &v, nil
 }
 
-func (s *spec) observeImage(content []byte) (*observation, error) {
-	idx, list, _, err := findImage(s.codec, content, s.image.name)
+func (s *spec) observeImage(doc document) (*observation, error) {
+	idx, list, _, err := findImage(doc, s.image.name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.file, err)
 	}
@@ -240,7 +244,7 @@ func (s *spec) observeImage(content []byte) (*observation, error) {
 		key string
 		dst **string
 	}{{"digest", &o.digest}, {"newName", &o.newName}, {"newTag", &o.newTag}} {
-		if *fld.dst, err = s.imageField(content, idx, fld.key); err != nil {
+		if *fld.dst, err = imageField(doc, idx, fld.key); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.file, err)
 		}
 	}
@@ -279,7 +283,11 @@ func (s *spec) applyEdit(content []byte) ([]byte, error) {
 		return s.codec.edit(content, op{path: s.set.path, val: scalarValue(s.set.want)})
 	}
 	str := func(v string) *value { return scalarValue(scalar{classString, v}) }
-	idx, list, n, err := findImage(s.codec, content, s.image.name)
+	doc, err := s.codec.parse(content)
+	if err != nil {
+		return nil, err
+	}
+	idx, list, n, err := findImage(doc, s.image.name)
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +335,11 @@ func (s *spec) revertEdit(content []byte, rd *restoreData) ([]byte, error) {
 		}
 		return s.codec.edit(content, op{del: true, path: del})
 	}
-	idx, _, n, err := findImage(s.codec, content, s.image.name)
+	doc, err := s.codec.parse(content)
+	if err != nil {
+		return nil, err
+	}
+	idx, _, n, err := findImage(doc, s.image.name)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package gittarget
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -295,10 +296,25 @@ func TestRestoreErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "not of this change")
 	assert.Equal(t, 1, repo.commits(t))
 
-	// A restore state without the content finds it in the history.
+	// A restore state without the content (a file above 1 MiB) finds it
+	// in the history by its blob.
+	var rd restoreData
+	require.NoError(t, json.Unmarshal(prev.Restore, &rd))
+	rd.Content = nil
+	prev.Restore, err = json.Marshal(rd)
+	require.NoError(t, err)
 	_, err = d.Apply(ctx, c)
 	require.NoError(t, err)
-	repo.edit(t, "a.yaml", func(string) string { return "a: 2\nb: 3\n" })
 	require.NoError(t, d.Restore(ctx, c, prev))
-	assert.Equal(t, "a: 1\nb: 3\n", repo.show(t, "a.yaml"))
+	assert.Equal(t, "a: 1\n", repo.show(t, "a.yaml"))
+	assert.Equal(t, 3, repo.commits(t))
+
+	// Neither is there when the blob is unknown.
+	rd.Blob = "0123456789012345678901234567890123456789"
+	prev.Restore, err = json.Marshal(rd)
+	require.NoError(t, err)
+	_, err = d.Apply(ctx, c)
+	require.NoError(t, err)
+	err = d.Restore(ctx, c, prev)
+	assert.ErrorContains(t, err, "the previous content (blob 0123456789012345678901234567890123456789) is not in "+repo.url+"'s history")
 }

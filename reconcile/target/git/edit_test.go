@@ -131,6 +131,11 @@ func TestEdit(t *testing.T) {
 			"b", []string{`    "c"`}},
 		{"json-compact", "compact.json", setAction("compact.json", ".image.digest", digest1),
 			target.Absent, []string{`{"image":{"tag":"1.4.1","digest":"` + digest1 + `"},"replicas":3}`}},
+		{"yaml-crlf", "crlf.yaml", setAction("crlf.yaml", ".spec.image", "app:2"), "app:1", []string{"  image: app:2\r"}},
+		{"yaml-crlf-new-key", "crlf.yaml", setAction("crlf.yaml", ".metadata.labels.team", "a"), target.Absent, []string{"    team: a\r"}},
+		{"json-tabs", "tabs.json", setAction("tabs.json", ".image.digest", digest1), target.Absent, []string{"\t\t\"tag\": \"1\",", "\t\t\"digest\": \"" + digest1 + "\""}},
+		{"json-tabs-empty-array", "tabs.json", setAction("tabs.json", ".list[0]", "x"), target.Absent, []string{"\t\"list\": [", "\t\t\"x\"", "\t]"}},
+		{"kustomize-flow-images", "kustomization-flow.yaml", imageAction("kustomization-flow.yaml", "payments", "", digest1), target.Absent, nil},
 		{"json-kustomize", "values.json", imageAction("values.json", "payments", "ghcr.io/acme/payments", digest1), target.Absent, nil},
 	}
 	for _, tt := range tests {
@@ -176,7 +181,8 @@ func TestEditErrors(t *testing.T) {
 		{"json out of range", "values.json", setAction("values.json", ".features[3]", "x"), "index 3 is out of range, the array has 2 items"},
 		{"json set an object", "values.json", setAction("values.json", ".image", "x"), ".image holds a mapping, not a scalar"},
 		{"json scalar in the way", "values.json", setAction("values.json", ".replicas.x", "x"), ".replicas holds a scalar, not an object"},
-		{"images not a list", "deployment.yaml", imageAction("deployment.yaml", "x", "", digest1), ""},
+		{"images not a list", "images-map.yaml", imageAction("images-map.yaml", "x", "", digest1), "images holds a mapping, not a list"},
+		{"json images not a list", "values.json", imageAction("values.json", "x", "", digest1), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,9 +191,7 @@ func TestEditErrors(t *testing.T) {
 			require.NoError(t, err)
 			out, err := s.apply(in)
 			if tt.want == "" {
-				// deployment.yaml has no images: kustomizeImage adds it.
-				require.NoError(t, err)
-				assert.Contains(t, string(out), "images:")
+				require.NoError(t, err, "the control")
 				return
 			}
 			require.Error(t, err, "got %s", out)
@@ -213,6 +217,40 @@ func TestParseErrorsName(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.Contains(t, err.Error(), file)
+		})
+	}
+}
+
+func TestDelete(t *testing.T) {
+	tests := []struct {
+		name, in, path string
+		json           bool
+		want           string
+	}{
+		{"yaml key", "a: 1\nb:\n  c: 2\n  d: [1]\ne: 3\n", ".b", false, "a: 1\ne: 3\n"},
+		{"yaml last key", "a: 1\nb:\n  c: 2\n# tail\n", ".b", false, "a: 1\n# tail\n"},
+		{"yaml nested key", "a:\n  b: 1\n  c: 2\n", ".a.b", false, "a:\n  c: 2\n"},
+		{"yaml only key", "a:\n  b: 1\nz: 0\n", ".a.b", false, "a: {}\nz: 0\n"},
+		{"yaml item", "l:\n- name: a\n  v: 1\n- name: b\n  v: 2\n", ".l[0]", false, "l:\n- name: b\n  v: 2\n"},
+		{"yaml last item", "l:\n  - a\n  - b\nm: 1\n", ".l[1]", false, "l:\n  - a\nm: 1\n"},
+		{"yaml missing", "a: 1\n", ".b.c", false, "a: 1\n"},
+		{"json member", "{\n  \"a\": 1,\n  \"b\": 2\n}\n", ".b", true, "{\n  \"a\": 1\n}\n"},
+		{"json first member", "{\n  \"a\": 1,\n  \"b\": 2\n}\n", ".a", true, "{\n  \"b\": 2\n}\n"},
+		{"json only member", "{\"a\": {\"b\": 1}}", ".a.b", true, "{\"a\": {}}"},
+		{"json item", "[1, 2, 3]", "[1]", true, "[1, 3]"},
+		{"json missing", "{\"a\": 1}", ".b", true, "{\"a\": 1}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c codec = yamlCodec{}
+			if tt.json {
+				c = jsonCodec{}
+			}
+			p, err := parsePath(tt.path)
+			require.NoError(t, err)
+			out, err := c.edit([]byte(tt.in), op{del: true, path: p})
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, string(out))
 		})
 	}
 }

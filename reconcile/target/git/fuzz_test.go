@@ -104,17 +104,20 @@ func FuzzParseJSON(f *testing.F) {
 }
 
 // FuzzEdit edits arbitrary documents: an edit either fails cleanly or
-// gives a document that parses and holds the value.
+// gives a document that parses and holds the value (or, for a delete,
+// no longer holds the path).
 func FuzzEdit(f *testing.F) {
-	f.Add("a:\n  b: 1\n", ".a.c", "x", false)
-	f.Add("- a\n- b\n", "[1]", "y", false)
-	f.Add("a: {b: [1, 2]}\n", ".a.b[2]", "3", false)
-	f.Add("k: |\n  text\n  # not a comment\n", ".z", "v", false)
-	f.Add(`{"a": {"b": 1}}`, ".a.c", "x", true)
-	f.Add(`{"a": []}`, ".a[0]", "x", true)
-	f.Fuzz(func(t *testing.T, doc, path, val string, isJSON bool) {
+	f.Add("a:\n  b: 1\n", ".a.c", "x", false, false)
+	f.Add("- a\n- b\n", "[1]", "y", false, true)
+	f.Add("a: {b: [1, 2]}\n", ".a.b[2]", "3", false, false)
+	f.Add("k: |\n  text\n  # not a comment\n", ".z", "v", false, false)
+	f.Add("a:\n  - x: 1\n    y: 2\n  - x: 3\nb: 1\n", ".a[0].x", "", false, true)
+	f.Add(`{"a": {"b": 1}}`, ".a.c", "x", true, false)
+	f.Add(`{"a": [], "b": {}}`, ".a[0]", "x", true, false)
+	f.Add(`{"a": [1, 2], "b": {"c": 1}}`, ".b.c", "", true, true)
+	f.Fuzz(func(t *testing.T, src, path, val string, isJSON, del bool) {
 		p, err := parsePath(path)
-		if err != nil || len(doc) > 4096 {
+		if err != nil || len(src) > 4096 {
 			return
 		}
 		var c codec = yamlCodec{}
@@ -122,18 +125,33 @@ func FuzzEdit(f *testing.F) {
 			c = jsonCodec{}
 		}
 		want := scalar{classString, val}
-		out, err := c.edit([]byte(doc), op{path: p, val: scalarValue(want)})
+		o := op{path: p, val: scalarValue(want)}
+		if del {
+			o = op{path: p, del: true}
+		}
+		out, err := c.edit([]byte(src), o)
 		if err != nil {
 			return
 		}
-		got, err := c.lookup(out, p)
+		if del && string(out) == src {
+			return // nothing to delete (or nothing a path can reach)
+		}
+		doc, err := c.parse(out)
+		if err != nil {
+			t.Fatalf("edited document does not parse: %v\n%s", err, out)
+		}
+		got, err := doc.lookup(p)
 		if err != nil {
 			t.Fatalf("edited document does not read back: %v\n%s", err, out)
 		}
-		if got.kind != kindScalar || !got.sc.equal(want) {
-			// The path may name a list item that did not exist and was
-			// appended: that is fine only when it now holds the value.
+		switch {
+		case del && got.kind != kindMissing && !lastIsIndex(p):
+			t.Fatalf("after deleting %s the document holds a %v:\n%s", path, got.kind, out)
+		case !del && (got.kind != kindScalar || !got.sc.equal(want)):
 			t.Fatalf("after setting %s to %q the document holds %v %v:\n%s", path, val, got.kind, got.sc, out)
 		}
 	})
 }
+
+// lastIsIndex: deleting a list item shifts the next one into its place.
+func lastIsIndex(p exprPath) bool { return p[len(p)-1].isIdx }

@@ -278,12 +278,23 @@ func jsonWalk(n *jsonNode, p exprPath) (*jsonNode, error) {
 	return n, nil
 }
 
-func (jsonCodec) lookup(src []byte, p exprPath) (found, error) {
+// jsonDoc is a parsed JSON file.
+type jsonDoc struct {
+	src  []byte
+	root *jsonNode
+}
+
+func (jsonCodec) parse(src []byte) (document, error) {
 	root, err := parseJSON(src)
 	if err != nil {
-		return found{}, err
+		return nil, err
 	}
-	n, err := jsonWalk(root, p)
+	return &jsonDoc{src: src, root: root}, nil
+}
+
+func (d *jsonDoc) lookup(p exprPath) (found, error) {
+	src := d.src
+	n, err := jsonWalk(d.root, p)
 	if err != nil || n == nil {
 		return found{}, err
 	}

@@ -166,10 +166,16 @@ type found struct {
 // byte for byte where they can, and verify it: every edit is checked by
 // parsing the result again and comparing it with the intended document.
 type codec interface {
-	// lookup returns what p names in the (first) document of src.
-	lookup(src []byte, p exprPath) (found, error)
+	// parse reads src for lookups.
+	parse(src []byte) (document, error)
 	// edit returns src with o applied.
 	edit(src []byte, o op) ([]byte, error)
+}
+
+// document is a parsed file.
+type document interface {
+	// lookup returns what p names in the (first) document.
+	lookup(p exprPath) (found, error)
 }
 
 // mismatchKindError reports a path that names something else than the

@@ -76,11 +76,9 @@ func (f *yamlFile) root() *yaml.Node {
 	return f.docs[0].Content[0]
 }
 
-func (yamlCodec) lookup(src []byte, p exprPath) (found, error) {
-	f, err := parseYAMLFile(src)
-	if err != nil {
-		return found{}, err
-	}
+func (yamlCodec) parse(src []byte) (document, error) { return parseYAMLFile(src) }
+
+func (f *yamlFile) lookup(p exprPath) (found, error) {
 	n, err := yamlWalk(f.root(), p, false)
 	if err != nil || n == nil {
 		return found{}, err
@@ -351,6 +349,9 @@ func (f *yamlFile) set(p exprPath, v *value) (bool, *splice, error) {
 					}
 					nv := nest(keys, v)
 					sp := f.insertKey(n, s.key, nv)
+					if len(n.Content) == 0 {
+						n.Style &^= yaml.FlowStyle // {} becomes a block mapping
+					}
 					n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.key}, toYAMLNode(nv))
 					return true, sp, nil
 				}
@@ -382,6 +383,9 @@ func (f *yamlFile) set(p exprPath, v *value) (bool, *splice, error) {
 			n = n.Content[s.index]
 		case s.index == len(n.Content) && last:
 			sp := f.appendItem(n, v)
+			if len(n.Content) == 0 {
+				n.Style &^= yaml.FlowStyle // [] becomes a block list
+			}
 			n.Content = append(n.Content, toYAMLNode(v))
 			return true, sp, nil
 		default:
