@@ -72,18 +72,44 @@ func (o *historyOptions) validate() error {
 	return nil
 }
 
-// scanHistory reads every change from git history (main by first parent
-// and the ledger branch).
-//
-// TODO: audit.Scan, which cab log is bringing, replaces this.
-var scanHistory = func(ctx context.Context, o *historyOptions) ([]audit.Change, error) {
-	return nil, errors.New("reading changes from git history is not available yet: pass --changes FILE (the output of `cab log --format json`)")
+// scan reads every change from git history: main by first parent and
+// the ledger branch (through cab log's index). Problems it finds (a broken
+// ledger, an unreadable ticket) are printed to stderr; errViolations is
+// returned with the changes when the ledger is broken, after the caller
+// has written its output.
+func (o *historyOptions) scan(ctx context.Context, stderr io.Writer) ([]audit.Change, error) {
+	changes := []audit.Change{}
+	res, err := audit.Log(ctx, audit.LogOptions{
+		Dir: ".", Rev: o.Rev, LedgerBranch: o.Branch, Remote: o.Remote, OpenedAt: true, Reverse: true,
+	}, func(c *audit.Change) error {
+		changes = append(changes, *c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the history: %w", err)
+	}
+	for _, p := range res.Problems {
+		where := p.Ticket
+		if where == "" {
+			where = "ledger"
+		}
+		fmt.Fprintf(stderr, "cab: %s: %s: %s\n", where, p.What, p.Message)
+	}
+	if res.LedgerBroken() {
+		return changes, errLedgerBroken
+	}
+	return changes, nil
 }
 
-// load returns the changes, from --changes or from git history.
-func (o *historyOptions) load(ctx context.Context, stdin io.Reader) ([]audit.Change, error) {
+// errLedgerBroken says the ledger read has problems (already printed):
+// the numbers are shown, and the exit status is 1.
+var errLedgerBroken = fmt.Errorf("the ledger is broken (see above): %w", errViolations)
+
+// load returns the changes, from --changes or from git history (see
+// scan for errLedgerBroken).
+func (o *historyOptions) load(ctx context.Context, stdin io.Reader, stderr io.Writer) ([]audit.Change, error) {
 	if o.Changes == "" {
-		return scanHistory(ctx, o)
+		return o.scan(ctx, stderr)
 	}
 	r := stdin
 	if o.Changes != "-" {
@@ -198,9 +224,9 @@ and period.`,
 			if err := o.validate(); err != nil {
 				return err
 			}
-			changes, err := o.load(cmd.Context(), cmd.InOrStdin())
-			if err != nil {
-				return err
+			changes, loadErr := o.load(cmd.Context(), cmd.InOrStdin(), cmd.ErrOrStderr())
+			if loadErr != nil && !errors.Is(loadErr, errLedgerBroken) {
+				return loadErr
 			}
 			m, err := audit.ComputeMetrics(changes, audit.MetricsOptions{
 				Period: o.period, Location: o.loc, Since: o.since, Until: o.until,
@@ -212,11 +238,19 @@ and period.`,
 			w := cmd.OutOrStdout()
 			switch o.Format {
 			case "json":
-				return m.WriteJSON(w)
+				err = m.WriteJSON(w)
 			case "prometheus":
-				return m.WritePrometheus(w)
+				err = m.WritePrometheus(w)
+			default:
+				err = m.WriteTable(w)
 			}
-			return m.WriteTable(w)
+			if err != nil {
+				return err
+			}
+			if loadErr != nil {
+				return errViolations
+			}
+			return nil
 		},
 	}
 	o.addFlags(cmd.Flags())

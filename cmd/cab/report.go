@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -69,9 +70,9 @@ report is written all the same) and 0 otherwise.`,
 				return err
 			}
 			ctx := cmd.Context()
-			changes, err := o.load(ctx, cmd.InOrStdin())
-			if err != nil {
-				return err
+			changes, loadErr := o.load(ctx, cmd.InOrStdin(), cmd.ErrOrStderr())
+			if loadErr != nil && !errors.Is(loadErr, errLedgerBroken) {
+				return loadErr
 			}
 			var verdict *audit.Report
 			if !o.NoVerify {
@@ -88,7 +89,7 @@ report is written all the same) and 0 otherwise.`,
 			if repository == "" {
 				repository = configRepository(".")
 			}
-			err = htmlreport.Write(ctx, o.HTML, changes, htmlreport.Options{
+			err := htmlreport.Write(ctx, o.HTML, changes, htmlreport.Options{
 				Title: o.Title, Repository: repository, Period: o.period, ProdEnv: o.ProdEnv, Location: o.loc,
 				Since: o.since, Until: o.until, Now: time.Now(), Verify: verdict,
 			})
@@ -96,14 +97,19 @@ report is written all the same) and 0 otherwise.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d change(s)", filepath.Join(o.HTML, htmlreport.IndexFile), countIn(changes, o.since, o.until))
+			broken := loadErr != nil
 			if verdict != nil {
 				if len(verdict.Breaks) > 0 {
-					fmt.Fprintf(cmd.OutOrStdout(), ", %d break(s) in the chain)\n", len(verdict.Breaks))
-					return errViolations
+					fmt.Fprintf(cmd.OutOrStdout(), ", %d break(s) in the chain", len(verdict.Breaks))
+					broken = true
+				} else {
+					fmt.Fprint(cmd.OutOrStdout(), ", chain intact")
 				}
-				fmt.Fprint(cmd.OutOrStdout(), ", chain intact")
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), ")")
+			if broken {
+				return errViolations
+			}
 			return nil
 		},
 	}
