@@ -61,6 +61,10 @@ type LogOptions struct {
 	// Progress, when set, is called now and then while scanning with the
 	// number of main commits walked.
 	Progress func(commits int)
+
+	// atMain and atLedger, when set, replace the heads the refs name
+	// (VerifyIndex re-derives the index at the heads it describes).
+	atMain, atLedger *plumbing.Hash
 }
 
 // Problem is something wrong that Log found and reports without hiding
@@ -148,14 +152,21 @@ type EventRow struct {
 // The signed predicate is read from each envelope without verifying the
 // signature: cab verify does that.
 func Log(ctx context.Context, o LogOptions, emit func(*Change) error) (*LogResult, error) {
-	return run(ctx, o, func(r *runner, m *mergeRec, t *ticketRec, lt *ledgerTicket) error {
+	r, err := run(ctx, o, func(r *runner, m *mergeRec, t *ticketRec, lt *ledgerTicket) error {
 		c := r.change(m, t, lt)
-		if !o.Filter.matchChange(c) {
+		if !r.o.Filter.matchChange(c) {
 			return nil
 		}
 		r.res.Rows++
+		if t.Problem != "" {
+			r.res.Problems = append(r.res.Problems, Problem{Ticket: t.ID, What: ProblemTicketUnreadable, Message: t.Path + ": " + t.Problem})
+		}
 		return emit(c)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return r.res, nil
 }
 
 // LogEvents is Log with one row per ledger event of the selected tickets:
@@ -165,7 +176,7 @@ func Log(ctx context.Context, o LogOptions, emit func(*Change) error) (*LogResul
 func LogEvents(ctx context.Context, o LogOptions, emit func(*EventRow) error) (*LogResult, error) {
 	evFilter := o.Filter
 	o.Filter.Envs, o.Filter.Since, o.Filter.Until, o.Filter.Outcomes = nil, time.Time{}, time.Time{}, nil
-	return run(ctx, o, func(r *runner, m *mergeRec, t *ticketRec, lt *ledgerTicket) error {
+	r, err := run(ctx, o, func(r *runner, m *mergeRec, t *ticketRec, lt *ledgerTicket) error {
 		c := r.change(m, t, lt)
 		if !o.Filter.matchChange(c) || lt == nil {
 			return nil
@@ -182,6 +193,10 @@ func LogEvents(ctx context.Context, o LogOptions, emit func(*EventRow) error) (*
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return r.res, nil
 }
 
 // runner holds one run of Log.
@@ -210,7 +225,7 @@ type runner struct {
 
 type rowFunc func(r *runner, m *mergeRec, t *ticketRec, lt *ledgerTicket) error
 
-func run(ctx context.Context, o LogOptions, row rowFunc) (*LogResult, error) {
+func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 	if o.Dir == "" {
 		o.Dir = "."
 	}
@@ -247,11 +262,17 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*LogResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.atMain != nil {
+		head = *o.atMain
+	}
 	r.res.MainHead = head.String()
 	ledgerRef := r.ledgerRef()
 	ledgerHead, err := r.resolveLedger(ledgerRef)
 	if err != nil {
 		return nil, err
+	}
+	if o.atLedger != nil {
+		ledgerHead = *o.atLedger
 	}
 	r.res.LedgerHead = ledgerHead.String()
 
@@ -279,7 +300,7 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*LogResult, error) {
 		}
 	}
 	r.finishProblems()
-	return r.res, nil
+	return r, nil
 }
 
 // gitDirs returns the repository's git directory and objects directory.
@@ -301,16 +322,61 @@ func gitDirs(repo *git.Repository) (string, string, error) {
 }
 
 // resolveMain returns the commit o.Rev names; zero for a repository
-// without commits.
+// without commits. Plain names (HEAD, a branch, a tag, a full hash) are
+// resolved from the refs alone: go-git's ResolveRevision reads the commit
+// through a pack index it first inverts whole, which costs more than a
+// warm cab log; anything else (HEAD~3, a short hash) goes through it.
 func (r *runner) resolveMain() (plumbing.Hash, error) {
-	h, err := r.repo.ResolveRevision(plumbing.Revision(r.o.Rev))
+	rev := r.o.Rev
+	if h, ok := r.resolveRef(rev); ok {
+		return r.peel(h)
+	}
+	h, err := r.repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
-		if r.o.Rev == "HEAD" && errors.Is(err, plumbing.ErrReferenceNotFound) {
+		if rev == "HEAD" && errors.Is(err, plumbing.ErrReferenceNotFound) {
 			return plumbing.ZeroHash, nil // no commit yet
 		}
-		return plumbing.ZeroHash, fmt.Errorf("revision %q: %w", r.o.Rev, err)
+		return plumbing.ZeroHash, fmt.Errorf("revision %q: %w", rev, err)
 	}
 	return *h, nil
+}
+
+// resolveRef looks rev up as git does for a plain name: a full hash, then
+// the refs in their order of precedence.
+func (r *runner) resolveRef(rev string) (plumbing.Hash, bool) {
+	if h, ok := parseHex([]byte(rev)); ok {
+		return h, true
+	}
+	for _, name := range []string{rev, "refs/" + rev, "refs/tags/" + rev, "refs/heads/" + rev, "refs/remotes/" + rev, "refs/remotes/" + rev + "/HEAD"} {
+		ref, err := r.repo.Reference(plumbing.ReferenceName(name), true)
+		if err == nil {
+			return ref.Hash(), true
+		}
+	}
+	return plumbing.ZeroHash, false
+}
+
+// peel follows annotated tags to the commit they point at.
+func (r *runner) peel(h plumbing.Hash) (plumbing.Hash, error) {
+	for range 10 {
+		t, data, err := r.obj.read(h)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("revision %q: %w", r.o.Rev, err)
+		}
+		switch t {
+		case objCommit:
+			return h, nil
+		case objTag:
+			target, ok := tagTarget(data)
+			if !ok {
+				return plumbing.ZeroHash, fmt.Errorf("revision %q: malformed tag %s", r.o.Rev, h)
+			}
+			h = target
+		default:
+			return plumbing.ZeroHash, fmt.Errorf("revision %q names a %s, not a commit", r.o.Rev, typeName(t))
+		}
+	}
+	return plumbing.ZeroHash, fmt.Errorf("revision %q: too many nested tags", r.o.Rev)
 }
 
 // ledgerRef is the ref the ledger is read from.

@@ -219,7 +219,7 @@ func (r *runner) change(m *mergeRec, t *ticketRec, lt *ledgerTicket) *Change {
 		c.Problems = append(c.Problems, t.Path+": "+t.Problem)
 	}
 	repository := r.repository
-	envs := slices.Clone(t.Environments)
+	envs := t.Environments
 	var events []ledgerEvent
 	if lt != nil {
 		events = lt.Events
@@ -250,7 +250,7 @@ func (r *runner) change(m *mergeRec, t *ticketRec, lt *ledgerTicket) *Change {
 					repository = s.Repository
 				}
 				if len(envs) == 0 {
-					envs = slices.Clone(s.Environments)
+					envs = s.Environments
 				}
 			}
 		case ledger.KindUnsigned:
@@ -266,19 +266,28 @@ func (r *runner) change(m *mergeRec, t *ticketRec, lt *ledgerTicket) *Change {
 // order; environments only the ledger names follow, sorted) and sums
 // them up.
 func outcomes(envs []string, events []ledgerEvent, signature string) ([]EnvOutcome, string) {
-	var extra []string
-	for _, ev := range events {
-		if ev.Env != "" && !slices.Contains(envs, ev.Env) && !slices.Contains(extra, ev.Env) {
-			extra = append(extra, ev.Env)
-		}
-	}
-	slices.Sort(extra)
-	envs = append(envs, extra...)
-	out := make([]EnvOutcome, len(envs))
-	at := map[string]*EnvOutcome{}
+	out := make([]EnvOutcome, len(envs), len(envs)+1)
 	for i, e := range envs {
 		out[i] = EnvOutcome{Env: e, Outcome: "pending"}
-		at[e] = &out[i]
+	}
+	var extra []EnvOutcome
+	for _, ev := range events {
+		if ev.Env != "" && !slices.ContainsFunc(out, func(o EnvOutcome) bool { return o.Env == ev.Env }) &&
+			!slices.ContainsFunc(extra, func(o EnvOutcome) bool { return o.Env == ev.Env }) {
+			extra = append(extra, EnvOutcome{Env: ev.Env, Outcome: "pending"})
+		}
+	}
+	if len(extra) > 0 {
+		slices.SortFunc(extra, func(a, b EnvOutcome) int { return strings.Compare(a.Env, b.Env) })
+		out = append(out, extra...)
+	}
+	find := func(env string) *EnvOutcome {
+		for i := range out {
+			if out[i].Env == env {
+				return &out[i]
+			}
+		}
+		return nil
 	}
 	ticketWide := ""
 	for _, ev := range events {
@@ -297,12 +306,12 @@ func outcomes(envs []string, events []ledgerEvent, signature string) ([]EnvOutco
 			}
 			continue
 		}
-		o := at[ev.Env]
-		o.Outcome, o.At = ev.Kind, ev.At.UTC()
+		o := find(ev.Env)
+		t := ev.At.UTC()
+		o.Outcome, o.At = ev.Kind, t
 		if ev.Reason != "" {
 			o.Reason = ev.Reason
 		}
-		t := ev.At.UTC()
 		switch ev.Kind {
 		case ledger.KindApplying:
 			o.Applying = t

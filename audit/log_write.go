@@ -24,6 +24,7 @@ type LogWriter struct {
 	events bool
 	csv    *csv.Writer
 	rows   int
+	buf    []byte
 }
 
 // NewLogWriter returns a writer of rows (events: LogEvents' rows) in
@@ -135,7 +136,10 @@ func (lw *LogWriter) WriteChange(c *Change) error {
 	lw.rows++
 	switch lw.format {
 	case "json":
-		return lw.writeJSON(c)
+		lw.beginJSON()
+		lw.buf = appendChange(lw.buf[:0], "    ", c)
+		_, err := lw.w.Write(lw.buf)
+		return err
 	case "csv":
 		pr := ""
 		if c.PR != 0 {
@@ -178,7 +182,10 @@ func (lw *LogWriter) WriteEvent(e *EventRow) error {
 	lw.rows++
 	switch lw.format {
 	case "json":
-		return lw.writeJSON(e)
+		lw.beginJSON()
+		lw.buf = appendEvent(lw.buf[:0], "    ", e)
+		_, err := lw.w.Write(lw.buf)
+		return err
 	case "csv":
 		rec := []string{e.Ticket, e.Title, e.Service, strconv.Itoa(e.Seq), e.Kind, e.Env, rfc3339(e.At), e.Actor, e.Commit, e.Reason}
 		for i := range rec {
@@ -191,17 +198,12 @@ func (lw *LogWriter) WriteEvent(e *EventRow) error {
 	return err
 }
 
-func (lw *LogWriter) writeJSON(v any) error {
-	b, err := json.MarshalIndent(v, "    ", "  ")
-	if err != nil {
-		return err
-	}
+// beginJSON separates a row from the one before.
+func (lw *LogWriter) beginJSON() {
 	if lw.rows > 1 {
 		lw.w.WriteByte(',')
 	}
 	lw.w.WriteString("\n    ")
-	_, err = lw.w.Write(b)
-	return err
 }
 
 // Finish ends the output; the JSON document closes with the heads read,

@@ -197,3 +197,13 @@ func compareEntries(a, b *treeEntry) int {
 	}
 	return cmp.Compare(len(a.Name), len(b.Name))
 }
+
+// tagTarget reads the "object <hex>" line of an annotated tag.
+func tagTarget(data []byte) (plumbing.Hash, bool) {
+	line, _, _ := bytes.Cut(data, []byte{'\n'})
+	hexID, ok := bytes.CutPrefix(line, []byte("object "))
+	if !ok {
+		return plumbing.ZeroHash, false
+	}
+	return parseHex(hexID)
+}

@@ -12,7 +12,7 @@ import (
 // ticketMeta is what cab log shows of a ticket file.
 type ticketMeta struct {
 	Title, Kind, Risk, Owner string
-	Environments                      []string
+	Environments             []string
 	// Problem says why the file could not be read as plain ticket data
 	// ("" when it could).
 	Problem string
