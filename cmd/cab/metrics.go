@@ -37,9 +37,9 @@ type historyOptions struct {
 
 func (o *historyOptions) addFlags(fs *pflag.FlagSet, defaultPeriod string) {
 	fs.StringVar(&o.Rev, "rev", "HEAD", "the main line to read")
-	fs.StringVar(&o.Remote, "remote", "origin", "remote the ledger branch is fetched from (\"\" for local only)")
+	fs.StringVar(&o.Remote, "remote", "origin", "remote whose copy of the ledger branch is read when there is one (\"\": the local branch; nothing is fetched)")
 	fs.StringVar(&o.Branch, "ledger", ledger.DefaultBranch, "ledger branch")
-	fs.StringVar(&o.Changes, "changes", "", "read the changes from FILE (the output of `cab log --format json`; - for stdin) instead of git history")
+	fs.StringVar(&o.Changes, "changes", "", "read the changes from `FILE` (what cab log --format json writes; - for stdin) instead of git history")
 	fs.StringVar(&o.Since, "since", "", "count from this time on: RFC 3339, or a date (its midnight in --tz)")
 	fs.StringVar(&o.Until, "until", "", "count up to this time (exclusive): RFC 3339, or a date (that day included)")
 	fs.StringVar(&o.TZ, "tz", "UTC", "time zone of dates, period boundaries and times shown (IANA name, e.g. Europe/Berlin, or Local)")

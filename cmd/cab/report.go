@@ -27,7 +27,7 @@ type reportOptions struct {
 
 func (o *reportOptions) addFlags(fs *pflag.FlagSet) {
 	o.historyOptions.addFlags(fs, "month")
-	fs.StringVar(&o.HTML, "html", "", "directory to write index.html and report.json into (required)")
+	fs.StringVar(&o.HTML, "html", "", "write index.html and report.json into `DIR` (required)")
 	fs.StringVar(&o.Title, "title", "", "title of the report (default \"Change report\")")
 	fs.StringVar(&o.Repository, "repository", "", "repository name for commit and PR links, e.g. github.com/acme/changes (default: repository in cab.cue)")
 	fs.BoolVar(&o.NoVerify, "no-verify", false, "do not run cab verify (the report then says the chain was not verified)")
@@ -59,8 +59,8 @@ it to an audit, or publish DIR as a CI artifact or static site.
 
 Commit and pull request links come from the history; for repositories on
 github.com or gitlab.com they are filled from --repository or the repository
-field of cab.cue. The exit status is 1 when cab verify found breaks (the
-report is written all the same) and 0 otherwise.`,
+field of cab.cue. The exit status is 1 when cab verify found breaks or the
+ledger is broken (the report is written all the same), 0 otherwise.`,
 		Example: `  cab report --html audit-2026-q1 --since 2026-01-01 --until 2026-03-31
   cab report --html public --period week --tz Europe/Berlin --title "Payments changes"
   cab report --html out --changes changes.json --no-verify`,
