@@ -29,8 +29,6 @@ type spec struct {
 	// exactly one of set and image
 	set   *setSpec
 	image *imageSpec
-
-	change target.Change
 }
 
 type setSpec struct {
@@ -93,7 +91,7 @@ func newSpec(c target.Change) (*spec, error) {
 	if t.URL == "" {
 		return nil, fmt.Errorf("target %s of %s has no url: set targets.%s.url in cab.cue", c.TargetName, c.Env, c.TargetName)
 	}
-	s := &spec{url: t.URL, branch: t.Branch, change: c}
+	s := &spec{url: t.URL, branch: t.Branch}
 	if s.branch == "" {
 		s.branch = DefaultBranch
 	}

@@ -258,8 +258,9 @@ func (d *Driver) Apply(ctx context.Context, c target.Change) (target.State, erro
 		[2]string{"Cab-Seq", strconv.Itoa(c.Seq)},
 		[2]string{"Cab-Commit", c.Commit})
 	var st target.State
-	err = d.transact(ctx, repo, s, func(sn *snapshot) ([]byte, error) {
+	edit := func(sn *snapshot) ([]byte, error) {
 		if sn.obs.done {
+			var err error
 			st, err = sn.state(s)
 			return nil, err
 		}
@@ -268,15 +269,20 @@ func (d *Driver) Apply(ctx context.Context, c target.Change) (target.State, erro
 			err = fmt.Errorf("%w: editing %s changed nothing, yet it does not hold %s", target.ErrMismatch, s.file, s.want())
 		}
 		return out, err
-	}, msg, func(sn *snapshot) error {
+	}
+	check := func(sn *snapshot) error {
 		if !sn.obs.done {
 			return fmt.Errorf("%w: %s of %s holds %s after the push, want %s", target.ErrMismatch, s.file, s.url, sn.obs.value, s.want())
 		}
 		d.logger.Info("applied", "ticket", c.Ticket, "env", c.Env, "url", s.url, "branch", s.branch, "file", s.file, "commit", sn.head)
+		var err error
 		st, err = sn.state(s)
 		return err
-	})
-	return st, err
+	}
+	if err := d.transact(ctx, repo, s, edit, msg, check); err != nil {
+		return target.State{}, err
+	}
+	return st, nil
 }
 
 func (s *spec) want() string {

@@ -164,6 +164,7 @@ func TestPushRejected(t *testing.T) {
 	assert.Contains(t, err.Error(), repo.url)
 	assert.Contains(t, err.Error(), "pushing to main")
 	assert.Contains(t, err.Error(), "pre-receive hook declined")
+	assert.Contains(t, err.Error(), "main is protected: open a pull request", "the hook's own words")
 	assert.Equal(t, 1, attempts, "a refusal is not retried")
 	assert.Equal(t, 1, repo.commits(t))
 }
