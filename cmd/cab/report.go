@@ -27,6 +27,7 @@ type reportOptions struct {
 
 func (o *reportOptions) addFlags(fs *pflag.FlagSet) {
 	o.historyOptions.addFlags(fs, "month")
+	fs.Lookup("remote").Usage = "remote the ledger branch is fetched from by cab verify, then read (\"\" for the local branch)"
 	fs.StringVar(&o.HTML, "html", "", "write index.html and report.json into `DIR` (required)")
 	fs.StringVar(&o.Title, "title", "", "title of the report (default \"Change report\")")
 	fs.StringVar(&o.Repository, "repository", "", "repository name for commit and PR links, e.g. github.com/acme/changes (default: repository in cab.cue)")
@@ -70,12 +71,9 @@ ledger is broken (the report is written all the same), 0 otherwise.`,
 				return err
 			}
 			ctx := cmd.Context()
-			changes, loadErr := o.load(ctx, cmd.InOrStdin(), cmd.ErrOrStderr())
-			if loadErr != nil && !errors.Is(loadErr, errLedgerBroken) {
-				return loadErr
-			}
 			var verdict *audit.Report
 			if !o.NoVerify {
+				// cab verify fetches the ledger from --remote first.
 				repo, err := gogit.PlainOpenWithOptions(".", &gogit.PlainOpenOptions{DetectDotGit: true})
 				if err != nil {
 					return fmt.Errorf("opening the git repository for cab verify (--no-verify skips it): %w", err)
@@ -84,6 +82,12 @@ ledger is broken (the report is written all the same), 0 otherwise.`,
 				if err != nil {
 					return fmt.Errorf("verifying the chain (--no-verify skips it): %w", err)
 				}
+			}
+			// After cab verify, which fetched the ledger: the history is
+			// read as verified.
+			changes, loadErr := o.load(ctx, cmd.InOrStdin(), cmd.ErrOrStderr())
+			if loadErr != nil && !errors.Is(loadErr, errLedgerBroken) {
+				return loadErr
 			}
 			repository := o.Repository
 			if repository == "" {
