@@ -7,10 +7,12 @@
 // A git action names a file (relative to the target's root) and either
 // set: a path expression such as .spec.template.spec.containers[0].image
 // and a scalar (string, number or bool), or kustomizeImage: the images:
-// entry of a kustomization to point at newName@digest (added when
-// missing). Files ending in .json are edited as JSON, every other file as
-// YAML; in a multi-document YAML file the path names a value in the first
-// document (there is no document selector).
+// entry of a kustomization named name, whose digest (and newName, when
+// given) it sets; the entry, and images: itself, are added when missing,
+// and an entry's newTag is left alone (the digest pins the image). Files
+// ending in .json are edited as JSON, every other file as YAML; in a
+// multi-document YAML file the path names a value in the first document
+// (there is no document selector).
 //
 // Invariants:
 //
@@ -18,10 +20,10 @@
 //     rewritten in place (keeping its quotes), a new key or list item is
 //     inserted after its siblings with their indentation, and the result
 //     is parsed again and compared with the intended document. Only when
-//     the file's layout does not allow that (a flow mapping in YAML, a
-//     null to turn into a mapping) is a YAML file re-encoded from the
-//     yaml.v3 node tree, which keeps comments and key order but not blank
-//     lines.
+//     the file's layout does not allow that (a new key in a YAML flow
+//     mapping, a null to turn into a mapping) is a YAML file re-encoded
+//     from the yaml.v3 node tree, which keeps comments and key order but
+//     not blank lines or every indentation.
 //   - Files are only edited, never created: a missing file is an error
 //     (ErrNoFile). Missing keys on the path are created as mappings;
 //     list items are never invented.
