@@ -26,6 +26,9 @@ type job struct {
 	observed []target.State
 }
 
+// claimsPerWorker bounds the fresh applies claimed in one round.
+const claimsPerWorker = 4
+
 // next is an event to record for a job, if the ticket is still where the
 // job saw it.
 type next struct {
@@ -62,6 +65,9 @@ func (p *pass) execute(ctx context.Context, ds []decision) (bool, error) {
 			}
 		}
 	}
+
+	// The rest next round: concurrent reconcilers share the work.
+	fresh = fresh[:min(len(fresh), p.r.o.Workers*claimsPerWorker)]
 
 	// Prechecks and the state before, for fresh applies.
 	p.parallel(ctx, fresh, func(ctx context.Context, j *job) {
@@ -108,7 +114,8 @@ func (p *pass) execute(ctx context.Context, ds []decision) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	progressed := len(recorded) > 0
+	// Lost claims mean another reconciler moved on: plan again.
+	progressed := len(recorded) > 0 || len(recorded) < len(first)
 	for _, j := range claims {
 		if recorded[j] {
 			applying = append(applying, j)

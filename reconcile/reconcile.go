@@ -82,10 +82,10 @@ type Options struct {
 // DefaultLease is Options.Lease when zero.
 const DefaultLease = 15 * time.Minute
 
-// maxRounds bounds the rounds of one pass: each round moves every ready
-// ticket one environment on, so a pass needs about as many as the longest
-// promotion list plus dependency chain.
-const maxRounds = 64
+// maxRounds bounds the rounds of one pass. Every round but the last
+// records at least one event and a ticket-environment has a handful, so a
+// pass ends well before; the bound is a safety net.
+const maxRounds = 100000
 
 // Reconciler applies signed tickets. Keep one per process: it caches the
 // verdict on each signed ticket between passes.

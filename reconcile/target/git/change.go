@@ -19,7 +19,7 @@ var digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 
 // spec is a git change checked and parsed: where to write and what.
 type spec struct {
-	url      string   // the target's URL, as cab.cue gives it
+	url      string   // the target's URL without credentials, for messages and records
 	fetchURL string   // the URL the clone uses
 	branch   string   // branch of the environment repository
 	file     string   // the path in the repository, root and file joined
@@ -91,7 +91,7 @@ func newSpec(c target.Change) (*spec, error) {
 	if t.URL == "" {
 		return nil, fmt.Errorf("target %s of %s has no url: set targets.%s.url in cab.cue", c.TargetName, c.Env, c.TargetName)
 	}
-	s := &spec{url: t.URL, branch: t.Branch}
+	s := &spec{url: redactURL(t.URL), branch: t.Branch}
 	if s.branch == "" {
 		s.branch = DefaultBranch
 	}

@@ -247,6 +247,9 @@ func TestChangeErrors(t *testing.T) {
 		{"bad branch", func(c *target.Change) { c.Target.Branch = "a..b" }, nil, `branch "a..b"`},
 		{"no url", func(c *target.Change) { c.Target.URL = "" }, nil, "has no url"},
 		{"missing repository", func(c *target.Change) { c.Target.URL = repo.url + "-nope" }, nil, "fetching main of " + repo.url + "-nope"},
+		{"credentials kept out of messages", func(c *target.Change) {
+			c.Target.URL = strings.Replace(repo.url, "http://", "http://user:s3cret@", 1) + "-nope"
+		}, nil, "fetching main of " + repo.url + "-nope: "},
 		{"missing local repository", func(c *target.Change) { c.Target.URL = filepath.Join(t.TempDir(), "nope") }, nil, "repository not found"},
 		{"both", func(c *target.Change) { c.Action = both }, nil, "exactly one of set and kustomizeImage"},
 		{"neither", func(c *target.Change) { c.Action.Set = nil }, nil, "exactly one of set and kustomizeImage"},
@@ -274,6 +277,7 @@ func TestChangeErrors(t *testing.T) {
 					assert.False(t, errors.Is(err, target.ErrUnsafe), "not unsafe: %v", err)
 				}
 				assert.Contains(t, err.Error(), tt.msg)
+				assert.NotContains(t, err.Error(), "s3cret")
 			}
 		})
 	}

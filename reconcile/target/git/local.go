@@ -61,6 +61,17 @@ func transportURL(raw string) (string, error) {
 	return (&url.URL{Scheme: localScheme, Path: abs}).String(), nil
 }
 
+// redactURL drops the user information (which may be a token) from a
+// URL: it goes into error messages, logs and the ledger.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil || !strings.Contains(raw, "://") {
+		return raw
+	}
+	u.User = nil
+	return u.String()
+}
+
 // isSCPLike reports whether s is an scp-like ssh address, user@host:path.
 func isSCPLike(s string) bool {
 	i := strings.IndexByte(s, ':')

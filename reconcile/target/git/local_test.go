@@ -87,3 +87,15 @@ func TestLocalTransportCompareAndSwap(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, second, ref.Hash(), "main did not move")
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://x-access-token:ghs_secret@github.com/acme/env.git": "https://github.com/acme/env.git",
+		"https://glpat-secret@gitlab.com/acme/env.git":              "https://gitlab.com/acme/env.git",
+		"https://github.com/acme/env.git":                           "https://github.com/acme/env.git",
+		"git@github.com:acme/env.git":                               "git@github.com:acme/env.git",
+		"/srv/git/env.git":                                          "/srv/git/env.git",
+	} {
+		assert.Equal(t, want, redactURL(in), in)
+	}
+}
