@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -44,18 +47,23 @@ type reconcileOptions struct {
 
 func (o *reconcileOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Rev, "rev", "HEAD", "the main line whose cab.cue names the targets, freezes and error budgets")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "print the plan (what would change, from what to what) without changing or recording anything")
+	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
+	fs.StringSliceVar(&o.Tickets, "ticket", nil, "only these ticket ids (repeatable)")
+	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
+	o.addEngineFlags(fs)
+}
+
+// addEngineFlags adds the flags cab reconcile and cab serve share.
+func (o *reconcileOptions) addEngineFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Remote, "remote", "origin", "remote the ledger branch is fetched from and pushed to (\"\" for local only)")
 	fs.StringVar(&o.Branch, "ledger", ledger.DefaultBranch, "ledger branch")
 	fs.StringVar(&o.Instance, "instance", "", "this reconciler's name on the ledger (default cab-reconcile@<host>); give concurrent reconcilers distinct names")
 	fs.DurationVar(&o.Lease, "lease", reconcile.DefaultLease, "how long an unfinished step belongs to the reconciler that started it; must exceed the longest apply plus postchecks")
-	fs.BoolVar(&o.DryRun, "dry-run", false, "print the plan (what would change, from what to what) without changing or recording anything")
-	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
-	fs.StringSliceVar(&o.Tickets, "ticket", nil, "only these ticket ids (repeatable)")
 	fs.IntVar(&o.Workers, "workers", 0, "applies, checks and restores run at once (default max(4, cores))")
 	fs.DurationVar(&o.CheckBudget, "check-budget", 2*time.Minute, "how long failing postchecks are retried before the change is rolled back")
 	fs.DurationVar(&o.CheckInterval, "check-interval", 5*time.Second, "pause between check attempts")
 	fs.StringVar(&o.CacheDir, "cache-dir", "", "where environment repositories are cloned (default .git/cab/env)")
-	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.IntVar(&o.Retries, "retries", 3, "attempts of each target call that meets a 5xx or a network error")
 }
 
@@ -241,4 +249,46 @@ func writeStates(w io.Writer, sum *reconcile.Summary, dryRun bool) {
 		parts = []string{"no signed tickets"}
 	}
 	fmt.Fprintf(w, "%d step(s); ticket-environments: %s\n", len(sum.Steps), strings.Join(parts, ", "))
+}
+
+// serveEngine is the reconciler of cab serve, built at its first pass and
+// kept across passes (it caches the verdict on each signed ticket).
+type serveEngine struct {
+	mu sync.Mutex
+	r  *reconcile.Reconciler
+}
+
+// serveReconcile fetches the watched branch and runs one pass over it.
+func serveReconcile(ctx context.Context, o serveOptions, obs reconcile.Observer) (*reconcile.Summary, error) {
+	e := o.engine
+	if e == nil {
+		e = &serveEngine{}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	eo := o.Engine
+	eo.LogFormat = o.LogFormat
+	logger := eo.logger(os.Stderr)
+	if eo.Remote != "" {
+		repo, err := gogit.PlainOpenWithOptions(".", &gogit.PlainOpenOptions{DetectDotGit: true})
+		if err != nil {
+			return nil, fmt.Errorf("opening the git repository: %w", err)
+		}
+		spec := config.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/remotes/%s/%s", o.Branch, eo.Remote, o.Branch))
+		err = repo.FetchContext(ctx, &gogit.FetchOptions{RemoteName: eo.Remote, RefSpecs: []config.RefSpec{spec}})
+		if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
+			return nil, fmt.Errorf("fetching %s from %s: %w", o.Branch, eo.Remote, err)
+		}
+		eo.Rev = fmt.Sprintf("refs/remotes/%s/%s", eo.Remote, o.Branch)
+	} else {
+		eo.Rev = "refs/heads/" + o.Branch
+	}
+	if e.r == nil {
+		r, err := eo.reconciler(".", logger, obs)
+		if err != nil {
+			return nil, err
+		}
+		e.r = r
+	}
+	return e.r.Pass(ctx)
 }

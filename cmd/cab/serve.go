@@ -27,7 +27,7 @@ const webhookSecretEnv = "CAB_WEBHOOK_SECRET"
 // reporting each step to obs as it happens (reconcile.Options.Observer).
 // The reconcile engine wires it; while it is nil every pass fails with
 // "reconciler not wired" (and /healthz answers 503).
-var runReconcile func(ctx context.Context, o serveOptions, obs reconcile.Observer) (*reconcile.Summary, error)
+var runReconcile = serveReconcile
 
 type serveOptions struct {
 	Listen           string
@@ -40,9 +40,10 @@ type serveOptions struct {
 	LogFormat        string
 	LogLevel         string
 
-	// Reconcile flags: what a pass needs (ledger branch, remote, keys,
-	// drivers…) goes here, with its flags in addFlags, shared with
-	// `cab reconcile`; runReconcile reads them from o.
+	// Engine holds the reconcile flags shared with cab reconcile, and the
+	// reconciler built at the first pass (kept: it caches verdicts).
+	Engine reconcileOptions
+	engine *serveEngine
 }
 
 func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
@@ -55,6 +56,8 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", serve.DefaultGrace, "on SIGINT/SIGTERM, how long the running pass may go on before it is cancelled (0: at once)")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	o.Engine.addEngineFlags(fs)
+	o.engine = &serveEngine{}
 }
 
 func (o *serveOptions) validate() error {
