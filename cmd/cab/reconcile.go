@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/cabhq/cab/reconcile"
 	"github.com/cabhq/cab/reconcile/check"
 	"github.com/cabhq/cab/reconcile/target"
+	gittarget "github.com/cabhq/cab/reconcile/target/git"
 	httptarget "github.com/cabhq/cab/reconcile/target/http"
 	"github.com/cabhq/cab/reconcile/target/oci"
 	"github.com/cabhq/cab/schema"
@@ -113,7 +116,7 @@ func (o *reconcileOptions) reconciler(dir string, logger *slog.Logger, observer 
 		}
 		cacheDir = filepath.Join(wt.Filesystem.Root(), ".git", "cab", "env")
 	}
-	drivers, err := newDrivers(cacheDir, o.Retries, logger)
+	drivers, err := newDrivers(cacheDir, o.Retries, client, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -135,14 +138,33 @@ func (o *reconcileOptions) reconciler(dir string, logger *slog.Logger, observer 
 	})
 }
 
-// newDrivers returns the target drivers by type.
-func newDrivers(cacheDir string, retries int, logger *slog.Logger) (map[string]target.Driver, error) {
+// Credentials of environment repositories, from the environment (never
+// argv): HTTP basic auth with CAB_GIT_USERNAME (default x-access-token, as
+// GitHub tokens want; GitLab takes oauth2) and CAB_GIT_TOKEN.
+const (
+	gitUsernameEnv = "CAB_GIT_USERNAME"
+	gitTokenEnv    = "CAB_GIT_TOKEN"
+)
+
+// newDrivers returns the target drivers by type. Registry credentials come
+// from the docker config and its helpers (authn.DefaultKeychain).
+func newDrivers(cacheDir string, retries int, client *http.Client, logger *slog.Logger) (map[string]target.Driver, error) {
 	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--cache-dir: %w", err)
 	}
+	gitOpts := []gittarget.Option{gittarget.WithLogger(logger), gittarget.WithAuthor("cab reconcile", "cab@localhost")}
+	if tok := os.Getenv(gitTokenEnv); tok != "" {
+		user := cmp.Or(os.Getenv(gitUsernameEnv), "x-access-token")
+		gitOpts = append(gitOpts, gittarget.WithAuth(&githttp.BasicAuth{Username: user, Password: tok}))
+	}
+	gitDriver, err := gittarget.New(filepath.Join(cacheDir, "git"), gitOpts...)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]target.Driver{
 		"oci":  oci.New(oci.WithRetry(retries, time.Second), oci.WithLogger(logger)),
-		"http": httptarget.New(httptarget.WithRetries(retries), httptarget.WithLogger(logger)),
+		"git":  gitDriver,
+		"http": httptarget.New(httptarget.WithClient(client), httptarget.WithRetries(retries), httptarget.WithLogger(logger)),
 	}, nil
 }
 
