@@ -50,7 +50,7 @@ func NewLogWriter(w io.Writer, format string, events bool) (*LogWriter, error) {
 		if events {
 			fmt.Fprintf(lw.w, "%-20s %-15s %3s %-15s %-12s %-20s %s\n", "AT", "TICKET", "SEQ", "KIND", "ENV", "ACTOR", "REASON")
 		} else {
-			fmt.Fprintf(lw.w, "%-15s %-20s %-20s %-8s %-9s %6s %-24s %-24s %-16s %-15s %-24s %s\n",
+			fmt.Fprintf(lw.w, "%-15s %-20s %-20s %-8s %-9s %6s %-24s %-24s %-16s %-15s %-32s %s\n",
 				"ID", "MERGED", "SERVICE", "RISK", "KIND", "PR", "AUTHOR", "APPROVERS", "SIGNED BY", "OUTCOME", "ENVIRONMENTS", "TITLE")
 		}
 	case "json":
@@ -167,13 +167,13 @@ func (lw *LogWriter) WriteChange(c *Change) error {
 	} else if c.Signature == "signed" && signed == "" {
 		signed = "signed"
 	}
-	title := c.Title
+	title := cell(c.Title)
 	if len(c.Problems) > 0 {
 		title = "(!) " + title
 	}
-	_, err := fmt.Fprintf(lw.w, "%-15s %-20s %-20s %-8s %-9s %6s %-24s %-24s %-16s %-15s %-24s %s\n",
+	_, err := fmt.Fprintf(lw.w, "%-15s %-20s %-20s %-8s %-9s %6s %-24s %-24s %-16s %-15s %-32s %s\n",
 		cell(c.ID), rfc3339(c.MergedAt), cell(c.Service), cell(c.Risk), cell(c.Kind), pr, cell(c.Author),
-		cell(strings.Join(c.Approvers, ",")), cell(signed), cell(c.Outcome), cell(envSummary(c.Environments)), cell(title))
+		cell(strings.Join(c.Approvers, ",")), cell(signed), cell(c.Outcome), cell(envSummary(c.Environments)), title)
 	return err
 }
 

@@ -127,7 +127,7 @@ func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView) (*ledgerView
 	}
 	v.Tree = e.Hash
 	if prev != nil && prev.Tree == v.Tree {
-		v.Tickets = prev.Tickets
+		v.Tickets, v.Problems = prev.Tickets, prev.Problems
 		return v, nil
 	}
 	dir, err := obj.readType(e.Hash, objTree)

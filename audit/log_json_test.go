@@ -1,0 +1,54 @@
+package audit
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The hand-written JSON of cab log's rows must be what encoding/json
+// writes: the same document whichever encoder made it.
+func TestChangeJSONMatchesEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
+	for name, c := range map[string]*Change{
+		"zero": {},
+		"empty lists": {Approvers: []string{}, Environments: []EnvOutcome{}},
+		"full": {ID: "CHG-2026-0001", Title: "a \"quoted\", <html> & \\ title\n\t\u2028\x01\xff", Service: "s", Kind: "normal", Risk: "low",
+			Owner: "o", Path: "changes/s/CHG-2026-0001.cue", Author: "github:1", Approvers: []string{"github:2", "ü"}, PR: 42,
+			PRURL: "https://x/pull/42", MergeCommit: "abc", CommitURL: "https://x/commit/abc", MergedAt: at, OpenedAt: at.Add(-time.Hour),
+			ApprovedAt: at.Add(-time.Minute), Signature: "signed", SignedBy: "ci", SignedAt: at.Add(time.Minute), SignedKey: "k",
+			Environments: []EnvOutcome{{Env: "staging", Outcome: "verified", At: at, Applying: at, Applied: at, Verified: at,
+				Failed: at, RolledBack: at, RollbackFailed: at, Reason: "why"}, {Env: "prod", Outcome: "pending"}},
+			Outcome: "in-progress", Problems: []string{"p1", "p2"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			want, err := json.MarshalIndent(c, "    ", "  ")
+			require.NoError(t, err)
+			assert.Equal(t, string(want), string(appendChange(nil, "    ", c)))
+		})
+	}
+	e := &EventRow{Ticket: "CHG-2026-0001", Title: "t<", Service: "s", Seq: 3, Kind: "failed", Env: "prod", At: at, Actor: "a", Commit: "c", Reason: "r\n"}
+	want, err := json.MarshalIndent(e, "    ", "  ")
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(appendEvent(nil, "    ", e)))
+}
+
+func FuzzChangeJSON(f *testing.F) {
+	f.Add("CHG-2026-0001", "title", "github:1", "reason", int64(3), int64(1700000000))
+	f.Add("", "\x00\xff\u2028<>&\"\\", "", "\t\r\n", int64(0), int64(-62135596800))
+	f.Fuzz(func(t *testing.T, id, title, who, reason string, pr, sec int64) {
+		at := time.Unix(sec%253402300799, 0).UTC()
+		c := &Change{ID: id, Title: title, Author: who, Approvers: []string{who, title}, PR: pr, MergedAt: at, SignedAt: at,
+			Environments: []EnvOutcome{{Env: id, Outcome: reason, Reason: reason, Applied: at}}, Problems: []string{reason}}
+		want, err := json.MarshalIndent(c, "    ", "  ")
+		if err != nil {
+			t.Skip() // a time encoding/json refuses
+		}
+		if got := appendChange(nil, "    ", c); string(got) != string(want) {
+			t.Fatalf("got\n%s\nwant\n%s", got, want)
+		}
+	})
+}
