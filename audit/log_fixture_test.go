@@ -150,7 +150,6 @@ func (h *history) push(author string, at time.Time, msg string, files map[string
 	return c
 }
 
-
 // ticketSource renders a ticket file.
 func ticketSource(id, title, kind, risk, service string, envs ...string) string {
 	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }

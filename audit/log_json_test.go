@@ -14,7 +14,7 @@ import (
 func TestChangeJSONMatchesEncodingJSON(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
 	for name, c := range map[string]*Change{
-		"zero": {},
+		"zero":        {},
 		"empty lists": {Approvers: []string{}, Environments: []EnvOutcome{}},
 		"full": {ID: "CHG-2026-0001", Title: "a \"quoted\", <html> & \\ title\n\t\u2028\x01\xff", Service: "s", Kind: "normal", Risk: "low",
 			Owner: "o", Path: "changes/s/CHG-2026-0001.cue", Author: "github:1", Approvers: []string{"github:2", "ü"}, PR: 42,
