@@ -20,7 +20,8 @@ test:
 
 ## demo: scaffold a change repository in a temp dir and show failing and passing checks
 demo: build
-	bash examples/demo.sh $(BIN)
+	$(GO) build -o bin/demoenv ./examples/demoenv
+	bash examples/demo.sh $(BIN) bin/demoenv
 
 ## bench: Go benchmarks and comparisons against real peers (see bench/RESULTS.md)
 bench: build

@@ -5,8 +5,10 @@
 set -euo pipefail
 
 cab=$(realpath "${1:-bin/cab}")
+demoenv=$(realpath "${2:-bin/demoenv}")
 work=$(mktemp -d "${TMPDIR:-/tmp}/cab-demo.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+envpid=
+trap '[[ -n $envpid ]] && kill $envpid 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -71,6 +73,33 @@ run "$cab" check --format json | head -20
 
 step "8. The pull-request gate: a shared repository, a branch, a high-risk change"
 export GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@example.com GIT_COMMITTER_NAME=Dev GIT_COMMITTER_EMAIL=dev@example.com
+# The environments of this demo live on loopback: an OCI registry with health
+# endpoints (examples/demoenv) and one Argo CD-style git repository per environment.
+"$demoenv" serve --addr-file "$work/env.addr" & envpid=$!
+for _ in $(seq 50); do [[ -s $work/env.addr ]] && break; sleep 0.1; done
+reg=$(cat "$work/env.addr")
+for env in staging prod; do
+  git init -q --bare -b main "$work/env-$env.git"
+  git clone -q "$work/env-$env.git" "$work/seed-$env" 2>/dev/null
+  mkdir -p "$work/seed-$env/platform"
+  cat > "$work/seed-$env/platform/deployment.yaml" <<YAML
+# platform in $env: Argo CD syncs this file; cab bumps the image.
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: platform
+spec:
+  template:
+    spec:
+      containers:
+        - name: platform
+          image: registry.example.com/platform:1.4.1 # the running release
+YAML
+  git -C "$work/seed-$env" add -A && git -C "$work/seed-$env" commit -q -m "platform in $env"
+  git -C "$work/seed-$env" push -q origin main
+  sed -i -e "s|registry.$env.example.com/apps\"}|$reg/$env\", insecure: true}|" \
+    -e "s|https://git.example.com/platform/env-$env.git|$work/env-$env.git|" cab.cue
+done
 # In plain git, approvers are identified by email; on GitHub/GitLab by user id.
 sed -i 's|"platform-approvers": members: \[|"platform-approvers": members: ["git:alice@example.com", "git:bob@example.com", |' cab.cue
 git init -q --bare "$work/remote.git"
@@ -115,4 +144,69 @@ git commit -q -am "quietly lower the risk"
 expect_fail "$cab" verify
 cd "$work/changes-repo"
 
-printf '\n\033[1mdemo complete:\033[0m tickets are checked as data against the base branch\047s rules; approvals, immutability and governance are enforced in the pull request; merged tickets are signed onto an append-only ledger that cab verify checks.\n'
+step "14. Two more changes: promote platform 1.4.3 everywhere, and a release candidate to staging"
+img=$("$demoenv" push "$reg" build/platform)
+rc=$("$demoenv" push "$reg" build/platform)
+git checkout -q -b next-release origin/main
+a=$("$cab" new --service platform --title "Promote platform 1.4.3"); a=${a#created }
+b=$("$cab" new --service platform --title "Try platform 1.4.4-rc1 in staging"); b=${b#created }
+from=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ) to=$(date -u -d '+2 hours' +%Y-%m-%dT%H:%M:%SZ)
+cat > "$a" <<TICKET
+apiVersion: "cab.dev/v1"
+id:         "$(basename "$a" .cue)"
+title:      "Promote platform 1.4.3"
+kind:       "normal"
+risk:       "medium"
+owner:      "team-platform"
+service:    "platform"
+environments: ["staging", "prod"]
+window: {start: "$from", end: "$to"}
+actions: [
+	{type: "oci", target: "images", image: "$img", repository: "platform", tag: "1.4.3"},
+	{type: "git", target: "deploy", file: "platform/deployment.yaml",
+	 set: {path: ".spec.template.spec.containers[0].image", value: "$img"}},
+]
+prechecks: [{type: "http", url: "http://$reg/health/ok", expectStatus: 200}]
+postchecks: [{type: "http", url: "http://$reg/health/ok", expectStatus: 200, maxLatency: "2s"}]
+rollback: auto: true
+TICKET
+cat > "$b" <<TICKET
+apiVersion: "cab.dev/v1"
+id:         "$(basename "$b" .cue)"
+title:      "Try platform 1.4.4-rc1 in staging"
+kind:       "normal"
+risk:       "medium"
+owner:      "team-platform"
+service:    "platform"
+environments: ["staging"]
+window: {start: "$from", end: "$to"}
+actions: [{type: "oci", target: "images", image: "$rc", repository: "platform", tag: "1.4.4-rc1"}]
+prechecks: [{type: "http", url: "http://$reg/health/ok", expectStatus: 200}]
+postchecks: [{type: "http", url: "http://$reg/health/fail", expectStatus: 200}]
+rollback: auto: true
+TICKET
+git add changes && git commit -q -m "platform 1.4.3 and 1.4.4-rc1"
+git checkout -q -b release-candidate origin/main
+GIT_COMMITTER_EMAIL=maintainer@example.com git merge -q --no-ff next-release -m "Merge next-release" \
+  -m "$(printf 'Approved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>')"
+run "$cab" check --base origin/main --head release-candidate --forge git
+git checkout -q main && git merge -q --ff-only release-candidate && git push -q origin main
+run "$cab" sign --key "file://$work/cab.key" --forge git
+
+step "15. The reconciler's plan: what would change, from what to what (nothing is touched)"
+run "$cab" reconcile --dry-run
+
+step "16. Reconcile: verify each signature, check, apply, check again; roll back what fails"
+expect_fail "$cab" reconcile --check-budget 2s --check-interval 200ms
+
+step "17. What the environments hold now"
+run "$demoenv" tag "$reg/staging/platform:1.4.3"
+run "$demoenv" tag "$reg/prod/platform:1.4.3"
+run "$demoenv" tag "$reg/staging/platform:1.4.4-rc1"
+run git -C "$work/env-prod.git" log -1 --format='%h %s%n%b' main
+run git -C "$work/env-prod.git" show main:platform/deployment.yaml
+
+step "18. The ledger tells both stories (git log works on it too)"
+run git log --reverse --format='%<(60,trunc)%s' origin/cab/ledger
+
+printf '\n\033[1mdemo complete:\033[0m tickets are checked as data against the base branch\047s rules; approvals, immutability and governance are enforced in the pull request; merged tickets are signed onto an append-only ledger that cab verify checks; the reconciler applies only what is signed, in promotion order, and rolls back what fails its checks.\n'

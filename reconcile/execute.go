@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -66,8 +67,33 @@ func (p *pass) execute(ctx context.Context, ds []decision) (bool, error) {
 		}
 	}
 
-	// The rest next round: concurrent reconcilers share the work.
-	fresh = fresh[:min(len(fresh), p.r.o.Workers*claimsPerWorker)]
+	// One change per resource at a time: what is in flight holds its
+	// resources, and of two fresh changes to one resource the first goes
+	// first. The rest wait for a later round, as they do beyond the
+	// claim limit (so that concurrent reconcilers share the work).
+	busy := map[string]bool{}
+	for _, j := range append(append(append([]*job(nil), applying...), applied...), failed...) {
+		for _, r := range resources(j.tk.t, j.env) {
+			busy[r] = true
+		}
+	}
+	for _, d := range p.inFlight {
+		for _, r := range resources(d.tk.t, d.env) {
+			busy[r] = true
+		}
+	}
+	var ready []*job
+	for _, j := range fresh {
+		rs := resources(j.tk.t, j.env)
+		if len(ready) == p.r.o.Workers*claimsPerWorker || slices.ContainsFunc(rs, func(r string) bool { return busy[r] }) {
+			continue
+		}
+		for _, r := range rs {
+			busy[r] = true
+		}
+		ready = append(ready, j)
+	}
+	fresh = ready
 
 	// Prechecks and the state before, for fresh applies.
 	p.parallel(ctx, fresh, func(ctx context.Context, j *job) {

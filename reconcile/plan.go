@@ -51,6 +51,9 @@ type pass struct {
 	sum *Summary
 	// burn caches the error-budget verdict per service for the round.
 	burn map[string]string
+	// inFlight are ticket-environments another reconciler is applying:
+	// they hold their resources.
+	inFlight []decision
 }
 
 // plan decides, for each ticket, what its next environment needs.
@@ -97,6 +100,7 @@ func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i in
 	case ledger.KindApplying, ledger.KindApplied, ledger.KindFailed:
 		last := p.lastEvent(tk.id, env)
 		if last.Actor != p.r.o.Instance && p.now.Sub(last.At) < p.r.o.Lease {
+			p.inFlight = append(p.inFlight, decision{tk: tk, env: env})
 			return nil, false // another reconciler is at it
 		}
 		applying := p.applyingEvent(tk.id, env)
@@ -267,10 +271,9 @@ func (p *pass) applyingEvent(id, env string) *ledger.Event {
 
 // describe renders what an action does, for plans and the ledger.
 func describe(a schema.Action, from string) string {
-	to := ""
 	switch a.Type {
 	case "oci":
-		to = a.Image
+		to := a.Image
 		if i := strings.LastIndexByte(to, '@'); i >= 0 {
 			to = to[i+1:]
 		}
@@ -278,12 +281,31 @@ func describe(a schema.Action, from string) string {
 	case "git":
 		switch {
 		case a.Set != nil:
-			to = fmt.Sprintf("%s=%v", a.Set.Path, a.Set.Value)
+			return fmt.Sprintf("git %s:%s %s: %s → %v", a.Target, a.File, a.Set.Path, from, a.Set.Value)
 		case a.KustomizeImage != nil:
-			to = a.KustomizeImage.Name + "@" + a.KustomizeImage.Digest
+			return fmt.Sprintf("git %s:%s image %s: %s → %s", a.Target, a.File, a.KustomizeImage.Name, from, a.KustomizeImage.Digest)
 		}
-		return fmt.Sprintf("git %s:%s %s → %s", a.Target, a.File, from, to)
+		return fmt.Sprintf("git %s:%s %s", a.Target, a.File, from)
 	default:
-		return fmt.Sprintf("%s %s%s %s → (webhook)", a.Type, a.Target, a.Path, from)
+		return fmt.Sprintf("%s %s%s %s → (webhook call)", a.Type, a.Target, a.Path, from)
 	}
+}
+
+// resources names what each action of t changes in env, so that two
+// changes to one resource never run at once.
+func resources(t schema.Ticket, env string) []string {
+	out := make([]string, 0, len(t.Actions))
+	for _, a := range t.Actions {
+		r := env + "/" + a.Target + "/"
+		switch a.Type {
+		case "oci":
+			r += a.Repository + ":" + a.Tag
+		case "git":
+			r += a.File
+		default:
+			r += a.Path
+		}
+		out = append(out, r)
+	}
+	return out
 }

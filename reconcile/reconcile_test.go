@@ -224,3 +224,32 @@ func TestDryRunChangesNothing(t *testing.T) {
 	assert.Equal(t, []string{"signed"}, f.events()["CHG-2026-0001"])
 	assert.Equal(t, old[len(old)-71:], f.reg.tagDigest(t, "staging/payments:live"))
 }
+
+// Two changes to one tag never run at once: the second applies after the
+// first is verified, and its rollback restores the first's digest, not
+// what was there before both.
+func TestOneChangePerResourceAtATime(t *testing.T) {
+	f := newFixture(t, "", nil)
+	first := f.reg.push(t, "build/payments")
+	second := f.reg.push(t, "build/payments")
+	f.mergeAndSign(
+		spec{id: "CHG-2026-0001", image: first, tag: "live", envs: []string{"staging"}},
+		spec{id: "CHG-2026-0002", image: second, tag: "live", envs: []string{"staging"},
+			extra: `postchecks: [{type: "http", url: "https://fails.example/"}]`},
+	)
+	o := f.options(f.clone())
+	o.Checks = func(_ context.Context, phase reconcile.Phase, checks []schema.Check, _ string) error {
+		if phase == reconcile.Post {
+			return errors.New("down")
+		}
+		return nil
+	}
+	sum, err := reconcile.Run(context.Background(), o)
+	require.NoError(t, err)
+	var order []string
+	for _, s := range sum.Steps {
+		order = append(order, s.Ticket[len(s.Ticket)-1:]+":"+s.Kind)
+	}
+	assert.Equal(t, []string{"1:applying", "1:applied", "1:verified", "2:applying", "2:applied", "2:failed", "2:rolled-back"}, order)
+	assert.Equal(t, first[len(first)-71:], f.reg.tagDigest(t, "staging/payments:live"))
+}

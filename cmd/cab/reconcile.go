@@ -45,6 +45,7 @@ type reconcileOptions struct {
 	CheckInterval time.Duration
 	CacheDir      string
 	LogFormat     string
+	LogLevel      string
 	Retries       int
 }
 
@@ -54,6 +55,7 @@ func (o *reconcileOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
 	fs.StringSliceVar(&o.Tickets, "ticket", nil, "only these ticket ids (repeatable)")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.StringVar(&o.LogLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error (steps are printed on stdout either way)")
 	o.addEngineFlags(fs)
 }
 
@@ -77,6 +79,10 @@ func (o *reconcileOptions) validate() error {
 	if o.LogFormat != "text" && o.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", o.LogFormat)
 	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.LogLevel)
+	}
 	for _, id := range o.Tickets {
 		if !ledger.ValidTicketID(id) {
 			return fmt.Errorf("--ticket %q: not a ticket id like CHG-2026-0042", id)
@@ -85,12 +91,17 @@ func (o *reconcileOptions) validate() error {
 	return nil
 }
 
-// logger logs to stderr at info level in the chosen format.
+// logger logs to stderr in the chosen format and level.
 func (o *reconcileOptions) logger(stderr io.Writer) *slog.Logger {
-	if o.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(stderr, nil))
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cmp.Or(o.LogLevel, "info"))); err != nil {
+		level = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(stderr, nil))
+	ho := &slog.HandlerOptions{Level: level}
+	if o.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, ho))
+	}
+	return slog.New(slog.NewTextHandler(stderr, ho))
 }
 
 // crashAt is set by the fault tests: the reconciler kills itself at
@@ -289,7 +300,7 @@ func serveReconcile(ctx context.Context, o serveOptions, obs reconcile.Observer)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	eo := o.Engine
-	eo.LogFormat = o.LogFormat
+	eo.LogFormat, eo.LogLevel = o.LogFormat, o.LogLevel
 	logger := eo.logger(os.Stderr)
 	if eo.Remote != "" {
 		repo, err := gogit.PlainOpenWithOptions(".", &gogit.PlainOpenOptions{DetectDotGit: true})
