@@ -11,11 +11,13 @@ build:
 	$(GO) build -o $(BIN) ./cmd/cab
 
 ## test: vet, unit and end-to-end tests (race detector on; the memory-limit tests again without it,
-## since race builds cannot run under a memory limit), and one pass over every benchmark
+## since race builds cannot run under a memory limit; the reconciler's fault tests again at full
+## size without it: 100 SIGKILLs, 200 tickets raced), and one pass over every benchmark
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run 'Memory|Budget' ./internal/sandbox ./validate
+	$(GO) test -count=1 -run 'SIGKILL|TwoReconcilers' -v ./reconcile
 	$(GO) test -short -run '^$$' -bench . -benchtime 1x ./...
 
 ## demo: scaffold a change repository in a temp dir and show failing and passing checks
@@ -37,6 +39,12 @@ verify:
 fuzz:
 	$(GO) test ./schema -run '^$$' -fuzz FuzzParseTicket -fuzztime 30s
 	$(GO) test ./policy -run '^$$' -fuzz FuzzPolicy -fuzztime 30s
+	$(GO) test ./reconcile/target/git -run '^$$' -fuzz FuzzEdit -fuzztime 30s
+	$(GO) test ./reconcile/target/git -run '^$$' -fuzz FuzzParsePath -fuzztime 30s
+	$(GO) test ./reconcile/target/http -run '^$$' -fuzz FuzzResolve -fuzztime 30s
+	$(GO) test ./reconcile/target/oci -run '^$$' -fuzz FuzzResolve -fuzztime 30s
+	$(GO) test ./reconcile/check -run '^$$' -fuzz FuzzDecode -fuzztime 30s
+	$(GO) test ./serve -run '^$$' -fuzz FuzzGitHubWebhook -fuzztime 30s
 
 clean:
 	rm -rf bin
