@@ -44,7 +44,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-
 func run(m *testing.M) (int, error) {
 	registryBin, gitBin := lookTools()
 	if registryBin == "" || gitBin == "" {
