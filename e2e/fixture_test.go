@@ -55,7 +55,11 @@ func try(t *testing.T, dir string, env []string, name string, args ...string) (s
 	cmd.Env = commandEnv(env)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
 	err := cmd.Run()
+	if os.Getenv("E2E_DEBUG") != "" {
+		t.Logf("%s: %s %s", time.Since(start).Round(time.Millisecond), name, strings.Join(args, " "))
+	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -336,6 +340,9 @@ func (w *world) reconcile(extra ...string) (summary, int) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &s), "cab reconcile (exit %d) printed no summary:\n%s\n%s", code, stdout, stderr)
 	require.NotEqual(t, 2, code, "cab reconcile failed:\n%s", stderr)
 	t.Logf("cab reconcile: exit %d, states %v", code, s.States)
+	if os.Getenv("E2E_DEBUG") != "" {
+		t.Logf("stderr:\n%s", stderr)
+	}
 	return s, code
 }
 
@@ -379,6 +386,17 @@ func (w *world) reason(id, env string) string {
 		r = d.Reason
 	}
 	return r
+}
+
+// eventAt is when id's first event of kind in env was recorded.
+func (w *world) eventAt(id, env, kind string) time.Time {
+	for _, ev := range w.ledger().Ticket(id) {
+		if ev.Env == env && ev.Kind == kind {
+			return ev.At
+		}
+	}
+	w.t.Fatalf("%s has no %s event in %s", id, kind, env)
+	return time.Time{}
 }
 
 // ledgerHead is the remote ledger branch's commit.

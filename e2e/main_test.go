@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cabhq/cab/internal/sandbox"
+	"github.com/cabhq/cab/validate"
 )
 
 // requireEnv makes a missing tool a failure instead of a skip (CI).
@@ -34,6 +37,11 @@ var suite struct {
 }
 
 func TestMain(m *testing.M) {
+	// The in-process reconciler evaluates tickets in a child process: this
+	// binary, re-executed.
+	if sandbox.Role() == validate.ChildRole {
+		os.Exit(validate.ServeChild(os.Stdin, os.Stdout, os.Stderr))
+	}
 	code, err := run(m)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
