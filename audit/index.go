@@ -369,7 +369,12 @@ func decodeIndex(data []byte) (*logIndex, error) {
 	if crc32.Checksum(body, crcTable) != sum {
 		return nil, fmt.Errorf("%w: checksum mismatch", errCorruptIndex)
 	}
-	r := &indexReader{b: body[len(indexMagic):]}
+	return decodeIndexBody(body[len(indexMagic):])
+}
+
+// decodeIndexBody decodes what follows the magic, up to the checksum.
+func decodeIndexBody(body []byte) (*logIndex, error) {
+	r := &indexReader{b: body}
 	if v := r.uvarint(); v != indexVersion {
 		return nil, fmt.Errorf("%w: version %d, want %d", errCorruptIndex, v, indexVersion)
 	}

@@ -39,6 +39,7 @@ func VerifyIndex(ctx context.Context, o LogOptions) (*IndexReport, error) {
 	}
 	main, led := have.head, have.ledger.Head
 	o.Index, o.atMain, o.atLedger = IndexOff, &main, &led
+	o.OpenedAt = slices.ContainsFunc(have.merges, func(m *mergeRec) bool { return m.OpenedKnown })
 	fresh, err := run(ctx, o, func(*runner, *mergeRec, *ticketRec, *ledgerTicket) error { return nil })
 	if err != nil {
 		return nil, err
@@ -110,6 +111,8 @@ func diffMerge(h, w *mergeRec) string {
 		return "time " + rfc3339(h.Time) + " in the index, " + rfc3339(w.Time) + " in git"
 	case h.Author != w.Author || h.PR != w.PR:
 		return fmt.Sprintf("author %q, PR %d in the index; %q, %d in git", h.Author, h.PR, w.Author, w.PR)
+	case h.OpenedKnown && w.OpenedKnown && !h.Opened.Equal(w.Opened):
+		return "opened " + rfc3339(h.Opened) + " in the index, " + rfc3339(w.Opened) + " in git"
 	case h.pos != w.pos:
 		return fmt.Sprintf("at position %d on the chain in the index, %d in git", h.pos, w.pos)
 	case len(h.Tickets) != len(w.Tickets):

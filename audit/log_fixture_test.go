@@ -37,6 +37,9 @@ type history struct {
 	// main is the tree of main's head, path to content.
 	main map[string]string
 	head plumbing.Hash
+	// stored caches what was written, by content: trees are rewritten
+	// whole at every commit.
+	stored map[string]plumbing.Hash
 }
 
 func newHistory(t testing.TB) *history {
@@ -44,7 +47,7 @@ func newHistory(t testing.TB) *history {
 	dir := t.TempDir()
 	repo, err := git.PlainInit(dir, false)
 	require.NoError(t, err)
-	return &history{t: t, dir: dir, repo: repo, main: map[string]string{}}
+	return &history{t: t, dir: dir, repo: repo, main: map[string]string{}, stored: map[string]plumbing.Hash{}}
 }
 
 func sig(name string, at time.Time) object.Signature {
@@ -62,6 +65,9 @@ func (h *history) store(o interface {
 }
 
 func (h *history) blob(content string) plumbing.Hash {
+	if id, ok := h.stored["blob "+content]; ok {
+		return id
+	}
 	obj := h.repo.Storer.NewEncodedObject()
 	obj.SetType(plumbing.BlobObject)
 	w, err := obj.Writer()
@@ -71,6 +77,7 @@ func (h *history) blob(content string) plumbing.Hash {
 	require.NoError(h.t, w.Close())
 	id, err := h.repo.Storer.SetEncodedObject(obj)
 	require.NoError(h.t, err)
+	h.stored["blob "+content] = id
 	return id
 }
 
@@ -93,7 +100,16 @@ func (h *history) tree(files map[string]string) plumbing.Hash {
 		entries = append(entries, object.TreeEntry{Name: d, Mode: filemode.Dir, Hash: h.tree(sub)})
 	}
 	sort.Sort(object.TreeEntrySorter(entries))
-	return h.store(&object.Tree{Entries: entries})
+	key := "tree"
+	for _, e := range entries {
+		key += " " + e.Name + " " + e.Hash.String()
+	}
+	if id, ok := h.stored[key]; ok {
+		return id
+	}
+	id := h.store(&object.Tree{Entries: entries})
+	h.stored[key] = id
+	return id
 }
 
 func (h *history) commit(files map[string]string, parents []plumbing.Hash, author, committer object.Signature, msg string) plumbing.Hash {

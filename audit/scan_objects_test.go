@@ -1,0 +1,183 @@
+package audit
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func gitCLI(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME="+dir,
+		"GIT_AUTHOR_NAME=A", "GIT_AUTHOR_EMAIL=a@example.com", "GIT_COMMITTER_NAME=A", "GIT_COMMITTER_EMAIL=a@example.com",
+		"GIT_AUTHOR_DATE=2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE=2026-01-01T00:00:00Z")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "git %s: %s", strings.Join(args, " "), out)
+	return string(out)
+}
+
+// gitRepo writes a repository with the git CLI: commits whose files grow
+// a little each time (so that packs hold deltas), packed by git repack
+// with repackArgs, then more commits left loose.
+func gitRepo(t *testing.T, config []string, repackArgs ...string) string {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	dir := t.TempDir()
+	gitCLI(t, dir, "init", "-q", "-b", "main")
+	for _, kv := range config {
+		k, v, _ := strings.Cut(kv, "=")
+		gitCLI(t, dir, "config", k, v)
+	}
+	body := strings.Repeat("line of a ticket that changes a little\n", 40)
+	for i := range 30 {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "changes", fmt.Sprint("s", i%3)), 0o755))
+		body += fmt.Sprintf("edit %d\n", i)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "changes", fmt.Sprint("s", i%3), "big.cue"), []byte(body), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "changes", fmt.Sprint("s", i%3), fmt.Sprintf("CHG-2026-%04d.cue", i)), []byte(body[:100+i]), 0o644))
+		gitCLI(t, dir, "add", "-A")
+		gitCLI(t, dir, "commit", "-q", "-m", fmt.Sprint("commit ", i))
+		if i == 19 {
+			gitCLI(t, dir, append([]string{"repack", "-q"}, repackArgs...)...)
+		}
+	}
+	gitCLI(t, dir, "tag", "-a", "v1", "-m", "a tag")
+	return dir
+}
+
+// Every object reads the same through the scanner's reader as through
+// go-git: packed whole, as offset or reference deltas, and loose.
+func TestObjectsMatchGoGit(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		repo func(t *testing.T) string
+		// the delta type the packs must hold (0: none required)
+		delta int
+	}{
+		{"offset deltas", func(t *testing.T) string { return gitRepo(t, nil, "-a", "-d", "-f", "--depth=20") }, objOfsDelta},
+		{"reference deltas", func(t *testing.T) string {
+			return gitRepo(t, []string{"repack.usedeltabaseoffset=false", "pack.usedeltabaseoffset=false"}, "-a", "-d", "-f")
+		}, objRefDelta},
+		{"incremental pack and loose objects", func(t *testing.T) string { return gitRepo(t, nil, "-d") }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := tc.repo(t)
+			r, err := git.PlainOpen(dir)
+			require.NoError(t, err)
+			obj, err := openObjects(filepath.Join(dir, ".git", "objects"), nil)
+			require.NoError(t, err)
+			defer obj.close()
+			iter, err := r.Storer.IterEncodedObjects(plumbing.AnyObject)
+			require.NoError(t, err)
+			n := 0
+			require.NoError(t, iter.ForEach(func(o plumbing.EncodedObject) error {
+				rd, err := o.Reader()
+				require.NoError(t, err)
+				want, err := io.ReadAll(rd)
+				require.NoError(t, err)
+				rd.Close()
+				typ, got, err := obj.read(o.Hash())
+				require.NoError(t, err, "object %s", o.Hash())
+				require.Equal(t, o.Type().String(), typeName(typ), "object %s", o.Hash())
+				require.Equal(t, want, got, "object %s", o.Hash())
+				n++
+				return nil
+			}))
+			assert.Greater(t, n, 150)
+			if tc.delta != 0 {
+				assert.Positive(t, packTypes(t, obj)[tc.delta], "the packs hold %s", typeName(tc.delta))
+			}
+			_, _, err = obj.read(plumbing.NewHash(strings.Repeat("e", 40)))
+			assert.ErrorIs(t, err, errObjectMissing)
+		})
+	}
+}
+
+func TestObjectsFallBackToGoGit(t *testing.T) {
+	dir := gitRepo(t, nil, "-a", "-d")
+	// Objects the reader finds in no pack and no loose file (here: it
+	// reads an empty directory) are asked of the fallback storer.
+	idxs, err := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.idx"))
+	require.NoError(t, err)
+	require.Len(t, idxs, 1)
+	r, err := git.PlainOpen(dir)
+	require.NoError(t, err)
+	head, err := r.Head()
+	require.NoError(t, err)
+	obj, err := openObjects(filepath.Join(t.TempDir(), "objects"), r.Storer)
+	require.NoError(t, err)
+	typ, data, err := obj.read(head.Hash())
+	require.NoError(t, err)
+	assert.Equal(t, objCommit, typ)
+	assert.Contains(t, string(data), "commit 29")
+}
+
+func FuzzApplyDelta(f *testing.F) {
+	f.Add([]byte("hello world"), []byte{11, 5, 0x90, 5, 'x'})
+	f.Add([]byte(""), []byte{0, 3, 3, 'a', 'b', 'c'})
+	f.Add([]byte("abcdef"), []byte{6, 6, 0x91, 0, 6})
+	f.Fuzz(func(t *testing.T, base, delta []byte) {
+		out, err := applyDelta(base, delta)
+		if err != nil {
+			return
+		}
+		size, n := deltaVarint(delta)
+		require.Positive(t, n)
+		dst, _ := deltaVarint(delta[n:])
+		require.Equal(t, int(dst), len(out), "the result has the size the delta promised")
+		_ = size
+	})
+}
+
+func FuzzParseGitObjects(f *testing.F) {
+	f.Add([]byte("tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nparent 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor A <a@x> 1700000000 +0100\ncommitter C <c@x> 1700000000 -0230\ngpgsig -----BEGIN\n stuff\n\nmessage\n"))
+	f.Add([]byte("100644 a.cue\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x2040000 d\x00aaaaaaaaaaaaaaaaaaaa"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if c, err := parseCommit(plumbing.ZeroHash, data); err == nil {
+			require.NotNil(t, c)
+		}
+		rest := data
+		for range 1000 {
+			if len(rest) == 0 {
+				break
+			}
+			e, r, err := nextEntry(rest)
+			if err != nil {
+				break
+			}
+			require.Less(t, len(r), len(rest))
+			require.NotEmpty(t, e.Name)
+			rest = r
+		}
+		_, _, _ = findEntry(data, "changes")
+		_, _ = tagTarget(data)
+		_, _, _ = parseLooseHeader(data)
+	})
+}
+
+// packTypes counts the object types stored in the reader's packs.
+func packTypes(t *testing.T, obj *objects) map[int]int {
+	out := map[int]int{}
+	for _, p := range obj.packs {
+		offsets := p.idx[8+256*4+int(p.n)*24:]
+		for i := uint32(0); i < p.n; i++ {
+			off := int64(binary.BigEndian.Uint32(offsets[i*4:]))
+			typ, _, _, err := p.header(off)
+			require.NoError(t, err)
+			out[typ]++
+		}
+	}
+	return out
+}
