@@ -20,6 +20,12 @@ test:
 	$(GO) test -count=1 -run 'SIGKILL|TwoReconcilers' -v ./reconcile
 	$(GO) test -short -run '^$$' -bench . -benchtime 1x ./...
 
+## e2e: end-to-end tests of cab sign and cab reconcile (e2e/, build tag e2e) against Debian's
+## docker-registry and git http-backend on loopback; .ci/install-e2e.sh installs them
+.PHONY: e2e
+e2e:
+	CAB_REQUIRE_E2E=1 $(GO) test -race -count=1 -tags e2e ./e2e
+
 ## demo: scaffold a change repository in a temp dir and show failing and passing checks
 demo: build
 	$(GO) build -o bin/demoenv ./examples/demoenv

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what `make e2e` needs (e2e/): Debian's docker-registry (CNCF
+# distribution), which the tests start on loopback, and git (git
+# http-backend serves the test repositories), unless they are already there.
+# Needs root (CI runs as root) or passwordless sudo; uses only Debian packages.
+set -euo pipefail
+
+missing=()
+command -v docker-registry >/dev/null 2>&1 || [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
+command -v git >/dev/null 2>&1 || missing+=(git)
+
+if [[ ${#missing[@]} -gt 0 ]]; then
+	SUDO=()
+	if [[ $(id -u) -ne 0 ]]; then
+		if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+			SUDO=(sudo -n)
+		else
+			echo "install-e2e: ${missing[*]} missing, and not root nor passwordless sudo: run 'apt-get install -y ${missing[*]}' as root" >&2
+			exit 1
+		fi
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	"${SUDO[@]}" apt-get update -qq
+	"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The tests start their own registry; a packaged service is not needed.
+/usr/bin/docker-registry --version 2>/dev/null || docker-registry --version
+git --version
