@@ -13,6 +13,8 @@
 // The tests carry the build tag e2e, so go test ./... skips them; make e2e
 // runs them. Without docker-registry they skip with a message, unless
 // CAB_REQUIRE_E2E=1 (CI sets it; .ci/install-e2e.sh installs what they
-// need), which makes a missing tool a failure. Everything runs on loopback
-// and every wait is bounded.
+// need), which makes a missing tool a failure. CAB_E2E_REGISTRY names another
+// distribution binary (upstream's is "registry"); E2E_DEBUG=1 logs every
+// command with its duration and cab reconcile's debug logs. Everything runs
+// on loopback and every wait is bounded.
 package e2e

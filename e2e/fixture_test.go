@@ -25,6 +25,10 @@ import (
 	"github.com/cabhq/cab/ledger"
 )
 
+// debug (E2E_DEBUG=1) logs every command the tests run with its duration,
+// and cab reconcile's debug logs.
+var debug = os.Getenv("E2E_DEBUG") != ""
+
 // cmdTimeout bounds every command a test runs.
 const cmdTimeout = 90 * time.Second
 
@@ -57,7 +61,7 @@ func try(t *testing.T, dir string, env []string, name string, args ...string) (s
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
 	err := cmd.Run()
-	if os.Getenv("E2E_DEBUG") != "" {
+	if debug {
 		t.Logf("%s: %s %s", time.Since(start).Round(time.Millisecond), name, strings.Join(args, " "))
 	}
 	var ee *exec.ExitError
@@ -335,12 +339,16 @@ func (w *world) reconcile(extra ...string) (summary, int) {
 	t := w.t
 	t.Helper()
 	git(t, w.rc, "pull", "-q", "--ff-only", "origin", "main")
-	stdout, stderr, code := try(t, w.rc, nil, suite.cab, append(append([]string{"reconcile"}, reconcileFlags...), extra...)...)
+	args := append(append([]string{"reconcile"}, reconcileFlags...), extra...)
+	if debug {
+		args = append(args, "--log-level", "debug")
+	}
+	stdout, stderr, code := try(t, w.rc, nil, suite.cab, args...)
 	var s summary
 	require.NoError(t, json.Unmarshal([]byte(stdout), &s), "cab reconcile (exit %d) printed no summary:\n%s\n%s", code, stdout, stderr)
 	require.NotEqual(t, 2, code, "cab reconcile failed:\n%s", stderr)
 	t.Logf("cab reconcile: exit %d, states %v", code, s.States)
-	if os.Getenv("E2E_DEBUG") != "" {
+	if debug {
 		t.Logf("stderr:\n%s", stderr)
 	}
 	return s, code

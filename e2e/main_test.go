@@ -103,11 +103,18 @@ func run(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
+// registryEnv names another distribution binary than Debian's
+// docker-registry (e.g. upstream's "registry").
+const registryEnv = "CAB_E2E_REGISTRY"
+
 // lookTools finds docker-registry and git ("" when missing).
 func lookTools() (registry, git string) {
-	registry, _ = exec.LookPath("docker-registry")
-	if registry == "" {
-		if _, err := os.Stat("/usr/bin/docker-registry"); err == nil {
+	switch name := os.Getenv(registryEnv); {
+	case name != "":
+		registry, _ = exec.LookPath(name)
+	default:
+		registry, _ = exec.LookPath("docker-registry")
+		if _, err := os.Stat("/usr/bin/docker-registry"); registry == "" && err == nil {
 			registry = "/usr/bin/docker-registry"
 		}
 	}

@@ -72,6 +72,10 @@ func TestPromotion(t *testing.T) {
 	assert.Contains(t, msgs, "Cab-Env: staging")
 	assert.Contains(t, msgs, "Cab-Env: prod")
 
+	// Plain git reads the ledger too: one commit per event, with trailers.
+	trailers := git(t, w.changes, "log", "--format=%(trailers:key=Cab-Event,valueonly)", "refs/heads/cab/ledger")
+	assert.Equal(t, []string{"verified", "applied", "applying", "verified", "applied", "applying", "signed"}, strings.Fields(trailers))
+
 	// Again: nothing to do, nothing written.
 	ledgerHead, envHead := w.ledgerHead(), w.envHead()
 	sum, code = w.reconcile()

@@ -55,6 +55,34 @@ func TestAutoRollback(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(msgs, "Cab-Rollback: CHG-2026-0001"), "one restore:\n%s", msgs)
 }
 
+// TestRollbackOfNewTag: distribution deletes manifests only by digest, so
+// the rollback of a change that created a tag (there was no previous
+// digest to point it back at) cannot remove it: the change ends
+// rollback-failed, the ledger says a human must delete the tag, and cab
+// reconcile exits 1. The environment repository is restored all the same.
+func TestRollbackOfNewTag(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	down := newStatusServer(t, func(int32) int { return http.StatusServiceUnavailable })
+	img := w.reg.pushImage(t, "build/app", "")
+	w.merge(ticket{id: "CHG-2026-0001", envs: []string{"staging"},
+		actions:    []string{ociAction(img, "new"), gitAction("app@" + digestOf(img))},
+		postchecks: []string{httpCheck(down.URL + "/ready")},
+	})
+	w.sign(suite.key)
+
+	sum, code := w.reconcile()
+	assert.Equal(t, 1, code)
+	assert.Equal(t, []string{"signed", "staging:applying", "staging:applied", "staging:failed", "staging:rollback-failed"}, w.events()["CHG-2026-0001"])
+	assert.Equal(t, map[string]int{"rollback-failed": 1}, sum.States)
+	reason := w.reason("CHG-2026-0001", "staging")
+	assert.Contains(t, reason, "action 1 (images)")
+	assert.Contains(t, reason, "a human must delete the tag")
+	assert.NotContains(t, reason, "action 2", "the environment repository was restored")
+	assert.Equal(t, digestOf(img), w.reg.tagDigest(t, "staging/app:new"), "the tag is still there")
+	assert.Equal(t, appYAML("app:old"), w.envFile("clusters/staging/app.yaml"))
+}
+
 // failedReason is the reason of id's failed event in env.
 func failedReason(w *world, id, env string) string {
 	for _, ev := range w.ledger().Ticket(id) {
