@@ -184,6 +184,7 @@ func TestTwoReconcilersApplyEachTicketOnce(t *testing.T) {
 	for w := range 2 {
 		o := f.options(f.clone())
 		o.Instance = fmt.Sprint("reconciler-", w)
+		o.Workers = 1 // small rounds: the two interleave
 		o.Ledger.MaxAttempts = 100
 		wg.Add(1)
 		go func() {

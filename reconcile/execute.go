@@ -28,7 +28,7 @@ type job struct {
 }
 
 // claimsPerWorker bounds the fresh applies claimed in one round.
-const claimsPerWorker = 4
+const claimsPerWorker = 32
 
 // next is an event to record for a job, if the ticket is still where the
 // job saw it.

@@ -57,7 +57,7 @@ type registryServer struct {
 	fail atomic.Int32
 }
 
-func newRegistry(t *testing.T) *registryServer {
+func newRegistry(t testing.TB) *registryServer {
 	r := &registryServer{puts: map[string]int{}}
 	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -91,7 +91,7 @@ func (r *registryServer) Puts(ref string) int {
 }
 
 // push uploads a random image to repo and returns its digest reference.
-func (r *registryServer) push(t *testing.T, repo string) string {
+func (r *registryServer) push(t testing.TB, repo string) string {
 	img, err := random.Image(256, 1)
 	require.NoError(t, err)
 	d, err := img.Digest()
@@ -103,7 +103,7 @@ func (r *registryServer) push(t *testing.T, repo string) string {
 }
 
 // tagDigest returns the digest repo:tag points at ("" when absent).
-func (r *registryServer) tagDigest(t *testing.T, ref string) string {
+func (r *registryServer) tagDigest(t testing.TB, ref string) string {
 	tag, err := name.NewTag(r.host+"/"+ref, name.Insecure)
 	require.NoError(t, err)
 	desc, err := remote.Head(tag)
@@ -114,7 +114,7 @@ func (r *registryServer) tagDigest(t *testing.T, ref string) string {
 }
 
 // setTag points repo:tag at the image digest ref (a previous state).
-func (r *registryServer) setTag(t *testing.T, digestRef, tagRef string) {
+func (r *registryServer) setTag(t testing.TB, digestRef, tagRef string) {
 	src, err := name.NewDigest(digestRef, name.Insecure)
 	require.NoError(t, err)
 	desc, err := remote.Get(src)
@@ -131,7 +131,7 @@ var _ v1.Image // the registry stores images
 // fixture is a change repository (a bare remote and a working clone of
 // main), a signing key and a registry for the environments.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	root   string
 	bare   string
 	work   string
@@ -143,7 +143,7 @@ type fixture struct {
 	schema      *schema.Schema
 }
 
-func sh(t *testing.T, dir string, args ...string) string {
+func sh(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = dir
@@ -154,7 +154,7 @@ func sh(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func newKey(t *testing.T) (*sign.Signer, schema.Key) {
+func newKey(t testing.TB) (*sign.Signer, schema.Key) {
 	priv, pub, err := sign.Keygen(sign.AlgECDSAP256)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "cab.key")
@@ -173,7 +173,7 @@ func indent(s string) string {
 }
 
 // newFixture makes the repository with cab.cue (and policies) on main.
-func newFixture(t *testing.T, extraConfig string, policies map[string]string) *fixture {
+func newFixture(t testing.TB, extraConfig string, policies map[string]string) *fixture {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("needs git")
 	}
