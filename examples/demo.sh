@@ -209,4 +209,17 @@ run git -C "$work/env-prod.git" show main:platform/deployment.yaml
 step "18. The ledger tells both stories (git log works on it too)"
 run git log --reverse --format='%<(60,trunc)%s' origin/cab/ledger
 
-printf '\n\033[1mdemo complete:\033[0m tickets are checked as data against the base branch\047s rules; approvals, immutability and governance are enforced in the pull request; merged tickets are signed onto an append-only ledger that cab verify checks; the reconciler applies only what is signed, in promotion order, and rolls back what fails its checks.\n'
+step "19. Audit from git history: who proposed, approved, signed and applied what, and how it ended"
+run "$cab" log
+run "$cab" log --id "$(basename "$b" .cue)" --events
+
+step "20. DORA-style metrics over the same history"
+run "$cab" metrics --by service
+run "$cab" metrics --format prometheus | grep -E '^cab_change_(merged|success_ratio|rollback_ratio|failure_ratio)'
+
+step "21. A self-contained HTML report for auditors (charts, change table, verify verdict)"
+run "$cab" report --html "$work/report"
+ls -l "$work/report"
+if [[ -n ${CAB_DEMO_REPORT:-} ]]; then mkdir -p "$CAB_DEMO_REPORT" && cp -r "$work/report/." "$CAB_DEMO_REPORT/" && echo "report copied to $CAB_DEMO_REPORT"; fi
+
+printf '\n\033[1mdemo complete:\033[0m tickets are checked as data against the base branch\047s rules; approvals, immutability and governance are enforced in the pull request; merged tickets are signed onto an append-only ledger that cab verify checks; the reconciler applies only what is signed, in promotion order, and rolls back what fails its checks; cab log, cab metrics and cab report answer auditors from git history alone.\n'
