@@ -121,7 +121,7 @@ func (p *proxy) inject(f *fault) {
 	p.fault, p.injected = f, 0
 }
 
-// injected returns how many requests met the current fault.
+// injectedCount returns how many requests met the current fault.
 func (p *proxy) injectedCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
