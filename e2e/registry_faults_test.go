@@ -58,8 +58,8 @@ func TestRegistryFlaky(t *testing.T) {
 
 // TestRegistryDown: a registry answering 500 to everything cannot even be
 // observed, so the change waits (scheduled, with the registry's answer
-// as the reason) without touching anything; once the registry is back,
-// the next pass applies it.
+// as the reason) without touching anything, and cab reconcile exits 1;
+// once the registry is back, the next pass applies it.
 func TestRegistryDown(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -71,7 +71,7 @@ func TestRegistryDown(t *testing.T) {
 
 	w.reg.inject(&fault{status: http.StatusInternalServerError})
 	sum, code := w.reconcile()
-	assert.Zero(t, code, "waiting is not a failure")
+	assert.Equal(t, 1, code, "held because the registry could not be read: CI goes red")
 	assert.Equal(t, []string{"signed", "staging:scheduled"}, w.events()["CHG-2026-0001"])
 	reason := w.reason("CHG-2026-0001", "staging")
 	assert.Contains(t, reason, "observing images before applying")
@@ -81,9 +81,10 @@ func TestRegistryDown(t *testing.T) {
 	assert.Zero(t, w.reg.puts("staging/app:live"))
 	assert.Equal(t, envBefore, w.envHead(), "the environment repository was not touched")
 
-	// Still down: the same wait is not recorded twice.
+	// Still down: the same wait is not recorded twice, but still reported.
 	head := w.ledgerHead()
-	w.reconcile()
+	_, code = w.reconcile()
+	assert.Equal(t, 1, code)
 	assert.Equal(t, head, w.ledgerHead(), "nothing new to say")
 
 	w.reg.inject(nil)

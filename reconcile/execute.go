@@ -22,9 +22,11 @@ type job struct {
 	previous []target.State
 	changes  []string
 	started  time.Time
-	// outcome of the current phase: err is why it failed.
-	err      error
-	observed []target.State
+	// outcome of the current phase: err is why it failed, and
+	// unobservable says a target could not be read (not a rule's verdict).
+	err          error
+	unobservable bool
+	observed     []target.State
 }
 
 // claimsPerWorker bounds the fresh applies claimed in one round.
@@ -36,6 +38,8 @@ type next struct {
 	j    *job
 	kind string
 	data eventData
+	// err marks a wait caused by an error.
+	err bool
 }
 
 // execute carries out the decisions of one round and reports whether
@@ -47,7 +51,7 @@ func (p *pass) execute(ctx context.Context, ds []decision) (bool, error) {
 		j := &job{decision: d}
 		switch d.do {
 		case doRecord:
-			first = append(first, next{j: j, kind: d.kind, data: eventData{Reason: d.reason}})
+			first = append(first, next{j: j, kind: d.kind, data: eventData{Reason: d.reason}, err: d.err})
 		case doApply:
 			fresh = append(fresh, j)
 		case doResumeApplying, doResumeApplied, doResumeFailed:
@@ -111,7 +115,7 @@ func (p *pass) execute(ctx context.Context, ds []decision) (bool, error) {
 			c, drv := p.change(j, i, j.tk.t.Actions[i])
 			st, err := drv.Observe(ctx, c)
 			if err != nil {
-				j.err = fmt.Errorf("observing %s before applying: %w", c.TargetName, err)
+				j.err, j.unobservable = fmt.Errorf("observing %s before applying: %w", c.TargetName, err), true
 				return
 			}
 			j.previous = append(j.previous, st)
@@ -125,8 +129,11 @@ func (p *pass) execute(ctx context.Context, ds []decision) (bool, error) {
 	for _, j := range fresh {
 		if j.err != nil {
 			reason := j.err.Error()
-			if !p.repeats(j.tk.id, j.env, ledger.KindScheduled, reason) {
-				first = append(first, next{j: j, kind: ledger.KindScheduled, data: eventData{Reason: reason}})
+			switch {
+			case !p.repeats(j.tk.id, j.env, ledger.KindScheduled, reason):
+				first = append(first, next{j: j, kind: ledger.KindScheduled, data: eventData{Reason: reason}, err: j.unobservable})
+			case j.unobservable:
+				p.emitOnce(Step{Ticket: j.tk.id, Env: j.env, Kind: ledger.KindScheduled, Reason: reason, Error: true})
 			}
 			p.r.o.Logger.Info("waiting", "ticket", j.tk.id, "env", j.env, "reason", reason)
 			continue
@@ -269,7 +276,7 @@ func (p *pass) record(ctx context.Context, steps []next, boundary string) (map[*
 		if s.kind == ledger.KindApplying {
 			s.j.applySeq = s.j.seq
 		}
-		st := Step{Ticket: s.j.tk.id, Env: s.j.env, Kind: s.kind, Reason: s.data.Reason, Changes: s.data.Changes}
+		st := Step{Ticket: s.j.tk.id, Env: s.j.env, Kind: s.kind, Reason: s.data.Reason, Changes: s.data.Changes, Error: s.err}
 		switch s.kind {
 		case ledger.KindApplied, ledger.KindFailed:
 			st.Duration = time.Since(s.j.started)
@@ -286,6 +293,17 @@ func (p *pass) emit(st Step) {
 		p.r.o.Observer.Step(st)
 	}
 	p.r.o.Logger.Info("step", "ticket", st.Ticket, "env", st.Env, "kind", st.Kind, "reason", st.Reason)
+}
+
+// emitOnce reports a step that is not recorded (a repeated wait), once a
+// pass.
+func (p *pass) emitOnce(st Step) {
+	for _, s := range p.sum.Steps {
+		if s.Ticket == st.Ticket && s.Env == st.Env && s.Kind == st.Kind && s.Reason == st.Reason {
+			return
+		}
+	}
+	p.emit(st)
 }
 
 func (p *pass) boundary(name string) {

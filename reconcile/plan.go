@@ -32,8 +32,9 @@ type decision struct {
 	tk  *ticket
 	env string // "" for a ticket-wide record
 	do  what
-	// kind and reason of a doRecord.
+	// kind and reason of a doRecord; err marks a wait caused by an error.
 	kind, reason string
+	err          bool
 	// seq is the ticket's last sequence number when planned: a step is
 	// recorded only if nobody moved the ticket since.
 	seq int
@@ -50,7 +51,7 @@ type pass struct {
 	now time.Time
 	sum *Summary
 	// burn caches the error-budget verdict per service for the round.
-	burn map[string]string
+	burn map[string]burnVerdict
 	// inFlight are ticket-environments another reconciler is applying:
 	// they hold their resources.
 	inFlight []decision
@@ -70,6 +71,9 @@ func (p *pass) plan(ctx context.Context, tickets []*ticket) []decision {
 			if d != nil {
 				d.seq = st.Seq
 				if d.do == doRecord && p.repeats(tk.id, env, d.kind, d.reason) {
+					if d.err {
+						p.emitOnce(Step{Ticket: tk.id, Env: env, Kind: d.kind, Reason: d.reason, Error: true})
+					}
 					d = nil
 				}
 			}
@@ -158,8 +162,10 @@ func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i in
 				return rec(ledger.KindScheduled, fmt.Sprintf("freeze %q until %s", s.Name, s.End.UTC().Format(time.RFC3339))), false
 			}
 		}
-		if reason := p.errorBudget(ctx, tk.t.Service, envCfg); reason != "" {
-			return rec(ledger.KindScheduled, reason), false
+		if reason, failed := p.errorBudget(ctx, tk.t.Service, envCfg); reason != "" {
+			d := rec(ledger.KindScheduled, reason)
+			d.err = failed
+			return d, false
 		}
 	}
 	return &decision{tk: tk, env: env, do: doApply}, false
@@ -208,11 +214,12 @@ func (p *pass) envsOf(id string) []string {
 }
 
 // errorBudget returns why service must wait for its error budget ("" when
-// it need not). A query that cannot be answered holds changes too.
-func (p *pass) errorBudget(ctx context.Context, service string, env schema.Environment) string {
+// it need not), and whether that is because the budget could not be read:
+// a query that cannot be answered holds changes too.
+func (p *pass) errorBudget(ctx context.Context, service string, env schema.Environment) (string, bool) {
 	svc, ok := p.cfg.Services[service]
 	if !ok || svc.BurnRate == nil {
-		return ""
+		return "", false
 	}
 	server := svc.BurnRate.Server
 	if server == "" {
@@ -220,9 +227,9 @@ func (p *pass) errorBudget(ctx context.Context, service string, env schema.Envir
 	}
 	key := service + "\x00" + server
 	if r, ok := p.burn[key]; ok {
-		return r
+		return r.reason, r.failed
 	}
-	reason := ""
+	reason, failed := "", true
 	switch {
 	case p.r.o.Query == nil:
 		reason = "error budget: no Prometheus client configured"
@@ -234,11 +241,17 @@ func (p *pass) errorBudget(ctx context.Context, service string, env schema.Envir
 		case err != nil:
 			reason = "error budget unknown (holding changes): " + err.Error()
 		case v > svc.BurnRate.Threshold:
-			reason = fmt.Sprintf("error budget burning: %s = %g, above %g", svc.BurnRate.Query, v, svc.BurnRate.Threshold)
+			reason, failed = fmt.Sprintf("error budget burning: %s = %g, above %g", svc.BurnRate.Query, v, svc.BurnRate.Threshold), false
 		}
 	}
-	p.burn[key] = reason
-	return reason
+	p.burn[key] = burnVerdict{reason, failed && reason != ""}
+	return reason, failed && reason != ""
+}
+
+// burnVerdict is an error-budget answer cached for a round.
+type burnVerdict struct {
+	reason string
+	failed bool
 }
 
 // repeats reports whether the last event of id in env already says this.

@@ -156,7 +156,7 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 		if err := r.loader.verify(ctx, log, tickets); err != nil {
 			return sum, err
 		}
-		p := &pass{r: r, cfg: cfg, log: log, now: r.o.Now(), sum: sum, burn: map[string]string{}}
+		p := &pass{r: r, cfg: cfg, log: log, now: r.o.Now(), sum: sum, burn: map[string]burnVerdict{}}
 		if p.cal, err = calendar.New(cfg.Freezes); err != nil {
 			return sum, fmt.Errorf("%s: freezes: %w", validate.ConfigFile, err)
 		}

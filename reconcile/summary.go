@@ -17,6 +17,10 @@ type Step struct {
 	Changes []string `json:"changes,omitempty"`
 	// Duration is how long an apply took (applying to applied or failed).
 	Duration time.Duration `json:"duration,omitempty"`
+	// Error marks a wait caused by an error rather than by a rule: a
+	// target that could not be observed, an error budget that could not
+	// be read.
+	Error bool `json:"error,omitempty"`
 }
 
 // Summary is what one reconcile pass did.

@@ -47,6 +47,7 @@ type reconcileOptions struct {
 	LogFormat     string
 	LogLevel      string
 	Retries       int
+	TargetTimeout time.Duration
 }
 
 func (o *reconcileOptions) addFlags(fs *pflag.FlagSet) {
@@ -70,6 +71,7 @@ func (o *reconcileOptions) addEngineFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.CheckInterval, "check-interval", 5*time.Second, "pause between check attempts")
 	fs.StringVar(&o.CacheDir, "cache-dir", "", "where environment repositories are cloned (default .git/cab/env)")
 	fs.IntVar(&o.Retries, "retries", 3, "attempts of each target call that meets a 5xx or a network error")
+	fs.DurationVar(&o.TargetTimeout, "target-timeout", 5*time.Minute, "bound on each observe, apply or restore of one action (a registry or git server that hangs)")
 }
 
 func (o *reconcileOptions) validate() error {
@@ -127,7 +129,7 @@ func (o *reconcileOptions) reconciler(dir string, logger *slog.Logger, observer 
 		}
 		cacheDir = filepath.Join(wt.Filesystem.Root(), ".git", "cab", "env")
 	}
-	drivers, err := newDrivers(cacheDir, o.Retries, client, logger)
+	drivers, err := newDrivers(cacheDir, o.Retries, o.TargetTimeout, client, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +161,7 @@ const (
 
 // newDrivers returns the target drivers by type. Registry credentials come
 // from the docker config and its helpers (authn.DefaultKeychain).
-func newDrivers(cacheDir string, retries int, client *http.Client, logger *slog.Logger) (map[string]target.Driver, error) {
+func newDrivers(cacheDir string, retries int, timeout time.Duration, client *http.Client, logger *slog.Logger) (map[string]target.Driver, error) {
 	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--cache-dir: %w", err)
 	}
@@ -173,9 +175,9 @@ func newDrivers(cacheDir string, retries int, client *http.Client, logger *slog.
 		return nil, err
 	}
 	return map[string]target.Driver{
-		"oci":  oci.New(oci.WithRetry(retries, time.Second), oci.WithLogger(logger)),
+		"oci":  oci.New(oci.WithRetry(retries, time.Second), oci.WithTimeout(timeout), oci.WithLogger(logger)),
 		"git":  gitDriver,
-		"http": httptarget.New(httptarget.WithClient(client), httptarget.WithRetries(retries), httptarget.WithLogger(logger)),
+		"http": httptarget.New(httptarget.WithClient(client), httptarget.WithRetries(retries), httptarget.WithAttemptTimeout(min(timeout, client.Timeout)), httptarget.WithLogger(logger)),
 	}, nil
 }
 
@@ -224,7 +226,8 @@ without applying anything twice, and concurrent reconcilers apply each ticket
 once. Run it on merge to main and on a schedule, or run cab serve.
 
 Exit status: 0 when nothing failed, 1 when a change failed, was quarantined or
-expired in this pass, 2 on a usage or internal error.`,
+expired in this pass or is held because a target or the error budget could
+not be read, 2 on a usage or internal error.`,
 		Example: `  cab reconcile --dry-run            # what would change, from what to what
   cab reconcile                      # apply, in CI after cab sign
   cab reconcile --ticket CHG-2026-0042 --format json`,
@@ -255,9 +258,17 @@ expired in this pass, 2 on a usage or internal error.`,
 			} else {
 				writeStates(cmd.OutOrStdout(), sum, o.DryRun)
 			}
+			if o.DryRun {
+				return nil
+			}
 			for _, k := range failedKinds {
-				if sum.Count(k) > 0 && !o.DryRun {
+				if sum.Count(k) > 0 {
 					return errViolations
+				}
+			}
+			for _, st := range sum.Steps {
+				if st.Error {
+					return errViolations // a target or the error budget could not be read
 				}
 			}
 			return nil
