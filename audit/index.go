@@ -28,7 +28,7 @@ const (
 	// indexMagic starts the file; indexVersion changes whenever what the
 	// scan records changes, so that an older index is rebuilt.
 	indexMagic   = "CABLOGIX"
-	indexVersion = 1
+	indexVersion = 2
 )
 
 // logIndex is the content of the index.
@@ -158,6 +158,17 @@ func encodeIndex(idx *logIndex) []byte {
 		for _, h := range idx.chain {
 			w.hash(h)
 		}
+		// Totals first, so that decoding allocates the tickets and their
+		// environments once for all merges.
+		tickets, envs := 0, 0
+		for _, m := range idx.merges {
+			tickets += len(m.Tickets)
+			for i := range m.Tickets {
+				envs += len(m.Tickets[i].Environments)
+			}
+		}
+		w.uvarint(uint64(tickets))
+		w.uvarint(uint64(envs))
 		w.uvarint(uint64(len(idx.merges)))
 		for _, m := range idx.merges {
 			w.hash(m.Commit)
@@ -392,6 +403,8 @@ func decodeIndexBody(body []byte) (*logIndex, error) {
 		for i := range idx.chain {
 			idx.chain[i] = r.hash()
 		}
+		ticketPool := make([]ticketRec, r.count(28))
+		envPool := make([]string, r.count(2))
 		nm := r.count(45)
 		recs := make([]mergeRec, nm)
 		idx.merges = make([]*mergeRec, nm)
@@ -414,7 +427,12 @@ func decodeIndexBody(body []byte) (*logIndex, error) {
 				r.fail("merge position out of order")
 			}
 			m.pos = int(pos)
-			m.Tickets = make([]ticketRec, r.count(28))
+			nt := r.count(28)
+			if nt > len(ticketPool) {
+				r.fail("more tickets than the total")
+				return nil, r.err
+			}
+			m.Tickets, ticketPool = ticketPool[:nt:nt], ticketPool[nt:]
 			for j := range m.Tickets {
 				t := &m.Tickets[j]
 				t.Path = r.str()
@@ -432,7 +450,17 @@ func decodeIndexBody(body []byte) (*logIndex, error) {
 					t.Kind = r.str()
 					t.Risk = r.str()
 					t.Owner = r.str()
-					t.Environments = r.strList()
+					ne := r.count(2)
+					if ne > len(envPool) {
+						r.fail("more environments than the total")
+						return nil, r.err
+					}
+					if ne > 0 {
+						t.Environments, envPool = envPool[:ne:ne], envPool[ne:]
+						for k := range t.Environments {
+							t.Environments[k] = r.str()
+						}
+					}
 					t.Problem = r.str()
 				}
 			}

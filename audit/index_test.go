@@ -86,6 +86,32 @@ func TestIndexStates(t *testing.T) {
 	assert.Empty(t, rep.Differences)
 }
 
+// Whatever a run emits and in which order, the index it leaves serves the
+// next run warm, with the same rows.
+func TestIndexAfterEveryKindOfRun(t *testing.T) {
+	for name, o := range map[string]LogOptions{
+		"reverse":   {Reverse: true},
+		"opened at": {OpenedAt: true},
+		"filtered":  {Filter: Filter{Services: []string{"search"}, Risks: []string{"low"}}},
+		"events":    {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := fixture(t)
+			want, _ := runState(t, h, LogOptions{Index: IndexOff})
+			if name == "events" {
+				_, err := LogEvents(context.Background(), LogOptions{Dir: h.dir}, func(*EventRow) error { return nil })
+				require.NoError(t, err)
+			} else {
+				_, st := runState(t, h, o)
+				require.Equal(t, "cold", st.State)
+			}
+			rows, st := runState(t, h, LogOptions{})
+			assert.Equal(t, "warm", st.State)
+			assert.Equal(t, want, rows)
+		})
+	}
+}
+
 func TestIndexDamagedIsRebuilt(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

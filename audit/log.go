@@ -208,7 +208,10 @@ type runner struct {
 	log    *slog.Logger
 	res    *LogResult
 	ledger *ledgerView
+	// walker walks main; reader reads tickets and commits for the
+	// goroutine emitting rows.
 	walker *mainWalker
+	reader *mainWalker
 	// repository is the forge repository ("github.com/acme/changes") the
 	// signed predicates name, for links.
 	repository string
@@ -257,6 +260,7 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 	r := &runner{o: o, repo: repo, gitDir: gitDir, obj: obj, log: o.Logger,
 		res: &LogResult{Problems: []Problem{}, MainHead: plumbing.ZeroHash.String(), LedgerHead: plumbing.ZeroHash.String()}}
 	r.walker = &mainWalker{obj: obj, progress: o.Progress}
+	r.reader = &mainWalker{obj: obj.clone()}
 
 	head, err := r.resolveMain()
 	if err != nil {

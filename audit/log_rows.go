@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -40,44 +41,64 @@ func (r *runner) scan(ctx context.Context, head plumbing.Hash, row rowFunc) erro
 		stop = func(h plumbing.Hash) bool { _, ok := onIndexed[h]; return ok }
 	}
 
-	// Rows stream as the walk finds merges, unless they must wait for
-	// the whole chain: oldest first, or OpenedAt (which needs to know
-	// what is on main).
+	// The walk finds merges; workers, each with its own reader over the
+	// shared packs and cache, compare trees and read the ticket files the
+	// rows need (the costly part of a cold run); rows are emitted here in
+	// the walk's order as soon as each merge is ready, or all at the end
+	// when they must wait for the whole chain: oldest first, or OpenedAt
+	// (which needs to know what is on main).
 	buffer := r.o.Reverse || r.o.OpenedAt
-	var fresh []*mergeRec
-	var out []*mergeRec // emitted at the end when buffering
-	emit := func(m *mergeRec) error {
+	f := &r.o.Filter
+	var (
+		all    []*mergeRec // in walk order: the new merges, then the tail
+		tail   []*mergeRec
+		stopAt = -1
+	)
+	p := pipeline{obj: r.obj, workers: max(1, min(runtime.GOMAXPROCS(0), 4)), progress: r.o.Progress,
+		prepare: func(w *mainWalker, m *mergeRec) int {
+			blobs := 0
+			if f.matchTime(m.Time) {
+				for i := range m.Tickets {
+					if t := &m.Tickets[i]; !t.MetaRead && f.matchPath(t) {
+						w.readMeta(t)
+						blobs++
+					}
+				}
+			}
+			return blobs
+		}}
+	end, err := walkPipeline(ctx, p, head, stop, func(end *walkEnd) []*mergeRec {
+		if end.Stop.IsZero() {
+			return nil
+		}
+		// The indexed part below the stop commit.
+		stopAt = onIndexed[end.Stop]
+		i, _ := slices.BinarySearchFunc(idx.merges, stopAt, func(m *mergeRec, pos int) int { return m.pos - pos })
+		tail = idx.merges[i:]
+		return tail
+	}, func(m *mergeRec, blobs int) error {
+		if blobs > 0 {
+			r.res.Index.Blobs += blobs
+			r.dirty = true
+		}
 		r.res.Merged += len(m.Tickets)
+		all = append(all, m)
 		if buffer {
-			out = append(out, m)
 			return nil
 		}
 		return r.emitMerge(m, row)
-	}
-	end, err := r.walker.walk(ctx, head, stop, func(m *mergeRec) error {
-		m.pos = len(fresh) // fixed below, once the chain is known
-		fresh = append(fresh, m)
-		return emit(m)
 	})
 	if err != nil {
 		return err
 	}
+	fresh := all[:len(all)-len(tail)]
 	r.res.Index.Commits = len(end.Chain)
-	chainPos := map[plumbing.Hash]int{}
+	chainPos := make(map[plumbing.Hash]int, len(end.Chain))
 	for i, h := range end.Chain {
 		chainPos[h] = i
 	}
 	for _, m := range fresh {
 		m.pos = chainPos[m.Commit]
-	}
-
-	// The indexed part below the stop commit.
-	var tail []*mergeRec
-	stopAt := -1
-	if !end.Stop.IsZero() {
-		stopAt = onIndexed[end.Stop]
-		i, _ := slices.BinarySearchFunc(idx.merges, stopAt, func(m *mergeRec, pos int) int { return m.pos - pos })
-		tail = idx.merges[i:]
 	}
 	// The chain read, for OpenedAt: the new part then the indexed one.
 	var chain []plumbing.Hash
@@ -99,20 +120,16 @@ func (r *runner) scan(ctx context.Context, head plumbing.Hash, row rowFunc) erro
 	default:
 		r.res.Index.State = "extended"
 	}
-	for _, m := range tail {
-		if err := ctx.Err(); err != nil {
-			return err
+	if buffer {
+		emitted := all
+		if r.o.Reverse {
+			emitted = slices.Clone(all)
+			slices.Reverse(emitted)
 		}
-		if err := emit(m); err != nil {
-			return err
-		}
-	}
-	if r.o.Reverse {
-		slices.Reverse(out)
-	}
-	for _, m := range out {
-		if err := r.emitMerge(m, row); err != nil {
-			return err
+		for _, m := range emitted {
+			if err := r.emitMerge(m, row); err != nil {
+				return err
+			}
 		}
 	}
 	if r.res.Index.State == "warm" || r.res.Index.State == "prefix" {
@@ -150,12 +167,12 @@ func (r *runner) emitMerge(m *mergeRec, row rowFunc) error {
 			continue
 		}
 		if !t.MetaRead {
-			r.walker.readMeta(t)
+			r.reader.readMeta(t)
 			r.res.Index.Blobs++
 			r.dirty = true
 		}
 		if r.o.OpenedAt && !m.OpenedKnown {
-			if err := r.walker.opened(m, r.onMain); err != nil {
+			if err := r.reader.opened(m, r.onMain); err != nil {
 				return err
 			}
 			r.dirty = true

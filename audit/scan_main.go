@@ -108,63 +108,11 @@ const maxChain = 50_000_000
 
 // walk reads main from head back by first parent, calling emit for each
 // commit that added tickets (newest first), until stop reports true for a
-// commit (that commit is not read) or the root commit was read.
+// commit (that commit is not read) or the root commit was read. It is
+// walkPipeline with one worker and no ticket files read.
 func (w *mainWalker) walk(ctx context.Context, head plumbing.Hash, stop func(plumbing.Hash) bool, emit func(*mergeRec) error) (*walkEnd, error) {
-	end := &walkEnd{}
-	if stop(head) {
-		end.Stop = head
-		return end, nil
-	}
-	cur, curChanges, err := w.commit(head)
-	if err != nil {
-		return nil, err
-	}
-	for i := 1; ; i++ {
-		if i%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if w.progress != nil {
-				w.progress(i)
-			}
-		}
-		if i > maxChain {
-			return nil, fmt.Errorf("main is longer than %d commits", maxChain)
-		}
-		end.Chain = append(end.Chain, cur.Hash)
-		var parent *commitInfo
-		var parentChanges plumbing.Hash
-		next := false
-		if len(cur.Parents) > 0 && !stop(cur.Parents[0]) {
-			if parent, parentChanges, err = w.commit(cur.Parents[0]); err != nil {
-				return nil, err
-			}
-			next = true
-		} else if len(cur.Parents) > 0 {
-			end.Stop = cur.Parents[0]
-			if parentChanges, err = w.changesOf(cur.Parents[0]); err != nil {
-				return nil, err
-			}
-		}
-		if curChanges != parentChanges && !curChanges.IsZero() {
-			m, err := w.merge(cur, parentChanges, curChanges)
-			if err != nil {
-				return nil, err
-			}
-			if m != nil {
-				if err := emit(m); err != nil {
-					return nil, err
-				}
-			}
-		}
-		if !next {
-			if w.progress != nil {
-				w.progress(i)
-			}
-			return end, nil
-		}
-		cur, curChanges = parent, parentChanges
-	}
+	return walkPipeline(ctx, pipeline{obj: w.obj, workers: 1, progress: w.progress}, head, stop, nil,
+		func(m *mergeRec, _ int) error { return emit(m) })
 }
 
 // commit reads commit h and the tree id of its changes/ directory.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -173,6 +174,13 @@ re-derives everything from git and compares.`,
 
 func (o *logOptions) run(cmd *cobra.Command) error {
 	ctx := cmd.Context()
+	// cab log is short-lived and allocates what it keeps (the index, the
+	// rows): collect less often than the default, within a bound, unless
+	// the user tuned the collector.
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetGCPercent(400)
+		debug.SetMemoryLimit(192 << 20)
+	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if o.Fetch {
 		if o.Remote == "" {

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# compare-log.sh: `cab log` against C git answering the same questions on
+# the benchmark change repository (bench/synth: TICKETS tickets over
+# COMMITS commits), timed side by side in one run.
+#
+# Three questions, each asked of main by first parent (how cab reads it):
+#   all      every merge that added tickets    git log --first-parent -- changes/
+#   service  the merges of one service         git log --first-parent -- changes/<svc>/
+#   quarter  the merges of one quarter         git log --first-parent --since --until -- changes/
+#
+# C git answers each without and with a commit-graph carrying changed-path
+# Bloom filters (git commit-graph write --reachable --changed-paths); its
+# best is the faster of the two. cab answers with `cab log --format json`
+# cold (no index: .git/cab removed before each run) and warm (index up to
+# date). The commit sets are checked equal: C git's commits per question
+# against the merge commits of cab's rows.
+#
+# The repository is a local clone of the generated one (objects hardlinked,
+# same packs), so the commit-graph and cab's index never touch the cache.
+#
+# Environment (defaults in brackets): TICKETS [10000], COMMITS [100000],
+# SEED [1], RUNS [5] timed runs per form, COLD_RUNS [3], SERVICE [the
+# service with the most tickets], SINCE/UNTIL [2025-01-01/2025-04-01, UTC
+# midnight], CAB [bin/cab], OUT [bench/.repos/out].
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+TICKETS=${TICKETS:-10000}
+COMMITS=${COMMITS:-100000}
+SEED=${SEED:-1}
+RUNS=${RUNS:-5}
+COLD_RUNS=${COLD_RUNS:-3}
+SINCE=${SINCE:-2025-01-01}
+UNTIL=${UNTIL:-2025-04-01}
+CAB=${CAB:-$ROOT/bin/cab}
+OUT=${OUT:-$ROOT/bench/.repos/out}
+
+case $CAB in /*) ;; *) CAB=$ROOT/$CAB ;; esac
+[[ -x $CAB ]] || { echo "compare-log: $CAB not found; run make build" >&2; exit 2; }
+command -v jq >/dev/null || { echo "compare-log: needs jq (apt-get install jq)" >&2; exit 2; }
+mkdir -p "$OUT"
+
+name=t$TICKETS-c$COMMITS-s$SEED
+SRC=$ROOT/bench/.repos/$name
+go run ./bench/gen -tickets "$TICKETS" -commits "$COMMITS" -seed "$SEED" -out "$SRC" >/dev/null
+REPO=$OUT/log-$name
+rm -rf "$REPO"
+git clone -q --local --no-checkout "$SRC" "$REPO"
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+cd "$REPO"
+SERVICE=${SERVICE:-$(git -C "$SRC" ls-files changes | awk -F/ 'NF == 3 {n[$2]++} END {for (s in n) print n[s], s}' | sort -k1,1nr -k2 | head -1 | cut -d' ' -f2)}
+# Dates are midnight UTC, as cab reads them; git gets the same instants.
+since_iso=${SINCE}T00:00:00Z
+until_iso=${UNTIL}T00:00:00Z
+
+echo "== compare-log: $TICKETS tickets, $(git rev-list --count HEAD) commits, $(git rev-list --first-parent --count HEAD) on main by first parent ($name)"
+echo "machine: $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cab: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ':!bench' || echo ' (dirty tree)'); $(git --version); $(go version)"
+echo "questions: all; service $SERVICE; quarter $since_iso .. $until_iso (both ends included, as git log)"
+
+declare -A GIT CAB_ARGS
+GIT[all]="log --first-parent --format=%H -- changes/"
+GIT[service]="log --first-parent --format=%H -- changes/$SERVICE/"
+GIT[quarter]="log --first-parent --format=%H --since=$since_iso --until=$until_iso -- changes/"
+CAB_ARGS[all]="log --format json"
+CAB_ARGS[service]="log --format json --service $SERVICE"
+CAB_ARGS[quarter]="log --format json --since $SINCE --until $UNTIL"
+questions=(all service quarter)
+
+# The commit sets, untimed. The root commit touches changes/ (it adds
+# changes/.gitkeep) and adds no ticket: git lists it, cab has no row for
+# it; it is accepted only when it holds no ticket file.
+root=$(git rev-list --max-parents=0 HEAD)
+root_tickets=$(git ls-tree -r --name-only "$root" -- changes | grep -c '\.cue$' || true)
+rm -rf .git/cab
+for q in "${questions[@]}"; do
+	# shellcheck disable=SC2086
+	git ${GIT[$q]} | sort >"$OUT/log-$q.git"
+	# shellcheck disable=SC2086
+	"$CAB" ${CAB_ARGS[$q]} >"$OUT/log-$q.json"
+	jq -r '.changes[].mergeCommit' "$OUT/log-$q.json" | sort -u >"$OUT/log-$q.cab"
+	extra=$(comm -23 "$OUT/log-$q.git" "$OUT/log-$q.cab")
+	missing=$(comm -13 "$OUT/log-$q.git" "$OUT/log-$q.cab")
+	if [[ -n $missing || (-n $extra && ($extra != "$root" || $root_tickets != 0)) ]]; then
+		echo "compare-log: $q: the commit sets differ: $(echo "$extra" | grep -c . || true) only in git, $(echo "$missing" | grep -c . || true) only in cab" >&2
+		echo "  see $OUT/log-$q.git and $OUT/log-$q.cab" >&2
+		exit 1
+	fi
+	note=""
+	[[ -n $extra ]] && note=" (git also lists the root commit, which adds changes/.gitkeep and no ticket)"
+	printf 'sets equal: %-8s %6d merges, %6d rows%s\n' "$q" "$(wc -l <"$OUT/log-$q.cab")" "$(jq '.rows' "$OUT/log-$q.json")" "$note"
+done
+# cab --verify-index re-derives the index from git and compares.
+"$CAB" log --verify-index
+
+# median NAME RUNS WARMUP PREPARE COMMAND: seconds, to $OUT/NAME.median
+median() {
+	local name=$1 runs=$2 warmup=$3 prepare=$4 cmd=$5
+	local args=(--style basic --runs "$runs" --warmup "$warmup" --export-json "$OUT/$name.json" -n "$name")
+	[[ -n $prepare ]] && args+=(--prepare "$prepare")
+	if command -v hyperfine >/dev/null; then
+		hyperfine "${args[@]}" "$cmd" >/dev/null 2>&1
+		jq '.results[0].median' "$OUT/$name.json" >"$OUT/$name.median"
+	else
+		for _ in $(seq "$runs"); do
+			[[ -n $prepare ]] && bash -c "$prepare"
+			local t0 t1
+			t0=$(date +%s.%N)
+			bash -c "$cmd" >/dev/null
+			t1=$(date +%s.%N)
+			awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}'
+		done | sort -n | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}' >"$OUT/$name.median"
+	fi
+}
+
+rm -f .git/objects/info/commit-graph
+rm -rf .git/objects/info/commit-graphs
+for q in "${questions[@]}"; do
+	median "git-$q" "$RUNS" 1 "" "git -c core.commitGraph=false ${GIT[$q]}"
+done
+start=$(date +%s.%N)
+git commit-graph write --reachable --changed-paths 2>/dev/null
+graph_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}')
+for q in "${questions[@]}"; do
+	median "git-graph-$q" "$RUNS" 1 "" "git ${GIT[$q]}"
+	median "cab-cold-$q" "$COLD_RUNS" 0 "rm -rf .git/cab" "$CAB ${CAB_ARGS[$q]}"
+	"$CAB" log --format json >/dev/null # bring the index up to date
+	median "cab-warm-$q" "$RUNS" 1 "" "$CAB ${CAB_ARGS[$q]}"
+done
+index_size=$(du -k .git/cab/log-v1.idx | cut -f1)
+
+echo
+echo "== results: medians (C git: $RUNS runs; cab cold: $COLD_RUNS runs, index removed before each; cab warm: $RUNS runs)"
+echo "commit-graph with Bloom filters written in ${graph_s} s; cab's index: ${index_size} KiB"
+printf '%-8s %10s %10s %10s %10s %10s  %12s %12s\n' question "git" "git+graph" "git best" "cab cold" "cab warm" "warm/best" "cold/best"
+calc() { awk "BEGIN{print $1}"; }
+{
+	for q in "${questions[@]}"; do
+		g=$(cat "$OUT/git-$q.median")
+		gg=$(cat "$OUT/git-graph-$q.median")
+		best=$(calc "($g < $gg) ? $g : $gg")
+		cold=$(cat "$OUT/cab-cold-$q.median")
+		warm=$(cat "$OUT/cab-warm-$q.median")
+		printf '%-8s %9.3fs %9.3fs %9.3fs %9.3fs %9.3fs  %11.2fx %11.2fx\n' "$q" "$g" "$gg" "$best" "$cold" "$warm" \
+			"$(calc "$warm / $best")" "$(calc "$cold / $best")"
+		echo "$q git=$g git_graph=$gg cab_cold=$cold cab_warm=$warm" >&3
+	done
+} 3>"$OUT/compare-log.txt"
+echo "targets: warm at most 0.10x, cold at most 2x of C git's best"
+echo "raw results in $OUT (hyperfine JSON per form)"
