@@ -677,4 +677,3 @@ func parseHex(b []byte) (plumbing.Hash, bool) {
 	}
 	return h, true
 }
-
