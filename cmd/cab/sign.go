@@ -11,8 +11,10 @@ import (
 	"strings"
 
 	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -20,6 +22,7 @@ import (
 	forgegit "github.com/cabhq/cab/forge/git"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
 )
@@ -97,6 +100,9 @@ concurrent runs record each ticket exactly once.`,
 			signer, err := sign.LoadSigner(ctx, o.Key, keyPassword)
 			if err != nil {
 				return err
+			}
+			if msg := untrustedKey(repo, o.Rev, signer); msg != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "cab sign: warning:", msg)
 			}
 			review, err := o.reviewFunc(repo)
 			if err != nil {
@@ -208,4 +214,44 @@ func writeOutcomes(w io.Writer, format string, outcomes []sign.Outcome) error {
 	}
 	_, err := fmt.Fprintf(w, "%d signed, %d unsigned\n", signed, unsigned)
 	return err
+}
+
+// untrustedKey says why the reconciler will refuse what signer signs ("" when
+// cab.cue at rev trusts its key): signing with a key cab.cue does not list
+// is allowed (a rotation lands the key first) but almost always a mistake.
+func untrustedKey(repo *gogit.Repository, rev string, signer *sign.Signer) string {
+	h, err := repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return ""
+	}
+	c, err := repo.CommitObject(*h)
+	if err != nil {
+		return ""
+	}
+	f, err := c.File(validate.ConfigFile)
+	if err != nil {
+		return "there is no cab.cue: nothing trusts the signing key, and cab reconcile will refuse these signatures"
+	}
+	src, err := f.Contents()
+	if err != nil {
+		return ""
+	}
+	s, err := schema.Compile(nil)
+	if err != nil {
+		return ""
+	}
+	cfg, _ := s.ParseConfig(validate.ConfigFile, []byte(src))
+	if cfg == nil {
+		return ""
+	}
+	for _, k := range cfg.Config.Keys {
+		pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(k.PublicKey))
+		if err != nil {
+			continue
+		}
+		if id, err := sign.KeyID(pub); err == nil && id == signer.KeyID() {
+			return ""
+		}
+	}
+	return fmt.Sprintf("the signing key %s is not among the keys cab.cue trusts: cab reconcile and cab verify will refuse these signatures (add its public half to keys: in cab.cue)", signer.KeyID())
 }
