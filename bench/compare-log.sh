@@ -3,10 +3,12 @@
 # the benchmark change repository (bench/synth: TICKETS tickets over
 # COMMITS commits), timed side by side in one run.
 #
-# Three questions, each asked of main by first parent (how cab reads it):
-#   all      every merge that added tickets    git log --first-parent -- changes/
-#   service  the merges of one service         git log --first-parent -- changes/<svc>/
-#   quarter  the merges of one quarter         git log --first-parent --since --until -- changes/
+# Four questions, each asked of main by first parent (how cab reads it):
+#   all      every merge that added tickets     git log --first-parent -- changes/
+#   service  the merges of the largest service  git log --first-parent -- changes/<svc>/
+#   small    the merges of the smallest service (where Bloom filters let
+#            git skip nearly every tree, and cab's fixed cost shows)
+#   quarter  the merges of one quarter          git log --first-parent --since --until -- changes/
 #
 # C git answers each without and with a commit-graph carrying changed-path
 # Bloom filters (git commit-graph write --reachable --changed-paths); its
@@ -20,8 +22,9 @@
 #
 # Environment (defaults in brackets): TICKETS [10000], COMMITS [100000],
 # SEED [1], RUNS [5] timed runs per form, COLD_RUNS [3], SERVICE [the
-# service with the most tickets], SINCE/UNTIL [2025-01-01/2025-04-01, UTC
-# midnight], CAB [bin/cab], OUT [bench/.repos/out].
+# service with the most tickets], SMALL [the one with the fewest],
+# SINCE/UNTIL [2025-01-01/2025-04-01, UTC midnight], CAB [bin/cab],
+# OUT [bench/.repos/out].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -38,7 +41,6 @@ OUT=${OUT:-$ROOT/bench/.repos/out}
 
 case $CAB in /*) ;; *) CAB=$ROOT/$CAB ;; esac
 [[ -x $CAB ]] || { echo "compare-log: $CAB not found; run make build" >&2; exit 2; }
-command -v jq >/dev/null || { echo "compare-log: needs jq (apt-get install jq)" >&2; exit 2; }
 mkdir -p "$OUT"
 
 name=t$TICKETS-c$COMMITS-s$SEED
@@ -49,7 +51,9 @@ rm -rf "$REPO"
 git clone -q --local --no-checkout "$SRC" "$REPO"
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 cd "$REPO"
-SERVICE=${SERVICE:-$(git -C "$SRC" ls-files changes | awk -F/ 'NF == 3 {n[$2]++} END {for (s in n) print n[s], s}' | sort -k1,1nr -k2 | head -1 | cut -d' ' -f2)}
+by_size=$(git -C "$SRC" ls-files changes | awk -F/ 'NF == 3 && /\.cue$/ {n[$2]++} END {for (s in n) print n[s], s}' | sort -k1,1nr -k2)
+SERVICE=${SERVICE:-$(echo "$by_size" | head -1 | cut -d' ' -f2)}
+SMALL=${SMALL:-$(echo "$by_size" | tail -1 | cut -d' ' -f2)}
 # Dates are midnight UTC, as cab reads them; git gets the same instants.
 since_iso=${SINCE}T00:00:00Z
 until_iso=${UNTIL}T00:00:00Z
@@ -57,16 +61,18 @@ until_iso=${UNTIL}T00:00:00Z
 echo "== compare-log: $TICKETS tickets, $(git rev-list --count HEAD) commits, $(git rev-list --first-parent --count HEAD) on main by first parent ($name)"
 echo "machine: $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "cab: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ':!bench' || echo ' (dirty tree)'); $(git --version); $(go version)"
-echo "questions: all; service $SERVICE; quarter $since_iso .. $until_iso (both ends included, as git log)"
+echo "questions: all; service $SERVICE; small $SMALL; quarter $since_iso .. $until_iso (both ends included, as git log)"
 
 declare -A GIT CAB_ARGS
 GIT[all]="log --first-parent --format=%H -- changes/"
 GIT[service]="log --first-parent --format=%H -- changes/$SERVICE/"
+GIT[small]="log --first-parent --format=%H -- changes/$SMALL/"
 GIT[quarter]="log --first-parent --format=%H --since=$since_iso --until=$until_iso -- changes/"
 CAB_ARGS[all]="log --format json"
 CAB_ARGS[service]="log --format json --service $SERVICE"
+CAB_ARGS[small]="log --format json --service $SMALL"
 CAB_ARGS[quarter]="log --format json --since $SINCE --until $UNTIL"
-questions=(all service quarter)
+questions=(all service small quarter)
 
 # The commit sets, untimed. The root commit touches changes/ (it adds
 # changes/.gitkeep) and adds no ticket: git lists it, cab has no row for
@@ -79,7 +85,7 @@ for q in "${questions[@]}"; do
 	git ${GIT[$q]} | sort >"$OUT/log-$q.git"
 	# shellcheck disable=SC2086
 	"$CAB" ${CAB_ARGS[$q]} >"$OUT/log-$q.json"
-	jq -r '.changes[].mergeCommit' "$OUT/log-$q.json" | sort -u >"$OUT/log-$q.cab"
+	sed -n 's/^      "mergeCommit": "\([0-9a-f]\{40\}\)",$/\1/p' "$OUT/log-$q.json" | sort -u >"$OUT/log-$q.cab"
 	extra=$(comm -23 "$OUT/log-$q.git" "$OUT/log-$q.cab")
 	missing=$(comm -13 "$OUT/log-$q.git" "$OUT/log-$q.cab")
 	if [[ -n $missing || (-n $extra && ($extra != "$root" || $root_tickets != 0)) ]]; then
@@ -89,7 +95,7 @@ for q in "${questions[@]}"; do
 	fi
 	note=""
 	[[ -n $extra ]] && note=" (git also lists the root commit, which adds changes/.gitkeep and no ticket)"
-	printf 'sets equal: %-8s %6d merges, %6d rows%s\n' "$q" "$(wc -l <"$OUT/log-$q.cab")" "$(jq '.rows' "$OUT/log-$q.json")" "$note"
+	printf 'sets equal: %-8s %6d merges, %6d rows%s\n' "$q" "$(wc -l <"$OUT/log-$q.cab")" "$(sed -n 's/^  "rows": \([0-9]*\),$/\1/p' "$OUT/log-$q.json")" "$note"
 done
 # cab --verify-index re-derives the index from git and compares.
 "$CAB" log --verify-index
@@ -97,12 +103,14 @@ done
 # median NAME RUNS WARMUP PREPARE COMMAND: seconds, to $OUT/NAME.median
 median() {
 	local name=$1 runs=$2 warmup=$3 prepare=$4 cmd=$5
-	local args=(--style basic --runs "$runs" --warmup "$warmup" --export-json "$OUT/$name.json" -n "$name")
+	local args=(--style basic --runs "$runs" --warmup "$warmup" --export-csv "$OUT/$name.csv" -n "$name")
 	[[ -n $prepare ]] && args+=(--prepare "$prepare")
 	if command -v hyperfine >/dev/null; then
 		hyperfine "${args[@]}" "$cmd" >/dev/null 2>&1
-		jq '.results[0].median' "$OUT/$name.json" >"$OUT/$name.median"
+		awk -F, 'NR==2{print $4}' "$OUT/$name.csv" >"$OUT/$name.median"
+		awk -F, 'NR==2{print $5 + $6}' "$OUT/$name.csv" >"$OUT/$name.cpu"
 	else
+		echo 0 >"$OUT/$name.cpu"
 		for _ in $(seq "$runs"); do
 			[[ -n $prepare ]] && bash -c "$prepare"
 			local t0 t1
@@ -133,19 +141,25 @@ index_size=$(du -k .git/cab/log-v1.idx | cut -f1)
 echo
 echo "== results: medians (C git: $RUNS runs; cab cold: $COLD_RUNS runs, index removed before each; cab warm: $RUNS runs)"
 echo "commit-graph with Bloom filters written in ${graph_s} s; cab's index: ${index_size} KiB"
-printf '%-8s %10s %10s %10s %10s %10s  %12s %12s\n' question "git" "git+graph" "git best" "cab cold" "cab warm" "warm/best" "cold/best"
 calc() { awk "BEGIN{print $1}"; }
-{
+table() { # table KIND: wall (median) or cpu (mean user + system)
+	local ext=$1
+	printf '%-8s %10s %10s %10s %10s %10s  %10s %10s\n' "$2" "git" "git+graph" "git best" "cab cold" "cab warm" "warm/best" "cold/best"
 	for q in "${questions[@]}"; do
-		g=$(cat "$OUT/git-$q.median")
-		gg=$(cat "$OUT/git-graph-$q.median")
+		local g gg best cold warm
+		g=$(cat "$OUT/git-$q.$ext")
+		gg=$(cat "$OUT/git-graph-$q.$ext")
 		best=$(calc "($g < $gg) ? $g : $gg")
-		cold=$(cat "$OUT/cab-cold-$q.median")
-		warm=$(cat "$OUT/cab-warm-$q.median")
-		printf '%-8s %9.3fs %9.3fs %9.3fs %9.3fs %9.3fs  %11.2fx %11.2fx\n' "$q" "$g" "$gg" "$best" "$cold" "$warm" \
+		cold=$(cat "$OUT/cab-cold-$q.$ext")
+		warm=$(cat "$OUT/cab-warm-$q.$ext")
+		printf '%-8s %9.3fs %9.3fs %9.3fs %9.3fs %9.3fs  %9.2fx %9.2fx\n' "$q" "$g" "$gg" "$best" "$cold" "$warm" \
 			"$(calc "$warm / $best")" "$(calc "$cold / $best")"
-		echo "$q git=$g git_graph=$gg cab_cold=$cold cab_warm=$warm" >&3
+		echo "$ext $q git=$g git_graph=$gg cab_cold=$cold cab_warm=$warm" >>"$OUT/compare-log.txt"
 	done
-} 3>"$OUT/compare-log.txt"
-echo "targets: warm at most 0.10x, cold at most 2x of C git's best"
-echo "raw results in $OUT (hyperfine JSON per form)"
+}
+: >"$OUT/compare-log.txt"
+table median "wall"
+echo
+table cpu "CPU"
+echo "targets: warm at most 0.10x, cold at most 2x of C git's best (wall)"
+echo "raw results in $OUT (hyperfine CSV per form)"

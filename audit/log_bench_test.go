@@ -1,0 +1,83 @@
+package audit
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cabhq/cab/bench/synth"
+)
+
+// benchRepo generates (once per run) a synthetic change repository of
+// 1,000 tickets over 10,000 commits with bench/synth: bench/compare-log.sh
+// measures the full-size one against C git.
+func benchRepo(b *testing.B) string {
+	b.Helper()
+	dir := filepath.Join(os.TempDir(), "cab-audit-bench-t1000-c10000")
+	_, err := synth.Generate(context.Background(), dir, synth.Options{Seed: 1, Tickets: 1000, Commits: 10000})
+	require.NoError(b, err)
+	return dir
+}
+
+// logOnce runs Log over dir, rendering JSON to nowhere.
+func logOnce(b *testing.B, dir string, o LogOptions) {
+	o.Dir = dir
+	lw, err := NewLogWriter(io.Discard, "json", false)
+	require.NoError(b, err)
+	res, err := Log(context.Background(), o, lw.WriteChange)
+	require.NoError(b, err)
+	require.NoError(b, lw.Finish(res))
+}
+
+func benchLog(b *testing.B, dir string, o LogOptions, prepare func()) {
+	b.Helper()
+	for i := 0; i < b.N; i++ {
+		if prepare != nil {
+			b.StopTimer()
+			prepare()
+			b.StartTimer()
+		}
+		logOnce(b, dir, o)
+	}
+}
+
+// BenchmarkLog measures cab log over the whole history, one service and
+// one quarter: cold (no index) and warm (index up to date).
+func BenchmarkLog(b *testing.B) {
+	dir := benchRepo(b)
+	index := filepath.Join(dir, ".git", indexDir)
+	for name, f := range map[string]Filter{
+		"all":     {},
+		"service": {Services: []string{"checkout-api"}},
+		"quarter": {Since: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2024, 4, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		b.Run(name+"/cold", func(b *testing.B) {
+			benchLog(b, dir, LogOptions{Filter: f}, func() { require.NoError(b, os.RemoveAll(index)) })
+		})
+		b.Run(name+"/warm", func(b *testing.B) {
+			logOnce(b, dir, LogOptions{}) // bring the index up to date
+			b.ResetTimer()
+			benchLog(b, dir, LogOptions{Filter: f}, nil)
+		})
+	}
+}
+
+// BenchmarkDecodeIndex measures loading the index of the benchmark
+// repository.
+func BenchmarkDecodeIndex(b *testing.B) {
+	dir := benchRepo(b)
+	logOnce(b, dir, LogOptions{})
+	data, err := os.ReadFile(filepath.Join(dir, ".git", indexDir, indexFile))
+	require.NoError(b, err)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, err := decodeIndex(data)
+		require.NoError(b, err)
+	}
+}
