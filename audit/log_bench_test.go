@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,13 +14,18 @@ import (
 	"github.com/cabhq/cab/bench/synth"
 )
 
-// benchRepo generates (once per run) a synthetic change repository of
-// 1,000 tickets over 10,000 commits with bench/synth: bench/compare-log.sh
-// measures the full-size one against C git.
+// benchRepo generates (once, cached under the temporary directory) a
+// synthetic change repository of 1,000 tickets over 10,000 commits with
+// bench/synth (-short: 200 over 2,000); bench/compare-log.sh measures the
+// full-size one against C git.
 func benchRepo(b *testing.B) string {
 	b.Helper()
-	dir := filepath.Join(os.TempDir(), "cab-audit-bench-t1000-c10000")
-	_, err := synth.Generate(context.Background(), dir, synth.Options{Seed: 1, Tickets: 1000, Commits: 10000})
+	o := synth.Options{Seed: 1, Tickets: 1000, Commits: 10000}
+	if testing.Short() {
+		o.Tickets, o.Commits = 200, 2000
+	}
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("cab-audit-bench-t%d-c%d", o.Tickets, o.Commits))
+	_, err := synth.Generate(context.Background(), dir, o)
 	require.NoError(b, err)
 	return dir
 }
