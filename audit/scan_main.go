@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"regexp"
@@ -225,47 +226,44 @@ func (w *mainWalker) added(a, b plumbing.Hash, prefix string, out *[]treeEntryAt
 	if tb, err = w.obj.readType(b, objTree); err != nil {
 		return fmt.Errorf("reading %s/: %w", prefix, err)
 	}
-	var ea, eb treeEntry
-	okA, okB := false, false
-	next := func(t *[]byte, e *treeEntry, ok *bool) error {
-		if len(*t) == 0 {
-			*ok = false
+	for {
+		// Entries byte for byte the same in both trees (most of them) are
+		// skipped without being decoded.
+		for len(ta) > 0 && len(tb) > 0 {
+			nul := bytes.IndexByte(ta, 0)
+			n := nul + 1 + len(plumbing.ZeroHash)
+			if nul < 0 || n > len(ta) || n > len(tb) || !bytes.Equal(ta[:n], tb[:n]) {
+				break
+			}
+			ta, tb = ta[n:], tb[n:]
+		}
+		if len(tb) == 0 {
 			return nil
 		}
-		var err error
-		*e, *t, err = nextEntry(*t)
+		eb, restB, err := nextEntry(tb)
 		if err != nil {
 			return fmt.Errorf("reading %s/: %w", prefix, err)
 		}
-		*ok = true
-		return nil
-	}
-	if err := next(&ta, &ea, &okA); err != nil {
-		return err
-	}
-	if err := next(&tb, &eb, &okB); err != nil {
-		return err
-	}
-	for okB {
-		c := 1
-		if okA {
+		c := 1 // only in b
+		var ea treeEntry
+		var restA []byte
+		if len(ta) > 0 {
+			if ea, restA, err = nextEntry(ta); err != nil {
+				return fmt.Errorf("reading %s/: %w", prefix, err)
+			}
 			c = compareEntries(&ea, &eb)
 		}
 		switch {
 		case c < 0: // only in a: deleted
-			if err := next(&ta, &ea, &okA); err != nil {
-				return err
-			}
+			ta = restA
 			continue
-		case c == 0: // in both
+		case c == 0: // in both, changed
 			if ea.Hash != eb.Hash && eb.isTree() && !refusedName(eb.Name) {
 				if err := w.added(ea.Hash, eb.Hash, prefix+"/"+string(eb.Name), out); err != nil {
 					return err
 				}
 			}
-			if err := next(&ta, &ea, &okA); err != nil {
-				return err
-			}
+			ta = restA
 		default: // only in b: added
 			if !refusedName(eb.Name) {
 				p := prefix + "/" + string(eb.Name)
@@ -278,11 +276,8 @@ func (w *mainWalker) added(a, b plumbing.Hash, prefix string, out *[]treeEntryAt
 				}
 			}
 		}
-		if err := next(&tb, &eb, &okB); err != nil {
-			return err
-		}
+		tb = restB
 	}
-	return nil
 }
 
 // refusedName reports tree entry names validate.Mainline skips: empty,
