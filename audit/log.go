@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -220,6 +221,8 @@ type runner struct {
 	byCommit map[string]*mergeRec
 	idx      *logIndex
 	dirty    bool
+	// ledgerDone delivers the ledger read beside the walk.
+	ledgerDone chan ledgerResult
 	// chain is the first-parent chain read, newest first; mainSet the
 	// same as a set, built when needed.
 	chain   []plumbing.Hash
@@ -288,10 +291,22 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 	default:
 		r.idx = r.loadIndex()
 	}
-	if err := r.readLedger(ledgerRef, ledgerHead); err != nil {
-		return nil, err
+	// The ledger is read beside the walk of main; rows wait for it.
+	prevIdx := r.idx
+	if r.idx == nil {
+		r.idx = &logIndex{}
 	}
-	if err := r.scan(ctx, head, row); err != nil {
+	r.ledgerDone = make(chan ledgerResult, 1)
+	ledgerObj := obj.clone()
+	go func() {
+		l, err := r.readLedger(ledgerObj, prevIdx, ledgerRef, ledgerHead)
+		r.ledgerDone <- ledgerResult{read: l, ref: ledgerRef, err: err}
+	}()
+	err = r.scan(ctx, head, row)
+	if lerr := r.awaitLedger(); lerr != nil {
+		return nil, lerr
+	}
+	if err != nil {
 		return nil, err
 	}
 	if o.Index != IndexOff && r.dirty {
@@ -305,6 +320,12 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 	}
 	r.finishProblems()
 	return r, nil
+}
+
+type ledgerResult struct {
+	read *ledgerRead
+	ref  plumbing.ReferenceName
+	err  error
 }
 
 // gitDirs returns the repository's git directory and objects directory.
@@ -408,15 +429,27 @@ func (r *runner) resolveLedger(name plumbing.ReferenceName) (plumbing.Hash, erro
 	return ref.Hash(), nil
 }
 
-// readLedger reads the ledger at head, reusing the index's view of the
-// ticket directories that did not change, and checks what was appended
-// since the index's ledger head.
-func (r *runner) readLedger(name plumbing.ReferenceName, head plumbing.Hash) error {
+// ledgerRead is what reading the ledger gives a run.
+type ledgerRead struct {
+	view  *ledgerView
+	notes []Problem
+	// repository is the forge repository the signed predicates name.
+	repository string
+	changed    bool
+}
+
+// readLedger reads the ledger at head, reusing prev's view of the ticket
+// directories that did not change, and checks what was appended since
+// prev's head (when prev read the same ref). It runs on its own goroutine
+// beside the walk of main: obj is its own reader, and go-git, which the
+// ledger package reads with, is used under the fallback's lock.
+func (r *runner) readLedger(obj *objects, idx *logIndex, name plumbing.ReferenceName, head plumbing.Hash) (*ledgerRead, error) {
 	var prev *ledgerView
 	var notes []Problem
-	if r.idx != nil && r.idx.ledgerRef == name.String() {
-		prev = r.idx.ledger
-		notes = r.idx.notes
+	same := idx != nil && idx.ledgerRef == name.String()
+	if same {
+		prev = idx.ledger
+		notes = slices.Clone(idx.notes)
 		old := prev.Head
 		switch {
 		case old == head:
@@ -425,10 +458,13 @@ func (r *runner) readLedger(name plumbing.ReferenceName, head plumbing.Hash) err
 			notes = append(notes, Problem{What: ProblemLedgerRewritten, Message: fmt.Sprintf(
 				"the ledger branch %s is gone; cab log last read it at %s", name.Short(), old)})
 		default:
-			err := ledger.VerifyCheckpoint(r.repo, old, head)
-			if err == nil {
-				err = ledger.AppendOnly(r.repo, head, old)
-			}
+			err := r.withGoGit(func() error {
+				err := ledger.VerifyCheckpoint(r.repo, old, head)
+				if err == nil {
+					err = ledger.AppendOnly(r.repo, head, old)
+				}
+				return err
+			})
 			var ae *ledger.AppendOnlyError
 			switch {
 			case err == nil:
@@ -438,33 +474,60 @@ func (r *runner) readLedger(name plumbing.ReferenceName, head plumbing.Hash) err
 			case errors.As(err, &ae):
 				notes = append(notes, Problem{What: ProblemLedgerRewritten, Message: err.Error()})
 			default:
-				return fmt.Errorf("checking the ledger appended since %s: %w", old, err)
+				return nil, fmt.Errorf("checking the ledger appended since %s: %w", old, err)
 			}
 		}
 	}
-	v, err := readLedger(r.obj, head, prev)
+	v, err := readLedger(obj, head, prev, r.workers())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r.ledger = v
-	if r.idx == nil || r.idx.ledgerRef != name.String() || r.idx.ledger.Head != head || len(notes) != len(r.idx.notes) {
-		r.dirty = true
-	}
-	if r.idx == nil {
-		r.idx = &logIndex{}
-	}
-	r.idx.ledgerRef, r.idx.ledger, r.idx.notes = name.String(), v, notes
+	out := &ledgerRead{view: v, notes: notes,
+		changed: !same || prev.Head != head || len(notes) != len(idx.notes)}
 	for _, t := range v.Tickets {
-		if r.repository != "" {
+		for _, ev := range t.Events {
+			if ev.Signed != nil && ev.Signed.Repository != "" && out.repository == "" {
+				out.repository = ev.Signed.Repository
+			}
+		}
+		if out.repository != "" {
 			break
 		}
-		for _, ev := range t.Events {
-			if ev.Signed != nil && ev.Signed.Repository != "" {
-				r.repository = ev.Signed.Repository
-				break
-			}
-		}
 	}
+	return out, nil
+}
+
+// withGoGit runs f, which reads the repository through go-git, under the
+// lock the readers' fallback takes: go-git's storage is not safe for
+// concurrent use.
+func (r *runner) withGoGit(f func() error) error {
+	if fb := r.obj.fallback; fb != nil {
+		fb.mu.Lock()
+		defer fb.mu.Unlock()
+	}
+	return f()
+}
+
+// workers is how many goroutines read objects at once.
+func (r *runner) workers() int { return max(1, min(runtime.GOMAXPROCS(0), 4)) }
+
+// awaitLedger waits for the ledger read started beside the walk, once,
+// and takes its result into the run and the index.
+func (r *runner) awaitLedger() error {
+	if r.ledger != nil {
+		return nil
+	}
+	res := <-r.ledgerDone
+	if res.err != nil {
+		r.ledger = &ledgerView{}
+		return res.err
+	}
+	l := res.read
+	r.ledger, r.repository = l.view, l.repository
+	if l.changed {
+		r.dirty = true
+	}
+	r.idx.ledgerRef, r.idx.ledger, r.idx.notes = res.ref.String(), l.view, l.notes
 	return nil
 }
 

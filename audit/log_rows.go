@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -54,7 +53,7 @@ func (r *runner) scan(ctx context.Context, head plumbing.Hash, row rowFunc) erro
 		tail   []*mergeRec
 		stopAt = -1
 	)
-	p := pipeline{obj: r.obj, workers: max(1, min(runtime.GOMAXPROCS(0), 4)), progress: r.o.Progress,
+	p := pipeline{obj: r.obj, workers: r.workers(), progress: r.o.Progress,
 		prepare: func(w *mainWalker, m *mergeRec) int {
 			blobs := 0
 			if f.matchTime(m.Time) {
@@ -157,6 +156,9 @@ func orState(cur, s string) string {
 
 // emitMerge emits the rows of one merge that pass the cheap filters.
 func (r *runner) emitMerge(m *mergeRec, row rowFunc) error {
+	if err := r.awaitLedger(); err != nil {
+		return err
+	}
 	f := &r.o.Filter
 	if !f.matchTime(m.Time) {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -96,8 +97,9 @@ const maxLedgerFile = 4 << 20
 // ledger.ReadAt, which refuses a ledger with any problem, it keeps every
 // event it can read and records each problem on its ticket, so that cab log
 // shows the rows as far as the ledger is readable and says what is broken.
-// Ticket directories whose tree id is the one in prev are taken from prev.
-func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView) (*ledgerView, error) {
+// Ticket directories whose tree id is the one in prev are taken from prev;
+// the others are read by up to workers goroutines.
+func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView, workers int) (*ledgerView, error) {
 	v := &ledgerView{Head: head}
 	if head.IsZero() {
 		return v, nil
@@ -134,6 +136,12 @@ func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView) (*ledgerView
 	if err != nil {
 		return nil, fmt.Errorf("reading ledger/: %w", err)
 	}
+	type job struct {
+		i    int
+		name string
+		tree plumbing.Hash
+	}
+	var jobs []job
 	for len(dir) > 0 {
 		te, rest, err := nextEntry(dir)
 		if err != nil {
@@ -151,11 +159,45 @@ func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView) (*ledgerView
 				continue
 			}
 		}
-		t, err := readLedgerTicket(obj, name, te.Hash)
-		if err != nil {
-			return nil, err
+		v.Tickets = append(v.Tickets, nil)
+		jobs = append(jobs, job{i: len(v.Tickets) - 1, name: name, tree: te.Hash})
+	}
+	// The directories to read, spread over the workers.
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  = make(chan job)
+	)
+	for w := range max(1, min(workers, len(jobs))) {
+		o := obj
+		if w > 0 {
+			o = obj.clone()
 		}
-		v.Tickets = append(v.Tickets, t)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				t, err := readLedgerTicket(o, j.name, j.tree)
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					continue
+				}
+				v.Tickets[j.i] = t
+			}
+		}()
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return nil, first
 	}
 	sort.Slice(v.Tickets, func(i, j int) bool { return v.Tickets[i].ID < v.Tickets[j].ID })
 	return v, nil
