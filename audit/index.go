@@ -91,6 +91,11 @@ func (r *runner) saveIndex() error {
 		os.Remove(f.Name())
 		return err
 	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
 	if err := f.Close(); err != nil {
 		os.Remove(f.Name())
 		return err

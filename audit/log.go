@@ -209,9 +209,8 @@ type runner struct {
 	log    *slog.Logger
 	res    *LogResult
 	ledger *ledgerView
-	// walker walks main; reader reads tickets and commits for the
-	// goroutine emitting rows.
-	walker *mainWalker
+	// reader reads tickets and commits for the goroutine emitting rows
+	// (the walk has readers of its own).
 	reader *mainWalker
 	// repository is the forge repository ("github.com/acme/changes") the
 	// signed predicates name, for links.
@@ -262,7 +261,6 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 	defer obj.close()
 	r := &runner{o: o, repo: repo, gitDir: gitDir, obj: obj, log: o.Logger,
 		res: &LogResult{Problems: []Problem{}, MainHead: plumbing.ZeroHash.String(), LedgerHead: plumbing.ZeroHash.String()}}
-	r.walker = &mainWalker{obj: obj, progress: o.Progress}
 	r.reader = &mainWalker{obj: obj.clone()}
 
 	head, err := r.resolveMain()

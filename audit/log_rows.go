@@ -17,7 +17,9 @@ import (
 func (r *runner) scan(ctx context.Context, head plumbing.Hash, row rowFunc) error {
 	idx := r.idx
 	if head.IsZero() {
-		r.res.Index.State = orState(r.res.Index.State, "cold")
+		if r.res.Index.State == "" {
+			r.res.Index.State = "cold"
+		}
 		if idx.mainRead {
 			r.dirty = true
 		}
@@ -111,7 +113,9 @@ func (r *runner) scan(ctx context.Context, head plumbing.Hash, row rowFunc) erro
 
 	switch {
 	case stopAt < 0:
-		r.res.Index.State = orState(r.res.Index.State, "cold")
+		if r.res.Index.State == "" { // not "off"
+			r.res.Index.State = "cold"
+		}
 	case len(end.Chain) == 0 && stopAt == 0:
 		r.res.Index.State = "warm"
 	case len(end.Chain) == 0:
@@ -145,13 +149,6 @@ func (r *runner) scan(ctx context.Context, head plumbing.Hash, row rowFunc) erro
 	idx.mainRead, idx.head, idx.chain, idx.merges = true, head, chain, merges
 	r.dirty = true
 	return nil
-}
-
-func orState(cur, s string) string {
-	if cur != "" {
-		return cur
-	}
-	return s
 }
 
 // emitMerge emits the rows of one merge that pass the cheap filters.

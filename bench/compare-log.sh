@@ -23,7 +23,7 @@
 # Environment (defaults in brackets): TICKETS [10000], COMMITS [100000],
 # SEED [1], RUNS [5] timed runs per form, COLD_RUNS [3], SERVICE [the
 # service with the most tickets], SMALL [the one with the fewest],
-# SINCE/UNTIL [2025-01-01/2025-04-01, UTC midnight], CAB [bin/cab],
+# SINCE/UNTIL [2025-01-01/2025-03-31, days in UTC], CAB [bin/cab],
 # OUT [bench/.repos/out].
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +35,7 @@ SEED=${SEED:-1}
 RUNS=${RUNS:-5}
 COLD_RUNS=${COLD_RUNS:-3}
 SINCE=${SINCE:-2025-01-01}
-UNTIL=${UNTIL:-2025-04-01}
+UNTIL=${UNTIL:-2025-03-31}
 CAB=${CAB:-$ROOT/bin/cab}
 OUT=${OUT:-$ROOT/bench/.repos/out}
 
@@ -54,9 +54,10 @@ cd "$REPO"
 by_size=$(git -C "$SRC" ls-files changes | awk -F/ 'NF == 3 && /\.cue$/ {n[$2]++} END {for (s in n) print n[s], s}' | sort -k1,1nr -k2)
 SERVICE=${SERVICE:-$(echo "$by_size" | head -1 | cut -d' ' -f2)}
 SMALL=${SMALL:-$(echo "$by_size" | tail -1 | cut -d' ' -f2)}
-# Dates are midnight UTC, as cab reads them; git gets the same instants.
+# Dates are days in UTC, as cab reads them (--until to the end of the day);
+# git gets the same instants (commit times are whole seconds).
 since_iso=${SINCE}T00:00:00Z
-until_iso=${UNTIL}T00:00:00Z
+until_iso=${UNTIL}T23:59:59Z
 
 echo "== compare-log: $TICKETS tickets, $(git rev-list --count HEAD) commits, $(git rev-list --first-parent --count HEAD) on main by first parent ($name)"
 echo "machine: $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB; load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -60,17 +60,20 @@ func (o *logOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Outcomes, "outcome", nil, "outcomes: "+strings.Join(audit.Outcomes, ", ")+" (--events: event kinds)")
 	fs.StringSliceVar(&o.Kinds, "kind", nil, "ticket kinds: standard, normal, emergency")
 	fs.StringSliceVar(&o.Risks, "risk", nil, "risks: low, medium, high, critical")
-	fs.StringVar(&o.Since, "since", "", "merged at or after (--events: events at or after): RFC 3339, or a date meaning midnight UTC")
-	fs.StringVar(&o.Until, "until", "", "merged at or before (--events: events at or before): RFC 3339, or a date meaning midnight UTC")
+	fs.StringVar(&o.Since, "since", "", "merged at or after (--events: events at or after): RFC 3339, or a date, from its start in UTC")
+	fs.StringVar(&o.Until, "until", "", "merged at or before (--events: events at or before): RFC 3339, or a date, to its end in UTC")
 	fs.BoolVar(&o.NoIndex, "no-index", false, "neither read nor write the index under .git/cab/")
 	fs.BoolVar(&o.RebuildIndex, "rebuild-index", false, "rebuild the index under .git/cab/ from git")
 	fs.BoolVar(&o.VerifyIndex, "verify-index", false, "re-derive everything from git and compare it with the index; exit 1 when they differ")
 }
 
-// parseTime reads an RFC 3339 time or a date, which means midnight UTC
-// at its start: git history and the ledger are in UTC, and a date must
-// mean the same instant on every machine and CI runner.
-func parseTime(flag, s string) (time.Time, error) {
+// parseTime reads an RFC 3339 time, or a date: a day in UTC (git
+// history and the ledger are in UTC, and a date must mean the same
+// instants on every machine and CI runner), which --since starts at its
+// first instant and --until (endOfDay) ends at its last, so that
+// --since 2026-01-01 --until 2026-03-31 is the first quarter, as cab
+// metrics reads dates.
+func parseTime(flag, s string, endOfDay bool) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
@@ -78,9 +81,12 @@ func parseTime(flag, s string) (time.Time, error) {
 		return t.UTC(), nil
 	}
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		if endOfDay {
+			t = t.AddDate(0, 0, 1).Add(-time.Nanosecond)
+		}
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("--%s %q: not a time\n    hint: use RFC 3339 with an offset, e.g. 2026-01-02T15:04:05Z or 2026-01-02T16:04:05+01:00, or a date, 2026-01-02, meaning midnight UTC", flag, s)
+	return time.Time{}, fmt.Errorf("--%s %q: not a time\n    hint: use RFC 3339 with an offset, e.g. 2026-01-02T15:04:05Z or 2026-01-02T16:04:05+01:00, or a date, 2026-01-02, meaning that day in UTC", flag, s)
 }
 
 func oneOf(flag string, values, allowed []string) error {
@@ -110,11 +116,11 @@ func (o *logOptions) validate() error {
 	); err != nil {
 		return err
 	}
-	since, err := parseTime("since", o.Since)
+	since, err := parseTime("since", o.Since, false)
 	if err != nil {
 		return err
 	}
-	until, err := parseTime("until", o.Until)
+	until, err := parseTime("until", o.Until, true)
 	if err != nil {
 		return err
 	}
@@ -138,9 +144,11 @@ recorded (applied, verified, rolled back) and the outcome. With --events, one
 row per ledger event. Rows stream: the first appear before the scan ends.
 
 Filters combine (AND); a flag given several values matches any of them.
---since and --until bound the merge time, both ends included as in git log;
-they take RFC 3339 times (with an offset) or dates, which mean midnight UTC.
-Times are printed in RFC 3339, in UTC.
+--since and --until bound the merge time, both ends included as in git log.
+They take RFC 3339 times with an offset, or dates, which are days in UTC:
+--since 2026-01-01 --until 2026-03-31 is the first quarter of 2026, from
+2026-01-01T00:00:00Z to the last instant of 2026-03-31 in UTC, whatever the
+machine's time zone. Times are printed in RFC 3339, in UTC.
 
 What the signed predicate says (author, approvals, pull request) is read from
 each ledger envelope without verifying its signature: cab verify does that.
@@ -156,7 +164,7 @@ the index against the branch heads and reads only what is new; an index that
 no longer fits (history rewritten, file damaged) is rebuilt. --verify-index
 re-derives everything from git and compares.`,
 		Example: `  cab log
-  cab log --service payments --since 2026-01-01 --until 2026-04-01
+  cab log --service payments --since 2026-01-01 --until 2026-03-31
   cab log --outcome rolled-back,failed --format csv > incidents.csv
   cab log --id CHG-2026-0042 --events
   cab log --approver github:1001 --risk high,critical --format json`,

@@ -30,20 +30,23 @@ func TestLogProgress(t *testing.T) {
 
 func TestParseTime(t *testing.T) {
 	for _, tc := range []struct {
-		in   string
-		want time.Time
-		err  string
+		in       string
+		endOfDay bool
+		want     time.Time
+		err      string
 	}{
-		{"", time.Time{}, ""},
-		{"2026-01-02", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), ""},
-		{"2026-01-02T15:04:05Z", time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC), ""},
-		{"2026-01-02T16:04:05+01:00", time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC), ""},
-		{"2026-01-02T15:04:05", time.Time{}, "not a time"},
-		{"yesterday", time.Time{}, "not a time"},
-		{"02/01/2026", time.Time{}, "not a time"},
+		{"", false, time.Time{}, ""},
+		{"2026-01-02", false, time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), ""},
+		{"2026-01-02", true, time.Date(2026, 1, 2, 23, 59, 59, 999999999, time.UTC), ""},
+		{"2026-12-31", true, time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC), ""},
+		{"2026-01-02T15:04:05Z", true, time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC), ""},
+		{"2026-01-02T16:04:05+01:00", false, time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC), ""},
+		{"2026-01-02T15:04:05", false, time.Time{}, "not a time"},
+		{"yesterday", false, time.Time{}, "not a time"},
+		{"02/01/2026", false, time.Time{}, "not a time"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			got, err := parseTime("since", tc.in)
+			got, err := parseTime("since", tc.in, tc.endOfDay)
 			if tc.err != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.err)
