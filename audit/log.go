@@ -248,7 +248,7 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 	}
 	repo, err := git.PlainOpenWithOptions(o.Dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
 	if err != nil {
-		return nil, fmt.Errorf("opening the git repository at %s: %w", o.Dir, err)
+		return nil, fmt.Errorf("opening the git repository at %s: %w (run cab log inside the change repository)", o.Dir, err)
 	}
 	gitDir, objDir, err := gitDirs(repo)
 	if err != nil {

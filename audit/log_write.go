@@ -23,6 +23,7 @@ type LogWriter struct {
 	format string
 	events bool
 	csv    *csv.Writer
+	begun  bool
 	rows   int
 	buf    []byte
 }
@@ -35,19 +36,27 @@ func NewLogWriter(w io.Writer, format string, events bool) (*LogWriter, error) {
 	default:
 		return nil, fmt.Errorf("%w: format %q: want table, json or csv", ErrFilter, format)
 	}
-	lw := &LogWriter{w: bufio.NewWriterSize(w, 64<<10), format: format, events: events}
-	switch format {
+	return &LogWriter{w: bufio.NewWriterSize(w, 64<<10), format: format, events: events}, nil
+}
+
+// begin writes what precedes the rows (a header, the opening of the JSON
+// document), once, before the first row or at Finish: nothing is written
+// when the log fails before it has rows.
+func (lw *LogWriter) begin() error {
+	if lw.begun {
+		return nil
+	}
+	lw.begun = true
+	switch lw.format {
 	case "csv":
 		lw.csv = csv.NewWriter(lw.w)
 		header := changeCSVHeader
-		if events {
+		if lw.events {
 			header = eventCSVHeader
 		}
-		if err := lw.csv.Write(header); err != nil {
-			return nil, err
-		}
+		return lw.csv.Write(header)
 	case "table":
-		if events {
+		if lw.events {
 			fmt.Fprintf(lw.w, "%-20s %-15s %3s %-15s %-12s %-20s %s\n", "AT", "TICKET", "SEQ", "KIND", "ENV", "ACTOR", "REASON")
 		} else {
 			fmt.Fprintf(lw.w, "%-15s %-20s %-20s %-8s %-9s %6s %-24s %-24s %-16s %-15s %-32s %s\n",
@@ -55,12 +64,12 @@ func NewLogWriter(w io.Writer, format string, events bool) (*LogWriter, error) {
 		}
 	case "json":
 		key := "changes"
-		if events {
+		if lw.events {
 			key = "events"
 		}
 		fmt.Fprintf(lw.w, "{\n  %q: [", key)
 	}
-	return lw, nil
+	return nil
 }
 
 // Flush writes what is buffered.
@@ -133,6 +142,9 @@ func envTimes(envs []EnvOutcome, pick func(EnvOutcome) time.Time) string {
 
 // WriteChange writes one row of Log.
 func (lw *LogWriter) WriteChange(c *Change) error {
+	if err := lw.begin(); err != nil {
+		return err
+	}
 	lw.rows++
 	switch lw.format {
 	case "json":
@@ -179,6 +191,9 @@ func (lw *LogWriter) WriteChange(c *Change) error {
 
 // WriteEvent writes one row of LogEvents.
 func (lw *LogWriter) WriteEvent(e *EventRow) error {
+	if err := lw.begin(); err != nil {
+		return err
+	}
 	lw.rows++
 	switch lw.format {
 	case "json":
@@ -209,6 +224,9 @@ func (lw *LogWriter) beginJSON() {
 // Finish ends the output; the JSON document closes with the heads read,
 // the counts and the problems.
 func (lw *LogWriter) Finish(res *LogResult) error {
+	if err := lw.begin(); err != nil {
+		return err
+	}
 	if lw.format == "json" {
 		if lw.rows > 0 {
 			lw.w.WriteString("\n  ")
