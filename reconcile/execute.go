@@ -29,7 +29,7 @@ type job struct {
 	observed     []target.State
 }
 
-// claimsPerWorker bounds the fresh applies claimed in one round.
+// claimsPerWorker is the default of Options.MaxClaims per worker.
 const claimsPerWorker = 32
 
 // next is an event to record for a job, if the ticket is still where the
@@ -89,7 +89,7 @@ func (p *pass) execute(ctx context.Context, ds []decision) (bool, error) {
 	var ready []*job
 	for _, j := range fresh {
 		rs := resources(j.tk.t, j.env)
-		if len(ready) == p.r.o.Workers*claimsPerWorker || slices.ContainsFunc(rs, func(r string) bool { return busy[r] }) {
+		if len(ready) == p.r.o.MaxClaims || slices.ContainsFunc(rs, func(r string) bool { return busy[r] }) {
 			continue
 		}
 		for _, r := range rs {

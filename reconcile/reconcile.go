@@ -67,6 +67,10 @@ type Options struct {
 	// Workers bounds the applies, checks and restores run at once (default
 	// GOMAXPROCS, at least 4).
 	Workers int
+	// MaxClaims bounds the fresh applies started in one round (default
+	// 32 per worker); the rest start in the next round, so concurrent
+	// reconcilers share the work.
+	MaxClaims int
 	// Tickets, when not empty, limits the pass to these ids.
 	Tickets []string
 	Now     func() time.Time
@@ -111,6 +115,9 @@ func New(o Options) (*Reconciler, error) {
 	}
 	if o.Workers <= 0 {
 		o.Workers = max(4, runtime.GOMAXPROCS(0))
+	}
+	if o.MaxClaims <= 0 {
+		o.MaxClaims = o.Workers * claimsPerWorker
 	}
 	if o.Instance == "" {
 		h, _ := os.Hostname()
