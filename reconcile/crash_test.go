@@ -58,7 +58,7 @@ func crashChild(dir string) int {
 	_, err = reconcile.Run(context.Background(), reconcile.Options{
 		Dir: dir, Ledger: l, Instance: "crashy", Now: func() time.Time { return now },
 		MaxClaims: 1, // one change a round: a boundary between every step
-		Drivers: map[string]target.Driver{"oci": oci.New(oci.WithRetry(2, time.Millisecond))},
+		Drivers:   map[string]target.Driver{"oci": oci.New(oci.WithRetry(2, time.Millisecond))},
 		Checks: func(_ context.Context, phase reconcile.Phase, checks []schema.Check, _ string) error {
 			if phase == reconcile.Post && strings.Contains(checks[0].URL, "fail") {
 				return errors.New("health: 503")
