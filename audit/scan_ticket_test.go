@@ -7,6 +7,7 @@ import (
 	"cuelang.org/go/cue/literal"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseTicketMeta(t *testing.T) {
@@ -47,6 +48,8 @@ environments: ["a", b]
 		{"empty list", "environments: []\n", ticketMeta{Environments: []string{}}},
 		{"does not scan", "title: \"unterminated\n", ticketMeta{Problem: "does not scan as CUE; title is not a plain string"}},
 		{"empty file", "", ticketMeta{}},
+		// literal.Unquote panics on this escape (cue v0.17.1).
+		{"an escape out of range", "title: \"\\U80000000\"\nrisk: \"low\"\n", ticketMeta{Risk: "low", Problem: "does not scan as CUE; title is not a plain string"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, parseTicketMeta([]byte(tc.src)))
@@ -85,5 +88,50 @@ func FuzzParseTicketMeta(f *testing.F) {
 		// A title written as CUE reads back as it was.
 		m := parseTicketMeta([]byte("id: \"CHG-2026-0001\"\ntitle: " + literal.String.Quote(title) + "\nrisk: \"low\"\n"))
 		assert.Equal(t, ticketMeta{Title: title, Risk: "low"}, m)
+	})
+}
+
+// The fast reader answers as CUE's scanner does whenever it answers.
+func TestFastTicketMeta(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  string
+		fast bool // whether the fast reader takes it
+	}{
+		{"the layout of tickets", ticketSource("CHG-2026-0001", `a "quoted", title \u00e9`, "normal", "high", "payments", "staging", "prod") +
+			"actions: [{\n\ttype: \"oci\"\n\ttarget: \"images\"\n}, {\n\tthreshold: 0.25 // comment\n}]\nrollback: {auto: true}\n", true},
+		{"comments, commas, CRLF and a quoted label", "// head\n\"title\": \"t\", // c\r\nkind: \"k\"\r\nenvironments: [\n\t\"a\", // first\n\t\"b\"\n]\n", true},
+		{"nested fields of the same name", "links: {title: \"no\"}\ntitle: \"yes\"\n", true},
+		{"empty", "", true},
+		{"a multi-line string", "description: \"\"\"\n\tx\n\t\"\"\"\ntitle: \"t\"\n", false},
+		{"a multi-line title", "title: \"\"\"\n\tx\n\t\"\"\"\n", false},
+		{"an interpolation", "title: \"a\\(b)\"\n", false},
+		{"two fields on a line", "title: \"a\", kind: \"b\"\n", false},
+		{"a value going on", "title: \"a\" +\n\t\"b\"\n", false},
+		{"a value going on elsewhere", "x: 1 +\n\t2\ntitle: \"a\"\n", false},
+		{"a field twice", "title: \"a\"\ntitle: \"a\"\n", false},
+		{"a package clause", "package tickets\ntitle: \"a\"\n", false},
+		{"a raw string", "x: #\"a\"#\ntitle: \"a\"\n", false},
+		{"not a string", "kind: normal\n", false},
+		{"unbalanced", "x: {\ntitle: \"a\"\n", false},
+		{"not ASCII", "tïtle: \"a\"\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := fastTicketMeta([]byte(tc.src))
+			assert.Equal(t, tc.fast, ok)
+			if ok {
+				assert.Equal(t, scanTicketMeta([]byte(tc.src)), got)
+			}
+		})
+	}
+}
+
+func FuzzFastTicketMeta(f *testing.F) {
+	f.Add([]byte(ticketSource("CHG-2026-0001", "t", "normal", "high", "payments", "staging", "prod")))
+	f.Add([]byte("\"title\": \"t\", // c\r\nkind: \"k\\u00e9\"\nenvironments: [\n\t\"a\", // first\n\t\"b\"\n]\nx: {a: [1, \"}\"]}\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if got, ok := fastTicketMeta(src); ok {
+			require.Equal(t, scanTicketMeta(src), got, "%q", src)
+		}
 	})
 }
