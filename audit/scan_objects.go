@@ -64,6 +64,8 @@ type objects struct {
 	br       bytes.Reader
 	reloaded bool
 	isClone  bool
+	// scratch holds the delta being applied.
+	scratch []byte
 }
 
 // lockedStorer serializes the clones' calls to go-git's storer.
@@ -300,11 +302,16 @@ func (o *objects) inflater(src []byte) (io.Reader, error) {
 
 // inflate decompresses exactly size bytes of the zlib stream at src.
 func (o *objects) inflate(src []byte, size int) ([]byte, error) {
+	return o.inflateInto(make([]byte, size), src)
+}
+
+// inflateInto decompresses exactly len(out) bytes of the zlib stream at
+// src into out.
+func (o *objects) inflateInto(out, src []byte) ([]byte, error) {
 	zr, err := o.inflater(src)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, size)
 	if _, err := io.ReadFull(zr, out); err != nil {
 		return nil, err
 	}
@@ -365,7 +372,12 @@ func (o *objects) readPacked(p *pack, off int64, depth int) (int, []byte, error)
 				return 0, nil, err
 			}
 		}
-		delta, err := o.inflate(p.data[pos:], int(size))
+		// The delta itself is not kept: inflate it into the scratch
+		// buffer (free again: the base was resolved above).
+		if cap(o.scratch) < int(size) {
+			o.scratch = make([]byte, size)
+		}
+		delta, err := o.inflateInto(o.scratch[:size], p.data[pos:])
 		if err != nil {
 			return 0, nil, fmt.Errorf("%s: inflating the delta at offset %d: %w", p.name, off, err)
 		}
