@@ -347,7 +347,7 @@ func TestForRealClock(t *testing.T) {
 			c := schema.Check{Type: "prometheus", Server: srv.URL, Query: "up", Op: "==", Threshold: threshold(1), For: "30ms"}
 			start := time.Now()
 			out, err := check.Run(t.Context(), []schema.Check{c}, check.Options{Budget: 300 * time.Millisecond, Interval: 5 * time.Millisecond})
-			assert.Less(t, time.Since(start), 2*time.Second)
+			assert.Less(t, time.Since(start), 10*time.Second)
 			assert.Equal(t, tt.wantOK, out[0].OK, out[0].Detail)
 			assert.Equal(t, tt.wantOK, err == nil, "err %v", err)
 			assert.GreaterOrEqual(t, out[0].Attempts, 2, "holding takes two samples at least")
@@ -491,7 +491,7 @@ func TestCancel(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	var f *check.Failed
 	assert.False(t, errors.As(err, &f), "a cancelled run is not a failed check")
-	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Less(t, time.Since(start), 10*time.Second)
 	assert.False(t, out[0].OK)
 }
 

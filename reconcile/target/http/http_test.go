@@ -342,7 +342,7 @@ func TestTimeout(t *testing.T) {
 		assert.Equal(t, 3, ce.Attempts)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.ErrorContains(t, err, "no answer after 3 attempts")
-		assert.Less(t, time.Since(start), 2*time.Second)
+		assert.Less(t, time.Since(start), 10*time.Second)
 	})
 	t.Run("no answer at all", func(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
@@ -365,7 +365,7 @@ func TestCancelStopsRetrying(t *testing.T) {
 	start := time.Now()
 	_, err := d.Apply(ctx, change(srv.URL, `{"state": "on"}`))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), time.Second)
+	assert.Less(t, time.Since(start), 10*time.Second) // generous: the machine may be loaded; the write count is the real check
 	assert.Less(t, len(w.writes()), 20)
 }
 
