@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -203,4 +204,32 @@ func TestLogWithoutLedger(t *testing.T) {
 	assert.Equal(t, []EnvOutcome{{Env: "staging", Outcome: "pending"}}, rows[0].Environments)
 	assert.Equal(t, strings.Repeat("0", 40), res.LedgerHead)
 	assert.False(t, res.LedgerBroken())
+}
+
+// A caller that stops (a closed pipe, say) stops the walk: its error comes
+// back, and the next run is served as well as ever.
+func TestLogStopsWhenTheCallerDoes(t *testing.T) {
+	h := randomHistory(t, 5, 150)
+	stop := errors.New("stop")
+	for _, o := range []LogOptions{{}, {Index: IndexOff}, {Reverse: true}} {
+		n := 0
+		o.Dir = h.dir
+		_, err := Log(context.Background(), o, func(*Change) error {
+			n++
+			if n == 3 {
+				return stop
+			}
+			return nil
+		})
+		require.ErrorIs(t, err, stop)
+		assert.Equal(t, 3, n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Log(ctx, LogOptions{Dir: h.dir, Index: IndexRebuild}, func(*Change) error { return nil })
+	require.ErrorIs(t, err, context.Canceled)
+
+	want, _ := logRows(t, h.dir, LogOptions{Index: IndexOff})
+	got, _ := logRows(t, h.dir, LogOptions{})
+	assert.Equal(t, want, got)
 }
