@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"encoding/csv"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,4 +53,36 @@ func FuzzChangeJSON(f *testing.F) {
 			t.Fatalf("got\n%s\nwant\n%s", got, want)
 		}
 	})
+}
+
+func TestLogWriterEscapes(t *testing.T) {
+	c := &Change{ID: "CHG-2026-0001", Title: "=HYPERLINK(\"http://x\"), \"quoted\"\nsecond line", Service: "s", Approvers: []string{"@a", "b"},
+		Author: "-1+2", MergedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Environments: []EnvOutcome{{Env: "prod", Outcome: "pending"}}}
+	var csvOut, table strings.Builder
+	lw, err := NewLogWriter(&csvOut, "csv", false)
+	require.NoError(t, err)
+	require.NoError(t, lw.WriteChange(c))
+	require.NoError(t, lw.Finish(&LogResult{}))
+	records, err := csv.NewReader(strings.NewReader(csvOut.String())).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, records, 2)
+	row := map[string]string{}
+	for i, k := range records[0] {
+		row[k] = records[1][i]
+	}
+	assert.Equal(t, "'=HYPERLINK(\"http://x\"), \"quoted\"\nsecond line", row["title"], "commas, quotes and newlines kept; no formula")
+	assert.Equal(t, "'-1+2", row["author"])
+	assert.Equal(t, "'@a b", row["approvers"])
+	assert.Equal(t, "2026-01-02T03:04:05Z", row["mergedAt"])
+
+	lw, err = NewLogWriter(&table, "table", false)
+	require.NoError(t, err)
+	require.NoError(t, lw.WriteChange(c))
+	require.NoError(t, lw.Finish(&LogResult{}))
+	lines := strings.Split(strings.TrimSuffix(table.String(), "\n"), "\n")
+	require.Len(t, lines, 2, "one line per row: %q", table.String())
+	assert.True(t, strings.HasSuffix(lines[1], `=HYPERLINK("http://x"), "quoted" second line`), lines[1])
+
+	_, err = NewLogWriter(&table, "xml", false)
+	assert.Error(t, err)
 }
