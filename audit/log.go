@@ -316,6 +316,8 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 			r.res.Index.Written = true
 		}
 	}
+	st := r.res.Index
+	r.log.Debug("cab log index", "path", indexPath(gitDir), "state", st.State, "commits", st.Commits, "blobs", st.Blobs, "written", st.Written)
 	r.finishProblems()
 	return r, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -40,8 +41,10 @@ type logOptions struct {
 	NoIndex      bool
 	RebuildIndex bool
 	VerifyIndex  bool
+	LogLevel     string
 
 	filter audit.Filter
+	level  slog.Level
 }
 
 func (o *logOptions) addFlags(fs *pflag.FlagSet) {
@@ -65,6 +68,7 @@ func (o *logOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.NoIndex, "no-index", false, "neither read nor write the index under .git/cab/")
 	fs.BoolVar(&o.RebuildIndex, "rebuild-index", false, "rebuild the index under .git/cab/ from git")
 	fs.BoolVar(&o.VerifyIndex, "verify-index", false, "re-derive everything from git and compare it with the index; exit 1 when they differ")
+	fs.StringVar(&o.LogLevel, "log-level", "warn", "log level on stderr: debug (what the index did), info, warn or error")
 }
 
 // parseTime reads an RFC 3339 time, or a date: a day in UTC (git
@@ -101,6 +105,9 @@ func oneOf(flag string, values, allowed []string) error {
 func (o *logOptions) validate() error {
 	if !slices.Contains(audit.Formats, o.Format) {
 		return fmt.Errorf("--format %q: want table, json or csv", o.Format)
+	}
+	if err := o.level.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", o.LogLevel)
 	}
 	if o.NoIndex && (o.RebuildIndex || o.VerifyIndex) {
 		return errors.New("--no-index cannot be combined with --rebuild-index or --verify-index")
@@ -204,7 +211,8 @@ func (o *logOptions) run(cmd *cobra.Command) error {
 			return err
 		}
 	}
-	lo := audit.LogOptions{Dir: ".", Rev: o.Rev, LedgerBranch: o.Branch, Remote: o.Remote, Filter: o.filter, Reverse: o.Reverse}
+	lo := audit.LogOptions{Dir: ".", Rev: o.Rev, LedgerBranch: o.Branch, Remote: o.Remote, Filter: o.filter, Reverse: o.Reverse,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.level}))}
 	switch {
 	case o.NoIndex:
 		lo.Index = audit.IndexOff
