@@ -215,9 +215,6 @@ type runner struct {
 	// repository is the forge repository ("github.com/acme/changes") the
 	// signed predicates name, for links.
 	repository string
-	// byCommit maps each merge commit to its record, built when a ledger
-	// event names another merge than the row's.
-	byCommit map[string]*mergeRec
 	idx      *logIndex
 	dirty    bool
 	// ledgerDone delivers the ledger read beside the walk.

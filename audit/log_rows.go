@@ -195,25 +195,17 @@ func (r *runner) onMain(h plumbing.Hash) bool {
 	return ok
 }
 
-// ledgerFor returns the ledger events of t, unless they belong to another
-// merge that added a ticket of the same id (a ticket re-added after its
-// removal): the signed or unsigned event names the merge it judged.
+// ledgerFor returns the ledger events of t, unless its signed or unsigned
+// event judged another merge commit: then they are another row's (a
+// ticket removed and added again), or of a merge no longer on main, and
+// this merge was never judged.
 func (r *runner) ledgerFor(m *mergeRec, t *ticketRec) *ledgerTicket {
 	lt := r.ledger.ticket(t.ID)
 	if lt == nil {
 		return nil
 	}
 	for _, ev := range lt.Events {
-		if (ev.Kind != ledger.KindSigned && ev.Kind != ledger.KindUnsigned) || ev.Commit == "" || ev.Commit == m.Commit.String() {
-			continue
-		}
-		if r.byCommit == nil {
-			r.byCommit = map[string]*mergeRec{}
-			for _, x := range r.idx.merges {
-				r.byCommit[x.Commit.String()] = x
-			}
-		}
-		if other := r.byCommit[ev.Commit]; other != nil && other != m && slices.ContainsFunc(other.Tickets, func(o ticketRec) bool { return o.ID == t.ID }) {
+		if (ev.Kind == ledger.KindSigned || ev.Kind == ledger.KindUnsigned) && ev.Commit != "" && ev.Commit != m.Commit.String() {
 			return nil
 		}
 	}

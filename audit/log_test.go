@@ -10,6 +10,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/sign"
 )
 
 // logRows runs Log over the repository in dir and returns the rows.
@@ -232,4 +235,26 @@ func TestLogStopsWhenTheCallerDoes(t *testing.T) {
 	want, _ := logRows(t, h.dir, LogOptions{Index: IndexOff})
 	got, _ := logRows(t, h.dir, LogOptions{})
 	assert.Equal(t, want, got)
+}
+
+// A ticket removed and added again makes two rows; the ledger's events
+// belong to the merge its signed event names.
+func TestLogTicketAddedTwice(t *testing.T) {
+	h := newHistory(t)
+	h.root(day, map[string]string{"cab.cue": "x"})
+	p := ticketFile("CHG-2026-0001", "payments")
+	first := h.merge(1, "Alice", day.Add(time.Hour), map[string]string{p: ticketSource("CHG-2026-0001", "First", "normal", "low", "payments", "staging")})
+	h.push("Bob", day.Add(2*time.Hour), "Remove it\n", map[string]string{p: ""})
+	second := h.merge(2, "Carol", day.Add(3*time.Hour), map[string]string{p: ticketSource("CHG-2026-0001", "Second", "normal", "low", "payments", "staging")})
+	h.appendLedger(ledger.Event{Ticket: "CHG-2026-0001", Kind: ledger.KindSigned, At: day.Add(90 * time.Minute), Actor: "ci", Commit: first.String(),
+		Envelope: envelope(t, p, sign.Predicate{ID: "CHG-2026-0001", MergeCommit: first.String(), Author: "github:1"})})
+	for _, mode := range []IndexMode{IndexOff, IndexUse, IndexUse} {
+		rows, _ := logRows(t, h.dir, LogOptions{Index: mode})
+		require.Len(t, rows, 2)
+		assert.Equal(t, second.String(), rows[0].MergeCommit)
+		assert.Equal(t, "Second", rows[0].Title)
+		assert.Equal(t, "", rows[0].Signature, "the signature is the first merge's")
+		assert.Equal(t, "First", rows[1].Title)
+		assert.Equal(t, "signed", rows[1].Signature)
+	}
 }
