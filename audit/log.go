@@ -215,8 +215,8 @@ type runner struct {
 	// repository is the forge repository ("github.com/acme/changes") the
 	// signed predicates name, for links.
 	repository string
-	idx      *logIndex
-	dirty    bool
+	idx        *logIndex
+	dirty      bool
 	// ledgerDone delivers the ledger read beside the walk.
 	ledgerDone chan ledgerResult
 	// chain is the first-parent chain read, newest first; mainSet the
