@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -201,13 +204,7 @@ func (o *logOptions) run(cmd *cobra.Command) error {
 		if o.Remote == "" {
 			return errors.New("--fetch needs --remote")
 		}
-		repo, err := gogit.PlainOpenWithOptions(".", &gogit.PlainOpenOptions{DetectDotGit: true})
-		if err != nil {
-			return fmt.Errorf("opening the git repository: %w", err)
-		}
-		// Read fetches, then checks the ledger strictly; cab log reports
-		// a broken ledger itself, row by row.
-		if _, err := ledger.Open(repo, o.Remote, o.Branch).Read(ctx); err != nil && !brokenLedger(err) {
+		if err := fetchLedger(ctx, o.Remote, o.Branch); err != nil {
 			return err
 		}
 	}
@@ -287,11 +284,31 @@ func (o *logOptions) run(cmd *cobra.Command) error {
 	return nil
 }
 
-// brokenLedger reports whether err is the ledger package refusing a
-// ledger's content (rather than failing to fetch it).
-func brokenLedger(err error) bool {
-	var ce *ledger.CorruptError
-	return errors.As(err, &ce) || errors.Is(err, ledger.ErrTransition) || errors.Is(err, ledger.ErrInvalid)
+// fetchLedger updates refs/remotes/<remote>/<branch> from the remote
+// (forced: a rewritten ledger is seen as it is, and cab log reports it).
+// Only the ref is fetched: cab log reads the ledger itself, tolerantly.
+func fetchLedger(ctx context.Context, remote, branch string) error {
+	repo, err := gogit.PlainOpenWithOptions(".", &gogit.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if err != nil {
+		return fmt.Errorf("opening the git repository: %w", err)
+	}
+	src := plumbing.NewBranchReferenceName(branch)
+	dst := plumbing.NewRemoteReferenceName(remote, branch)
+	if err := errors.Join(src.Validate(), dst.Validate()); err != nil {
+		return fmt.Errorf("--ledger %q, --remote %q: %w", branch, remote, err)
+	}
+	err = repo.FetchContext(ctx, &gogit.FetchOptions{
+		RemoteName: remote,
+		RefSpecs:   []config.RefSpec{config.RefSpec("+" + src.String() + ":" + dst.String())},
+		Tags:       gogit.NoTags,
+	})
+	switch {
+	case err == nil, errors.Is(err, gogit.NoErrAlreadyUpToDate):
+		return nil
+	case errors.Is(err, gogit.NoMatchingRefSpecError{}):
+		return fmt.Errorf("fetching the ledger: %s has no branch %s (run cab sign first, or pass --ledger)", remote, branch)
+	}
+	return fmt.Errorf("fetching the ledger %s from %s: %w", branch, remote, err)
 }
 
 func writeLogProblems(w io.Writer, res *audit.LogResult) {
