@@ -60,8 +60,10 @@ func matchAny(patterns []string, s string) bool {
 		if p == s {
 			return true
 		}
-		if ok, _ := path.Match(p, s); ok {
-			return true
+		if strings.ContainsAny(p, `*?[\`) {
+			if ok, _ := path.Match(p, s); ok {
+				return true
+			}
 		}
 	}
 	return false
