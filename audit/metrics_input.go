@@ -2,14 +2,16 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 )
 
-// ReadChanges decodes changes as cab log --format json writes them: one
-// JSON array of Change, or one Change object after another (JSON lines).
+// ReadChanges decodes changes as cab log --format json writes them (one
+// document whose "changes" holds them), or as one JSON array of Change, or
+// one Change object after another (JSON lines).
 // Unknown fields are errors, so that another document (cab metrics' own
 // JSON, say) is not taken for an empty history.
 func ReadChanges(r io.Reader) ([]Change, error) {
@@ -20,6 +22,24 @@ func ReadChanges(r io.Reader) ([]Change, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if first == '{' {
+		// cab log --format json writes one document {"changes": [...], ...};
+		// one change object per line is read below.
+		data, err := io.ReadAll(br)
+		if err != nil {
+			return nil, err
+		}
+		var doc struct {
+			Changes *[]Change `json:"changes"`
+		}
+		if json.Unmarshal(data, &doc) == nil && doc.Changes != nil {
+			if *doc.Changes == nil {
+				return []Change{}, nil
+			}
+			return *doc.Changes, nil
+		}
+		br = bufio.NewReader(bytes.NewReader(data))
 	}
 	dec := json.NewDecoder(br)
 	dec.DisallowUnknownFields()

@@ -25,6 +25,8 @@ func TestReadChanges(t *testing.T) {
 		{"null array", "null", nil, "change 1: want the JSON of cab log --format json"},
 		{"array", "[" + one + "," + two + "]\n", []string{"CHG-2026-0001", "CHG-2026-0002"}, ""},
 		{"json lines", one + "\n" + two + "\n", []string{"CHG-2026-0001", "CHG-2026-0002"}, ""},
+		{"cab log document", `{"changes":[` + one + "," + two + `],"mainHead":"abc","ledgerHead":"def","merged":2,"rows":2,"problems":[]}`, []string{"CHG-2026-0001", "CHG-2026-0002"}, ""},
+		{"cab log document, no changes", `{"changes":[],"rows":0}`, []string{}, ""},
 		{"indented", "\n  " + strings.ReplaceAll(one, ",", ",\n  ") + "\n", []string{"CHG-2026-0001"}, ""},
 		{"unknown field", `{"id":"x","period":"all"}`, nil, `change 1: want the JSON of cab log --format json: json: unknown field "period"`},
 		{"metrics document", `{"period":"all","rows":[]}`, nil, `unknown field "period"`},
