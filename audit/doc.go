@@ -1,7 +1,20 @@
 // Package audit answers auditors from git history: main read by first
-// parent, and the ledger branch. Verify checks the whole chain: every
-// merged ticket signed by a trusted key of its base cab.cue, the signed
-// digest equal to the ticket as it is on main (so no ticket changed after
-// merge), no ticket merged without passing the gate, and the ledger never
-// rewritten since a recorded checkpoint.
+// parent, and the ledger branch.
+//
+// Verify checks the whole chain: every merged ticket signed by a trusted
+// key of its base cab.cue, the signed digest equal to the ticket as it is
+// on main (so no ticket changed after merge), no ticket merged without
+// passing the gate, and the ledger never rewritten since a recorded
+// checkpoint.
+//
+// Log streams one Change per merged ticket (or one EventRow per ledger
+// event): who proposed, approved and signed it, and what happened in each
+// environment. It keeps a derived index under .git/cab/ that is checked
+// against git on every run, extended incrementally and rebuilt when it no
+// longer fits; git stays the source of truth.
+//
+// ComputeMetrics measures throughput, lead times, success, rollback and
+// change failure rates and time to restore over those changes; its doc
+// defines each figure precisely. The subpackage htmlreport renders them,
+// with the changes and the Verify verdict, as a self-contained HTML page.
 package audit
