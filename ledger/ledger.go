@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/cabhq/cab/internal/backoff"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -243,7 +243,7 @@ func (l *Ledger) Update(ctx context.Context, decide Decide) (*Log, error) {
 	if attempts <= 0 {
 		attempts = DefaultMaxAttempts
 	}
-	backoff := 5 * time.Millisecond
+	wait := 5 * time.Millisecond
 	for attempt := 1; attempt <= attempts; attempt++ {
 		log, err := l.read(ctx)
 		if err != nil {
@@ -254,10 +254,10 @@ func (l *Ledger) Update(ctx context.Context, decide Decide) (*Log, error) {
 			return next, err
 		}
 		l.Logger.Debug("ledger head moved, retrying", "branch", l.branch, "attempt", attempt, "err", err)
-		if err := sleep(ctx, jitter(backoff)); err != nil {
+		if err := backoff.Sleep(ctx, backoff.Jitter(wait)); err != nil {
 			return nil, err
 		}
-		backoff = min(2*backoff, 200*time.Millisecond)
+		wait = min(2*wait, 200*time.Millisecond)
 	}
 	return nil, fmt.Errorf("%w after %d attempts on %s", ErrContention, attempts, l.branch)
 }
@@ -459,23 +459,4 @@ func randomHex() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-func jitter(d time.Duration) time.Duration {
-	n, err := rand.Int(rand.Reader, big.NewInt(int64(d)))
-	if err != nil {
-		return d
-	}
-	return d/2 + time.Duration(n.Int64())
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cabhq/cab/internal/backoff"
+
 	"github.com/cabhq/cab/schema"
 )
 
@@ -56,20 +58,9 @@ func (o Options) withDefaults() Options {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = backoff.Sleep
 	}
 	return o
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Outcome is one check's verdict.

@@ -20,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
+	"github.com/cabhq/cab/internal/backoff"
 	"github.com/cabhq/cab/reconcile/target"
 )
 
@@ -300,7 +301,7 @@ func (s *spec) want() string {
 // looks at the pushed commit.
 func (d *Driver) transact(ctx context.Context, repo *git.Repository, s *spec,
 	edit func(*snapshot) ([]byte, error), msg string, check func(*snapshot) error) error {
-	backoff := 10 * time.Millisecond
+	wait := 10 * time.Millisecond
 	for attempt := 1; attempt <= d.maxAttempts; attempt++ {
 		sn, err := d.snapshot(ctx, repo, s)
 		if err != nil {
@@ -323,10 +324,10 @@ func (d *Driver) transact(ctx context.Context, repo *git.Repository, s *spec,
 		err = d.push(ctx, repo, s, sn.head, head)
 		if errors.Is(err, errConflict) {
 			d.logger.Debug("environment branch moved, retrying", "url", s.url, "branch", s.branch, "attempt", attempt, "err", err)
-			if err := sleep(ctx, jitter(backoff)); err != nil {
+			if err := backoff.Sleep(ctx, backoff.Jitter(wait)); err != nil {
 				return err
 			}
-			backoff = min(2*backoff, 500*time.Millisecond)
+			wait = min(2*wait, 500*time.Millisecond)
 			continue
 		}
 		if err != nil {

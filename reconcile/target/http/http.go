@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cabhq/cab/internal/backoff"
+
 	"github.com/cabhq/cab/reconcile/target"
 )
 
@@ -431,7 +433,7 @@ func (d *Driver) send(ctx context.Context, c call, ok func(int, http.Header) boo
 		wait := d.pause(attempt)
 		d.log.WarnContext(ctx, "webhook call failed; retrying", "method", c.method, "url", c.url.Redacted(),
 			"attempt", attempt, "status", fail.Status, "error", fail.Err, "wait", wait)
-		if err := sleep(ctx, wait); err != nil {
+		if err := backoff.Sleep(ctx, wait); err != nil {
 			return answer{}, fmt.Errorf("%s %s: waiting to retry: %w", c.method, c.url.Redacted(), err)
 		}
 	}
@@ -480,17 +482,6 @@ func (d *Driver) pause(n int) time.Duration {
 		return p
 	}
 	return half + rand.N(p-half+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // snippet is the start of a body, printable, for an error message.
