@@ -102,9 +102,6 @@ func WithLogger(l *slog.Logger) Option { return func(d *Driver) { d.logger = l }
 // (default DefaultMaxAttempts).
 func WithMaxAttempts(n int) Option { return func(d *Driver) { d.maxAttempts = n } }
 
-// WithMaxFileSize sets the largest file the driver edits, in bytes
-// (default DefaultMaxFileSize).
-func WithMaxFileSize(n int64) Option { return func(d *Driver) { d.maxFileSize = n } }
 
 // New returns a Driver keeping its clones under cacheDir (created when
 // missing).

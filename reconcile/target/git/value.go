@@ -102,8 +102,6 @@ type value struct {
 
 func scalarValue(s scalar) *value { return &value{sc: &s} }
 
-func (v *value) isMap() bool { return v.sc == nil && !v.isSeq }
-
 // nest wraps v in one mapping per key: nest(["a","b"], v) is {a: {b: v}}.
 func nest(keys []string, v *value) *value {
 	for i := len(keys) - 1; i >= 0; i-- {
