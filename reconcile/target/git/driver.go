@@ -102,7 +102,6 @@ func WithLogger(l *slog.Logger) Option { return func(d *Driver) { d.logger = l }
 // (default DefaultMaxAttempts).
 func WithMaxAttempts(n int) Option { return func(d *Driver) { d.maxAttempts = n } }
 
-
 // New returns a Driver keeping its clones under cacheDir (created when
 // missing).
 func New(cacheDir string, opts ...Option) (*Driver, error) {
