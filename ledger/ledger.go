@@ -2,8 +2,6 @@ package ledger
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -355,20 +353,7 @@ func (l *Ledger) casLocal(old, head plumbing.Hash) error {
 // push sends head to the remote branch as a plain fast-forward that must
 // start from old.
 func (l *Ledger) push(ctx context.Context, old, head plumbing.Hash) error {
-	tmp := plumbing.ReferenceName("refs/cab/push/" + randomHex())
-	if err := l.repo.Storer.SetReference(plumbing.NewHashReference(tmp, head)); err != nil {
-		return fmt.Errorf("setting %s: %w", tmp, err)
-	}
-	defer func() { _ = l.repo.Storer.RemoveReference(tmp) }()
-	opts := &git.PushOptions{
-		RemoteName: l.remote,
-		RefSpecs:   []config.RefSpec{config.RefSpec(tmp.String() + ":" + l.branchRef().String())},
-		Auth:       l.Auth,
-	}
-	if !old.IsZero() {
-		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(old.String() + ":" + l.branchRef().String())}
-	}
-	err := l.repo.PushContext(ctx, opts)
+	err := l.sendPack(ctx, old, head)
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
@@ -399,7 +384,7 @@ func (l *Ledger) push(ctx context.Context, old, head plumbing.Hash) error {
 // race inside receive-pack answers "command error on <ref>: failed to
 // update ref" (or "fetch first", "failed to lock").
 func rejected(err error) bool {
-	if errors.Is(err, git.ErrForceNeeded) || errors.Is(err, git.ErrNonFastForwardUpdate) {
+	if errors.Is(err, errRemoteMoved) || errors.Is(err, git.ErrForceNeeded) || errors.Is(err, git.ErrNonFastForwardUpdate) {
 		return true
 	}
 	msg := err.Error()
@@ -453,10 +438,4 @@ func VerifyCheckpoint(repo *git.Repository, old, newHead plumbing.Hash) error {
 		h = c.ParentHashes[0]
 	}
 	return rewritten
-}
-
-func randomHex() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
