@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cabhq/cab/internal/gitpush"
+
 	"github.com/cabhq/cab/internal/backoff"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -353,7 +355,7 @@ func (l *Ledger) casLocal(old, head plumbing.Hash) error {
 // push sends head to the remote branch as a plain fast-forward that must
 // start from old.
 func (l *Ledger) push(ctx context.Context, old, head plumbing.Hash) error {
-	err := l.sendPack(ctx, old, head)
+	err := gitpush.Push(ctx, l.repo, l.remote, l.Auth, l.branchRef(), old, head, nil)
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
@@ -384,7 +386,7 @@ func (l *Ledger) push(ctx context.Context, old, head plumbing.Hash) error {
 // race inside receive-pack answers "command error on <ref>: failed to
 // update ref" (or "fetch first", "failed to lock").
 func rejected(err error) bool {
-	if errors.Is(err, errRemoteMoved) || errors.Is(err, git.ErrForceNeeded) || errors.Is(err, git.ErrNonFastForwardUpdate) {
+	if errors.Is(err, gitpush.ErrMoved) || errors.Is(err, git.ErrForceNeeded) || errors.Is(err, git.ErrNonFastForwardUpdate) {
 		return true
 	}
 	msg := err.Error()

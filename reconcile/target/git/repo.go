@@ -3,7 +3,6 @@ package gittarget
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,6 +10,8 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/cabhq/cab/internal/gitpush"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -251,20 +252,12 @@ var errConflict = errors.New("branch moved")
 // returns errConflict when the branch moved, and a *RejectedError when
 // the remote refused the push for another reason.
 func (d *Driver) push(ctx context.Context, repo *git.Repository, s *spec, old, head plumbing.Hash) error {
-	tmp := plumbing.ReferenceName("refs/cab/push/" + randomHex())
-	if err := repo.Storer.SetReference(plumbing.NewHashReference(tmp, head)); err != nil {
-		return fmt.Errorf("setting %s: %w", tmp, err)
-	}
-	defer func() { _ = repo.Storer.RemoveReference(tmp) }()
 	branch := plumbing.NewBranchReferenceName(s.branch)
 	progress := &limitedBuffer{max: 4 << 10}
-	err := repo.PushContext(ctx, &git.PushOptions{
-		RemoteName:        remoteName,
-		RefSpecs:          []config.RefSpec{config.RefSpec(tmp.String() + ":" + branch.String())},
-		RequireRemoteRefs: []config.RefSpec{config.RefSpec(old.String() + ":" + branch.String())},
-		Auth:              d.auth,
-		Progress:          progress,
-	})
+	err := gitpush.Push(ctx, repo, remoteName, d.auth, branch, old, head, progress)
+	if errors.Is(err, gitpush.ErrMoved) {
+		return fmt.Errorf("%w: %v", errConflict, err)
+	}
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return d.track(repo, s, head)
 	}
@@ -331,12 +324,6 @@ func (b *limitedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-func randomHex() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 var _ target.Driver = (*Driver)(nil)

@@ -1,10 +1,13 @@
-package ledger
+package gitpush
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/go-git/go-git/v5"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -17,28 +20,30 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 )
 
-// errRemoteMoved is a compare-and-swap lost before anything was sent.
-var errRemoteMoved = errors.New("remote ref required to be elsewhere")
+// ErrMoved is returned when the remote ref is not at old: the
+// compare-and-swap was lost before anything was sent.
+var ErrMoved = errors.New("remote ref moved")
 
-// sendPack moves the remote branch from old to head by compare-and-swap,
-// sending only the objects the ledger commits between them add.
+// Push moves ref on the remote of repo named remote from old (zero: the
+// ref must not exist) to head by compare-and-swap, sending only the
+// objects that the commits from head back to old (by first parent) add
+// to their parents. progress, if not nil, receives what the remote says
+// while receiving (a hook's reason for refusing, say).
 //
 // go-git's Push works out what to send by walking every object reachable
-// from what the remote has: on a ledger of thousands of events that walk
-// costs more than everything else a reconcile pass does, once per push.
-// The ledger is append-only and every commit adds its own event, so the
-// objects to send are exactly the new commits and, in each, the trees and
-// blobs that differ from its parent's: found without reading the history.
-// The remote checks old itself (the command carries it), so the swap stays
-// atomic.
-func (l *Ledger) sendPack(ctx context.Context, old, head plumbing.Hash) error {
-	rem, err := l.repo.Remote(l.remote)
+// from what the remote has: on a ledger of thousands of events, or an
+// environment repository with years of history, that walk costs more than
+// the push, every time. Here the objects are found from each new commit's
+// diff to its parent, without reading the history. The remote checks old
+// itself (the command carries it), so the swap stays atomic.
+func Push(ctx context.Context, repo *git.Repository, remote string, auth transport.AuthMethod, ref plumbing.ReferenceName, old, head plumbing.Hash, progress io.Writer) error {
+	rem, err := repo.Remote(remote)
 	if err != nil {
-		return fmt.Errorf("remote %q: %w", l.remote, err)
+		return fmt.Errorf("remote %q: %w", remote, err)
 	}
 	urls := rem.Config().URLs
 	if len(urls) == 0 {
-		return fmt.Errorf("remote %q has no URL", l.remote)
+		return fmt.Errorf("remote %q has no URL", remote)
 	}
 	ep, err := transport.NewEndpoint(urls[len(urls)-1])
 	if err != nil {
@@ -48,7 +53,7 @@ func (l *Ledger) sendPack(ctx context.Context, old, head plumbing.Hash) error {
 	if err != nil {
 		return err
 	}
-	sess, err := cli.NewReceivePackSession(ep, l.Auth)
+	sess, err := cli.NewReceivePackSession(ep, auth)
 	if err != nil {
 		return err
 	}
@@ -62,26 +67,35 @@ func (l *Ledger) sendPack(ctx context.Context, old, head plumbing.Hash) error {
 		return err
 	}
 	cur := plumbing.ZeroHash
-	if r, err := refs.Reference(l.branchRef()); err == nil {
+	if r, err := refs.Reference(ref); err == nil {
 		cur = r.Hash()
 	}
 	switch {
 	case cur == head:
 		return nil
 	case cur != old:
-		return fmt.Errorf("%w: %s is %s, not %s", errRemoteMoved, l.branchRef(), cur, old)
+		return fmt.Errorf("%w: %s is %s, not %s", ErrMoved, ref, cur, old)
 	}
-	hashes, err := newObjects(l.repo.Storer, old, head)
+	hashes, err := newObjects(repo.Storer, old, head)
 	if err != nil {
 		return err
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
-	req.Commands = []*packp.Command{{Name: l.branchRef(), Old: old, New: head}}
+	req.Commands = []*packp.Command{{Name: ref, Old: old, New: head}}
+	if progress != nil {
+		req.Progress = progress
+		switch {
+		case ar.Capabilities.Supports(capability.Sideband64k):
+			_ = req.Capabilities.Set(capability.Sideband64k)
+		case ar.Capabilities.Supports(capability.Sideband):
+			_ = req.Capabilities.Set(capability.Sideband)
+		}
+	}
 	rd, wr := io.Pipe()
 	req.Packfile = rd
 	done := make(chan error, 1)
 	go func() {
-		enc := packfile.NewEncoder(wr, l.repo.Storer, !ar.Capabilities.Supports(capability.OFSDelta))
+		enc := packfile.NewEncoder(wr, repo.Storer, !ar.Capabilities.Supports(capability.OFSDelta))
 		if _, err := enc.Encode(hashes, 0); err != nil {
 			done <- wr.CloseWithError(err)
 			return
@@ -104,14 +118,14 @@ func (l *Ledger) sendPack(ctx context.Context, old, head plumbing.Hash) error {
 }
 
 // newObjects lists the objects of the commits from head back to old (by
-// first parent; the ledger is linear) that their parents do not have.
+// first parent) that their parents do not have.
 func newObjects(s storer.EncodedObjectStorer, old, head plumbing.Hash) ([]plumbing.Hash, error) {
 	var out []plumbing.Hash
 	seen := map[plumbing.Hash]bool{}
 	for h := head; h != old; {
 		c, err := object.GetCommit(s, h)
 		if err != nil {
-			return nil, fmt.Errorf("ledger commit %s: %w", h, err)
+			return nil, fmt.Errorf("commit %s: %w", h, err)
 		}
 		out = append(out, h)
 		var parentTree plumbing.Hash
@@ -120,7 +134,7 @@ func newObjects(s storer.EncodedObjectStorer, old, head plumbing.Hash) ([]plumbi
 			next = c.ParentHashes[0]
 			p, err := object.GetCommit(s, next)
 			if err != nil {
-				return nil, fmt.Errorf("ledger commit %s: %w", next, err)
+				return nil, fmt.Errorf("commit %s: %w", next, err)
 			}
 			parentTree = p.TreeHash
 		}
@@ -128,7 +142,7 @@ func newObjects(s storer.EncodedObjectStorer, old, head plumbing.Hash) ([]plumbi
 			return nil, err
 		}
 		if next.IsZero() && !old.IsZero() {
-			return nil, fmt.Errorf("ledger commit %s does not descend from %s", head, old)
+			return nil, fmt.Errorf("commit %s does not descend from %s by first parents", head, old)
 		}
 		h = next
 	}
