@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,15 +68,19 @@ func (l *Log) State(ticket string) TicketState {
 	return TicketState{}
 }
 
-// Ticket returns the events of one ticket, in order.
+// Ticket returns the events of one ticket, in order. Events are sorted by
+// ticket id, so this is a binary search, not a scan: callers ask it for
+// every ticket of the ledger.
 func (l *Log) Ticket(id string) []Event {
-	var out []Event
-	for _, ev := range l.Events {
-		if ev.Ticket == id {
-			out = append(out, ev)
-		}
+	i, _ := slices.BinarySearchFunc(l.Events, id, func(ev Event, id string) int { return strings.Compare(ev.Ticket, id) })
+	j := i
+	for j < len(l.Events) && l.Events[j].Ticket == id {
+		j++
 	}
-	return out
+	if i == j {
+		return nil
+	}
+	return slices.Clone(l.Events[i:j])
 }
 
 // Ledger reads and appends the ledger branch of a git repository.
