@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -186,7 +187,7 @@ func (p *pass) dependencies(tk *ticket, env string) (reason string, dead bool) {
 		envs := []string{env}
 		if _, ok := st.Envs[env]; !ok {
 			// The dependency does not (yet) touch env: all of it first.
-			if deps := p.envsOf(dep); !contains(deps, env) {
+			if deps := p.envsOf(dep); !slices.Contains(deps, env) {
 				envs = deps
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -149,24 +150,25 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 // next pass resumes it.
 func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 	sum := &Summary{Steps: []Step{}, States: map[string]int{}}
+	// cab.cue and its freezes hold for the whole pass: read them once.
+	cfg, err := r.config()
+	if err != nil {
+		return sum, err
+	}
+	cal, err := calendar.New(cfg.Freezes)
+	if err != nil {
+		return sum, fmt.Errorf("%s: freezes: %w", validate.ConfigFile, err)
+	}
 	var log *ledger.Log
 	for round := 0; round < maxRounds; round++ {
-		var err error
 		if log, err = r.o.Ledger.Read(ctx); err != nil {
 			return sum, fmt.Errorf("reading the ledger: %w", err)
-		}
-		cfg, err := r.config()
-		if err != nil {
-			return sum, err
 		}
 		tickets := open(log, r.o.Tickets)
 		if err := r.loader.verify(ctx, log, tickets); err != nil {
 			return sum, err
 		}
-		p := &pass{r: r, cfg: cfg, log: log, now: r.o.Now(), sum: sum, burn: map[string]burnVerdict{}}
-		if p.cal, err = calendar.New(cfg.Freezes); err != nil {
-			return sum, fmt.Errorf("%s: freezes: %w", validate.ConfigFile, err)
-		}
+		p := &pass{r: r, cfg: cfg, cal: cal, log: log, now: r.o.Now(), sum: sum, burn: map[string]burnVerdict{}}
 		ds := p.plan(ctx, tickets)
 		if r.o.DryRun {
 			p.dryRun(ctx, ds)
@@ -181,7 +183,6 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 		}
 	}
 	if !r.o.DryRun {
-		var err error
 		if log, err = r.o.Ledger.Read(ctx); err != nil {
 			return sum, fmt.Errorf("reading the ledger: %w", err)
 		}
@@ -253,21 +254,12 @@ func allSigned(log *ledger.Log, only []string) []signedTicket {
 		if ev.Kind != ledger.KindSigned {
 			continue
 		}
-		if len(only) > 0 && !contains(only, ev.Ticket) {
+		if len(only) > 0 && !slices.Contains(only, ev.Ticket) {
 			continue
 		}
 		out = append(out, signedTicket{id: ev.Ticket, envs: envelopeEnvironments(ev.Envelope)})
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // eventData is the Data the reconciler records with its events.
