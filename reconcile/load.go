@@ -2,9 +2,7 @@ package reconcile
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -152,7 +150,7 @@ func (l *loader) verify(ctx context.Context, log *ledger.Log, tickets []*ticket)
 			return err
 		}
 		job.Now = l.now()
-		k := rulesKey(job)
+		k := job.RulesDigest()
 		g := groups[k]
 		if g == nil {
 			g = &group{job: job}
@@ -262,17 +260,4 @@ func firstError(ds diag.List) string {
 		}
 	}
 	return "no detail"
-}
-
-func rulesKey(job validate.Job) string {
-	h := sha256.New()
-	if job.Config != nil {
-		fmt.Fprintf(h, "%s\x00%d\x00", job.Config.Name, len(job.Config.Source))
-		h.Write(job.Config.Source)
-	}
-	for _, p := range job.Policies {
-		fmt.Fprintf(h, "%s\x00%d\x00", p.Name, len(p.Source))
-		h.Write(p.Source)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }

@@ -96,7 +96,7 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.RulesDigest = rulesDigest(job)
+	rep.RulesDigest = job.RulesDigest()
 	baseCfg := session.config(job)
 	if cfg := baseCfg; cfg != nil {
 		rep.Repository = cfg.Repository
@@ -207,9 +207,9 @@ func resolveTree(repo *git.Repository, which, rev string) (*object.Tree, error) 
 	return t, nil
 }
 
-// rulesDigest identifies the rules a change was judged by: sha256 over the
+// RulesDigest identifies the rules a change is judged by: sha256 over the
 // names and contents of cab.cue and the policies, in order.
-func rulesDigest(job Job) string {
+func (job Job) RulesDigest() string {
 	h := sha256.New()
 	files := job.Policies
 	if job.Config != nil {
