@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/cabhq/cab/internal/calendar"
 	"github.com/cabhq/cab/ledger"
@@ -195,35 +194,17 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 // config reads cab.cue at the main line's head: where each environment's
 // targets are, and the freezes and error budgets in force now.
 func (r *Reconciler) config() (*schema.Config, error) {
-	h, err := r.repo.ResolveRevision(plumbing.Revision(r.o.Rev))
-	if err != nil {
-		return nil, fmt.Errorf("revision %q: %w", r.o.Rev, err)
-	}
-	c, err := r.repo.CommitObject(*h)
-	if err != nil {
-		return nil, err
-	}
-	f, err := c.File(validate.ConfigFile)
-	if err != nil {
-		return nil, fmt.Errorf("%s at %s: %w (the reconciler needs the environments' targets)", validate.ConfigFile, r.o.Rev, err)
-	}
-	if f.Size > schema.MaxConfigBytes {
-		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit", validate.ConfigFile, f.Size, schema.MaxConfigBytes)
-	}
-	src, err := f.Contents()
-	if err != nil {
-		return nil, err
-	}
 	if r.loader.schema == nil {
+		var err error
 		if r.loader.schema, err = schema.Compile(nil); err != nil {
 			return nil, err
 		}
 	}
-	parsed, ds := r.loader.schema.ParseConfig(validate.ConfigFile, []byte(src))
-	if parsed == nil {
-		return nil, fmt.Errorf("%s at %s does not validate: %s", validate.ConfigFile, r.o.Rev, firstError(ds))
+	cfg, err := validate.ConfigAt(r.loader.schema, r.repo, r.o.Rev)
+	if errors.Is(err, validate.ErrNoConfig) {
+		return nil, fmt.Errorf("%w (the reconciler needs the environments' targets)", err)
 	}
-	return &parsed.Config, nil
+	return cfg, err
 }
 
 // count fills in sum.States from the ledger.

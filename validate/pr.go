@@ -455,3 +455,45 @@ func RulesAt(repo *git.Repository, commit plumbing.Hash) (Job, error) {
 	job.Mode = policy.Merge
 	return job, err
 }
+
+// ErrNoConfig is matched (errors.Is) when a revision has no cab.cue.
+var ErrNoConfig = errors.New("no " + ConfigFile)
+
+// ConfigAt reads and validates cab.cue at rev of repo with s, refusing
+// what is not a regular file of reasonable size. The error names the file
+// and the first problem; it matches ErrNoConfig when there is none.
+func ConfigAt(s *schema.Schema, repo *git.Repository, rev string) (*schema.Config, error) {
+	h, err := repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return nil, fmt.Errorf("revision %q: %w", rev, err)
+	}
+	c, err := repo.CommitObject(*h)
+	if err != nil {
+		return nil, fmt.Errorf("reading commit %s: %w", h, err)
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("reading commit %s: %w", h, err)
+	}
+	src, d, err := treeFile(tree, ConfigFile, schema.MaxConfigBytes)
+	switch {
+	case err != nil:
+		return nil, err
+	case d != nil:
+		return nil, fmt.Errorf("%s at %s: %s", ConfigFile, rev, d.String())
+	case src == nil:
+		return nil, fmt.Errorf("%w at %s", ErrNoConfig, rev)
+	}
+	parsed, ds := s.ParseConfig(ConfigFile, src)
+	if parsed == nil {
+		msg := "no detail"
+		for _, d := range ds {
+			if d.Severity == diag.Error {
+				msg = d.String()
+				break
+			}
+		}
+		return nil, fmt.Errorf("%s at %s does not validate: %s", ConfigFile, rev, msg)
+	}
+	return &parsed.Config, nil
+}

@@ -3,6 +3,7 @@ package validate
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -384,6 +385,37 @@ func TestCheckPRPostReviewObligation(t *testing.T) {
 			for i, w := range tc.want {
 				assert.Contains(t, got[i], w)
 			}
+		})
+	}
+}
+
+func TestConfigAt(t *testing.T) {
+	s, err := schema.Compile(nil)
+	require.NoError(t, err)
+	g := newGitRepo(t)
+	tests := []struct {
+		name, branch string
+		files        map[string]entry
+		err          string
+		noConfig     bool
+	}{
+		{"valid", "valid", map[string]entry{"cab.cue": file(testConfig)}, "", false},
+		{"absent", "absent", map[string]entry{"README.md": file("x\n")}, "no cab.cue at absent", true},
+		{"symlink", "symlink", map[string]entry{"cab.cue": {mode: filemode.Symlink, data: []byte("/etc/passwd")}}, "cab.cue at symlink: cab.cue", false},
+		{"invalid", "invalid", map[string]entry{"cab.cue": file("apiVersion: \"cab.dev/v1\"\nbogus: 1\n")}, "cab.cue at invalid does not validate: cab.cue:", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g.commit(tt.branch, plumbing.ZeroHash, tt.files)
+			cfg, err := ConfigAt(s, g.repo, tt.branch)
+			if tt.err == "" {
+				require.NoError(t, err)
+				assert.NotEmpty(t, cfg.Environments)
+				return
+			}
+			require.ErrorContains(t, err, tt.err)
+			assert.Equal(t, tt.noConfig, errors.Is(err, ErrNoConfig))
+			assert.Nil(t, cfg)
 		})
 	}
 }

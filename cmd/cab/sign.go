@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,7 +12,6 @@ import (
 	"strings"
 
 	gogit "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -220,31 +220,18 @@ func writeOutcomes(w io.Writer, format string, outcomes []sign.Outcome) error {
 // cab.cue at rev trusts its key): signing with a key cab.cue does not list
 // is allowed (a rotation lands the key first) but almost always a mistake.
 func untrustedKey(repo *gogit.Repository, rev string, signer *sign.Signer) string {
-	h, err := repo.ResolveRevision(plumbing.Revision(rev))
-	if err != nil {
-		return ""
-	}
-	c, err := repo.CommitObject(*h)
-	if err != nil {
-		return ""
-	}
-	f, err := c.File(validate.ConfigFile)
-	if err != nil {
-		return "there is no cab.cue: nothing trusts the signing key, and cab reconcile will refuse these signatures"
-	}
-	src, err := f.Contents()
-	if err != nil {
-		return ""
-	}
 	s, err := schema.Compile(nil)
 	if err != nil {
 		return ""
 	}
-	cfg, _ := s.ParseConfig(validate.ConfigFile, []byte(src))
-	if cfg == nil {
+	cfg, err := validate.ConfigAt(s, repo, rev)
+	if errors.Is(err, validate.ErrNoConfig) {
+		return "there is no cab.cue: nothing trusts the signing key, and cab reconcile will refuse these signatures"
+	}
+	if err != nil {
 		return ""
 	}
-	for _, k := range cfg.Config.Keys {
+	for _, k := range cfg.Keys {
 		pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(k.PublicKey))
 		if err != nil {
 			continue
