@@ -51,6 +51,9 @@ type Driver struct {
 	mu       sync.Mutex
 	puller   *remote.Puller
 	pulledAt time.Time
+	// copying serializes copies into one destination repository (a
+	// one-slot channel per repository, under mu).
+	copying map[string]chan struct{}
 }
 
 // pullerTTL is how long one puller, which keeps the credentials it
@@ -302,6 +305,27 @@ func (d *Driver) untag(ctx context.Context, p *remote.Puller, dest Destination, 
 
 // write makes dest.Tag point at the source digest, copying the image into
 // the destination repository when it is not there.
+// lockRepository waits (as long as ctx allows) until no other copy into
+// repo is running in this driver, and returns the function that ends ours.
+func (d *Driver) lockRepository(ctx context.Context, repo string) (func(), error) {
+	d.mu.Lock()
+	if d.copying == nil {
+		d.copying = map[string]chan struct{}{}
+	}
+	slot := d.copying[repo]
+	if slot == nil {
+		slot = make(chan struct{}, 1)
+		d.copying[repo] = slot
+	}
+	d.mu.Unlock()
+	select {
+	case slot <- struct{}{}:
+		return func() { <-slot }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for another copy into %s: %w", repo, ctx.Err())
+	}
+}
+
 func (d *Driver) write(ctx context.Context, p *remote.Puller, dest Destination) error {
 	pusher, err := remote.NewPusher(d.remoteOptions()...)
 	if err != nil {
@@ -323,6 +347,15 @@ func (d *Driver) write(ctx context.Context, p *remote.Puller, dest Destination) 
 		return fmt.Errorf("source image %s not found (%w); push it first, or fix the ticket's image", dest.Source, err)
 	}
 
+	// One copy into a repository at a time: registries (distribution 2.8
+	// among them) can fail a manifest whose blobs a concurrent upload into
+	// the same repository is writing ("DIGEST_INVALID", "blob unknown").
+	// Retags above stay concurrent.
+	release, err := d.lockRepository(ctx, dest.Tag.Context().String())
+	if err != nil {
+		return err
+	}
+	defer release()
 	desc, err = p.Get(ctx, dest.Source)
 	if err != nil {
 		if notFound(err) {
