@@ -51,7 +51,9 @@ func (f *fakeGitHubMerges) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"message": "Bad credentials"}`, http.StatusUnauthorized)
 		return
 	}
-	user := func(id int) map[string]any { return map[string]any{"id": id, "login": fmt.Sprint("user", id), "type": "User"} }
+	user := func(id int) map[string]any {
+		return map[string]any{"id": id, "login": fmt.Sprint("user", id), "type": "User"}
+	}
 	pullJSON := func(p *ghPull) map[string]any {
 		m := map[string]any{"number": p.number, "html_url": fmt.Sprintf("https://github.com/acme/changes/pull/%d", p.number),
 			"state": "open", "user": user(7), "head": map[string]any{"sha": p.head}, "labels": []any{}, "commits": 1,
