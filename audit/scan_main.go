@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/cabhq/cab/forge"
 )
 
 // mergeRec is a commit of the main line that added tickets, as the scan
@@ -28,7 +28,8 @@ type mergeRec struct {
 	Author string
 	// PR is the pull or merge request number the commit message names
 	// (GitHub's "Merge pull request #N", GitLab's "See merge request
-	// …!N", a squash merge's "(#N)"), 0 when none.
+	// …!N", a squash merge's "(#N)"; forge.NumberHint), 0 when none: for
+	// display only, never evidence.
 	PR int64
 	// Opened is the earliest author time of the commits the merge brought
 	// in, when OpenedKnown.
@@ -60,30 +61,6 @@ type ticketRec struct {
 	// Problem says why the file could not be read as ticket data ("" when
 	// it could); the row is still shown, with what the path tells.
 	Problem string
-}
-
-var (
-	githubMergeRE = regexp.MustCompile(`^Merge pull request #([0-9]{1,18}) `)
-	gitlabMergeRE = regexp.MustCompile(`(?m)^See merge request \S*!([0-9]{1,18})\s*$`)
-	squashRE      = regexp.MustCompile(`\(#([0-9]{1,18})\)\s*$`)
-)
-
-// prNumber reads the pull or merge request number from a commit message.
-func prNumber(msg string) int64 {
-	subject, _, _ := strings.Cut(msg, "\n")
-	for _, m := range [][]string{
-		githubMergeRE.FindStringSubmatch(subject),
-		gitlabMergeRE.FindStringSubmatch(msg),
-		squashRE.FindStringSubmatch(subject),
-	} {
-		if m != nil {
-			n, err := strconv.ParseInt(m[1], 10, 64)
-			if err == nil {
-				return n
-			}
-		}
-	}
-	return 0
 }
 
 // mainWalker walks main by first parent.
@@ -162,7 +139,7 @@ func (w *mainWalker) merge(c *commitInfo, a, b plumbing.Hash) (*mergeRec, error)
 	if len(added) == 0 {
 		return nil, nil
 	}
-	m := &mergeRec{Commit: c.Hash, Time: c.Committer.When, Author: c.Author.Email, PR: prNumber(c.Message)}
+	m := &mergeRec{Commit: c.Hash, Time: c.Committer.When, Author: c.Author.Email, PR: forge.NumberHint(c.Message)}
 	if len(c.Parents) > 0 {
 		m.Parent = c.Parents[0]
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cabhq/cab/forge"
 )
 
 func TestParseTicketMeta(t *testing.T) {
@@ -73,7 +75,7 @@ func TestPathRules(t *testing.T) {
 		"Fix #12 in the middle\n":    0,
 		"Merge pull request #x from": 0,
 	} {
-		assert.Equal(t, want, prNumber(msg), "%q", msg)
+		assert.Equal(t, want, forge.NumberHint(msg), "%q", msg)
 	}
 }
 

@@ -183,6 +183,8 @@ func newWorld(t *testing.T) *world {
 func (w *world) config() string {
 	pub, err := os.ReadFile(suite.key + ".pub")
 	require.NoError(w.t, err)
+	mergePub, err := os.ReadFile(suite.mergeKey + ".pub")
+	require.NoError(w.t, err)
 	var target strings.Builder
 	for _, e := range []string{"staging", "prod"} {
 		fmt.Fprintf(&target, `	%[1]s: {
@@ -204,7 +206,8 @@ services: app: approvers: "app"
 keys: [{name: "ci", publicKey: """
 %s
 	"""}]
-`, target.String(), indent(string(pub)))
+mergeSigners: [{identity: "git:maintainer@example.com", publicKey: %q}]
+`, target.String(), indent(string(pub)), strings.TrimSpace(string(mergePub)))
 }
 
 func indent(s string) string {
@@ -284,8 +287,8 @@ func httpCheck(url string) string {
 }
 
 // merge opens a pull request adding the tickets (written by Dev), merges
-// it with a merge commit a maintainer writes with Alice's and Bob's
-// Approved-by trailers, pushes main and returns the merge commit.
+// it with a merge commit a maintainer signs (suite.mergeKey) with Alice's
+// and Bob's Approved-by trailers, pushes main and returns the merge commit.
 func (w *world) merge(tickets ...ticket) string {
 	t := w.t
 	t.Helper()
@@ -301,7 +304,7 @@ func (w *world) merge(tickets ...ticket) string {
 	git(t, w.work, "commit", "-q", "-m", "add "+tickets[0].id)
 	git(t, w.work, "checkout", "-q", "main")
 	runIn(t, w.work, append(gitEnv, "GIT_COMMITTER_NAME=Maintainer", "GIT_COMMITTER_EMAIL=maintainer@example.com"),
-		"git", "merge", "-q", "--no-ff", branch, "-m", "Merge "+branch,
+		"git", "-c", "gpg.format=ssh", "-c", "user.signingkey="+suite.mergeKey, "merge", "-q", "--no-ff", "-S", branch, "-m", "Merge "+branch,
 		"-m", "Approved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>")
 	git(t, w.work, "push", "-q", "origin", "main")
 	return git(t, w.work, "rev-parse", "HEAD")

@@ -31,6 +31,9 @@ var suite struct {
 	// key and stranger are signing key pairs made by cab keygen (prefix
 	// without .key/.pub): key is trusted by every cab.cue, stranger never.
 	key, stranger string
+	// mergeKey is the maintainer's SSH key (ssh-keygen) that signs merge
+	// commits; every cab.cue lists its public half in mergeSigners.
+	mergeKey string
 	// home is an empty HOME for the commands (no docker or git config of
 	// the user leaks in).
 	home string
@@ -99,6 +102,10 @@ func run(m *testing.M) (int, error) {
 		if out, err := kg.CombinedOutput(); err != nil {
 			return 1, fmt.Errorf("cab keygen: %w\n%s", err, out)
 		}
+	}
+	suite.mergeKey = filepath.Join(tmp, "maintainer")
+	if out, err := exec.CommandContext(ctx, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "maintainer", "-f", suite.mergeKey).CombinedOutput(); err != nil {
+		return 1, fmt.Errorf("ssh-keygen (apt-get install openssh-client): %w\n%s", err, out)
 	}
 	return m.Run(), nil
 }

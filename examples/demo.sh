@@ -106,6 +106,10 @@ git init -q --bare "$work/remote.git"
 git init -q -b main . && git remote add origin "$work/remote.git"
 "$cab" keygen --out "$work/cab" >/dev/null   # CI's signing key; cab.cue trusts its public half
 { printf 'keys: [{name: "ci", publicKey: """\n'; sed 's/^/\t/' "$work/cab.pub"; printf '\t"""}]\n'; } >> cab.cue
+# In plain git, approvals count only on a merge commit signed by a key cab.cue lists.
+ssh-keygen -q -t ed25519 -N '' -C maintainer -f "$work/maintainer"
+printf 'mergeSigners: [{identity: "git:maintainer@example.com", publicKey: "%s"}]\n' "$(cat "$work/maintainer.pub")" >> cab.cue
+signed_merge() { GIT_COMMITTER_EMAIL=maintainer@example.com git -c gpg.format=ssh -c user.signingkey="$work/maintainer" merge -q --no-ff -S "$@"; }
 mv "$ticket" "$work/ticket.cue"   # the ticket arrives through a pull request
 git add cab.cue policy changes && git commit -q -m "Change repository" && git push -q origin main
 git checkout -q -b promote-platform
@@ -115,12 +119,17 @@ run git log --oneline --all
 run git fetch -q origin
 expect_fail "$cab" check --base origin/main --head origin/promote-platform --forge git
 
-step "9. Two maintainers approve: the merge commit carries Approved-by trailers"
+step "9. Two maintainers approve: the maintainer's signed merge commit carries Approved-by trailers"
 git checkout -q -b merge-candidate origin/main
-GIT_COMMITTER_EMAIL=maintainer@example.com git merge -q --no-ff origin/promote-platform -m "Merge promote-platform" \
+signed_merge origin/promote-platform -m "Merge promote-platform" \
   -m "$(printf 'Approved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>')"
 run git log -1 --format=%B
 run "$cab" check --base origin/main --head merge-candidate --forge git
+git checkout -q -b forged origin/main   # the same trailers without the signature count for nothing
+GIT_COMMITTER_EMAIL=maintainer@example.com git merge -q --no-ff origin/promote-platform -m "Merge promote-platform" \
+  -m "$(printf 'Approved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>')"
+expect_fail "$cab" check --base origin/main --head forged --forge git
+git checkout -q merge-candidate
 
 step "10. A later pull request may not rewrite history: editing a merged ticket fails"
 git checkout -q -b sneaky merge-candidate
@@ -187,7 +196,7 @@ rollback: auto: true
 TICKET
 git add changes && git commit -q -m "platform 1.4.3 and 1.4.4-rc1"
 git checkout -q -b release-candidate origin/main
-GIT_COMMITTER_EMAIL=maintainer@example.com git merge -q --no-ff next-release -m "Merge next-release" \
+signed_merge next-release -m "Merge next-release" \
   -m "$(printf 'Approved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>')"
 run "$cab" check --base origin/main --head release-candidate --forge git
 git checkout -q main && git merge -q --ff-only release-candidate && git push -q origin main

@@ -1,5 +1,16 @@
 // Package forge holds what the forge clients (forge/github, forge/gitlab,
-// forge/git) share: the shape of identities and of commit ids.
+// forge/git) share: the shape of identities and of commit ids, and the one
+// evidence type they all produce.
+//
+// # Invariants
+//
+// Evidence is the only way review evidence reaches the gate, cab sign and
+// the emergency obligations, and Evidence.Review is the only function that
+// turns it into what policies see: evidence counts only for the commit it
+// describes (its final head or the merge commit the forge records), an
+// approval counts only for the final head, and the merger never approves.
+// A number in a commit message (NumberHint) is a hint of which pull
+// request to ask the forge about, never evidence.
 package forge
 
 import (

@@ -124,6 +124,7 @@ type Config struct {
 	Governance   *Governance              `json:"governance,omitempty"`
 	Emergency    *EmergencyPolicy         `json:"emergency,omitempty"`
 	Keys         []Key                    `json:"keys,omitempty"`
+	MergeSigners []MergeSigner            `json:"mergeSigners,omitempty"`
 }
 
 // Environment is a deployment environment and its targets.
@@ -188,6 +189,16 @@ type Template struct {
 // Key is a public key trusted to sign tickets.
 type Key struct {
 	Name      string `json:"name"`
+	PublicKey string `json:"publicKey"`
+}
+
+// MergeSigner is a key that signs plain-git merge commits: Approved-by
+// trailers count only on a merge commit one of them signed.
+type MergeSigner struct {
+	// Identity is "git:<email>".
+	Identity string `json:"identity"`
+	// PublicKey is an SSH public key ("ssh-ed25519 AAAA…") or an armored
+	// OpenPGP public key block.
 	PublicKey string `json:"publicKey"`
 }
 

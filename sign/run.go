@@ -14,16 +14,18 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/ledger"
-	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/validate"
 )
 
-// ReviewFunc returns the review evidence of the merge m: approvals of the
-// change it brought to main. nil evidence means none.
-type ReviewFunc func(ctx context.Context, m validate.Merge) (*policy.Review, error)
+// ReviewFunc returns the review evidence of the merge m: the forge's record
+// of the change that produced m.Commit. nil evidence means none; an error
+// (forge.ErrNoMergeRecord when no pull request records m.Commit as its
+// merge) records the merge's tickets unsigned with the error as reason.
+type ReviewFunc func(ctx context.Context, m validate.Merge) (*forge.Evidence, error)
 
 // Options configure a signing run.
 type Options struct {
@@ -68,7 +70,6 @@ type candidate struct {
 	json      []byte
 	predicate *Predicate // set when signed, with the images it promotes
 	images    []string
-	review    *policy.Review
 	report    *validate.Report
 	problems  []string
 }
@@ -190,10 +191,10 @@ func lastRecorded(dir string, log *ledger.Log, rev string) (plumbing.Hash, error
 
 // judge re-runs the gate on a merge for the tickets it added.
 func (o Options) judge(ctx context.Context, session *validate.Session, m validate.Merge, paths []string) ([]*candidate, error) {
-	var review *policy.Review
+	var evidence *forge.Evidence
 	var reviewErr error
 	if o.Review != nil {
-		review, reviewErr = o.Review(ctx, m)
+		evidence, reviewErr = o.Review(ctx, m)
 	}
 	base := m.Parent
 	if base == "" {
@@ -205,7 +206,7 @@ func (o Options) judge(ctx context.Context, session *validate.Session, m validat
 		}
 		return out, nil
 	}
-	rep, err := validate.CheckPR(ctx, validate.PROptions{Session: session, Base: base, Head: m.Commit, Review: review, Now: m.Time, Limits: o.Limits})
+	rep, err := validate.CheckPR(ctx, validate.PROptions{Session: session, Base: base, Head: m.Commit, Evidence: evidence, Now: m.Time, Limits: o.Limits})
 	if err != nil {
 		return nil, fmt.Errorf("judging merge %s: %w", short(m.Commit), err)
 	}
@@ -220,7 +221,7 @@ func (o Options) judge(ctx context.Context, session *validate.Session, m validat
 	}
 	var out []*candidate
 	for _, p := range paths {
-		c := &candidate{id: ticketID(p), path: p, merge: m, review: review, report: rep, problems: slices.Clone(global)}
+		c := &candidate{id: ticketID(p), path: p, merge: m, report: rep, problems: slices.Clone(global)}
 		for _, t := range rep.Tickets {
 			if t.File == p {
 				c.json = t.JSON
@@ -233,6 +234,12 @@ func (o Options) judge(ctx context.Context, session *validate.Session, m validat
 		}
 		if c.json == nil && len(c.problems) == 0 {
 			c.problems = append(c.problems, "the ticket was not judged")
+		}
+		if len(c.problems) > 0 && evidence != nil {
+			// Why approvals were not counted explains a missing approval.
+			for _, r := range evidence.Reasons {
+				c.problems = append(c.problems, "review evidence: "+r)
+			}
 		}
 		out = append(out, c)
 	}
@@ -255,8 +262,8 @@ func (o Options) event(ctx context.Context, c *candidate) (ledger.Event, error) 
 		ID: c.id, MergeCommit: c.merge.Commit, Environments: t.Environments,
 		PolicyDigest: c.report.RulesDigest, Repository: c.report.Repository, SignedAt: o.Now().UTC(),
 	}
-	if c.review != nil {
-		p.PR, p.Author, p.Approvals = c.review.Number, c.review.Author, c.review.Approvals
+	if r := c.report.Review; r != nil && r.Forge != "none" {
+		p.PR, p.Author, p.Merger, p.Approvals = r.Number, r.Author, r.Merger, r.Approvals
 	}
 	digest := Digest(c.json)
 	c.predicate, c.images = &p, images(t)

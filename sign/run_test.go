@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/forge"
 	forgegit "github.com/cabhq/cab/forge/git"
 	"github.com/cabhq/cab/internal/sandbox"
 	"github.com/cabhq/cab/ledger"
@@ -48,6 +49,11 @@ func remoteWithMerges(t *testing.T, pub []byte) string {
 	work := filepath.Join(root, "work")
 	bare := filepath.Join(root, "remote.git")
 	require.NoError(t, os.MkdirAll(filepath.Join(work, "policy"), 0o755))
+	// The maintainer signs merges with an SSH key the base lists.
+	mergeKey := filepath.Join(root, "maintainer")
+	sh(t, "", "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", mergeKey)
+	mergePub, err := os.ReadFile(mergeKey + ".pub")
+	require.NoError(t, err)
 	cfg := `apiVersion: "cab.dev/v1"
 repository: "example.com/acme/changes"
 environments: staging: targets: images: {type: "oci", registry: "registry.example.com"}
@@ -56,6 +62,7 @@ services: payments: approvers: "payments"
 keys: [{name: "ci", publicKey: """
 ` + indent(string(pub)) + `
 	"""}]
+mergeSigners: [{identity: "git:maintainer@example.com", publicKey: "` + strings.TrimSpace(string(mergePub)) + `"}]
 `
 	require.NoError(t, os.WriteFile(filepath.Join(work, "cab.cue"), []byte(cfg), 0o644))
 	for _, p := range policy.Defaults() {
@@ -83,9 +90,11 @@ actions: [{type: "oci", target: "images", image: "ghcr.io/acme/payments@sha256:%
 		require.NoError(t, os.WriteFile(filepath.Join(work, "changes/payments", id+".cue"), []byte(src), 0o644))
 		if i == 2 {
 			sh(t, work, "git", "add", "-A")
-			sh(t, work, "git", "commit", "-q", "-m", "two tickets")
+			// Written by the developer: the maintainer who signs the merge
+			// must have written none of what it merges.
+			sh(t, work, "env", "GIT_COMMITTER_EMAIL=dev@example.com", "git", "commit", "-q", "-m", "two tickets")
 			sh(t, work, "git", "checkout", "-q", "main")
-			sh(t, work, "git", "merge", "-q", "--no-ff", "pr", "-m", "Merge pr\n\nApproved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>")
+			sh(t, work, "git", "-c", "gpg.format=ssh", "-c", "user.signingkey="+mergeKey, "merge", "-q", "--no-ff", "-S", "pr", "-m", "Merge pr\n\nApproved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>")
 		}
 	}
 	sh(t, work, "git", "add", "-A")
@@ -103,8 +112,10 @@ func indent(s string) string {
 }
 
 func TestRunSignsOnceAndRecordsBypasses(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("needs git")
+	for _, tool := range []string{"git", "ssh-keygen"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip("needs " + tool)
+		}
 	}
 	keyFile, pub := writeKey(t, AlgECDSAP256)
 	signer, err := LoadSigner(context.Background(), keyFile, nil)
@@ -131,10 +142,15 @@ func TestRunSignsOnceAndRecordsBypasses(t *testing.T) {
 					errs[w] = err
 					return
 				}
+				evidence, err := forgegit.NewReader(repo)
+				if err != nil {
+					errs[w] = err
+					return
+				}
 				_, errs[w] = Run(context.Background(), Options{
 					Dir: dir, Ledger: ledger.Open(repo, "origin", ""), Signer: signer, Actor: fmt.Sprint("job-", w),
-					Review: func(_ context.Context, m validate.Merge) (*policy.Review, error) {
-						return forgegit.Review(repo, m.Parent, m.Commit)
+					Review: func(_ context.Context, m validate.Merge) (*forge.Evidence, error) {
+						return evidence.Review(m.Parent, m.Commit)
 					},
 				})
 			}()

@@ -20,10 +20,12 @@ const (
 
 // Predicate is what cab attests about a merged ticket.
 type Predicate struct {
-	ID           string            `json:"id"`
-	MergeCommit  string            `json:"mergeCommit"`
-	PR           int64             `json:"pr,omitempty"`
-	Author       string            `json:"author"`
+	ID          string `json:"id"`
+	MergeCommit string `json:"mergeCommit"`
+	PR          int64  `json:"pr,omitempty"`
+	Author      string `json:"author"`
+	// Merger merged the change (never one of the approvers).
+	Merger       string            `json:"merger,omitempty"`
 	Approvals    []policy.Approval `json:"approvals"`
 	PolicyDigest string            `json:"policyDigest"` // "sha256:<hex>" of the base rules
 	Environments []string          `json:"environments"`

@@ -33,7 +33,6 @@ type Options struct {
 	// Now is the time the check judges windows against (time.Now if zero).
 	Now    time.Time
 	Mode   policy.Mode
-	Review *policy.Review
 	Limits Limits
 	// Progress, if not nil, is called after each ticket.
 	Progress func(done, total int)
@@ -50,6 +49,9 @@ type Report struct {
 	RulesDigest string `json:"rulesDigest,omitempty"`
 	// Repository is the repository name the base cab.cue declares.
 	Repository string `json:"repository,omitempty"`
+	// Review is the review evidence the policies saw (pull-request mode):
+	// what a signature about the change records.
+	Review *policy.Review `json:"review,omitempty"`
 }
 
 // Errors counts the diagnostics that fail the check.
@@ -246,7 +248,7 @@ func loadRepo(root string) (*repo, diag.List, error) {
 
 func checkTarget(ctx context.Context, t *target, opts Options, rep *Report) error {
 	rep.Diagnostics = append(rep.Diagnostics, t.refused...)
-	job := Job{Mode: opts.Mode, Now: opts.Now, Review: opts.Review}
+	job := Job{Mode: opts.Mode, Now: opts.Now}
 	ids := map[string][]string{}
 	if t.root != "" {
 		r, refused, err := loadRepo(t.root)

@@ -99,6 +99,11 @@ func TestDefaultPolicies(t *testing.T) {
 			want: []string{"has 1"}, warn: []string{"approvals by the author or a pusher do not count: github:1"}},
 		{name: "pusher never counts", mode: policy.PullRequest, review: review("github:7", []string{"github:2"}, "github:1", "github:2"),
 			want: []string{"has 1"}, warn: []string{"do not count: github:2"}},
+		{name: "merger never counts", mode: policy.PullRequest, review: func() *policy.Review {
+			r := review("github:7", nil, "github:1", "github:2")
+			r.Merger = "github:2"
+			return r
+		}(), want: []string{"has 1"}, warn: []string{"the approval of the merger does not count: github:2"}},
 		{name: "outsiders do not count", mode: policy.PullRequest, review: review("github:7", nil, "github:1", "github:99"),
 			want: []string{"has 1"}},
 		{name: "low risk needs one", fields: map[string]string{"risk": `"low"`}, mode: policy.PullRequest, review: review("github:7", nil, "github:3")},

@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
@@ -30,9 +31,10 @@ type PROptions struct {
 	Dir string
 	// Base and Head are revisions: the target branch and the proposed change.
 	Base, Head string
-	// Review is the approval evidence for Head; nil means none, and every
-	// approval a policy demands is missing.
-	Review *policy.Review
+	// Evidence is the review evidence of the change; nil means none, and
+	// every approval a policy demands is missing. It counts only when it
+	// describes Head (its final head or its merge commit).
+	Evidence *forge.Evidence
 	// Now is the time windows are judged against (time.Now if zero).
 	Now      time.Time
 	Limits   Limits
@@ -75,7 +77,7 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	head, err := resolveTree(repo, "head", o.Head)
+	head, headCommit, err := resolveCommit(repo, "head", o.Head)
 	if err != nil {
 		return nil, err
 	}
@@ -85,13 +87,12 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	}
 
 	rep := &Report{Diagnostics: refused}
-	review := o.Review
-	if review == nil {
-		review = &policy.Review{Forge: "none", Pushers: []string{}, Approvals: []policy.Approval{}, Labels: []string{}}
-		rep.Diagnostics = append(rep.Diagnostics, diag.Diagnostic{File: ConfigFile, Severity: diag.Warning, Code: "review",
-			Message: "no review evidence: approvals count as missing",
-			Hint:    "run in a GitHub or GitLab pipeline, or pass --review FILE"})
+	review, ds, err := reviewOf(o.Evidence, headCommit)
+	if err != nil {
+		return nil, err
 	}
+	rep.Diagnostics = append(rep.Diagnostics, ds...)
+	rep.Review = review
 	job, err := baseRules(base, rep)
 	if err != nil {
 		return nil, err
@@ -189,22 +190,28 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 func identity(s string) string { return s }
 
 func resolveTree(repo *git.Repository, which, rev string) (*object.Tree, error) {
+	t, _, err := resolveCommit(repo, which, rev)
+	return t, err
+}
+
+// resolveCommit resolves rev to its tree and commit id.
+func resolveCommit(repo *git.Repository, which, rev string) (*object.Tree, string, error) {
 	if rev == "" {
-		return nil, fmt.Errorf("no %s revision given: %w", which, ErrRevision)
+		return nil, "", fmt.Errorf("no %s revision given: %w", which, ErrRevision)
 	}
 	h, err := repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
-		return nil, fmt.Errorf("%s revision %q: %w (%v); fetch it first, e.g. git fetch origin %s", which, rev, ErrRevision, err, rev)
+		return nil, "", fmt.Errorf("%s revision %q: %w (%v); fetch it first, e.g. git fetch origin %s", which, rev, ErrRevision, err, rev)
 	}
 	c, err := repo.CommitObject(*h)
 	if err != nil {
-		return nil, fmt.Errorf("%s revision %q is not a commit: %w", which, rev, err)
+		return nil, "", fmt.Errorf("%s revision %q is not a commit: %w", which, rev, err)
 	}
 	t, err := c.Tree()
 	if err != nil {
-		return nil, fmt.Errorf("reading the tree of %s %q: %w", which, rev, err)
+		return nil, "", fmt.Errorf("reading the tree of %s %q: %w", which, rev, err)
 	}
-	return t, nil
+	return t, c.Hash.String(), nil
 }
 
 // RulesDigest identifies the rules a change is judged by: sha256 over the
@@ -369,7 +376,7 @@ func checkGovernance(ctx context.Context, head *object.Tree, base Job, baseCfg *
 			d.Hint = "add governance: {approvers: \"<group>\", approvals: 2} to cab.cue in a pull request of its own"
 		case len(valid) < need:
 			d.Message = fmt.Sprintf("a governance change (%s) needs %d approval(s) from %q, has %d", f, need, group, len(valid))
-			d.Hint = "ask members of " + group + " to approve the current head; the author and pushers do not count"
+			d.Hint = "ask members of " + group + " to approve the current head; the author, pushers and merger do not count"
 		default:
 			continue
 		}
@@ -419,11 +426,11 @@ func governanceRule(base Job, cfg *schema.Config) (need int, group string, membe
 }
 
 // validApprovals returns the distinct approvers of review who are members
-// and neither the author nor a pusher.
+// and neither the author, a pusher nor the merger.
 func validApprovals(r *policy.Review, members []string) []string {
 	var out []string
 	for _, a := range r.Approvals {
-		if !slices.Contains(members, a.ID) || a.ID == r.Author || slices.Contains(r.Pushers, a.ID) || slices.Contains(out, a.ID) {
+		if !slices.Contains(members, a.ID) || a.ID == r.Author || a.ID == r.Merger || slices.Contains(r.Pushers, a.ID) || slices.Contains(out, a.ID) {
 			continue
 		}
 		out = append(out, a.ID)

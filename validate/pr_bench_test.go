@@ -32,8 +32,8 @@ func BenchmarkCheckPR(b *testing.B) {
 				files["changes/"+svc+"/"+id+".cue"] = file(idTicket(id, nil))
 			}
 			base := g.commit("main", plumbing.ZeroHash, files)
-			g.commit("pr", base, with(files, map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))}))
-			o := PROptions{Dir: g.dir, Base: "main", Head: "pr", Review: approvedBy("github:1", "github:2"), Now: before}
+			h := g.commit("pr", base, with(files, map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))}))
+			o := PROptions{Dir: g.dir, Base: "main", Head: "pr", Evidence: bound(approvedBy("github:1", "github:2"), h), Now: before}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				rep, err := CheckPR(context.Background(), o)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
@@ -162,12 +164,24 @@ func approvedBy(ids ...string) *policy.Review {
 	return review("github:7", []string{"github:7"}, ids...)
 }
 
+// bound is the forge evidence of a review given on head.
+func bound(r *policy.Review, head plumbing.Hash) *forge.Evidence {
+	if r == nil {
+		return nil
+	}
+	e := &forge.Evidence{Forge: r.Forge, HeadSHA: head.String(), Author: r.Author, Pushers: r.Pushers, Merger: r.Merger, Labels: r.Labels}
+	for _, a := range r.Approvals {
+		e.Approvals = append(e.Approvals, forge.Approval{ID: a.ID, Login: a.Login, At: a.At, Commit: head.String()})
+	}
+	return e
+}
+
 func checkPR(t *testing.T, head map[string]*entry, r *policy.Review) *Report {
 	t.Helper()
 	g := newGitRepo(t)
 	base := g.commit("main", plumbing.ZeroHash, baseFiles())
-	g.commit("pr", base, with(baseFiles(), head))
-	rep, err := CheckPR(context.Background(), PROptions{Dir: g.dir, Base: "main", Head: "pr", Review: r, Now: before})
+	h := g.commit("pr", base, with(baseFiles(), head))
+	rep, err := CheckPR(context.Background(), PROptions{Dir: g.dir, Base: "main", Head: "pr", Evidence: bound(r, h), Now: before})
 	require.NoError(t, err)
 	return rep
 }
@@ -292,8 +306,8 @@ func TestCheckPRIsOChange(t *testing.T) {
 		files["changes/payments/"+id+".cue"] = file("not even CUE {")
 	}
 	base := g.commit("main", plumbing.ZeroHash, files)
-	g.commit("pr", base, with(files, map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))}))
-	rep, err := CheckPR(context.Background(), PROptions{Dir: g.dir, Base: "main", Head: "pr", Review: approvedBy("github:1", "github:2"), Now: before})
+	h := g.commit("pr", base, with(files, map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))}))
+	rep, err := CheckPR(context.Background(), PROptions{Dir: g.dir, Base: "main", Head: "pr", Evidence: bound(approvedBy("github:1", "github:2"), h), Now: before})
 	require.NoError(t, err)
 	require.Len(t, rep.Tickets, 1)
 	assert.Equal(t, "CHG-2026-0002", rep.Tickets[0].ID)
@@ -372,13 +386,13 @@ func TestCheckPRPostReviewObligation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newGitRepo(t)
 			b := g.commit("main", plumbing.ZeroHash, base)
-			g.commit("pr", b, with(base, tc.add))
+			h := g.commit("pr", b, with(base, tc.add))
 			g.commit("cab/ledger", plumbing.ZeroHash, map[string]entry{
 				"ledger/CHG-2026-0001/1-signed.json": file(`{"seq":1,"ticket":"CHG-2026-0001","kind":"signed","at":"2026-11-01T10:00:00Z","commit":"` + b.String() + `","data":` + signedData + `}`),
 				"ledger/CHG-2026-0001/1-signed.dsse": file(env),
 			})
 			r := review(tc.author, nil, "github:1", "github:2")
-			rep, err := CheckPR(context.Background(), PROptions{Dir: g.dir, Base: "main", Head: "pr", Review: r, Now: before})
+			rep, err := CheckPR(context.Background(), PROptions{Dir: g.dir, Base: "main", Head: "pr", Evidence: bound(r, h), Now: before})
 			require.NoError(t, err)
 			got := errorsOf(rep)
 			require.Len(t, got, len(tc.want), "%s", strings.Join(got, "\n"))
@@ -416,6 +430,52 @@ func TestConfigAt(t *testing.T) {
 			require.ErrorContains(t, err, tt.err)
 			assert.Equal(t, tt.noConfig, errors.Is(err, ErrNoConfig))
 			assert.Nil(t, cfg)
+		})
+	}
+}
+
+// Evidence counts only for the commit it describes, only its final head's
+// approvals count, and the merger never approves.
+func TestCheckPREvidenceBinding(t *testing.T) {
+	const other = "0123456789abcdef0123456789abcdef01234567"
+	tests := []struct {
+		name  string
+		edit  func(e *forge.Evidence, head string)
+		want  []string // fragments of the errors, each matching one
+		count int      // approvals the policies saw
+	}{
+		{name: "bound to the head", count: 2, edit: func(*forge.Evidence, string) {}},
+		{name: "bound to the merge commit", count: 2, edit: func(e *forge.Evidence, head string) {
+			e.HeadSHA, e.MergeCommit = other, head
+			for i := range e.Approvals {
+				e.Approvals[i].Commit = other
+			}
+		}},
+		{name: "evidence of another head", edit: func(e *forge.Evidence, _ string) { e.HeadSHA = other },
+			want: []string{"review evidence is of another commit: it approves head 0123456789ab (merge none)", "needs 2 approval(s)"}},
+		{name: "evidence naming no head", edit: func(e *forge.Evidence, _ string) { e.HeadSHA = "" },
+			want: []string{"names no head commit", "needs 2 approval(s)"}},
+		{name: "approval of an earlier head", count: 1, edit: func(e *forge.Evidence, _ string) { e.Approvals[0].Commit = other },
+			want: []string{"has 1"}},
+		{name: "merger's approval", count: 1, edit: func(e *forge.Evidence, _ string) { e.Merger = e.Approvals[1].ID },
+			want: []string{"has 1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGitRepo(t)
+			base := g.commit("main", plumbing.ZeroHash, baseFiles())
+			h := g.commit("pr", base, with(baseFiles(), map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))}))
+			e := bound(approvedBy("github:1", "github:2"), h)
+			tc.edit(e, h.String())
+			rep, err := CheckPR(context.Background(), PROptions{Dir: g.dir, Base: "main", Head: "pr", Evidence: e, Now: before})
+			require.NoError(t, err)
+			got := errorsOf(rep)
+			require.Len(t, got, len(tc.want), "%s", strings.Join(got, "\n"))
+			for _, w := range tc.want {
+				assert.True(t, slices.ContainsFunc(got, func(g string) bool { return strings.Contains(g, w) }), "no error contains %q in %q", w, got)
+			}
+			require.NotNil(t, rep.Review)
+			assert.Len(t, rep.Review.Approvals, tc.count, "approvals the policies saw")
 		})
 	}
 }

@@ -1,9 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,8 +13,8 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/cabhq/cab/forge"
 	forgegit "github.com/cabhq/cab/forge/git"
-	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -40,8 +39,8 @@ func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
 	fs.Uint64Var(&o.MaxMemoryMiB, "max-memory", 1024, "memory budget of the evaluation process, in MiB")
 	fs.StringVar(&o.Base, "base", "", "pull-request mode: the target revision whose rules judge the change (e.g. origin/main)")
 	fs.StringVar(&o.Head, "head", "", "pull-request mode: the proposed revision (default HEAD)")
-	fs.StringVar(&o.Review, "review", "", "pull-request mode: approval evidence as JSON (forge, author, pushers, approvals: [{id}]), for CI systems without a forge client")
-	fs.StringVar(&o.Forge, "forge", "auto", "pull-request mode: where approvals come from: github, gitlab, git (Approved-by trailers of the head commit), none, or auto (github or gitlab when running in their CI, else none)")
+	fs.StringVar(&o.Review, "review", "", "pull-request mode: review evidence as JSON (forge, headSHA, author, pushers, merger, approvals: [{id, commit}]), for CI systems without a forge client; headSHA is required")
+	fs.StringVar(&o.Forge, "forge", "auto", "pull-request mode: where approvals come from: github, gitlab, git (Approved-by trailers of a merge commit signed by a mergeSigners key), none, or auto (github or gitlab when running in their CI, else none)")
 	fs.BoolVar(&o.Post, "post", false, "pull-request mode: also set the cab/check commit status and keep one PR/MR comment up to date (github, gitlab)")
 }
 
@@ -112,10 +111,12 @@ needs the approvals of the base's governance group. Approvals come
 from the forge (--forge github: the pull request's reviews, with
 GITHUB_TOKEN; --forge gitlab: the merge request's approvals, with
 CAB_GITLAB_TOKEN; auto-detected in their CI, which also supplies --base and
---head), from the Approved-by trailers of the head commit (--forge git,
-identities "git:<email>"), or from --review (JSON: {"forge", "author",
-"pushers", "approvals": [{"id"}]}, ids are stable forge user ids such as
-"github:583231"). --post sets the cab/check commit status and keeps one
+--head), from the Approved-by trailers of a merge commit signed by one of the
+mergeSigners the base cab.cue lists (--forge git, identities
+"git:<email>"), or from --review (JSON: {"forge", "headSHA",
+"author", "pushers", "merger", "approvals": [{"id", "commit"}]}, ids are
+stable forge user ids such as "github:583231"; headSHA, the commit the
+approvals were given on, is required and must be the head under check). --post sets the cab/check commit status and keeps one
 pull-request comment up to date.
 
 Problems are printed as file:line:col: message, each with a hint. Exit status
@@ -185,7 +186,7 @@ func (o *checkOptions) checkPR(cmd *cobra.Command, args []string, opts validate.
 		o.Base, o.Head = cmp.Or(o.Base, base), cmp.Or(o.Head, head)
 	}
 	o.Head = cmp.Or(o.Head, "HEAD")
-	var review *policy.Review
+	var review *forge.Evidence
 	var err error
 	switch {
 	case o.Review != "":
@@ -199,7 +200,7 @@ func (o *checkOptions) checkPR(cmd *cobra.Command, args []string, opts validate.
 		return nil, err
 	}
 	rep, err := validate.CheckPR(ctx, validate.PROptions{
-		Dir: dir, Base: o.Base, Head: o.Head, Review: review,
+		Dir: dir, Base: o.Base, Head: o.Head, Evidence: review,
 		Now: opts.Now, Limits: opts.Limits, Progress: opts.Progress,
 	})
 	if err != nil {
@@ -213,45 +214,40 @@ func (o *checkOptions) checkPR(cmd *cobra.Command, args []string, opts validate.
 	return rep, nil
 }
 
-// gitReview reads approvals from the Approved-by trailers of the head.
-func gitReview(dir, base, head string) (*policy.Review, error) {
+// gitReview reads approvals from the Approved-by trailers of the head,
+// which count only on a merge commit a trusted merge signer signed.
+func gitReview(dir, base, head string) (*forge.Evidence, error) {
 	repo, err := gogit.PlainOpenWithOptions(dir, &gogit.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
 		return nil, fmt.Errorf("opening the git repository at %s: %w", dir, err)
 	}
-	r, err := forgegit.Review(repo, base, head)
+	r, err := forgegit.NewReader(repo)
+	if err != nil {
+		return nil, err
+	}
+	e, err := r.Review(base, head)
 	if err != nil {
 		return nil, fmt.Errorf("--forge git: %w", err)
 	}
-	return r, nil
+	return e, nil
 }
 
-// readReview reads approval evidence from a JSON file, refusing unknown
-// fields so that a typo cannot silently drop approvals.
-func readReview(name string) (*policy.Review, error) {
-	b, err := os.ReadFile(name)
+// readReview reads review evidence from a JSON file (see
+// forge.DecodeEvidence).
+func readReview(name string) (*forge.Evidence, error) {
+	f, err := os.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("--review: %w", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var r policy.Review
-	if err := dec.Decode(&r); err != nil {
+	defer f.Close()
+	e, err := forge.DecodeEvidence(io.LimitReader(f, 16<<20))
+	if errors.Is(err, forge.ErrNoHead) {
+		return nil, fmt.Errorf("--review %s: %w\n    hint: add \"headSHA\": the full id of the commit the approvals were given on (git rev-parse HEAD of the pull request); approvals count only for that commit", name, err)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("--review %s: %w", name, err)
 	}
-	if r.Pushers == nil {
-		r.Pushers = []string{}
-	}
-	if r.Approvals == nil {
-		r.Approvals = []policy.Approval{}
-	}
-	if r.Labels == nil {
-		r.Labels = []string{}
-	}
-	if r.Forge == "" {
-		r.Forge = "file"
-	}
-	return &r, nil
+	return e, nil
 }
 
 // progress draws "n/total" on a terminal, at most ten times a second.

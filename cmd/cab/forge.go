@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"regexp"
-	"strconv"
 	"time"
 
+	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/forge/github"
 	"github.com/cabhq/cab/forge/gitlab"
-	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/report"
 	"github.com/cabhq/cab/validate"
 )
@@ -21,7 +19,7 @@ import (
 type forgeSession interface {
 	// revisions are the base and head the forge says are under check.
 	revisions() (base, head string)
-	review(ctx context.Context) (*policy.Review, error)
+	review(ctx context.Context) (*forge.Evidence, error)
 	post(ctx context.Context, rep *validate.Report) error
 }
 
@@ -89,22 +87,12 @@ type githubSession struct {
 
 func (s *githubSession) revisions() (string, string) { return s.ev.BaseSHA, s.ev.HeadSHA }
 
-// queueRef names the pull request a merge-queue commit was made for.
-var queueRef = regexp.MustCompile(`gh-readonly-queue/.+/pr-(\d+)-([0-9a-f]{40})$`)
-
-func (s *githubSession) review(ctx context.Context) (*policy.Review, error) {
-	number, head := s.ev.Number, s.ev.HeadSHA
-	if number == 0 {
-		// A merge group: approvals are those of the pull request the
-		// queue commit was made for, on that pull request's head.
-		m := queueRef.FindStringSubmatch(os.Getenv("GITHUB_REF"))
-		if m == nil {
-			return nil, fmt.Errorf("--forge github: %s event without a pull request in GITHUB_REF %q", s.ev.Name, os.Getenv("GITHUB_REF"))
-		}
-		number, _ = strconv.Atoi(m[1])
-		head = m[2]
+func (s *githubSession) review(ctx context.Context) (*forge.Evidence, error) {
+	e, err := s.client.EventEvidence(ctx, s.ev, os.Getenv("GITHUB_REF"))
+	if err != nil {
+		return nil, fmt.Errorf("--forge github: %w", err)
 	}
-	return s.client.Review(ctx, s.ev.Owner, s.ev.Repo, number, head)
+	return e, nil
 }
 
 func (s *githubSession) post(ctx context.Context, rep *validate.Report) error {
@@ -132,7 +120,7 @@ type gitlabSession struct {
 
 func (s *gitlabSession) revisions() (string, string) { return s.ev.BaseSHA, s.ev.HeadSHA }
 
-func (s *gitlabSession) review(ctx context.Context) (*policy.Review, error) {
+func (s *gitlabSession) review(ctx context.Context) (*forge.Evidence, error) {
 	return s.client.Review(ctx, s.ev.Project, s.ev.IID, s.ev.HeadSHA)
 }
 

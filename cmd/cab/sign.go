@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 
 	gogit "github.com/go-git/go-git/v5"
@@ -19,9 +17,9 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/cabhq/cab/forge"
 	forgegit "github.com/cabhq/cab/forge/git"
 	"github.com/cabhq/cab/ledger"
-	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
@@ -43,7 +41,7 @@ func (o *signOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Rev, "rev", "HEAD", "the main line to sign")
 	fs.StringVar(&o.Remote, "remote", "origin", "remote the ledger branch is fetched from and pushed to (\"\" for local only)")
 	fs.StringVar(&o.Branch, "ledger", ledger.DefaultBranch, "ledger branch")
-	fs.StringVar(&o.Forge, "forge", "auto", "where the approvals of each merge come from: git (Approved-by trailers), github, gitlab, none, or auto")
+	fs.StringVar(&o.Forge, "forge", "auto", "where the evidence of each merge comes from: github or gitlab (the pull/merge request the forge records as having made the merge commit), git (Approved-by trailers of a merge commit signed by a mergeSigners key), none, or auto")
 	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
 	fs.StringVar(&o.Actor, "actor", "", "who records the events (default: the CI job, or cab)")
 	fs.BoolVar(&o.Attach, "attach", false, "also attest each newly signed ticket on the images it promotes (cosign attestation layout; credentials from the docker config)")
@@ -146,45 +144,40 @@ concurrent runs record each ticket exactly once.`,
 	return cmd
 }
 
-var (
-	githubPR = regexp.MustCompile(`(?:Merge pull request #|\(#)(\d+)`)
-	gitlabMR = regexp.MustCompile(`See merge request \S*!(\d+)`)
-)
-
-// reviewFunc returns where the approvals of a merge come from.
+// reviewFunc returns where the evidence of each merge comes from: the
+// forge's record of the pull or merge request that produced the merge
+// commit (the message's number is only a hint of which to ask about), or
+// for plain git the signed merge commit itself.
 func (o *signOptions) reviewFunc(repo *gogit.Repository) (sign.ReviewFunc, error) {
 	switch o.Forge {
 	case "git":
-		return func(_ context.Context, m validate.Merge) (*policy.Review, error) {
-			return forgegit.Review(repo, m.Parent, m.Commit)
+		r, err := forgegit.NewReader(repo)
+		if err != nil {
+			return nil, err
+		}
+		return func(_ context.Context, m validate.Merge) (*forge.Evidence, error) {
+			return r.Review(m.Parent, m.Commit)
 		}, nil
 	case "github":
 		owner, name, ok := strings.Cut(os.Getenv("GITHUB_REPOSITORY"), "/")
 		if !ok {
 			return nil, fmt.Errorf("--forge github: GITHUB_REPOSITORY is not owner/repo")
 		}
-		c := githubClient()
-		return func(ctx context.Context, m validate.Merge) (*policy.Review, error) {
-			g := githubPR.FindStringSubmatch(m.Message)
-			if g == nil {
-				return nil, fmt.Errorf("merge %s names no pull request", m.Commit[:12])
-			}
-			n, _ := strconv.Atoi(g[1])
-			return c.Review(ctx, owner, name, n, "")
+		c, chain := githubClient(), forgegit.FirstParents(repo)
+		return func(ctx context.Context, m validate.Merge) (*forge.Evidence, error) {
+			return c.MergeEvidence(ctx, owner, name, m.Commit, forge.NumberHint(m.Message), chain)
 		}, nil
 	case "gitlab":
-		ev := os.Getenv("CI_PROJECT_ID")
+		project := os.Getenv("CI_PROJECT_ID")
+		if project == "" {
+			return nil, fmt.Errorf("--forge gitlab: CI_PROJECT_ID is not set")
+		}
 		c, err := gitlabClient(os.Getenv("CI_API_V4_URL"))
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, m validate.Merge) (*policy.Review, error) {
-			g := gitlabMR.FindStringSubmatch(m.Message)
-			if g == nil {
-				return nil, fmt.Errorf("merge %s names no merge request", m.Commit[:12])
-			}
-			n, _ := strconv.ParseInt(g[1], 10, 64)
-			return c.Review(ctx, ev, n, "")
+		return func(ctx context.Context, m validate.Merge) (*forge.Evidence, error) {
+			return c.MergeEvidence(ctx, project, m.Commit, forge.NumberHint(m.Message))
 		}, nil
 	}
 	return nil, nil

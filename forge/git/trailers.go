@@ -3,6 +3,7 @@ package git
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"slices"
 	"strings"
@@ -10,8 +11,11 @@ import (
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"golang.org/x/crypto/ssh"
 
-	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/forge"
+	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/validate"
 )
 
 // MaxCommits bounds how many commits of a change are read for pushers.
@@ -20,24 +24,45 @@ const MaxCommits = 1000
 // ErrTooManyCommits is returned for a change of more than MaxCommits commits.
 var ErrTooManyCommits = errors.New("too many commits in the change")
 
-// Review builds the review evidence of the change base..head in repo: the
-// author is the author of the change's first commit, pushers are the
-// authors and committers of all its commits but head, and approvals are
-// head's Approved-by trailers.
-func Review(repo *gogit.Repository, base, head string) (*policy.Review, error) {
-	bh, err := repo.ResolveRevision(plumbing.Revision(base))
+// Reader reads plain-git review evidence from one repository. Make one
+// with NewReader; it compiles the schema once.
+type Reader struct {
+	repo   *gogit.Repository
+	schema *schema.Schema
+}
+
+// NewReader returns a Reader of repo.
+func NewReader(repo *gogit.Repository) (*Reader, error) {
+	s, err := schema.Compile(nil)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the schema: %w", err)
+	}
+	return &Reader{repo: repo, schema: s}, nil
+}
+
+// Review builds the review evidence of the change base..head. The author
+// is the author of the change's first commit; pushers are the authors and
+// committers of every commit head brings in; the approvals are head's
+// Approved-by trailers, and they count only when head is a merge commit
+// whose first parent is base, signed (SSH or OpenPGP) by a key that the
+// mergeSigners of base's cab.cue list, by someone who is neither the
+// author nor the committer of any commit it brings in. The signer is the
+// merger. Otherwise the evidence has no approval and says why (Reasons);
+// a commit message without trailers is simply unapproved.
+func (r *Reader) Review(base, head string) (*forge.Evidence, error) {
+	bh, err := r.repo.ResolveRevision(plumbing.Revision(base))
 	if err != nil {
 		return nil, fmt.Errorf("base revision %q: %w", base, err)
 	}
-	hh, err := repo.ResolveRevision(plumbing.Revision(head))
+	hh, err := r.repo.ResolveRevision(plumbing.Revision(head))
 	if err != nil {
 		return nil, fmt.Errorf("head revision %q: %w", head, err)
 	}
-	baseCommit, err := repo.CommitObject(*bh)
+	baseCommit, err := r.repo.CommitObject(*bh)
 	if err != nil {
 		return nil, fmt.Errorf("reading base %s: %w", base, err)
 	}
-	headCommit, err := repo.CommitObject(*hh)
+	headCommit, err := r.repo.CommitObject(*hh)
 	if err != nil {
 		return nil, fmt.Errorf("reading head %s: %w", head, err)
 	}
@@ -45,26 +70,117 @@ func Review(repo *gogit.Repository, base, head string) (*policy.Review, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &policy.Review{Forge: "git", HeadSHA: hh.String(), Pushers: []string{}, Approvals: []policy.Approval{}, Labels: []string{}}
+	e := &forge.Evidence{Forge: "git", HeadSHA: hh.String(), Pushers: []string{}, Approvals: []forge.Approval{}, Labels: []string{}}
+	isMerge := headCommit.NumParents() > 1
 	for _, c := range commits {
-		if c.Hash == headCommit.Hash && len(c.ParentHashes) > 1 {
-			continue // the merge commit carries the approvals; its writer approves, not pushes
+		if c.Hash == headCommit.Hash && isMerge {
+			continue // the merge commit carries the approvals; its signer merges, not pushes
 		}
 		for _, id := range []string{Identity(c.Author.Email), Identity(c.Committer.Email)} {
-			if !slices.Contains(r.Pushers, id) {
-				r.Pushers = append(r.Pushers, id)
+			if !slices.Contains(e.Pushers, id) {
+				e.Pushers = append(e.Pushers, id)
 			}
 		}
-		r.Author = Identity(c.Author.Email) // commits are newest first: the last is the first
+		e.Author = Identity(c.Author.Email) // commits are newest first: the last is the first
 	}
-	for _, a := range Trailers(headCommit.Message, "Approved-by") {
+	trailers := Trailers(headCommit.Message, "Approved-by")
+	if len(trailers) == 0 {
+		return e, nil
+	}
+	signer, why, err := r.mergeSigner(base, baseCommit, headCommit)
+	if err != nil {
+		return nil, err
+	}
+	if why == "" && slices.Contains(e.Pushers, signer) {
+		why = fmt.Sprintf("it is signed by %s, who wrote or committed a commit it merges", signer)
+	}
+	if why != "" {
+		e.Reasons = append(e.Reasons, fmt.Sprintf("the Approved-by trailers of %s do not count: %s", forge.Short(hh.String()), why))
+		return e, nil
+	}
+	e.Merger, e.MergeCommit = signer, hh.String()
+	at := headCommit.Committer.When.UTC().Format("2006-01-02T15:04:05Z")
+	for _, a := range trailers {
 		addr, err := mail.ParseAddress(a)
 		if err != nil {
-			return nil, fmt.Errorf("head commit %s: Approved-by %q: want \"Name <email>\": %w", hh.String()[:12], a, err)
+			return nil, fmt.Errorf("head commit %s: Approved-by %q: want \"Name <email>\": %w", forge.Short(hh.String()), a, err)
 		}
-		r.Approvals = append(r.Approvals, policy.Approval{ID: Identity(addr.Address), Login: addr.Name, At: headCommit.Committer.When.UTC().Format("2006-01-02T15:04:05Z")})
+		e.Approvals = append(e.Approvals, forge.Approval{ID: Identity(addr.Address), Login: addr.Name, At: at, Commit: hh.String()})
 	}
-	return r, nil
+	return e, nil
+}
+
+// mergeSigner returns the identity of the merge signer whose key, listed
+// in base's cab.cue, signed merge; or why there is none.
+func (r *Reader) mergeSigner(base string, baseCommit, merge *object.Commit) (identity, why string, err error) {
+	switch {
+	case merge.NumParents() < 2:
+		return "", "it is not a merge commit (only a signed merge commit carries approvals)", nil
+	case merge.ParentHashes[0] != baseCommit.Hash:
+		return "", fmt.Sprintf("it does not merge into the base (its first parent is %s, not %s)", forge.Short(merge.ParentHashes[0].String()), forge.Short(baseCommit.Hash.String())), nil
+	case merge.PGPSignature == "":
+		return "", "the merge commit is not signed", nil
+	}
+	cfg, err := validate.ConfigAt(r.schema, r.repo, baseCommit.Hash.String())
+	switch {
+	case errors.Is(err, validate.ErrNoConfig):
+		return "", "the base has no cab.cue, so no merge signer is trusted", nil
+	case err != nil:
+		return "", fmt.Sprintf("the base cab.cue cannot be read (%v), so no merge signer is trusted", err), nil
+	case len(cfg.MergeSigners) == 0:
+		return "", "the base cab.cue lists no mergeSigners", nil
+	}
+	id, err := verifyCommit(merge, cfg.MergeSigners)
+	if err != nil {
+		return "", err.Error(), nil
+	}
+	return id, "", nil
+}
+
+// verifyCommit returns the identity of the signer whose key made c's
+// signature.
+func verifyCommit(c *object.Commit, signers []schema.MergeSigner) (string, error) {
+	sig := c.PGPSignature
+	switch {
+	case strings.HasPrefix(sig, "-----BEGIN SSH SIGNATURE-----"):
+		parsed, err := parseSSHSig([]byte(sig))
+		if err != nil {
+			return "", err
+		}
+		obj := &plumbing.MemoryObject{}
+		if err := c.EncodeWithoutSignature(obj); err != nil {
+			return "", fmt.Errorf("encoding the signed commit: %w", err)
+		}
+		rd, err := obj.Reader()
+		if err != nil {
+			return "", err
+		}
+		payload, err := io.ReadAll(rd)
+		if err != nil {
+			return "", err
+		}
+		for _, s := range signers {
+			key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(s.PublicKey))
+			if err != nil {
+				continue // an OpenPGP key, or a key that does not parse
+			}
+			if verifySSHSig(parsed, payload, key) == nil {
+				return Identity(strings.TrimPrefix(s.Identity, "git:")), nil
+			}
+		}
+		return "", fmt.Errorf("its SSH signature is not made by any key in mergeSigners")
+	case strings.HasPrefix(sig, "-----BEGIN PGP SIGNATURE-----"):
+		for _, s := range signers {
+			if !strings.HasPrefix(s.PublicKey, "-----BEGIN PGP PUBLIC KEY BLOCK-----") {
+				continue
+			}
+			if _, err := c.Verify(s.PublicKey); err == nil {
+				return Identity(strings.TrimPrefix(s.Identity, "git:")), nil
+			}
+		}
+		return "", fmt.Errorf("its OpenPGP signature is not made by any key in mergeSigners")
+	}
+	return "", fmt.Errorf("its signature is neither an SSH nor an OpenPGP signature")
 }
 
 // Identity is the stable identity of a plain-git user.
@@ -121,4 +237,29 @@ func Trailers(message, key string) []string {
 		}
 	}
 	return out
+}
+
+// FirstParents returns the first-parent chain reader of repo that forge
+// adapters use to recognise the commits a rebase merge landed.
+func FirstParents(repo *gogit.Repository) forge.FirstParents {
+	return func(tip string, n int) ([]string, error) {
+		if !forge.IsSHA(tip) {
+			return nil, fmt.Errorf("commit %q is not a commit SHA", tip)
+		}
+		c, err := repo.CommitObject(plumbing.NewHash(tip))
+		if err != nil {
+			return nil, fmt.Errorf("reading commit %s (fetch the branch first): %w", forge.Short(tip), err)
+		}
+		var out []string
+		for len(out) < min(n, MaxCommits) {
+			out = append(out, c.Hash.String())
+			if c.NumParents() == 0 {
+				break
+			}
+			if c, err = c.Parent(0); err != nil {
+				return nil, fmt.Errorf("reading the first parent of %s: %w", forge.Short(out[len(out)-1]), err)
+			}
+		}
+		return out, nil
+	}
 }

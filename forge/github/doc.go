@@ -10,6 +10,10 @@
 //   - GET /repos/{o}/{r}/pulls/{n}/reviews: every submitted review;
 //   - GET /repos/{o}/{r}/pulls/{n}/commits: the accounts behind each commit.
 //
+// MergeEvidence, for cab sign, first asks which pull requests GitHub
+// associates with a commit of the base branch (GET
+// /repos/{o}/{r}/commits/{sha}/pulls), then reads each candidate as above.
+//
 // SetStatus posts the "cab/check" commit status (`statuses: write`);
 // UpsertComment keeps one comment up to date (`pull-requests: write`).
 // EventFromEnv reads the Actions run's event so that the check runs on the
@@ -21,13 +25,22 @@
 // (which can be renamed and then taken by someone else) and never names or
 // e-mail addresses from a ticket or from git.
 //
-// Approvals count only for the current head. A reviewer's state is their
-// latest submitted review that is not a plain comment; it approves only
-// when it is APPROVED and its commit_id is the head commit. An approval
-// given before the last push, one followed by a request for changes, and
-// a dismissed one are not reported. When the caller names the commit it
-// checked and the head has moved since, Review fails with ErrHeadMoved:
-// the check must run again on the new head.
+// The client returns forge.Evidence; forge.Evidence.Review binds it to
+// the commit judged. A reviewer's state is their latest submitted review
+// that is not a plain comment; when it is APPROVED it is reported with its
+// commit_id, and it counts only when that is the final head: an approval
+// given before the last push does not count, and one followed by a
+// request for changes, or dismissed, is not reported. When the caller
+// names the commit it checked and the head has moved since, Review fails
+// with ErrHeadMoved: the check must run again on the new head.
+//
+// A merge is evidence only when GitHub records it: MergeEvidence accepts
+// a pull request only if it is merged and its merge_commit_sha is the
+// commit being signed (a merge commit, a squash commit, the merge-queue
+// commit that landed, or one of the commits a rebase merge landed, read
+// through forge.FirstParents); merged_by is the merger. A number in the
+// commit message is only a hint of which pull request to ask about. No
+// record fails with forge.ErrNoMergeRecord.
 //
 // The client reports what GitHub says; it does not judge. The author's
 // own approval, if GitHub ever records one, is reported like any other:
@@ -50,7 +63,8 @@
 // more commits than GitHub lists (250) fails instead of being judged on a
 // partial list.
 //
-// A merge_group event has no pull request number, so there is no Review
-// to read for it: the caller decides how a merge group is gated (the
-// merge queue admits only pull requests whose required checks passed).
+// A merge_group event names its pull request only in GITHUB_REF
+// (gh-readonly-queue/<base>/pr-<n>-<parent sha>): EventEvidence reads that
+// pull request's evidence and records the group's head, the queue commit
+// GitHub will land, as its merge commit.
 package github

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cabhq/cab/policy"
-
 	"github.com/cabhq/cab/forge"
 )
 
@@ -32,10 +30,13 @@ type user struct {
 	Type  string `json:"type"`
 }
 
-// pull is the part of GET /repos/{o}/{r}/pulls/{n} that cab reads.
+// pull is the part of GET /repos/{o}/{r}/pulls/{n} (and of the pull
+// request summaries GET /repos/{o}/{r}/commits/{sha}/pulls lists) that cab
+// reads.
 type pull struct {
 	Number  int    `json:"number"`
 	HTMLURL string `json:"html_url"`
+	State   string `json:"state"`
 	User    *user  `json:"user"`
 	Head    struct {
 		SHA string `json:"sha"`
@@ -45,6 +46,13 @@ type pull struct {
 	} `json:"labels"`
 	// Commits is the number of commits on the pull request.
 	Commits int `json:"commits"`
+	// Merged, MergeCommitSHA and MergedBy say whether, as what commit and
+	// by whom the pull request was merged (only the full pull request has
+	// merged and merged_by; summaries have merged_at).
+	Merged         bool       `json:"merged"`
+	MergedAt       *time.Time `json:"merged_at"`
+	MergeCommitSHA string     `json:"merge_commit_sha"`
+	MergedBy       *user      `json:"merged_by"`
 }
 
 // review is one element of GET /repos/{o}/{r}/pulls/{n}/reviews.
@@ -65,39 +73,51 @@ type commit struct {
 	Committer *user  `json:"committer"`
 }
 
-// Review collects the approval evidence of pull request number in
+// Review collects the review evidence of pull request number in
 // owner/repo. A non-empty headSHA is the commit the check ran on: when the
 // pull request's head is another commit, Review fails with ErrHeadMoved.
 //
-// An approval counts only when it is the reviewer's latest review that is
-// not a comment and it was given on the current head commit: an approval
-// of an earlier commit, or one followed by a request for changes or
-// dismissed, is not reported.
-func (c *Client) Review(ctx context.Context, owner, repo string, number int, headSHA string) (*policy.Review, error) {
-	rp, err := repoPath(owner, repo)
+// Each reviewer's latest review that is not a comment is reported with the
+// commit it was given on; an APPROVED one approves that commit only
+// (forge.Evidence.Review counts it only for the final head). A review
+// followed by a request for changes, or dismissed, approves nothing.
+func (c *Client) Review(ctx context.Context, owner, repo string, number int, headSHA string) (*forge.Evidence, error) {
+	pr, pp, err := c.pull(ctx, owner, repo, number)
 	if err != nil {
 		return nil, err
 	}
+	if headSHA != "" && headSHA != pr.Head.SHA {
+		return nil, fmt.Errorf("pull request %s/%s#%d: checked %s, head is now %s: %w", owner, repo, number, headSHA, pr.Head.SHA, ErrHeadMoved)
+	}
+	return c.evidence(ctx, owner, repo, pp, pr)
+}
+
+// pull reads pull request number and checks it has a head and an author.
+func (c *Client) pull(ctx context.Context, owner, repo string, number int) (*pull, string, error) {
+	rp, err := repoPath(owner, repo)
+	if err != nil {
+		return nil, "", err
+	}
 	if number <= 0 {
-		return nil, fmt.Errorf("pull request number %d: must be positive", number)
+		return nil, "", fmt.Errorf("pull request number %d: must be positive", number)
 	}
 	pp := rp + "/pulls/" + strconv.Itoa(number)
-
 	var pr pull
 	if _, err := c.request(ctx, http.MethodGet, c.BaseURL+pp, permReadPulls, nil, &pr); err != nil {
-		return nil, fmt.Errorf("reading pull request %s/%s#%d: %w", owner, repo, number, err)
+		return nil, "", fmt.Errorf("reading pull request %s/%s#%d: %w", owner, repo, number, err)
 	}
-	head := pr.Head.SHA
-	if head == "" {
-		return nil, fmt.Errorf("pull request %s/%s#%d has no head commit", owner, repo, number)
-	}
-	if headSHA != "" && headSHA != head {
-		return nil, fmt.Errorf("pull request %s/%s#%d: checked %s, head is now %s: %w", owner, repo, number, headSHA, head, ErrHeadMoved)
+	if pr.Head.SHA == "" {
+		return nil, "", fmt.Errorf("pull request %s/%s#%d has no head commit", owner, repo, number)
 	}
 	if pr.User == nil || pr.User.ID <= 0 {
-		return nil, fmt.Errorf("pull request %s/%s#%d has no author account", owner, repo, number)
+		return nil, "", fmt.Errorf("pull request %s/%s#%d has no author account", owner, repo, number)
 	}
+	return &pr, pp, nil
+}
 
+// evidence reads the reviews and commits of pr (at path pp).
+func (c *Client) evidence(ctx context.Context, owner, repo, pp string, pr *pull) (*forge.Evidence, error) {
+	number := pr.Number
 	reviews, err := listAll[review](ctx, c, pp+"/reviews", permReadPulls)
 	if err != nil {
 		return nil, fmt.Errorf("reading reviews of %s/%s#%d: %w", owner, repo, number, err)
@@ -111,27 +131,27 @@ func (c *Client) Review(ctx context.Context, owner, repo string, number int, hea
 	if len(commits) < pr.Commits {
 		return nil, fmt.Errorf("pull request %s/%s#%d has %d commits, GitHub listed %d: pushers cannot be established (split the pull request)", owner, repo, number, pr.Commits, len(commits))
 	}
-
-	r := &policy.Review{
+	e := &forge.Evidence{
 		Forge:     "github",
 		Number:    int64(number),
 		URL:       pr.HTMLURL,
 		Author:    id(pr.User.ID),
 		Pushers:   pushers(commits),
-		Approvals: approvals(reviews, head),
+		Approvals: approvals(reviews),
 		Labels:    []string{},
-		HeadSHA:   head,
+		HeadSHA:   pr.Head.SHA,
 	}
 	for _, l := range pr.Labels {
-		r.Labels = append(r.Labels, l.Name)
+		e.Labels = append(e.Labels, l.Name)
 	}
-	slices.Sort(r.Labels)
-	return r, nil
+	slices.Sort(e.Labels)
+	return e, nil
 }
 
 // approvals keeps, per reviewer, the latest review that is not a comment
-// and reports the reviewers whose latest such review approves head.
-func approvals(reviews []review, head string) []policy.Approval {
+// and reports the reviewers whose latest such review approves, each with
+// the commit it approves.
+func approvals(reviews []review) []forge.Approval {
 	latest := map[int64]review{}
 	for _, rv := range reviews {
 		if rv.User == nil || rv.User.ID <= 0 || rv.SubmittedAt == nil {
@@ -145,18 +165,19 @@ func approvals(reviews []review, head string) []policy.Approval {
 			latest[rv.User.ID] = rv
 		}
 	}
-	out := []policy.Approval{}
+	out := []forge.Approval{}
 	for _, rv := range latest {
-		if rv.State != stateApproved || rv.CommitID != head {
+		if rv.State != stateApproved || rv.CommitID == "" {
 			continue
 		}
-		out = append(out, policy.Approval{
-			ID:    id(rv.User.ID),
-			Login: rv.User.Login,
-			At:    rv.SubmittedAt.UTC().Format(time.RFC3339),
+		out = append(out, forge.Approval{
+			ID:     id(rv.User.ID),
+			Login:  rv.User.Login,
+			At:     rv.SubmittedAt.UTC().Format(time.RFC3339),
+			Commit: rv.CommitID,
 		})
 	}
-	slices.SortFunc(out, func(a, b policy.Approval) int {
+	slices.SortFunc(out, func(a, b forge.Approval) int {
 		return cmp.Or(cmp.Compare(a.At, b.At), cmp.Compare(a.ID, b.ID))
 	})
 	return out

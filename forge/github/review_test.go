@@ -32,7 +32,7 @@ func TestReview(t *testing.T) {
 		commitJSON(headSHA, authorID, WebFlowUserID),
 	}
 	approval := func(uid, at string) policy.Approval {
-		return policy.Approval{ID: "github:" + uid, Login: "reviewer" + uid, At: at}
+		return policy.Approval{ID: "github:" + uid, Login: "reviewer" + uid, At: at, Commit: headSHA}
 	}
 	tests := []struct {
 		name        string
@@ -63,7 +63,7 @@ func TestReview(t *testing.T) {
 		{
 			name:    "author approving their own pull request is reported",
 			reviews: []string{reviewJSON(1, authorID, "APPROVED", headSHA, t1)},
-			want:    []policy.Approval{{ID: "github:583231", Login: "reviewer583231", At: t1}},
+			want:    []policy.Approval{{ID: "github:583231", Login: "reviewer583231", At: t1, Commit: headSHA}},
 		},
 		{
 			name: "changes requested after approval withdraw it",
@@ -151,7 +151,9 @@ func TestReview(t *testing.T) {
 			assert.Equal(t, "github:583231", got.Author, "author is the stable id, not the login")
 			assert.Equal(t, headSHA, got.HeadSHA)
 			assert.Equal(t, []string{"cab", "risk:low"}, got.Labels)
-			assert.Equal(t, tt.want, got.Approvals)
+			review, err := got.Review(headSHA)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, review.Approvals, "approvals counted for the head")
 			wantPushers := tt.wantPushers
 			if wantPushers == nil {
 				wantPushers = []string{"github:583231"}

@@ -13,6 +13,11 @@
 //     GitLab processed the push;
 //   - its notes, system notes included.
 //
+// MergeEvidence, for cab sign, first asks which merge requests GitLab
+// associates with a commit of the target branch (GET
+// /projects/:id/repository/commits/:sha/merge_requests), then reads each
+// candidate as above.
+//
 // SetCommitStatus posts the "cab/check" commit status and UpsertNote keeps
 // one note up to date; both need scope api. CI_JOB_TOKEN cannot read
 // approvals: use a project or group access token. EventFromEnv reads a
@@ -28,14 +33,23 @@
 //
 // Approvals count only for the current head. GitLab records who approved
 // but not which commit they saw, and it keeps approvals across pushes
-// unless the project resets them. So Review ties approvals to the head by
+// unless the project resets them. So Review ties approvals to heads by
 // time: the newest diff version must be of the head commit (otherwise
 // GitLab has not finished processing the push, and Review fails with
-// ErrHeadMoved), its created_at is when the head arrived, and a user in
-// approved_by counts only when their latest "approved this merge request"
-// system note is at or after that instant. A user with no such note does
-// not count. When the caller names the commit it checked and the head has
+// ErrHeadMoved), and a user in approved_by is reported as approving the
+// head of the newest diff version created at or before their latest
+// "approved this merge request" system note; forge.Evidence.Review counts
+// it only when that is the final head. A user with no such note is not
+// reported. When the caller names the commit it checked and the head has
 // moved since, Review fails with ErrHeadMoved.
+//
+// A merge is evidence only when GitLab records it: MergeEvidence accepts a
+// merge request only if its state is merged, it records who merged it
+// (merge_user, or merged_by), and the commit being signed is its
+// merge_commit_sha (merge trains land it too) or squash_commit_sha, or,
+// when it has neither (a fast-forward merge), one of its own commits. A
+// number in the commit message is only a hint. No record fails with
+// forge.ErrNoMergeRecord.
 //
 // System notes are written by GitLab itself, never by users, so their
 // author and time are evidence; user notes are never read as such.

@@ -12,8 +12,6 @@ import (
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
 
-	"github.com/cabhq/cab/policy"
-
 	"github.com/cabhq/cab/forge"
 )
 
@@ -25,41 +23,55 @@ const approvedNote = "approved this merge request"
 // when a push adds commits to a merge request: "added 3 commits\n\n<ul>…".
 var addedCommitsNote = regexp.MustCompile(`^added [0-9]+ commits?(\n|$)`)
 
-// Review collects the approval evidence of merge request iid of project
+// Review collects the review evidence of merge request iid of project
 // (a numeric id or a "group/project" path). A non-empty headSHA is the
 // commit the check ran on: when the merge request's head is another
 // commit, Review fails with ErrHeadMoved.
 //
-// GitLab approvals carry no commit, so an approval counts only when its
-// user's latest "approved this merge request" note is at or after the
-// creation of the newest diff version, that is after the current head was
-// pushed. An approval from before the last push that GitLab kept (when the
-// project does not reset approvals on push) is not reported.
-func (c *Client) Review(ctx context.Context, project string, iid int64, headSHA string) (*policy.Review, error) {
+// GitLab approvals carry no commit, so each approval is reported with the
+// head of the diff version that was newest when its user's latest
+// "approved this merge request" note was written: an approval from before
+// the last push that GitLab kept (when the project does not reset
+// approvals on push) approves the earlier head, and forge.Evidence.Review
+// does not count it.
+func (c *Client) Review(ctx context.Context, project string, iid int64, headSHA string) (*forge.Evidence, error) {
+	mr, ref, err := c.mergeRequest(ctx, project, iid)
+	if err != nil {
+		return nil, err
+	}
+	if headSHA != "" && headSHA != mr.SHA {
+		return nil, fmt.Errorf("merge request %s: checked %s, head is now %s: %w", ref, headSHA, mr.SHA, ErrHeadMoved)
+	}
+	return c.evidence(ctx, project, mr, ref)
+}
+
+// mergeRequest reads merge request iid and checks it has a head and an
+// author.
+func (c *Client) mergeRequest(ctx context.Context, project string, iid int64) (*gitlab.MergeRequest, string, error) {
 	if project == "" {
-		return nil, fmt.Errorf("project must not be empty")
+		return nil, "", fmt.Errorf("project must not be empty")
 	}
 	if iid <= 0 {
-		return nil, fmt.Errorf("merge request iid %d: must be positive", iid)
+		return nil, "", fmt.Errorf("merge request iid %d: must be positive", iid)
 	}
 	ref := project + "!" + strconv.FormatInt(iid, 10)
-	withCtx := gitlab.WithContext(ctx)
-
-	mr, resp, err := c.api.MergeRequests.GetMergeRequest(project, iid, nil, withCtx)
+	mr, resp, err := c.api.MergeRequests.GetMergeRequest(project, iid, nil, gitlab.WithContext(ctx))
 	if err != nil {
-		return nil, wrap("reading merge request "+ref, resp, err, scopeRead, "Reporter")
+		return nil, "", wrap("reading merge request "+ref, resp, err, scopeRead, "Reporter")
 	}
-	head := mr.SHA
-	if head == "" {
-		return nil, fmt.Errorf("merge request %s has no head commit", ref)
-	}
-	if headSHA != "" && headSHA != head {
-		return nil, fmt.Errorf("merge request %s: checked %s, head is now %s: %w", ref, headSHA, head, ErrHeadMoved)
+	if mr.SHA == "" {
+		return nil, "", fmt.Errorf("merge request %s has no head commit", ref)
 	}
 	if mr.Author == nil || mr.Author.ID <= 0 {
-		return nil, fmt.Errorf("merge request %s has no author account", ref)
+		return nil, "", fmt.Errorf("merge request %s has no author account", ref)
 	}
+	return mr, ref, nil
+}
 
+// evidence reads the approvals, diff versions and notes of mr.
+func (c *Client) evidence(ctx context.Context, project string, mr *gitlab.MergeRequest, ref string) (*forge.Evidence, error) {
+	iid, head := mr.IID, mr.SHA
+	withCtx := gitlab.WithContext(ctx)
 	appr, resp, err := c.api.MergeRequestApprovals.GetConfiguration(project, iid, withCtx)
 	if err != nil {
 		return nil, wrap("reading approvals of "+ref, resp, err, scopeRead, "Reporter")
@@ -75,9 +87,7 @@ func (c *Client) Review(ctx context.Context, project string, iid int64, headSHA 
 	if err != nil {
 		return nil, err
 	}
-
-	pushedAt, err := headPushedAt(versions, head, ref)
-	if err != nil {
+	if _, err := headPushedAt(versions, head, ref); err != nil {
 		return nil, err
 	}
 	lastApproval := map[int64]time.Time{}
@@ -97,13 +107,13 @@ func (c *Client) Review(ctx context.Context, project string, iid int64, headSHA 
 		}
 	}
 
-	r := &policy.Review{
+	e := &forge.Evidence{
 		Forge:     "gitlab",
 		Number:    mr.IID,
 		URL:       mr.WebURL,
 		Author:    id(mr.Author.ID),
 		Pushers:   forge.Identities("gitlab", pushers),
-		Approvals: []policy.Approval{},
+		Approvals: []forge.Approval{},
 		Labels:    append([]string{}, mr.Labels...),
 		HeadSHA:   head,
 	}
@@ -112,20 +122,39 @@ func (c *Client) Review(ctx context.Context, project string, iid int64, headSHA 
 			continue
 		}
 		at, ok := lastApproval[a.User.ID]
-		if !ok || at.Before(pushedAt) {
-			continue // approved before the current head was pushed, or no record of when
+		if !ok {
+			continue // no record of when, so of which head
 		}
-		r.Approvals = append(r.Approvals, policy.Approval{
-			ID:    id(a.User.ID),
-			Login: a.User.Username,
-			At:    at.UTC().Format(time.RFC3339),
+		e.Approvals = append(e.Approvals, forge.Approval{
+			ID:     id(a.User.ID),
+			Login:  a.User.Username,
+			At:     at.UTC().Format(time.RFC3339),
+			Commit: headAt(versions, at),
 		})
 	}
-	slices.SortFunc(r.Approvals, func(a, b policy.Approval) int {
+	slices.SortFunc(e.Approvals, func(a, b forge.Approval) int {
 		return cmp.Or(cmp.Compare(a.At, b.At), cmp.Compare(a.ID, b.ID))
 	})
-	slices.Sort(r.Labels)
-	return r, nil
+	slices.Sort(e.Labels)
+	return e, nil
+}
+
+// headAt is the head of the newest diff version created at or before t:
+// the commit a user approving at t was shown ("" before any version).
+func headAt(versions []*gitlab.MergeRequestDiffVersion, t time.Time) string {
+	var at *gitlab.MergeRequestDiffVersion
+	for _, v := range versions {
+		if v == nil || v.CreatedAt == nil || v.CreatedAt.After(t) {
+			continue
+		}
+		if at == nil || v.ID > at.ID {
+			at = v
+		}
+	}
+	if at == nil {
+		return ""
+	}
+	return at.HeadCommitSHA
 }
 
 // headPushedAt is when GitLab recorded head as the merge request's diff:

@@ -28,7 +28,7 @@ func TestReview(t *testing.T) {
 		return noteJSON(id, author, true, "approved this merge request", at)
 	}
 	approval := func(uid, at string) policy.Approval {
-		return policy.Approval{ID: "gitlab:" + uid, Login: "user" + uid, At: at}
+		return policy.Approval{ID: "gitlab:" + uid, Login: "user" + uid, At: at, Commit: headSHA}
 	}
 	tests := []struct {
 		name        string
@@ -71,7 +71,7 @@ func TestReview(t *testing.T) {
 			name:       "author approving their own merge request is reported",
 			approvedBy: []int64{authorID},
 			notes:      []string{approved(1, authorID, tLate)},
-			want:       []policy.Approval{{ID: "gitlab:583231", Login: "octocat", At: "2026-01-11T12:00:00Z"}},
+			want:       []policy.Approval{{ID: "gitlab:583231", Login: "octocat", At: "2026-01-11T12:00:00Z", Commit: headSHA}},
 		},
 		{
 			name:       "revoked approval does not count",
@@ -142,7 +142,9 @@ func TestReview(t *testing.T) {
 			assert.Equal(t, "gitlab:583231", got.Author, "author is the stable id, not the username")
 			assert.Equal(t, headSHA, got.HeadSHA)
 			assert.Equal(t, []string{"cab", "risk::low"}, got.Labels)
-			assert.Equal(t, tt.want, got.Approvals)
+			review, err := got.Review(headSHA)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, review.Approvals, "approvals counted for the head")
 			wantPushers := tt.wantPushers
 			if wantPushers == nil {
 				wantPushers = []string{"gitlab:583231"}
@@ -293,7 +295,9 @@ func TestReviewProjectPath(t *testing.T) {
 	})
 	got, err := srv.client(t).Review(context.Background(), "octo/changes", 7, headSHA)
 	require.NoError(t, err)
-	assert.Equal(t, []policy.Approval{}, got.Approvals)
+	review, err := got.Review(headSHA)
+	require.NoError(t, err)
+	assert.Equal(t, []policy.Approval{}, review.Approvals)
 }
 
 func TestReviewHonoursContext(t *testing.T) {

@@ -1,0 +1,81 @@
+package forge
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	head  = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+	merge = "5b1c0e8f2a3d4c6b7a8e9f0d1c2b3a4e5f6d7c8b"
+	old   = "f2d1c5e3b6a7980e1d2c3b4a5f6e7d8c9b0a1f2e"
+)
+
+func TestEvidenceReview(t *testing.T) {
+	e := &Evidence{Forge: "github", HeadSHA: head, MergeCommit: merge, Author: "github:7", Merger: "github:9",
+		Approvals: []Approval{
+			{ID: "github:1", At: "2026-01-01T10:00:00Z", Commit: head},
+			{ID: "github:2", At: "2026-01-01T09:00:00Z", Commit: old},  // an earlier head
+			{ID: "github:9", At: "2026-01-01T10:00:00Z", Commit: head}, // the merger
+			{ID: "github:3", At: "2026-01-01T08:00:00Z", Commit: head}, // twice: the latest is kept
+			{ID: "github:3", At: "2026-01-01T11:00:00Z", Commit: head},
+			{ID: "github:7", At: "2026-01-01T12:00:00Z", Commit: head}, // the author: kept, the policies exclude them
+			{ID: "github:4", At: "2026-01-01T12:00:00Z", Commit: ""},   // no commit: approves nothing
+		}}
+	for _, judged := range []string{head, merge} {
+		r, err := e.Review(judged)
+		require.NoError(t, err)
+		var ids []string
+		for _, a := range r.Approvals {
+			ids = append(ids, a.ID+"@"+a.At[11:13])
+		}
+		assert.Equal(t, []string{"github:1@10", "github:3@11", "github:7@12"}, ids)
+		assert.Equal(t, "github:9", r.Merger)
+		assert.NotNil(t, r.Pushers)
+		assert.NotNil(t, r.Labels)
+	}
+	_, err := e.Review(old)
+	assert.ErrorIs(t, err, ErrNotBound)
+	_, err = e.Review("")
+	assert.ErrorIs(t, err, ErrNotBound)
+	_, err = (&Evidence{Forge: "file"}).Review(head)
+	assert.ErrorIs(t, err, ErrNotBound, "evidence naming no head describes nothing")
+}
+
+func TestDecodeEvidence(t *testing.T) {
+	e, err := DecodeEvidence(strings.NewReader(`{"headSHA": "` + head + `", "author": "git:a@x", "approvals": [{"id": "git:b@x"}, {"id": "git:c@x", "commit": "` + old + `"}]}`))
+	require.NoError(t, err)
+	assert.Equal(t, "file", e.Forge)
+	r, err := e.Review(head)
+	require.NoError(t, err)
+	require.Len(t, r.Approvals, 1, "an approval of another commit does not count")
+	assert.Equal(t, "git:b@x", r.Approvals[0].ID)
+
+	for name, src := range map[string]string{
+		"no head":       `{"approvals": [{"id": "git:b@x"}]}`,
+		"short head":    `{"headSHA": "6dcb09b"}`,
+		"unknown field": `{"headSHA": "` + head + `", "aprovals": []}`,
+		"bad merge":     `{"headSHA": "` + head + `", "mergeCommit": "main"}`,
+	} {
+		_, err := DecodeEvidence(strings.NewReader(src))
+		assert.Error(t, err, name)
+	}
+	_, err = DecodeEvidence(strings.NewReader(`{}`))
+	assert.ErrorIs(t, err, ErrNoHead)
+}
+
+func TestNumberHint(t *testing.T) {
+	for msg, want := range map[string]int64{
+		"Merge pull request #5099 from kturing/chg-2026-1657\n\nRelease":      5099,
+		"Add CHG-2026-0005 (#7)\n":                                            7,
+		"Merge branch 'x' into 'main'\n\nSee merge request acme/changes!42\n": 42,
+		"Direct push\n":              0,
+		"Fix #12 in the middle\n":    0,
+		"Merge pull request #x from": 0,
+	} {
+		assert.Equal(t, want, NumberHint(msg), "%q", msg)
+	}
+}
