@@ -187,3 +187,7 @@ func String(s string) string { return (*Redactor)(nil).String(s) }
 // Error scrubs the known credential formats out of err's message; it is
 // (*Redactor)(nil).Error.
 func Error(err error) error { return (*Redactor)(nil).Error(err) }
+
+// Bound scrubs the known credential formats out of s and cuts it to max
+// bytes; it is (*Redactor)(nil).Bound.
+func Bound(s string, max int) string { return (*Redactor)(nil).Bound(s, max) }
