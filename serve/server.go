@@ -185,9 +185,9 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Server{
-		cfg:   cfg,
-		ref:   "refs/heads/" + branch,
-		log:   log,
+		cfg:    cfg,
+		ref:    "refs/heads/" + branch,
+		log:    log,
 		m:      newMetrics(),
 		queue:  make(chan string, 1),
 		redact: cfg.Redactor,
