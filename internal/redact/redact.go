@@ -191,3 +191,7 @@ func Error(err error) error { return (*Redactor)(nil).Error(err) }
 // Bound scrubs the known credential formats out of s and cuts it to max
 // bytes; it is (*Redactor)(nil).Bound.
 func Bound(s string, max int) string { return (*Redactor)(nil).Bound(s, max) }
+
+// Scrub replaces the known credential formats in s with Placeholder; it
+// is (*Redactor)(nil).Scrub.
+func Scrub(s string) string { return (*Redactor)(nil).Scrub(s) }
