@@ -206,12 +206,14 @@ func (l *Ledger) fetch(ctx context.Context) error {
 		return nil
 	}
 	spec := config.RefSpec("+" + l.branchRef().String() + ":" + l.trackingRef().String())
-	err := l.repo.FetchContext(ctx, &git.FetchOptions{
+	call, cancel := gitpush.Call(ctx) // a remote that never answers must not hang the caller
+	defer cancel()
+	err := gitpush.Err(call, l.repo.FetchContext(call, &git.FetchOptions{
 		RemoteName: l.remote,
 		RefSpecs:   []config.RefSpec{spec},
 		Auth:       l.Auth,
 		Tags:       git.NoTags,
-	})
+	}))
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
 		return nil
@@ -367,6 +369,11 @@ func (l *Ledger) push(ctx context.Context, old, head plumbing.Hash) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if errors.Is(err, gitpush.ErrRejected) {
+		// The server refused for a reason of its own (a hook, a
+		// protected branch): permanent, not a lost swap to retry.
+		return fmt.Errorf("pushing ledger %s to %s: %w", l.branch, l.remote, err)
+	}
 	if rejected(err) {
 		return fmt.Errorf("%w: %v", errConflict, err)
 	}
@@ -385,22 +392,11 @@ func (l *Ledger) push(ctx context.Context, old, head plumbing.Hash) error {
 }
 
 // rejected reports whether a push error means the remote ref was not
-// where we required it. go-git has no typed errors for these: its own
-// pre-checks return "non-fast-forward update: <ref>" and "remote ref <ref>
-// required to be <hash> but is <hash>|absent"; a remote that lost the
-// race inside receive-pack answers "command error on <ref>: failed to
-// update ref" (or "fetch first", "failed to lock").
+// where we required it: gitpush found it elsewhere before sending, or the
+// server's receive-pack lost the race (both gitpush.ErrMoved); go-git's
+// own push reports the same as ErrForceNeeded or ErrNonFastForwardUpdate.
 func rejected(err error) bool {
-	if errors.Is(err, gitpush.ErrMoved) || errors.Is(err, git.ErrForceNeeded) || errors.Is(err, git.ErrNonFastForwardUpdate) {
-		return true
-	}
-	msg := err.Error()
-	for _, s := range []string{"non-fast-forward", "required to be", "command error on", "rejected", "fetch first", "failed to update ref", "failed to lock"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
+	return errors.Is(err, gitpush.ErrMoved) || errors.Is(err, git.ErrForceNeeded) || errors.Is(err, git.ErrNonFastForwardUpdate)
 }
 
 func (l *Ledger) remoteHead(ctx context.Context) (plumbing.Hash, error) {
@@ -408,9 +404,11 @@ func (l *Ledger) remoteHead(ctx context.Context) (plumbing.Hash, error) {
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: l.Auth})
+	call, cancel := gitpush.Call(ctx)
+	defer cancel()
+	refs, err := rem.ListContext(call, &git.ListOptions{Auth: l.Auth})
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return plumbing.ZeroHash, gitpush.Err(call, err)
 	}
 	for _, r := range refs {
 		if r.Name() == l.branchRef() {

@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5"
 
 	"github.com/cabhq/cab/internal/calendar"
+	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/reconcile/target"
 	"github.com/cabhq/cab/schema"
@@ -261,6 +262,20 @@ func decodeData(ev *ledger.Event) eventData {
 }
 
 func encodeData(d eventData) json.RawMessage {
+	// Last line of defence: the ledger is append-only, so text from
+	// servers is scrubbed of credentials here even if a driver or check
+	// forgot to (internal/redact). Restore data stays byte for byte.
+	d.Reason = redact.Bound(d.Reason, 8<<10)
+	d.Changes = slices.Clone(d.Changes)
+	for i := range d.Changes {
+		d.Changes[i] = redact.Bound(d.Changes[i], 8<<10)
+	}
+	for _, sts := range []*[]target.State{&d.Previous, &d.Observed} {
+		*sts = slices.Clone(*sts)
+		for i := range *sts {
+			(*sts)[i].Value = redact.Bound((*sts)[i].Value, 8<<10)
+		}
+	}
 	b, _ := json.Marshal(d)
 	return b
 }

@@ -1,7 +1,7 @@
 // Package serve runs the reconciler as a daemon: the engine behind
 // `cab serve`.
 //
-// A Server owns one reconcile loop goroutine and an http.Handler with four
+// A Server owns one reconcile loop goroutine and an http.Handler with six
 // routes:
 //
 //   - POST /webhook/github: a GitHub webhook. The X-Hub-Signature-256
@@ -13,10 +13,21 @@
 //     must equal the secret token (compared in constant time). A Push Hook
 //     for the watched branch queues a pass (202); other events are ignored
 //     (202 with the reason).
-//   - GET /healthz: 200 "ok" while the loop runs and the last pass
-//     succeeded (or none has finished yet); 503 with the reason otherwise:
-//     the loop is not running (not started, or shutting down), or the last
-//     pass failed (its error, with any credentials in URLs redacted).
+//   - GET /healthz: 200 "ok" while every condition of the Server's health
+//     holds; 503 with one line per failing condition otherwise: the loop
+//     is not running (not started, or shutting down), the running pass has
+//     run longer than Config.PassWarn, the last pass failed (with how many
+//     in a row and since when), the ledger cannot be pushed (the server
+//     refused it, or contention never ended), or a condition set with
+//     SetCondition (CondLedgerRewritten, from the ledger's rewrite hook).
+//     Errors are shown with credentials scrubbed (internal/redact).
+//   - GET /readyz (Kubernetes readiness): 200 while the daemon can do its
+//     job: the loop runs, the last pass succeeded, the ledger can be
+//     pushed and was not rewritten. A slow pass does not make it unready.
+//   - GET /livez (Kubernetes liveness): 200 while the process answers and
+//     no pass has run longer than Config.PassWedged. Failing passes do not
+//     fail it (a restart does not fix a remote); a wedged loop does (the
+//     next start resumes from the ledger).
 //   - GET /metrics: Prometheus metrics from a private registry:
 //     cab_tickets{state} (ticket-environments by the kind of their last
 //     ledger event after the last successful pass; states that vanish go
@@ -35,8 +46,15 @@
 //
 //   - Nothing unauthenticated triggers anything. A webhook route without a
 //     configured secret answers 404; a request without a valid signature
-//     or token answers 401. Bodies are read through http.MaxBytesReader
-//     (413 beyond Config.MaxBody) and parsed only after authentication.
+//     or token answers 401. Bodies are parsed only after authentication.
+//   - Unauthenticated work is bounded. A GitHub body must be read whole
+//     before its signature can be checked, so at most Config.MaxBodies
+//     bodies are read at once (more: 503 with Retry-After, nothing read),
+//     each through http.MaxBytesReader (413 beyond Config.MaxBody) within
+//     Config.BodyTimeout (408 beyond). With the defaults (4 × 1 MiB) a
+//     flood of unauthenticated posts holds a few MiB; the test
+//     TestServeMemoryUnderFlood (cmd/cab) holds the binary to a stated
+//     ceiling. Slow headers are cut by the server's ReadHeaderTimeout.
 //   - A webhook never says what to apply: it only wakes the loop. The
 //     reconciler reads main and the ledger itself, so a replayed or
 //     reordered delivery at most causes one extra pass.

@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/reconcile"
 )
 
@@ -31,9 +31,29 @@ const (
 	// DefaultShutdownTimeout bounds http.Server.Shutdown, and how long a
 	// cancelled pass may take to return.
 	DefaultShutdownTimeout = 10 * time.Second
-	// DefaultMaxBody is the largest webhook body read: 25 MiB, GitHub's
-	// limit for a delivery.
-	DefaultMaxBody = 25 << 20
+	// DefaultMaxBody is the largest webhook body read: 1 MiB. A GitHub
+	// body is read whole before its signature can be checked, so this is
+	// unauthenticated memory; GitHub caps deliveries at 25 MB, but cab
+	// only needs ref, after and deleted, and a push event with its
+	// commit list stays far below 1 MiB unless thousands of commits are
+	// pushed at once. Such a delivery is refused (413) and the timer's
+	// pass (Interval) picks the push up: a lost webhook costs at most one
+	// interval, never a change.
+	DefaultMaxBody = 1 << 20
+	// DefaultMaxBodies is how many webhook bodies are read at once; more
+	// concurrent deliveries are refused with 503 and Retry-After. With
+	// DefaultMaxBody this bounds the memory unauthenticated requests can
+	// hold to a few MiB, whatever the flood.
+	DefaultMaxBodies = 4
+	// DefaultBodyTimeout bounds the reading of one webhook body, so that a
+	// slow sender cannot hold one of the MaxBodies slots for long.
+	DefaultBodyTimeout = 10 * time.Second
+	// DefaultPassWarn is how long a pass may run before /healthz reports
+	// it (the lease: a step older than that may be taken over).
+	DefaultPassWarn = reconcile.DefaultLease
+	// DefaultPassWedged is how long a pass may run before /livez fails and
+	// an orchestrator restarts the daemon (the next start resumes).
+	DefaultPassWedged = time.Hour
 )
 
 // ErrAbandoned is returned by Run and Serve when the running pass did not
@@ -68,6 +88,21 @@ type Config struct {
 	// MaxBody is the largest webhook body accepted (413 beyond);
 	// DefaultMaxBody when zero.
 	MaxBody int64
+	// MaxBodies bounds the webhook bodies read at once (503 with
+	// Retry-After beyond); DefaultMaxBodies when zero.
+	MaxBodies int
+	// BodyTimeout bounds the reading of one body (408 beyond);
+	// DefaultBodyTimeout when zero.
+	BodyTimeout time.Duration
+	// PassWarn is how long a pass may run before /healthz fails;
+	// DefaultPassWarn when zero.
+	PassWarn time.Duration
+	// PassWedged is how long a pass may run before /livez fails;
+	// DefaultPassWedged when zero.
+	PassWedged time.Duration
+	// Redactor scrubs credentials out of errors before /healthz shows
+	// them or they are logged (nil: the known token formats only).
+	Redactor *redact.Redactor
 	// Logger receives one line per webhook, pass and step; nothing is
 	// logged when nil.
 	Logger *slog.Logger
@@ -88,11 +123,17 @@ type Server struct {
 	queue   chan string
 	started atomic.Bool
 
-	mu      sync.Mutex
-	running bool      // the loop runs and is not shutting down
-	lastErr error     // of the last finished pass
-	lastEnd time.Time // of the last finished pass
-	heard   int       // steps the observer heard in the current pass
+	redact *redact.Redactor
+	// bodies holds a token per webhook body being read.
+	bodies chan struct{}
+
+	mu           sync.Mutex
+	running      bool                 // the loop runs and is not shutting down
+	passStart    time.Time            // of the running pass; zero when none runs
+	failures     int                  // passes in a row that failed
+	failingSince time.Time            // end of the first of them
+	conds        map[string]condition // failing conditions by name
+	heard        int                  // steps the observer heard in the current pass
 }
 
 // New checks cfg, fills in its defaults and returns a Server.
@@ -113,6 +154,9 @@ func New(cfg Config) (*Server, error) {
 		{"Interval", &cfg.Interval, DefaultInterval},
 		{"Grace", &cfg.Grace, DefaultGrace},
 		{"ShutdownTimeout", &cfg.ShutdownTimeout, DefaultShutdownTimeout},
+		{"BodyTimeout", &cfg.BodyTimeout, DefaultBodyTimeout},
+		{"PassWarn", &cfg.PassWarn, DefaultPassWarn},
+		{"PassWedged", &cfg.PassWedged, DefaultPassWedged},
 	} {
 		switch {
 		case *d.v < 0:
@@ -127,6 +171,12 @@ func New(cfg Config) (*Server, error) {
 	case cfg.MaxBody == 0:
 		cfg.MaxBody = DefaultMaxBody
 	}
+	switch {
+	case cfg.MaxBodies < 0:
+		return nil, fmt.Errorf("serve: Config.MaxBodies is negative (%d)", cfg.MaxBodies)
+	case cfg.MaxBodies == 0:
+		cfg.MaxBodies = DefaultMaxBodies
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -135,21 +185,26 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Server{
-		cfg:   cfg,
-		ref:   "refs/heads/" + branch,
-		log:   log,
-		m:     newMetrics(),
-		queue: make(chan string, 1),
+		cfg:    cfg,
+		ref:    "refs/heads/" + branch,
+		log:    log,
+		m:      newMetrics(),
+		queue:  make(chan string, 1),
+		redact: cfg.Redactor,
+		bodies: make(chan struct{}, cfg.MaxBodies),
+		conds:  map[string]condition{},
 	}, nil
 }
 
 // Handler returns the server's routes: /webhook/github, /webhook/gitlab,
-// /healthz and /metrics (see the package documentation).
+// /healthz, /livez, /readyz and /metrics (see the package documentation).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhook/github", s.github)
 	mux.HandleFunc("POST /webhook/gitlab", s.gitlab)
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /livez", s.livez)
+	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.m.handler())
 	return mux
 }
@@ -332,10 +387,11 @@ func (s *Server) trigger(reason string) bool {
 
 // pass runs one reconcile pass and records its outcome.
 func (s *Server) pass(ctx context.Context, reason string) {
+	start := time.Now()
 	s.mu.Lock()
 	s.heard = 0
+	s.passStart = start
 	s.mu.Unlock()
-	start := time.Now()
 	sum, err := s.call(ctx)
 	took := time.Since(start)
 	end := s.cfg.Now()
@@ -356,16 +412,14 @@ func (s *Server) pass(ctx context.Context, reason string) {
 	}
 	s.m.pass(states, err, took, end)
 
-	s.mu.Lock()
-	s.lastErr, s.lastEnd = err, end
-	s.mu.Unlock()
+	s.passEnded(err)
 
 	attrs := []any{"trigger", reason, "duration", took, "steps", steps}
 	if sum != nil && sum.LedgerHead != "" {
 		attrs = append(attrs, "ledger", sum.LedgerHead)
 	}
 	if err != nil {
-		s.log.Error("reconcile pass failed", append(attrs, "err", redact(err.Error()))...)
+		s.log.Error("reconcile pass failed", append(attrs, "err", s.redact.String(err.Error()))...)
 		return
 	}
 	s.log.Info("reconcile pass", attrs...)
@@ -387,34 +441,4 @@ func (s *Server) setRunning(v bool) {
 	s.mu.Lock()
 	s.running = v
 	s.mu.Unlock()
-}
-
-// healthz answers 200 "ok" while the loop runs and the last pass succeeded
-// (or none has finished yet), and 503 with the reason otherwise.
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	s.mu.Lock()
-	running, lastErr, lastEnd := s.running, s.lastErr, s.lastEnd
-	s.mu.Unlock()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	switch {
-	case !running:
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "reconcile loop not running")
-	case lastErr != nil:
-		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, "last reconcile pass failed at %s: %s\n", lastEnd.UTC().Format(time.RFC3339), redact(lastErr.Error()))
-	default:
-		fmt.Fprintln(w, "ok")
-	}
-}
-
-// userinfo matches the credentials of a URL ("https://user:token@host").
-var userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@`)
-
-// redact hides credentials embedded in URLs (a remote such as
-// https://x-access-token:TOKEN@github.com/...) before an error is shown on
-// the unauthenticated /healthz or logged.
-func redact(s string) string {
-	return userinfo.ReplaceAllString(s, "${1}REDACTED@")
 }

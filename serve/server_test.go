@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/reconcile"
 )
 
@@ -192,7 +193,7 @@ func TestHealthz(t *testing.T) {
 	waitPasses(t, s, 1)
 	status, body = health()
 	assert.Equal(t, http.StatusServiceUnavailable, status, "after a failing pass")
-	assert.Equal(t, "last reconcile pass failed at 2026-12-01T22:00:00Z: fetching main from https://REDACTED@github.com/acme/changes: authentication required\n", body)
+	assert.Equal(t, "last reconcile pass failed at 2026-12-01T22:00:00Z: fetching main from https://[REDACTED]@github.com/acme/changes: authentication required\n", body)
 
 	s.trigger("test")
 	step <- nil
@@ -393,10 +394,10 @@ func TestRedact(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"no url here", "no url here"},
 		{"fetch https://github.com/acme/changes: 404", "fetch https://github.com/acme/changes: 404"},
-		{"fetch https://oauth2:glpat-abc@gitlab.com/acme/c.git failed", "fetch https://REDACTED@gitlab.com/acme/c.git failed"},
-		{"a ssh://git@host/x and http://u:p@h/y", "a ssh://REDACTED@host/x and http://REDACTED@h/y"},
+		{"fetch https://oauth2:glpat-abc@gitlab.com/acme/c.git failed", "fetch https://[REDACTED]@gitlab.com/acme/c.git failed"},
+		{"a ssh://git@host/x and http://u:p@h/y", "a ssh://[REDACTED]@host/x and http://[REDACTED]@h/y"},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.want, redact(tt.in), "redact(%q)", tt.in)
+		assert.Equal(t, tt.want, redact.String(tt.in), "redact.String(%q)", tt.in)
 	}
 }

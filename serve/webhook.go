@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Webhook results, as cab_webhooks_total{result} and the response body
@@ -25,6 +27,8 @@ const (
 	resultDisabled     = "disabled"
 	resultTooLarge     = "too-large"
 	resultBadRequest   = "bad-request"
+	resultBusy         = "busy"
+	resultTimeout      = "timeout"
 )
 
 // webhookResponse is the JSON body of every webhook answer.
@@ -63,25 +67,47 @@ func clip(s string) string {
 	return s
 }
 
-// readBody reads the request body up to Config.MaxBody. It answers and
-// returns false when the body is too large or cannot be read.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, d delivery) ([]byte, bool) {
+// readBody reads the request body up to Config.MaxBody, within
+// Config.BodyTimeout, holding one of the Config.MaxBodies slots: this is
+// all the memory and time an unauthenticated request can take. It answers
+// and returns false when no slot is free (503 with Retry-After), the body
+// is too large (413), too slow (408) or cannot be read (400). release
+// frees the slot once the caller is done with the body.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, d delivery) (body []byte, release func(), ok bool) {
 	if r.ContentLength > s.cfg.MaxBody {
 		s.answer(w, r, d, http.StatusRequestEntityTooLarge, resultTooLarge,
 			fmt.Sprintf("body of %d bytes exceeds the limit of %d", r.ContentLength, s.cfg.MaxBody))
-		return nil, false
+		return nil, nil, false
 	}
+	select {
+	case s.bodies <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", "5")
+		s.answer(w, r, d, http.StatusServiceUnavailable, resultBusy,
+			fmt.Sprintf("%d webhook bodies are being read: retry later (the timer's pass runs anyway)", s.cfg.MaxBodies))
+		return nil, nil, false
+	}
+	release = func() { <-s.bodies }
+	// A deadline for this body only; the server's ReadTimeout stays the
+	// outer bound. Not every ResponseWriter supports it (tests).
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
 	if err != nil {
+		defer release()
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			s.answer(w, r, d, http.StatusRequestEntityTooLarge, resultTooLarge,
 				fmt.Sprintf("body exceeds the limit of %d bytes", s.cfg.MaxBody))
-			return nil, false
+			return nil, nil, false
+		}
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			s.answer(w, r, d, http.StatusRequestTimeout, resultTimeout,
+				fmt.Sprintf("body not received within %s", s.cfg.BodyTimeout))
+			return nil, nil, false
 		}
 		s.answer(w, r, d, http.StatusBadRequest, resultBadRequest, "reading the body: "+err.Error())
-		return nil, false
+		return nil, nil, false
 	}
-	return body, true
+	return body, release, true
 }
 
 // push is what cab reads from a push event: the ref and whether the push
@@ -141,10 +167,11 @@ func (s *Server) github(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, r, d, http.StatusUnauthorized, resultUnauthorized, "malformed X-Hub-Signature-256")
 		return
 	}
-	body, ok := s.readBody(w, r, d)
+	body, release, ok := s.readBody(w, r, d)
 	if !ok {
 		return
 	}
+	defer release()
 	mac := hmac.New(sha256.New, s.cfg.GitHubSecret)
 	mac.Write(body)
 	if !hmac.Equal(mac.Sum(nil), want) {
@@ -215,10 +242,11 @@ func (s *Server) gitlab(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, r, d, http.StatusUnauthorized, resultUnauthorized, "X-Gitlab-Token does not match: check the webhook's secret token")
 		return
 	}
-	body, ok := s.readBody(w, r, d)
+	body, release, ok := s.readBody(w, r, d)
 	if !ok {
 		return
 	}
+	defer release()
 
 	// Authenticated from here on.
 	if d.event != "Push Hook" {

@@ -29,6 +29,11 @@ type historyOptions struct {
 	Period  string
 	ProdEnv string
 
+	// index is how the derived index under .git/cab/ is used (default
+	// audit.IndexUse). cab report sets audit.IndexRebuild: a report for
+	// auditors shows only rows derived from git in this run.
+	index audit.IndexMode
+
 	// Parsed by validate.
 	loc          *time.Location
 	since, until time.Time
@@ -80,7 +85,7 @@ func (o *historyOptions) validate() error {
 func (o *historyOptions) scan(ctx context.Context, stderr io.Writer) ([]audit.Change, error) {
 	changes := []audit.Change{}
 	res, err := audit.Log(ctx, audit.LogOptions{
-		Dir: ".", Rev: o.Rev, LedgerBranch: o.Branch, Remote: o.Remote, OpenedAt: true, Reverse: true,
+		Dir: ".", Rev: o.Rev, LedgerBranch: o.Branch, Remote: o.Remote, OpenedAt: true, Reverse: true, Index: o.index,
 	}, func(c *audit.Change) error {
 		changes = append(changes, *c)
 		return nil

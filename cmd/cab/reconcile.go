@@ -21,6 +21,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/cabhq/cab/internal/gitpush"
+	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/reconcile"
 	"github.com/cabhq/cab/reconcile/check"
@@ -48,6 +50,11 @@ type reconcileOptions struct {
 	LogLevel      string
 	Retries       int
 	TargetTimeout time.Duration
+	GitTimeout    time.Duration
+
+	// redactor scrubs credentials from everything the reconciler writes
+	// (ledger reasons, logs, steps); envRedactor when nil.
+	redactor *redact.Redactor
 }
 
 func (o *reconcileOptions) addFlags(fs *pflag.FlagSet) {
@@ -72,6 +79,15 @@ func (o *reconcileOptions) addEngineFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.CacheDir, "cache-dir", "", "where environment repositories are cloned (default .git/cab/env)")
 	fs.IntVar(&o.Retries, "retries", 3, "attempts of each target call that meets a 5xx or a network error")
 	fs.DurationVar(&o.TargetTimeout, "target-timeout", 5*time.Minute, "bound on each observe, apply or restore of one action (a registry or git server that hangs)")
+	fs.DurationVar(&o.GitTimeout, "git-timeout", gitpush.DefaultTimeout, "bound on each fetch or push of the change repository, the ledger and environment repositories (a remote that accepts and never answers)")
+}
+
+// scrubber returns o's redactor, made from the environment on first use.
+func (o *reconcileOptions) scrubber() *redact.Redactor {
+	if o.redactor == nil {
+		o.redactor = envRedactor()
+	}
+	return o.redactor
 }
 
 func (o *reconcileOptions) validate() error {
@@ -100,10 +116,11 @@ func (o *reconcileOptions) logger(stderr io.Writer) *slog.Logger {
 		level = slog.LevelInfo
 	}
 	ho := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(stderr, ho)
 	if o.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(stderr, ho))
+		h = slog.NewJSONHandler(stderr, ho)
 	}
-	return slog.New(slog.NewTextHandler(stderr, ho))
+	return slog.New(o.scrubber().Handler(h))
 }
 
 // crashAt is set by the fault tests: the reconciler kills itself at
@@ -133,6 +150,10 @@ func (o *reconcileOptions) reconciler(dir string, logger *slog.Logger, observer 
 	if err != nil {
 		return nil, err
 	}
+	scrub := o.scrubber()
+	for k, d := range drivers {
+		drivers[k] = target.Redacting(d, scrub) // server text never reaches the ledger unscrubbed
+	}
 	return reconcile.New(reconcile.Options{
 		Dir: dir, Rev: o.Rev, Ledger: l, Drivers: drivers,
 		Checks: func(ctx context.Context, phase reconcile.Phase, checks []schema.Check, prometheus string) error {
@@ -141,10 +162,11 @@ func (o *reconcileOptions) reconciler(dir string, logger *slog.Logger, observer 
 				co.Budget = o.CheckBudget
 			}
 			_, err := check.Run(ctx, checks, co)
-			return err
+			return scrub.Error(err)
 		},
 		Query: func(ctx context.Context, server, query string) (float64, error) {
-			return check.Query(ctx, client, server, query)
+			v, err := check.Query(ctx, client, server, query)
+			return v, scrub.Error(err)
 		},
 		Instance: o.Instance, Lease: o.Lease, DryRun: o.DryRun, Workers: o.Workers, Tickets: o.Tickets,
 		Observer: observer, Logger: logger, Boundary: crashAt,
@@ -185,7 +207,7 @@ func newDrivers(cacheDir string, retries int, timeout time.Duration, client *htt
 type stepPrinter struct{ w io.Writer }
 
 func (p stepPrinter) Step(s reconcile.Step) {
-	fmt.Fprintln(p.w, formatStep(s))
+	fmt.Fprintln(p.w, redact.Scrub(formatStep(s)))
 }
 
 func formatStep(s reconcile.Step) string {
@@ -245,7 +267,7 @@ not be read, 2 on a usage or internal error.`,
 			if err != nil {
 				return err
 			}
-			sum, err := r.Pass(cmd.Context())
+			sum, err := r.Pass(gitpush.WithTimeout(cmd.Context(), o.GitTimeout))
 			if err != nil {
 				return err
 			}
@@ -311,6 +333,7 @@ func serveReconcile(ctx context.Context, o serveOptions, obs reconcile.Observer)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	eo := o.Engine
+	ctx = gitpush.WithTimeout(ctx, eo.GitTimeout)
 	eo.LogFormat, eo.LogLevel = o.LogFormat, o.LogLevel
 	logger := eo.logger(os.Stderr)
 	if eo.Remote != "" {
@@ -319,7 +342,9 @@ func serveReconcile(ctx context.Context, o serveOptions, obs reconcile.Observer)
 			return nil, fmt.Errorf("opening the git repository: %w", err)
 		}
 		spec := config.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/remotes/%s/%s", o.Branch, eo.Remote, o.Branch))
-		err = repo.FetchContext(ctx, &gogit.FetchOptions{RemoteName: eo.Remote, RefSpecs: []config.RefSpec{spec}})
+		call, cancel := gitpush.Call(ctx) // a remote that never answers must not hang the pass
+		err = gitpush.Err(call, repo.FetchContext(call, &gogit.FetchOptions{RemoteName: eo.Remote, RefSpecs: []config.RefSpec{spec}}))
+		cancel()
 		if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
 			return nil, fmt.Errorf("fetching %s from %s: %w", o.Branch, eo.Remote, err)
 		}

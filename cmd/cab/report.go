@@ -84,7 +84,10 @@ ledger is broken (the report is written all the same), 0 otherwise.`,
 				}
 			}
 			// After cab verify, which fetched the ledger: the history is
-			// read as verified.
+			// read as verified, and derived from git in this run (the index
+			// under .git/cab/ is a cache a local user can edit: it is
+			// rebuilt, never trusted, for a report).
+			o.index = audit.IndexRebuild
 			changes, loadErr := o.load(ctx, cmd.InOrStdin(), cmd.ErrOrStderr())
 			if loadErr != nil && !errors.Is(loadErr, errLedgerBroken) {
 				return loadErr

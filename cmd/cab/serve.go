@@ -39,6 +39,10 @@ type serveOptions struct {
 	ShutdownGrace    time.Duration
 	LogFormat        string
 	LogLevel         string
+	MaxBody          int64
+	MaxBodies        int
+	PassWarn         time.Duration
+	PassWedged       time.Duration
 
 	// Engine holds the reconcile flags shared with cab reconcile, and the
 	// reconciler built at the first pass (kept: it caches verdicts).
@@ -56,6 +60,10 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.ShutdownGrace, "shutdown-grace", serve.DefaultGrace, "on SIGINT/SIGTERM, how long the running pass may go on before it is cancelled (0: at once)")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.Int64Var(&o.MaxBody, "webhook-max-body", serve.DefaultMaxBody, "largest webhook body read, in bytes (413 beyond); a GitHub body is read before its signature is checked")
+	fs.IntVar(&o.MaxBodies, "webhook-max-concurrent", serve.DefaultMaxBodies, "webhook bodies read at once (503 with Retry-After beyond): bounds what unauthenticated requests can hold")
+	fs.DurationVar(&o.PassWarn, "pass-warn", serve.DefaultPassWarn, "a pass running longer makes /healthz fail")
+	fs.DurationVar(&o.PassWedged, "pass-wedged", serve.DefaultPassWedged, "a pass running longer makes /livez fail (an orchestrator restarts cab; the next start resumes)")
 	o.Engine.addEngineFlags(fs)
 	o.engine = &serveEngine{}
 }
@@ -84,6 +92,16 @@ func (o *serveOptions) validate() error {
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		return err
 	}
+	switch {
+	case o.MaxBody < 1<<10:
+		return fmt.Errorf("--webhook-max-body %d: want at least 1024 bytes (a push event is a few KiB)", o.MaxBody)
+	case o.MaxBodies < 1:
+		return fmt.Errorf("--webhook-max-concurrent %d: want at least 1", o.MaxBodies)
+	case o.PassWarn <= 0 || o.PassWedged <= 0:
+		return errors.New("--pass-warn and --pass-wedged: want positive durations")
+	case o.Engine.GitTimeout <= 0:
+		return fmt.Errorf("--git-timeout %s: want a positive duration", o.Engine.GitTimeout)
+	}
 	return nil
 }
 
@@ -95,14 +113,16 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// logger returns the slog logger writing to w in the chosen format.
+// logger returns the slog logger writing to w in the chosen format, with
+// every record scrubbed of credentials (o.Engine's redactor).
 func (o *serveOptions) logger(w io.Writer) *slog.Logger {
 	level, _ := parseLevel(o.LogLevel) // validated
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if o.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(o.Engine.scrubber().Handler(h))
 }
 
 // secrets returns the GitHub secret and the GitLab token of the enabled
@@ -165,8 +185,12 @@ Routes:
   POST /webhook/github   X-Hub-Signature-256 (HMAC-SHA256 of the body) must
                          match the secret; push and ping events
   POST /webhook/gitlab   X-Gitlab-Token must equal the secret token; Push Hook
-  GET  /healthz          200 "ok" while the loop runs and the last pass
-                         succeeded (or none finished yet); 503 with the reason
+  GET  /healthz          200 "ok" while the loop runs, the last pass succeeded
+                         (or none finished yet), no pass runs past --pass-warn
+                         and the ledger can be pushed; 503 with the reasons
+  GET  /readyz           readiness: the loop runs, the last pass succeeded, the
+                         ledger can be pushed
+  GET  /livez            liveness: no pass runs past --pass-wedged
   GET  /metrics          Prometheus: cab_tickets{state}, cab_apply_duration_seconds,
                          cab_rollbacks_total{outcome}, cab_reconcile_errors_total,
                          cab_reconcile_passes_total, cab_last_pass_timestamp_seconds,
@@ -176,7 +200,15 @@ Secrets never come from the command line: a route is enabled by --webhook
 or by its secret file, and takes its secret from --github-secret-file or
 --gitlab-token-file, or else from $CAB_WEBHOOK_SECRET. cab refuses to start
 with an enabled route and no secret; a route not enabled answers 404, a
-delivery without a valid signature or token 401, a body over 25 MiB 413.
+delivery without a valid signature or token 401, a body over
+--webhook-max-body (1 MiB) 413. At most --webhook-max-concurrent bodies are
+read at once (each within 10s); more deliveries meanwhile get 503 with
+Retry-After: a flood of unauthenticated posts holds a few MiB, and the
+timer's pass picks up any push whose webhook was refused.
+
+Every fetch and push (change repository, ledger, environment repositories)
+is bounded by --git-timeout; text from servers is scrubbed of credentials
+(and of the tokens cab holds) before it reaches the ledger or the logs.
 
 On SIGINT or SIGTERM cab stops answering HTTP, lets the running pass go on
 for --shutdown-grace, then cancels it: the reconciler abandons the step
@@ -194,6 +226,8 @@ next start resumes it by observing the target before acting).`,
 			if err != nil {
 				return err
 			}
+			// Every output scrubs the secrets this process holds.
+			o.Engine.redactor = envRedactor(github, gitlab)
 			log := o.logger(cmd.ErrOrStderr())
 			if github == nil && gitlab == nil {
 				if os.Getenv(webhookSecretEnv) != "" {
@@ -220,6 +254,11 @@ next start resumes it by observing the target before acting).`,
 				Interval:     o.Interval,
 				Grace:        grace,
 				Logger:       log,
+				MaxBody:      o.MaxBody,
+				MaxBodies:    o.MaxBodies,
+				PassWarn:     o.PassWarn,
+				PassWedged:   o.PassWedged,
+				Redactor:     o.Engine.redactor,
 			})
 			if err != nil {
 				return err

@@ -2,10 +2,11 @@ package gitpush
 
 import (
 	"context"
-
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 
@@ -18,17 +19,102 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
+
+	"github.com/cabhq/cab/internal/redact"
 )
 
 // ErrMoved is returned when the remote ref is not at old: the
-// compare-and-swap was lost before anything was sent.
+// compare-and-swap was lost (before anything was sent, or inside the
+// server's receive-pack). Re-read and try again.
 var ErrMoved = errors.New("remote ref moved")
+
+// ErrRejected is matched (errors.Is) by a *RejectedError.
+var ErrRejected = errors.New("push rejected by the server")
+
+// RejectedError is a push the server refused for a reason of its own: a
+// pre-receive hook declined it, the branch is protected, the ref is
+// hidden. Retrying does not help; a human must look at Reason.
+type RejectedError struct {
+	// Ref is the ref the push was to update.
+	Ref plumbing.ReferenceName
+	// Status is receive-pack's reason for the ref ("pre-receive hook
+	// declined"), scrubbed of credentials and bounded.
+	Status string
+	// Remote is what the server said on the side band while receiving
+	// (a hook's explanation), scrubbed and bounded; may be empty.
+	Remote string
+}
+
+// Error names the ref and gives the server's reason.
+func (e *RejectedError) Error() string {
+	msg := fmt.Sprintf("%s: %s", e.Ref, e.Status)
+	if e.Remote != "" {
+		msg += ": remote said: " + e.Remote
+	}
+	return "push rejected by the server: " + msg
+}
+
+// Is makes errors.Is(err, ErrRejected) hold.
+func (e *RejectedError) Is(target error) bool { return target == ErrRejected }
+
+// movedStatuses are receive-pack's reasons for refusing a ref update that
+// mean "the ref was not where the command said": another writer won.
+// (C git: "failed to lock", "failed to update ref", "cannot lock ref …",
+// "non-fast-forward", "fetch first", "stale info"; go-git's server:
+// "reference has changed".)
+var movedStatuses = []string{"failed to lock", "failed to update ref", "cannot lock ref", "non-fast-forward", "fetch first", "stale info", "reference has changed", "incorrect old value"}
+
+// DefaultTimeout bounds one exchange with a git remote (a push, a fetch,
+// a listing of its refs) when the context carries no bound of its own
+// (WithTimeout).
+const DefaultTimeout = 2 * time.Minute
+
+// ErrTimeout is matched by the error of a call that Call's bound cut
+// short: the remote accepted the connection and did not answer in time.
+var ErrTimeout = errors.New("git remote did not answer in time")
+
+type timeoutKey struct{}
+
+// WithTimeout returns a copy of ctx under which each network call made
+// through Call (Push, and the callers' fetches) is bounded by d.
+func WithTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, timeoutKey{}, d)
+}
+
+// Call returns the context for one network call: ctx bounded by the
+// timeout it carries (DefaultTimeout when none). Cancelling ctx still
+// cancels the call at once; pass the call's error through Err.
+func Call(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Value(timeoutKey{}).(time.Duration)
+	if !ok || d <= 0 {
+		d = DefaultTimeout
+	}
+	return context.WithTimeoutCause(ctx, d, fmt.Errorf("%w (%s)", ErrTimeout, d))
+}
+
+// Err returns err, made to match ErrTimeout (and say so) when call's
+// bound cut the call short.
+func Err(call context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cause := context.Cause(call); cause != nil && errors.Is(cause, ErrTimeout) && !errors.Is(err, ErrTimeout) {
+		return fmt.Errorf("%w: %w", cause, err)
+	}
+	return err
+}
 
 // Push moves ref on the remote of repo named remote from old (zero: the
 // ref must not exist) to head by compare-and-swap, sending only the
 // objects that the commits from head back to old (by first parent) add
 // to their parents. progress, if not nil, receives what the remote says
 // while receiving (a hook's reason for refusing, say).
+//
+// It fails with an error matching ErrMoved when the ref is not at old
+// (a lost swap: re-read and retry), with a *RejectedError when the server
+// refused the update for a reason of its own (permanent: a hook declined,
+// a protected branch), and with one matching ErrTimeout when the remote
+// did not answer within the bound of ctx (see Call).
 //
 // go-git's Push works out what to send by walking every object reachable
 // from what the remote has: on a ledger of thousands of events, or an
@@ -37,6 +123,12 @@ var ErrMoved = errors.New("remote ref moved")
 // diff to its parent, without reading the history. The remote checks old
 // itself (the command carries it), so the swap stays atomic.
 func Push(ctx context.Context, repo *git.Repository, remote string, auth transport.AuthMethod, ref plumbing.ReferenceName, old, head plumbing.Hash, progress io.Writer) error {
+	call, cancel := Call(ctx)
+	defer cancel()
+	return Err(call, push(call, repo, remote, auth, ref, old, head, progress))
+}
+
+func push(ctx context.Context, repo *git.Repository, remote string, auth transport.AuthMethod, ref plumbing.ReferenceName, old, head plumbing.Hash, progress io.Writer) error {
 	rem, err := repo.Remote(remote)
 	if err != nil {
 		return fmt.Errorf("remote %q: %w", remote, err)
@@ -82,14 +174,19 @@ func Push(ctx context.Context, repo *git.Repository, remote string, auth transpo
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
 	req.Commands = []*packp.Command{{Name: ref, Old: old, New: head}}
+	// What the server says while receiving is kept (bounded) for the
+	// error, and copied to progress.
+	said := &tail{max: 4096}
+	var sink io.Writer = said
 	if progress != nil {
-		req.Progress = progress
-		switch {
-		case ar.Capabilities.Supports(capability.Sideband64k):
-			_ = req.Capabilities.Set(capability.Sideband64k)
-		case ar.Capabilities.Supports(capability.Sideband):
-			_ = req.Capabilities.Set(capability.Sideband)
-		}
+		sink = io.MultiWriter(said, progress)
+	}
+	req.Progress = sink
+	switch {
+	case ar.Capabilities.Supports(capability.Sideband64k):
+		_ = req.Capabilities.Set(capability.Sideband64k)
+	case ar.Capabilities.Supports(capability.Sideband):
+		_ = req.Capabilities.Set(capability.Sideband)
 	}
 	rd, wr := io.Pipe()
 	req.Packfile = rd
@@ -103,6 +200,11 @@ func Push(ctx context.Context, repo *git.Repository, remote string, auth transpo
 		done <- wr.Close()
 	}()
 	rs, err := sess.ReceivePack(ctx, req)
+	if rerr := refused(rs, ref, said.String()); rerr != nil {
+		_ = rd.Close()
+		<-done
+		return rerr
+	}
 	if err != nil {
 		_ = rd.Close()
 		<-done
@@ -116,6 +218,43 @@ func Push(ctx context.Context, repo *git.Repository, remote string, auth transpo
 	}
 	return nil
 }
+
+// refused types receive-pack's refusal of ref, if it reported one: a
+// lost swap (ErrMoved) or a refusal of the server's own (*RejectedError).
+func refused(rs *packp.ReportStatus, ref plumbing.ReferenceName, said string) error {
+	if rs == nil {
+		return nil
+	}
+	for _, cs := range rs.CommandStatuses {
+		if cs.ReferenceName != ref || cs.Status == "ok" {
+			continue
+		}
+		status := redact.Bound(cs.Status, 512)
+		for _, m := range movedStatuses {
+			if strings.Contains(cs.Status, m) {
+				return fmt.Errorf("%w: the server refused %s: %s", ErrMoved, ref, status)
+			}
+		}
+		return &RejectedError{Ref: ref, Status: status, Remote: redact.Bound(strings.TrimSpace(said), 1024)}
+	}
+	return nil
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	max int
+	b   []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string { return string(t.b) }
 
 // newObjects lists the objects of the commits from head back to old (by
 // first parent) that their parents do not have.

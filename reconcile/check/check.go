@@ -231,7 +231,7 @@ func name(c schema.Check) string {
 	}
 	switch c.Type {
 	case "http":
-		return "GET " + redact(c.URL)
+		return "GET " + redactURL(c.URL)
 	case "prometheus":
 		q := strings.Join(strings.Fields(c.Query), " ")
 		if r := []rune(q); len(r) > 60 {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/reconcile/check"
+	"github.com/cabhq/cab/reconcile/target"
 	"github.com/cabhq/cab/schema"
 )
 
@@ -545,4 +546,12 @@ func TestEmpty(t *testing.T) {
 	out, err := check.Run(t.Context(), nil, check.Options{Budget: time.Hour})
 	require.NoError(t, err)
 	assert.Empty(t, out)
+}
+
+// TestPrometheusPlainHTTPPassword: a Prometheus URL with a password is
+// refused over plain http to a host that is not loopback; nothing is sent.
+func TestPrometheusPlainHTTPPassword(t *testing.T) {
+	_, err := check.Query(context.Background(), http.DefaultClient, "http://cab:s3cret@prometheus.example.invalid:9090", "up")
+	require.ErrorIs(t, err, target.ErrPlainHTTP)
+	assert.NotContains(t, err.Error(), "s3cret")
 }

@@ -27,7 +27,7 @@ type httpProbe struct {
 func newHTTPProbe(c schema.Check, o Options) (*httpProbe, error) {
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("url %q: want an http or https URL", redact(c.URL))
+		return nil, fmt.Errorf("url %q: want an http or https URL", redactURL(c.URL))
 	}
 	p := &httpProbe{client: o.Client, url: c.URL, expect: c.ExpectStatus, now: o.Now}
 	if p.expect == 0 {
@@ -107,8 +107,8 @@ func round(d time.Duration) time.Duration {
 	return d
 }
 
-// redact hides credentials in a URL shown in a name or a detail.
-func redact(s string) string {
+// redactURL hides credentials in a URL shown in a name or a detail.
+func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "(invalid URL)"

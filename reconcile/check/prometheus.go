@@ -14,6 +14,9 @@ import (
 	"strings"
 
 	"github.com/cabhq/cab/schema"
+
+	"github.com/cabhq/cab/internal/redact"
+	"github.com/cabhq/cab/reconcile/target"
 )
 
 // ErrNoData is matched (errors.Is) by the error of a query that returned
@@ -47,7 +50,7 @@ func (e *APIError) Error() string {
 func Query(ctx context.Context, client *http.Client, server, query string) (float64, error) {
 	v, err := instant(ctx, client, server, query)
 	if err != nil {
-		return 0, fmt.Errorf("querying %s for %q: %w", redact(server), query, err)
+		return 0, fmt.Errorf("querying %s for %q: %w", redactURL(server), query, err)
 	}
 	return v, nil
 }
@@ -102,7 +105,12 @@ func instant(ctx context.Context, client *http.Client, server, query string) (fl
 func serverURL(server string) (*url.URL, error) {
 	u, err := url.Parse(server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("server %q: want an http or https URL such as http://prometheus:9090", redact(server))
+		return nil, fmt.Errorf("server %q: want an http or https URL such as http://prometheus:9090", redactURL(server))
+	}
+	// A Prometheus behind basic auth is reached over https (or loopback):
+	// its password never crosses the network in the clear.
+	if err := target.CheckPlainHTTP(server, false, false); err != nil {
+		return nil, fmt.Errorf("prometheus server: %w", err)
 	}
 	return u, nil
 }
@@ -268,19 +276,14 @@ func number(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
-// snippet is the start of a body, printable, for an error message.
+// snippet is the start of a body, printable and scrubbed of credentials
+// (before it is cut), for an error message.
 func snippet(b []byte) string {
-	const n = 120
-	s := strings.ToValidUTF8(string(b[:min(len(b), n)]), "?")
-	s = strings.Map(func(r rune) rune {
+	s := redact.Bound(string(b[:min(len(b), redact.ScanLimit)]), 120)
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
 		}
 		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(b) > n {
-		s += "…"
-	}
-	return s
+	}, s))
 }

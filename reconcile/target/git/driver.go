@@ -214,7 +214,7 @@ func (sn *snapshot) state(s *spec) (target.State, error) {
 // Done whether it is the value the change wants; Restore the file as it
 // is (content, blob and branch head).
 func (d *Driver) Observe(ctx context.Context, c target.Change) (target.State, error) {
-	s, err := newSpec(c)
+	s, err := d.spec(c)
 	if err != nil {
 		return target.State{}, err
 	}
@@ -236,7 +236,7 @@ func (d *Driver) Observe(ctx context.Context, c target.Change) (target.State, er
 // When the file already holds the value it commits nothing. The value is
 // read back from the pushed commit (target.ErrMismatch if it differs).
 func (d *Driver) Apply(ctx context.Context, c target.Change) (target.State, error) {
-	s, err := newSpec(c)
+	s, err := d.spec(c)
 	if err != nil {
 		return target.State{}, err
 	}
@@ -346,7 +346,7 @@ func (d *Driver) transact(ctx context.Context, repo *git.Repository, s *spec,
 // written again, or what the change created removed), so that their edits
 // survive. A file already as prev recorded it is left alone.
 func (d *Driver) Restore(ctx context.Context, c target.Change, prev target.State) error {
-	s, err := newSpec(c)
+	s, err := d.spec(c)
 	if err != nil {
 		return err
 	}
@@ -407,4 +407,19 @@ func (d *Driver) previousContent(repo *git.Repository, s *spec, rd *restoreData)
 		return nil, fmt.Errorf("restoring %s: the previous content (blob %s) is not in %s's history: %w", s.file, rd.Blob, s.url, err)
 	}
 	return readBlob(blob, d.maxFileSize)
+}
+
+// spec parses c and refuses to send the driver's token (or the URL's
+// user:password) over plain http to a host that is not loopback unless
+// the target says insecure: true.
+func (d *Driver) spec(c target.Change) (*spec, error) {
+	s, err := newSpec(c)
+	if err != nil {
+		return nil, err
+	}
+	insecure := c.Target.Insecure != nil && *c.Target.Insecure
+	if err := target.CheckPlainHTTP(c.Target.URL, d.auth != nil, insecure); err != nil {
+		return nil, fmt.Errorf("target %s of %s: %w", c.TargetName, c.Env, err)
+	}
+	return s, nil
 }

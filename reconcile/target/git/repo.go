@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/cabhq/cab/internal/gitpush"
+	"github.com/cabhq/cab/internal/redact"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -46,12 +47,14 @@ func trackingRef(branch string) plumbing.ReferenceName {
 // branch head.
 func (d *Driver) fetch(ctx context.Context, repo *git.Repository, s *spec) (plumbing.Hash, error) {
 	spec := config.RefSpec("+" + plumbing.NewBranchReferenceName(s.branch).String() + ":" + trackingRef(s.branch).String())
-	err := repo.FetchContext(ctx, &git.FetchOptions{
+	call, cancel := gitpush.Call(ctx) // a server that never answers must not hang the pass
+	defer cancel()
+	err := gitpush.Err(call, repo.FetchContext(call, &git.FetchOptions{
 		RemoteName: remoteName,
 		RefSpecs:   []config.RefSpec{spec},
 		Auth:       d.auth,
 		Tags:       git.NoTags,
-	})
+	}))
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
 	case errors.Is(err, git.NoMatchingRefSpecError{}), errors.Is(err, transport.ErrEmptyRemoteRepository):
@@ -264,8 +267,11 @@ func (d *Driver) push(ctx context.Context, repo *git.Repository, s *spec, old, h
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	// go-git has no typed errors for a rejected push: look at where the
-	// branch is now to tell a lost race from a refusal.
+	if rej, ok := errors.AsType[*gitpush.RejectedError](err); ok {
+		return &RejectedError{URL: s.url, Branch: s.branch, Message: rej.Error()}
+	}
+	// Anything else (a connection dropped after the update, say): look
+	// at where the branch is now to tell a landed push from a lost race.
 	now, lerr := d.remoteHead(ctx, repo, s)
 	switch {
 	case lerr != nil:
@@ -275,7 +281,7 @@ func (d *Driver) push(ctx context.Context, repo *git.Repository, s *spec, old, h
 	case now != old:
 		return fmt.Errorf("%w: %v", errConflict, err)
 	}
-	return &RejectedError{URL: s.url, Branch: s.branch, Message: strings.TrimSpace(err.Error() + "\n" + progress.String())}
+	return &RejectedError{URL: s.url, Branch: s.branch, Message: redact.String(strings.TrimSpace(err.Error() + "\n" + progress.String()))}
 }
 
 // track moves the tracking ref to a head the push landed.
@@ -291,9 +297,11 @@ func (d *Driver) remoteHead(ctx context.Context, repo *git.Repository, s *spec) 
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	refs, err := rem.ListContext(ctx, &git.ListOptions{Auth: d.auth})
+	call, cancel := gitpush.Call(ctx)
+	defer cancel()
+	refs, err := rem.ListContext(call, &git.ListOptions{Auth: d.auth})
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return plumbing.ZeroHash, gitpush.Err(call, err)
 	}
 	for _, r := range refs {
 		if r.Name() == plumbing.NewBranchReferenceName(s.branch) {

@@ -17,6 +17,8 @@ import (
 	"github.com/cabhq/cab/internal/backoff"
 
 	"github.com/cabhq/cab/reconcile/target"
+
+	"github.com/cabhq/cab/internal/redact"
 )
 
 // MaxBody is the most of a response body the driver reads (1 MiB).
@@ -146,6 +148,9 @@ func (d *Driver) observe(ctx context.Context, c target.Change) (target.State, er
 	}
 	u, err := resolve(base, c.Action.Path)
 	if err != nil {
+		return target.State{}, err
+	}
+	if err := plainHTTP(c, base); err != nil {
 		return target.State{}, err
 	}
 	key := c.IdempotencyKey()
@@ -299,7 +304,20 @@ func (d *Driver) write(c target.Change) (string, resolved, error) {
 	if err != nil {
 		return "", resolved{}, err
 	}
+	if err := plainHTTP(c, c.Target.URL); err != nil {
+		return "", resolved{}, err
+	}
 	return method, u, nil
+}
+
+// plainHTTP refuses a URL's user:password over plain http to a host that
+// is not loopback, unless the target says insecure: true.
+func plainHTTP(c target.Change, rawURL string) error {
+	insecure := c.Target.Insecure != nil && *c.Target.Insecure
+	if err := target.CheckPlainHTTP(rawURL, false, insecure); err != nil {
+		return fmt.Errorf("http target %s of %s: %w", c.TargetName, c.Env, err)
+	}
+	return nil
 }
 
 func headers(c target.Change, key string) http.Header {
@@ -420,7 +438,7 @@ func (d *Driver) send(ctx context.Context, c call, ok func(int, http.Header) boo
 			fail = &CallError{Status: ans.status, Body: snippet(ans.body), Retryable: true,
 				hint: "the webhook keeps failing; cab retried with the same idempotency key"}
 		case ans.status/100 == 3:
-			fail = &CallError{Status: ans.status, hint: fmt.Sprintf("redirect to %q not followed: set the target's url in cab.cue to the final location", ans.header.Get("Location"))}
+			fail = &CallError{Status: ans.status, hint: fmt.Sprintf("redirect to %q not followed: set the target's url in cab.cue to the final location", redact.Bound(ans.header.Get("Location"), 256))}
 		case ans.status == http.StatusConflict:
 			fail = &CallError{Status: ans.status, Body: snippet(ans.body), hint: "a 409 that does not echo the Idempotency-Key header is not a replay: not retried"}
 		default:
@@ -484,19 +502,14 @@ func (d *Driver) pause(n int) time.Duration {
 	return half + rand.N(p-half+1)
 }
 
-// snippet is the start of a body, printable, for an error message.
+// snippet is the start of a body, printable and scrubbed of credentials
+// (before it is cut), for an error message.
 func snippet(b []byte) string {
-	const n = 200
-	s := strings.ToValidUTF8(string(b[:min(len(b), n)]), "?")
-	s = strings.Map(func(r rune) rune {
+	s := redact.Bound(string(b[:min(len(b), redact.ScanLimit)]), 200)
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
 		}
 		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(b) > n {
-		s += "…"
-	}
-	return s
+	}, s))
 }
