@@ -20,6 +20,8 @@ import (
 
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/format"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
@@ -31,9 +33,23 @@ var configTemplate string
 // ErrExists is returned when scaffolding would overwrite a file.
 var ErrExists = errors.New("already exists")
 
+// Gitignore holds the patterns a change repository's .gitignore keeps out
+// of git: private signing keys (`cab keygen` writes PREFIX.key, cosign
+// writes cosign.key) and key passwords.
+var gitignore = []string{
+	"# Private signing keys never belong in a change repository: keep them in",
+	"# CI secrets or a KMS (`cab keygen` writes PREFIX.key, cosign cosign.key).",
+	"*.key",
+	"cosign.key",
+	"*.key.pem",
+	"*.p12",
+	"cosign.password",
+}
+
 // Init writes a new change repository into dir: cab.cue, the default
-// policies under policy/ and an empty changes/. It returns the files it
-// wrote, relative to dir.
+// policies under policy/, an empty changes/ and a .gitignore that keeps
+// signing keys out (an existing .gitignore gets the missing patterns
+// appended). It returns the files it wrote, relative to dir.
 func Init(dir, repository string) ([]string, error) {
 	if _, err := os.Lstat(filepath.Join(dir, "cab.cue")); err == nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "cab.cue"), ErrExists)
@@ -56,7 +72,56 @@ func Init(dir, repository string) ([]string, error) {
 			return nil, err
 		}
 	}
-	return written, nil
+	if err := ensureGitignore(filepath.Join(dir, ".gitignore")); err != nil {
+		return nil, err
+	}
+	return append([]string{".gitignore"}, written...), nil
+}
+
+// ensureGitignore creates path with the key patterns, or appends those
+// an existing file lacks.
+func ensureGitignore(path string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	have := map[string]bool{}
+	for _, l := range strings.Split(string(old), "\n") {
+		have[strings.TrimSpace(l)] = true
+	}
+	var add []string
+	for _, l := range gitignore {
+		if !have[l] {
+			add = append(add, l)
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	b.Write(old)
+	if len(old) > 0 && !bytes.HasSuffix(old, []byte("\n")) {
+		b.WriteByte('\n')
+	}
+	b.WriteString(strings.Join(add, "\n") + "\n")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// GitInit makes dir a git repository with branch main unless it already is
+// inside one. It reports whether it created one.
+func GitInit(dir string) (bool, error) {
+	if _, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true}); err == nil {
+		return false, nil
+	} else if !errors.Is(err, git.ErrRepositoryNotExists) {
+		return false, fmt.Errorf("opening the git repository at %s: %w", dir, err)
+	}
+	if _, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{InitOptions: git.InitOptions{DefaultBranch: plumbing.Main}}); err != nil {
+		return false, fmt.Errorf("git init %s: %w", dir, err)
+	}
+	return true, nil
 }
 
 func writeNew(path string, content []byte) error {
