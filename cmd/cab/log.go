@@ -292,6 +292,9 @@ func fetchLedger(ctx context.Context, remote, branch string) error {
 	if err != nil {
 		return fmt.Errorf("opening the git repository: %w", err)
 	}
+	if err := requireRemote(repo, remote, "--remote '' without --fetch"); err != nil {
+		return err
+	}
 	src := plumbing.NewBranchReferenceName(branch)
 	dst := plumbing.NewRemoteReferenceName(remote, branch)
 	if err := errors.Join(src.Validate(), dst.Validate()); err != nil {

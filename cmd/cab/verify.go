@@ -63,6 +63,9 @@ each break: the ticket, the commit and what broke.`,
 			if err != nil {
 				return fmt.Errorf("opening the git repository: %w", err)
 			}
+			if err := requireRemote(repo, o.Remote, withoutRemote); err != nil {
+				return err
+			}
 			var checkpoint plumbing.Hash
 			if o.Checkpoint != "" {
 				b, err := os.ReadFile(o.Checkpoint)
