@@ -150,6 +150,16 @@ type Ticket struct {
 	Template string
 	Owner    string
 	Now      time.Time
+	// Environments overrides the promotion order of cab.cue.
+	Environments []string
+	// Start is when the window opens (default: the next full hour a day
+	// after Now); it stays open two hours.
+	Start time.Time
+	// Actions, Prechecks and Postchecks are written as given; without
+	// actions the ticket gets an empty list and a commented example.
+	Actions    []schema.Action
+	Prechecks  []schema.Check
+	Postchecks []schema.Check
 }
 
 var identPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
@@ -221,11 +231,17 @@ func NewTicket(root string, cfg schema.Config, t Ticket) (string, error) {
 	if owner == "" {
 		owner = "team-" + t.Service
 	}
-	envs := cfg.Promotion
+	envs := t.Environments
+	if len(envs) == 0 {
+		envs = cfg.Promotion
+	}
 	if len(envs) == 0 {
 		envs = slices.Sorted(maps.Keys(cfg.Environments))
 	}
-	start := t.Now.UTC().Add(24 * time.Hour).Truncate(time.Hour)
+	start := t.Start.UTC()
+	if t.Start.IsZero() {
+		start = t.Now.UTC().Add(24 * time.Hour).Truncate(time.Hour)
+	}
 	fields = append(fields,
 		field{"risk", risk},
 		field{"owner", owner},
@@ -233,8 +249,24 @@ func NewTicket(root string, cfg schema.Config, t Ticket) (string, error) {
 		field{"environments", envs},
 		field{"window", schema.Window{Start: start.Format(time.RFC3339), End: start.Add(2 * time.Hour).Format(time.RFC3339)}},
 	)
+	// What the caller gives wins over the template's defaults.
+	for k, given := range map[string]bool{"actions": len(t.Actions) > 0, "prechecks": len(t.Prechecks) > 0, "postchecks": len(t.Postchecks) > 0} {
+		if given {
+			delete(extra, k)
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(extra)) {
 		fields = append(fields, field{k, extra[k]})
+	}
+	if len(t.Actions) > 0 {
+		extra["actions"] = t.Actions
+		fields = append(fields, field{"actions", t.Actions})
+	}
+	if len(t.Prechecks) > 0 {
+		fields = append(fields, field{"prechecks", t.Prechecks})
+	}
+	if len(t.Postchecks) > 0 {
+		fields = append(fields, field{"postchecks", t.Postchecks})
 	}
 	src, err := render(fields, extra)
 	if err != nil {

@@ -102,3 +102,40 @@ func TestGitInit(t *testing.T) {
 	assert.False(t, created)
 	assert.NoDirExists(t, filepath.Join(sub, ".git"))
 }
+
+// What the caller gives (actions, checks, environments, a start) is written
+// as given and wins over the template's defaults; the ticket parses.
+func TestNewTicketWithActionsAndChecks(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Init(dir, "github.com/acme/changes")
+	require.NoError(t, err)
+	s, err := schema.Compile(nil)
+	require.NoError(t, err)
+	src, err := os.ReadFile(filepath.Join(dir, "cab.cue"))
+	require.NoError(t, err)
+	cfg, ds := s.ParseConfig("cab.cue", src)
+	require.Empty(t, ds)
+
+	img := "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32)
+	start := time.Date(2030, 6, 1, 10, 0, 0, 0, time.UTC)
+	path, err := NewTicket(dir, cfg.Config, Ticket{
+		Service: "platform", Title: "Promote app", Now: now, Start: start, Environments: []string{"staging"},
+		Actions:    []schema.Action{{Type: "oci", Target: "images", Image: img, Tag: "app"}},
+		Prechecks:  []schema.Check{{Type: "http", URL: "https://app.example.com/healthz"}},
+		Postchecks: []schema.Check{{Type: "http", URL: "https://app.example.com/ready"}},
+	})
+	require.NoError(t, err)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	p, ds := s.ParseTicket("changes/platform/CHG-2026-0001.cue", b)
+	require.Empty(t, ds, "the ticket parses: %v", ds)
+	tk := p.Ticket
+	assert.Equal(t, []string{"staging"}, tk.Environments)
+	assert.Equal(t, "2030-06-01T10:00:00Z", tk.Window.Start)
+	assert.Equal(t, "2030-06-01T12:00:00Z", tk.Window.End)
+	require.Len(t, tk.Actions, 1)
+	assert.Equal(t, img, tk.Actions[0].Image)
+	assert.Equal(t, "https://app.example.com/healthz", tk.Prechecks[0].URL)
+	assert.Equal(t, "https://app.example.com/ready", tk.Postchecks[0].URL)
+	assert.NotContains(t, string(b), "for example", "no commented example once actions are given")
+}
