@@ -116,7 +116,11 @@ func writeVerify(w io.Writer, format string, rep *audit.Report) error {
 		if b.Commit != "" {
 			where += "@" + b.Commit[:min(12, len(b.Commit))]
 		}
-		fmt.Fprintf(w, "BROKEN %s %s: %s: %s\n", b.Ticket, where, b.What, b.Message)
+		sentence, details := b.Readable()
+		fmt.Fprintf(w, "BROKEN %s %s: %s: %s\n", b.Ticket, where, b.What, sentence)
+		for _, d := range details {
+			fmt.Fprintf(w, "    %s\n", d)
+		}
 	}
 	verdict := "chain intact"
 	if len(rep.Breaks) > 0 {
