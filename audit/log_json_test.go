@@ -77,11 +77,22 @@ func TestLogWriterEscapes(t *testing.T) {
 
 	lw, err = NewLogWriter(&table, "table", false)
 	require.NoError(t, err)
+	lw.Wide = true
 	require.NoError(t, lw.WriteChange(c))
 	require.NoError(t, lw.Finish(&LogResult{}))
 	lines := strings.Split(strings.TrimSuffix(table.String(), "\n"), "\n")
 	require.Len(t, lines, 2, "one line per row: %q", table.String())
 	assert.True(t, strings.HasSuffix(lines[1], `=HYPERLINK("http://x"), "quoted" second line`), lines[1])
+
+	// The default table: two lines per row, whatever the title holds.
+	var narrow strings.Builder
+	lw, err = NewLogWriter(&narrow, "table", false)
+	require.NoError(t, err)
+	require.NoError(t, lw.WriteChange(c))
+	require.NoError(t, lw.Finish(&LogResult{}))
+	lines = strings.Split(strings.TrimSuffix(narrow.String(), "\n"), "\n")
+	require.Len(t, lines, 4, "a two-line header and two lines per row: %q", narrow.String())
+	assert.True(t, strings.HasSuffix(lines[3], `=HYPERLINK("http://x"), "quoted" second line`), lines[3])
 
 	_, err = NewLogWriter(&table, "xml", false)
 	assert.Error(t, err)

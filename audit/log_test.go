@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,12 +34,18 @@ func ids(rows []*Change) []string {
 	return out
 }
 
-// render runs Log (or LogEvents) and renders it in format.
+// render runs Log (or LogEvents) and renders it in format ("wide": the
+// table with every column in full).
 func render(t *testing.T, dir, format string, events bool, o LogOptions) string {
 	t.Helper()
 	var buf bytes.Buffer
+	wide := format == "wide"
+	if wide {
+		format = "table"
+	}
 	lw, err := NewLogWriter(&buf, format, events)
 	require.NoError(t, err)
+	lw.Wide = wide
 	o.Dir = dir
 	var res *LogResult
 	if events {
@@ -60,6 +67,8 @@ func TestLogGolden(t *testing.T) {
 		opts   LogOptions
 	}{
 		{"all.table", "table", false, LogOptions{}},
+		{"all.wide.table", "wide", false, LogOptions{}},
+		{"events.wide.table", "wide", true, LogOptions{}},
 		{"all.json", "json", false, LogOptions{}},
 		{"all.csv", "csv", false, LogOptions{}},
 		{"reverse.table", "table", false, LogOptions{Reverse: true}},
@@ -74,6 +83,11 @@ func TestLogGolden(t *testing.T) {
 			warm := render(t, h.dir, tc.format, tc.events, tc.opts)
 			assert.Equal(t, cold, warm, "warm output differs from cold")
 			goldenFile(t, tc.name, []byte(cold))
+			if tc.format == "table" {
+				for i, line := range strings.Split(strings.TrimSuffix(cold, "\n"), "\n") {
+					assert.LessOrEqual(t, utf8.RuneCountInString(line), TableWidth, "line %d fits %d columns: %q", i+1, TableWidth, line)
+				}
+			}
 		})
 	}
 }
@@ -257,4 +271,27 @@ func TestLogTicketAddedTwice(t *testing.T) {
 		assert.Equal(t, "First", rows[1].Title)
 		assert.Equal(t, "signed", rows[1].Signature)
 	}
+}
+
+func TestElide(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		items []string
+		n     int
+		want  string
+	}{
+		{"none", nil, 14, "-"},
+		{"all fit", []string{"github:1", "github:2"}, 20, "github:1,github:2"},
+		{"some fit", []string{"github:1001", "github:1002", "github:1003"}, 16, "github:1001,+2"},
+		{"first too long", []string{"git:someone-long@example.com", "git:b@example.com"}, 14, "git:someon…,+1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := elideList(tc.items, tc.n)
+			assert.Equal(t, tc.want, got)
+			assert.LessOrEqual(t, utf8.RuneCountInString(got), tc.n)
+		})
+	}
+	assert.Equal(t, "abc…", elide("abcdef", 4))
+	assert.Equal(t, "ci/sign[7YHzhPQG]", narrowSigner("ci/sign", "SHA256:7YHzhPQG2ShQBkBqllJBQHvpHU8X60ihoH6dYW48+Y8"))
+	assert.Equal(t, []string{"postcheck p99", "latency: 0.41 >", "0.25"}, wrap("postcheck p99 latency: 0.41 > 0.25", 16))
 }

@@ -7,11 +7,15 @@ set -euo pipefail
 cab=$(realpath "${1:-bin/cab}")
 demoenv=$(realpath "${2:-bin/demoenv}")
 work=$(mktemp -d "${TMPDIR:-/tmp}/cab-demo.XXXXXX")
+# The HTML report outlives the demo; everything else is removed.
+report=$(mktemp -d "${TMPDIR:-/tmp}/cab-demo-report.XXXXXX")
 envpid=
 trap '[[ -n $envpid ]] && kill $envpid 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold headings on a terminal only: no escapes in a log or a pipe.
+if [[ -t 1 ]]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 expect_fail() { printf '$ %s\n' "$*"; if "$@"; then echo "demo: expected a failure" >&2; exit 1; else echo "(exit $?)"; fi; }
 
@@ -19,30 +23,33 @@ step "1. Scaffold a change repository"
 run "$cab" init --repository github.com/acme/changes changes-repo
 cd changes-repo
 
-step "2. Propose a change: cab new writes a ticket with the next free id"
-out=$("$cab" new --service platform --title "Promote platform 1.4.2 to production")
+step "2. Propose a change: cab new writes only tickets cab check accepts"
+expect_fail "$cab" new --service platform --title "Promote platform 1.4.2 to production"
+out=$("$cab" new --service platform --title "Promote platform 1.4.2 to production" \
+  --image ghcr.io/acme/platform@sha256:4f1b0c2d9e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c \
+  --precheck https://platform.example.com/healthz --postcheck https://platform.example.com/healthz 2>/dev/null)
 echo "$out"
 ticket=${out#created }
 id=$(basename "$ticket" .cue)
 cat "$ticket"
 
-step "3. The scaffold is not a change yet: cab check says what is missing"
-expect_fail "$cab" check
+step "3. (cab new checked it: a ticket it writes passes cab check)"
+run "$cab" check "$ticket"
 
 step "4. A careless edit: a typo'd field, a window that ends before it starts, an image by tag"
 start=$(date -u -d '+1 day' +%Y-%m-%dT10:00:00Z)
 sed -i \
-  -e 's|^actions: \[\]|actions: [{type: "oci", target: "images", image: "ghcr.io/acme/platform:1.4.2", tag: "platform"}]\nrisc: "low"|' \
+  -e 's|image:  ".*"|image:  "ghcr.io/acme/platform:1.4.2"|' -e '$a risc: "low"' \
   -e "s|end:   \".*\"|end:   \"$(date -u -d '+1 day' +%Y-%m-%dT09:00:00Z)\"|" \
   -e "s|start: \".*\"|start: \"$start\"|" \
   "$ticket"
 expect_fail "$cab" check
 
 step "5. Tickets are data, not code: a reference is refused before any evaluation"
-cp "$ticket" /tmp/cab-demo-backup.cue
+cp "$ticket" "$work/backup.cue"
 sed -i 's|^owner: .*|owner: service|' "$ticket"
 expect_fail "$cab" check "$ticket"
-cp /tmp/cab-demo-backup.cue "$ticket" && rm /tmp/cab-demo-backup.cue
+cp "$work/backup.cue" "$ticket"
 
 step "6. Fix it: digest-pinned image, a real window, checks for production"
 cat > "$ticket" <<TICKET
@@ -69,7 +76,7 @@ TICKET
 run "$cab" check
 
 step "7. The same verdict, for machines"
-run "$cab" check --format json | head -20
+run "$cab" check --format json
 
 step "8. The pull-request gate: a shared repository, a branch, a high-risk change"
 export GIT_AUTHOR_NAME=Dev GIT_AUTHOR_EMAIL=dev@example.com GIT_COMMITTER_NAME=Dev GIT_COMMITTER_EMAIL=dev@example.com
@@ -103,7 +110,7 @@ done
 # In plain git, approvers are identified by email; on GitHub/GitLab by user id.
 sed -i 's|"platform-approvers": members: \[|"platform-approvers": members: ["git:alice@example.com", "git:bob@example.com", |' cab.cue
 git init -q --bare "$work/remote.git"
-git init -q -b main . && git remote add origin "$work/remote.git"
+git remote add origin "$work/remote.git"   # cab init already made this a git repository
 "$cab" keygen --out "$work/cab" >/dev/null   # CI's signing key; cab.cue trusts its public half
 { printf 'keys: [{name: "ci", publicKey: """\n'; sed 's/^/\t/' "$work/cab.pub"; printf '\t"""}]\n'; } >> cab.cue
 # In plain git, approvals count only on a merge commit signed by a key cab.cue lists.
@@ -157,8 +164,9 @@ step "14. Two more changes: promote platform 1.4.3 everywhere, and a release can
 img=$("$demoenv" push "$reg" build/platform)
 rc=$("$demoenv" push "$reg" build/platform)
 git checkout -q -b next-release origin/main
-a=$("$cab" new --service platform --title "Promote platform 1.4.3"); a=${a#created }
-b=$("$cab" new --service platform --title "Try platform 1.4.4-rc1 in staging"); b=${b#created }
+health="http://$reg/health/ok"
+a=$("$cab" new --service platform --title "Promote platform 1.4.3" --image "$img" --precheck "$health" --postcheck "$health" 2>/dev/null); a=${a#created }
+b=$("$cab" new --service platform --title "Try platform 1.4.4-rc1 in staging" --env staging --image "$rc" 2>/dev/null); b=${b#created }
 from=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ) to=$(date -u -d '+2 hours' +%Y-%m-%dT%H:%M:%SZ)
 cat > "$a" <<TICKET
 apiVersion: "cab.dev/v1"
@@ -227,8 +235,9 @@ run "$cab" metrics --by service
 run "$cab" metrics --format prometheus | grep -E '^cab_change_(merged|success_ratio|rollback_ratio|failure_ratio)'
 
 step "21. A self-contained HTML report for auditors (charts, change table, verify verdict)"
-run "$cab" report --html "$work/report"
-ls -l "$work/report"
-if [[ -n ${CAB_DEMO_REPORT:-} ]]; then mkdir -p "$CAB_DEMO_REPORT" && cp -r "$work/report/." "$CAB_DEMO_REPORT/" && echo "report copied to $CAB_DEMO_REPORT"; fi
+run "$cab" report --html "$report"
+ls -l "$report"
+if [[ -n ${CAB_DEMO_REPORT:-} ]]; then mkdir -p "$CAB_DEMO_REPORT" && cp -r "$report/." "$CAB_DEMO_REPORT/" && echo "report copied to $CAB_DEMO_REPORT"; fi
+echo "the HTML report is kept: $report/index.html"
 
-printf '\n\033[1mdemo complete:\033[0m tickets are checked as data against the base branch\047s rules; approvals, immutability and governance are enforced in the pull request; merged tickets are signed onto an append-only ledger that cab verify checks; the reconciler applies only what is signed, in promotion order, and rolls back what fails its checks; cab log, cab metrics and cab report answer auditors from git history alone.\n'
+printf '\n%sdemo complete:%s tickets are checked as data against the base branch\047s rules; approvals, immutability and governance are enforced in the pull request; merged tickets are signed onto an append-only ledger that cab verify checks; the reconciler applies only what is signed, in promotion order, and rolls back what fails its checks; cab log, cab metrics and cab report answer auditors from git history alone.\n' "$bold" "$plain"

@@ -22,6 +22,8 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cabhq/cab/internal/testsize"
 )
 
 // gitServer is a real git smart-HTTP server (git http-backend behind
@@ -326,18 +328,21 @@ func TestForcePushedRemoteIsRewritten(t *testing.T) {
 // "scheduled" event per ticket: every ticket ends with exactly one signed
 // and both scheduled events, none lost.
 func TestConcurrentWriters(t *testing.T) {
-	iterations := 50
+	iterations := testsize.Pick(50, 10) // make test-full (CI) runs 50
 	if testing.Short() {
 		iterations = 5
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	srv := newGitServer(t)
 	tickets := []string{"CHG-2026-0001", "CHG-2026-0002", "CHG-2026-0003", "CHG-2026-0004", "CHG-2026-0005"}
 	var decisions, conflicts atomic.Int64
 	var rejections lockedBuffer
 	start := time.Now()
 	for i := 0; i < iterations; i++ {
+		// A deadline per iteration, far above what one takes: a stuck
+		// writer fails the iteration it is in, and the whole test takes
+		// as long as its work, not a fixed ceiling over all of it.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
 		dir, url := srv.bare(t, fmt.Sprintf("race%d", i))
 		want := 15
 		if i%2 == 1 {

@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cabhq/cab/internal/race"
 	"github.com/cabhq/cab/internal/sandbox"
+	"github.com/cabhq/cab/internal/testsize"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/reconcile"
 	"github.com/cabhq/cab/reconcile/target"
@@ -105,10 +105,7 @@ func TestSurvivesSIGKILLAtEveryStep(t *testing.T) {
 	exe, err := os.Executable()
 	require.NoError(t, err)
 
-	kills := 100
-	if testing.Short() || race.Enabled {
-		kills = 15 // the race detector makes each run ten times slower; make test runs the full count without it
-	}
+	kills := testsize.Pick(100, 15) // make test-full (CI) runs the full count
 	rng := rand.New(rand.NewPCG(1, 2))
 	killed, completed := 0, 0
 	for run := 0; run < 20*kills && (killed < kills || completed == 0); run++ {
@@ -121,8 +118,13 @@ func TestSurvivesSIGKILLAtEveryStep(t *testing.T) {
 		out := &strings.Builder{}
 		cmd.Stdout, cmd.Stderr = out, out
 		require.NoError(t, cmd.Start())
-		// No run may hang: a minute is far more than a pass takes.
-		hang := time.AfterFunc(time.Minute, func() { _ = cmd.Process.Kill() })
+		// No run may hang: five minutes are far more than a pass takes,
+		// even on a loaded machine. A hung run is asked for its goroutines'
+		// stacks (SIGQUIT) before it is killed, and they are reported.
+		hang := time.AfterFunc(5*time.Minute, func() {
+			_ = cmd.Process.Signal(syscall.SIGQUIT)
+			time.AfterFunc(10*time.Second, func() { _ = cmd.Process.Kill() })
+		})
 		var timer *time.Timer
 		if killed < kills && run%3 == 2 {
 			// Some kills come from outside, at any instant.
@@ -169,10 +171,7 @@ func TestSurvivesSIGKILLAtEveryStep(t *testing.T) {
 func TestTwoReconcilersApplyEachTicketOnce(t *testing.T) {
 	f := newFixture(t, "", nil)
 	img := f.reg.push(t, "build/payments")
-	n := 200
-	if testing.Short() || race.Enabled {
-		n = 30
-	}
+	n := testsize.Pick(200, 30) // make test-full (CI) races the full count
 	var specs []spec
 	for i := 1; i <= n; i++ {
 		specs = append(specs, spec{id: fmt.Sprintf("CHG-2026-%04d", i), image: img, envs: []string{"staging"}})

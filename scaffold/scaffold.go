@@ -20,6 +20,8 @@ import (
 
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/format"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
@@ -31,9 +33,23 @@ var configTemplate string
 // ErrExists is returned when scaffolding would overwrite a file.
 var ErrExists = errors.New("already exists")
 
+// Gitignore holds the patterns a change repository's .gitignore keeps out
+// of git: private signing keys (`cab keygen` writes PREFIX.key, cosign
+// writes cosign.key) and key passwords.
+var gitignore = []string{
+	"# Private signing keys never belong in a change repository: keep them in",
+	"# CI secrets or a KMS (`cab keygen` writes PREFIX.key, cosign cosign.key).",
+	"*.key",
+	"cosign.key",
+	"*.key.pem",
+	"*.p12",
+	"cosign.password",
+}
+
 // Init writes a new change repository into dir: cab.cue, the default
-// policies under policy/ and an empty changes/. It returns the files it
-// wrote, relative to dir.
+// policies under policy/, an empty changes/ and a .gitignore that keeps
+// signing keys out (an existing .gitignore gets the missing patterns
+// appended). It returns the files it wrote, relative to dir.
 func Init(dir, repository string) ([]string, error) {
 	if _, err := os.Lstat(filepath.Join(dir, "cab.cue")); err == nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "cab.cue"), ErrExists)
@@ -56,7 +72,56 @@ func Init(dir, repository string) ([]string, error) {
 			return nil, err
 		}
 	}
-	return written, nil
+	if err := ensureGitignore(filepath.Join(dir, ".gitignore")); err != nil {
+		return nil, err
+	}
+	return append([]string{".gitignore"}, written...), nil
+}
+
+// ensureGitignore creates path with the key patterns, or appends those
+// an existing file lacks.
+func ensureGitignore(path string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	have := map[string]bool{}
+	for _, l := range strings.Split(string(old), "\n") {
+		have[strings.TrimSpace(l)] = true
+	}
+	var add []string
+	for _, l := range gitignore {
+		if !have[l] {
+			add = append(add, l)
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	b.Write(old)
+	if len(old) > 0 && !bytes.HasSuffix(old, []byte("\n")) {
+		b.WriteByte('\n')
+	}
+	b.WriteString(strings.Join(add, "\n") + "\n")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// GitInit makes dir a git repository with branch main unless it already is
+// inside one. It reports whether it created one.
+func GitInit(dir string) (bool, error) {
+	if _, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true}); err == nil {
+		return false, nil
+	} else if !errors.Is(err, git.ErrRepositoryNotExists) {
+		return false, fmt.Errorf("opening the git repository at %s: %w", dir, err)
+	}
+	if _, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{InitOptions: git.InitOptions{DefaultBranch: plumbing.Main}}); err != nil {
+		return false, fmt.Errorf("git init %s: %w", dir, err)
+	}
+	return true, nil
 }
 
 func writeNew(path string, content []byte) error {
@@ -85,6 +150,16 @@ type Ticket struct {
 	Template string
 	Owner    string
 	Now      time.Time
+	// Environments overrides the promotion order of cab.cue.
+	Environments []string
+	// Start is when the window opens (default: the next full hour a day
+	// after Now); it stays open two hours.
+	Start time.Time
+	// Actions, Prechecks and Postchecks are written as given; without
+	// actions the ticket gets an empty list and a commented example.
+	Actions    []schema.Action
+	Prechecks  []schema.Check
+	Postchecks []schema.Check
 }
 
 var identPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
@@ -156,11 +231,17 @@ func NewTicket(root string, cfg schema.Config, t Ticket) (string, error) {
 	if owner == "" {
 		owner = "team-" + t.Service
 	}
-	envs := cfg.Promotion
+	envs := t.Environments
+	if len(envs) == 0 {
+		envs = cfg.Promotion
+	}
 	if len(envs) == 0 {
 		envs = slices.Sorted(maps.Keys(cfg.Environments))
 	}
-	start := t.Now.UTC().Add(24 * time.Hour).Truncate(time.Hour)
+	start := t.Start.UTC()
+	if t.Start.IsZero() {
+		start = t.Now.UTC().Add(24 * time.Hour).Truncate(time.Hour)
+	}
 	fields = append(fields,
 		field{"risk", risk},
 		field{"owner", owner},
@@ -168,8 +249,24 @@ func NewTicket(root string, cfg schema.Config, t Ticket) (string, error) {
 		field{"environments", envs},
 		field{"window", schema.Window{Start: start.Format(time.RFC3339), End: start.Add(2 * time.Hour).Format(time.RFC3339)}},
 	)
+	// What the caller gives wins over the template's defaults.
+	for k, given := range map[string]bool{"actions": len(t.Actions) > 0, "prechecks": len(t.Prechecks) > 0, "postchecks": len(t.Postchecks) > 0} {
+		if given {
+			delete(extra, k)
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(extra)) {
 		fields = append(fields, field{k, extra[k]})
+	}
+	if len(t.Actions) > 0 {
+		extra["actions"] = t.Actions
+		fields = append(fields, field{"actions", t.Actions})
+	}
+	if len(t.Prechecks) > 0 {
+		fields = append(fields, field{"prechecks", t.Prechecks})
+	}
+	if len(t.Postchecks) > 0 {
+		fields = append(fields, field{"postchecks", t.Postchecks})
 	}
 	src, err := render(fields, extra)
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 )
 
 // wait bounds every wait for something asynchronous in these tests.
-const wait = 5 * time.Second
+const wait = 30 * time.Second // generous: only a failing test waits it out, and a loaded machine is slow
 
 // tick is how often a bounded wait looks again.
 const tick = 2 * time.Millisecond

@@ -37,8 +37,11 @@ type chart struct {
 	Legend         []legendItem
 	// Empty is set when there is nothing to draw.
 	Empty bool
-	// Unit names the y axis.
-	Unit string
+	// Unit names the y axis, XTitle the x axis; YMid is the middle of
+	// the y axis, where its name is written.
+	Unit   string
+	XTitle string
+	YMid   float64
 	// top is the value at the top of the y axis.
 	top float64
 }
@@ -123,6 +126,8 @@ func newChart(id, title, unit string, periods []string, max float64, integer boo
 		}
 	}
 	c.top = top
+	c.XTitle = "period"
+	c.YMid = (c.Y0 + c.Y1) / 2
 	return c
 }
 

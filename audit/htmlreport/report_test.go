@@ -292,3 +292,37 @@ func labels(ts []tick) []string {
 	}
 	return out
 }
+
+// TestReasonsAreVisibleText: failure and rollback reasons and the details
+// of a break are text on the page, not only tooltips, so a printed report
+// keeps them; a break's event data is not printed as JSON.
+func TestReasonsAreVisibleText(t *testing.T) {
+	changes := fixture()
+	changes[1].Environments[1].Reason = "postcheck p99 latency: 0.41 > 0.25; restored sha256:1111"
+	o := fixtureOptions()
+	o.Verify = &audit.Report{Tickets: 1, Breaks: []audit.Break{{Ticket: "CHG-2026-0006", What: "unsigned",
+		Message: "reached main without passing the gate: {\"path\": \"changes/search/CHG-2026-0006.cue\", \"reasons\": [\"added by a root commit\"]}"}}}
+	page := render(t, changes, o)
+	printed := regexp.MustCompile(`(?s)<title[^>]*>.*?</title>| title="[^"]*"`).ReplaceAllString(page, "")
+	assert.Contains(t, printed, "prod: postcheck p99 latency: 0.41 &gt; 0.25; restored sha256:1111")
+	assert.Contains(t, printed, "reached main without passing the gate")
+	assert.Contains(t, printed, "reasons: added by a root commit")
+	assert.NotContains(t, printed, "{&#34;path", "no JSON blob")
+	assert.NotContains(t, printed, `{"path`, "no JSON blob")
+}
+
+// TestChartAxesHaveDistinctLabels: every chart names its y axis by its unit
+// and its x axis by the period, and no two axis titles of a chart are the
+// same.
+func TestChartAxesHaveDistinctLabels(t *testing.T) {
+	page := render(t, fixture(), fixtureOptions())
+	charts := regexp.MustCompile(`(?s)<svg class="chart".*?</svg>`).FindAllString(page, -1)
+	require.NotEmpty(t, charts)
+	axis := regexp.MustCompile(`<text class="axis-title (x|y)"[^>]*>([^<]+)</text>`)
+	for _, c := range charts {
+		m := axis.FindAllStringSubmatch(c, -1)
+		require.Len(t, m, 2, "an x and a y axis title: %.200s", c)
+		assert.NotEqual(t, m[0][2], m[1][2], "distinct axis titles")
+		assert.NotEmpty(t, strings.TrimSpace(m[0][2]))
+	}
+}

@@ -40,7 +40,7 @@ type verifyView struct {
 	OK                     bool
 	Tickets, Signed, Event int
 	Head                   string
-	Breaks                 []audit.Break
+	Breaks                 []breakView
 }
 
 type card struct {
@@ -64,7 +64,14 @@ type changeView struct {
 	Outcome                        string
 }
 
-type envView struct{ Env, Outcome, Title string }
+type envView struct{ Env, Outcome, Title, Reason string }
+
+// breakView is a break of cab verify as the page prints it.
+type breakView struct {
+	audit.Break
+	Sentence string
+	Details  []string
+}
 
 func rate(r *float64, n, d int) string {
 	if r == nil {
@@ -106,7 +113,11 @@ func newView(d *Data) *view {
 	}
 	if r := d.Verify; r != nil {
 		v.Verify = &verifyView{OK: len(r.Breaks) == 0, Tickets: r.Tickets, Signed: r.Signed, Event: r.Events,
-			Head: r.LedgerHead, Breaks: r.Breaks}
+			Head: r.LedgerHead}
+		for _, b := range r.Breaks {
+			s, d := b.Readable()
+			v.Verify.Breaks = append(v.Verify.Breaks, breakView{Break: b, Sentence: s, Details: d})
+		}
 	}
 	s := d.Summary
 	failure := card{Label: "Change failure rate", Value: rate(s.ChangeFailureRate, s.DeploymentsFailed, s.DeploymentsFinished),
@@ -159,7 +170,7 @@ func newView(d *Data) *view {
 			if e.Reason != "" {
 				title += " (" + e.Reason + ")"
 			}
-			cv.Envs = append(cv.Envs, envView{Env: e.Env, Outcome: e.Outcome, Title: title})
+			cv.Envs = append(cv.Envs, envView{Env: e.Env, Outcome: e.Outcome, Title: title, Reason: e.Reason})
 		}
 		v.Changes = append(v.Changes, cv)
 	}

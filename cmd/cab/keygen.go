@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
+	gogit "github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -17,13 +19,15 @@ import (
 const keyPasswordEnv = "CAB_KEY_PASSWORD"
 
 type keygenOptions struct {
-	Alg string
-	Out string
+	Alg         string
+	Out         string
+	ForceInRepo bool
 }
 
 func (o *keygenOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Alg, "alg", sign.AlgECDSAP256, "key algorithm: ecdsa-p256 or ed25519")
 	fs.StringVar(&o.Out, "out", "cab", "write the key pair to PREFIX.key and PREFIX.pub")
+	fs.BoolVar(&o.ForceInRepo, "force-in-repo", false, "write the private key even inside the working tree of a git repository")
 }
 
 func (o *keygenOptions) validate() error {
@@ -35,7 +39,28 @@ func (o *keygenOptions) validate() error {
 	if o.Out == "" {
 		return errors.New("--out must not be empty")
 	}
+	if o.ForceInRepo {
+		return nil
+	}
+	if top, ok := gitWorkTree(filepath.Dir(o.Out)); ok {
+		return fmt.Errorf("%s.key would be inside the working tree of the git repository %s, one `git add` away from being published; "+
+			"keep signing keys outside any repository (e.g. --out ~/.config/cab/signing) and give CI the private key as a secret, "+
+			"or pass --force-in-repo if %s is ignored on purpose", o.Out, top, o.Out)
+	}
 	return nil
+}
+
+// gitWorkTree returns the top of the git working tree dir is in, if any.
+func gitWorkTree(dir string) (string, bool) {
+	repo, err := gogit.PlainOpenWithOptions(dir, &gogit.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if err != nil {
+		return "", false
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return "", false // a bare repository has no working tree to leak from
+	}
+	return wt.Filesystem.Root(), true
 }
 
 // keyPassword returns the key password from the environment: nil when the
@@ -55,13 +80,15 @@ func newKeygenCmd() *cobra.Command {
 		Short: "Generate a key pair for signing merged tickets",
 		Long: `Keygen writes a new signing key pair: PREFIX.key (private, mode 0600) and
 PREFIX.pub (public, PEM, to add under keys in cab.cue). It never overwrites
-an existing key.
+an existing key, and it refuses to write inside the working tree of a git
+repository (a change repository is the last place a signing key belongs):
+keep it outside, e.g. under ~/.config/cab, and hand it to CI as a secret.
 
 If ` + keyPasswordEnv + ` is set, the private key is encrypted with it in the
 cosign/sigstore format (cosign reads it too); otherwise it is written as
 unencrypted PKCS#8. cab sign reads the password from the same variable.`,
 		Example: `  CAB_KEY_PASSWORD=$(pass show cab/signing) cab keygen --out ci/cab
-  cab keygen --alg ed25519 --out /tmp/test`,
+  cab keygen --alg ed25519 --out ~/.config/cab/signing`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {

@@ -31,6 +31,7 @@ type logOptions struct {
 	Format       string
 	Events       bool
 	Reverse      bool
+	Wide         bool
 	IDs          []string
 	Services     []string
 	Envs         []string
@@ -58,6 +59,7 @@ func (o *logOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Format, "format", "table", "output format: table, json or csv")
 	fs.BoolVar(&o.Events, "events", false, "one row per ledger event instead of one per ticket")
 	fs.BoolVar(&o.Reverse, "reverse", false, "oldest merge first")
+	fs.BoolVar(&o.Wide, "wide", false, "table: every column in full on one line (the default fits 120 columns, eliding long cells)")
 	fs.StringSliceVar(&o.IDs, "id", nil, "ticket ids or patterns (CHG-2026-*), comma-separated or repeated")
 	fs.StringSliceVar(&o.Services, "service", nil, "services (changes/<service>/), comma-separated or repeated")
 	fs.StringSliceVar(&o.Envs, "env", nil, "tickets naming one of these environments (--events: events in them)")
@@ -234,6 +236,9 @@ func (o *logOptions) run(cmd *cobra.Command) error {
 	}
 
 	lw, err := audit.NewLogWriter(stdout, o.Format, o.Events)
+	if lw != nil {
+		lw.Wide = o.Wide
+	}
 	if err != nil {
 		return err
 	}
@@ -291,6 +296,9 @@ func fetchLedger(ctx context.Context, remote, branch string) error {
 	repo, err := gogit.PlainOpenWithOptions(".", &gogit.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
 	if err != nil {
 		return fmt.Errorf("opening the git repository: %w", err)
+	}
+	if err := requireRemote(repo, remote, "--remote '' without --fetch"); err != nil {
+		return err
 	}
 	src := plumbing.NewBranchReferenceName(branch)
 	dst := plumbing.NewRemoteReferenceName(remote, branch)

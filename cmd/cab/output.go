@@ -16,9 +16,6 @@ import (
 	"github.com/cabhq/cab/validate"
 )
 
-// version is cab's version as reports show it.
-const version = "dev"
-
 // writeReport renders rep in the chosen format. Every format's exit code is
 // the same: the caller decides it from rep.
 func (o *checkOptions) writeReport(w io.Writer, rep *validate.Report, took time.Duration) error {
@@ -101,7 +98,7 @@ func writeGitLab(dir string, rep *validate.Report) error {
 
 // checkOf is a report as the CI formats see it, with '/'-separated paths.
 func checkOf(rep *validate.Report) report.Check {
-	c := report.Check{Tool: "cab", Version: version}
+	c := report.Check{Tool: "cab", Version: buildVersion().Version}
 	for _, t := range rep.Tickets {
 		c.Tickets = append(c.Tickets, report.Ticket{File: filepath.ToSlash(t.File), ID: t.ID, OK: t.Diags.Errors() == 0})
 	}

@@ -134,6 +134,9 @@ func (o *reconcileOptions) reconciler(dir string, logger *slog.Logger, observer 
 	if err != nil {
 		return nil, fmt.Errorf("opening the git repository: %w", err)
 	}
+	if err := requireRemote(repo, o.Remote, withoutRemote); err != nil {
+		return nil, err
+	}
 	l := ledger.Open(repo, o.Remote, o.Branch)
 	l.Logger = logger
 	l.Author.Name = "cab reconcile"
@@ -340,6 +343,9 @@ func serveReconcile(ctx context.Context, o serveOptions, obs reconcile.Observer)
 		repo, err := gogit.PlainOpenWithOptions(".", &gogit.PlainOpenOptions{DetectDotGit: true})
 		if err != nil {
 			return nil, fmt.Errorf("opening the git repository: %w", err)
+		}
+		if err := requireRemote(repo, eo.Remote, withoutRemote); err != nil {
+			return nil, err
 		}
 		spec := config.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/remotes/%s/%s", o.Branch, eo.Remote, o.Branch))
 		call, cancel := gitpush.Call(ctx) // a remote that never answers must not hang the pass

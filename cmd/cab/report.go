@@ -78,6 +78,9 @@ ledger is broken (the report is written all the same), 0 otherwise.`,
 				if err != nil {
 					return fmt.Errorf("opening the git repository for cab verify (--no-verify skips it): %w", err)
 				}
+				if err := requireRemote(repo, o.Remote, withoutRemote); err != nil {
+					return err
+				}
 				verdict, err = audit.Verify(ctx, audit.VerifyOptions{Dir: ".", Rev: o.Rev, Ledger: ledger.Open(repo, o.Remote, o.Branch)})
 				if err != nil {
 					return fmt.Errorf("verifying the chain (--no-verify skips it): %w", err)

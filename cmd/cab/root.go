@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit codes, as DESIGN.md fixes them.
@@ -59,9 +60,12 @@ the ticket is signed, applied by the reconciler and recorded in git history.`,
   cab schema                    # print the ticket schema`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion().String(),
 	}
+	root.SetVersionTemplate("cab {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.SetFlagErrorFunc(suggestFlag)
 	root.AddCommand(
 		newCheckCmd(),
 		newInitCmd(),
@@ -75,6 +79,53 @@ the ticket is signed, applied by the reconciler and recorded in git history.`,
 		newLogCmd(),
 		newMetricsCmd(),
 		newReportCmd(),
+		newVersionCmd(),
 	)
 	return root
+}
+
+// suggestFlag adds "did you mean" to an unknown long flag, as cobra does
+// for misspelled subcommands: the closest flag of the command by edit
+// distance, or the one the typed name is a prefix of.
+func suggestFlag(cmd *cobra.Command, err error) error {
+	var ne *pflag.NotExistError
+	if !errors.As(err, &ne) || ne.GetSpecifiedShortnames() != "" {
+		return err
+	}
+	typed := ne.GetSpecifiedName()
+	best, bestDist := "", 3 // at most two edits away
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		d := editDistance(typed, f.Name)
+		if len(typed) >= 3 && len(f.Name) > len(typed) && f.Name[:len(typed)] == typed {
+			d = 1
+		}
+		if d < bestDist {
+			best, bestDist = f.Name, d
+		}
+	})
+	if best == "" {
+		return fmt.Errorf("%w (see `%s --help`)", err, cmd.CommandPath())
+	}
+	return fmt.Errorf("%w (did you mean --%s?)", err, best)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -65,14 +65,14 @@ func startServe(t *testing.T, args ...string) *daemon {
 			cancel()
 			select {
 			case exit = <-code:
-			case <-time.After(10 * time.Second):
-				t.Error("cab serve did not exit within 10s of its context being cancelled")
+			case <-time.After(serveWait):
+				t.Errorf("cab serve did not exit within %s of its context being cancelled", serveWait)
 			}
 		})
 		return exit
 	}}
 	t.Cleanup(func() { d.stop() })
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(serveWait)
 	for d.url == "" {
 		select {
 		case c := <-code:
@@ -91,6 +91,10 @@ func startServe(t *testing.T, args ...string) *daemon {
 	}
 	return d
 }
+
+// serveWait bounds each wait for the daemon; generous, since only a failing
+// test waits it out and a loaded machine is slow.
+const serveWait = time.Minute
 
 var noKeepAlive = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
@@ -136,7 +140,7 @@ func TestServeCommand(t *testing.T) {
 
 	waitFor := func(n int32) {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); calls.Load() < n; time.Sleep(5 * time.Millisecond) {
+		for deadline := time.Now().Add(serveWait); calls.Load() < n; time.Sleep(5 * time.Millisecond) {
 			require.True(t, time.Now().Before(deadline), "want %d passes, have %d", n, calls.Load())
 		}
 	}
@@ -158,7 +162,7 @@ func TestServeCommand(t *testing.T) {
 	status, answer = httpDo(t, "GET", d.url+"/healthz", nil, nil)
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, "ok\n", answer)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(serveWait); ; time.Sleep(5 * time.Millisecond) {
 		_, metrics := httpDo(t, "GET", d.url+"/metrics", nil, nil)
 		if strings.Contains(metrics, "cab_reconcile_passes_total 2\n") {
 			assert.Contains(t, metrics, `cab_tickets{state="applied"} 1`)
@@ -183,7 +187,7 @@ func TestServeNotWired(t *testing.T) {
 	d := startServe(t, "--interval", "1h")
 	var status int
 	var body string
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(serveWait); ; time.Sleep(5 * time.Millisecond) {
 		if status, body = httpDo(t, "GET", d.url+"/healthz", nil, nil); status != http.StatusOK {
 			break
 		}

@@ -95,6 +95,9 @@ concurrent runs record each ticket exactly once.`,
 			if err != nil {
 				return fmt.Errorf("opening the git repository: %w", err)
 			}
+			if err := requireRemote(repo, o.Remote, withoutRemote); err != nil {
+				return err
+			}
 			signer, err := sign.LoadSigner(ctx, o.Key, keyPassword)
 			if err != nil {
 				return err

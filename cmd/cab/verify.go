@@ -63,6 +63,9 @@ each break: the ticket, the commit and what broke.`,
 			if err != nil {
 				return fmt.Errorf("opening the git repository: %w", err)
 			}
+			if err := requireRemote(repo, o.Remote, withoutRemote); err != nil {
+				return err
+			}
 			var checkpoint plumbing.Hash
 			if o.Checkpoint != "" {
 				b, err := os.ReadFile(o.Checkpoint)
@@ -113,7 +116,11 @@ func writeVerify(w io.Writer, format string, rep *audit.Report) error {
 		if b.Commit != "" {
 			where += "@" + b.Commit[:min(12, len(b.Commit))]
 		}
-		fmt.Fprintf(w, "BROKEN %s %s: %s: %s\n", b.Ticket, where, b.What, b.Message)
+		sentence, details := b.Readable()
+		fmt.Fprintf(w, "BROKEN %s %s: %s: %s\n", b.Ticket, where, b.What, sentence)
+		for _, d := range details {
+			fmt.Fprintf(w, "    %s\n", d)
+		}
 	}
 	verdict := "chain intact"
 	if len(rep.Breaks) > 0 {

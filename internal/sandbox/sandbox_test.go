@@ -80,7 +80,7 @@ func TestCancelKills(t *testing.T) {
 	cmd, _, _ := child(t, ctx, "sleep", 0)
 	start := time.Now()
 	require.Error(t, cmd.Run())
-	assert.Less(t, time.Since(start), 10*time.Second)
+	assert.Less(t, time.Since(start), 30*time.Second, "killed long before the child's minute of sleep")
 }
 
 func TestEnterOutsideSandbox(t *testing.T) {

@@ -528,7 +528,7 @@ func TestRegistryErrors(t *testing.T) {
 			if kind(r.URL.Path) == "manifests" {
 				select {
 				case <-r.Context().Done():
-				case <-time.After(10 * time.Second):
+				case <-time.After(time.Minute):
 				}
 				return
 			}
@@ -543,7 +543,7 @@ func TestRegistryErrors(t *testing.T) {
 		s, err := fast().Observe(ctx, change(reg.Host+"/app@sha256:"+strings.Repeat("a", 64), reg.Host, "", "prod"))
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.NotEqual(t, target.Absent, s.Value)
-		assert.Less(t, time.Since(start), 5*time.Second)
+		assert.Less(t, time.Since(start), 30*time.Second, "well before the registry's minute")
 	})
 	t.Run("timeout: the driver's own bound", func(t *testing.T) {
 		reg := newRegistry(t, slow)
@@ -551,7 +551,7 @@ func TestRegistryErrors(t *testing.T) {
 		start := time.Now()
 		_, err := fast(oci.WithTimeout(200*time.Millisecond)).Apply(t.Context(), change(img.String(), reg.Host, "", "prod"))
 		require.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.Less(t, time.Since(start), 5*time.Second)
+		assert.Less(t, time.Since(start), 30*time.Second, "well before the registry's minute")
 	})
 
 	t.Run("read-back mismatch", func(t *testing.T) {
