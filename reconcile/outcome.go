@@ -87,15 +87,15 @@ type cause string
 
 // Kinds of cause.
 const (
-	causeWindow           = "window"                // the window's start
-	causeFreeze           = "freeze"                // the freeze's name
-	causeBudget           = "budget"                // the service burning its error budget
-	causeBudgetUnreadable = "budget-unreadable"     // the service whose burn rate cannot be read
-	causeDependency       = "dependency"            // <id> (not signed yet) or <id>/<env>
-	causePrechecks        = "prechecks"             // the environment whose prechecks fail
-	causeTargetUnreadable = "target-unreadable"     // <env>/<target>
-	causeMergeMissing     = "merge-commit-missing"  // the merge commit the checkout lacks
-	causeReadmitted       = "readmitted"            // the cause that has gone
+	causeWindow           = "window"               // the window's start
+	causeFreeze           = "freeze"               // the freeze's name
+	causeBudget           = "budget"               // the service burning its error budget
+	causeBudgetUnreadable = "budget-unreadable"    // the service whose burn rate cannot be read
+	causeDependency       = "dependency"           // <id> (not signed yet) or <id>/<env>
+	causePrechecks        = "prechecks"            // the environment whose prechecks fail
+	causeTargetUnreadable = "target-unreadable"    // <env>/<target>
+	causeMergeMissing     = "merge-commit-missing" // the merge commit the checkout lacks
+	causeReadmitted       = "readmitted"           // the cause that has gone
 )
 
 // retryable lists the kinds of cause that older reconcilers set tickets
