@@ -75,8 +75,8 @@ type bound struct {
 
 // newBound starts the bounds of a pass run under parent. Until work is
 // seen, the pass may take one lease.
-func newBound(parent context.Context, lease time.Duration, freezes int) *bound {
-	b := &bound{start: time.Now(), lease: lease, freezes: freezes, seen: map[string]bool{}, maxEvents: eventsSlack}
+func newBound(parent context.Context, lease time.Duration) *bound {
+	b := &bound{start: time.Now(), lease: lease, seen: map[string]bool{}, maxEvents: eventsSlack}
 	b.ctx, b.cancel = context.WithCancelCause(parent)
 	b.timer = time.AfterFunc(lease, b.expire)
 	return b

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
 
 	"github.com/cabhq/cab/internal/calendar"
 	"github.com/cabhq/cab/ledger"
@@ -45,6 +46,13 @@ type Options struct {
 	// are and which freezes and error budgets hold.
 	Dir string
 	Rev string
+	// MainRemote, when not empty, is the remote MainBranch (default
+	// "main") is fetched from before each pass, into
+	// refs/remotes/<MainRemote>/<MainBranch>: the merge commits signed
+	// tickets name must be in the checkout to be judged (a ticket whose
+	// merge commit is missing waits for it, scheduled).
+	MainRemote string
+	MainBranch string
 	// Ledger is where the signed tickets are read and every step recorded.
 	Ledger *ledger.Ledger
 	// Drivers apply actions, by target type (oci, git, http).
@@ -102,6 +110,9 @@ func New(o Options) (*Reconciler, error) {
 	if o.Rev == "" {
 		o.Rev = "HEAD"
 	}
+	if o.MainBranch == "" {
+		o.MainBranch = "main"
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -147,6 +158,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 // and returns its summary, with Stopped set, and the *BoundError.
 func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 	sum := &Summary{Steps: []Step{}, States: map[string]int{}}
+	b := newBound(ctx, r.o.Lease)
+	defer b.stop()
+	if err := r.fetchMain(b.ctx); err != nil {
+		return sum, err
+	}
 	// cab.cue and its freezes hold for the whole pass: read them once.
 	cfg, err := r.config()
 	if err != nil {
@@ -156,8 +172,7 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return sum, fmt.Errorf("%s: freezes: %w", validate.ConfigFile, err)
 	}
-	b := newBound(ctx, r.o.Lease, len(cal))
-	defer b.stop()
+	b.freezes = len(cal)
 	log, err := r.rounds(b, cfg, cal, sum)
 	sum.Events = b.written
 	be := b.reached(ctx, err)
@@ -209,6 +224,19 @@ func (r *Reconciler) rounds(b *bound, cfg *schema.Config, cal calendar.Calendar,
 			return log, err
 		}
 	}
+}
+
+// fetchMain fetches the main branch from Options.MainRemote, if any.
+func (r *Reconciler) fetchMain(ctx context.Context) error {
+	if r.o.MainRemote == "" {
+		return nil
+	}
+	spec := config.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/remotes/%[2]s/%[1]s", r.o.MainBranch, r.o.MainRemote))
+	err := r.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: r.o.MainRemote, RefSpecs: []config.RefSpec{spec}, Tags: git.NoTags})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return fmt.Errorf("fetching %s from %s: %w", r.o.MainBranch, r.o.MainRemote, err)
+	}
+	return nil
 }
 
 // config reads cab.cue at the main line's head: where each environment's
