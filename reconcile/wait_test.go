@@ -71,7 +71,9 @@ func TestFlappingTargetIsOneWait(t *testing.T) {
 		name string
 		run  func() (*reconcile.Summary, error)
 	}{
-		{"cab reconcile", func() (*reconcile.Summary, error) { return reconcile.Run(context.Background(), withHTTP(f.options(dir))) }},
+		{"cab reconcile", func() (*reconcile.Summary, error) {
+			return reconcile.Run(context.Background(), withHTTP(f.options(dir)))
+		}},
 		{"cab serve", func() (*reconcile.Summary, error) { return daemon.Pass(context.Background()) }},
 	}
 	const n = 10
