@@ -70,7 +70,7 @@ const (
 	numPhases
 )
 
-// phases are the steps of applying a change.
+// phases are the steps of applying a change (a table: never modified).
 var phases = [numPhases]phase{
 	phaseClaim:    {name: "claim", work: (*pass).prepare, settle: (*pass).claim},
 	phaseApply:    {name: "applied", work: (*pass).apply, settle: settle(ledger.KindApplied, "apply")},
@@ -92,11 +92,11 @@ func leadsTo(kind string) (int, bool) {
 	return 0, false
 }
 
-// resumeAt is the phase an apply whose last event is the key resumes at.
-var resumeAt = map[string]int{
-	ledger.KindApplying: phaseApply,
-	ledger.KindApplied:  phaseVerify,
-	ledger.KindFailed:   phaseRollback,
+// resumeAt is the phase an apply whose last event is of kind (applying,
+// applied or failed) resumes at: the phase that kind leads to.
+func resumeAt(kind string) int {
+	ph, _ := leadsTo(kind)
+	return ph
 }
 
 // execute carries out the decisions of one round and reports whether it

@@ -103,7 +103,7 @@ func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i in
 			p.inFlight = append(p.inFlight, decision{tk: tk, env: env})
 			return nil, false // another reconciler is at it
 		}
-		return resume{phase: resumeAt[state], applying: p.applyingEvent(tk.id, env)}, false
+		return resume{phase: resumeAt(state), applying: p.applyingEvent(tk.id, env)}, false
 	}
 
 	// Fresh (or scheduled): the gates, cheapest first.
