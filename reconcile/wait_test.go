@@ -211,9 +211,11 @@ func TestLegacyQuarantineIsJudgedAgain(t *testing.T) {
 	assert.Equal(t, []string{"signed", "quarantined", "scheduled", "staging:applying", "staging:applied", "staging:verified"}, f.events()["CHG-2026-0001"])
 	assert.Equal(t, map[string]int{"verified": 1}, sum.States)
 
-	// And straight from the old set-aside to applied, in one pass.
+	// And straight from the old set-aside to applied, in one pass; what
+	// depends on it waits for it rather than being set aside in turn.
 	f.mergeAndSign(spec{id: "CHG-2026-0002", image: img, envs: []string{"staging"}})
 	commit = sh(t, f.work, "git", "rev-parse", "HEAD")
+	f.mergeAndSign(spec{id: "CHG-2026-0003", image: img, envs: []string{"staging"}, tag: "dependent", dependsOn: []string{"CHG-2026-0002"}})
 	_, err = f.ledger().Update(context.Background(), func(*ledger.Log) ([]ledger.Event, error) {
 		return []ledger.Event{{Ticket: "CHG-2026-0002", Kind: ledger.KindQuarantined, Actor: "cab-reconcile@old", Commit: commit,
 			Data: json.RawMessage(fmt.Sprintf(`{"reason":"the merge commit %s is not in the repository (fetch main): object not found"}`, commit))}}, nil
@@ -223,6 +225,8 @@ func TestLegacyQuarantineIsJudgedAgain(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"signed", "quarantined", "scheduled", "staging:applying", "staging:applied", "staging:verified"}, f.events()["CHG-2026-0002"])
 	assert.Contains(t, f.data("CHG-2026-0002", "").Cause, "readmitted:merge-commit-missing:")
+	assert.Equal(t, []string{"signed", "staging:scheduled", "staging:scheduled", "staging:applying", "staging:applied", "staging:verified"}, f.events()["CHG-2026-0003"],
+		"waited for its dependency to be judged again, then to be verified")
 }
 
 // What no retry can fix stays set aside, however many passes, fetched or
