@@ -73,18 +73,19 @@ type bound struct {
 	rounds    int
 }
 
-// newBound starts the bounds of a pass run under parent. Until work is
-// seen, the pass may take one lease.
+// newBound makes the bounds of a pass run under parent. The duration
+// bound starts when the first round knows the work in flight (grow).
 func newBound(parent context.Context, lease time.Duration) *bound {
-	b := &bound{start: time.Now(), lease: lease, seen: map[string]bool{}, maxEvents: eventsSlack}
+	b := &bound{lease: lease, seen: map[string]bool{}, maxEvents: eventsSlack}
 	b.ctx, b.cancel = context.WithCancelCause(parent)
-	b.timer = time.AfterFunc(lease, b.expire)
 	return b
 }
 
-// duration is the pass's duration bound: a lease (the longest an apply
-// and its postchecks may take) for each ticket-environment in flight, as
-// if each ran after the other, and one more.
+// duration is the pass's duration bound, counted from when the first
+// round has read the ledger and judged the signed tickets: a lease (the
+// longest an apply and its postchecks may take) for each
+// ticket-environment in flight, as if each ran after the other, and one
+// more.
 func (b *bound) duration() time.Duration { return b.lease * time.Duration(1+b.inFlight) }
 
 func (b *bound) expire() {
@@ -113,10 +114,14 @@ func (b *bound) grow(tickets []*ticket, done func(id, env string) bool) {
 			b.maxEvents += eventsPerEnv + len(tk.t.DependsOn) + len(tk.t.Actions) + b.freezes
 		}
 	}
-	if grew {
-		b.mu.Lock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.timer == nil:
+		b.start = time.Now()
+		b.timer = time.AfterFunc(b.duration(), b.expire)
+	case grew:
 		b.timer.Reset(time.Until(b.start.Add(b.duration())))
-		b.mu.Unlock()
 	}
 }
 
@@ -152,6 +157,10 @@ func (b *bound) reached(parent context.Context, err error) *BoundError {
 
 // stop releases the timer and the context.
 func (b *bound) stop() {
-	b.timer.Stop()
+	b.mu.Lock()
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	b.mu.Unlock()
 	b.cancel(nil)
 }

@@ -71,6 +71,7 @@ func TestBoundsFollowTheWorkInFlight(t *testing.T) {
 func TestDurationBoundCancelsThePass(t *testing.T) {
 	b := newBound(context.Background(), 10*time.Millisecond)
 	defer b.stop()
+	b.grow(nil, nil) // nothing in flight: one lease
 	<-b.ctx.Done()
 	be := b.reached(context.Background(), b.ctx.Err())
 	require.NotNil(t, be)
