@@ -68,7 +68,8 @@ type Options struct {
 	Instance string
 	// Lease is how long an unfinished step belongs to the reconciler that
 	// started it (default DefaultLease). It must exceed the longest apply
-	// plus postchecks.
+	// plus postchecks. A pass's duration bound is a lease per
+	// ticket-environment in flight, and one more (see BoundError).
 	Lease time.Duration
 	// DryRun plans without recording or changing anything.
 	DryRun bool
