@@ -140,7 +140,7 @@ func setAside(log *ledger.Log, id string) cause {
 	}
 	d := decodeData(last)
 	if c := cause(d.Cause); c != "" {
-		if slices.Contains(retryable, c.kind()) {
+		if c.retryable() {
 			return c
 		}
 		return ""

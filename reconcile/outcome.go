@@ -98,10 +98,16 @@ const (
 	causeReadmitted       = "readmitted"           // the cause that has gone
 )
 
-// retryable lists the kinds of cause that older reconcilers set tickets
-// aside (quarantined) for, although a retry can fix them: such tickets
-// are judged again.
-var retryable = []string{causeMergeMissing, causeTargetUnreadable}
+// retryable reports whether c is a cause a retry can fix although a
+// ticket was set aside (quarantined) for it: such tickets are judged
+// again.
+func (c cause) retryable() bool {
+	switch c.kind() {
+	case causeMergeMissing, causeTargetUnreadable:
+		return true
+	}
+	return false
+}
 
 func newCause(kind string, what ...string) cause {
 	return cause(kind + ":" + strings.Join(what, "/"))
