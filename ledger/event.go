@@ -29,7 +29,8 @@ const (
 	// Terminal for Env.
 	KindRollbackFailed = "rollback-failed"
 	// KindScheduled: the ticket is waiting for its window (in Env, or in
-	// every environment when Env is empty).
+	// every environment when Env is empty). A ticket-wide scheduled after
+	// a ticket-wide quarantined readmits the ticket (judged again).
 	KindScheduled = "scheduled"
 	// KindExpired: the window passed before the ticket was applied (in Env,
 	// or everywhere when Env is empty); it is not applied there afterwards.

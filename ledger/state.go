@@ -112,6 +112,13 @@ func (st *TicketState) apply(ev *Event) error {
 			return deny("environment already quarantined")
 		}
 	case KindScheduled, KindApplying:
+		if ev.Kind == KindScheduled && ev.Env == "" && st.Status == KindQuarantined {
+			// Readmitted: the reconciler judged a ticket set aside for a
+			// cause a retry can fix (its merge commit not yet fetched)
+			// again; it is back in the running and judged afresh.
+			st.Status = KindSigned
+			break
+		}
 		if err := usable(); err != nil {
 			return err
 		}

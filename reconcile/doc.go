@@ -13,4 +13,26 @@
 // compare-and-swap, so a reconciler killed at any point resumes where the
 // ledger says without applying anything twice, and two reconcilers on one
 // repository apply each ticket once.
+//
+// What a ticket needs next is a typed outcome: waiting (its window),
+// blocked by a stable cause (a freeze, a dependency, the error budget, an
+// unreadable target, a merge commit the checkout lacks), stalled (no retry
+// can fix it: quarantined or expired), ready, or resumed at a phase; an
+// apply that goes wrong has failed at a step. The steps of an apply
+// (claim, apply, verify, roll back) are a list of phases run by one loop.
+//
+// Invariants beyond the above:
+//   - A wait is recorded once per ticket, environment and cause, its key
+//     kept in the event's data ("target-unreadable:prod/images"); words
+//     that change between attempts (an error body, a burn rate) never
+//     make another event.
+//   - Recording a wait is not progress: a pass ends when a round records
+//     nothing else. A pass also has bounds on the events it records, its
+//     rounds and its duration, derived from the work in flight; it stops
+//     at one between steps and reports it (BoundError).
+//   - A signed ticket whose merge commit the checkout lacks waits for it
+//     (scheduled) and is never set aside for it; a ticket set aside for a
+//     cause a retry can fix is judged again. Quarantined is for what no
+//     retry can fix: a bad or replayed signature, a blown evaluation
+//     budget, a ticket that does not parse.
 package reconcile

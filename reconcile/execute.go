@@ -22,11 +22,12 @@ type job struct {
 	previous []target.State
 	changes  []string
 	started  time.Time
-	// outcome of the current phase: err is why it failed, and
-	// unobservable says a target could not be read (not a rule's verdict).
-	err          error
-	unobservable bool
-	observed     []target.State
+	// err is why the job's current phase did not succeed; wait, when
+	// set, is what holds a fresh apply instead (prechecks, a target that
+	// cannot be observed).
+	err      error
+	wait     *blocked
+	observed []target.State
 }
 
 // claimsPerWorker is the default of Options.MaxClaims per worker.
@@ -38,45 +39,135 @@ type next struct {
 	j    *job
 	kind string
 	data eventData
+	// wait marks a scheduled event: recording it is not progress.
+	wait bool
 	// err marks a wait caused by an error.
 	err bool
 }
 
-// execute carries out the decisions of one round and reports whether
-// anything was recorded.
+// phase is one step of applying a change, as data: the work it does for
+// each job that reached it (in parallel, at most Workers at once) and the
+// event that records how it went. Phases run in order in a round; the
+// events of a phase are recorded by one compare-and-swap, and a job whose
+// event is recorded goes on to the phase that event leads to (leadsTo).
+type phase struct {
+	// name names the boundary after its events are recorded
+	// ("after-"+name).
+	name string
+	// work does the phase for one job: nil when it succeeded.
+	work func(p *pass, ctx context.Context, j *job) error
+	// settle returns the event that records the outcome of work (nil:
+	// nothing to record, e.g. a wait recorded already).
+	settle func(p *pass, j *job, err error) *next
+}
+
+// The phases, in the order they run.
+const (
+	phaseClaim = iota
+	phaseApply
+	phaseVerify
+	phaseRollback
+	numPhases
+)
+
+// phases are the steps of applying a change (a table: never modified).
+var phases = [numPhases]phase{
+	phaseClaim:    {name: "claim", work: (*pass).prepare, settle: (*pass).claim},
+	phaseApply:    {name: "applied", work: (*pass).apply, settle: settle(ledger.KindApplied, "apply")},
+	phaseVerify:   {name: "verified", work: (*pass).postchecks, settle: settle(ledger.KindVerified, "postchecks")},
+	phaseRollback: {name: "rolled-back", work: (*pass).restore, settle: (*pass).rolledBack},
+}
+
+// leadsTo is the phase a job goes on to once an event of kind is recorded
+// for it (false: it is done for the round).
+func leadsTo(kind string) (int, bool) {
+	switch kind {
+	case ledger.KindApplying:
+		return phaseApply, true
+	case ledger.KindApplied:
+		return phaseVerify, true
+	case ledger.KindFailed:
+		return phaseRollback, true
+	}
+	return 0, false
+}
+
+// resumeAt is the phase an apply whose last event is of kind (applying,
+// applied or failed) resumes at: the phase that kind leads to.
+func resumeAt(kind string) int {
+	ph, _ := leadsTo(kind)
+	return ph
+}
+
+// execute carries out the decisions of one round and reports whether it
+// made progress: recorded something other than a wait, or found that
+// another reconciler moved a ticket it meant to move.
 func (p *pass) execute(ctx context.Context, ds []decision) (bool, error) {
-	var first []next
-	var fresh, applying, applied, failed []*job
+	var queues [numPhases][]*job
+	var steps []next // the waits, set-asides and readmissions: with the claims
 	for _, d := range ds {
 		j := &job{decision: d}
-		switch d.do {
-		case doRecord:
-			first = append(first, next{j: j, kind: d.kind, data: eventData{Reason: d.reason}, err: d.err})
-		case doApply:
-			fresh = append(fresh, j)
-		case doResumeApplying, doResumeApplied, doResumeFailed:
-			data := decodeData(d.applying)
+		switch o := d.out.(type) {
+		case ready:
+			queues[phaseClaim] = append(queues[phaseClaim], j)
+		case resume:
+			data := decodeData(o.applying)
 			j.previous, j.changes, j.started = data.Previous, data.Changes, p.now
-			if d.applying != nil {
-				j.applySeq = d.applying.Seq
+			if o.applying != nil {
+				j.applySeq = o.applying.Seq
 			}
-			switch d.do {
-			case doResumeApplying:
-				applying = append(applying, j)
-			case doResumeApplied:
-				applied = append(applied, j)
-			default:
-				failed = append(failed, j)
+			queues[o.phase] = append(queues[o.phase], j)
+		default:
+			if n := p.settleDecision(j); n != nil {
+				steps = append(steps, *n)
 			}
 		}
 	}
+	var resumed []*job
+	for _, q := range queues[phaseClaim+1:] {
+		resumed = append(resumed, q...)
+	}
+	queues[phaseClaim] = p.admit(queues[phaseClaim], resumed)
 
-	// One change per resource at a time: what is in flight holds its
-	// resources, and of two fresh changes to one resource the first goes
-	// first. The rest wait for a later round, as they do beyond the
-	// claim limit (so that concurrent reconcilers share the work).
+	progressed := false
+	for i, ph := range phases {
+		jobs := queues[i]
+		p.parallel(ctx, jobs, func(ctx context.Context, j *job) { j.err = ph.work(p, ctx, j) })
+		if err := ctx.Err(); err != nil {
+			return progressed, err
+		}
+		for _, j := range jobs {
+			if n := ph.settle(p, j, j.err); n != nil {
+				steps = append(steps, *n)
+			}
+		}
+		kept, err := p.record(ctx, steps, ph.name)
+		if err != nil {
+			return progressed, err
+		}
+		for _, s := range steps {
+			if !kept[s.j] {
+				progressed = true // another reconciler moved the ticket: plan again
+				continue
+			}
+			progressed = progressed || !s.wait
+			if to, ok := leadsTo(s.kind); ok {
+				queues[to] = append(queues[to], s.j)
+			}
+		}
+		steps = nil
+	}
+	return progressed, nil
+}
+
+// admit returns the fresh applies that may start this round: one change
+// per resource at a time — what is in flight (resumed, or another
+// reconciler's) holds its resources, and of two fresh changes to one
+// resource the first goes first — and at most MaxClaims. The rest wait
+// for a later round (so that concurrent reconcilers share the work).
+func (p *pass) admit(fresh, resumed []*job) []*job {
 	busy := map[string]bool{}
-	for _, j := range append(append(append([]*job(nil), applying...), applied...), failed...) {
+	for _, j := range resumed {
 		for _, r := range resources(j.tk.t, j.env) {
 			busy[r] = true
 		}
@@ -97,143 +188,128 @@ func (p *pass) execute(ctx context.Context, ds []decision) (bool, error) {
 		}
 		ready = append(ready, j)
 	}
-	fresh = ready
+	return ready
+}
 
-	// Prechecks and the state before, for fresh applies.
-	p.parallel(ctx, fresh, func(ctx context.Context, j *job) {
-		if len(j.tk.t.Prechecks) > 0 {
-			if p.r.o.Checks == nil {
-				j.err = errors.New("prechecks: this reconciler has no checker")
-				return
-			}
-			if err := p.r.o.Checks(ctx, Pre, j.tk.t.Prechecks, p.prometheus(j.env)); err != nil {
-				j.err = fmt.Errorf("prechecks failed: %w", err)
-				return
-			}
-		}
-		for i := range j.tk.t.Actions {
-			c, drv := p.change(j, i, j.tk.t.Actions[i])
-			st, err := drv.Observe(ctx, c)
-			if err != nil {
-				j.err, j.unobservable = fmt.Errorf("observing %s before applying: %w", c.TargetName, err), true
-				return
-			}
-			j.previous = append(j.previous, st)
-			j.changes = append(j.changes, describe(c.Action, st.Value))
-		}
-	})
-	if err := ctx.Err(); err != nil {
-		return false, err
+// settleDecision returns the event a decision that needs no work records:
+// a wait (once per cause), a set-aside, a readmission.
+func (p *pass) settleDecision(j *job) *next {
+	switch o := j.out.(type) {
+	case waiting:
+		return p.wait(j, o.blocked())
+	case blocked:
+		return p.wait(j, o)
+	case stalled:
+		return &next{j: j, kind: o.kind, data: eventData{Reason: o.reason}}
+	case readmit:
+		return &next{j: j, kind: ledger.KindScheduled, data: eventData{
+			Reason: fmt.Sprintf("judged again: what set it aside (%s) is gone", o.cause),
+			Cause:  string(newCause(causeReadmitted, string(o.cause))),
+		}}
 	}
-	var claims []*job
-	for _, j := range fresh {
-		if j.err != nil {
-			reason := j.err.Error()
-			switch {
-			case !p.repeats(j.tk.id, j.env, ledger.KindScheduled, reason):
-				first = append(first, next{j: j, kind: ledger.KindScheduled, data: eventData{Reason: reason}, err: j.unobservable})
-			case j.unobservable:
-				p.emitOnce(Step{Ticket: j.tk.id, Env: j.env, Kind: ledger.KindScheduled, Reason: reason, Error: true})
-			}
-			p.r.o.Logger.Info("waiting", "ticket", j.tk.id, "env", j.env, "reason", reason)
-			continue
-		}
-		j.started = time.Now()
-		first = append(first, next{j: j, kind: ledger.KindApplying,
-			data: eventData{Instance: p.r.o.Instance, Previous: j.previous, Changes: j.changes}})
-		claims = append(claims, j)
-	}
-	recorded, err := p.record(ctx, first, "claim")
-	if err != nil {
-		return false, err
-	}
-	// Lost claims mean another reconciler moved on: plan again.
-	progressed := len(recorded) > 0 || len(recorded) < len(first)
-	for _, j := range claims {
-		if recorded[j] {
-			applying = append(applying, j)
-		}
-	}
+	return nil
+}
 
-	// Apply (or finish applying), then record applied or failed.
-	p.parallel(ctx, applying, func(ctx context.Context, j *job) { j.err = p.apply(ctx, j) })
-	if err := ctx.Err(); err != nil {
-		return progressed, err
-	}
-	var outcomes []next
-	for _, j := range applying {
-		if j.err != nil {
-			outcomes = append(outcomes, next{j: j, kind: ledger.KindFailed, data: eventData{Reason: j.err.Error(), Observed: j.observed}})
-			continue
+// wait returns the scheduled event that records b for j, or nil when a
+// wait for the same cause is on the ledger already: the words may have
+// changed (an error body, a burn rate), the wait has not. A repeated wait
+// caused by an error is still reported, once a pass.
+func (p *pass) wait(j *job, b blocked) *next {
+	p.r.o.Logger.Info("waiting", "ticket", j.tk.id, "env", j.env, "cause", b.cause, "reason", b.reason)
+	if p.recorded(j.tk.id, j.env, b.cause) {
+		if b.err {
+			p.emitOnce(Step{Ticket: j.tk.id, Env: j.env, Kind: ledger.KindScheduled, Cause: string(b.cause), Reason: b.reason, Error: true})
 		}
-		outcomes = append(outcomes, next{j: j, kind: ledger.KindApplied, data: eventData{Observed: j.observed}})
+		return nil
 	}
-	if recorded, err = p.record(ctx, outcomes, "applied"); err != nil {
-		return progressed, err
-	}
-	for _, o := range outcomes {
-		if !recorded[o.j] {
-			continue
-		}
-		if o.kind == ledger.KindApplied {
-			applied = append(applied, o.j)
-		} else {
-			failed = append(failed, o.j)
-		}
-	}
+	return &next{j: j, kind: ledger.KindScheduled, data: eventData{Reason: b.reason, Cause: string(b.cause)}, wait: true, err: b.err}
+}
 
-	// Postchecks, then verified or failed.
-	p.parallel(ctx, applied, func(ctx context.Context, j *job) {
-		j.err = nil
-		if len(j.tk.t.Postchecks) == 0 {
-			return
-		}
+// prepare runs the prechecks of a fresh apply and observes the state
+// before; what stops it is a wait (j.wait), never a failure.
+func (p *pass) prepare(ctx context.Context, j *job) error {
+	if len(j.tk.t.Prechecks) > 0 {
+		hold := &blocked{cause: newCause(causePrechecks, j.env)}
+		var err error
 		if p.r.o.Checks == nil {
-			j.err = errors.New("postchecks: this reconciler has no checker")
-			return
+			err = errors.New("prechecks: this reconciler has no checker")
+		} else if err = p.r.o.Checks(ctx, Pre, j.tk.t.Prechecks, p.prometheus(j.env)); err != nil {
+			err = fmt.Errorf("prechecks failed: %w", err)
 		}
-		if err := p.r.o.Checks(ctx, Post, j.tk.t.Postchecks, p.prometheus(j.env)); err != nil {
-			j.err = fmt.Errorf("postchecks failed: %w", err)
-		}
-	})
-	if err := ctx.Err(); err != nil {
-		return progressed, err
-	}
-	outcomes = outcomes[:0]
-	for _, j := range applied {
-		if j.err != nil {
-			outcomes = append(outcomes, next{j: j, kind: ledger.KindFailed, data: eventData{Reason: j.err.Error()}})
-		} else {
-			outcomes = append(outcomes, next{j: j, kind: ledger.KindVerified})
+		if err != nil {
+			hold.reason, j.wait = err.Error(), hold
+			return err
 		}
 	}
-	if recorded, err = p.record(ctx, outcomes, "verified"); err != nil {
-		return progressed, err
-	}
-	for _, o := range outcomes {
-		if recorded[o.j] && o.kind == ledger.KindFailed {
-			failed = append(failed, o.j)
+	for i := range j.tk.t.Actions {
+		c, drv := p.change(j, i, j.tk.t.Actions[i])
+		st, err := drv.Observe(ctx, c)
+		if err != nil {
+			err = fmt.Errorf("observing %s before applying: %w", c.TargetName, err)
+			j.wait = &blocked{cause: newCause(causeTargetUnreadable, j.env, c.TargetName), reason: err.Error(), err: true}
+			return err
 		}
+		j.previous = append(j.previous, st)
+		j.changes = append(j.changes, describe(c.Action, st.Value))
 	}
+	return nil
+}
 
-	// Roll back what failed.
-	p.parallel(ctx, failed, func(ctx context.Context, j *job) { j.err = p.restore(ctx, j) })
-	if err := ctx.Err(); err != nil {
-		return progressed, err
+// claim records applying with the state observed before, or the wait.
+func (p *pass) claim(j *job, err error) *next {
+	if err != nil {
+		return p.wait(j, *j.wait)
 	}
-	outcomes = outcomes[:0]
-	for _, j := range failed {
-		if j.err != nil {
-			p.r.o.Logger.Error("ROLLBACK FAILED: a human is needed", "ticket", j.tk.id, "env", j.env, "err", j.err)
-			outcomes = append(outcomes, next{j: j, kind: ledger.KindRollbackFailed, data: eventData{Reason: j.err.Error()}})
-		} else {
-			outcomes = append(outcomes, next{j: j, kind: ledger.KindRolledBack})
+	j.started = time.Now()
+	return &next{j: j, kind: ledger.KindApplying,
+		data: eventData{Instance: p.r.o.Instance, Previous: j.previous, Changes: j.changes}}
+}
+
+// settle returns the settle of a phase whose success is recorded as kind
+// and whose failure as failed at step.
+func settle(kind, step string) func(*pass, *job, error) *next {
+	return func(_ *pass, j *job, err error) *next {
+		if err != nil {
+			return failed{step: step, err: err}.next(j)
 		}
+		n := &next{j: j, kind: kind}
+		if kind == ledger.KindApplied {
+			n.data.Observed = j.observed
+		}
+		return n
 	}
-	if _, err = p.record(ctx, outcomes, "rolled-back"); err != nil {
-		return progressed, err
+}
+
+// next is the failed event of j.
+func (f failed) next(j *job) *next {
+	d := eventData{Reason: f.err.Error(), Step: f.step}
+	if f.step == "apply" {
+		d.Observed = j.observed
 	}
-	return progressed || len(applying)+len(applied)+len(failed) > 0, nil
+	return &next{j: j, kind: ledger.KindFailed, data: d}
+}
+
+// rolledBack records rolled-back, or rollback-failed: a human is needed.
+func (p *pass) rolledBack(j *job, err error) *next {
+	if err != nil {
+		p.r.o.Logger.Error("ROLLBACK FAILED: a human is needed", "ticket", j.tk.id, "env", j.env, "err", err)
+		return &next{j: j, kind: ledger.KindRollbackFailed, data: eventData{Reason: err.Error(), Step: "rollback"}}
+	}
+	return &next{j: j, kind: ledger.KindRolledBack}
+}
+
+// postchecks runs the postchecks of an applied change.
+func (p *pass) postchecks(ctx context.Context, j *job) error {
+	if len(j.tk.t.Postchecks) == 0 {
+		return nil
+	}
+	if p.r.o.Checks == nil {
+		return errors.New("postchecks: this reconciler has no checker")
+	}
+	if err := p.r.o.Checks(ctx, Post, j.tk.t.Postchecks, p.prometheus(j.env)); err != nil {
+		return fmt.Errorf("postchecks failed: %w", err)
+	}
+	return nil
 }
 
 // record appends the events of steps by one compare-and-swap, leaving out
@@ -267,6 +343,7 @@ func (p *pass) record(ctx context.Context, steps []next, boundary string) (map[*
 	if err != nil {
 		return nil, fmt.Errorf("recording on the ledger: %w", err)
 	}
+	p.bound.written += len(kept)
 	// What was recorded: steps in order, each ticket's seq moving on.
 	for _, s := range steps {
 		if !kept[s.j] {
@@ -276,7 +353,7 @@ func (p *pass) record(ctx context.Context, steps []next, boundary string) (map[*
 		if s.kind == ledger.KindApplying {
 			s.j.applySeq = s.j.seq
 		}
-		st := Step{Ticket: s.j.tk.id, Env: s.j.env, Kind: s.kind, Reason: s.data.Reason, Changes: s.data.Changes, Error: s.err}
+		st := Step{Ticket: s.j.tk.id, Env: s.j.env, Kind: s.kind, Cause: s.data.Cause, Reason: s.data.Reason, Changes: s.data.Changes, Error: s.err}
 		switch s.kind {
 		case ledger.KindApplied, ledger.KindFailed:
 			st.Duration = time.Since(s.j.started)
@@ -292,14 +369,14 @@ func (p *pass) emit(st Step) {
 	if p.r.o.Observer != nil {
 		p.r.o.Observer.Step(st)
 	}
-	p.r.o.Logger.Info("step", "ticket", st.Ticket, "env", st.Env, "kind", st.Kind, "reason", st.Reason)
+	p.r.o.Logger.Info("step", "ticket", st.Ticket, "env", st.Env, "kind", st.Kind, "cause", st.Cause, "reason", st.Reason)
 }
 
 // emitOnce reports a step that is not recorded (a repeated wait), once a
-// pass.
+// pass per cause.
 func (p *pass) emitOnce(st Step) {
 	for _, s := range p.sum.Steps {
-		if s.Ticket == st.Ticket && s.Env == st.Env && s.Kind == st.Kind && s.Reason == st.Reason {
+		if s.Ticket == st.Ticket && s.Env == st.Env && s.Kind == st.Kind && s.Cause == st.Cause {
 			return
 		}
 	}
@@ -409,18 +486,25 @@ func (p *pass) parallel(ctx context.Context, jobs []*job, f func(context.Context
 // recording and changing nothing.
 func (p *pass) dryRun(ctx context.Context, ds []decision) {
 	for _, d := range ds {
-		st := Step{Ticket: d.tk.id, Env: d.env}
-		switch d.do {
-		case doRecord:
-			st.Kind, st.Reason = d.kind, d.reason
-		case doApply, doResumeApplying:
-			st.Kind = "plan"
-			if d.do == doResumeApplying {
-				st.Reason = "resume an unfinished apply"
-			}
-			j := &job{decision: d}
-			if d.applying != nil {
-				j.applySeq = d.applying.Seq
+		st := Step{Ticket: d.tk.id, Env: d.env, Kind: "plan"}
+		j := &job{decision: d}
+		switch o := d.out.(type) {
+		case ready, resume:
+			if r, ok := o.(resume); ok {
+				if r.applying != nil {
+					j.applySeq = r.applying.Seq
+				}
+				switch r.phase {
+				case phaseVerify:
+					st.Reason = "run the postchecks of an unfinished apply"
+				case phaseRollback:
+					st.Reason = "roll back a failed apply"
+				default:
+					st.Reason = "resume an unfinished apply"
+				}
+				if r.phase != phaseApply {
+					break
+				}
 			}
 			for i, a := range d.tk.t.Actions {
 				c, drv := p.change(j, i, a)
@@ -434,10 +518,12 @@ func (p *pass) dryRun(ctx context.Context, ds []decision) {
 					st.Changes = append(st.Changes, describe(a, o.Value))
 				}
 			}
-		case doResumeApplied:
-			st.Kind, st.Reason = "plan", "run the postchecks of an unfinished apply"
-		case doResumeFailed:
-			st.Kind, st.Reason = "plan", "roll back a failed apply"
+		default:
+			n := p.settleDecision(j)
+			if n == nil {
+				continue // a wait recorded already
+			}
+			st.Kind, st.Cause, st.Reason = n.kind, n.data.Cause, n.data.Reason
 		}
 		p.emit(st)
 	}

@@ -227,6 +227,8 @@ type spec struct {
 	end       time.Time
 	dependsOn []string
 	extra     string
+	// actions replaces the oci action (a CUE list's elements).
+	actions string
 }
 
 // tagOf is the tag the ticket's action writes.
@@ -248,6 +250,9 @@ func (s spec) source() string {
 		s.envs = []string{"staging", "prod"}
 	}
 	s.tag = s.tagOf()
+	if s.actions == "" {
+		s.actions = fmt.Sprintf(`{type: "oci", target: "images", image: %q, repository: "payments", tag: %q}`, s.image, s.tag)
+	}
 	envs := `"` + strings.Join(s.envs, `", "`) + `"`
 	deps := ""
 	if len(s.dependsOn) > 0 {
@@ -268,9 +273,9 @@ environments: [%s]
 window: {start: %q, end: %q}
 %s
 %s
-actions: [{type: "oci", target: "images", image: %q, repository: "payments", tag: %q}]
+actions: [%s]
 %s
-`, s.id, s.id, s.kind, envs, s.start.Format(time.RFC3339), s.end.Format(time.RFC3339), deps, incident, s.image, s.tag, s.extra)
+`, s.id, s.id, s.kind, envs, s.start.Format(time.RFC3339), s.end.Format(time.RFC3339), deps, incident, s.actions, s.extra)
 }
 
 // merge merges the tickets onto main in one merge commit and returns it.

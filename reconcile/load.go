@@ -33,6 +33,9 @@ type ticket struct {
 	// problem, when set, is why the ticket must not be applied at all
 	// (a bad signature, a blown evaluation budget): it is quarantined.
 	problem string
+	// wait, when set, is why it cannot be judged yet (its merge commit is
+	// not in the checkout): it is scheduled and judged again next pass.
+	wait *blocked
 }
 
 // signedData is the Data of a signed ledger event.
@@ -71,12 +74,22 @@ func envelopeEnvironments(env []byte) []string {
 }
 
 // open lists the signed tickets of log that still have work: not
-// quarantined or expired as a whole, and not terminal in every environment
-// their signature names. only, when not empty, limits them to those ids.
+// quarantined (unless for a cause a retry can fix, see setAside) or
+// expired as a whole, and not terminal in every environment their
+// signature names. only, when not empty, limits them to those ids.
 func open(log *ledger.Log, only []string) []*ticket {
 	var out []*ticket
 	for id, st := range log.States {
-		if st.Status != ledger.KindSigned || (len(only) > 0 && !slices.Contains(only, id)) {
+		if len(only) > 0 && !slices.Contains(only, id) {
+			continue
+		}
+		switch st.Status {
+		case ledger.KindSigned:
+		case ledger.KindQuarantined:
+			if setAside(log, id) == "" {
+				continue // for good
+			}
+		default:
 			continue
 		}
 		var signed *ledger.Event
@@ -110,6 +123,35 @@ func open(log *ledger.Log, only []string) []*ticket {
 	return out
 }
 
+// setAside returns the cause id was quarantined (as a whole) for when a
+// retry can fix it — its merge commit was not in the checkout, a target
+// could not be read — and "" when none can or id is not quarantined. Such
+// tickets are judged again. Older reconcilers recorded no cause: their
+// words for a missing merge commit are recognised.
+func setAside(log *ledger.Log, id string) cause {
+	var last *ledger.Event
+	for _, ev := range log.Ticket(id) {
+		if ev.Env == "" && ev.Kind == ledger.KindQuarantined {
+			last = &ev
+		}
+	}
+	if last == nil || log.State(id).Status != ledger.KindQuarantined {
+		return ""
+	}
+	d := decodeData(last)
+	if c := cause(d.Cause); c != "" {
+		if c.retryable() {
+			return c
+		}
+		return ""
+	}
+	return legacyMergeMissing(d.Reason)
+}
+
+// errMergeCommitMissing is matched (errors.Is) when the checkout does not
+// have the merge commit a signed ticket names (yet): fetch main.
+var errMergeCommitMissing = errors.New("merge commit not in the checkout")
+
 // loader reads and verifies tickets, caching what it learnt across passes
 // (a daemon reconciles the same open tickets every minute).
 type loader struct {
@@ -141,7 +183,13 @@ func (l *loader) verify(ctx context.Context, log *ledger.Log, tickets []*ticket)
 			continue
 		}
 		src, err := l.read(tk)
-		if err != nil {
+		switch {
+		case errors.Is(err, errMergeCommitMissing):
+			// Not judged yet, and not cached: the next pass, after a
+			// fetch, judges it.
+			tk.wait = &blocked{cause: newCause(causeMergeMissing, tk.commit), reason: err.Error(), err: true}
+			continue
+		case err != nil:
 			tk.problem = err.Error()
 			continue
 		}
@@ -196,8 +244,12 @@ func (l *loader) read(tk *ticket) ([]byte, error) {
 		return nil, fmt.Errorf("the signed path %q is not changes/<service>/%s.cue", tk.path, tk.id)
 	}
 	c, err := l.repo.CommitObject(plumbing.NewHash(tk.commit))
-	if err != nil {
-		return nil, fmt.Errorf("the merge commit %s is not in the repository (fetch main): %w", tk.commit, err)
+	switch {
+	case errors.Is(err, plumbing.ErrObjectNotFound):
+		return nil, fmt.Errorf("the merge commit %s is not in the checkout yet (fetch main): %w", tk.commit, errMergeCommitMissing)
+	case err != nil:
+		// Not the ticket's fault either: judged again once it reads.
+		return nil, fmt.Errorf("reading the merge commit %s: %w (%w)", tk.commit, err, errMergeCommitMissing)
 	}
 	f, err := c.File(tk.path)
 	if err != nil {

@@ -12,35 +12,14 @@ import (
 	"github.com/cabhq/cab/schema"
 )
 
-// what a decision asks for.
-type what int
-
-const (
-	// doRecord records a scheduled, expired or quarantined event.
-	doRecord what = iota
-	// doApply starts a fresh apply: prechecks, observe, claim, apply.
-	doApply
-	// doResumeApplying finishes an apply that has no outcome yet.
-	doResumeApplying
-	// doResumeApplied runs the postchecks of an apply that has no verdict.
-	doResumeApplied
-	// doResumeFailed restores after a failure that has no rollback yet.
-	doResumeFailed
-)
-
 // decision is what one ticket needs in one environment now.
 type decision struct {
 	tk  *ticket
-	env string // "" for a ticket-wide record
-	do  what
-	// kind and reason of a doRecord; err marks a wait caused by an error.
-	kind, reason string
-	err          bool
+	env string // "" for the ticket as a whole
 	// seq is the ticket's last sequence number when planned: a step is
 	// recorded only if nobody moved the ticket since.
 	seq int
-	// applying is the event that started an apply being resumed.
-	applying *ledger.Event
+	out outcome
 }
 
 // pass is one round of a reconcile pass.
@@ -51,11 +30,14 @@ type pass struct {
 	log *ledger.Log
 	now time.Time
 	sum *Summary
-	// burn caches the error-budget verdict per service for the round.
-	burn map[string]burnVerdict
+	// burn caches the error-budget verdict per service for the round
+	// (nil: the budget does not hold the service).
+	burn map[string]*blocked
 	// inFlight are ticket-environments another reconciler is applying:
 	// they hold their resources.
 	inFlight []decision
+	// bound counts the events recorded, for the pass's bounds.
+	bound *bound
 }
 
 // plan decides, for each ticket, what its next environment needs.
@@ -63,23 +45,17 @@ func (p *pass) plan(ctx context.Context, tickets []*ticket) []decision {
 	var out []decision
 	for _, tk := range tickets {
 		st := p.log.State(tk.id)
-		if tk.problem != "" {
-			out = append(out, decision{tk: tk, do: doRecord, kind: ledger.KindQuarantined, reason: tk.problem, seq: st.Seq})
+		if o := p.whole(tk, st); o != nil {
+			out = append(out, decision{tk: tk, seq: st.Seq, out: o})
 			continue
 		}
+		if st.Status != ledger.KindSigned {
+			continue // set aside, and the reason still holds
+		}
 		for i, env := range tk.t.Environments {
-			d, next := p.step(ctx, tk, st, i, env)
-			if d != nil {
-				d.seq = st.Seq
-				if d.do == doRecord && p.repeats(tk.id, env, d.kind, d.reason) {
-					if d.err {
-						p.emitOnce(Step{Ticket: tk.id, Env: env, Kind: d.kind, Reason: d.reason, Error: true})
-					}
-					d = nil
-				}
-			}
-			if d != nil {
-				out = append(out, *d)
+			o, next := p.step(ctx, tk, st, i, env)
+			if o != nil {
+				out = append(out, decision{tk: tk, env: env, seq: st.Seq, out: o})
 			}
 			if !next {
 				break
@@ -89,12 +65,31 @@ func (p *pass) plan(ctx context.Context, tickets []*ticket) []decision {
 	return out
 }
 
+// whole decides for the ticket as a whole; nil leaves it to each
+// environment. A ticket set aside for a cause that has gone (its merge
+// commit is here now) is readmitted; one whose merge commit is still
+// missing waits for it, readmitted as scheduled.
+func (p *pass) whole(tk *ticket, st ledger.TicketState) outcome {
+	aside := st.Status == ledger.KindQuarantined
+	switch {
+	case tk.problem != "" && aside:
+		return nil // set aside already
+	case tk.problem != "":
+		return stalled{kind: ledger.KindQuarantined, reason: tk.problem}
+	case tk.wait != nil:
+		return *tk.wait
+	case aside:
+		return readmit{cause: setAside(p.log, tk.id)}
+	}
+	return nil
+}
+
 // step decides for one environment; next reports whether the following
 // environments may be looked at too (they may not while this one is not
 // verified).
-func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i int, env string) (d *decision, next bool) {
-	rec := func(kind, reason string) *decision {
-		return &decision{tk: tk, env: env, do: doRecord, kind: kind, reason: reason}
+func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i int, env string) (o outcome, next bool) {
+	quarantine := func(reason string) (outcome, bool) {
+		return stalled{kind: ledger.KindQuarantined, reason: reason}, false
 	}
 	state := st.Envs[env]
 	switch state {
@@ -108,81 +103,78 @@ func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i in
 			p.inFlight = append(p.inFlight, decision{tk: tk, env: env})
 			return nil, false // another reconciler is at it
 		}
-		applying := p.applyingEvent(tk.id, env)
-		do := map[string]what{ledger.KindApplying: doResumeApplying, ledger.KindApplied: doResumeApplied, ledger.KindFailed: doResumeFailed}[state]
-		return &decision{tk: tk, env: env, do: do, applying: applying}, false
+		return resume{phase: resumeAt(state), applying: p.applyingEvent(tk.id, env)}, false
 	}
 
 	// Fresh (or scheduled): the gates, cheapest first.
 	start, errS := time.Parse(time.RFC3339, tk.t.Window.Start)
 	end, errE := time.Parse(time.RFC3339, tk.t.Window.End)
 	if errS != nil || errE != nil {
-		return rec(ledger.KindQuarantined, "unreadable window"), false
+		return quarantine("unreadable window")
 	}
 	if !p.now.Before(end) {
-		return rec(ledger.KindExpired, "the window closed at "+end.UTC().Format(time.RFC3339)+" before the change could apply"), false
+		return stalled{kind: ledger.KindExpired, reason: "the window closed at " + end.UTC().Format(time.RFC3339) + " before the change could apply"}, false
 	}
 	if i > 0 {
 		prev := tk.t.Environments[i-1]
 		switch k := st.Envs[prev]; {
 		case k == ledger.KindVerified:
 		case terminal(k):
-			return rec(ledger.KindQuarantined, fmt.Sprintf("not promoted: %s ended %s", prev, k)), false
+			return quarantine(fmt.Sprintf("not promoted: %s ended %s", prev, k))
 		default:
 			return nil, false // waits for its own promotion
 		}
 	}
 	if p.now.Before(start) {
-		return rec(ledger.KindScheduled, "waiting for the window to open at "+start.UTC().Format(time.RFC3339)), false
+		return waiting{until: start}, false
 	}
 	envCfg, ok := p.cfg.Environments[env]
 	if !ok {
-		return rec(ledger.KindQuarantined, fmt.Sprintf("environment %q is not declared in cab.cue", env)), false
+		return quarantine(fmt.Sprintf("environment %q is not declared in cab.cue", env))
 	}
 	for _, a := range tk.t.Actions {
 		tg, ok := envCfg.Targets[a.Target]
 		switch {
 		case !ok:
-			return rec(ledger.KindQuarantined, fmt.Sprintf("target %q is not declared for %s in cab.cue", a.Target, env)), false
+			return quarantine(fmt.Sprintf("target %q is not declared for %s in cab.cue", a.Target, env))
 		case tg.Type != a.Type:
-			return rec(ledger.KindQuarantined, fmt.Sprintf("target %q of %s is of type %s, the action is %s", a.Target, env, tg.Type, a.Type)), false
+			return quarantine(fmt.Sprintf("target %q of %s is of type %s, the action is %s", a.Target, env, tg.Type, a.Type))
 		case p.r.o.Drivers[a.Type] == nil:
-			return rec(ledger.KindQuarantined, fmt.Sprintf("this reconciler has no %s driver", a.Type)), false
+			return quarantine(fmt.Sprintf("this reconciler has no %s driver", a.Type))
 		}
 	}
-	if reason, dead := p.dependencies(tk, env); reason != "" {
-		if dead {
-			return rec(ledger.KindQuarantined, reason), false
-		}
-		return rec(ledger.KindScheduled, reason), false
+	if o := p.dependencies(tk, env); o != nil {
+		return o, false
 	}
-	emergency := tk.t.Kind == "emergency"
-	if !emergency {
+	if tk.t.Kind != "emergency" {
 		for _, s := range p.cal {
 			if s.Contains(p.now) && s.Applies([]string{env}) {
-				return rec(ledger.KindScheduled, fmt.Sprintf("freeze %q until %s", s.Name, s.End.UTC().Format(time.RFC3339))), false
+				return blocked{cause: newCause(causeFreeze, s.Name),
+					reason: fmt.Sprintf("freeze %q until %s", s.Name, s.End.UTC().Format(time.RFC3339))}, false
 			}
 		}
-		if reason, failed := p.errorBudget(ctx, tk.t.Service, envCfg); reason != "" {
-			d := rec(ledger.KindScheduled, reason)
-			d.err = failed
-			return d, false
+		if b := p.errorBudget(ctx, tk.t.Service, envCfg); b != nil {
+			return *b, false
 		}
 	}
-	return &decision{tk: tk, env: env, do: doApply}, false
+	return ready{}, false
 }
 
-// dependencies returns why tk cannot apply in env yet because of its
-// dependsOn, and whether it never will (a dependency failed for good).
-func (p *pass) dependencies(tk *ticket, env string) (reason string, dead bool) {
+// dependencies returns what tk's dependsOn make of it in env: blocked
+// while one is not verified there yet, stalled when one never will be,
+// nil when they are all verified.
+func (p *pass) dependencies(tk *ticket, env string) outcome {
 	for _, dep := range tk.t.DependsOn {
 		st := p.log.State(dep)
-		switch st.Status {
-		case "":
-			return "waiting for " + dep + " to be merged and signed", false
-		case ledger.KindSigned:
+		switch {
+		case st.Status == "":
+			return blocked{cause: newCause(causeDependency, dep), reason: "waiting for " + dep + " to be merged and signed"}
+		case st.Status == ledger.KindSigned:
+		case st.Status == ledger.KindQuarantined && setAside(p.log, dep) != "":
+			// Set aside for a cause that may go: it is judged again.
+			return blocked{cause: newCause(causeDependency, dep), reason: fmt.Sprintf("waiting for %s, set aside until it is judged again", dep)}
 		default:
-			return fmt.Sprintf("dependency %s is %s", dep, st.Status), true
+			return stalled{kind: ledger.KindQuarantined, reason: fmt.Sprintf("dependency %s is %s", dep, st.Status)}
 		}
 		envs := []string{env}
 		if _, ok := st.Envs[env]; !ok {
@@ -195,13 +187,13 @@ func (p *pass) dependencies(tk *ticket, env string) (reason string, dead bool) {
 			switch k := st.Envs[e]; {
 			case k == ledger.KindVerified:
 			case terminal(k):
-				return fmt.Sprintf("dependency %s ended %s in %s", dep, k, e), true
+				return stalled{kind: ledger.KindQuarantined, reason: fmt.Sprintf("dependency %s ended %s in %s", dep, k, e)}
 			default:
-				return fmt.Sprintf("waiting for %s to be verified in %s", dep, e), false
+				return blocked{cause: newCause(causeDependency, dep, e), reason: fmt.Sprintf("waiting for %s to be verified in %s", dep, e)}
 			}
 		}
 	}
-	return "", false
+	return nil
 }
 
 // envsOf returns the environments a signed ticket's statement names.
@@ -214,51 +206,55 @@ func (p *pass) envsOf(id string) []string {
 	return nil
 }
 
-// errorBudget returns why service must wait for its error budget ("" when
-// it need not), and whether that is because the budget could not be read:
-// a query that cannot be answered holds changes too.
-func (p *pass) errorBudget(ctx context.Context, service string, env schema.Environment) (string, bool) {
+// errorBudget returns what holds service because of its error budget (nil
+// when nothing does): a burn rate above the threshold, or one that cannot
+// be read — a query that cannot be answered holds changes too. The burn
+// rate is in the words, not in the cause: a new value is no new wait.
+func (p *pass) errorBudget(ctx context.Context, service string, env schema.Environment) *blocked {
 	svc, ok := p.cfg.Services[service]
 	if !ok || svc.BurnRate == nil {
-		return "", false
+		return nil
 	}
 	server := svc.BurnRate.Server
 	if server == "" {
 		server = env.Prometheus
 	}
 	key := service + "\x00" + server
-	if r, ok := p.burn[key]; ok {
-		return r.reason, r.failed
+	if b, ok := p.burn[key]; ok {
+		return b
 	}
-	reason, failed := "", true
+	unreadable := func(reason string) *blocked {
+		return &blocked{cause: newCause(causeBudgetUnreadable, service), reason: reason, err: true}
+	}
+	var b *blocked
 	switch {
 	case p.r.o.Query == nil:
-		reason = "error budget: no Prometheus client configured"
+		b = unreadable("error budget: no Prometheus client configured")
 	case server == "":
-		reason = "error budget: no Prometheus server for " + service
+		b = unreadable("error budget: no Prometheus server for " + service)
 	default:
 		v, err := p.r.o.Query(ctx, server, svc.BurnRate.Query)
 		switch {
 		case err != nil:
-			reason = "error budget unknown (holding changes): " + err.Error()
+			b = unreadable("error budget unknown (holding changes): " + err.Error())
 		case v > svc.BurnRate.Threshold:
-			reason, failed = fmt.Sprintf("error budget burning: %s = %g, above %g", svc.BurnRate.Query, v, svc.BurnRate.Threshold), false
+			b = &blocked{cause: newCause(causeBudget, service),
+				reason: fmt.Sprintf("error budget burning: %s = %g, above %g", svc.BurnRate.Query, v, svc.BurnRate.Threshold)}
 		}
 	}
-	p.burn[key] = burnVerdict{reason, failed && reason != ""}
-	return reason, failed && reason != ""
+	p.burn[key] = b
+	return b
 }
 
-// burnVerdict is an error-budget answer cached for a round.
-type burnVerdict struct {
-	reason string
-	failed bool
-}
-
-// repeats reports whether the last event of id in env already says this.
-func (p *pass) repeats(id, env, kind, reason string) bool {
-	ev := p.lastEvent(id, env)
-	return ev.Kind == kind && decodeData(&ev).Reason == reason
+// recorded reports whether a wait for c was recorded for id in env
+// (ticket-wide when env is ""): a wait is recorded once per cause.
+func (p *pass) recorded(id, env string, c cause) bool {
+	for _, ev := range p.log.Ticket(id) {
+		if ev.Env == env && ev.Kind == ledger.KindScheduled && decodeData(&ev).Cause == string(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // lastEvent is the last event of id in env (ticket-wide when env is "").

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
 
 	"github.com/cabhq/cab/internal/calendar"
+	"github.com/cabhq/cab/internal/gitpush"
 	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/reconcile/target"
@@ -46,6 +48,13 @@ type Options struct {
 	// are and which freezes and error budgets hold.
 	Dir string
 	Rev string
+	// MainRemote, when not empty, is the remote MainBranch (default
+	// "main") is fetched from before each pass, into
+	// refs/remotes/<MainRemote>/<MainBranch>: the merge commits signed
+	// tickets name must be in the checkout to be judged (a ticket whose
+	// merge commit is missing waits for it, scheduled).
+	MainRemote string
+	MainBranch string
 	// Ledger is where the signed tickets are read and every step recorded.
 	Ledger *ledger.Ledger
 	// Drivers apply actions, by target type (oci, git, http).
@@ -61,7 +70,8 @@ type Options struct {
 	Instance string
 	// Lease is how long an unfinished step belongs to the reconciler that
 	// started it (default DefaultLease). It must exceed the longest apply
-	// plus postchecks.
+	// plus postchecks. A pass's duration bound is a lease per
+	// ticket-environment in flight, and one more (see BoundError).
 	Lease time.Duration
 	// DryRun plans without recording or changing anything.
 	DryRun bool
@@ -87,11 +97,6 @@ type Options struct {
 // DefaultLease is Options.Lease when zero.
 const DefaultLease = 15 * time.Minute
 
-// maxRounds bounds the rounds of one pass. Every round but the last
-// records at least one event and a ticket-environment has a handful, so a
-// pass ends well before; the bound is a safety net.
-const maxRounds = 100000
-
 // Reconciler applies signed tickets. Keep one per process: it caches the
 // verdict on each signed ticket between passes.
 type Reconciler struct {
@@ -107,6 +112,9 @@ func New(o Options) (*Reconciler, error) {
 	}
 	if o.Rev == "" {
 		o.Rev = "HEAD"
+	}
+	if o.MainBranch == "" {
+		o.MainBranch = "main"
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -145,11 +153,19 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 
 // Pass reconciles once: it moves every signed ticket as far as it can go
 // now, round by round (staging verified, then prod; a dependency, then
-// what depends on it), and returns what it did. A cancelled ctx stops it
-// between steps; an unfinished step stays applying on the ledger and the
-// next pass resumes it.
+// what depends on it), and returns what it did. Recording a wait is not
+// progress: the pass ends when a round records nothing else. A cancelled
+// ctx stops it between steps; an unfinished step stays applying on the
+// ledger and the next pass resumes it. A pass that reaches one of its
+// bounds (events, rounds, duration: see BoundError) stops the same way
+// and returns its summary, with Stopped set, and the *BoundError.
 func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 	sum := &Summary{Steps: []Step{}, States: map[string]int{}}
+	b := newBound(ctx, r.o.Lease)
+	defer b.stop()
+	if err := r.fetchMain(b.ctx); err != nil {
+		return sum, err
+	}
 	// cab.cue and its freezes hold for the whole pass: read them once.
 	cfg, err := r.config()
 	if err != nil {
@@ -159,37 +175,73 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return sum, fmt.Errorf("%s: freezes: %w", validate.ConfigFile, err)
 	}
-	var log *ledger.Log
-	for round := 0; round < maxRounds; round++ {
-		if log, err = r.o.Ledger.Read(ctx); err != nil {
-			return sum, fmt.Errorf("reading the ledger: %w", err)
-		}
-		tickets := open(log, r.o.Tickets)
-		if err := r.loader.verify(ctx, log, tickets); err != nil {
-			return sum, err
-		}
-		p := &pass{r: r, cfg: cfg, cal: cal, log: log, now: r.o.Now(), sum: sum, burn: map[string]burnVerdict{}}
-		ds := p.plan(ctx, tickets)
-		if r.o.DryRun {
-			p.dryRun(ctx, ds)
-			break
-		}
-		progressed, err := p.execute(ctx, ds)
-		if err != nil {
-			return sum, err
-		}
-		if !progressed {
-			break
-		}
+	b.freezes = len(cal)
+	log, err := r.rounds(b, cfg, cal, sum)
+	sum.Events = b.written
+	be := b.reached(ctx, err)
+	if be != nil {
+		sum.Stopped = be.Error()
+		r.o.Logger.Error("reconcile pass stopped at its bound", "bound", be.What, "reached", be.Reached, "limit", be.Limit, "inFlight", be.InFlight)
+		err = be
+	} else if err != nil {
+		return sum, err
 	}
-	if !r.o.DryRun {
-		if log, err = r.o.Ledger.Read(ctx); err != nil {
-			return sum, fmt.Errorf("reading the ledger: %w", err)
+	if !r.o.DryRun || log == nil {
+		l, rerr := r.o.Ledger.Read(ctx)
+		if rerr != nil {
+			return sum, errors.Join(err, fmt.Errorf("reading the ledger: %w", rerr))
 		}
+		log = l
 	}
 	sum.LedgerHead = log.Head.String()
 	count(sum, log, r.o.Tickets)
-	return sum, nil
+	return sum, err
+}
+
+// rounds runs the rounds of a pass until one makes no progress, and
+// returns the ledger it last read.
+func (r *Reconciler) rounds(b *bound, cfg *schema.Config, cal calendar.Calendar, sum *Summary) (*ledger.Log, error) {
+	ctx := b.ctx
+	var log *ledger.Log
+	for {
+		if err := b.check(); err != nil {
+			return log, err
+		}
+		var err error
+		if log, err = r.o.Ledger.Read(ctx); err != nil {
+			return nil, fmt.Errorf("reading the ledger: %w", err)
+		}
+		tickets := open(log, r.o.Tickets)
+		if err := r.loader.verify(ctx, log, tickets); err != nil {
+			return log, err
+		}
+		b.grow(tickets, func(id, env string) bool { return terminal(log.State(id).Envs[env]) })
+		p := &pass{r: r, cfg: cfg, cal: cal, log: log, now: r.o.Now(), sum: sum, burn: map[string]*blocked{}, bound: b}
+		ds := p.plan(ctx, tickets)
+		if r.o.DryRun {
+			p.dryRun(ctx, ds)
+			return log, nil
+		}
+		progressed, err := p.execute(ctx, ds)
+		if err != nil || !progressed {
+			return log, err
+		}
+	}
+}
+
+// fetchMain fetches the main branch from Options.MainRemote, if any.
+func (r *Reconciler) fetchMain(ctx context.Context) error {
+	if r.o.MainRemote == "" {
+		return nil
+	}
+	spec := config.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/remotes/%[2]s/%[1]s", r.o.MainBranch, r.o.MainRemote))
+	call, cancel := gitpush.Call(ctx) // a remote that never answers must not hang the pass
+	err := gitpush.Err(call, r.repo.FetchContext(call, &git.FetchOptions{RemoteName: r.o.MainRemote, RefSpecs: []config.RefSpec{spec}, Tags: git.NoTags}))
+	cancel()
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return fmt.Errorf("fetching %s from %s: %w", r.o.MainBranch, r.o.MainRemote, err)
+	}
+	return nil
 }
 
 // config reads cab.cue at the main line's head: where each environment's
@@ -246,7 +298,12 @@ func allSigned(log *ledger.Log, only []string) []signedTicket {
 
 // eventData is the Data the reconciler records with its events.
 type eventData struct {
-	Reason   string         `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Cause is the stable key of a wait (see cause): a wait is recorded
+	// once per cause, whatever its Reason says.
+	Cause string `json:"cause,omitempty"`
+	// Step is where a failed apply failed (apply, postchecks, rollback).
+	Step     string         `json:"step,omitempty"`
 	Instance string         `json:"instance,omitempty"`
 	Previous []target.State `json:"previous,omitempty"`
 	Changes  []string       `json:"changes,omitempty"`

@@ -10,7 +10,11 @@ type Step struct {
 	// Kind is the ledger event kind recorded (applying, applied, verified,
 	// failed, rolled-back, rollback-failed, scheduled, expired,
 	// quarantined), or "plan" in a dry run.
-	Kind   string `json:"kind"`
+	Kind string `json:"kind"`
+	// Cause is the stable key of a wait (scheduled), e.g.
+	// "window:2026-12-01T23:30:00Z" or "target-unreadable:prod/images": a
+	// wait is recorded once per ticket, environment and cause.
+	Cause  string `json:"cause,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	// From and To describe the change of each action, in a dry run and
 	// on applying ("sha256:aaa → sha256:bbb").
@@ -33,6 +37,11 @@ type Summary struct {
 	States map[string]int `json:"states"`
 	// LedgerHead is the ledger commit after the pass.
 	LedgerHead string `json:"ledgerHead"`
+	// Events is the number of events the pass recorded on the ledger.
+	Events int `json:"events"`
+	// Stopped, when not empty, says which bound the pass stopped at
+	// before it ran out of work (see BoundError).
+	Stopped string `json:"stopped,omitempty"`
 }
 
 // Count returns how many steps recorded kind.

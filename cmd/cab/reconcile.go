@@ -16,7 +16,6 @@ import (
 	"time"
 
 	gogit "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -36,6 +35,8 @@ import (
 type reconcileOptions struct {
 	Rev           string
 	Remote        string
+	MainBranch    string
+	NoFetch       bool
 	Branch        string
 	Instance      string
 	Lease         time.Duration
@@ -59,6 +60,8 @@ type reconcileOptions struct {
 
 func (o *reconcileOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Rev, "rev", "HEAD", "the main line whose cab.cue names the targets, freezes and error budgets")
+	fs.StringVar(&o.MainBranch, "branch", "main", "the branch tickets are merged into, fetched from --remote before the pass so that every signed merge commit is in the checkout")
+	fs.BoolVar(&o.NoFetch, "no-fetch", false, "do not fetch --branch first (the ledger is still fetched from --remote): a ticket whose merge commit the checkout lacks waits, scheduled")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print the plan (what would change, from what to what) without changing or recording anything")
 	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
 	fs.StringSliceVar(&o.Tickets, "ticket", nil, "only these ticket ids (repeatable)")
@@ -69,10 +72,10 @@ func (o *reconcileOptions) addFlags(fs *pflag.FlagSet) {
 
 // addEngineFlags adds the flags cab reconcile and cab serve share.
 func (o *reconcileOptions) addEngineFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Remote, "remote", "origin", "remote the ledger branch is fetched from and pushed to (\"\" for local only)")
+	fs.StringVar(&o.Remote, "remote", "origin", "remote main and the ledger branch are fetched from and the ledger pushed to (\"\" for local branches only)")
 	fs.StringVar(&o.Branch, "ledger", ledger.DefaultBranch, "ledger branch")
 	fs.StringVar(&o.Instance, "instance", "", "this reconciler's name on the ledger (default cab-reconcile@<host>); give concurrent reconcilers distinct names")
-	fs.DurationVar(&o.Lease, "lease", reconcile.DefaultLease, "how long an unfinished step belongs to the reconciler that started it; must exceed the longest apply plus postchecks")
+	fs.DurationVar(&o.Lease, "lease", reconcile.DefaultLease, "how long an unfinished step belongs to the reconciler that started it; must exceed the longest apply plus postchecks (a pass may take a lease per ticket-environment in flight, and one more)")
 	fs.IntVar(&o.Workers, "workers", 0, "applies, checks and restores run at once (default max(4, cores))")
 	fs.DurationVar(&o.CheckBudget, "check-budget", 2*time.Minute, "how long failing postchecks are retried before the change is rolled back")
 	fs.DurationVar(&o.CheckInterval, "check-interval", 5*time.Second, "pause between check attempts")
@@ -137,6 +140,10 @@ func (o *reconcileOptions) reconciler(dir string, logger *slog.Logger, observer 
 	if err := requireRemote(repo, o.Remote, withoutRemote); err != nil {
 		return nil, err
 	}
+	mainRemote := o.Remote
+	if o.NoFetch {
+		mainRemote = ""
+	}
 	l := ledger.Open(repo, o.Remote, o.Branch)
 	l.Logger = logger
 	l.Author.Name = "cab reconcile"
@@ -158,7 +165,7 @@ func (o *reconcileOptions) reconciler(dir string, logger *slog.Logger, observer 
 		drivers[k] = target.Redacting(d, scrub) // server text never reaches the ledger unscrubbed
 	}
 	return reconcile.New(reconcile.Options{
-		Dir: dir, Rev: o.Rev, Ledger: l, Drivers: drivers,
+		Dir: dir, Rev: o.Rev, MainRemote: mainRemote, MainBranch: o.MainBranch, Ledger: l, Drivers: drivers,
 		Checks: func(ctx context.Context, phase reconcile.Phase, checks []schema.Check, prometheus string) error {
 			co := check.Options{Client: client, Prometheus: prometheus, Interval: o.CheckInterval}
 			if phase == reconcile.Post {
@@ -250,9 +257,20 @@ acts, so a reconciler killed at any point resumes where the ledger says
 without applying anything twice, and concurrent reconcilers apply each ticket
 once. Run it on merge to main and on a schedule, or run cab serve.
 
+Before the pass it fetches --branch (main) from --remote, so that every
+signed merge commit is in the checkout; a ticket whose merge commit is still
+missing (--no-fetch, or a remote behind the ledger) waits, recorded scheduled
+once, and is judged on a later pass — it is never set aside for it. A wait is
+recorded once per ticket, environment and cause (window, freeze, dependency,
+error budget, unreadable target), however its words change; recording a wait
+is not progress. A pass has bounds on the events it records and on its
+duration, derived from the work in flight (--lease per ticket-environment),
+and stops at them, saying so.
+
 Exit status: 0 when nothing failed, 1 when a change failed, was quarantined or
-expired in this pass or is held because a target or the error budget could
-not be read, 2 on a usage or internal error.`,
+expired in this pass, is held because a target, the error budget or its merge
+commit could not be read, or the pass stopped at one of its bounds, 2 on a
+usage or internal error.`,
 		Example: `  cab reconcile --dry-run            # what would change, from what to what
   cab reconcile                      # apply, in CI after cab sign
   cab reconcile --ticket CHG-2026-0042 --format json`,
@@ -271,7 +289,8 @@ not be read, 2 on a usage or internal error.`,
 				return err
 			}
 			sum, err := r.Pass(gitpush.WithTimeout(cmd.Context(), o.GitTimeout))
-			if err != nil {
+			var bound *reconcile.BoundError
+			if err != nil && !errors.As(err, &bound) {
 				return err
 			}
 			if o.Format == "json" {
@@ -282,6 +301,10 @@ not be read, 2 on a usage or internal error.`,
 				}
 			} else {
 				writeStates(cmd.OutOrStdout(), sum, o.DryRun)
+			}
+			if bound != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "cab: %v\n", bound)
+				return errViolations
 			}
 			if o.DryRun {
 				return nil
@@ -327,7 +350,7 @@ type serveEngine struct {
 	r  *reconcile.Reconciler
 }
 
-// serveReconcile fetches the watched branch and runs one pass over it.
+// serveReconcile runs one pass over the watched branch, fetched first.
 func serveReconcile(ctx context.Context, o serveOptions, obs reconcile.Observer) (*reconcile.Summary, error) {
 	e := o.engine
 	if e == nil {
@@ -339,21 +362,9 @@ func serveReconcile(ctx context.Context, o serveOptions, obs reconcile.Observer)
 	ctx = gitpush.WithTimeout(ctx, eo.GitTimeout)
 	eo.LogFormat, eo.LogLevel = o.LogFormat, o.LogLevel
 	logger := eo.logger(os.Stderr)
+	// The reconciler fetches the watched branch before each pass.
+	eo.MainBranch = o.Branch
 	if eo.Remote != "" {
-		repo, err := gogit.PlainOpenWithOptions(".", &gogit.PlainOpenOptions{DetectDotGit: true})
-		if err != nil {
-			return nil, fmt.Errorf("opening the git repository: %w", err)
-		}
-		if err := requireRemote(repo, eo.Remote, withoutRemote); err != nil {
-			return nil, err
-		}
-		spec := config.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/remotes/%s/%s", o.Branch, eo.Remote, o.Branch))
-		call, cancel := gitpush.Call(ctx) // a remote that never answers must not hang the pass
-		err = gitpush.Err(call, repo.FetchContext(call, &gogit.FetchOptions{RemoteName: eo.Remote, RefSpecs: []config.RefSpec{spec}}))
-		cancel()
-		if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
-			return nil, fmt.Errorf("fetching %s from %s: %w", o.Branch, eo.Remote, err)
-		}
 		eo.Rev = fmt.Sprintf("refs/remotes/%s/%s", eo.Remote, o.Branch)
 	} else {
 		eo.Rev = "refs/heads/" + o.Branch
