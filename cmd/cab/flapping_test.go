@@ -28,8 +28,10 @@ import (
 // and Bob) and signs it with cab sign onto the local ledger.
 func signedRepo(t *testing.T, url string) {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("needs git")
+	for _, tool := range []string{"git", "ssh-keygen"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip("needs " + tool)
+		}
 	}
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -53,8 +55,15 @@ func signedRepo(t *testing.T, url string) {
 		require.Equal(t, exitOK, Main(t.Context(), args, &bytes.Buffer{}, &stderr), "cab %v: %s", args, &stderr)
 	}
 
-	cab("keygen", "--out", "cab")
+	cab("keygen", "--out", "cab", "--force-in-repo")
 	pub, err := os.ReadFile("cab.pub")
+	require.NoError(t, err)
+	// The maintainer signs merge commits (SSH); cab.cue lists the key, so
+	// the merge's Approved-by trailers count.
+	mergeKey := filepath.Join(dir, "maintainer")
+	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "maintainer", "-f", mergeKey).CombinedOutput()
+	require.NoError(t, err, "ssh-keygen: %s", out)
+	mergePub, err := os.ReadFile(mergeKey + ".pub")
 	require.NoError(t, err)
 	write := func(name, content string) {
 		require.NoError(t, os.MkdirAll(filepath.Dir(name), 0o755))
@@ -67,7 +76,8 @@ services: payments: approvers: "payments"
 keys: [{name: "ci", publicKey: """
 	%s
 	"""}]
-`, url, strings.ReplaceAll(strings.TrimSpace(string(pub)), "\n", "\n\t")))
+mergeSigners: [{identity: "git:maintainer@example.com", publicKey: %q}]
+`, url, strings.ReplaceAll(strings.TrimSpace(string(pub)), "\n", "\n\t"), strings.TrimSpace(string(mergePub))))
 	for _, p := range policy.Defaults() {
 		write(p.Name, string(p.Source))
 	}
@@ -92,7 +102,7 @@ actions: [{type: "http", target: "hook", path: "/flags/checkout", body: {on: tru
 	git(nil, "commit", "-q", "-m", "add CHG-2026-0001")
 	git(nil, "checkout", "-q", "main")
 	git([]string{"GIT_COMMITTER_NAME=Maintainer", "GIT_COMMITTER_EMAIL=maintainer@example.com"},
-		"merge", "-q", "--no-ff", "pr", "-m", "Merge pr", "-m", "Approved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>")
+		"-c", "gpg.format=ssh", "-c", "user.signingkey="+mergeKey, "merge", "-q", "--no-ff", "-S", "pr", "-m", "Merge pr", "-m", "Approved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>")
 	cab("sign", "--key", "file://cab.key", "--forge", "git", "--remote", "")
 }
 
