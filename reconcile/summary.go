@@ -33,6 +33,19 @@ type Summary struct {
 	States map[string]int `json:"states"`
 	// LedgerHead is the ledger commit after the pass.
 	LedgerHead string `json:"ledgerHead"`
+	// Problems are the ledger's problems the pass worked around: tickets
+	// set aside (their entries are broken; nothing of them was done) and
+	// outcome events ignored (not signed by a trusted reconciler key).
+	Problems []LedgerProblem `json:"problems,omitempty"`
+}
+
+// LedgerProblem is a problem of one ticket's ledger entries.
+type LedgerProblem struct {
+	Ticket string `json:"ticket"`
+	// What is "set-aside" (the ticket is left alone) or "ignored" (an
+	// outcome event was left out of its state).
+	What    string `json:"what"`
+	Message string `json:"message"`
 }
 
 // Count returns how many steps recorded kind.
