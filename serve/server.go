@@ -74,6 +74,10 @@ type Config struct {
 	// Now returns the wall clock for timestamps; time.Now when nil.
 	// Durations always use the monotonic clock.
 	Now func() time.Time
+	// Healthy, when set, is asked by /healthz on every request: an error
+	// makes it answer 503 with the error (e.g. the reconciler stopped on
+	// a ledger that is not its checkpoint plus added events).
+	Healthy func() error
 }
 
 // Server is the reconciler daemon: a reconcile loop and the HTTP handler
@@ -401,6 +405,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	case !running:
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintln(w, "reconcile loop not running")
+	case s.unhealthy(w):
 	case lastErr != nil:
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintf(w, "last reconcile pass failed at %s: %s\n", lastEnd.UTC().Format(time.RFC3339), redact(lastErr.Error()))

@@ -166,7 +166,9 @@ Routes:
                          match the secret; push and ping events
   POST /webhook/gitlab   X-Gitlab-Token must equal the secret token; Push Hook
   GET  /healthz          200 "ok" while the loop runs and the last pass
-                         succeeded (or none finished yet); 503 with the reason
+                         succeeded (or none finished yet); 503 with the reason,
+                         and while a ledger that is not the reconciler's
+                         checkpoint plus added events stops every apply
   GET  /metrics          Prometheus: cab_tickets{state}, cab_apply_duration_seconds,
                          cab_rollbacks_total{outcome}, cab_reconcile_errors_total,
                          cab_reconcile_passes_total, cab_last_pass_timestamp_seconds,
@@ -182,8 +184,8 @@ On SIGINT or SIGTERM cab stops answering HTTP, lets the running pass go on
 for --shutdown-grace, then cancels it: the reconciler abandons the step
 safely (an "applying" event without an outcome stays on the ledger, and the
 next start resumes it by observing the target before acting).`,
-		Example: `  cab serve --interval 5m --webhook github --github-secret-file /run/secrets/webhook
-  CAB_WEBHOOK_SECRET=... cab serve --listen :8080 --webhook gitlab --log-format json
+		Example: `  cab serve --key file://reconciler.key --interval 5m --webhook github --github-secret-file /run/secrets/webhook
+  CAB_WEBHOOK_SECRET=... cab serve --key file://reconciler.key --listen :8080 --webhook gitlab --log-format json
   curl -s localhost:8080/healthz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -192,6 +194,12 @@ next start resumes it by observing the target before acting).`,
 			}
 			github, gitlab, err := o.secrets(os.Getenv)
 			if err != nil {
+				return err
+			}
+			if o.Engine.Key == "" {
+				return errNoKey
+			}
+			if _, err := o.Engine.loadSigner(cmd.Context()); err != nil {
 				return err
 			}
 			log := o.logger(cmd.ErrOrStderr())
@@ -220,6 +228,7 @@ next start resumes it by observing the target before acting).`,
 				Interval:     o.Interval,
 				Grace:        grace,
 				Logger:       log,
+				Healthy:      o.engine.healthy,
 			})
 			if err != nil {
 				return err
