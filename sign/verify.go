@@ -140,36 +140,6 @@ func check(st *Statement, want Expect) error {
 	return nil
 }
 
-// PredicateOf reads the cab predicate of a ticket envelope WITHOUT
-// verifying its signature: for readers that only display or index what
-// was signed (cab log, the post-incident review obligation, skipping
-// tickets done everywhere). Whatever acts on a ticket calls [Verify]. The
-// payload type and the statement and predicate types are checked, so an
-// envelope of another kind is never read as a ticket's.
-func PredicateOf(envelope []byte) (*Predicate, error) {
-	var env struct {
-		PayloadType string `json:"payloadType"`
-		Payload     []byte `json:"payload"`
-	}
-	if err := json.Unmarshal(envelope, &env); err != nil {
-		return nil, fmt.Errorf("%w: not a DSSE envelope: %v", ErrMalformed, err)
-	}
-	if env.PayloadType != PayloadType {
-		return nil, fmt.Errorf("%w: payload type %q, want %q", ErrMalformed, env.PayloadType, PayloadType)
-	}
-	var st Statement
-	if err := json.Unmarshal(env.Payload, &st); err != nil {
-		return nil, fmt.Errorf("%w: payload is not an in-toto statement: %v", ErrMalformed, err)
-	}
-	if st.Type != StatementType {
-		return nil, fmt.Errorf("%w: statement type %q, want %q", ErrMalformed, st.Type, StatementType)
-	}
-	if st.PredicateType != PredicateType {
-		return nil, fmt.Errorf("%w: predicate type %q, want %q", ErrMalformed, st.PredicateType, PredicateType)
-	}
-	return &st.Predicate, nil
-}
-
 // Verifier checks DSSE envelopes of any payload type against the keys
 // cab.cue trusts for one role; the ledger uses it (role
 // schema.RoleReconcile) to check the reconciler's outcome events. Make
