@@ -106,7 +106,7 @@ func addFile(t *testing.T, repo *git.Repository, root *object.Tree, id, name str
 func TestBrokenTicketIsSetAsideOthersRead(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, data string
-		want            error
+		want             error
 	}{
 		{"duplicate signed", "2-signed.json", `{"seq": 2, "ticket": "CHG-2026-0001", "kind": "signed", "at": "2026-06-01T12:00:00Z"}`, ErrTransition},
 		{"impossible transition", "2-verified.json", `{"seq": 2, "ticket": "CHG-2026-0001", "env": "prod", "kind": "verified", "at": "2026-06-01T12:00:00Z"}`, ErrTransition},
