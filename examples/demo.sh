@@ -104,8 +104,9 @@ done
 sed -i 's|"platform-approvers": members: \[|"platform-approvers": members: ["git:alice@example.com", "git:bob@example.com", |' cab.cue
 git init -q --bare "$work/remote.git"
 git init -q -b main . && git remote add origin "$work/remote.git"
-"$cab" keygen --out "$work/cab" >/dev/null   # CI's signing key; cab.cue trusts its public half
-{ printf 'keys: [{name: "ci", publicKey: """\n'; sed 's/^/\t/' "$work/cab.pub"; printf '\t"""}]\n'; } >> cab.cue
+"$cab" keygen --out "$work/cab" >/dev/null          # CI's signing key; cab.cue trusts its public half to sign tickets
+"$cab" keygen --out "$work/reconciler" >/dev/null   # the reconciler's key; cab.cue trusts it to sign outcomes
+{ printf 'keys: [{name: "ci", publicKey: """\n'; sed 's/^/\t/' "$work/cab.pub"; printf '\t"""}, {name: "reconciler", roles: ["reconcile"], publicKey: """\n'; sed 's/^/\t/' "$work/reconciler.pub"; printf '\t"""}]\n'; } >> cab.cue
 mv "$ticket" "$work/ticket.cue"   # the ticket arrives through a pull request
 git add cab.cue policy changes && git commit -q -m "Change repository" && git push -q origin main
 git checkout -q -b promote-platform
@@ -197,7 +198,7 @@ step "15. The reconciler's plan: what would change, from what to what (nothing i
 run "$cab" reconcile --dry-run
 
 step "16. Reconcile: verify each signature, check, apply, check again; roll back what fails"
-expect_fail "$cab" reconcile --check-budget 2s --check-interval 200ms
+expect_fail "$cab" reconcile --key "file://$work/reconciler.key" --check-budget 2s --check-interval 200ms
 
 step "17. What the environments hold now"
 run "$demoenv" tag "$reg/staging/platform:1.4.3"
