@@ -1,18 +1,17 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/sign"
@@ -83,22 +82,56 @@ func (v *ledgerView) ticket(id string) *ledgerTicket {
 	return nil
 }
 
-// ledgerDir is the directory of the ledger branch holding one directory
-// per ticket (ledger's own layout).
-const ledgerDir = "ledger"
+// ledgerObjects lets the ledger package read the ledger through the fast
+// object reader: the layout, the decoding and the state machine are the
+// ledger's, the speed is cab log's.
+type ledgerObjects struct{ obj *objects }
 
-var ledgerFileRE = regexp.MustCompile(`^([1-9][0-9]{0,8})-([a-z-]{1,32})\.(json|dsse)$`)
+var _ ledger.Objects = ledgerObjects{}
 
-// maxLedgerFile bounds one file read from the ledger, as the ledger
-// package does.
-const maxLedgerFile = 4 << 20
+func (o ledgerObjects) Tree(h plumbing.Hash) ([]object.TreeEntry, error) {
+	data, err := o.obj.readType(h, objTree)
+	if err != nil {
+		return nil, o.missing(err)
+	}
+	var out []object.TreeEntry
+	for len(data) > 0 {
+		te, rest, err := nextEntry(data)
+		if err != nil {
+			return nil, fmt.Errorf("tree %s: %w", h, err)
+		}
+		data = rest
+		out = append(out, object.TreeEntry{Name: string(te.Name), Mode: filemode.FileMode(te.Mode), Hash: te.Hash})
+	}
+	return out, nil
+}
 
-// readLedger reads the ledger at commit head tolerantly: unlike
-// ledger.ReadAt, which refuses a ledger with any problem, it keeps every
-// event it can read and records each problem on its ticket, so that cab log
-// shows the rows as far as the ledger is readable and says what is broken.
-// Ticket directories whose tree id is the one in prev are taken from prev;
-// the others are read by up to workers goroutines.
+func (o ledgerObjects) Blob(h plumbing.Hash, limit int64) ([]byte, error) {
+	data, err := o.obj.readType(h, objBlob)
+	if err != nil {
+		return nil, o.missing(err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%d bytes, more than %d: %w", len(data), limit, ledger.ErrTooLarge)
+	}
+	return data, nil
+}
+
+// missing makes a missing object the error the ledger package knows.
+func (o ledgerObjects) missing(err error) error {
+	if errors.Is(err, errObjectMissing) {
+		return fmt.Errorf("%w: %v", plumbing.ErrObjectNotFound, err)
+	}
+	return err
+}
+
+// readLedger reads the ledger at commit head through the ledger
+// package's tolerant decoder (ledger.LedgerDir, TicketDirs, DecodeTicket):
+// it keeps every event it can read and records each problem on its
+// ticket, so that cab log shows the rows as far as the ledger is readable
+// and says what is broken. Ticket directories whose tree id is the one in
+// prev are taken from prev; the others are read by up to workers
+// goroutines.
 func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView, workers int) (*ledgerView, error) {
 	v := &ledgerView{Head: head}
 	if head.IsZero() {
@@ -112,29 +145,29 @@ func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView, workers int)
 	if err != nil {
 		return nil, err
 	}
-	root, err := obj.readType(c.Tree, objTree)
-	if err != nil {
+	lo := ledgerObjects{obj}
+	dirHash, err := ledger.LedgerDir(lo, c.Tree)
+	var ce *ledger.CorruptError
+	switch {
+	case errors.As(err, &ce):
+		v.Problems = append(v.Problems, err.Error())
+		return v, nil
+	case err != nil:
 		return nil, fmt.Errorf("reading the tree of ledger commit %s: %w", head, err)
-	}
-	e, ok, err := findEntry(root, ledgerDir)
-	if err != nil {
-		return nil, fmt.Errorf("reading the tree of ledger commit %s: %w", head, err)
-	}
-	if !ok {
+	case dirHash.IsZero():
 		return v, nil
 	}
-	if !e.isTree() {
-		v.Problems = append(v.Problems, "ledger: not a directory")
-		return v, nil
-	}
-	v.Tree = e.Hash
+	v.Tree = dirHash
 	if prev != nil && prev.Tree == v.Tree {
 		v.Tickets, v.Problems = prev.Tickets, prev.Problems
 		return v, nil
 	}
-	dir, err := obj.readType(e.Hash, objTree)
+	dirs, problems, err := ledger.TicketDirs(lo, dirHash)
 	if err != nil {
-		return nil, fmt.Errorf("reading ledger/: %w", err)
+		return nil, err
+	}
+	for _, p := range problems {
+		v.Problems = append(v.Problems, p.Error())
 	}
 	type job struct {
 		i    int
@@ -142,32 +175,20 @@ func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView, workers int)
 		tree plumbing.Hash
 	}
 	var jobs []job
-	for len(dir) > 0 {
-		te, rest, err := nextEntry(dir)
-		if err != nil {
-			return nil, fmt.Errorf("reading ledger/: %w", err)
-		}
-		dir = rest
-		name := string(te.Name)
-		if !ledger.ValidTicketID(name) || !te.isTree() {
-			v.Problems = append(v.Problems, fmt.Sprintf("ledger/%s: not a ticket directory", name))
-			continue
-		}
+	for _, te := range dirs {
 		if prev != nil {
-			if pt := prev.ticket(name); pt != nil && pt.Tree == te.Hash {
+			if pt := prev.ticket(te.Name); pt != nil && pt.Tree == te.Hash {
 				v.Tickets = append(v.Tickets, pt)
 				continue
 			}
 		}
 		v.Tickets = append(v.Tickets, nil)
-		jobs = append(jobs, job{i: len(v.Tickets) - 1, name: name, tree: te.Hash})
+		jobs = append(jobs, job{i: len(v.Tickets) - 1, name: te.Name, tree: te.Hash})
 	}
 	// The directories to read, spread over the workers.
 	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		next  = make(chan job)
+		wg   sync.WaitGroup
+		next = make(chan job)
 	)
 	for w := range max(1, min(workers, len(jobs))) {
 		o := obj
@@ -178,16 +199,7 @@ func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView, workers int)
 		go func() {
 			defer wg.Done()
 			for j := range next {
-				t, err := readLedgerTicket(o, j.name, j.tree)
-				if err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					continue
-				}
-				v.Tickets[j.i] = t
+				v.Tickets[j.i] = readLedgerTicket(o, j.name, j.tree)
 			}
 		}()
 	}
@@ -196,103 +208,26 @@ func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView, workers int)
 	}
 	close(next)
 	wg.Wait()
-	if first != nil {
-		return nil, first
-	}
 	sort.Slice(v.Tickets, func(i, j int) bool { return v.Tickets[i].ID < v.Tickets[j].ID })
 	return v, nil
 }
 
-// readLedgerTicket reads the events in ledger/<id>/ (tree h).
-func readLedgerTicket(obj *objects, id string, h plumbing.Hash) (*ledgerTicket, error) {
+// readLedgerTicket reads the events in ledger/<id>/ (tree h) through the
+// ledger package's tolerant decoder: every event it can read, and each
+// problem on the ticket.
+func readLedgerTicket(obj *objects, id string, h plumbing.Hash) *ledgerTicket {
+	d := ledger.DecodeTicket(ledgerObjects{obj}, id, h, nil)
 	t := &ledgerTicket{ID: id, Tree: h}
-	files, err := obj.readType(h, objTree)
-	if err != nil {
-		return nil, fmt.Errorf("reading ledger/%s/: %w", id, err)
+	for _, p := range d.Problems {
+		t.Problems = append(t.Problems, p.Error())
 	}
-	bySeq := map[int]*ledger.Event{}
-	envelopes := map[int][]byte{}
 	dir := "ledger/" + id + "/"
-	for len(files) > 0 {
-		fe, rest, err := nextEntry(files)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", dir, err)
-		}
-		files = rest
-		name := string(fe.Name)
-		m := ledgerFileRE.FindStringSubmatch(name)
-		if m == nil || fe.Mode&0o170000 != 0o100000 {
-			t.Problems = append(t.Problems, dir+name+": not <seq>-<kind>.json or .dsse")
-			continue
-		}
-		seq, _ := strconv.Atoi(m[1])
-		data, err := obj.readType(fe.Hash, objBlob)
-		if err != nil {
-			if errors.Is(err, errObjectMissing) {
-				t.Problems = append(t.Problems, dir+name+": missing from the repository")
-				continue
-			}
-			return nil, fmt.Errorf("reading %s%s: %w", dir, name, err)
-		}
-		if len(data) > maxLedgerFile {
-			t.Problems = append(t.Problems, fmt.Sprintf("%s%s: %d bytes, more than %d", dir, name, len(data), maxLedgerFile))
-			continue
-		}
-		if m[3] == "dsse" {
-			envelopes[seq] = data
-			continue
-		}
-		var ev ledger.Event
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&ev); err != nil {
-			t.Problems = append(t.Problems, dir+name+": "+err.Error())
-			continue
-		}
-		if ev.Seq != seq || ev.Kind != m[2] || ev.Ticket != id {
-			t.Problems = append(t.Problems, fmt.Sprintf("%s%s: holds %s event %d of %s", dir, name, ev.Kind, ev.Seq, ev.Ticket))
-			continue
-		}
-		if bySeq[seq] != nil {
-			t.Problems = append(t.Problems, fmt.Sprintf("%s%s: second event %d", dir, name, seq))
-			continue
-		}
-		bySeq[seq] = &ev
-	}
-	seqs := make([]int, 0, len(bySeq))
-	for s := range bySeq {
-		seqs = append(seqs, s)
-	}
-	sort.Ints(seqs)
-	events := make([]ledger.Event, 0, len(seqs))
-	next := 1
-	for _, s := range seqs {
-		switch {
-		case s == next+1:
-			t.Problems = append(t.Problems, fmt.Sprintf("%sevent %d is missing", dir, next))
-		case s > next:
-			t.Problems = append(t.Problems, fmt.Sprintf("%sevents %d to %d are missing", dir, next, s-1))
-		}
-		events = append(events, *bySeq[s])
-		next = s + 1
-	}
-	for s := range envelopes {
-		if bySeq[s] == nil {
-			t.Problems = append(t.Problems, fmt.Sprintf("%s%d: envelope without its event", dir, s))
-		}
-	}
-	if len(events) > 0 && len(t.Problems) == 0 {
-		if err := ledger.Validate(events); err != nil {
-			t.Problems = append(t.Problems, err.Error())
-		}
-	}
-	for _, ev := range events {
+	for _, ev := range d.Events {
 		le := ledgerEvent{Seq: ev.Seq, Kind: ev.Kind, Env: ev.Env, At: ev.At, Actor: ev.Actor, Commit: ev.Commit, Reason: eventReason(ev.Data)}
 		if ev.Kind == ledger.KindSigned {
-			env, ok := envelopes[ev.Seq]
-			if !ok {
+			if len(ev.Envelope) == 0 {
 				t.Problems = append(t.Problems, fmt.Sprintf("%s%d-signed: no envelope", dir, ev.Seq))
-			} else if si, err := decodePredicate(env); err != nil {
+			} else if si, err := decodePredicate(ev.Envelope); err != nil {
 				t.Problems = append(t.Problems, fmt.Sprintf("%s%d-signed.dsse: %v", dir, ev.Seq, err))
 			} else {
 				si.KeyID = eventKeyID(ev.Data)
@@ -301,7 +236,7 @@ func readLedgerTicket(obj *objects, id string, h plumbing.Hash) (*ledgerTicket, 
 		}
 		t.Events = append(t.Events, le)
 	}
-	return t, nil
+	return t
 }
 
 // eventReason reads the reason of an event's data: "reason", or the
@@ -333,27 +268,13 @@ func eventKeyID(data json.RawMessage) string {
 	return d.KeyID
 }
 
-// decodePredicate reads the cab predicate from a DSSE envelope's payload,
-// without verifying anything.
+// decodePredicate reads what cab log shows of a signed event's predicate
+// (sign.PredicateOf: payload type checked, signature not verified).
 func decodePredicate(envelope []byte) (*signedInfo, error) {
-	var env struct {
-		PayloadType string `json:"payloadType"`
-		Payload     []byte `json:"payload"`
+	p, err := sign.PredicateOf(envelope)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(envelope, &env); err != nil {
-		return nil, fmt.Errorf("not a DSSE envelope: %w", err)
-	}
-	if env.PayloadType != sign.PayloadType {
-		return nil, fmt.Errorf("payload type %q, want %q", env.PayloadType, sign.PayloadType)
-	}
-	var st sign.Statement
-	if err := json.Unmarshal(env.Payload, &st); err != nil {
-		return nil, fmt.Errorf("payload is not an in-toto statement: %w", err)
-	}
-	if st.PredicateType != sign.PredicateType {
-		return nil, fmt.Errorf("predicate type %q, want %q", st.PredicateType, sign.PredicateType)
-	}
-	p := st.Predicate
 	si := &signedInfo{PR: p.PR, Author: p.Author, SignedAt: p.SignedAt, Repository: p.Repository, Environments: p.Environments}
 	for _, a := range p.Approvals {
 		ap := approval{ID: a.ID, Login: a.Login}

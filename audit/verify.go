@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -22,7 +24,11 @@ type Break struct {
 	Path   string `json:"path,omitempty"`
 	Commit string `json:"commit,omitempty"`
 	// What names what broke: unsigned, not-signed, signature, changed,
-	// deleted, unreadable, ledger-rewritten.
+	// deleted, unreadable, ledger-rewritten (the ledger lost or changed
+	// events: the ticket's, or the whole branch's when Ticket is empty),
+	// ledger-broken (the ticket's entries cannot be read or replayed),
+	// outcome-unsigned (an outcome event not signed by a key cab.cue
+	// trusts for the reconcile role).
 	What    string `json:"what"`
 	Message string `json:"message"`
 }
@@ -45,7 +51,8 @@ type VerifyOptions struct {
 	Rev    string // main (default HEAD)
 	Ledger *ledger.Ledger
 	// Checkpoint is a ledger head an earlier run recorded (zero: none):
-	// it must still be an ancestor of the ledger.
+	// the ledger must be it plus added events; every ticket whose events
+	// were dropped or rewritten since is named.
 	Checkpoint plumbing.Hash
 }
 
@@ -55,23 +62,36 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if o.Rev == "" {
 		o.Rev = "HEAD"
 	}
+	repo, err := git.PlainOpenWithOptions(o.Dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", o.Dir, err)
+	}
+	s, err := schema.Compile(nil)
+	if err != nil {
+		return nil, err
+	}
+	// Outcome events are checked against the reconcile keys of the main
+	// line's cab.cue (none without one: then no outcome verifies).
+	var reconcileKeys []schema.Key
+	if cfg, err := validate.ConfigAt(s, repo, o.Rev); err == nil {
+		reconcileKeys = schema.KeysFor(cfg.Keys, schema.RoleReconcile)
+	}
+	v, err := sign.NewVerifier(reconcileKeys, schema.RoleReconcile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", validate.ConfigFile, err)
+	}
+	o.Ledger.SetVerifier(v)
 	log, err := o.Ledger.Read(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the ledger: %w", err)
 	}
 	rep := &Report{Breaks: []Break{}, Events: len(log.Events), LedgerHead: log.Head.String()}
-	repo, err := git.PlainOpenWithOptions(o.Dir, &git.PlainOpenOptions{DetectDotGit: true})
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", o.Dir, err)
-	}
 	if !o.Checkpoint.IsZero() {
-		if err := ledger.VerifyCheckpoint(repo, o.Checkpoint, log.Head); err != nil {
-			if !errors.Is(err, ledger.ErrRewritten) {
-				return nil, err
-			}
-			rep.Breaks = append(rep.Breaks, Break{What: "ledger-rewritten", Commit: o.Checkpoint.String(),
-				Message: fmt.Sprintf("the ledger head %s recorded at the checkpoint is no longer in the ledger's history: it was rewritten", o.Checkpoint)})
+		brks, err := checkpointBreaks(repo, o.Checkpoint, log.Head)
+		if err != nil {
+			return nil, err
 		}
+		rep.Breaks = append(rep.Breaks, brks...)
 	}
 	if err := ledger.AppendOnly(repo, log.Head, o.Checkpoint); err != nil {
 		var ae *ledger.AppendOnlyError
@@ -80,6 +100,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 		}
 		rep.Breaks = append(rep.Breaks, Break{What: "ledger-rewritten", Commit: ae.Commit.String(), Message: err.Error()})
 	}
+	rep.Breaks = append(rep.Breaks, problemBreaks(log)...)
 	merges, err := validate.Mainline(o.Dir, o.Rev, plumbing.ZeroHash)
 	if err != nil {
 		return nil, err
@@ -96,16 +117,15 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := schema.Compile(nil)
-	if err != nil {
-		return nil, err
-	}
 	bases := &baseCache{byBlob: map[plumbing.Hash]*base{}}
 	for _, m := range merges {
 		for _, p := range m.Tickets {
 			rep.Tickets++
 			id := strings.TrimSuffix(p[strings.LastIndexByte(p, '/')+1:], ".cue")
 			b := Break{Ticket: id, Path: p, Commit: m.Commit}
+			if log.SetAside(id) {
+				continue // a ledger-broken break names it
+			}
 			signed, unsigned := find(log, id)
 			switch {
 			case unsigned != nil:
@@ -135,6 +155,65 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// checkpointBreaks compares the ledger at head with the one recorded at
+// checkpoint: one break when the history was rewritten (or a merge pushed
+// onto it), and one per ticket whose events were dropped or rewritten.
+func checkpointBreaks(repo *git.Repository, checkpoint, head plumbing.Hash) ([]Break, error) {
+	err := ledger.CheckAppendOnly(repo, checkpoint, head)
+	var ce *ledger.CheckpointError
+	switch {
+	case err == nil:
+		return nil, nil
+	case errors.Is(err, plumbing.ErrObjectNotFound):
+		return []Break{{What: "ledger-rewritten", Commit: checkpoint.String(),
+			Message: fmt.Sprintf("the ledger head %s recorded at the checkpoint is no longer in the ledger's history (nor in this repository): it was rewritten", checkpoint)}}, nil
+	case !errors.As(err, &ce):
+		return nil, err
+	}
+	var out []Break
+	switch {
+	case ce.Rewritten:
+		out = append(out, Break{What: "ledger-rewritten", Commit: checkpoint.String(),
+			Message: fmt.Sprintf("the ledger head %s recorded at the checkpoint is no longer in the ledger's history: it was rewritten", checkpoint)})
+	case !ce.Merge.IsZero():
+		out = append(out, Break{What: "ledger-rewritten", Commit: ce.Merge.String(),
+			Message: fmt.Sprintf("merge commit %s on the ledger since the checkpoint %s: cab never writes one", ce.Merge, checkpoint)})
+	}
+	byTicket := map[string][]string{}
+	var ids []string
+	for _, c := range ce.Changes {
+		if byTicket[c.Ticket] == nil {
+			ids = append(ids, c.Ticket)
+		}
+		byTicket[c.Ticket] = append(byTicket[c.Ticket], c.What+" "+c.Path)
+	}
+	for _, id := range ids {
+		what := "events dropped or rewritten since the checkpoint " + short(checkpoint.String())
+		if id == "" {
+			what = "entries dropped or rewritten since the checkpoint " + short(checkpoint.String())
+		}
+		out = append(out, Break{Ticket: id, What: "ledger-rewritten", Commit: head.String(),
+			Message: what + ": " + strings.Join(byTicket[id], ", ")})
+	}
+	return out, nil
+}
+
+// problemBreaks names every ticket the ledger sets aside and every outcome
+// event that is not signed by a trusted reconciler key.
+func problemBreaks(log *ledger.Log) []Break {
+	var out []Break
+	for _, id := range slices.Sorted(maps.Keys(log.Problems)) {
+		for _, p := range log.Problems[id] {
+			b := Break{Ticket: id, What: "ledger-broken", Message: p.Error()}
+			if errors.Is(p, ledger.ErrUnverifiedOutcome) {
+				b.What = "outcome-unsigned"
+			}
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // checkTicket verifies one merged ticket against its signed event.

@@ -65,7 +65,7 @@ func (w *world) killWhen(ready func() bool) {
 	t := w.t
 	t.Helper()
 	git(t, w.rc, "pull", "-q", "--ff-only", "origin", "main")
-	cmd := exec.Command(suite.cab, append([]string{"reconcile"}, reconcileFlags...)...)
+	cmd := exec.Command(suite.cab, append([]string{"reconcile"}, reconcileArgs()...)...)
 	cmd.Dir = w.rc
 	cmd.Env = commandEnv(nil)
 	var out bytes.Buffer

@@ -203,7 +203,7 @@ environments: {
 %s}
 approvers: app: members: ["git:alice@example.com", "git:bob@example.com"]
 services: app: approvers: "app"
-keys: [{name: "ci", publicKey: """
+keys: [{name: "ci", roles: ["sign", "reconcile"], publicKey: """
 %s
 	"""}]
 mergeSigners: [{identity: "git:maintainer@example.com", publicKey: %q}]
@@ -322,6 +322,12 @@ func (w *world) sign(key string) string {
 var reconcileFlags = []string{"--format", "json", "--log-format", "json", "--instance", "e2e",
 	"--check-interval", "100ms", "--check-budget", "1500ms", "--retries", "2"}
 
+// reconcileArgs are reconcileFlags and the reconciler's key (suite.key,
+// which every cab.cue trusts to sign and to reconcile).
+func reconcileArgs() []string {
+	return append([]string{"--key", "file://" + suite.key + ".key"}, reconcileFlags...)
+}
+
 // summary is cab reconcile --format json.
 type summary struct {
 	Steps []struct {
@@ -342,7 +348,7 @@ func (w *world) reconcile(extra ...string) (summary, int) {
 	t := w.t
 	t.Helper()
 	git(t, w.rc, "pull", "-q", "--ff-only", "origin", "main")
-	args := append(append([]string{"reconcile"}, reconcileFlags...), extra...)
+	args := append(append([]string{"reconcile"}, reconcileArgs()...), extra...)
 	if debug {
 		args = append(args, "--log-level", "debug")
 	}

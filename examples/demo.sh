@@ -111,8 +111,9 @@ done
 sed -i 's|"platform-approvers": members: \[|"platform-approvers": members: ["git:alice@example.com", "git:bob@example.com", |' cab.cue
 git init -q --bare "$work/remote.git"
 git remote add origin "$work/remote.git"   # cab init already made this a git repository
-"$cab" keygen --out "$work/cab" >/dev/null   # CI's signing key; cab.cue trusts its public half
-{ printf 'keys: [{name: "ci", publicKey: """\n'; sed 's/^/\t/' "$work/cab.pub"; printf '\t"""}]\n'; } >> cab.cue
+"$cab" keygen --out "$work/cab" >/dev/null          # CI's signing key; cab.cue trusts its public half to sign tickets
+"$cab" keygen --out "$work/reconciler" >/dev/null   # the reconciler's key; cab.cue trusts it to sign outcomes
+{ printf 'keys: [{name: "ci", publicKey: """\n'; sed 's/^/\t/' "$work/cab.pub"; printf '\t"""}, {name: "reconciler", roles: ["reconcile"], publicKey: """\n'; sed 's/^/\t/' "$work/reconciler.pub"; printf '\t"""}]\n'; } >> cab.cue
 # In plain git, approvals count only on a merge commit signed by a key cab.cue lists.
 ssh-keygen -q -t ed25519 -N '' -C maintainer -f "$work/maintainer"
 printf 'mergeSigners: [{identity: "git:maintainer@example.com", publicKey: "%s"}]\n' "$(cat "$work/maintainer.pub")" >> cab.cue
@@ -214,7 +215,7 @@ step "15. The reconciler's plan: what would change, from what to what (nothing i
 run "$cab" reconcile --dry-run
 
 step "16. Reconcile: verify each signature, check, apply, check again; roll back what fails"
-expect_fail "$cab" reconcile --check-budget 2s --check-interval 200ms
+expect_fail "$cab" reconcile --key "file://$work/reconciler.key" --check-budget 2s --check-interval 200ms
 
 step "17. What the environments hold now"
 run "$demoenv" tag "$reg/staging/platform:1.4.3"

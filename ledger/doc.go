@@ -9,15 +9,33 @@
 // trailers Cab-Ticket, Cab-Env (when set) and Cab-Event, so that plain
 // `git log cab/ledger --grep 'Cab-Event: applied'` works.
 //
+// This package is the one owner of the layout (decode.go), of decoding
+// events (DecodeTicket: tolerant, every problem reported per ticket; the
+// strict reading is Log.Err) and of the state machine (state.go). Readers
+// that need speed (cab log) supply their own object reader (Objects), never
+// their own rules.
+//
 // Invariants:
 //
 //   - Append-only. A commit only adds files; an event is never edited or
-//     deleted. VerifyCheckpoint detects a branch that was rewritten.
+//     deleted. CheckAppendOnly proves a head is a checkpoint plus added
+//     events and names every ticket whose events vanished or changed; a
+//     Guarded ledger refuses to read anything else, so a reconciler never
+//     acts on a rewritten or edited ledger. AppendOnly checks every commit.
 //   - One commit per event, with per-ticket sequence numbers 1, 2, 3, …
 //     matching the file names.
-//   - Every event is a legal transition of the per-ticket (and, for apply
-//     events, per-environment) state machine; reading a branch holding an
-//     impossible transition fails with a *TransitionError.
+//   - Per-ticket isolation. A ticket whose entries are broken (unreadable
+//     file, gap, a file disagreeing with its name, an impossible transition
+//     such as a second signed) is set aside (StatusSetAside): none of its
+//     events are read, nothing is appended to it, Log.Problems names it,
+//     and every other ticket reads as usual.
+//   - Signed outcomes. Every event but signed and unsigned is an outcome;
+//     with a Signer, Update wraps each outcome in a DSSE envelope (payload
+//     type EventPayloadType) over its canonical JSON, evidence included.
+//     With a verifier (SetVerifier), an outcome whose envelope is missing,
+//     made by a key the verifier does not trust, or over other bytes is an
+//     *OutcomeError of its ticket and is left out of the state; it keeps
+//     its sequence number, so nothing is ever written over it.
 //   - Appending is a compare-and-swap on the branch ref: Update builds the
 //     new commits on top of the head it read and pushes them as a plain
 //     (non-force) fast-forward required to start from that head; when the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage"
 )
@@ -49,16 +51,32 @@ func (e *RewrittenError) Error() string {
 // Is makes errors.Is(err, ErrRewritten) true.
 func (e *RewrittenError) Is(target error) bool { return target == ErrRewritten }
 
-// Log is the ledger as read at one head.
+// Log is the ledger as read at one head. A malformed or forged entry
+// costs only its own ticket: that ticket is set aside (see SetAside) and
+// every other ticket reads as usual.
 type Log struct {
 	// Head is the commit read; the zero hash for an empty or missing
 	// branch. Keep it as a checkpoint for VerifyCheckpoint.
 	Head plumbing.Hash
-	// Events are every event, ordered by ticket id, then sequence number.
+	// Events are the events of every ticket not set aside, ordered by
+	// ticket id, then sequence number, without the outcome events that
+	// did not verify (when read with a verifier).
 	Events []Event
-	// States maps each ticket id to where it stands.
+	// States maps each ticket id to where it stands; a ticket set aside
+	// has Status StatusSetAside and, as Seq, the highest sequence number
+	// on the branch.
 	States map[string]*TicketState
+	// Problems maps each ticket id to what is wrong with its entries
+	// (see TicketLog.Problems); the key "" holds the entries of the
+	// branch that belong to no ticket.
+	Problems map[string][]error
 }
+
+// StatusSetAside is the TicketState.Status of a ticket whose ledger
+// entries are broken (unreadable, out of sequence, an impossible
+// transition): nothing is appended to it and readers that act leave it
+// alone until a human repairs the ledger.
+const StatusSetAside = "set-aside"
 
 // State returns the state of ticket (the zero state when it has no event).
 func (l *Log) State(ticket string) TicketState {
@@ -66,6 +84,20 @@ func (l *Log) State(ticket string) TicketState {
 		return *st
 	}
 	return TicketState{}
+}
+
+// SetAside reports whether ticket's entries are broken (see
+// StatusSetAside).
+func (l *Log) SetAside(ticket string) bool { return l.State(ticket).Status == StatusSetAside }
+
+// Err is the strict reading of the log: every problem, joined, ticket by
+// ticket (nil when there is none).
+func (l *Log) Err() error {
+	var errs []error
+	for _, id := range slices.Sorted(maps.Keys(l.Problems)) {
+		errs = append(errs, l.Problems[id]...)
+	}
+	return errors.Join(errs...)
 }
 
 // Ticket returns the events of one ticket, in order. Events are sorted by
@@ -101,8 +133,46 @@ type Ledger struct {
 	MaxAttempts int
 	// Logger receives retries (default: discard).
 	Logger *slog.Logger
+	// Signer, when set, signs every outcome event Update appends without
+	// an envelope (see IsOutcome and Canonical): a reconciler's key.
+	Signer EventSigner
 
 	mu sync.Mutex
+	// verifier checks outcome events on read (nil: not checked).
+	verifier EventVerifier
+	// cache holds the tickets decoded at the last read, by id: a ticket
+	// directory whose tree did not change is not decoded again.
+	cache map[string]*TicketLog
+	// guard: every read checks the head against checkpoint.
+	guard      bool
+	checkpoint plumbing.Hash
+}
+
+// SetVerifier makes every later read check outcome events with v (the
+// keys cab.cue trusts for the reconcile role): an outcome that is
+// unsigned or wrongly signed is reported as an *OutcomeError of its
+// ticket and left out of Events and States. nil turns the check off.
+func (l *Ledger) SetVerifier(v EventVerifier) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.verifier, l.cache = v, nil
+}
+
+// Guard makes every later read refuse, with a *CheckpointError, a ledger
+// head that is not checkpoint plus added events (see CheckAppendOnly),
+// and move the checkpoint on to each head it accepts. A zero checkpoint
+// accepts any first head (trust on first use).
+func (l *Ledger) Guard(checkpoint plumbing.Hash) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.guard, l.checkpoint = true, checkpoint
+}
+
+// Checkpoint returns the last head a guarded ledger accepted.
+func (l *Ledger) Checkpoint() plumbing.Hash {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.checkpoint
 }
 
 // Open returns the ledger kept on branch (DefaultBranch when empty) of
@@ -173,29 +243,93 @@ func (l *Ledger) read(ctx context.Context) (*Log, error) {
 	default:
 		head = ref.Hash()
 	}
-	return readLog(l.repo, head)
+	if l.guard {
+		if err := CheckAppendOnly(l.repo, l.checkpoint, head); err != nil {
+			return nil, err
+		}
+		l.checkpoint = head
+	}
+	return l.readLog(head)
+}
+
+// readLog decodes the log at head, reusing the tickets whose directory
+// did not change since the last read.
+func (l *Ledger) readLog(head plumbing.Hash) (*Log, error) {
+	log, tickets, err := decodeLog(l.repo.Storer, head, l.verifier, l.cache)
+	if err != nil {
+		return nil, err
+	}
+	l.cache = tickets
+	return log, nil
 }
 
 // ReadAt reads the ledger as it is at commit head (zero: empty), without
-// fetching: for readers that found the branch themselves, e.g. a
-// remote-tracking ref of a CI checkout.
-func ReadAt(repo *git.Repository, head plumbing.Hash) (*Log, error) { return readLog(repo, head) }
+// fetching and without checking outcome signatures: for readers that
+// found the branch themselves, e.g. a remote-tracking ref of a CI
+// checkout.
+func ReadAt(repo *git.Repository, head plumbing.Hash) (*Log, error) {
+	log, _, err := decodeLog(repo.Storer, head, nil, nil)
+	return log, err
+}
 
-func readLog(repo *git.Repository, head plumbing.Hash) (*Log, error) {
-	log := &Log{Head: head, States: map[string]*TicketState{}}
+// decodeLog reads the ledger at head from s, ticket by ticket (taking
+// from prev the tickets whose tree is unchanged), and returns the log and
+// the tickets decoded.
+func decodeLog(s storer.EncodedObjectStorer, head plumbing.Hash, v EventVerifier, prev map[string]*TicketLog) (*Log, map[string]*TicketLog, error) {
+	log := &Log{Head: head, States: map[string]*TicketState{}, Problems: map[string][]error{}}
 	if head.IsZero() {
-		return log, nil
+		return log, nil, nil
 	}
-	events, err := readTree(repo.Storer, head)
+	objs := StorerObjects(s)
+	c, err := object.GetCommit(s, head)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("reading ledger head %s: %w", head, err)
 	}
-	states, err := replay(nil, events)
+	ldir, err := LedgerDir(objs, c.TreeHash)
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		log.Problems[""] = []error{err}
+		return log, nil, nil
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	log.Events, log.States = events, states
-	return log, nil
+	dirs, problems, err := TicketDirs(objs, ldir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(problems) > 0 {
+		log.Problems[""] = problems
+	}
+	slices.SortFunc(dirs, func(a, b object.TreeEntry) int { return strings.Compare(a.Name, b.Name) })
+	tickets := make(map[string]*TicketLog, len(dirs))
+	for _, d := range dirs {
+		t := prev[d.Name]
+		if t == nil || t.Tree != d.Hash {
+			t = DecodeTicket(objs, d.Name, d.Hash, v)
+		}
+		tickets[d.Name] = t
+		if len(t.Problems) > 0 {
+			log.Problems[t.ID] = t.Problems
+		}
+		if t.SetAside() {
+			seq := 0
+			for _, ev := range t.Events {
+				seq = max(seq, ev.Seq)
+			}
+			log.States[t.ID] = &TicketState{Seq: seq, Status: StatusSetAside}
+			continue
+		}
+		st := t.State
+		st.Envs = maps.Clone(st.Envs)
+		log.States[t.ID] = &st
+		for _, ev := range t.Events {
+			if !t.ignored(ev.Seq) {
+				log.Events = append(log.Events, ev)
+			}
+		}
+	}
+	return log, tickets, nil
 }
 
 // fetch updates the tracking ref from the remote (forced, so that a
@@ -300,6 +434,15 @@ func (l *Ledger) attempt(ctx context.Context, log *Log, decide Decide) (*Log, er
 	if err != nil {
 		return nil, err
 	}
+	if l.Signer != nil {
+		for i := range events {
+			if ev := &events[i]; IsOutcome(ev.Kind) && len(ev.Envelope) == 0 {
+				if err := signOutcome(ctx, l.Signer, ev); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	head := log.Head
 	for i := range events {
 		if head, err = appendCommit(l.repo.Storer, head, &events[i], l.Author); err != nil {
@@ -310,12 +453,20 @@ func (l *Ledger) attempt(ctx context.Context, log *Log, decide Decide) (*Log, er
 		return nil, err
 	}
 	// Re-read what was written: the stored form is the truth.
-	out, err := readLog(l.repo, head)
+	out, err := l.readLog(head)
 	if err != nil {
 		return nil, err
 	}
 	if len(out.States) != len(states) {
 		return nil, fmt.Errorf("ledger: read back %d tickets, want %d", len(out.States), len(states))
+	}
+	for _, ev := range events {
+		for _, p := range out.Problems[ev.Ticket] {
+			var oe *OutcomeError
+			if errors.As(p, &oe) && oe.Seq == ev.Seq {
+				return nil, fmt.Errorf("ledger: the %s event just appended for %s does not verify (is this reconciler's key trusted with role reconcile in cab.cue?): %w", ev.Kind, ev.Ticket, p)
+			}
+		}
 	}
 	return out, nil
 }

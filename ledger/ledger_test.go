@@ -196,7 +196,8 @@ func TestUpdateRejectsImpossibleTransitionAndPushesNothing(t *testing.T) {
 
 func TestReadRejectsImpossibleTransitionOnBranch(t *testing.T) {
 	// A branch written by something else than cab (bypassing the state
-	// machine) is refused when read.
+	// machine) is refused when read: the ticket is set aside, and the
+	// strict reading (Log.Err) fails.
 	repo, err := git.Init(memory.NewStorage(), nil)
 	require.NoError(t, err)
 	l := Open(repo, "", "")
@@ -204,7 +205,11 @@ func TestReadRejectsImpossibleTransitionOnBranch(t *testing.T) {
 		&Event{Seq: 1, Ticket: "CHG-2026-0007", Env: "prod", Kind: KindApplied, At: t0}, l.Author)
 	require.NoError(t, err)
 	require.NoError(t, repo.Storer.SetReference(plumbing.NewHashReference(l.branchRef(), head)))
-	_, err = l.Read(context.Background())
+	log, err := l.Read(context.Background())
+	require.NoError(t, err, "one broken ticket does not make the ledger unreadable")
+	assert.True(t, log.SetAside("CHG-2026-0007"))
+	assert.Empty(t, log.Events, "a set-aside ticket's events are not read")
+	err = log.Err()
 	var te *TransitionError
 	require.ErrorAs(t, err, &te)
 	assert.Equal(t, "CHG-2026-0007", te.Ticket)

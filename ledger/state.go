@@ -74,6 +74,9 @@ func (st *TicketState) apply(ev *Event) error {
 	if st.Status == KindUnsigned {
 		return deny("unsigned is terminal")
 	}
+	if st.Status == StatusSetAside {
+		return deny("the ticket is set aside: its ledger entries are broken")
+	}
 	inFlight := func() bool {
 		for _, k := range st.Envs {
 			if k == KindApplying || k == KindApplied || k == KindFailed {

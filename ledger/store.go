@@ -1,14 +1,10 @@
 package ledger
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -16,25 +12,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 )
-
-// dir is the directory of the ledger branch holding one directory per ticket.
-const dir = "ledger"
-
-// maxFile bounds the size of one file read from the ledger branch.
-const maxFile = 4 << 20
-
-var fileRE = regexp.MustCompile(`^([1-9][0-9]{0,8})-([a-z-]{1,32})\.(json|dsse)$`)
-
-// CorruptError reports a ledger branch whose content cab did not write:
-// an unexpected path, a file disagreeing with its name, undecodable JSON.
-type CorruptError struct {
-	Path   string
-	Reason string
-}
-
-func (e *CorruptError) Error() string {
-	return fmt.Sprintf("ledger: corrupt entry %s: %s", e.Path, e.Reason)
-}
 
 // message is the commit message of ev: "<kind> <ticket> [<env>]" and trailers.
 func message(ev *Event) string {
@@ -220,105 +197,4 @@ func subtreeOf(s storer.EncodedObjectStorer, t *object.Tree, name string) ([]obj
 		}
 	}
 	return es, err
-}
-
-func readBlob(s storer.EncodedObjectStorer, h plumbing.Hash, path string) ([]byte, error) {
-	b, err := object.GetBlob(s, h)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if b.Size > maxFile {
-		return nil, &CorruptError{Path: path, Reason: fmt.Sprintf("%d bytes, more than %d", b.Size, maxFile)}
-	}
-	r, err := b.Reader()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, maxFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return data, nil
-}
-
-// readTree returns the events stored in the tree of commit head, ordered
-// by ticket id, then sequence number.
-func readTree(s storer.EncodedObjectStorer, head plumbing.Hash) ([]Event, error) {
-	c, err := object.GetCommit(s, head)
-	if err != nil {
-		return nil, fmt.Errorf("reading ledger head %s: %w", head, err)
-	}
-	root, err := c.Tree()
-	if err != nil {
-		return nil, fmt.Errorf("reading ledger tree: %w", err)
-	}
-	tickets, err := subtree(s, root, dir)
-	if err != nil {
-		return nil, err
-	}
-	var events []Event
-	for _, te := range tickets {
-		tpath := dir + "/" + te.Name
-		if !ValidTicketID(te.Name) || te.Mode != filemode.Dir {
-			return nil, &CorruptError{Path: tpath, Reason: "not a ticket directory"}
-		}
-		files, err := subtree(s, &object.Tree{Entries: []object.TreeEntry{te}}, te.Name)
-		if err != nil {
-			return nil, err
-		}
-		bySeq := map[int]*Event{}
-		envelopes := map[string][]byte{}
-		for _, fe := range files {
-			fpath := tpath + "/" + fe.Name
-			m := fileRE.FindStringSubmatch(fe.Name)
-			if m == nil || fe.Mode != filemode.Regular {
-				return nil, &CorruptError{Path: fpath, Reason: "not <seq>-<kind>.json or .dsse"}
-			}
-			data, err := readBlob(s, fe.Hash, fpath)
-			if err != nil {
-				return nil, err
-			}
-			if m[3] == "dsse" {
-				envelopes[m[1]+"-"+m[2]] = data
-				continue
-			}
-			var ev Event
-			dec := json.NewDecoder(bytes.NewReader(data))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&ev); err != nil {
-				return nil, &CorruptError{Path: fpath, Reason: err.Error()}
-			}
-			seq, _ := strconv.Atoi(m[1])
-			if ev.Seq != seq || ev.Kind != m[2] || ev.Ticket != te.Name {
-				return nil, &CorruptError{Path: fpath, Reason: fmt.Sprintf("holds %s event %d of %s", ev.Kind, ev.Seq, ev.Ticket)}
-			}
-			if bySeq[seq] != nil {
-				return nil, &CorruptError{Path: fpath, Reason: fmt.Sprintf("second event %d", seq)}
-			}
-			bySeq[seq] = &ev
-		}
-		for name, env := range envelopes {
-			seq, _ := strconv.Atoi(name[:strings.IndexByte(name, '-')])
-			ev := bySeq[seq]
-			if ev == nil || ev.name() != name {
-				return nil, &CorruptError{Path: tpath + "/" + name + ".dsse", Reason: "envelope without its event"}
-			}
-			ev.Envelope = env
-		}
-		for seq := 1; seq <= len(bySeq); seq++ {
-			ev := bySeq[seq]
-			if ev == nil {
-				return nil, &CorruptError{Path: tpath, Reason: fmt.Sprintf("event %d missing", seq)}
-			}
-			events = append(events, *ev)
-		}
-	}
-	sort.SliceStable(events, func(i, j int) bool {
-		if events[i].Ticket != events[j].Ticket {
-			return events[i].Ticket < events[j].Ticket
-		}
-		return events[i].Seq < events[j].Seq
-	})
-	return events, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/cabhq/cab/reconcile/target"
 	"github.com/cabhq/cab/reconcile/target/oci"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -32,6 +33,7 @@ import (
 const (
 	crashChildEnv = "CAB_TEST_RECONCILER_DIR" // the clone to reconcile
 	crashAtEnv    = "CAB_TEST_CRASH_AT"       // SIGKILL itself at this boundary (1-based; 0: never)
+	crashKeyEnv   = "CAB_TEST_RECONCILER_KEY" // the reconciler's key file
 )
 
 func init() {
@@ -53,6 +55,10 @@ func crashChild(dir string) int {
 	}
 	l := ledger.Open(repo, "origin", "")
 	l.Now = func() time.Time { return now }
+	if l.Signer, err = sign.LoadSigner(context.Background(), os.Getenv(crashKeyEnv), nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 	var mu sync.Mutex
 	n := 0
 	_, err = reconcile.Run(context.Background(), reconcile.Options{
@@ -114,7 +120,7 @@ func TestSurvivesSIGKILLAtEveryStep(t *testing.T) {
 		if killed < kills {
 			at = 1 + rng.IntN(2) // each killed run records a step or two
 		}
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, fmt.Sprintf("%s=%d", crashAtEnv, at))
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, fmt.Sprintf("%s=%d", crashAtEnv, at), crashKeyEnv+"="+f.keyFile)
 		out := &strings.Builder{}
 		cmd.Stdout, cmd.Stderr = out, out
 		require.NoError(t, cmd.Start())

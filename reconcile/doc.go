@@ -35,4 +35,19 @@
 //     cause a retry can fix is judged again. Quarantined is for what no
 //     retry can fix: a bad or replayed signature, a blown evaluation
 //     budget, a ticket that does not parse.
+//
+// Trust in the ledger:
+//
+//   - Every outcome the reconciler records is signed with its key
+//     (Options.Ledger.Signer, required unless DryRun), which the main
+//     line's cab.cue must trust with role "reconcile"; outcomes not signed
+//     by such a key are ignored and named in Summary.Problems.
+//   - A ticket whose ledger entries are broken is set aside (named in
+//     Summary.Problems); the pass goes on for every other ticket.
+//   - The reconciler keeps a checkpoint of the ledger head it last acted on
+//     in the checkout (CheckpointFile, written atomically) and acts only on
+//     a ledger that is that head plus added events. Anything else stops
+//     the pass before it acts (ErrLedgerNotAppendOnly, naming every
+//     ticket), on every pass, until an operator accepts a reviewed ledger
+//     (AcceptLedger). Nothing is ever applied to resolve it.
 package reconcile

@@ -138,6 +138,8 @@ type fixture struct {
 	reg    *registryServer
 	signer *sign.Signer
 	key    schema.Key
+	// keyFile is the signer's private key (trusted to sign and reconcile).
+	keyFile string
 	// extraConfig is appended to cab.cue.
 	extraConfig string
 	schema      *schema.Schema
@@ -155,13 +157,19 @@ func sh(t testing.TB, dir string, args ...string) string {
 }
 
 func newKey(t testing.TB) (*sign.Signer, schema.Key) {
+	s, k, _ := newKeyFile(t)
+	return s, k
+}
+
+// newKeyFile is newKey and the path of its private key.
+func newKeyFile(t testing.TB) (*sign.Signer, schema.Key, string) {
 	priv, pub, err := sign.Keygen(sign.AlgECDSAP256)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "cab.key")
 	require.NoError(t, os.WriteFile(path, priv, 0o600))
 	s, err := sign.LoadSigner(context.Background(), path, nil)
 	require.NoError(t, err)
-	return s, schema.Key{Name: "ci", PublicKey: string(pub)}
+	return s, schema.Key{Name: "ci", PublicKey: string(pub)}, path
 }
 
 func indent(s string) string {
@@ -178,7 +186,7 @@ func newFixture(t testing.TB, extraConfig string, policies map[string]string) *f
 		t.Skip("needs git")
 	}
 	f := &fixture{t: t, root: t.TempDir(), reg: newRegistry(t), extraConfig: extraConfig}
-	f.signer, f.key = newKey(t)
+	f.signer, f.key, f.keyFile = newKeyFile(t)
 	f.work = filepath.Join(f.root, "work")
 	f.bare = filepath.Join(f.root, "remote.git")
 	require.NoError(t, os.MkdirAll(filepath.Join(f.work, "changes"), 0o755))
@@ -209,7 +217,7 @@ environments: {
 }
 approvers: payments: members: ["git:alice@example.com", "git:bob@example.com"]
 services: payments: approvers: "payments"
-keys: [{name: "ci", publicKey: """
+keys: [{name: "ci", roles: ["sign", "reconcile"], publicKey: """
 %[2]s
 	"""}]
 %[3]s
@@ -368,6 +376,7 @@ func (f *fixture) options(dir string) reconcile.Options {
 	require.NoError(f.t, err)
 	l := ledger.Open(repo, "origin", "")
 	l.Now = func() time.Time { return now }
+	l.Signer = f.signer
 	return reconcile.Options{
 		Dir: dir, Ledger: l, Instance: "test",
 		Drivers: map[string]target.Driver{"oci": oci.New(oci.WithRetry(2, time.Millisecond))},

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,21 +55,11 @@ func terminal(kind string) bool {
 // without verifying it: only to skip tickets that are done everywhere.
 // Whatever is acted on is verified first.
 func envelopeEnvironments(env []byte) []string {
-	var e struct {
-		Payload string `json:"payload"`
-	}
-	if json.Unmarshal(env, &e) != nil {
-		return nil
-	}
-	payload, err := base64.StdEncoding.DecodeString(e.Payload)
+	p, err := sign.PredicateOf(env)
 	if err != nil {
 		return nil
 	}
-	var st sign.Statement
-	if json.Unmarshal(payload, &st) != nil {
-		return nil
-	}
-	return st.Predicate.Environments
+	return p.Environments
 }
 
 // open lists the signed tickets of log that still have work: not

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/cabhq/cab/internal/calendar"
 	"github.com/cabhq/cab/internal/gitpush"
@@ -21,6 +23,7 @@ import (
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/reconcile/target"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -92,7 +95,17 @@ type Options struct {
 	// Boundary, if not nil, is called between steps with the step's name:
 	// fault tests stop the process there.
 	Boundary func(name string)
+	// CheckpointFile is where the ledger head the reconciler last acted on
+	// is kept (default CheckpointFile in the checkout's git directory).
+	// Every read of the ledger must be that head plus added events, or
+	// the pass stops before acting (ErrLedgerNotAppendOnly).
+	CheckpointFile string
 }
+
+// ErrNoKey is returned by New for a reconciler that would record outcomes
+// without a key to sign them: Options.Ledger.Signer is required unless
+// DryRun.
+var ErrNoKey = errors.New("reconcile: no reconciler key to sign the outcome events")
 
 // DefaultLease is Options.Lease when zero.
 const DefaultLease = 15 * time.Minute
@@ -103,12 +116,19 @@ type Reconciler struct {
 	o      Options
 	repo   *git.Repository
 	loader *loader
+	// keys are the reconcile keys of the verifier set on the ledger.
+	keys []schema.Key
+	// saved is the checkpoint last written.
+	saved plumbing.Hash
 }
 
 // New returns a reconciler for o.
 func New(o Options) (*Reconciler, error) {
 	if o.Ledger == nil {
 		return nil, errors.New("reconcile: no ledger")
+	}
+	if o.Ledger.Signer == nil && !o.DryRun {
+		return nil, ErrNoKey
 	}
 	if o.Rev == "" {
 		o.Rev = "HEAD"
@@ -139,7 +159,17 @@ func New(o Options) (*Reconciler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the change repository at %s: %w", o.Dir, err)
 	}
-	return &Reconciler{o: o, repo: repo, loader: &loader{repo: repo, limits: o.Limits, now: o.Now, verdicts: map[string]*ticket{}}}, nil
+	if o.CheckpointFile == "" {
+		if o.CheckpointFile, err = defaultCheckpointPath(repo); err != nil {
+			return nil, err
+		}
+	}
+	cp, err := loadCheckpoint(o.CheckpointFile)
+	if err != nil {
+		return nil, err
+	}
+	o.Ledger.Guard(cp)
+	return &Reconciler{o: o, repo: repo, saved: cp, loader: &loader{repo: repo, limits: o.Limits, now: o.Now, verdicts: map[string]*ticket{}}}, nil
 }
 
 // Run is New followed by one Pass.
@@ -175,6 +205,9 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return sum, fmt.Errorf("%s: freezes: %w", validate.ConfigFile, err)
 	}
+	if err := r.trustOutcomes(cfg); err != nil {
+		return sum, err
+	}
 	b.freezes = len(cal)
 	log, err := r.rounds(b, cfg, cal, sum)
 	sum.Events = b.written
@@ -192,9 +225,13 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 			return sum, errors.Join(err, fmt.Errorf("reading the ledger: %w", rerr))
 		}
 		log = l
+		if serr := r.saveCheckpoint(); serr != nil {
+			return sum, errors.Join(err, serr)
+		}
 	}
 	sum.LedgerHead = log.Head.String()
 	count(sum, log, r.o.Tickets)
+	r.problems(sum, log)
 	return sum, err
 }
 
@@ -205,6 +242,9 @@ func (r *Reconciler) rounds(b *bound, cfg *schema.Config, cal calendar.Calendar,
 	var log *ledger.Log
 	for {
 		if err := b.check(); err != nil {
+			return log, err
+		}
+		if err := r.saveCheckpoint(); err != nil {
 			return log, err
 		}
 		var err error
@@ -242,6 +282,65 @@ func (r *Reconciler) fetchMain(ctx context.Context) error {
 		return fmt.Errorf("fetching %s from %s: %w", r.o.MainBranch, r.o.MainRemote, err)
 	}
 	return nil
+}
+
+// trustOutcomes makes the ledger check outcome events against the keys
+// cab.cue trusts for the reconcile role, and refuses to act with a key
+// that is not one of them: its own events would read as forged and be
+// applied again and again.
+func (r *Reconciler) trustOutcomes(cfg *schema.Config) error {
+	keys := schema.KeysFor(cfg.Keys, schema.RoleReconcile)
+	v, err := sign.NewVerifier(keys, schema.RoleReconcile)
+	if err != nil {
+		return fmt.Errorf("%s: %w", validate.ConfigFile, err)
+	}
+	if s := r.o.Ledger.Signer; s != nil && !r.o.DryRun && !v.Trusts(s.KeyID()) {
+		return fmt.Errorf("%w: the reconciler key %s is not among the keys %s trusts with role %q: add its public key there with roles: [%q]",
+			ErrUntrustedKey, s.KeyID(), validate.ConfigFile, schema.RoleReconcile, schema.RoleReconcile)
+	}
+	if !slices.EqualFunc(keys, r.keys, func(a, b schema.Key) bool { return a.PublicKey == b.PublicKey }) || r.keys == nil {
+		r.o.Ledger.SetVerifier(v)
+		r.keys = append([]schema.Key{}, keys...)
+	}
+	return nil
+}
+
+// ErrUntrustedKey: the reconciler's key is not trusted by cab.cue for the
+// reconcile role.
+var ErrUntrustedKey = errors.New("reconcile: untrusted reconciler key")
+
+// saveCheckpoint keeps the ledger head the last read accepted.
+func (r *Reconciler) saveCheckpoint() error {
+	if r.o.DryRun {
+		return nil
+	}
+	h := r.o.Ledger.Checkpoint()
+	if h.IsZero() || h == r.saved {
+		return nil
+	}
+	if err := saveCheckpoint(r.o.CheckpointFile, h); err != nil {
+		return err
+	}
+	r.saved = h
+	return nil
+}
+
+// problems names in sum (and the log) every ticket the ledger sets aside
+// and every outcome event it ignores.
+func (r *Reconciler) problems(sum *Summary, log *ledger.Log) {
+	for _, id := range slices.Sorted(maps.Keys(log.Problems)) {
+		if id == "" || (len(r.o.Tickets) > 0 && !slices.Contains(r.o.Tickets, id)) {
+			continue
+		}
+		what := "ignored"
+		if log.SetAside(id) {
+			what = "set-aside"
+		}
+		for _, p := range log.Problems[id] {
+			sum.Problems = append(sum.Problems, LedgerProblem{Ticket: id, What: what, Message: p.Error()})
+			r.o.Logger.Error("ledger problem", "ticket", id, "what", what, "err", p)
+		}
+	}
 }
 
 // config reads cab.cue at the main line's head: where each environment's

@@ -42,6 +42,19 @@ type Summary struct {
 	// Stopped, when not empty, says which bound the pass stopped at
 	// before it ran out of work (see BoundError).
 	Stopped string `json:"stopped,omitempty"`
+	// Problems are the ledger's problems the pass worked around: tickets
+	// set aside (their entries are broken; nothing of them was done) and
+	// outcome events ignored (not signed by a trusted reconciler key).
+	Problems []LedgerProblem `json:"problems,omitempty"`
+}
+
+// LedgerProblem is a problem of one ticket's ledger entries.
+type LedgerProblem struct {
+	Ticket string `json:"ticket"`
+	// What is "set-aside" (the ticket is left alone) or "ignored" (an
+	// outcome event was left out of its state).
+	What    string `json:"what"`
+	Message string `json:"message"`
 }
 
 // Count returns how many steps recorded kind.

@@ -1,6 +1,9 @@
 package schema
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"slices"
+)
 
 // Ticket is the Go view of #Ticket. Field names and JSON tags mirror the
 // CUE schema exactly (a test proves it on every example).
@@ -186,10 +189,42 @@ type Template struct {
 	Ticket      map[string]any `json:"ticket,omitempty"`
 }
 
-// Key is a public key trusted to sign tickets.
+// Key is a public key trusted by cab.cue, for the roles it lists.
 type Key struct {
 	Name      string `json:"name"`
 	PublicKey string `json:"publicKey"`
+	// Roles says what the key is trusted for (RoleSign, RoleReconcile);
+	// empty means RoleSign alone. Read it with HasRole.
+	Roles []string `json:"roles,omitempty"`
+}
+
+// Roles a trusted key may have.
+const (
+	// RoleSign: the key signs merged tickets (cab sign).
+	RoleSign = "sign"
+	// RoleReconcile: the key signs the reconciler's outcome events on the
+	// ledger (cab reconcile, cab serve).
+	RoleReconcile = "reconcile"
+)
+
+// HasRole reports whether k is trusted for role; a key listing no roles
+// is trusted to sign tickets only.
+func (k Key) HasRole(role string) bool {
+	if len(k.Roles) == 0 {
+		return role == RoleSign
+	}
+	return slices.Contains(k.Roles, role)
+}
+
+// KeysFor returns the keys of keys trusted for role.
+func KeysFor(keys []Key, role string) []Key {
+	var out []Key
+	for _, k := range keys {
+		if k.HasRole(role) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // MergeSigner is a key that signs plain-git merge commits: Approved-by

@@ -27,9 +27,8 @@ const (
 	// CondLedger: the last pass could push to the ledger (a refusal by the
 	// server or endless contention makes it false until a pass succeeds).
 	CondLedger = "ledger"
-	// CondLedgerRewritten: the ledger's history was not rewritten behind
-	// the reconciler's checkpoint. Set it with Server.SetCondition from the
-	// ledger's rewrite hook.
+	// CondLedgerRewritten: the ledger is the reconciler's checkpoint plus
+	// added events. Config.Healthy reports it (asked on every probe).
 	CondLedgerRewritten = "ledger-rewritten"
 )
 
@@ -99,9 +98,16 @@ type check struct {
 // conditions returns the failing conditions, in a stable order, with the
 // running pass judged against warn (zero: not judged).
 func (s *Server) conditions(warn time.Duration) []check {
+	var hook error
+	if s.cfg.Healthy != nil {
+		hook = s.cfg.Healthy() // asked outside s.mu: the hook has locks of its own
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []check
+	if hook != nil {
+		out = append(out, check{CondLedgerRewritten, s.redact.String(hook.Error())})
+	}
 	if !s.running {
 		out = append(out, check{CondLoop, "reconcile loop not running"})
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,4 +144,38 @@ func TestWebhookBodySlots(t *testing.T) {
 	require.Eventually(t, func() bool { return len(s.bodies) == 0 }, wait, tick)
 	status, _ := githubPush(t, s.url, "refs/heads/main")
 	assert.Equal(t, http.StatusAccepted, status)
+}
+
+// TestHealthyHook: while Config.Healthy reports a problem (the reconciler
+// stopped on a rewritten ledger), /healthz and /readyz answer 503 with it,
+// credentials scrubbed, even between passes that return nothing wrong;
+// /livez stays 200 (a restart does not fix a ledger); once it clears, 200.
+func TestHealthyHook(t *testing.T) {
+	var stopped atomic.Pointer[error]
+	s, base := handlerT(t, Config{Interval: time.Hour, Healthy: func() error {
+		if p := stopped.Load(); p != nil {
+			return *p
+		}
+		return nil
+	}})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	require.Eventually(t, func() bool { st, _ := get(t, base+"/healthz"); return st == http.StatusOK }, wait, tick)
+
+	err := errors.New("STOPPED, nothing applied: the ledger was rewritten (https://x-access-token:ghs_SECRET0123456789abcdefghijklmnopqrstu@github.com/acme/changes)")
+	stopped.Store(&err)
+	health, ready, live, body := probes(t, base)
+	assert.Equal(t, http.StatusServiceUnavailable, health)
+	assert.Equal(t, http.StatusServiceUnavailable, ready)
+	assert.Equal(t, http.StatusOK, live)
+	assert.Contains(t, body, CondLedgerRewritten)
+	assert.Contains(t, body, "STOPPED, nothing applied: the ledger was rewritten")
+	assert.NotContains(t, body, "ghs_SECRET")
+
+	stopped.Store(nil)
+	status, _ := get(t, base+"/healthz")
+	assert.Equal(t, http.StatusOK, status)
+	cancel()
+	require.NoError(t, <-done)
 }

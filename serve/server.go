@@ -109,6 +109,10 @@ type Config struct {
 	// Now returns the wall clock for timestamps; time.Now when nil.
 	// Durations always use the monotonic clock.
 	Now func() time.Time
+	// Healthy, when set, is asked by /healthz on every request: an error
+	// makes it answer 503 with the error (e.g. the reconciler stopped on
+	// a ledger that is not its checkpoint plus added events).
+	Healthy func() error
 }
 
 // Server is the reconciler daemon: a reconcile loop and the HTTP handler

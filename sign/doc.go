@@ -8,6 +8,12 @@
 // PKCS#8, optionally in the cosign/sigstore encrypted format) or KMS URIs
 // handed to sigstore's kms package.
 //
+// Keys in cab.cue carry roles: [Verify] only accepts keys trusted to sign
+// tickets (schema.RoleSign, the default); a [Verifier] for the reconcile
+// role checks the reconciler's outcome events on the ledger. Predicates are
+// read without verification only through [PredicateOf] (package
+// statement), which checks the payload and predicate types.
+//
 // Invariants of [Verify]:
 //
 //   - It hashes, verifies and hands on one byte buffer: the Statement it

@@ -3,11 +3,13 @@ package sign
 import (
 	"errors"
 	"fmt"
+
+	"github.com/cabhq/cab/sign/statement"
 )
 
 var (
 	// ErrMalformed means the envelope or its statement could not be read.
-	ErrMalformed = errors.New("malformed attestation")
+	ErrMalformed = statement.ErrMalformed
 	// ErrUntrusted means no trusted key verified the envelope's signature.
 	ErrUntrusted = errors.New("signature not made by a trusted key")
 	// ErrMismatch means the signature is good but the statement does not

@@ -160,23 +160,34 @@ func (s *Signer) Sign(ctx context.Context, st Statement) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing %s: %w", st.Subject[0].Name, err)
 	}
+	env, err := s.SignPayload(ctx, PayloadType, payload)
+	if err != nil {
+		return nil, fmt.Errorf("signing %s: %w", st.Subject[0].Name, err)
+	}
+	return env, nil
+}
+
+// SignPayload returns the DSSE envelope (JSON) of payload with payload
+// type payloadType, with one signature whose keyid is [Signer.KeyID]. The
+// ledger signs the reconciler's outcome events with it.
+func (s *Signer) SignPayload(ctx context.Context, payloadType string, payload []byte) ([]byte, error) {
 	es, err := ssldsse.NewEnvelopeSigner(&sigdsse.SignerAdapter{
 		SignatureSigner: s.sv,
 		Pub:             s.pub,
 		PubKeyID:        s.keyID,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("signing %s: %w", st.Subject[0].Name, err)
+		return nil, err
 	}
-	env, err := es.SignPayload(ctx, PayloadType, payload)
+	env, err := es.SignPayload(ctx, payloadType, payload)
 	if err != nil {
-		return nil, fmt.Errorf("signing %s: %w", st.Subject[0].Name, err)
+		return nil, err
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(env); err != nil {
-		return nil, fmt.Errorf("signing %s: %w", st.Subject[0].Name, err)
+		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }

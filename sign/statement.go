@@ -3,49 +3,35 @@ package sign
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"time"
 
-	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/sign/statement"
 )
 
+// The statement format lives in package statement (a leaf, so that every
+// reader of a predicate can use PredicateOf); sign re-exports it.
 const (
 	// StatementType is the in-toto Statement v1 type.
-	StatementType = "https://in-toto.io/Statement/v1"
+	StatementType = statement.StatementType
 	// PredicateType identifies a cab change attestation.
-	PredicateType = "https://cab.dev/change/v1"
+	PredicateType = statement.PredicateType
 	// PayloadType is the DSSE payload type of an in-toto statement; cosign
 	// verify-attestation expects exactly this value.
-	PayloadType = "application/vnd.in-toto+json"
+	PayloadType = statement.PayloadType
 )
 
-// Predicate is what cab attests about a merged ticket.
-type Predicate struct {
-	ID          string `json:"id"`
-	MergeCommit string `json:"mergeCommit"`
-	PR          int64  `json:"pr,omitempty"`
-	Author      string `json:"author"`
-	// Merger merged the change (never one of the approvers).
-	Merger       string            `json:"merger,omitempty"`
-	Approvals    []policy.Approval `json:"approvals"`
-	PolicyDigest string            `json:"policyDigest"` // "sha256:<hex>" of the base rules
-	Environments []string          `json:"environments"`
-	Repository   string            `json:"repository"`
-	SignedAt     time.Time         `json:"signedAt"`
-}
+type (
+	// Predicate is what cab attests about a merged ticket.
+	Predicate = statement.Predicate
+	// Subject is an in-toto resource descriptor: the ticket path and digest.
+	Subject = statement.Subject
+	// Statement is an in-toto Statement v1 whose predicate is a [Predicate].
+	Statement = statement.Statement
+)
 
-// Subject is an in-toto resource descriptor: the ticket path and digest.
-type Subject struct {
-	Name   string            `json:"name"`
-	Digest map[string]string `json:"digest"`
-}
-
-// Statement is an in-toto Statement v1 whose predicate is a [Predicate].
-type Statement struct {
-	Type          string    `json:"_type"`
-	Subject       []Subject `json:"subject"`
-	PredicateType string    `json:"predicateType"`
-	Predicate     Predicate `json:"predicate"`
-}
+// PredicateOf reads the cab predicate of a ticket envelope without
+// verifying it, payload type checked: see [statement.PredicateOf], the one
+// reader of predicates.
+func PredicateOf(envelope []byte) (*Predicate, error) { return statement.PredicateOf(envelope) }
 
 // NewStatement returns the statement for the ticket at ticketPath whose
 // canonical JSON has the sha256 hex digest ticketDigest (see [Digest]).

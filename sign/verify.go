@@ -49,6 +49,9 @@ func Verify(envelope []byte, trusted []schema.Key, want Expect) (*Statement, err
 	if len(env.Signatures) != 1 {
 		return nil, fmt.Errorf("%s: %w: envelope has %d signatures, want 1", ticket, ErrMalformed, len(env.Signatures))
 	}
+	// Only keys trusted to sign tickets count: a reconciler's key signs
+	// outcomes, never a change.
+	trusted = schema.KeysFor(trusted, schema.RoleSign)
 	if len(trusted) == 0 {
 		return nil, fmt.Errorf("%s: %w: no trusted keys configured", ticket, ErrUntrusted)
 	}
@@ -135,4 +138,79 @@ func check(st *Statement, want Expect) error {
 		return mismatch("predicate.mergeCommit", p.MergeCommit, want.MergeCommit)
 	}
 	return nil
+}
+
+// Verifier checks DSSE envelopes of any payload type against the keys
+// cab.cue trusts for one role; the ledger uses it (role
+// schema.RoleReconcile) to check the reconciler's outcome events. Make
+// it with [NewVerifier]; it is safe for concurrent use.
+type Verifier struct {
+	role  string
+	keys  []verifierKey
+	names []string
+}
+
+type verifierKey struct {
+	name, id string
+	v        signature.Verifier
+}
+
+// NewVerifier returns a verifier trusting the keys of trusted that have
+// role. It fails on a key that does not parse.
+func NewVerifier(trusted []schema.Key, role string) (*Verifier, error) {
+	out := &Verifier{role: role}
+	for _, k := range schema.KeysFor(trusted, role) {
+		v, err := loadVerifier(k)
+		if err != nil {
+			return nil, err
+		}
+		pub, err := v.PublicKey()
+		if err != nil {
+			return nil, fmt.Errorf("trusted key %q: %w", k.Name, err)
+		}
+		id, err := KeyID(pub)
+		if err != nil {
+			return nil, fmt.Errorf("trusted key %q: %w", k.Name, err)
+		}
+		out.keys = append(out.keys, verifierKey{name: k.Name, id: id, v: v})
+		out.names = append(out.names, k.Name)
+	}
+	return out, nil
+}
+
+// Trusts reports whether the key with id keyID (see [KeyID]) is one of
+// the verifier's.
+func (v *Verifier) Trusts(keyID string) bool {
+	return slices.ContainsFunc(v.keys, func(k verifierKey) bool { return k.id == keyID })
+}
+
+// Len is how many keys the verifier trusts.
+func (v *Verifier) Len() int { return len(v.keys) }
+
+// VerifyPayload checks that envelope is a DSSE envelope of payloadType
+// with exactly one signature, made by one of the verifier's keys, and
+// returns the payload bytes that signature covers: the only bytes a
+// caller may read. Failures wrap [ErrMalformed] or [ErrUntrusted].
+func (v *Verifier) VerifyPayload(envelope []byte, payloadType string) ([]byte, error) {
+	var env ssldsse.Envelope
+	if err := json.Unmarshal(envelope, &env); err != nil {
+		return nil, fmt.Errorf("%w: envelope: %v", ErrMalformed, err)
+	}
+	if env.PayloadType != payloadType {
+		return nil, fmt.Errorf("%w: payload type %q, want %q", ErrMalformed, env.PayloadType, payloadType)
+	}
+	if len(env.Signatures) != 1 {
+		return nil, fmt.Errorf("%w: envelope has %d signatures, want 1", ErrMalformed, len(env.Signatures))
+	}
+	if len(v.keys) == 0 {
+		return nil, fmt.Errorf("%w: cab.cue trusts no key with role %q", ErrUntrusted, v.role)
+	}
+	for _, k := range v.keys {
+		var p []byte
+		wv := sigdsse.WrapVerifier(k.v, sigdsse.WithExpectedPayloadType(payloadType), sigdsse.WithDecodedPayload(&p))
+		if err := wv.VerifySignature(bytes.NewReader(envelope), nil); err == nil {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("%w with role %q (keyid %q; tried %s)", ErrUntrusted, v.role, env.Signatures[0].KeyID, strings.Join(v.names, ", "))
 }

@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -15,6 +14,7 @@ import (
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/sign/statement"
 )
 
 // DefaultPostReviewDays is when an emergency's post-incident review is due
@@ -65,7 +65,7 @@ func overdueReviews(repo *git.Repository, head *object.Tree, author string, days
 		if ev.Kind != ledger.KindSigned || len(ev.Envelope) == 0 {
 			continue
 		}
-		p, err := predicateOf(ev.Envelope)
+		p, err := statement.PredicateOf(ev.Envelope)
 		if err != nil || p.Author != author {
 			continue
 		}
@@ -97,36 +97,6 @@ func overdueReviews(repo *git.Repository, head *object.Tree, author string, days
 		}
 	}
 	return out, nil
-}
-
-// predicateOf reads the predicate of a ledger envelope. The ledger branch
-// is written by cab alone and its envelopes are checked by cab verify; the
-// gate only needs who merged the emergency and when.
-func predicateOf(envelope []byte) (struct {
-	Author   string    `json:"author"`
-	SignedAt time.Time `json:"signedAt"`
-}, error) {
-	var p struct {
-		Author   string    `json:"author"`
-		SignedAt time.Time `json:"signedAt"`
-	}
-	var env struct {
-		Payload string `json:"payload"`
-	}
-	if err := json.Unmarshal(envelope, &env); err != nil {
-		return p, err
-	}
-	payload, err := base64.StdEncoding.DecodeString(env.Payload)
-	if err != nil {
-		return p, err
-	}
-	var st struct {
-		Predicate json.RawMessage `json:"predicate"`
-	}
-	if err := json.Unmarshal(payload, &st); err != nil {
-		return p, err
-	}
-	return p, json.Unmarshal(st.Predicate, &p)
 }
 
 // postReviewDays reads the deadline from the base configuration.

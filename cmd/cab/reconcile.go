@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gogit "github.com/go-git/go-git/v5"
@@ -30,6 +31,7 @@ import (
 	httptarget "github.com/cabhq/cab/reconcile/target/http"
 	"github.com/cabhq/cab/reconcile/target/oci"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/sign"
 )
 
 type reconcileOptions struct {
@@ -56,6 +58,12 @@ type reconcileOptions struct {
 	// redactor scrubs credentials from everything the reconciler writes
 	// (ledger reasons, logs, steps); envRedactor when nil.
 	redactor *redact.Redactor
+	// Key signs the outcome events; AcceptLedger accepts a reviewed
+	// ledger commit as the checkpoint.
+	Key          string
+	AcceptLedger string
+	// signer is the key loaded (cab serve loads it at start).
+	signer *sign.Signer
 }
 
 func (o *reconcileOptions) addFlags(fs *pflag.FlagSet) {
@@ -67,6 +75,7 @@ func (o *reconcileOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Tickets, "ticket", nil, "only these ticket ids (repeatable)")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&o.LogLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error (steps are printed on stdout either way)")
+	fs.StringVar(&o.AcceptLedger, "accept-ledger", "", "after reviewing a ledger the reconciler stopped on, accept this ledger commit (usually its head) as the checkpoint; applies nothing")
 	o.addEngineFlags(fs)
 }
 
@@ -83,6 +92,7 @@ func (o *reconcileOptions) addEngineFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Retries, "retries", 3, "attempts of each target call that meets a 5xx or a network error")
 	fs.DurationVar(&o.TargetTimeout, "target-timeout", 5*time.Minute, "bound on each observe, apply or restore of one action (a registry or git server that hangs)")
 	fs.DurationVar(&o.GitTimeout, "git-timeout", gitpush.DefaultTimeout, "bound on each fetch or push of the change repository, the ledger and environment repositories (a remote that accepts and never answers)")
+	fs.StringVar(&o.Key, "key", "", "the reconciler's key, which signs every outcome event: file://reconciler.key, a path, or a KMS URI (password from "+keyPasswordEnv+"); cab.cue must trust it with roles: [\"reconcile\"]")
 }
 
 // scrubber returns o's redactor, made from the environment on first use.
@@ -91,6 +101,23 @@ func (o *reconcileOptions) scrubber() *redact.Redactor {
 		o.redactor = envRedactor()
 	}
 	return o.redactor
+}
+
+// errNoKey explains how to give a reconciler its key.
+var errNoKey = errors.New(`--key is required: the reconciler signs every outcome event it records
+    hint: cab keygen --out reconciler, add reconciler.pub to keys: in cab.cue with roles: ["reconcile"], then --key file://reconciler.key (a --dry-run needs no key)`)
+
+// loadSigner loads --key (once).
+func (o *reconcileOptions) loadSigner(ctx context.Context) (*sign.Signer, error) {
+	if o.signer != nil || o.Key == "" {
+		return o.signer, nil
+	}
+	s, err := sign.LoadSigner(ctx, o.Key, keyPassword)
+	if err != nil {
+		return nil, fmt.Errorf("--key: %w", err)
+	}
+	o.signer = s
+	return s, nil
 }
 
 func (o *reconcileOptions) validate() error {
@@ -147,6 +174,16 @@ func (o *reconcileOptions) reconciler(dir string, logger *slog.Logger, observer 
 	l := ledger.Open(repo, o.Remote, o.Branch)
 	l.Logger = logger
 	l.Author.Name = "cab reconcile"
+	if o.Key == "" && !o.DryRun {
+		return nil, errNoKey
+	}
+	signer, err := o.loadSigner(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	if signer != nil {
+		l.Signer = signer
+	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	cacheDir := o.CacheDir
 	if cacheDir == "" {
@@ -267,17 +304,33 @@ is not progress. A pass has bounds on the events it records and on its
 duration, derived from the work in flight (--lease per ticket-environment),
 and stops at them, saying so.
 
+Every outcome event is signed with --key (a key cab.cue trusts with roles:
+["reconcile"]); outcome events that are not are ignored and named. A ticket
+whose ledger entries are broken (a second signed event, an impossible
+transition, an unreadable file) is set aside and named; the others go on.
+
+The reconciler keeps the ledger head it last acted on in .git/cab/reconcile-
+checkpoint and acts only on a ledger that is that head plus added events.
+After a rewrite or an edit it stops before applying anything, names every
+ticket whose events vanished or changed, and keeps stopping until an operator
+has reviewed the ledger and run cab reconcile --accept-ledger <commit>.
+
 Exit status: 0 when nothing failed, 1 when a change failed, was quarantined or
 expired in this pass, is held because a target, the error budget or its merge
-commit could not be read, or the pass stopped at one of its bounds, 2 on a
-usage or internal error.`,
+commit could not be read, a ticket was set aside or an outcome ignored, the
+ledger is not append-only since the checkpoint, or the pass stopped at one of
+its bounds; 2 on a usage or internal error.`,
 		Example: `  cab reconcile --dry-run            # what would change, from what to what
-  cab reconcile                      # apply, in CI after cab sign
-  cab reconcile --ticket CHG-2026-0042 --format json`,
+  cab reconcile --key file://reconciler.key   # apply, in CI after cab sign
+  cab reconcile --accept-ledger 3f2a…         # after reviewing a ledger the reconciler stopped on
+  cab reconcile --key file://reconciler.key --ticket CHG-2026-0042 --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
 				return err
+			}
+			if o.AcceptLedger != "" {
+				return o.accept(cmd)
 			}
 			logger := o.logger(cmd.ErrOrStderr())
 			var observer reconcile.Observer
@@ -291,7 +344,7 @@ usage or internal error.`,
 			sum, err := r.Pass(gitpush.WithTimeout(cmd.Context(), o.GitTimeout))
 			var bound *reconcile.BoundError
 			if err != nil && !errors.As(err, &bound) {
-				return err
+				return ledgerStop(cmd.ErrOrStderr(), err)
 			}
 			if o.Format == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -302,9 +355,13 @@ usage or internal error.`,
 			} else {
 				writeStates(cmd.OutOrStdout(), sum, o.DryRun)
 			}
+			writeLedgerProblems(cmd.ErrOrStderr(), sum)
 			if bound != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "cab: %v\n", bound)
 				return errViolations
+			}
+			if len(sum.Problems) > 0 {
+				return errViolations // tickets set aside or outcomes ignored
 			}
 			if o.DryRun {
 				return nil
@@ -325,6 +382,46 @@ usage or internal error.`,
 	o.addFlags(cmd.Flags())
 	return cmd
 }
+
+// accept runs --accept-ledger.
+func (o *reconcileOptions) accept(cmd *cobra.Command) error {
+	repo, err := gogit.PlainOpenWithOptions(".", &gogit.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return fmt.Errorf("opening the git repository: %w", err)
+	}
+	h, err := reconcile.AcceptLedger(cmd.Context(), ".", "", ledger.Open(repo, o.Remote, o.Branch), o.AcceptLedger)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "accepted ledger %s as this reconciler's checkpoint: the next pass acts on what was added since\n", h)
+	return nil
+}
+
+// ledgerStop reports a pass stopped because the ledger is not its
+// checkpoint plus added events (exit 1, with the command that accepts a
+// reviewed ledger), and returns other errors as they are.
+func ledgerStop(w io.Writer, err error) error {
+	var ce *ledger.CheckpointError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	fmt.Fprintf(w, "cab: STOPPED, nothing applied: %v\n", ce)
+	for _, c := range ce.Changes {
+		fmt.Fprintf(w, "    %s %s\n", c.What, c.Path)
+	}
+	fmt.Fprintf(w, "    hint: someone rewrote or edited the ledger since this reconciler last acted (at %s). Review it (git log -p %s..%s, cab verify --checkpoint), then accept it: cab reconcile --accept-ledger %s\n",
+		short(ce.Checkpoint.String()), short(ce.Checkpoint.String()), short(ce.Head.String()), ce.Head)
+	return errViolations
+}
+
+// writeLedgerProblems names the tickets set aside and the outcomes ignored.
+func writeLedgerProblems(w io.Writer, sum *reconcile.Summary) {
+	for _, p := range sum.Problems {
+		fmt.Fprintf(w, "cab: %s %s: %s\n", strings.ToUpper(p.What), p.Ticket, p.Message)
+	}
+}
+
+func short(h string) string { return h[:min(12, len(h))] }
 
 func writeStates(w io.Writer, sum *reconcile.Summary, dryRun bool) {
 	if dryRun {
@@ -348,6 +445,19 @@ func writeStates(w io.Writer, sum *reconcile.Summary, dryRun bool) {
 type serveEngine struct {
 	mu sync.Mutex
 	r  *reconcile.Reconciler
+	// stopped is why the last pass stopped before acting on a ledger
+	// that is not its checkpoint plus added events (nil: it did not). It
+	// is read by /healthz while a pass holds mu, hence atomic.
+	stopped atomic.Pointer[error]
+}
+
+// healthy is cab serve's health hook: unhealthy while the ledger check
+// stops every apply.
+func (e *serveEngine) healthy() error {
+	if p := e.stopped.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // serveReconcile runs one pass over the watched branch, fetched first.
@@ -376,5 +486,17 @@ func serveReconcile(ctx context.Context, o serveOptions, obs reconcile.Observer)
 		}
 		e.r = r
 	}
-	return e.r.Pass(ctx)
+	sum, err := e.r.Pass(ctx)
+	e.stopped.Store(nil)
+	var ce *ledger.CheckpointError
+	if errors.As(err, &ce) {
+		// Stop every apply until an operator accepts a reviewed ledger
+		// (cab reconcile --accept-ledger), which the next pass reads
+		// from the checkpoint file afresh.
+		e.r = nil
+		stopped := fmt.Errorf("STOPPED, nothing applied: %w; review the ledger, then run cab reconcile --accept-ledger %s", ce, ce.Head)
+		e.stopped.Store(&stopped)
+		return sum, stopped
+	}
+	return sum, err
 }

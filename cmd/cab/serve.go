@@ -187,7 +187,8 @@ Routes:
   POST /webhook/gitlab   X-Gitlab-Token must equal the secret token; Push Hook
   GET  /healthz          200 "ok" while the loop runs, the last pass succeeded
                          (or none finished yet), no pass runs past --pass-warn
-                         and the ledger can be pushed; 503 with the reasons
+                         the ledger can be pushed and is the reconciler's
+                         checkpoint plus added events; 503 with the reasons
   GET  /readyz           readiness: the loop runs, the last pass succeeded, the
                          ledger can be pushed
   GET  /livez            liveness: no pass runs past --pass-wedged
@@ -214,8 +215,8 @@ On SIGINT or SIGTERM cab stops answering HTTP, lets the running pass go on
 for --shutdown-grace, then cancels it: the reconciler abandons the step
 safely (an "applying" event without an outcome stays on the ledger, and the
 next start resumes it by observing the target before acting).`,
-		Example: `  cab serve --interval 5m --webhook github --github-secret-file /run/secrets/webhook
-  CAB_WEBHOOK_SECRET=... cab serve --listen :8080 --webhook gitlab --log-format json
+		Example: `  cab serve --key file://reconciler.key --interval 5m --webhook github --github-secret-file /run/secrets/webhook
+  CAB_WEBHOOK_SECRET=... cab serve --key file://reconciler.key --listen :8080 --webhook gitlab --log-format json
   curl -s localhost:8080/healthz`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -224,6 +225,12 @@ next start resumes it by observing the target before acting).`,
 			}
 			github, gitlab, err := o.secrets(os.Getenv)
 			if err != nil {
+				return err
+			}
+			if o.Engine.Key == "" {
+				return errNoKey
+			}
+			if _, err := o.Engine.loadSigner(cmd.Context()); err != nil {
 				return err
 			}
 			// Every output scrubs the secrets this process holds.
@@ -259,6 +266,7 @@ next start resumes it by observing the target before acting).`,
 				PassWarn:     o.PassWarn,
 				PassWedged:   o.PassWedged,
 				Redactor:     o.Engine.redactor,
+				Healthy:      o.engine.healthy,
 			})
 			if err != nil {
 				return err

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/reconcile"
+	"github.com/cabhq/cab/sign"
 )
 
 // syncBuffer is a stderr that the daemon writes while the test reads.
@@ -56,7 +57,7 @@ func startServe(t *testing.T, args ...string) *daemon {
 	ctx, cancel := context.WithCancel(t.Context())
 	stderr := &syncBuffer{}
 	code := make(chan int, 1)
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)
+	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--key", reconcilerKey(t)}, args...)
 	go func() { code <- Main(ctx, args, io.Discard, stderr) }()
 	var once sync.Once
 	exit := -1
@@ -95,6 +96,16 @@ func startServe(t *testing.T, args ...string) *daemon {
 // serveWait bounds each wait for the daemon; generous, since only a failing
 // test waits it out and a loaded machine is slow.
 const serveWait = time.Minute
+// reconcilerKey writes a fresh unencrypted key and returns its reference:
+// cab serve refuses to start without the key that signs its outcomes.
+func reconcilerKey(t *testing.T) string {
+	t.Helper()
+	priv, _, err := sign.Keygen(sign.AlgECDSAP256)
+	require.NoError(t, err)
+	p := filepath.Join(t.TempDir(), "reconciler.key")
+	require.NoError(t, os.WriteFile(p, priv, 0o600))
+	return "file://" + p
+}
 
 var noKeepAlive = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 

@@ -227,7 +227,7 @@ func untrustedKey(repo *gogit.Repository, rev string, signer *sign.Signer) strin
 	if err != nil {
 		return ""
 	}
-	for _, k := range cfg.Keys {
+	for _, k := range schema.KeysFor(cfg.Keys, schema.RoleSign) {
 		pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(k.PublicKey))
 		if err != nil {
 			continue
@@ -236,5 +236,5 @@ func untrustedKey(repo *gogit.Repository, rev string, signer *sign.Signer) strin
 			return ""
 		}
 	}
-	return fmt.Sprintf("the signing key %s is not among the keys cab.cue trusts: cab reconcile and cab verify will refuse these signatures (add its public half to keys: in cab.cue)", signer.KeyID())
+	return fmt.Sprintf("the signing key %s is not among the keys cab.cue trusts to sign tickets: cab reconcile and cab verify will refuse these signatures (add its public half to keys: in cab.cue)", signer.KeyID())
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	gogit "github.com/go-git/go-git/v5"
@@ -30,7 +31,7 @@ func (o *verifyOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Rev, "rev", "HEAD", "the main line to verify")
 	fs.StringVar(&o.Remote, "remote", "origin", "remote the ledger branch is fetched from (\"\" for local only)")
 	fs.StringVar(&o.Branch, "ledger", ledger.DefaultBranch, "ledger branch")
-	fs.StringVar(&o.Checkpoint, "checkpoint", "", "file holding the ledger head a previous run saw: fail if the ledger was rewritten since; updated with the head seen now")
+	fs.StringVar(&o.Checkpoint, "checkpoint", "", "file holding the ledger head a previous run saw: fail, naming every ticket whose events were dropped or rewritten, if the ledger is not that head plus added events; moved on to the head seen now unless it was rewritten")
 	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
 }
 
@@ -49,9 +50,12 @@ func newVerifyCmd() *cobra.Command {
 		Long: `Verify walks main by first parent and the ledger, and checks that every
 merged ticket was signed by a key its base cab.cue trusts, that the ticket on
 main is byte for byte what was signed (nothing changed after merge), that
-no ticket reached main without passing the gate, and, with --checkpoint,
-that the ledger was not rewritten since the last run. Exit status 1 names
-each break: the ticket, the commit and what broke.`,
+no ticket reached main without passing the gate, that every outcome event
+(applying, applied, verified, failed, ...) is signed by a key cab.cue trusts
+with roles: ["reconcile"], that every ticket's ledger entries read and
+replay, and, with --checkpoint, that the ledger is the last run's head plus
+added events (naming every ticket whose events were dropped or rewritten).
+Exit status 1 names each break: the ticket, the commit and what broke.`,
 		Example: `  cab verify
   cab verify --checkpoint .cab-checkpoint --format json`,
 		Args: cobra.NoArgs,
@@ -87,7 +91,11 @@ each break: the ticket, the commit and what broke.`,
 			if err != nil {
 				return err
 			}
-			if o.Checkpoint != "" && rep.LedgerHead != plumbing.ZeroHash.String() {
+			// A rewritten ledger does not move the checkpoint: the next
+			// run reports it again until the file is replaced by hand,
+			// after review.
+			rewritten := slices.ContainsFunc(rep.Breaks, func(b audit.Break) bool { return b.What == "ledger-rewritten" })
+			if o.Checkpoint != "" && rep.LedgerHead != plumbing.ZeroHash.String() && !rewritten {
 				if err := os.WriteFile(o.Checkpoint, []byte(rep.LedgerHead+"\n"), 0o644); err != nil {
 					return fmt.Errorf("--checkpoint: %w", err)
 				}

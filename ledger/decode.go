@@ -1,0 +1,225 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// The layout (v1): the root tree of a ledger commit holds the directory
+// ledger/, which holds one directory per ticket id, which holds the files
+// <seq>-<kind>.json and <seq>-<kind>.dsse. This file is the only reader of
+// that layout.
+
+// dir is the directory of the ledger branch holding one directory per ticket.
+const dir = "ledger"
+
+// maxFile bounds the size of one file read from the ledger branch.
+const maxFile = 4 << 20
+
+var fileRE = regexp.MustCompile(`^([1-9][0-9]{0,8})-([a-z-]{1,32})\.(json|dsse)$`)
+
+// CorruptError reports ledger content cab did not write: an unexpected
+// path, a file disagreeing with its name, undecodable JSON, a gap in the
+// sequence numbers. Its message is "<path>: <reason>" ("<dir>/<reason>"
+// when Path names a directory, ending in "/").
+type CorruptError struct {
+	Path   string
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	if strings.HasSuffix(e.Path, "/") {
+		return e.Path + e.Reason
+	}
+	return e.Path + ": " + e.Reason
+}
+
+// TicketLog is what the ledger holds about one ticket, decoded tolerantly:
+// every event that could be read, and everything that is wrong.
+type TicketLog struct {
+	ID string
+	// Tree is the id of ledger/<ID>/ read.
+	Tree plumbing.Hash
+	// Events are the events that could be read, by sequence number, with
+	// their envelopes; outcome events that did not verify are included
+	// (Problems names them).
+	Events []Event
+	// Problems are *CorruptError (unreadable files, gaps), *InvalidError
+	// and *TransitionError (the state machine refuses an event), and
+	// *OutcomeError (an outcome event not signed by a trusted reconciler
+	// key, when the ticket was decoded with a verifier).
+	Problems []error
+	// State is where the ticket stands, replaying its events without the
+	// outcomes that did not verify (Seq still counts them). It is
+	// meaningful only when the ticket is not SetAside.
+	State TicketState
+}
+
+// SetAside reports whether the ticket's events cannot be trusted at all
+// (anything wrong but an outcome that did not verify, which is only
+// ignored): readers that act leave the ticket alone.
+func (t *TicketLog) SetAside() bool {
+	for _, p := range t.Problems {
+		var oe *OutcomeError
+		if !errors.As(p, &oe) {
+			return true
+		}
+	}
+	return false
+}
+
+// ignored reports whether event seq did not verify.
+func (t *TicketLog) ignored(seq int) bool {
+	for _, p := range t.Problems {
+		var oe *OutcomeError
+		if errors.As(p, &oe) && oe.Seq == seq {
+			return true
+		}
+	}
+	return false
+}
+
+// LedgerDir returns the id of the ledger/ directory in the root tree of a
+// ledger commit (zero when there is none).
+func LedgerDir(objs Objects, root plumbing.Hash) (plumbing.Hash, error) {
+	entries, err := objs.Tree(root)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("reading the ledger tree %s: %w", root, err)
+	}
+	for _, e := range entries {
+		if e.Name != dir {
+			continue
+		}
+		if e.Mode != filemode.Dir {
+			return plumbing.ZeroHash, &CorruptError{Path: dir, Reason: "not a directory"}
+		}
+		return e.Hash, nil
+	}
+	return plumbing.ZeroHash, nil
+}
+
+// TicketDirs lists the ticket directories of the ledger/ directory tree
+// h, sorted by id; problems are the entries that are not ticket
+// directories (which belong to no ticket and are otherwise ignored).
+func TicketDirs(objs Objects, h plumbing.Hash) (tickets []object.TreeEntry, problems []error, err error) {
+	if h.IsZero() {
+		return nil, nil, nil
+	}
+	entries, err := objs.Tree(h)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading %s/: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !ValidTicketID(e.Name) || e.Mode != filemode.Dir {
+			problems = append(problems, &CorruptError{Path: dir + "/" + e.Name, Reason: "not a ticket directory"})
+			continue
+		}
+		tickets = append(tickets, e)
+	}
+	return tickets, problems, nil
+}
+
+// DecodeTicket reads ledger/<id>/ (tree h) tolerantly: it keeps every
+// event it can read and records each problem instead of stopping. The
+// state machine is replayed when every file was read: with a verifier,
+// outcome events must carry an envelope it accepts over their canonical
+// JSON, and those that do not are left out of the state (an
+// *OutcomeError each); without one, outcomes are not checked.
+func DecodeTicket(objs Objects, id string, h plumbing.Hash, v EventVerifier) *TicketLog {
+	t := &TicketLog{ID: id, Tree: h}
+	tpath := dir + "/" + id + "/"
+	files, err := objs.Tree(h)
+	if err != nil {
+		t.Problems = append(t.Problems, &CorruptError{Path: tpath, Reason: "unreadable: " + err.Error()})
+		return t
+	}
+	bySeq := map[int]*Event{}
+	envelopes := map[string][]byte{}
+	for _, fe := range files {
+		fpath := tpath + fe.Name
+		m := fileRE.FindStringSubmatch(fe.Name)
+		if m == nil || fe.Mode != filemode.Regular {
+			t.Problems = append(t.Problems, &CorruptError{Path: fpath, Reason: "not <seq>-<kind>.json or .dsse"})
+			continue
+		}
+		data, err := objs.Blob(fe.Hash, maxFile)
+		switch {
+		case errors.Is(err, plumbing.ErrObjectNotFound):
+			t.Problems = append(t.Problems, &CorruptError{Path: fpath, Reason: "missing from the repository"})
+			continue
+		case err != nil:
+			t.Problems = append(t.Problems, &CorruptError{Path: fpath, Reason: err.Error()})
+			continue
+		}
+		if m[3] == "dsse" {
+			envelopes[m[1]+"-"+m[2]] = data
+			continue
+		}
+		var ev Event
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&ev); err != nil {
+			t.Problems = append(t.Problems, &CorruptError{Path: fpath, Reason: err.Error()})
+			continue
+		}
+		seq, _ := strconv.Atoi(m[1])
+		if ev.Seq != seq || ev.Kind != m[2] || ev.Ticket != id {
+			t.Problems = append(t.Problems, &CorruptError{Path: fpath, Reason: fmt.Sprintf("holds %s event %d of %s", ev.Kind, ev.Seq, ev.Ticket)})
+			continue
+		}
+		if bySeq[seq] != nil {
+			t.Problems = append(t.Problems, &CorruptError{Path: fpath, Reason: fmt.Sprintf("second event %d", seq)})
+			continue
+		}
+		bySeq[seq] = &ev
+	}
+	for _, name := range slices.Sorted(maps.Keys(envelopes)) {
+		seq, _ := strconv.Atoi(name[:strings.IndexByte(name, '-')])
+		if ev := bySeq[seq]; ev != nil && ev.name() == name {
+			ev.Envelope = envelopes[name]
+			continue
+		}
+		t.Problems = append(t.Problems, &CorruptError{Path: tpath + name + ".dsse", Reason: "envelope without its event"})
+	}
+	seqs := slices.Sorted(maps.Keys(bySeq))
+	next := 1
+	for _, s := range seqs {
+		switch {
+		case s == next+1:
+			t.Problems = append(t.Problems, &CorruptError{Path: tpath, Reason: fmt.Sprintf("event %d is missing", next)})
+		case s > next:
+			t.Problems = append(t.Problems, &CorruptError{Path: tpath, Reason: fmt.Sprintf("events %d to %d are missing", next, s-1)})
+		}
+		t.Events = append(t.Events, *bySeq[s])
+		next = s + 1
+	}
+	if len(t.Problems) > 0 {
+		return t
+	}
+	for i := range t.Events {
+		ev := &t.Events[i]
+		if v != nil && IsOutcome(ev.Kind) {
+			if err := verifyOutcome(v, ev, tpath+ev.name()+".json"); err != nil {
+				t.Problems = append(t.Problems, err)
+				t.State.Seq = ev.Seq // it keeps its number
+				continue
+			}
+		}
+		if err := t.State.apply(ev); err != nil {
+			t.Problems = append(t.Problems, err)
+			break
+		}
+	}
+	return t
+}
