@@ -191,7 +191,11 @@ func TestLegacyQuarantineIsJudgedAgain(t *testing.T) {
 	stale := f.clone()
 	f.mergeAndSign(spec{id: "CHG-2026-0001", image: img, envs: []string{"staging"}})
 	commit := sh(t, f.work, "git", "rev-parse", "HEAD")
-	_, err := f.ledger().Update(context.Background(), func(*ledger.Log) ([]ledger.Event, error) {
+	// The set-aside was recorded by a reconciler cab.cue trusts (an
+	// unsigned one would be ignored, and the ticket applied outright).
+	old := f.ledger()
+	old.Signer = f.signer
+	_, err := old.Update(context.Background(), func(*ledger.Log) ([]ledger.Event, error) {
 		return []ledger.Event{{Ticket: "CHG-2026-0001", Kind: ledger.KindQuarantined, Actor: "cab-reconcile@old", Commit: commit,
 			Data: json.RawMessage(fmt.Sprintf(`{"reason":"the merge commit %s is not in the repository (fetch main): object not found"}`, commit))}}, nil
 	})
@@ -216,7 +220,7 @@ func TestLegacyQuarantineIsJudgedAgain(t *testing.T) {
 	f.mergeAndSign(spec{id: "CHG-2026-0002", image: img, envs: []string{"staging"}})
 	commit = sh(t, f.work, "git", "rev-parse", "HEAD")
 	f.mergeAndSign(spec{id: "CHG-2026-0003", image: img, envs: []string{"staging"}, tag: "dependent", dependsOn: []string{"CHG-2026-0002"}})
-	_, err = f.ledger().Update(context.Background(), func(*ledger.Log) ([]ledger.Event, error) {
+	_, err = old.Update(context.Background(), func(*ledger.Log) ([]ledger.Event, error) {
 		return []ledger.Event{{Ticket: "CHG-2026-0002", Kind: ledger.KindQuarantined, Actor: "cab-reconcile@old", Commit: commit,
 			Data: json.RawMessage(fmt.Sprintf(`{"reason":"the merge commit %s is not in the repository (fetch main): object not found"}`, commit))}}, nil
 	})

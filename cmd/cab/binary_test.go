@@ -65,7 +65,7 @@ const maxLogLines = 200000
 func startProcess(t *testing.T, dir string, env []string, args ...string) *process {
 	t.Helper()
 	bin := buildCab(t)
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)
+	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--key", reconcilerKey(t)}, args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)

@@ -73,7 +73,7 @@ func signedRepo(t *testing.T, url string) {
 environments: staging: targets: hook: {type: "http", url: %q}
 approvers: payments: members: ["git:alice@example.com", "git:bob@example.com"]
 services: payments: approvers: "payments"
-keys: [{name: "ci", publicKey: """
+keys: [{name: "ci", roles: ["sign", "reconcile"], publicKey: """
 	%s
 	"""}]
 mergeSigners: [{identity: "git:maintainer@example.com", publicKey: %q}]
@@ -138,7 +138,7 @@ func TestServeFlappingTargetLedgerStaysBounded(t *testing.T) {
 	t.Cleanup(srv.Close)
 	signedRepo(t, srv.URL)
 
-	d := startServe(t, "--interval", "10ms", "--remote", "", "--retries", "0")
+	d := startServe(t, "--interval", "10ms", "--remote", "", "--retries", "0", "--key", "file://cab.key")
 	const passes = 30
 	var metrics string
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {

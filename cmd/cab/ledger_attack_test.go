@@ -45,8 +45,10 @@ type lworld struct {
 	// keys: signKey signs tickets, recKey is the reconciler's, rogueKey is
 	// trusted to sign tickets only.
 	signKey, recKey, rogueKey string
-	health                    string
-	prs                       int
+	// mergeKey signs merge commits; mergeSigners lists it in cab.cue.
+	mergeKey, mergeSigners string
+	health                 string
+	prs                    int
 }
 
 func lgit(t *testing.T, dir string, args ...string) string {
@@ -110,6 +112,7 @@ func newLWorld(t *testing.T) *lworld {
 
 	keys := t.TempDir()
 	w.signKey, w.recKey, w.rogueKey = filepath.Join(keys, "sign"), filepath.Join(keys, "reconciler"), filepath.Join(keys, "rogue")
+	w.mergeKey, w.mergeSigners = mergeSigner(t, "maintainer@example.com")
 	for _, k := range []string{w.signKey, w.recKey, w.rogueKey} {
 		out, code := lrun(t, keys, "cab", "keygen", "--out", k)
 		require.Zero(t, code, out)
@@ -171,7 +174,7 @@ environments: {
 approvers: app: members: ["git:alice@example.com", "git:bob@example.com"]
 services: app: approvers: "app"
 keys: [%s, %s, %s]
-`, w.envURL, key("ci", w.signKey, `["sign"]`), key("reconciler", w.recKey, `["reconcile"]`), key("rogue", w.rogueKey, `["sign"]`))
+%s`, w.envURL, key("ci", w.signKey, `["sign"]`), key("reconciler", w.recKey, `["reconcile"]`), key("rogue", w.rogueKey, `["sign"]`), w.mergeSigners)
 }
 
 // merge merges a ticket setting app.yaml's image to image (file, when
@@ -207,8 +210,8 @@ rollback: auto: true
 	lgit(t, w.work, "add", "changes")
 	lgit(t, w.work, "commit", "-q", "-m", "add "+id)
 	lgit(t, w.work, "checkout", "-q", "main")
-	lgit(t, w.work, "-c", "user.name=Maintainer", "-c", "user.email=maintainer@example.com",
-		"merge", "-q", "--no-ff", branch, "-m", "Merge "+branch, "-m", "Approved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>")
+	lgit(t, w.work, append(append([]string{"-c", "user.name=Maintainer", "-c", "user.email=maintainer@example.com"}, signedMergeArgs(w.mergeKey)...),
+		"-q", "--no-ff", branch, "-m", "Merge "+branch, "-m", "Approved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>")...)
 	lgit(t, w.work, "push", "-q", "origin", "main")
 	out, code := lrun(t, w.work, "cab", "sign", "--key", "file://"+w.signKey+".key", "--forge", "git")
 	require.Zero(t, code, out)
