@@ -96,6 +96,7 @@ func startServe(t *testing.T, args ...string) *daemon {
 // serveWait bounds each wait for the daemon; generous, since only a failing
 // test waits it out and a loaded machine is slow.
 const serveWait = time.Minute
+
 // reconcilerKey writes a fresh unencrypted key and returns its reference:
 // cab serve refuses to start without the key that signs its outcomes.
 func reconcilerKey(t *testing.T) string {
