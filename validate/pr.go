@@ -142,15 +142,11 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	}
 
 	if len(added) > 0 {
-		skip := map[string]bool{}
-		var services []string
-		for _, f := range added {
-			skip[f.Name] = true
-			if svc := path.Base(path.Dir(f.Name)); !slices.Contains(services, svc) {
-				services = append(services, svc)
-			}
+		names := make([]string, len(added))
+		for i, f := range added {
+			names[i] = f.Name
 		}
-		if job.Open, err = openTickets(repo, head, services, skip, o.Now, session); err != nil {
+		if job.Open, err = openTickets(base, head, names, o.Now, session); err != nil {
 			return nil, err
 		}
 	}
