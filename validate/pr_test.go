@@ -452,7 +452,9 @@ func TestCheckPRConflicts(t *testing.T) {
 		return `[{type: "oci", target: "images", image: "` + image + `", tag: "payments"` + extra + `}]`
 	}
 	hook := `[{type: "http", target: "hooks", path: "/deploy"}]`
-	gitFile := func(f string) string { return `[{type: "git", target: "envrepo", file: "` + f + `", set: {path: ".image", value: "x"}}]` }
+	gitFile := func(f string) string {
+		return `[{type: "git", target: "envrepo", file: "` + f + `", set: {path: ".image", value: "x"}}]`
+	}
 	tk := func(id, svc string, f map[string]string) *entry {
 		m := map[string]string{"service": `"` + svc + `"`, "environments": `["prod"]`}
 		for k, v := range f {
