@@ -76,6 +76,8 @@ func CheckPaths(ctx context.Context, paths []string, opts Options) (*Report, err
 	if opts.Mode == "" {
 		opts.Mode = policy.Local
 	}
+	// One total budget for every evaluation of this check.
+	opts.Limits = opts.Limits.withDefaults()
 	targets, err := resolve(paths)
 	if err != nil {
 		return nil, err
