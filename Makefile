@@ -51,6 +51,7 @@ fuzz:
 	$(GO) test ./reconcile/target/oci -run '^$$' -fuzz FuzzResolve -fuzztime 30s
 	$(GO) test ./reconcile/check -run '^$$' -fuzz FuzzDecode -fuzztime 30s
 	$(GO) test ./serve -run '^$$' -fuzz FuzzGitHubWebhook -fuzztime 30s
+	$(GO) test ./validate -run '^$$' -fuzz FuzzScanSecrets -fuzztime 30s
 
 clean:
 	rm -rf bin

@@ -83,6 +83,11 @@ func CheckPaths(ctx context.Context, paths []string, opts Options) (*Report, err
 		return nil, err
 	}
 	rep := &Report{}
+	secrets, err := scanPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	rep.Diagnostics = append(rep.Diagnostics, secrets...)
 	for _, t := range targets {
 		if err := checkTarget(ctx, t, opts, rep); err != nil {
 			return nil, err

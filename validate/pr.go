@@ -117,6 +117,13 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	var added []File
 	var governance []string
 	for _, c := range changes {
+		secrets, err := scanChange(c)
+		if err != nil {
+			return nil, err
+		}
+		rep.Diagnostics = append(rep.Diagnostics, secrets...)
+	}
+	for _, c := range changes {
 		switch {
 		case isGovernance(c.name):
 			governance = append(governance, c.name)
