@@ -96,7 +96,7 @@ func redact(s []byte) string {
 
 // Hints of secret diagnostics.
 const (
-	secretHintPR = "remove it from the pull request and rotate it now: it is in git history from this commit on, and deleting the file later does not take it out; keep keys and tokens in a secret store or CI secrets, never in the repository"
+	secretHintPR    = "remove it from the pull request and rotate it now: it is in git history from this commit on, and deleting the file later does not take it out; keep keys and tokens in a secret store or CI secrets, never in the repository"
 	secretHintLocal = "remove it before you commit, and keep keys and tokens in a secret store or CI secrets; if it was ever pushed, rotate it"
 )
 

@@ -154,7 +154,6 @@ func FuzzScanSecrets(f *testing.F) {
 	})
 }
 
-
 // The gate refuses secrets anywhere in what a pull request adds or
 // changes, and reads nothing else.
 func TestCheckPRRefusesSecrets(t *testing.T) {
