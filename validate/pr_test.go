@@ -426,7 +426,10 @@ func TestConfigAt(t *testing.T) {
 // configuration: conflicts are about resources, not services.
 const conflictConfig = `apiVersion: "cab.dev/v1"
 environments: {
-	staging: targets: {images: {type: "oci", registry: "registry.staging.example.com"}}
+	staging: {
+		prometheus: "https://prometheus.staging.example.com"
+		targets: {images: {type: "oci", registry: "registry.staging.example.com"}}
+	}
 	prod: {
 		protected: true
 		prometheus: "https://prometheus.example.com"
