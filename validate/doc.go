@@ -21,6 +21,13 @@
 //     an index of targets (keyed by schema.Action.Resource) derived from
 //     git under .git/cab/, so finding them across every service costs what
 //     may conflict, not the size of the repository.
+//   - Committed secrets (private keys, common token formats) are refused
+//     anywhere in what a pull request adds or changes, reading only those
+//     blobs (size-limited, binary skipped), and in the files a local check
+//     is given.
+//   - What the reconciler would fail at apply time (a prometheus check
+//     without a server, a hold longer than schema.DefaultCheckBudget, an
+//     image without a registry, an undeclared target) fails the check.
 //   - Every problem is a diagnostic with file:line:col, message and hint;
 //     errors are kept for failures of cab itself.
 package validate
