@@ -302,20 +302,6 @@ func describe(a schema.Action, from string) string {
 }
 
 // resources names what each action of t changes in env, so that two
-// changes to one resource never run at once.
-func resources(t schema.Ticket, env string) []string {
-	out := make([]string, 0, len(t.Actions))
-	for _, a := range t.Actions {
-		r := env + "/" + a.Target + "/"
-		switch a.Type {
-		case "oci":
-			r += a.Repository + ":" + a.Tag
-		case "git":
-			r += a.File
-		default:
-			r += a.Path
-		}
-		out = append(out, r)
-	}
-	return out
-}
+// changes to one resource never run at once (schema.Action.Resource is the
+// one definition, shared with the gate's conflict check).
+func resources(t schema.Ticket, env string) []string { return t.Resources(env) }

@@ -78,11 +78,18 @@ func CheckPaths(ctx context.Context, paths []string, opts Options) (*Report, err
 	if opts.Mode == "" {
 		opts.Mode = policy.Local
 	}
+	// One total budget for every evaluation of this check.
+	opts.Limits = opts.Limits.withDefaults()
 	targets, err := resolve(paths)
 	if err != nil {
 		return nil, err
 	}
 	rep := &Report{}
+	secrets, err := scanPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	rep.Diagnostics = append(rep.Diagnostics, secrets...)
 	for _, t := range targets {
 		if err := checkTarget(ctx, t, opts, rep); err != nil {
 			return nil, err

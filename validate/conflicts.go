@@ -24,45 +24,34 @@ type Open struct {
 	ID    string    `json:"id"`
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
-	// Targets are "<environment>/<target>/<object>": the same registry
-	// repository and tag, file of an environment repository, or webhook
-	// path in the same environment.
+	// Targets are resources (schema.Action.Resource,
+	// "<environment>/<target>/<object>"): the same registry repository and
+	// tag, file of an environment repository, or webhook path in the same
+	// environment.
 	Targets []string `json:"targets"`
+	// DependsOn are the tickets this one is ordered after: it does not
+	// conflict with them, nor they with it.
+	DependsOn []string `json:"dependsOn,omitempty"`
 	// Kind and PostReviewOf serve the emergency post-review obligation.
 	Kind         string `json:"kind,omitempty"`
 	PostReviewOf string `json:"postReviewOf,omitempty"`
 }
 
-// targets lists what a ticket changes, by environment.
+// targets lists the resources a ticket changes (schema.Action.Resource),
+// in every environment, sorted.
 func targets(t schema.Ticket) []string {
 	var out []string
 	for _, env := range t.Environments {
-		for _, a := range t.Actions {
-			var object string
-			switch a.Type {
-			case "oci":
-				repo := a.Repository
-				if repo == "" {
-					repo, _, _ = strings.Cut(a.Image, "@")
-					if i := strings.IndexByte(repo, '/'); i >= 0 {
-						repo = repo[i+1:] // without the source registry host
-					}
-				}
-				object = repo + ":" + a.Tag
-			case "git":
-				object = a.File
-			case "http":
-				object = a.Path
-			}
-			out = append(out, env+"/"+a.Target+"/"+object)
-		}
+		out = append(out, t.Resources(env)...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
 }
 
 // conflicts returns the open tickets other than t whose window overlaps
-// t's on a shared target.
+// t's on a shared resource. A ticket that depends on t is ordered after it
+// by the reconciler and is left out (t depending on the other is for the
+// policy to weigh: it sees dependsOn).
 func conflicts(t schema.Ticket, open []Open) []policy.Conflict {
 	start, err1 := time.Parse(time.RFC3339, t.Window.Start)
 	end, err2 := time.Parse(time.RFC3339, t.Window.End)
@@ -72,7 +61,7 @@ func conflicts(t schema.Ticket, open []Open) []policy.Conflict {
 	mine := targets(t)
 	out := []policy.Conflict{}
 	for _, o := range open {
-		if o.ID == t.ID || !start.Before(o.End) || !o.Start.Before(end) {
+		if o.ID == t.ID || !start.Before(o.End) || !o.Start.Before(end) || slices.Contains(o.DependsOn, t.ID) {
 			continue
 		}
 		for _, tg := range o.Targets {
@@ -86,24 +75,42 @@ func conflicts(t schema.Ticket, open []Open) []policy.Conflict {
 	return out
 }
 
-// openTickets summarises the tickets in the service directories of tree
-// named in services (except the files in skip) whose windows end after
-// now. Conflicts are looked for within a service, so that the gate stays
-// O(change) on a repository of any size; a service's changes are where
-// targets are shared. Summaries are cached by blob hash under the
-// repository's git directory (cab/tickets-v2.json): git stays the source
-// of truth, and a ticket is parsed once in the life of the clone.
-func openTickets(repo *git.Repository, tree *object.Tree, services []string, skip map[string]bool, now time.Time, session *Session) ([]Open, error) {
+// openTickets returns what the tickets added (by path, from head) may
+// conflict with: the merged tickets of base that change one of their
+// resources and whose windows end after now, found through the index of
+// targets (O(change), whatever the number of services), and the added
+// tickets themselves, which may conflict with each other.
+func openTickets(base, head *object.Tree, added []string, now time.Time, session *Session) ([]Open, error) {
 	var out []Open
-	for _, svc := range services {
-		sums, err := serviceSummaries(repo, tree, svc, session)
-		if err != nil {
-			return nil, err
+	skip := map[string]bool{}
+	for _, name := range added {
+		skip[name] = true
+		if sum := summarize(head, name); sum != nil && len(sum.Targets) > 0 {
+			out = append(out, *sum)
 		}
-		for name, sum := range sums {
-			if !skip[name] && sum.End.After(now) {
-				out = append(out, *sum)
-			}
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	idx, err := session.targetsOf(base)
+	if err != nil {
+		return nil, err
+	}
+	// Only what could conflict crosses to the evaluation: open at now,
+	// and overlapping one of the added tickets on one of its resources.
+	found := map[string]*Open{}
+	for _, m := range out {
+		after := now
+		if m.Start.After(after) {
+			after = m.Start
+		}
+		for _, r := range m.Targets {
+			idx.lookup(found, r, after, m.End)
+		}
+	}
+	for name, o := range found {
+		if !skip[name] {
+			out = append(out, *o)
 		}
 	}
 	slices.SortFunc(out, func(a, b Open) int { return strings.Compare(a.ID, b.ID) })
@@ -155,6 +162,28 @@ func summarize(tree *object.Tree, name string) *Open {
 	if err != nil || d != nil || src == nil {
 		return nil
 	}
+	return summarizeSource(name, src)
+}
+
+// summarizeEntry is summarize for a file of a diff.
+func summarizeEntry(c change) *Open {
+	if c.to == nil || refuseEntry(c.name, c.to.Mode) != nil {
+		return nil
+	}
+	f, err := c.toTree.TreeEntryFile(c.to)
+	if err != nil {
+		return nil
+	}
+	src, d, err := readBlob(c.name, f, schema.MaxTicketBytes)
+	if err != nil || d != nil {
+		return nil
+	}
+	return summarizeSource(c.name, src)
+}
+
+// summarizeSource reads a ticket as conflict detection sees it, without
+// evaluating it (schema.DecodeMerged); nil when it does not parse.
+func summarizeSource(name string, src []byte) *Open {
 	t, err := schema.DecodeMerged(name, src)
 	if err != nil {
 		return nil
@@ -164,7 +193,8 @@ func summarize(tree *object.Tree, name string) *Open {
 	if err1 != nil || err2 != nil {
 		return nil
 	}
-	return &Open{ID: t.ID, Start: start.UTC(), End: end.UTC(), Targets: targets(t), Kind: t.Kind, PostReviewOf: t.PostReviewOf}
+	return &Open{ID: t.ID, Start: start.UTC(), End: end.UTC(), Targets: targets(t), DependsOn: t.DependsOn,
+		Kind: t.Kind, PostReviewOf: t.PostReviewOf}
 }
 
 func summariesPath(repo *git.Repository) string {
@@ -204,8 +234,8 @@ func saveSummaries(repo *git.Repository, cache map[string]*Open) {
 }
 
 // Session carries what several pull-request checks on one repository can
-// share: the open repository, the ticket summaries and decoded
-// configurations. A batch (cab sign judging every merge) keeps them in
+// share: the open repository, the ticket summaries, the index of targets
+// and decoded configurations. A batch (cab sign judging every merge) keeps them in
 // memory and saves the summaries once, with Close. The zero value (or nil)
 // is a session of one check. Not safe for concurrent use.
 type Session struct {
@@ -214,6 +244,10 @@ type Session struct {
 	cache   map[string]*Open
 	configs map[string]*schema.Config
 	dirty   bool
+	// targets is the index of targets last used; targetsDirty says it
+	// is not saved yet (batch).
+	targets      *targetIndex
+	targetsDirty bool
 }
 
 // NewSession returns a batch session on the repository at dir.
@@ -227,9 +261,16 @@ func NewSession(dir string) (*Session, error) {
 
 // Close saves what the session learnt.
 func (s *Session) Close() {
-	if s != nil && s.dirty && s.cache != nil {
+	if s == nil {
+		return
+	}
+	if s.dirty && s.cache != nil {
 		saveSummaries(s.repo, s.cache)
 		s.dirty = false
+	}
+	if s.targetsDirty && s.targets != nil {
+		s.targets.save(s.repo)
+		s.targetsDirty = false
 	}
 }
 

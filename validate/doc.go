@@ -9,7 +9,25 @@
 //   - Evaluation of anything a user wrote runs in a sandboxed child process
 //     with a memory limit and a time budget per ticket; a blown budget is a
 //     diagnostic naming the ticket (and the policy, when known), never a
-//     crash or a hang of the caller.
+//     crash or a hang of the caller. One check loses at most Limits.Total
+//     to blown budgets, over all its children and compile included; what is
+//     left then fails unevaluated, so a hostile policy fails a check in
+//     bounded time however many tickets it meets.
+//   - A governance change's new rules are compiled and tried on a sample
+//     ticket in the sandbox: a policy that blows its budget only when it
+//     sees a ticket fails the pull request that adds it, by name. The
+//     head's cab.cue and policies are never evaluated outside the sandbox.
+//   - Conflicts are looked up, not scanned for: the merged side comes from
+//     an index of targets (keyed by schema.Action.Resource) derived from
+//     git under .git/cab/, so finding them across every service costs what
+//     may conflict, not the size of the repository.
+//   - Committed secrets (private keys, common token formats) are refused
+//     anywhere in what a pull request adds or changes, reading only those
+//     blobs (size-limited, binary skipped), and in the files a local check
+//     is given.
+//   - What the reconciler would fail at apply time (a prometheus check
+//     without a server, a hold longer than schema.DefaultCheckBudget, an
+//     image without a registry, an undeclared target) fails the check.
 //   - Every problem is a diagnostic with file:line:col, message and hint;
 //     errors are kept for failures of cab itself.
 package validate

@@ -205,6 +205,7 @@ func (e *Evaluator) Check(f File) Result {
 	}
 	r.Diags = append(r.Diags, e.checkLayout(p)...)
 	r.Diags = append(r.Diags, e.checkRefs(p)...)
+	r.Diags = append(r.Diags, e.checkApplicable(p)...)
 	repo, err := e.repoFor(t)
 	if err != nil {
 		r.Diags = append(r.Diags, internal(f.Name, err))
@@ -363,6 +364,64 @@ func (e *Evaluator) checkRefs(p *schema.Parsed) diag.List {
 	checkActions("actions", p.Ticket.Actions)
 	if p.Ticket.Rollback != nil {
 		checkActions("rollback.actions", p.Ticket.Rollback.Actions)
+	}
+	return out
+}
+
+// checkApplicable refuses what the schema allows but the reconciler would
+// fail at apply time, so that it fails before merge instead: a prometheus
+// check without a server to ask, a check that must hold longer than it may
+// run, and an image whose registry is not named.
+func (e *Evaluator) checkApplicable(p *schema.Parsed) diag.List {
+	var out diag.List
+	add := func(path, msg, hint string) {
+		l, c := p.Position(path)
+		out = append(out, diag.Diagnostic{File: p.File, Line: l, Column: c, Path: path, Severity: diag.Error,
+			Code: "apply", Message: msg, Hint: hint})
+	}
+	t := p.Ticket
+	for _, phase := range []struct {
+		name   string
+		checks []schema.Check
+		budget time.Duration
+	}{{"prechecks", t.Prechecks, 0}, {"postchecks", t.Postchecks, schema.DefaultCheckBudget}} {
+		for i, c := range phase.checks {
+			at := fmt.Sprintf("%s.%d", phase.name, i)
+			if hold, err := time.ParseDuration(c.For); err == nil && hold > phase.budget {
+				if phase.budget == 0 {
+					add(at+".for", fmt.Sprintf("prechecks run once before the change, so for: %s can never be met", c.For),
+						"remove for: from the precheck, or move the check to postchecks")
+				} else {
+					add(at+".for", fmt.Sprintf("for: %s is longer than the reconciler's check budget (%s), so the check can never pass and the change is rolled back", c.For, phase.budget),
+						fmt.Sprintf("shorten for: to at most %s", phase.budget))
+				}
+			}
+			if c.Type != "prometheus" || c.Server != "" || e.config == nil {
+				continue
+			}
+			for _, env := range t.Environments {
+				if ec, ok := e.config.Config.Environments[env]; ok && ec.Prometheus == "" {
+					add(at, fmt.Sprintf("this prometheus check names no server, and environment %q has no prometheus in cab.cue", env),
+						fmt.Sprintf("add server: \"https://prometheus.example.com\" to the check, or prometheus: \"https://...\" to environments: %s in cab.cue", env))
+				}
+			}
+		}
+	}
+	checkImages := func(prefix string, actions []schema.Action) {
+		for i, a := range actions {
+			if a.Type != "oci" || a.Image == "" {
+				continue
+			}
+			host, _, _ := strings.Cut(a.Image, "/")
+			if !strings.ContainsAny(host, ".:") && host != "localhost" {
+				add(fmt.Sprintf("%s.%d.image", prefix, i), fmt.Sprintf("image %q does not name its registry (%q is a path, not a host)", a.Image, host),
+					"name the registry host first: registry/repository@sha256:<hex>, e.g. docker.io/"+a.Image)
+			}
+		}
+	}
+	checkImages("actions", t.Actions)
+	if t.Rollback != nil {
+		checkImages("rollback.actions", t.Rollback.Actions)
 	}
 	return out
 }

@@ -16,9 +16,9 @@ import (
 const testConfig = `apiVersion: "cab.dev/v1"
 promotion: ["staging", "prod"]
 environments: {
-	staging: targets: {images: {type: "oci", registry: "registry.staging.example.com"}}
+	staging: {prometheus: "https://prometheus.staging.example.com", targets: {images: {type: "oci", registry: "registry.staging.example.com"}}}
 	prod: {
-		protected: true
+		protected: true, prometheus: "https://prometheus.example.com"
 		targets: {images: {type: "oci", registry: "registry.example.com"}, hooks: {type: "http", url: "https://hooks.example.com"}}
 	}
 }
@@ -139,7 +139,12 @@ func TestDefaultPolicies(t *testing.T) {
 		{name: "closed window fails the gate", mode: policy.PullRequest, review: review("github:7", nil, "github:1", "github:2"),
 			now:  time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC),
 			want: []string{"the change window closed at 2026-12-01T23:00:00Z"}},
-		{name: "closed window is history in local mode", mode: policy.Local, now: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)},
+		{name: "closed window is a warning in local mode", mode: policy.Local, now: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC),
+			warn: []string{"the change window closed at 2026-12-01T23:00:00Z: this ticket can no longer be applied"}},
+		{name: "a merge is judged at the merge's time", mode: policy.Merge, review: review("github:7", nil, "github:1", "github:2")},
+		{name: "a merge after the window closed fails", mode: policy.Merge, review: review("github:7", nil, "github:1", "github:2"),
+			now:  time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC),
+			want: []string{"the change window closed at 2026-12-01T23:00:00Z"}},
 		{name: "standard change within its template", mode: policy.PullRequest, review: review("github:7", nil),
 			fields: map[string]string{"kind": `"standard"`, "template": `"bump"`, "risk": `"low"`}},
 		{name: "standard change above its template's risk", mode: policy.PullRequest, review: review("github:7", nil),
@@ -202,5 +207,58 @@ func assertMatch(t *testing.T, kind string, want []string, got []diag.Diagnostic
 	}
 	for i, d := range got {
 		assert.True(t, used[i], "unexpected %s: %v", kind, d)
+	}
+}
+
+// What the reconciler would fail at apply time fails the check, at the
+// ticket's position, with a hint.
+func TestCheckApplicable(t *testing.T) {
+	noProm := strings.Replace(testConfig, `{prometheus: "https://prometheus.staging.example.com", targets:`, `{targets:`, 1)
+	tests := []struct {
+		name   string
+		config string
+		fields map[string]string
+		// want lists "line:col path: message fragment".
+		want []string
+	}{
+		{name: "prometheus server from cab.cue", config: testConfig},
+		{name: "no prometheus server anywhere", config: noProm,
+			want: []string{`12:14 postchecks.0: this prometheus check names no server, and environment "staging" has no prometheus in cab.cue`}},
+		{name: "server on the check", config: noProm,
+			fields: map[string]string{"postchecks": `[{type: "prometheus", server: "https://prom.example.com", query: "errors", op: "<", threshold: 1}]`}},
+		{name: "postcheck holds longer than the check budget", config: testConfig,
+			fields: map[string]string{"postchecks": `[{type: "prometheus", query: "errors", op: "<", threshold: 1, for: "10m"}]`},
+			want:   []string{"12:75 postchecks.0.for: for: 10m is longer than the reconciler's check budget (2m0s)"}},
+		{name: "postcheck holds within the budget", config: testConfig,
+			fields: map[string]string{"postchecks": `[{type: "prometheus", query: "errors", op: "<", threshold: 1, for: "90s"}]`}},
+		{name: "precheck with a hold", config: testConfig,
+			fields: map[string]string{"prechecks": `[{type: "prometheus", query: "up", op: ">", threshold: 0, for: "30s"}]`},
+			want:   []string{"11:70 prechecks.0.for: prechecks run once before the change, so for: 30s can never be met"}},
+		{name: "image without a registry", config: testConfig,
+			fields: map[string]string{"actions": `[{type: "oci", target: "images", image: "acme/payments@sha256:` + strings.Repeat("ab", 32) + `", tag: "payments"}]`},
+			want:   []string{`10:43 actions.0.image: image "acme/payments@sha256:abab`}},
+		{name: "environment without the target", config: testConfig,
+			fields: map[string]string{"actions": `[{type: "http", target: "hooks", path: "/x"}]`},
+			want:   []string{`10:26 actions.0.target: environment "staging" has no target "hooks"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			job := Job{Config: &File{Name: "cab.cue", Source: []byte(tc.config)}, Mode: policy.Local, Now: before}
+			ev, err := NewEvaluator(job, nil)
+			require.NoError(t, err)
+			require.Empty(t, ev.Setup)
+			res := ev.Check(File{Name: "changes/payments/CHG-2026-0042.cue", Source: []byte(ticket(tc.fields))})
+			var got []string
+			for _, d := range res.Diags {
+				if d.Severity == diag.Error {
+					got = append(got, fmt.Sprintf("%d:%d %s: %s", d.Line, d.Column, d.Path, d.Message))
+					assert.NotEmpty(t, d.Hint, "a hint for %s", d.Message)
+				}
+			}
+			require.Len(t, got, len(tc.want), "errors:\n%s", strings.Join(got, "\n"))
+			for i, w := range tc.want {
+				assert.True(t, strings.HasPrefix(got[i], w), "got %q, want it to start with %q", got[i], w)
+			}
+		})
 	}
 }

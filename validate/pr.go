@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -64,6 +65,8 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	if o.Dir == "" {
 		o.Dir = "."
 	}
+	// One total budget for every evaluation of this check.
+	o.Limits = o.Limits.withDefaults()
 	session := o.Session
 	if session == nil {
 		var err error
@@ -115,6 +118,13 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	var added []File
 	var governance []string
 	for _, c := range changes {
+		secrets, err := scanChange(c)
+		if err != nil {
+			return nil, err
+		}
+		rep.Diagnostics = append(rep.Diagnostics, secrets...)
+	}
+	for _, c := range changes {
 		switch {
 		case isGovernance(c.name):
 			governance = append(governance, c.name)
@@ -143,15 +153,11 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	}
 
 	if len(added) > 0 {
-		skip := map[string]bool{}
-		var services []string
-		for _, f := range added {
-			skip[f.Name] = true
-			if svc := path.Base(path.Dir(f.Name)); !slices.Contains(services, svc) {
-				services = append(services, svc)
-			}
+		names := make([]string, len(added))
+		for i, f := range added {
+			names[i] = f.Name
 		}
-		if job.Open, err = openTickets(repo, head, services, skip, o.Now, session); err != nil {
+		if job.Open, err = openTickets(base, head, names, o.Now, session); err != nil {
 			return nil, err
 		}
 	}
@@ -352,18 +358,36 @@ func firstChangedLine(c change) int {
 // the new rules must compile, and the base's governance group must approve.
 func checkGovernance(ctx context.Context, head *object.Tree, base Job, baseCfg *schema.Config, files []string, review *policy.Review, limits Limits) (diag.List, error) {
 	var out diag.List
-	// The new rules must at least be valid: compile them as a setup-only job.
-	next := Job{Mode: policy.PullRequest, Now: base.Now}
+	// The new rules must at least be valid and evaluate in bounded time
+	// and memory: compile them and evaluate them on a sample ticket, so
+	// that a policy which blows its budget only once it sees a ticket
+	// fails here, named, rather than in every later pull request.
+	next := Job{Mode: policy.PullRequest, Now: base.Now, Review: base.Review, ChangedFiles: base.ChangedFiles}
 	var err error
 	next.Config, next.Policies, out, err = rulesIn(head)
 	if err != nil {
 		return nil, err
 	}
-	_, setup, err := Run(ctx, next, nil, limits, nil)
+	// The sample is made from the base configuration: the head's cab.cue
+	// is code from the pull request, evaluated only in the sandbox.
+	results, setup, err := Run(ctx, next, []File{sampleTicket(baseCfg, base.Now)}, limits, nil)
 	if err != nil {
 		return nil, err
 	}
 	out = append(out, setup...)
+	for _, r := range results {
+		for _, d := range r.Diags {
+			if d.Code != "budget" {
+				continue // the sample's verdict is not the question
+			}
+			d.File, d.Line, d.Column = ConfigFile, 1, 1
+			if d.Rule != "" {
+				d.File = d.Rule
+			}
+			d.Message = strings.Replace(d.Message, "evaluating policy", "evaluating the new policy", 1) + ", on a sample ticket"
+			out = append(out, d)
+		}
+	}
 
 	// The base decides who approves the change of its rules.
 	need, group, members, problem := governanceRule(base, baseCfg)
@@ -383,6 +407,49 @@ func checkGovernance(ctx context.Context, head *object.Tree, base Job, baseCfg *
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// sampleFile names the ticket the new rules of a governance change are
+// tried on.
+const sampleFile = "changes/sample/CHG-2000-0001.cue"
+
+// sampleTicket is a valid ticket for the first service and environment of
+// cfg (if any), with a window around now: what a policy meets every day.
+func sampleTicket(cfg *schema.Config, now time.Time) File {
+	svc, env, target, typ := "sample", "sample", "sample", "http"
+	if cfg != nil {
+		if names := slices.Sorted(maps.Keys(cfg.Services)); len(names) > 0 {
+			svc = names[0]
+		}
+		if names := slices.Sorted(maps.Keys(cfg.Environments)); len(names) > 0 {
+			env = names[0]
+			for _, n := range slices.Sorted(maps.Keys(cfg.Environments[env].Targets)) {
+				if t := cfg.Environments[env].Targets[n].Type; t == "http" || t == "git" {
+					target, typ = n, t
+					break
+				}
+			}
+		}
+	}
+	action := `{type: "http", target: "` + target + `", path: "/"}`
+	if typ == "git" {
+		action = `{type: "git", target: "` + target + `", file: "sample.yaml", set: {path: ".sample", value: "x"}}`
+	}
+	src := fmt.Sprintf(`apiVersion: "cab.dev/v1"
+id: "CHG-2000-0001"
+title: "Sample change"
+kind: "normal"
+risk: "high"
+owner: "cab"
+service: %q
+environments: [%q]
+window: {start: %q, end: %q}
+actions: [%s]
+prechecks: [{type: "http", url: "https://example.com/healthz"}]
+postchecks: [{type: "http", url: "https://example.com/healthz"}]
+rollback: {auto: true}
+`, svc, env, now.UTC().Add(time.Hour).Format(time.RFC3339), now.UTC().Add(2*time.Hour).Format(time.RFC3339), action)
+	return File{Name: sampleFile, Source: []byte(src)}
 }
 
 // parseConfig decodes a job's cab.cue; nil when there is none or it is

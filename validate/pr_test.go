@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"slices"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -477,5 +479,186 @@ func TestCheckPREvidenceBinding(t *testing.T) {
 			require.NotNil(t, rep.Review)
 			assert.Len(t, rep.Review.Approvals, tc.count, "approvals the policies saw")
 		})
+	}
+}
+// conflictConfig adds a second service and a git target to the test
+// configuration: conflicts are about resources, not services.
+const conflictConfig = `apiVersion: "cab.dev/v1"
+environments: {
+	staging: {
+		prometheus: "https://prometheus.staging.example.com"
+		targets: {images: {type: "oci", registry: "registry.staging.example.com"}}
+	}
+	prod: {
+		protected: true
+		prometheus: "https://prometheus.example.com"
+		targets: {
+			images: {type: "oci", registry: "registry.example.com"}
+			hooks: {type: "http", url: "https://hooks.example.com"}
+			envrepo: {type: "git", url: "https://git.example.com/env.git"}
+		}
+	}
+}
+approvers: pay: members: ["github:1", "github:2"]
+services: payments: approvers: "pay"
+services: checkout: approvers: "pay"
+`
+
+// Conflicts are found across services and within one pull request, through
+// the index of targets.
+func TestCheckPRConflicts(t *testing.T) {
+	const overlap = `{start: "2026-12-01T22:30:00Z", end: "2026-12-01T23:30:00Z"}`
+	const elsewhen = `{start: "2026-12-05T22:30:00Z", end: "2026-12-05T23:30:00Z"}`
+	img := func(repo string) string { return "ghcr.io/" + repo + "@sha256:" + strings.Repeat("cd", 32) }
+	oci := func(image, extra string) string {
+		return `[{type: "oci", target: "images", image: "` + image + `", tag: "payments"` + extra + `}]`
+	}
+	hook := `[{type: "http", target: "hooks", path: "/deploy"}]`
+	gitFile := func(f string) string {
+		return `[{type: "git", target: "envrepo", file: "` + f + `", set: {path: ".image", value: "x"}}]`
+	}
+	tk := func(id, svc string, f map[string]string) *entry {
+		m := map[string]string{"service": `"` + svc + `"`, "environments": `["prod"]`}
+		for k, v := range f {
+			m[k] = v
+		}
+		return ptr(file(idTicket(id, m)))
+	}
+	merged := map[string]*entry{
+		// checkout writes payments' tag, under another image's name
+		"changes/checkout/CHG-2026-0101.cue": tk("CHG-2026-0101", "checkout", map[string]string{"actions": oci(img("acme/checkout"), `, repository: "acme/payments"`)}),
+		"changes/checkout/CHG-2026-0102.cue": tk("CHG-2026-0102", "checkout", map[string]string{"actions": hook}),
+		"changes/checkout/CHG-2026-0103.cue": tk("CHG-2026-0103", "checkout", map[string]string{"actions": gitFile("apps/shared.yaml")}),
+		// closed before now: history
+		"changes/checkout/CHG-2026-0104.cue": tk("CHG-2026-0104", "checkout", map[string]string{"actions": hook,
+			"window": `{start: "2026-11-01T22:30:00Z", end: "2026-11-01T23:30:00Z"}`}),
+	}
+	tests := []struct {
+		name string
+		add  map[string]*entry
+		want []string
+	}{
+		{name: "another service, same registry repository and tag",
+			add:  map[string]*entry{"changes/payments/CHG-2026-0002.cue": tk("CHG-2026-0002", "payments", map[string]string{"window": overlap})},
+			want: []string{"changes/payments/CHG-2026-0002.cue:9: the window overlaps CHG-2026-0101 (2026-12-01T22:00:00Z to 2026-12-01T23:00:00Z) on prod/images/acme/payments:payments"}},
+		{name: "another service, same webhook",
+			add:  map[string]*entry{"changes/payments/CHG-2026-0002.cue": tk("CHG-2026-0002", "payments", map[string]string{"window": overlap, "actions": hook})},
+			want: []string{"overlaps CHG-2026-0102 (2026-12-01T22:00:00Z to 2026-12-01T23:00:00Z) on prod/hooks//deploy"}},
+		{name: "another service, same environment-repository file",
+			add:  map[string]*entry{"changes/payments/CHG-2026-0002.cue": tk("CHG-2026-0002", "payments", map[string]string{"window": overlap, "actions": gitFile("apps/shared.yaml")})},
+			want: []string{"overlaps CHG-2026-0103 (2026-12-01T22:00:00Z to 2026-12-01T23:00:00Z) on prod/envrepo/apps/shared.yaml"}},
+		{name: "another service, other file",
+			add: map[string]*entry{"changes/payments/CHG-2026-0002.cue": tk("CHG-2026-0002", "payments", map[string]string{"window": overlap, "actions": gitFile("apps/payments.yaml")})}},
+		{name: "another service, same tag at another time",
+			add: map[string]*entry{"changes/payments/CHG-2026-0002.cue": tk("CHG-2026-0002", "payments", map[string]string{"window": elsewhen})}},
+		{name: "two new tickets of one pull request on one target",
+			add: map[string]*entry{
+				"changes/payments/CHG-2026-0002.cue": tk("CHG-2026-0002", "payments", map[string]string{"window": elsewhen}),
+				"changes/checkout/CHG-2026-0003.cue": tk("CHG-2026-0003", "checkout", map[string]string{"window": elsewhen, "actions": oci(img("acme/payments"), "")}),
+			},
+			want: []string{
+				"changes/checkout/CHG-2026-0003.cue:9: the window overlaps CHG-2026-0002 (2026-12-05T22:30:00Z to 2026-12-05T23:30:00Z) on prod/images/acme/payments:payments",
+				"changes/payments/CHG-2026-0002.cue:9: the window overlaps CHG-2026-0003 (2026-12-05T22:30:00Z to 2026-12-05T23:30:00Z) on prod/images/acme/payments:payments",
+			}},
+		{name: "two new tickets, one ordered after the other",
+			add: map[string]*entry{
+				"changes/payments/CHG-2026-0002.cue": tk("CHG-2026-0002", "payments", map[string]string{"window": elsewhen}),
+				"changes/payments/CHG-2026-0003.cue": tk("CHG-2026-0003", "payments", map[string]string{"window": elsewhen, "dependsOn": `["CHG-2026-0002"]`}),
+			}},
+		{name: "a closed window is history",
+			add: map[string]*entry{"changes/payments/CHG-2026-0002.cue": tk("CHG-2026-0002", "payments", map[string]string{
+				"window": `{start: "2026-12-03T22:30:00Z", end: "2026-12-03T23:30:00Z"}`, "actions": hook})}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			files := with(map[string]entry{"cab.cue": file(conflictConfig)}, merged)
+			for _, p := range policy.Defaults() {
+				files[p.Name] = file(string(p.Source))
+			}
+			g := newGitRepo(t)
+			base := g.commit("main", plumbing.ZeroHash, files)
+			h := g.commit("pr", base, with(files, tc.add))
+			rep, err := CheckPR(context.Background(), PROptions{Dir: g.dir, Base: "main", Head: "pr", Evidence: bound(approvedBy("github:1", "github:2"), h), Now: before})
+			require.NoError(t, err)
+			got := errorsOf(rep)
+			assert.ElementsMatch(t, tc.want, trimTo(got, tc.want), "errors:\n%s", strings.Join(got, "\n"))
+			assert.Len(t, got, len(tc.want), "errors:\n%s", strings.Join(got, "\n"))
+		})
+	}
+}
+
+// trimTo cuts each of got to the length of the want it starts with or
+// contains, so that fragments compare equal.
+func trimTo(got, want []string) []string {
+	out := make([]string, 0, len(got))
+	for _, g := range got {
+		for _, w := range want {
+			if strings.Contains(g, w) {
+				g = w
+				break
+			}
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// The index of targets follows the base: a ticket merged since the last
+// check is found, one deleted is forgotten, and a damaged or foreign index
+// file costs a rebuild, never a wrong answer.
+func TestTargetIndexFollowsBase(t *testing.T) {
+	const overlap = `{start: "2026-12-01T22:30:00Z", end: "2026-12-01T23:30:00Z"}`
+	hook := `[{type: "http", target: "hooks", path: "/deploy"}]`
+	files := map[string]entry{"cab.cue": file(conflictConfig)}
+	for _, p := range policy.Defaults() {
+		files[p.Name] = file(string(p.Source))
+	}
+	g := newGitRepo(t)
+	c1 := g.commit("main", plumbing.ZeroHash, files)
+	pr := map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(idTicket("CHG-2026-0002", map[string]string{"window": overlap, "actions": hook, "environments": `["prod"]`})))}
+	check := func(base plumbing.Hash, baseFiles map[string]entry) []string {
+		t.Helper()
+		h := g.commit("pr", base, with(baseFiles, pr))
+		rep, err := CheckPR(context.Background(), PROptions{Dir: g.dir, Base: base.String(), Head: "pr", Evidence: bound(approvedBy("github:1", "github:2"), h), Now: before})
+		require.NoError(t, err)
+		return errorsOf(rep)
+	}
+	assert.Empty(t, check(c1, files), "nothing to conflict with")
+
+	other := with(files, map[string]*entry{"changes/checkout/CHG-2026-0101.cue": ptr(file(idTicket("CHG-2026-0101",
+		map[string]string{"service": `"checkout"`, "actions": hook, "environments": `["prod"]`})))})
+	c2 := g.commit("main", c1, other)
+	want := []string{"changes/payments/CHG-2026-0002.cue:9: the window overlaps CHG-2026-0101 (2026-12-01T22:00:00Z to 2026-12-01T23:00:00Z) on prod/hooks//deploy"}
+	assert.Equal(t, want, check(c2, other), "a ticket merged since the index was made")
+
+	idx := filepath.Join(g.dir, ".git", "cab", indexName)
+	b, err := os.ReadFile(idx)
+	require.NoError(t, err, "the index is kept")
+	c2tree, err := g.repo.CommitObject(c2)
+	require.NoError(t, err)
+	ct, err := c2tree.Tree()
+	require.NoError(t, err)
+	ch, err := ct.FindEntry(ChangesDir)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(b), indexHeader+ch.Hash.String()+" 1\n"), "header names the tree and counts the entries: %.80s", b)
+	assert.Contains(t, string(b), "prod/hooks//deploy\t2026-12-01T23:00:00Z\t2026-12-01T22:00:00Z\tchanges/checkout/CHG-2026-0101.cue\tCHG-2026-0101\n")
+
+	assert.Empty(t, check(c1, files), "back to a base without it")
+
+	for name, junk := range map[string]string{
+		"garbage":       "not an index",
+		"foreign tree":  indexHeader + strings.Repeat("ab", 20) + "\n",
+		"truncated":     indexHeader + ch.Hash.String() + " 1\nprod/hooks//deploy\tchanges/x",
+		"miscounted":    indexHeader + ch.Hash.String() + " 2\n",
+		"wrong entries": indexHeader + ch.Hash.String() + " 0\n",
+	} {
+		require.NoError(t, os.WriteFile(idx, []byte(junk), 0o644))
+		got := check(c2, other)
+		if name == "wrong entries" {
+			// A file that claims the right tree is trusted like the rest of
+			// .git: whoever can write it can write the objects too.
+			continue
+		}
+		assert.Equal(t, want, got, "index %s", name)
 	}
 }

@@ -32,14 +32,33 @@ type Limits struct {
 	// Strikes is how many tickets one policy may blow the budget on before
 	// it is left out for the rest (DefaultStrikes if 0).
 	Strikes int
+	// Total is the time one check may lose to evaluation that blows a
+	// budget, summed over every child of the check (compile included):
+	// once it is spent, what is left is failed unevaluated, so that a
+	// hostile policy fails a check in bounded time however many tickets
+	// it meets (DefaultTotalTimeout if 0). Evaluation that finishes within
+	// its budgets is never cut short by it.
+	Total time.Duration
+
+	// lost is the time lost so far; shared by the runs of one check.
+	lost *lostTime
 }
 
-// Defaults for Limits.
+// Defaults for Limits. A check loses at most DefaultTotalTimeout to a
+// hostile policy, and fails within 30 s of wall time with the policy named.
 const (
 	DefaultTicketTimeout = 10 * time.Second
-	DefaultSetupTimeout  = 30 * time.Second
+	DefaultSetupTimeout  = 20 * time.Second
+	DefaultTotalTimeout  = 25 * time.Second
 	DefaultStrikes       = 3
 )
+
+// lostTime accumulates the time of children that blew a budget.
+type lostTime struct {
+	d time.Duration
+	// culprit is the last step blamed: a policy, cab.cue or "".
+	culprit string
+}
 
 func (l Limits) withDefaults() Limits {
 	if l.Ticket == 0 {
@@ -54,8 +73,17 @@ func (l Limits) withDefaults() Limits {
 	if l.Strikes == 0 {
 		l.Strikes = DefaultStrikes
 	}
+	if l.Total == 0 {
+		l.Total = DefaultTotalTimeout
+	}
+	if l.lost == nil {
+		l.lost = &lostTime{}
+	}
 	return l
 }
+
+// remaining is what is left of the total budget.
+func (l Limits) remaining() time.Duration { return l.Total - l.lost.d }
 
 // Run evaluates tickets in sandboxed children. It returns one Result per
 // ticket, in order, and the setup problems (config and policies).
@@ -117,6 +145,10 @@ func (r *runner) run(ctx context.Context) ([]Result, diag.List, error) {
 	if len(r.tickets) == 0 {
 		// Still compile the configuration and the policies: a change that
 		// breaks only them must not pass.
+		if r.limits.remaining() <= 0 {
+			r.setup = append(r.setup, r.outOfTime(r.setupFile()))
+			return nil, r.setup.Sort(), nil
+		}
 		if fail, err := r.child(ctx, nil, 1, false); err != nil {
 			return nil, nil, err
 		} else if fail != nil {
@@ -126,6 +158,12 @@ func (r *runner) run(ctx context.Context) ([]Result, diag.List, error) {
 	for attempts := 0; len(queue) > 0 || len(alone) > 0; attempts++ {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
+		}
+		if r.limits.remaining() <= 0 {
+			for _, i := range append(queue, alone...) {
+				r.record(i, r.outOfTime(r.tickets[i].Name))
+			}
+			break
 		}
 		if attempts > 2*len(r.tickets)+2*len(r.job.Policies)+4 {
 			return nil, nil, errors.New("evaluation keeps failing; giving up")
@@ -180,6 +218,12 @@ func (r *runner) blame(f failure, isolated bool, alone *[]int) []int {
 	var blamed []int
 	var tickets []flight
 	for _, fl := range f.inflight {
+		switch {
+		case isPolicy(fl.step):
+			r.limits.lost.culprit = fl.step
+		case fl.step == stepConfig && r.limits.lost.culprit == "":
+			r.limits.lost.culprit = r.setupFile()
+		}
 		if fl.index < 0 {
 			r.setupFailed(f, fl.step)
 			continue
@@ -240,6 +284,24 @@ func (r *runner) setupFailed(f failure, step string) {
 	}
 }
 
+// outOfTime is the verdict on what is left when the check's total budget
+// is spent.
+func (r *runner) outOfTime(file string) diag.Diagnostic {
+	msg := fmt.Sprintf("not evaluated: this check already lost its total budget (%s) to evaluation that blew its budgets", r.limits.Total)
+	if c := r.limits.lost.culprit; c != "" {
+		msg += " (" + c + ")"
+	}
+	return diag.Diagnostic{File: file, Line: 1, Column: 1, Severity: diag.Error, Code: "budget", Message: msg, Rule: ruleOf(r.limits.lost.culprit),
+		Hint: "fix what blew the budget (the policy or cab.cue named above), then check again"}
+}
+
+func (r *runner) setupFile() string {
+	if r.job.Config != nil {
+		return r.job.Config.Name
+	}
+	return ConfigFile
+}
+
 func budgetDiag(file string, f failure, step string) diag.Diagnostic {
 	what := "validating the ticket"
 	if isPolicy(step) {
@@ -276,7 +338,7 @@ func (r *runner) advance() {
 // child runs one sandboxed child over batch and collects its results. It
 // returns a failure if the child died or blew a budget, and an error if
 // the child could not be run at all.
-func (r *runner) child(ctx context.Context, batch []int, workers int, isolated bool) (*failure, error) {
+func (r *runner) child(ctx context.Context, batch []int, workers int, isolated bool) (fail *failure, err error) {
 	req := request{Job: r.job, Workers: workers}
 	req.Job.Isolate = isolated
 	for _, i := range batch {
@@ -286,6 +348,14 @@ func (r *runner) child(ctx context.Context, batch []int, workers int, isolated b
 	if err != nil {
 		return nil, fmt.Errorf("encoding evaluation request: %w", err)
 	}
+	// Budgets never reach beyond what is left of the check's total.
+	ticketBudget, setupBudget := min(r.limits.Ticket, r.limits.remaining()), min(r.limits.Setup, r.limits.remaining())
+	began := time.Now()
+	defer func() {
+		if fail != nil {
+			r.limits.lost.d += time.Since(began)
+		}
+	}()
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cmd, err := sandbox.Command(cctx, ChildRole, r.limits.Memory)
@@ -327,21 +397,21 @@ func (r *runner) child(ctx context.Context, batch []int, workers int, isolated b
 	busy := map[int]*state{} // by worker
 	started := false
 	var timedOut *failure
-	timer := time.NewTimer(r.limits.Setup)
+	timer := time.NewTimer(setupBudget)
 	defer timer.Stop()
 	deadline := func() {
 		var next time.Time
 		for _, s := range busy {
-			budget := r.limits.Ticket
+			budget := ticketBudget
 			if s.index < 0 {
-				budget = r.limits.Setup
+				budget = setupBudget
 			}
 			if d := s.since.Add(budget); next.IsZero() || d.Before(next) {
 				next = d
 			}
 		}
 		if next.IsZero() {
-			next = time.Now().Add(r.limits.Setup)
+			next = time.Now().Add(setupBudget)
 		}
 		timer.Reset(time.Until(next))
 	}
@@ -380,9 +450,9 @@ loop:
 		case <-timer.C:
 			now := time.Now()
 			for _, s := range busy {
-				budget := r.limits.Ticket
+				budget := ticketBudget
 				if s.index < 0 {
-					budget = r.limits.Setup
+					budget = setupBudget
 				}
 				if now.Sub(s.since) >= budget {
 					fl := flight{index: s.index, step: s.step}

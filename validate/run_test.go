@@ -3,12 +3,15 @@ package validate
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/stretchr/testify/assert"
 
+	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/internal/race"
 	"github.com/stretchr/testify/require"
 
@@ -157,4 +160,81 @@ func TestRunCancelled(t *testing.T) {
 	cancel()
 	_, _, err := Run(ctx, job(nil), tickets(1), Limits{}, nil)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// bombPolicy never finishes once it sees a ticket; it compiles instantly.
+const bombPolicy = `package policy
+import "list"
+deny: [for i in list.Range(0, len(input.ticket.id)*100000000, 1) if i < 0 {"never"}]
+`
+
+// spinPolicy spins once it sees a ticket, allocating little: its budget
+// is time, not memory.
+const spinPolicy = `package policy
+import "list"
+_r: list.Range(0, len(input.ticket.id)*100, 1)
+deny: [for i in _r for j in _r for k in _r if i+j+k < 0 {"never"}]
+`
+
+// compileBombPolicy blows its budget while it is compiled.
+const compileBombPolicy = "package policy\nimport \"list\"\n_n: len([for i in list.Range(0, 1000000000, 1) {i}])\ndeny: [if _n < 0 {\"x\"}]\n"
+
+// A hostile policy in a pull request fails the check within the check's
+// total budget, compile included, with the policy named: as a governance
+// change (the head's new rules are tried on a sample ticket), and as the
+// base's rules meeting many tickets.
+func TestCheckPRHostilePolicy(t *testing.T) {
+	limits := Limits{Ticket: time.Second, Setup: 2 * time.Second, Total: 4 * time.Second, Strikes: 100, Memory: 256 << 20}
+	var six map[string]*entry
+	six = map[string]*entry{}
+	for i := 2; i < 8; i++ {
+		id := fmt.Sprintf("CHG-2026-%04d", i)
+		six["changes/payments/"+id+".cue"] = ptr(file(idTicket(id, map[string]string{"window": laterWindow, "environments": `["staging"]`})))
+	}
+	tests := []struct {
+		name string
+		// base and head add files to baseFiles on main and on the PR.
+		base, head map[string]*entry
+		policy     string // the policy file to be named
+		budget     string // a regular expression its diagnostic matches
+		memory     bool
+	}{
+		{name: "governance change, bomb on evaluation", policy: "policy/zz-bomb.cue", budget: `evaluating the new policy policy/zz-bomb.cue exceeded the (time|memory) budget .*, on a sample ticket`,
+			head: map[string]*entry{"policy/zz-bomb.cue": ptr(file(bombPolicy))}},
+		{name: "governance change, bomb on compile", policy: "policy/zz-bomb.cue", budget: `compiling exceeded the (time|memory) budget`,
+			head: map[string]*entry{"policy/zz-bomb.cue": ptr(file(compileBombPolicy))}},
+		{name: "governance change, string doubling", policy: "policy/zz-mem.cue", budget: "evaluating the new policy policy/zz-mem.cue exceeded the memory budget", memory: true,
+			head: map[string]*entry{"policy/zz-mem.cue": ptr(file(memoryPolicy()))}},
+		{name: "base rules meet six tickets", policy: "policy/zz-bomb.cue", budget: `not evaluated: this check already lost its total budget \(4s\) .*\(policy/zz-bomb.cue\)`,
+			base: map[string]*entry{"policy/zz-bomb.cue": ptr(file(spinPolicy))}, head: six},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.memory && race.Enabled {
+				t.Skip("race builds run without a memory limit")
+			}
+			g := newGitRepo(t)
+			files := with(baseFiles(), tc.base)
+			b := g.commit("main", plumbing.ZeroHash, files)
+			h := g.commit("pr", b, with(files, tc.head))
+			start := time.Now()
+			rep, err := CheckPR(context.Background(), PROptions{Dir: g.dir, Base: "main", Head: "pr", Evidence: bound(approvedBy("github:1", "github:2", "github:5", "github:6"), h), Now: before, Limits: limits})
+			require.NoError(t, err)
+			// Not a ceiling on a loaded machine: only a guard against a
+			// hang. The proof of the bound is the budget diagnostics.
+			assert.Less(t, time.Since(start), 2*time.Minute)
+			var named, budget bool
+			for _, d := range rep.Diagnostics {
+				if d.Code != "budget" {
+					continue
+				}
+				assert.Equal(t, diag.Error, d.Severity)
+				named = named || d.File == tc.policy || d.Rule == tc.policy
+				budget = budget || regexp.MustCompile(tc.budget).MatchString(d.Message)
+			}
+			assert.True(t, named, "a budget diagnostic names %s: %v", tc.policy, rep.Diagnostics)
+			assert.True(t, budget, "a budget diagnostic says %q: %v", tc.budget, rep.Diagnostics)
+			assert.Positive(t, rep.Errors())
+		})
+	}
 }

@@ -147,11 +147,11 @@ func (p *plan) promCheck(s *service, kind int) obj {
 	case 0:
 		return obj{{"type", "prometheus"}, {"name", "error rate"},
 			{"query", fmt.Sprintf(`sum(rate(http_requests_total{%s,code=~"5.."}[5m])) / sum(rate(http_requests_total{%s}[5m]))`, sel, sel)},
-			{"op", "<"}, {"threshold", number(0.01)}, {"for", "5m"}}
+			{"op", "<"}, {"threshold", number(0.01)}, {"for", "1m"}}
 	case 1:
 		return obj{{"type", "prometheus"}, {"name", "p99 latency"},
 			{"query", fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{%s}[5m])))`, sel)},
-			{"op", "<="}, {"threshold", number(0.25 * float64(1+p.pick(4)))}, {"for", "10m"}}
+			{"op", "<="}, {"threshold", number(0.25 * float64(1+p.pick(4)))}, {"for", "2m"}}
 	default:
 		return obj{{"type", "prometheus"}, {"name", "ready replicas"},
 			{"query", fmt.Sprintf(`min(kube_deployment_status_replicas_available{deployment="%s"})`, s.name)},
@@ -255,7 +255,8 @@ func (p *plan) makeTicket(r *pr, ti int, id, kind string) ticket {
 	if prod || p.chance(0.5) {
 		t.pre = append(t.pre, p.httpCheck(s))
 		if p.chance(0.25) {
-			t.pre = append(t.pre, p.promCheck(s, p.pick(3)))
+			// Prechecks run once: a hold (for) is for postchecks only.
+			t.pre = append(t.pre, slices.DeleteFunc(p.promCheck(s, p.pick(3)), func(f kv) bool { return f.k == "for" }))
 		}
 	}
 	if prod || p.chance(0.5) {

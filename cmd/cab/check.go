@@ -22,6 +22,7 @@ type checkOptions struct {
 	Format        string
 	Now           string
 	TicketTimeout time.Duration
+	TotalTimeout  time.Duration
 	MaxMemoryMiB  uint64
 	Base, Head    string
 	Review        string
@@ -36,6 +37,7 @@ func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ReportDir, "report-dir", ".", "where --format gitlab writes cab-codequality.json and cab-junit.xml")
 	fs.StringVar(&o.Now, "now", "", "judge windows and freezes at this RFC 3339 time instead of the current time")
 	fs.DurationVar(&o.TicketTimeout, "ticket-timeout", validate.DefaultTicketTimeout, "time budget for checking one ticket")
+	fs.DurationVar(&o.TotalTimeout, "total-timeout", validate.DefaultTotalTimeout, "time one check may lose to evaluation that blows its budgets (a hostile policy), compile included; what is left then fails unevaluated")
 	fs.Uint64Var(&o.MaxMemoryMiB, "max-memory", 1024, "memory budget of the evaluation process, in MiB")
 	fs.StringVar(&o.Base, "base", "", "pull-request mode: the target revision whose rules judge the change (e.g. origin/main)")
 	fs.StringVar(&o.Head, "head", "", "pull-request mode: the proposed revision (default HEAD)")
@@ -75,6 +77,9 @@ func (o *checkOptions) validate() (time.Time, error) {
 	}
 	if o.TicketTimeout <= 0 {
 		return time.Time{}, fmt.Errorf("--ticket-timeout must be positive")
+	}
+	if o.TotalTimeout <= 0 {
+		return time.Time{}, fmt.Errorf("--total-timeout must be positive")
 	}
 	if o.MaxMemoryMiB < 64 {
 		return time.Time{}, fmt.Errorf("--max-memory must be at least 64 MiB")
@@ -133,7 +138,7 @@ internal error.`,
 			}
 			opts := validate.Options{
 				Now:    now,
-				Limits: validate.Limits{Ticket: o.TicketTimeout, Memory: o.MaxMemoryMiB << 20},
+				Limits: validate.Limits{Ticket: o.TicketTimeout, Total: o.TotalTimeout, Memory: o.MaxMemoryMiB << 20},
 			}
 			stderr := cmd.ErrOrStderr()
 			if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && o.Format == "text" {

@@ -86,7 +86,7 @@ func (o *reconcileOptions) addEngineFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Instance, "instance", "", "this reconciler's name on the ledger (default cab-reconcile@<host>); give concurrent reconcilers distinct names")
 	fs.DurationVar(&o.Lease, "lease", reconcile.DefaultLease, "how long an unfinished step belongs to the reconciler that started it; must exceed the longest apply plus postchecks (a pass may take a lease per ticket-environment in flight, and one more)")
 	fs.IntVar(&o.Workers, "workers", 0, "applies, checks and restores run at once (default max(4, cores))")
-	fs.DurationVar(&o.CheckBudget, "check-budget", 2*time.Minute, "how long failing postchecks are retried before the change is rolled back")
+	fs.DurationVar(&o.CheckBudget, "check-budget", schema.DefaultCheckBudget, "how long failing postchecks are retried before the change is rolled back")
 	fs.DurationVar(&o.CheckInterval, "check-interval", 5*time.Second, "pause between check attempts")
 	fs.StringVar(&o.CacheDir, "cache-dir", "", "where environment repositories are cloned (default .git/cab/env)")
 	fs.IntVar(&o.Retries, "retries", 3, "attempts of each target call that meets a 5xx or a network error")

@@ -1,0 +1,292 @@
+package validate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// The index of targets maps every resource (schema.Action.Resource) that a
+// merged ticket changes to the tickets that change it, for one tree of
+// changes/. Conflicts across services are found through it: a check looks
+// up the resources of the tickets it judges, never the other tickets.
+//
+// It is derived from git and kept under the repository's git directory
+// (cab/targets-v1.idx), one file for the last tree indexed:
+//
+//	cab-targets v1 <hash of the changes/ tree> <number of entries>
+//	<resource>\t<end>\t<start>\t<path>\t<id>
+//	...
+//
+// with the entry lines sorted (times are RFC 3339 in UTC, which sort as
+// they compare), so that a lookup is a binary search over the file's bytes
+// for the entries of a resource whose windows end after a given time:
+// nothing is decoded but what may conflict, however long the history of
+// the resource. Moving the
+// index to another tree costs the difference between the two trees (git
+// skips identical subtrees by hash); the first index of a clone reads every
+// ticket once (its summaries are cached by blob hash, see Session).
+// Writing is atomic (a temporary file renamed), and a file for another
+// tree, or one that does not parse, is only ever a cost, never a wrong
+// answer: the header says which tree the entries describe.
+
+const (
+	indexName   = "targets-v1.idx"
+	indexHeader = "cab-targets v1 "
+)
+
+// targetIndex is the index of one changes/ tree.
+type targetIndex struct {
+	tree  plumbing.Hash // zero: no changes/ directory
+	data  []byte        // the entry lines, sorted, each ending in '\n'
+	lines []int         // offset of each line in data
+}
+
+// indexEntry is one line of the index.
+type indexEntry struct {
+	resource, path, id string
+	start, end         time.Time
+}
+
+func (e indexEntry) line() string {
+	return strings.Join([]string{e.resource, stamp(e.end), stamp(e.start), e.path, e.id}, "\t") + "\n"
+}
+
+// stamp formats t so that stamps sort as times compare.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func parseEntry(line []byte) (indexEntry, bool) {
+	f := strings.Split(strings.TrimSuffix(string(line), "\n"), "\t")
+	if len(f) != 5 {
+		return indexEntry{}, false
+	}
+	end, err1 := time.Parse(time.RFC3339, f[1])
+	start, err2 := time.Parse(time.RFC3339, f[2])
+	if err1 != nil || err2 != nil {
+		return indexEntry{}, false
+	}
+	return indexEntry{resource: f[0], end: end, start: start, path: f[3], id: f[4]}, true
+}
+
+func newIndex(tree plumbing.Hash, data []byte) *targetIndex {
+	x := &targetIndex{tree: tree, data: data}
+	for off := 0; off < len(data); {
+		x.lines = append(x.lines, off)
+		n := bytes.IndexByte(data[off:], '\n')
+		if n < 0 {
+			break
+		}
+		off += n + 1
+	}
+	return x
+}
+
+func (x *targetIndex) line(i int) []byte {
+	end := len(x.data)
+	if i+1 < len(x.lines) {
+		end = x.lines[i+1]
+	}
+	return x.data[x.lines[i]:end]
+}
+
+// lookup adds to out (by path) the tickets that change resource in a
+// window ending after after and starting before before, each with the
+// matching resources.
+func (x *targetIndex) lookup(out map[string]*Open, resource string, after, before time.Time) {
+	prefix := []byte(resource + "\t")
+	from := []byte(resource + "\t" + stamp(after))
+	i, _ := slices.BinarySearchFunc(x.lines, from, func(off int, p []byte) int {
+		l := x.data[off:]
+		return bytes.Compare(l[:min(len(l), len(p))], p)
+	})
+	for ; i < len(x.lines) && bytes.HasPrefix(x.line(i), prefix); i++ {
+		e, ok := parseEntry(x.line(i))
+		if !ok || !e.end.After(after) || !e.start.Before(before) {
+			continue
+		}
+		o := out[e.path]
+		if o == nil {
+			o = &Open{ID: e.id, Start: e.start, End: e.end}
+			out[e.path] = o
+		}
+		if !slices.Contains(o.Targets, e.resource) {
+			o.Targets = append(o.Targets, e.resource)
+		}
+	}
+}
+
+func indexPath(repo *git.Repository) string {
+	fs, ok := repo.Storer.(*filesystem.Storage)
+	if !ok {
+		return ""
+	}
+	return filepath.Join(fs.Filesystem().Root(), "cab", indexName)
+}
+
+// loadIndex reads the stored index; nil when there is none or it does not
+// parse.
+func loadIndex(repo *git.Repository) *targetIndex {
+	p := indexPath(repo)
+	if p == "" {
+		return nil
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	head, rest, ok := bytes.Cut(b, []byte("\n"))
+	fields, ok2 := strings.CutPrefix(string(head), indexHeader)
+	hash, count, ok3 := strings.Cut(fields, " ")
+	if !ok || !ok2 || !ok3 || !plumbing.IsHash(hash) && hash != "" {
+		return nil
+	}
+	x := newIndex(plumbing.NewHash(hash), rest)
+	if strconv.Itoa(len(x.lines)) != count || len(rest) > 0 && rest[len(rest)-1] != '\n' {
+		return nil // cut short or padded: derive it again
+	}
+	return x
+}
+
+// save writes the index atomically; failing to is not an error (the next
+// check derives it again).
+func (x *targetIndex) save(repo *git.Repository) {
+	p := indexPath(repo)
+	if p == "" || os.MkdirAll(filepath.Dir(p), 0o755) != nil {
+		return
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), indexName+".*")
+	if err != nil {
+		return
+	}
+	tree := ""
+	if !x.tree.IsZero() {
+		tree = x.tree.String()
+	}
+	_, err = fmt.Fprintf(f, "%s%s %d\n", indexHeader, tree, len(x.lines))
+	if err == nil {
+		_, err = f.Write(x.data)
+	}
+	if cerr := f.Close(); err == nil && cerr == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
+}
+
+// changesTree returns the changes/ tree of root and its hash (nil and zero
+// when there is none).
+func changesTree(root *object.Tree) (*object.Tree, plumbing.Hash, error) {
+	e, err := root.FindEntry(ChangesDir)
+	if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
+		return nil, plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return nil, plumbing.ZeroHash, fmt.Errorf("reading %s/: %w", ChangesDir, err)
+	}
+	if !e.Mode.IsFile() {
+		t, err := root.Tree(ChangesDir)
+		if err != nil {
+			return nil, plumbing.ZeroHash, fmt.Errorf("reading %s/: %w", ChangesDir, err)
+		}
+		return t, e.Hash, nil
+	}
+	return nil, plumbing.ZeroHash, nil
+}
+
+// targetsOf returns the index of targets of the merged tickets of root,
+// from the session or the stored index, moved to root's changes/ tree
+// first if it describes another.
+func (s *Session) targetsOf(root *object.Tree) (*targetIndex, error) {
+	want, hash, err := changesTree(root)
+	if err != nil {
+		return nil, err
+	}
+	x := s.targets
+	if x == nil {
+		x = loadIndex(s.repo)
+	}
+	if x != nil && x.tree == hash {
+		s.targets = x
+		return x, nil
+	}
+	var from *object.Tree
+	if x != nil && !x.tree.IsZero() {
+		if from, err = s.repo.TreeObject(x.tree); err != nil {
+			x, from = nil, nil // gone (gc, another clone): start afresh
+		}
+	}
+	if x == nil {
+		x = newIndex(plumbing.ZeroHash, nil)
+	}
+	if x, err = s.moveIndex(x, from, want, hash); err != nil {
+		return nil, err
+	}
+	s.targets = x
+	if s.batch {
+		s.targetsDirty = true
+	} else {
+		x.save(s.repo)
+	}
+	return x, nil
+}
+
+// moveIndex turns x, the index of the tree from, into the index of to
+// (hash): entries of the files that differ are dropped, and the tickets on
+// the side of to are summarised again.
+func (s *Session) moveIndex(x *targetIndex, from, to *object.Tree, hash plumbing.Hash) (*targetIndex, error) {
+	changes, _, err := diffTrees(from, to, ChangesDir)
+	if err != nil {
+		return nil, fmt.Errorf("indexing the targets of %s/: %w", ChangesDir, err)
+	}
+	drop := map[string]bool{}
+	var add []string
+	cache := s.summaries(s.repo)
+	for _, c := range changes {
+		drop[c.name] = true
+		if c.to == nil || !c.to.Mode.IsFile() || !strings.HasSuffix(c.name, ".cue") || strings.Count(c.name, "/") != 2 {
+			continue
+		}
+		key := c.to.Hash.String()
+		sum, ok := cache[key]
+		if !ok {
+			sum = summarizeEntry(c)
+			cache[key] = sum
+			s.dirty = true
+		}
+		if sum == nil {
+			continue
+		}
+		for _, r := range sum.Targets {
+			if strings.ContainsAny(r, "\t\n") {
+				continue
+			}
+			add = append(add, indexEntry{resource: r, path: c.name, id: sum.ID, start: sum.Start, end: sum.End}.line())
+		}
+	}
+	if s.dirty && !s.batch {
+		saveSummaries(s.repo, cache)
+		s.dirty = false
+	}
+	kept := make([]string, 0, len(x.lines)+len(add))
+	for i := range x.lines {
+		l := x.line(i)
+		if e, ok := parseEntry(l); ok && !drop[e.path] {
+			kept = append(kept, string(l))
+		}
+	}
+	kept = append(kept, add...)
+	slices.Sort(kept)
+	return newIndex(hash, []byte(strings.Join(kept, ""))), nil
+}
