@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,31 +17,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The demo environment's binary (examples/demoenv), built once per test
-// binary.
-var demoenvBin struct {
-	once sync.Once
-	path string
-	err  error
-	out  []byte
-}
-
+// buildDemoenv builds the demo environment (examples/demoenv) into a
+// directory of the test.
 func buildDemoenv(t *testing.T) string {
 	t.Helper()
-	demoenvBin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "cab-demoenv-")
-		if err != nil {
-			demoenvBin.err = err
-			return
-		}
-		demoenvBin.path = filepath.Join(dir, "demoenv")
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		cmd := exec.Command(goTool, "build", "-o", demoenvBin.path, "github.com/cabhq/cab/examples/demoenv")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		demoenvBin.out, demoenvBin.err = cmd.CombinedOutput()
-	})
-	require.NoError(t, demoenvBin.err, "building demoenv: %s", demoenvBin.out)
-	return demoenvBin.path
+	path := filepath.Join(t.TempDir(), "demoenv")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", path, "github.com/cabhq/cab/examples/demoenv")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "building demoenv: %s", out)
+	return path
 }
 
 // startDemoenv runs `demoenv serve` (the loopback environment of make
