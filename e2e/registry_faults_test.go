@@ -19,6 +19,7 @@ import (
 	gittarget "github.com/cabhq/cab/reconcile/target/git"
 	"github.com/cabhq/cab/reconcile/target/oci"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/sign"
 )
 
 // isTagPut matches the manifest write that points a tag.
@@ -184,8 +185,11 @@ func inProcess(t *testing.T, dir, id string) reconcile.Options {
 	gitDriver, err := gittarget.New(t.TempDir())
 	require.NoError(t, err)
 	client := &http.Client{Timeout: 5 * time.Second}
+	l := ledger.Open(repo, "origin", "")
+	l.Signer, err = sign.LoadSigner(t.Context(), "file://"+suite.key+".key", nil) // cab.cue trusts it to reconcile
+	require.NoError(t, err)
 	return reconcile.Options{
-		Dir: dir, Ledger: ledger.Open(repo, "origin", ""), Instance: "e2e-in-process", Tickets: []string{id},
+		Dir: dir, Ledger: l, Instance: "e2e-in-process", Tickets: []string{id},
 		Drivers: map[string]target.Driver{
 			"oci": oci.New(oci.WithRetry(1, 0), oci.WithTimeout(time.Second)),
 			"git": gitDriver,

@@ -12,15 +12,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/sign"
 )
 
 // reconcileIn runs cab reconcile in the reconciler's checkout as it is
-// (no git pull first) with reconcileFlags and extra flags, and returns
+// (no git pull first) with reconcileArgs and extra flags, and returns
 // its summary and exit code.
 func (w *world) reconcileIn(extra ...string) (summary, int) {
 	t := w.t
 	t.Helper()
-	args := append(append([]string{"reconcile"}, reconcileFlags...), extra...)
+	args := append(append([]string{"reconcile"}, reconcileArgs()...), extra...)
 	stdout, stderr, code := try(t, w.rc, nil, suite.cab, args...)
 	var s summary
 	require.NoError(t, json.Unmarshal([]byte(stdout), &s), "cab reconcile (exit %d) printed no summary:\n%s\n%s", code, stdout, stderr)
@@ -67,7 +68,12 @@ func TestStrandedTicket(t *testing.T) {
 	w.sign(suite.key)
 	repo, err := gogit.PlainOpen(w.work)
 	require.NoError(t, err)
-	_, err = ledger.Open(repo, "origin", "").Update(t.Context(), func(*ledger.Log) ([]ledger.Event, error) {
+	// Recorded by a reconciler cab.cue trusts: an unsigned set-aside would
+	// be ignored (and the ticket applied outright).
+	old := ledger.Open(repo, "origin", "")
+	old.Signer, err = sign.LoadSigner(t.Context(), "file://"+suite.key+".key", nil)
+	require.NoError(t, err)
+	_, err = old.Update(t.Context(), func(*ledger.Log) ([]ledger.Event, error) {
 		return []ledger.Event{{Ticket: "CHG-2026-0002", Kind: ledger.KindQuarantined, Actor: "cab-reconcile@old", Commit: merge,
 			Data: json.RawMessage(fmt.Sprintf(`{"reason":"the merge commit %s is not in the repository (fetch main): object not found"}`, merge))}}, nil
 	})
