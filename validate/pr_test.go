@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"slices"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -481,6 +481,7 @@ func TestCheckPREvidenceBinding(t *testing.T) {
 		})
 	}
 }
+
 // conflictConfig adds a second service and a git target to the test
 // configuration: conflicts are about resources, not services.
 const conflictConfig = `apiVersion: "cab.dev/v1"
