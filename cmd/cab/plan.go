@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	gogit "github.com/go-git/go-git/v5"
@@ -147,5 +149,9 @@ func writePlan(w io.Writer, format string, p *plan.Plan) error {
 		_, err := io.WriteString(w, plan.Markdown(p))
 		return err
 	}
-	return plan.WriteText(w, p)
+	var b strings.Builder
+	if err := plan.WriteText(&b, p); err != nil {
+		return err
+	}
+	return writeFenced(w, b.String(), os.Getenv("GITHUB_ACTIONS") == "true")
 }
