@@ -2,9 +2,9 @@ package drift
 
 import (
 	"cmp"
-	"slices"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 

@@ -103,9 +103,9 @@ type Problem struct {
 	// credentials may still read (a target refusing the plan's).
 	Severity diag.Severity `json:"severity"`
 	Env      string        `json:"env,omitempty"`
-	Target  string `json:"target,omitempty"`
-	Message string `json:"message"`
-	Hint    string `json:"hint,omitempty"`
+	Target   string        `json:"target,omitempty"`
+	Message  string        `json:"message"`
+	Hint     string        `json:"hint,omitempty"`
 }
 
 // Problems counts the problems of every ticket.
