@@ -2,7 +2,8 @@
 // append-only log kept on a git branch (by default cab/ledger).
 //
 // Every event — signed, unsigned, applying, applied, verified, failed,
-// rolled-back, rollback-failed, scheduled, expired, quarantined — is one
+// rolled-back, rollback-failed, scheduled, expired, quarantined, drifted,
+// drift-cleared — is one
 // commit on the branch adding the file ledger/<ticket-id>/<seq>-<kind>.json
 // (and <seq>-<kind>.dsse beside it when the event carries a DSSE envelope).
 // The commit message is "<kind> <ticket> [<env>]" followed by the git
@@ -42,6 +43,9 @@
 //     ref moved, the push is rejected and the transaction re-reads the log
 //     and decides again. Two writers therefore never lose each other's
 //     events, and every decision is made on the latest state.
+//   - Drift is an observation. drifted and drift-cleared are recorded only
+//     in an environment where the ticket is verified and leave it verified;
+//     a drift-cleared needs an uncleared drifted before it (Drifts).
 //   - The ledger never force-pushes and never loses an event.
 //   - Ticket ids and environment names are validated before they are joined
 //     into a path.

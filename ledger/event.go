@@ -39,12 +39,21 @@ const (
 	// is set aside, e.g. because evaluating it blew its budget; it is not
 	// applied there afterwards.
 	KindQuarantined = "quarantined"
+	// KindDrifted: a target no longer holds what the ticket, verified in
+	// Env, last set there (Data says which target and key, what it should
+	// hold and what it holds). An observation: the environment stays
+	// verified. Recorded once per drift.
+	KindDrifted = "drifted"
+	// KindDriftCleared: a target that drifted holds again what the ticket
+	// set (Data as for drifted). Only after a drifted in Env.
+	KindDriftCleared = "drift-cleared"
 )
 
 // Kinds lists every event kind, in state-machine order.
 var Kinds = []string{
 	KindSigned, KindUnsigned, KindScheduled, KindExpired, KindQuarantined,
 	KindApplying, KindApplied, KindVerified, KindFailed, KindRolledBack, KindRollbackFailed,
+	KindDrifted, KindDriftCleared,
 }
 
 // IsKind reports whether k is a known event kind.
@@ -60,11 +69,16 @@ func IsKind(k string) bool {
 // applyKind reports whether events of kind k belong to one environment.
 func applyKind(k string) bool {
 	switch k {
-	case KindApplying, KindApplied, KindVerified, KindFailed, KindRolledBack, KindRollbackFailed:
+	case KindApplying, KindApplied, KindVerified, KindFailed, KindRolledBack, KindRollbackFailed,
+		KindDrifted, KindDriftCleared:
 		return true
 	}
 	return false
 }
+
+// driftKind reports whether events of kind k observe a verified
+// environment without changing its state.
+func driftKind(k string) bool { return k == KindDrifted || k == KindDriftCleared }
 
 // Event is one entry of the ledger.
 type Event struct {

@@ -40,8 +40,12 @@ type TicketState struct {
 	// Status is the ticket-wide state: "" (nothing yet), signed, unsigned,
 	// quarantined or expired.
 	Status string
-	// Envs maps each environment to the kind of its last event there.
+	// Envs maps each environment to the kind of its last event there,
+	// drifted and drift-cleared aside (they leave it verified).
 	Envs map[string]string
+	// Drifts counts, per environment, the drifted events not yet followed
+	// by a drift-cleared.
+	Drifts map[string]int
 }
 
 func none(s string) string {
@@ -151,8 +155,23 @@ func (st *TicketState) apply(ev *Event) error {
 		if envState != KindFailed {
 			return deny("not failed")
 		}
+	case KindDrifted, KindDriftCleared:
+		if envState != KindVerified {
+			return deny("not verified")
+		}
+		if st.Drifts == nil {
+			st.Drifts = map[string]int{}
+		}
+		if ev.Kind == KindDriftCleared {
+			if st.Drifts[ev.Env] == 0 {
+				return deny("no drift to clear")
+			}
+			st.Drifts[ev.Env]--
+		} else {
+			st.Drifts[ev.Env]++
+		}
 	}
-	if ev.Env != "" {
+	if ev.Env != "" && !driftKind(ev.Kind) {
 		if st.Envs == nil {
 			st.Envs = map[string]string{}
 		}
@@ -181,6 +200,12 @@ func replay(states map[string]*TicketState, events []Event) (map[string]*TicketS
 		c.Envs = make(map[string]string, len(st.Envs))
 		for k, v := range st.Envs {
 			c.Envs[k] = v
+		}
+		if st.Drifts != nil {
+			c.Drifts = make(map[string]int, len(st.Drifts))
+			for k, v := range st.Drifts {
+				c.Drifts[k] = v
+			}
 		}
 		out[id] = &c
 	}

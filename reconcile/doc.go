@@ -50,4 +50,7 @@
 //     the pass before it acts (ErrLedgerNotAppendOnly, naming every
 //     ticket), on every pass, until an operator accepts a reviewed ledger
 //     (AcceptLedger). Nothing is ever applied to resolve it.
+//   - Drift (Reconciler.Drift, package drift) only observes: it records
+//     signed drifted and drift-cleared events, once per drift, and never
+//     changes a target.
 package reconcile

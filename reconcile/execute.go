@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/plan"
 	"github.com/cabhq/cab/reconcile/target"
 	"github.com/cabhq/cab/schema"
 )
@@ -250,7 +251,7 @@ func (p *pass) prepare(ctx context.Context, j *job) error {
 			return err
 		}
 		j.previous = append(j.previous, st)
-		j.changes = append(j.changes, describe(c.Action, st.Value))
+		j.changes = append(j.changes, plan.Describe(c.Action, st.Value))
 	}
 	return nil
 }
@@ -511,11 +512,11 @@ func (p *pass) dryRun(ctx context.Context, ds []decision) {
 				o, err := drv.Observe(ctx, c)
 				switch {
 				case err != nil:
-					st.Changes = append(st.Changes, describe(a, "(unobservable: "+err.Error()+")"))
+					st.Changes = append(st.Changes, plan.Describe(a, "(unobservable: "+err.Error()+")"))
 				case o.Done:
-					st.Changes = append(st.Changes, describe(a, o.Value)+" (already done)")
+					st.Changes = append(st.Changes, plan.Describe(a, o.Value)+" (already done)")
 				default:
-					st.Changes = append(st.Changes, describe(a, o.Value))
+					st.Changes = append(st.Changes, plan.Describe(a, o.Value))
 				}
 			}
 		default:

@@ -81,17 +81,10 @@ func open(log *ledger.Log, only []string) []*ticket {
 		default:
 			continue
 		}
-		var signed *ledger.Event
-		for _, ev := range log.Ticket(id) {
-			if ev.Kind == ledger.KindSigned {
-				signed = &ev
-				break
-			}
-		}
-		if signed == nil {
+		tk, envs := fromSigned(log, id)
+		if tk == nil {
 			continue
 		}
-		envs := envelopeEnvironments(signed.Envelope)
 		done := len(envs) > 0
 		for _, e := range envs {
 			done = done && terminal(st.Envs[e])
@@ -99,9 +92,7 @@ func open(log *ledger.Log, only []string) []*ticket {
 		if done {
 			continue
 		}
-		var d signedData
-		_ = json.Unmarshal(signed.Data, &d)
-		out = append(out, &ticket{id: id, path: d.Path, commit: signed.Commit, order: signed.At})
+		out = append(out, tk)
 	}
 	slices.SortFunc(out, func(a, b *ticket) int {
 		if c := a.order.Compare(b.order); c != 0 {
@@ -110,6 +101,20 @@ func open(log *ledger.Log, only []string) []*ticket {
 		return strings.Compare(a.id, b.id)
 	})
 	return out
+}
+
+// fromSigned returns the ticket id's signed event names, not yet read or
+// verified, and the environments its statement lists (nil when it has no
+// signed event).
+func fromSigned(log *ledger.Log, id string) (*ticket, []string) {
+	for _, ev := range log.Ticket(id) {
+		if ev.Kind == ledger.KindSigned {
+			var d signedData
+			_ = json.Unmarshal(ev.Data, &d)
+			return &ticket{id: id, path: d.Path, commit: ev.Commit, order: ev.At}, envelopeEnvironments(ev.Envelope)
+		}
+	}
+	return nil, nil
 }
 
 // setAside returns the cause id was quarantined (as a whole) for when a

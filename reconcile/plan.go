@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/cabhq/cab/internal/calendar"
@@ -277,28 +276,6 @@ func (p *pass) applyingEvent(id, env string) *ledger.Event {
 		}
 	}
 	return out
-}
-
-// describe renders what an action does, for plans and the ledger.
-func describe(a schema.Action, from string) string {
-	switch a.Type {
-	case "oci":
-		to := a.Image
-		if i := strings.LastIndexByte(to, '@'); i >= 0 {
-			to = to[i+1:]
-		}
-		return fmt.Sprintf("oci %s:%s %s → %s", a.Target, a.Tag, from, to)
-	case "git":
-		switch {
-		case a.Set != nil:
-			return fmt.Sprintf("git %s:%s %s: %s → %v", a.Target, a.File, a.Set.Path, from, a.Set.Value)
-		case a.KustomizeImage != nil:
-			return fmt.Sprintf("git %s:%s image %s: %s → %s", a.Target, a.File, a.KustomizeImage.Name, from, a.KustomizeImage.Digest)
-		}
-		return fmt.Sprintf("git %s:%s %s", a.Target, a.File, from)
-	default:
-		return fmt.Sprintf("%s %s%s %s → (webhook call)", a.Type, a.Target, a.Path, from)
-	}
 }
 
 // resources names what each action of t changes in env, so that two

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cabhq/cab/drift"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/reconcile"
 )
@@ -40,6 +41,7 @@ type metrics struct {
 	lastPass      prometheus.Gauge
 	lastSuccess   prometheus.Gauge
 	webhooks      *prometheus.CounterVec
+	drifts        *prometheus.GaugeVec
 
 	mu     sync.Mutex
 	states map[string]bool // every state label ever set, to zero vanished ones
@@ -90,11 +92,15 @@ func newMetrics() *metrics {
 			Name: "cab_webhooks_total",
 			Help: "Webhook deliveries by provider and result (queued, ignored, ping, unauthorized, disabled, too-large, bad-request).",
 		}, []string{"provider", "result"}),
+		drifts: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "cab_drift",
+			Help: "1 when a key a verified ticket last set no longer holds its value, 0 when it does (set by the last drift check; unreadable keys are left out).",
+		}, []string{"env", "target", "key"}),
 		states: map[string]bool{},
 	}
 	m.reg.MustRegister(
 		m.tickets, m.applyDuration, m.rollbacks, m.steps, m.errors, m.passes,
-		m.passDuration, m.lastPass, m.lastSuccess, m.webhooks,
+		m.passDuration, m.lastPass, m.lastSuccess, m.webhooks, m.drifts,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -181,4 +187,20 @@ func (m *metrics) pass(states map[string]int, err error, took time.Duration, end
 // webhook counts one delivery.
 func (m *metrics) webhook(provider, result string) {
 	m.webhooks.WithLabelValues(provider, result).Inc()
+}
+
+// drift sets the cab_drift gauge from a drift check's findings: the
+// series of keys no longer checked go.
+func (m *metrics) drift(fs []drift.Finding) {
+	m.drifts.Reset()
+	for _, f := range fs {
+		if f.Unknown != "" {
+			continue
+		}
+		v := 0.0
+		if f.Drifted {
+			v = 1
+		}
+		m.drifts.WithLabelValues(f.Env, f.Target, f.Key).Set(v)
+	}
 }

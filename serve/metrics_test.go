@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/drift"
 	"github.com/cabhq/cab/reconcile"
 )
 
@@ -151,4 +152,36 @@ func TestLabel(t *testing.T) {
 	} {
 		assert.Equal(t, want, label(in), "label(%q)", in)
 	}
+}
+
+// cab_drift has one series per key checked; keys no longer checked and
+// unreadable ones have none.
+func TestDriftGauge(t *testing.T) {
+	m := newMetrics()
+	series := func() map[string]float64 {
+		mfs, err := m.reg.Gather()
+		require.NoError(t, err)
+		out := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() != "cab_drift" {
+				continue
+			}
+			for _, s := range mf.GetMetric() {
+				var ls []string
+				for _, l := range s.GetLabel() {
+					ls = append(ls, l.GetValue())
+				}
+				out[strings.Join(ls, " ")] = s.GetGauge().GetValue()
+			}
+		}
+		return out
+	}
+	m.drift([]drift.Finding{
+		{Setting: drift.Setting{Env: "prod", Target: "images", Key: "payments:live"}, Drifted: true},
+		{Setting: drift.Setting{Env: "prod", Target: "env", Key: "values.json"}},
+		{Setting: drift.Setting{Env: "prod", Target: "hook", Key: "/deploy"}, Unknown: "timeout"},
+	})
+	assert.Equal(t, map[string]float64{"prod payments:live images": 1, "prod values.json env": 0}, series())
+	m.drift([]drift.Finding{{Setting: drift.Setting{Env: "prod", Target: "images", Key: "payments:live"}}})
+	assert.Equal(t, map[string]float64{"prod payments:live images": 0}, series(), "cleared; the key no longer checked is gone")
 }

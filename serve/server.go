@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cabhq/cab/drift"
 	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/reconcile"
 )
@@ -113,6 +114,12 @@ type Config struct {
 	// makes it answer 503 with the error (e.g. the reconciler stopped on
 	// a ledger that is not its checkpoint plus added events).
 	Healthy func() error
+	// Drift, when set with a positive DriftInterval, checks the
+	// environments for drift (reconcile.Reconciler.Drift) every
+	// DriftInterval, in the loop that runs the passes (never at the same
+	// time as one); its findings set the cab_drift gauge.
+	Drift         func(ctx context.Context) ([]drift.Finding, error)
+	DriftInterval time.Duration
 }
 
 // Server is the reconciler daemon: a reconcile loop and the HTTP handler
@@ -322,6 +329,12 @@ func (s *Server) Run(ctx context.Context) error {
 	s.trigger("start")
 	timer := time.NewTimer(s.cfg.Interval)
 	defer timer.Stop()
+	var driftC <-chan time.Time
+	if s.cfg.Drift != nil && s.cfg.DriftInterval > 0 {
+		t := time.NewTicker(s.cfg.DriftInterval)
+		defer t.Stop()
+		driftC = t.C
+	}
 	for {
 		if ctx.Err() != nil { // a queued trigger starts nothing once shutting down
 			return nil
@@ -331,6 +344,8 @@ func (s *Server) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case reason = <-s.queue:
+		case <-driftC:
+			reason = "drift"
 		case <-timer.C:
 			reason = "timer"
 			select { // a queued webhook is served by this pass too
@@ -341,6 +356,10 @@ func (s *Server) Run(ctx context.Context) error {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
+			if reason == "drift" {
+				s.drift(passCtx)
+				return
+			}
 			s.pass(passCtx, reason)
 		}()
 		select {
@@ -349,8 +368,28 @@ func (s *Server) Run(ctx context.Context) error {
 			s.setRunning(false)
 			return s.drain(done, cancelPass)
 		}
-		timer.Reset(s.cfg.Interval)
+		if reason != "drift" {
+			timer.Reset(s.cfg.Interval)
+		}
 	}
+}
+
+// drift runs one drift check and sets the cab_drift gauge from it; a
+// failed check leaves the gauge as it was.
+func (s *Server) drift(ctx context.Context) {
+	fs, err := s.cfg.Drift(ctx)
+	if err != nil {
+		s.log.Error("drift check failed", "err", s.redact.String(err.Error()))
+		return
+	}
+	s.m.drift(fs)
+	n := 0
+	for _, f := range fs {
+		if f.Drifted {
+			n++
+		}
+	}
+	s.log.Info("drift checked", "keys", len(fs), "drifted", n)
 }
 
 // drain waits for the running pass to finish during shutdown: Grace

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cabhq/cab/forge"
 	forgegit "github.com/cabhq/cab/forge/git"
+	"github.com/cabhq/cab/plan"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -29,7 +30,11 @@ type checkOptions struct {
 	Forge         string
 	ReportDir     string
 	Post          bool
-	pr            bool // set by validate
+	// Plan adds what each added ticket would change (see cab plan).
+	Plan     bool
+	planOpts planOptions
+	pr       bool       // set by validate
+	plan     *plan.Plan // set by checkPR with --plan
 }
 
 func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
@@ -43,6 +48,8 @@ func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Head, "head", "", "pull-request mode: the proposed revision (default HEAD)")
 	fs.StringVar(&o.Review, "review", "", "pull-request mode: review evidence as JSON (forge, headSHA, author, pushers, merger, approvals: [{id, commit}]), for CI systems without a forge client; headSHA is required")
 	fs.StringVar(&o.Forge, "forge", "auto", "pull-request mode: where approvals come from: github, gitlab, git (Approved-by trailers of a merge commit signed by a mergeSigners key), none, or auto (github or gitlab when running in their CI, else none)")
+	fs.BoolVar(&o.Plan, "plan", false, "pull-request mode: also read the live targets the base cab.cue names and say what each added ticket would change in each environment (see cab plan); in every format, the job summary and the --post comment")
+	o.planOpts.addFlags(fs)
 	fs.BoolVar(&o.Post, "post", false, "pull-request mode: also set the cab/check commit status and keep one PR/MR comment up to date (github, gitlab)")
 }
 
@@ -63,8 +70,8 @@ func (o *checkOptions) validate() (time.Time, error) {
 	// supplies base and head. auto alone never turns it on.
 	pr := o.Base != "" || explicitForge && (o.Forge == "github" || o.Forge == "gitlab")
 	o.pr = pr
-	if !pr && (o.Head != "" || o.Review != "" || o.Post || explicitForge && o.Forge != "none") {
-		return time.Time{}, fmt.Errorf("--head, --review, --forge and --post need --base (pull-request mode)")
+	if !pr && (o.Head != "" || o.Review != "" || o.Post || o.Plan || explicitForge && o.Forge != "none") {
+		return time.Time{}, fmt.Errorf("--head, --review, --forge, --plan and --post need --base (pull-request mode)")
 	}
 	if o.Review != "" && o.Forge != "none" {
 		if explicitForge {
@@ -211,8 +218,16 @@ func (o *checkOptions) checkPR(cmd *cobra.Command, args []string, opts validate.
 	if err != nil {
 		return nil, err
 	}
+	extra := ""
+	if o.Plan {
+		if o.plan, err = o.planOpts.make(ctx, dir, o.Base, rep, opts.Now); err != nil {
+			return nil, fmt.Errorf("--plan: %w", err)
+		}
+		rep.Diagnostics = append(rep.Diagnostics, o.plan.Diagnostics()...).Sort()
+		extra = "\n" + plan.Markdown(o.plan)
+	}
 	if o.Post {
-		if err := session.post(ctx, rep); err != nil {
+		if err := session.post(ctx, rep, extra); err != nil {
 			return nil, fmt.Errorf("--post: %w", err)
 		}
 	}

@@ -20,7 +20,9 @@ type forgeSession interface {
 	// revisions are the base and head the forge says are under check.
 	revisions() (base, head string)
 	review(ctx context.Context) (*forge.Evidence, error)
-	post(ctx context.Context, rep *validate.Report) error
+	// post sets the commit status and the one comment; extra (the plan,
+	// Markdown) is appended to the comment.
+	post(ctx context.Context, rep *validate.Report, extra string) error
 }
 
 // detectForge resolves --forge auto from the CI environment.
@@ -95,7 +97,7 @@ func (s *githubSession) review(ctx context.Context) (*forge.Evidence, error) {
 	return e, nil
 }
 
-func (s *githubSession) post(ctx context.Context, rep *validate.Report) error {
+func (s *githubSession) post(ctx context.Context, rep *validate.Report, extra string) error {
 	state, desc := verdict(rep)
 	if err := s.client.SetStatus(ctx, s.ev.Owner, s.ev.Repo, s.ev.HeadSHA, state, desc, runURL()); err != nil {
 		return err
@@ -103,7 +105,7 @@ func (s *githubSession) post(ctx context.Context, rep *validate.Report) error {
 	if s.ev.Number == 0 {
 		return nil
 	}
-	return s.client.UpsertComment(ctx, s.ev.Owner, s.ev.Repo, s.ev.Number, report.Marker, report.MarkdownLimit(checkOf(rep), report.GitHubCommentLimit))
+	return s.client.UpsertComment(ctx, s.ev.Owner, s.ev.Repo, s.ev.Number, report.Marker, withExtra(report.MarkdownLimit(checkOf(rep), report.GitHubCommentLimit-len(extra)), extra, report.GitHubCommentLimit))
 }
 
 func runURL() string {
@@ -124,7 +126,7 @@ func (s *gitlabSession) review(ctx context.Context) (*forge.Evidence, error) {
 	return s.client.Review(ctx, s.ev.Project, s.ev.IID, s.ev.HeadSHA)
 }
 
-func (s *gitlabSession) post(ctx context.Context, rep *validate.Report) error {
+func (s *gitlabSession) post(ctx context.Context, rep *validate.Report, extra string) error {
 	state, desc := verdict(rep)
 	if state == "failure" {
 		state = "failed"
@@ -132,7 +134,7 @@ func (s *gitlabSession) post(ctx context.Context, rep *validate.Report) error {
 	if err := s.client.SetCommitStatus(ctx, s.ev.Project, s.ev.HeadSHA, state, desc, os.Getenv("CI_PIPELINE_URL")); err != nil {
 		return err
 	}
-	return s.client.UpsertNote(ctx, s.ev.Project, s.ev.IID, report.Marker, report.Markdown(checkOf(rep)))
+	return s.client.UpsertNote(ctx, s.ev.Project, s.ev.IID, report.Marker, report.Markdown(checkOf(rep))+extra)
 }
 
 // verdict is the commit status of a report.
@@ -142,4 +144,12 @@ func verdict(rep *validate.Report) (state, description string) {
 		return "failure", fmt.Sprintf("%d error(s), %d warning(s) in %d ticket(s)", rep.Errors(), warnings, len(rep.Tickets))
 	}
 	return "success", fmt.Sprintf("%d ticket(s) pass, %d warning(s)", len(rep.Tickets), warnings)
+}
+
+// withExtra appends extra to a comment when both fit in limit bytes.
+func withExtra(comment, extra string, limit int) string {
+	if len(comment)+len(extra) > limit {
+		return comment
+	}
+	return comment + extra
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/plan"
 	"github.com/cabhq/cab/report"
 	"github.com/cabhq/cab/validate"
 )
@@ -23,13 +24,25 @@ func (o *checkOptions) writeReport(w io.Writer, rep *validate.Report, took time.
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(jsonReport(rep))
+		doc := jsonReport(rep)
+		doc.Plan = o.plan
+		return enc.Encode(doc)
 	case "github":
-		return writeGitHub(w, rep)
+		return writeGitHub(w, rep, o.plan)
 	case "sarif":
 		return report.SARIF(w, checkOf(rep))
 	case "gitlab":
 		if err := writeGitLab(o.ReportDir, rep); err != nil {
+			return err
+		}
+	}
+	if o.plan != nil {
+		var b strings.Builder
+		if err := plan.WriteText(&b, o.plan); err != nil {
+			return err
+		}
+		// Fenced in CI like the rest: the plan quotes ticket and target text.
+		if err := writeFenced(w, b.String(), os.Getenv("GITHUB_ACTIONS") == "true"); err != nil {
 			return err
 		}
 	}
@@ -47,7 +60,12 @@ func writeText(w io.Writer, rep *validate.Report, took time.Duration, actions bo
 	warnings := len(rep.Diagnostics) - rep.Errors()
 	fmt.Fprintf(&b, "%d ticket(s) checked: %d error(s), %d warning(s) in %s\n",
 		len(rep.Tickets), rep.Errors(), warnings, took.Round(time.Millisecond))
-	text := b.String()
+	return writeFenced(w, b.String(), actions)
+}
+
+// writeFenced writes text, fenced inside GitHub Actions so that the runner
+// does not execute a "::command::" it quotes.
+func writeFenced(w io.Writer, text string, actions bool) error {
 	if actions {
 		sum := sha256.Sum256([]byte(text))
 		token := "cab-" + hex.EncodeToString(sum[:8])
@@ -59,7 +77,7 @@ func writeText(w io.Writer, rep *validate.Report, took time.Duration, actions bo
 
 // writeGitHub writes workflow annotations to w and the Markdown summary to
 // $GITHUB_STEP_SUMMARY when it is set.
-func writeGitHub(w io.Writer, rep *validate.Report) error {
+func writeGitHub(w io.Writer, rep *validate.Report, p *plan.Plan) error {
 	var summary io.Writer
 	if name := os.Getenv("GITHUB_STEP_SUMMARY"); name != "" {
 		f, err := os.OpenFile(name, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -69,7 +87,11 @@ func writeGitHub(w io.Writer, rep *validate.Report) error {
 		defer f.Close()
 		summary = f
 	}
-	return report.GitHub(w, summary, checkOf(rep))
+	if err := report.GitHub(w, summary, checkOf(rep)); err != nil || p == nil || summary == nil {
+		return err
+	}
+	_, err := io.WriteString(summary, "\n"+plan.Markdown(p))
+	return err
 }
 
 // writeGitLab writes the Code Quality and JUnit reports GitLab shows in
@@ -117,6 +139,8 @@ type jsonDoc struct {
 	Diagnostics []diag.Diagnostic `json:"diagnostics"`
 	Errors      int               `json:"errors"`
 	Warnings    int               `json:"warnings"`
+	// Plan is what the added tickets would change (--plan).
+	Plan *plan.Plan `json:"plan,omitempty"`
 }
 
 type jsonTicket struct {

@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/cabhq/cab/drift"
 	"github.com/cabhq/cab/internal/gitpush"
 	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/ledger"
@@ -121,6 +122,9 @@ func (o *reconcileOptions) loadSigner(ctx context.Context) (*sign.Signer, error)
 }
 
 func (o *reconcileOptions) validate() error {
+	if o.Format == "table" {
+		o.Format = "text" // cab drift's name for it
+	}
 	if o.Format != "text" && o.Format != "json" {
 		return fmt.Errorf("--format %q: want text or json", o.Format)
 	}
@@ -460,14 +464,9 @@ func (e *serveEngine) healthy() error {
 	return nil
 }
 
-// serveReconcile runs one pass over the watched branch, fetched first.
-func serveReconcile(ctx context.Context, o serveOptions, obs reconcile.Observer) (*reconcile.Summary, error) {
-	e := o.engine
-	if e == nil {
-		e = &serveEngine{}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// ensure builds the engine's reconciler if it has none (the caller holds
+// e.mu) and returns ctx bounded for git calls.
+func (e *serveEngine) ensure(ctx context.Context, o serveOptions, obs reconcile.Observer) (context.Context, error) {
 	eo := o.Engine
 	ctx = gitpush.WithTimeout(ctx, eo.GitTimeout)
 	eo.LogFormat, eo.LogLevel = o.LogFormat, o.LogLevel
@@ -482,9 +481,46 @@ func serveReconcile(ctx context.Context, o serveOptions, obs reconcile.Observer)
 	if e.r == nil {
 		r, err := eo.reconciler(".", logger, obs)
 		if err != nil {
-			return nil, err
+			return ctx, err
 		}
 		e.r = r
+	}
+	return ctx, nil
+}
+
+// serveDrift runs one drift check with the engine's reconciler.
+func serveDrift(ctx context.Context, o serveOptions, obs reconcile.Observer) ([]drift.Finding, error) {
+	e := o.engine
+	if e == nil {
+		return nil, errors.New("drift: no engine")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped.Load() != nil {
+		return nil, *e.stopped.Load()
+	}
+	ctx, err := e.ensure(ctx, o, obs)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := e.r.Drift(ctx, o.Engine.TargetTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return rep.Findings, nil
+}
+
+// serveReconcile runs one pass over the watched branch, fetched first.
+func serveReconcile(ctx context.Context, o serveOptions, obs reconcile.Observer) (*reconcile.Summary, error) {
+	e := o.engine
+	if e == nil {
+		e = &serveEngine{}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ctx, err := e.ensure(ctx, o, obs)
+	if err != nil {
+		return nil, err
 	}
 	sum, err := e.r.Pass(ctx)
 	e.stopped.Store(nil)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/cabhq/cab/drift"
 	"github.com/cabhq/cab/reconcile"
 	"github.com/cabhq/cab/serve"
 )
@@ -32,6 +33,7 @@ var runReconcile = serveReconcile
 type serveOptions struct {
 	Listen           string
 	Interval         time.Duration
+	DriftInterval    time.Duration
 	Branch           string
 	Webhooks         []string
 	GitHubSecretFile string
@@ -53,6 +55,7 @@ type serveOptions struct {
 func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to answer HTTP on (webhooks, /healthz, /metrics)")
 	fs.DurationVar(&o.Interval, "interval", serve.DefaultInterval, "time from the end of one pass to the next timed one (windows open without a push)")
+	fs.DurationVar(&o.DriftInterval, "drift-interval", 0, "check every environment for drift this often (see cab drift), recording drifted events and setting cab_drift on /metrics; 0: never")
 	fs.StringVar(&o.Branch, "branch", serve.DefaultBranch, "branch whose pushes trigger a pass")
 	fs.StringSliceVar(&o.Webhooks, "webhook", nil, "webhook routes to enable: github, gitlab (each needs a secret)")
 	fs.StringVar(&o.GitHubSecretFile, "github-secret-file", "", "file holding the GitHub webhook secret (enables /webhook/github; default: $"+webhookSecretEnv+")")
@@ -267,6 +270,10 @@ next start resumes it by observing the target before acting).`,
 				PassWedged:   o.PassWedged,
 				Redactor:     o.Engine.redactor,
 				Healthy:      o.engine.healthy,
+				Drift: func(ctx context.Context) ([]drift.Finding, error) {
+					return serveDrift(ctx, opts, srv.Observer())
+				},
+				DriftInterval: o.DriftInterval,
 			})
 			if err != nil {
 				return err
