@@ -171,9 +171,13 @@ type BurnRate struct {
 
 // Freeze is a change freeze in local wall-clock time of an IANA zone.
 type Freeze struct {
-	Name         string   `json:"name"`
-	Start        string   `json:"start"`
-	End          string   `json:"end"`
+	Name  string `json:"name"`
+	Start string `json:"start"`
+	End   string `json:"end,omitempty"`
+	// RRule, Duration and ExDate make the freeze recurring (RFC 5545).
+	RRule        string   `json:"rrule,omitempty"`
+	Duration     string   `json:"duration,omitempty"`
+	ExDate       []string `json:"exdate,omitempty"`
 	Timezone     string   `json:"timezone"`
 	EndInclusive *bool    `json:"endInclusive,omitempty"`
 	Environments []string `json:"environments,omitempty"`
