@@ -25,10 +25,12 @@ type Ticket struct {
 	PostReviewOf string    `json:"postReviewOf,omitempty"`
 	Links        *Links    `json:"links,omitempty"`
 	Incident     *Incident `json:"incident,omitempty"`
-	Actions      []Action  `json:"actions,omitempty"`
-	Prechecks    []Check   `json:"prechecks,omitempty"`
-	Postchecks   []Check   `json:"postchecks,omitempty"`
-	Rollback     *Rollback `json:"rollback,omitempty"`
+	// Fixes names the changes whose incident this ticket fixes.
+	Fixes      []string  `json:"fixes,omitempty"`
+	Actions    []Action  `json:"actions,omitempty"`
+	Prechecks  []Check   `json:"prechecks,omitempty"`
+	Postchecks []Check   `json:"postchecks,omitempty"`
+	Rollback   *Rollback `json:"rollback,omitempty"`
 }
 
 // Window is the time span in which a change may be applied (RFC 3339).
