@@ -44,6 +44,9 @@ type Change struct {
 	SignedKey string `json:"signedKey,omitempty"`
 	// Environments are the ticket's environments in promotion order.
 	Environments []EnvOutcome `json:"environments"`
+	// Fixes are the changes whose incident this one fixes (the ticket's
+	// fixes: field).
+	Fixes []string `json:"fixes,omitempty"`
 	// Outcome sums the environments up: verified (everywhere), rolled-back,
 	// rollback-failed, failed, expired, quarantined, unsigned, in-progress,
 	// scheduled or pending.
@@ -68,6 +71,9 @@ type EnvOutcome struct {
 	Failed         time.Time `json:"failed,omitzero"`
 	RolledBack     time.Time `json:"rolledBack,omitzero"`
 	RollbackFailed time.Time `json:"rollbackFailed,omitzero"`
+	// PrecheckHolds counts the waits recorded because the prechecks failed
+	// (the reconciler records one per continuous hold, not one per poll).
+	PrecheckHolds []time.Time `json:"precheckHolds,omitempty"`
 	// Reason is the last recorded reason (a failure, a freeze, a wait).
 	Reason string `json:"reason,omitempty"`
 }

@@ -28,7 +28,7 @@ const (
 	// indexMagic starts the file; indexVersion changes whenever what the
 	// scan records changes, so that an older index is rebuilt.
 	indexMagic   = "CABLOGIX"
-	indexVersion = 2
+	indexVersion = 3
 )
 
 // logIndex is the content of the index.
@@ -199,6 +199,7 @@ func encodeIndex(idx *logIndex) []byte {
 					w.str(t.Risk)
 					w.str(t.Owner)
 					w.strList(t.Environments)
+					w.strList(t.Fixes)
 					w.str(t.Problem)
 				}
 			}
@@ -226,6 +227,7 @@ func encodeIndex(idx *logIndex) []byte {
 			w.str(ev.Actor)
 			w.str(ev.Commit)
 			w.str(ev.Reason)
+			w.str(ev.Cause)
 			w.bool(ev.Signed != nil)
 			if s := ev.Signed; s != nil {
 				w.uvarint(uint64(s.PR))
@@ -466,6 +468,7 @@ func decodeIndexBody(body []byte) (*logIndex, error) {
 							t.Environments[k] = r.str()
 						}
 					}
+					t.Fixes = r.strList()
 					t.Problem = r.str()
 				}
 			}
@@ -504,6 +507,7 @@ func decodeIndexBody(body []byte) (*logIndex, error) {
 			ev.Actor = r.str()
 			ev.Commit = r.str()
 			ev.Reason = r.str()
+			ev.Cause = r.str()
 			if r.bool() {
 				s := &signedInfo{}
 				ev.Signed = s

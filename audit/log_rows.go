@@ -218,7 +218,7 @@ func (r *runner) change(m *mergeRec, t *ticketRec, lt *ledgerTicket) *Change {
 	c := &Change{
 		ID: t.ID, Title: t.Title, Service: t.Service, Kind: t.Kind, Risk: t.Risk, Owner: t.Owner, Path: t.Path,
 		Author: m.Author, Approvers: []string{}, PR: m.PR, MergeCommit: m.Commit.String(), MergedAt: m.Time.UTC(),
-		Environments: []EnvOutcome{},
+		Environments: []EnvOutcome{}, Fixes: t.Fixes,
 	}
 	if m.OpenedKnown && r.o.OpenedAt {
 		c.OpenedAt = m.Opened.UTC()
@@ -316,6 +316,9 @@ func outcomes(envs []string, events []ledgerEvent, signature string) ([]EnvOutco
 		}
 		o := find(ev.Env)
 		t := ev.At.UTC()
+		if ev.Kind == ledger.KindScheduled && causeKind(ev.Cause) == "prechecks" {
+			o.PrecheckHolds = append(o.PrecheckHolds, t)
+		}
 		o.Outcome, o.At = ev.Kind, t
 		if ev.Reason != "" {
 			o.Reason = ev.Reason
@@ -413,4 +416,11 @@ func forgeLinks(repository string, pr int64, commit string) (string, string) {
 		prURL = ""
 	}
 	return prURL, commitURL
+}
+
+// causeKind is the kind of a reconciler's wait cause ("prechecks" of
+// "prechecks:prod").
+func causeKind(cause string) string {
+	k, _, _ := strings.Cut(cause, ":")
+	return k
 }

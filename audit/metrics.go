@@ -43,6 +43,9 @@ type Metrics struct {
 	// By lists the grouping dimensions: service, env, both or none.
 	By   []string     `json:"by"`
 	Rows []MetricsRow `json:"rows"`
+	// NotRecorded names the metrics the ledger cannot answer, each with
+	// why and what would have to be recorded (M10).
+	NotRecorded map[string]string `json:"notRecorded"`
 }
 
 // MetricsRow holds the metrics of one group (service, environment) in one
@@ -94,6 +97,34 @@ type MetricsRow struct {
 	// followed by one yet.
 	TimeToRestore DurationStats `json:"timeToRestore"`
 	Unrestored    int           `json:"unrestored"`
+
+	// M6: PrecheckPassed counts the applies started in Env (their
+	// prechecks passed, or they had none), PrecheckFailed the holds
+	// recorded because prechecks failed, each in the period of its event;
+	// PrecheckPassRate is passed / (passed + failed).
+	PrecheckPassed   int      `json:"precheckPassed"`
+	PrecheckFailed   int      `json:"precheckFailed"`
+	PrecheckPassRate *float64 `json:"precheckPassRate"`
+	// M7: PostcheckRuns counts the deployments in Env whose postchecks
+	// ran to an outcome (verified, or failed after applied), in the period
+	// of that outcome; PostcheckPassed those verified.
+	PostcheckRuns           int      `json:"postcheckRuns"`
+	PostcheckPassed         int      `json:"postcheckPassed"`
+	PostcheckValidationRate *float64 `json:"postcheckValidationRate"`
+	// M8 (approval-SLA breaches) is computed in metrics_sla.go.
+
+	// M9: IncidentInducing counts the merged changes (period of MergedAt)
+	// that a ticket names in its fixes:; IncidentRate divides by Merged.
+	IncidentInducing int      `json:"incidentInducing"`
+	IncidentRate     *float64 `json:"incidentRate"`
+	// M11: OrchestratorErrors counts the deployments started in the
+	// period whose apply or rollback failed (not their postchecks);
+	// OrchestratorErrorRate divides by Deployments.
+	OrchestratorErrors    int      `json:"orchestratorErrors"`
+	OrchestratorErrorRate *float64 `json:"orchestratorErrorRate"`
+	// M12: TimeToExecute is applying → the deployment's outcome (verified
+	// or failed), in the period of applying.
+	TimeToExecute DurationStats `json:"timeToExecute"`
 }
 
 // DurationStats summarises a set of durations: how many, their sum, the
@@ -171,8 +202,8 @@ type metricsGroup struct{ service, env string }
 
 // metricsAcc accumulates one row.
 type metricsAcc struct {
-	row                         MetricsRow
-	approval, lead, restoration []time.Duration
+	row                                  MetricsRow
+	approval, lead, restoration, execute []time.Duration
 }
 
 // ComputeMetrics measures how changes flow, from the rows cab log reads
@@ -229,7 +260,8 @@ func ComputeMetrics(changes []Change, o MetricsOptions) (*Metrics, error) {
 		return nil, fmt.Errorf("metrics: until %s is not after since %s: swap them or widen the range",
 			o.Until.In(loc).Format(time.RFC3339), o.Since.In(loc).Format(time.RFC3339))
 	}
-	m := &Metrics{Period: o.Period, Timezone: loc.String(), ProdEnv: o.ProdEnv, By: []string{}, Rows: []MetricsRow{}}
+	m := &Metrics{Period: o.Period, Timezone: loc.String(), ProdEnv: o.ProdEnv, By: []string{}, Rows: []MetricsRow{},
+		NotRecorded: map[string]string{"M10": ErrorBudgetNotRecorded}}
 	if !o.Since.IsZero() {
 		m.Since = o.Since.In(loc)
 	}
@@ -256,6 +288,7 @@ func ComputeMetrics(changes []Change, o MetricsOptions) (*Metrics, error) {
 		c.change(&changes[i])
 	}
 	c.restorations(changes)
+	c.incidents(changes)
 	m.Rows = c.rows()
 	return m, nil
 }
@@ -427,6 +460,7 @@ func (c *metricsComputer) change(ch *Change) {
 				a.row.DeploymentsFailed++
 			}
 		}
+		c.execution(s.group, e)
 		if c.in(e.Verified) && !ch.MergedAt.IsZero() && !e.Verified.Before(ch.MergedAt) {
 			a := c.at(s.group, e.Verified)
 			a.lead = append(a.lead, e.Verified.Sub(ch.MergedAt))
@@ -555,5 +589,10 @@ func (a *metricsAcc) finish() MetricsRow {
 	r.ApprovalLeadTime = newDurationStats(a.approval)
 	r.LeadTime = newDurationStats(a.lead)
 	r.TimeToRestore = newDurationStats(a.restoration)
+	r.PrecheckPassRate = metricsRatio(r.PrecheckPassed, r.PrecheckPassed+r.PrecheckFailed)
+	r.PostcheckValidationRate = metricsRatio(r.PostcheckPassed, r.PostcheckRuns)
+	r.IncidentRate = metricsRatio(r.IncidentInducing, r.Merged)
+	r.OrchestratorErrorRate = metricsRatio(r.OrchestratorErrors, r.Deployments)
+	r.TimeToExecute = newDurationStats(a.execute)
 	return r
 }

@@ -33,6 +33,7 @@ func ExampleComputeMetrics() {
 	_ = m.WriteTable(os.Stdout)
 	// Output:
 	// payments: 2 merged, change failure rate 50%, MTTR p50 40m0s, lead time p50 15m0s
-	// SERVICE   ENV   PERIOD  MERGED  EMERGENCY    UNSIGNED  APPROVAL p50/p90  SUCCESS      ROLLBACK     DEPLOYS  FAILURE      LEAD p50/p90  MTTR p50/p90
-	// payments  prod  all     2       50.0% (1/2)  0         10m/1h            50.0% (1/2)  50.0% (1/2)  2        50.0% (1/2)  15m/15m       40m/40m
+	// SERVICE   ENV   PERIOD  MERGED  EMERGENCY    UNSIGNED  APPROVAL p50/p90  SUCCESS      ROLLBACK     DEPLOYS  FAILURE      LEAD p50/p90  MTTR p50/p90  PRECHECK      POSTCHECK     INDUCED     ORCH ERRORS  EXECUTE p50/p90
+	// payments  prod  all     2       50.0% (1/2)  0         10m/1h            50.0% (1/2)  50.0% (1/2)  2        50.0% (1/2)  15m/15m       40m/40m       100.0% (2/2)  100.0% (1/1)  0.0% (0/2)  50.0% (1/2)  10m/20m
+	// M10 error-budget impact: not recorded (cab metrics --help says what is missing)
 }

@@ -39,7 +39,8 @@ func (m *Metrics) WriteTable(w io.Writer) error {
 		head = append(head, "SERVICE")
 	}
 	head = append(head, "ENV", "PERIOD", "MERGED", "EMERGENCY", "UNSIGNED", "APPROVAL p50/p90",
-		"SUCCESS", "ROLLBACK", "DEPLOYS", "FAILURE", "LEAD p50/p90", "MTTR p50/p90")
+		"SUCCESS", "ROLLBACK", "DEPLOYS", "FAILURE", "LEAD p50/p90", "MTTR p50/p90",
+		"PRECHECK", "POSTCHECK", "INDUCED", "ORCH ERRORS", "EXECUTE p50/p90")
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, r := range m.Rows {
 		var cells []string
@@ -65,11 +66,20 @@ func (m *Metrics) WriteTable(w io.Writer) error {
 			metricsTableRatio(r.ChangeFailureRate, r.DeploymentsFailed, r.DeploymentsFinished),
 			metricsTableStats(r.LeadTime),
 			mttr,
+			metricsTableRatio(r.PrecheckPassRate, r.PrecheckPassed, r.PrecheckPassed+r.PrecheckFailed),
+			metricsTableRatio(r.PostcheckValidationRate, r.PostcheckPassed, r.PostcheckRuns),
+			metricsTableRatio(r.IncidentRate, r.IncidentInducing, r.Merged),
+			metricsTableRatio(r.OrchestratorErrorRate, r.OrchestratorErrors, r.Deployments),
+			metricsTableStats(r.TimeToExecute),
 		)
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing the metrics table: %w", err)
+	}
+	if _, ok := m.NotRecorded["M10"]; ok {
+		_, err := fmt.Fprintln(w, "M10 error-budget impact: not recorded (cab metrics --help says what is missing)")
+		return err
 	}
 	return nil
 }
@@ -151,6 +161,28 @@ var (
 		"Time to restore (MTTR): a failure to the next verified deployment of the service in the environment.", promLabels, nil)
 	promUnrestored = prometheus.NewDesc("cab_change_unrestored",
 		"Failures not followed by a verified deployment yet.", promLabels, nil)
+	promPrecheckPassed = prometheus.NewDesc("cab_change_precheck_passed",
+		"M6: applies started (prechecks passed or none declared).", promLabels, nil)
+	promPrecheckFailed = prometheus.NewDesc("cab_change_precheck_failed",
+		"M6: holds recorded because prechecks failed.", promLabels, nil)
+	promPrecheckRatio = prometheus.NewDesc("cab_change_precheck_pass_ratio",
+		"M6 precheck pass rate: passed / (passed + failed).", promLabels, nil)
+	promPostcheckRuns = prometheus.NewDesc("cab_change_postcheck_runs",
+		"M7: deployments whose postchecks reached an outcome.", promLabels, nil)
+	promPostcheckPassed = prometheus.NewDesc("cab_change_postcheck_passed",
+		"M7: deployments verified by their postchecks.", promLabels, nil)
+	promPostcheckRatio = prometheus.NewDesc("cab_change_postcheck_validation_ratio",
+		"M7 postcheck validation rate: passed / runs.", promLabels, nil)
+	promIncidentInducing = prometheus.NewDesc("cab_change_incident_inducing",
+		"M9: merged changes named in the fixes of a later ticket.", promLabels, nil)
+	promIncidentRatio = prometheus.NewDesc("cab_change_incident_ratio",
+		"M9 change-induced incident rate: incident-inducing changes / changes merged.", promLabels, nil)
+	promOrchestratorErrors = prometheus.NewDesc("cab_change_orchestrator_errors",
+		"M11: deployments whose apply or rollback failed.", promLabels, nil)
+	promOrchestratorRatio = prometheus.NewDesc("cab_change_orchestrator_error_ratio",
+		"M11 orchestrator error rate: orchestrator errors / deployments.", promLabels, nil)
+	promExecute = prometheus.NewDesc("cab_change_time_to_execute_seconds",
+		"M12 time to execute: applying to the deployment's outcome.", promLabels, nil)
 )
 
 // metricsCollector exposes Metrics to a prometheus.Registry.
@@ -159,7 +191,10 @@ type metricsCollector struct{ m *Metrics }
 func (c metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{promMerged, promEmergency, promEmergencyRatio, promUnsigned, promApproval,
 		promFinished, promSucceeded, promSuccessRatio, promRolledBack, promRollbackRatio, promDeployments,
-		promDeploymentsFinished, promDeploymentsFailed, promFailureRatio, promLeadTime, promRestore, promUnrestored} {
+		promDeploymentsFinished, promDeploymentsFailed, promFailureRatio, promLeadTime, promRestore, promUnrestored,
+		promPrecheckPassed, promPrecheckFailed, promPrecheckRatio, promPostcheckRuns, promPostcheckPassed,
+		promPostcheckRatio, promIncidentInducing, promIncidentRatio, promOrchestratorErrors, promOrchestratorRatio,
+		promExecute} {
 		ch <- d
 	}
 }
@@ -200,6 +235,17 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		summary(promLeadTime, r.LeadTime)
 		summary(promRestore, r.TimeToRestore)
 		gauge(promUnrestored, r.Unrestored)
+		gauge(promPrecheckPassed, r.PrecheckPassed)
+		gauge(promPrecheckFailed, r.PrecheckFailed)
+		ratio(promPrecheckRatio, r.PrecheckPassRate)
+		gauge(promPostcheckRuns, r.PostcheckRuns)
+		gauge(promPostcheckPassed, r.PostcheckPassed)
+		ratio(promPostcheckRatio, r.PostcheckValidationRate)
+		gauge(promIncidentInducing, r.IncidentInducing)
+		ratio(promIncidentRatio, r.IncidentRate)
+		gauge(promOrchestratorErrors, r.OrchestratorErrors)
+		ratio(promOrchestratorRatio, r.OrchestratorErrorRate)
+		summary(promExecute, r.TimeToExecute)
 	}
 }
 

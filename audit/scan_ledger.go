@@ -28,6 +28,9 @@ type ledgerEvent struct {
 	// Reason is the event's data "reason", or the reasons of an unsigned
 	// event joined with "; ".
 	Reason string
+	// Cause is the stable key of a reconciler's wait ("prechecks:prod"),
+	// from the event's data "cause".
+	Cause string
 	// Signed is the predicate of a signed event's envelope (nil for other
 	// kinds, or when the envelope does not decode).
 	Signed *signedInfo
@@ -223,7 +226,7 @@ func readLedgerTicket(obj *objects, id string, h plumbing.Hash) *ledgerTicket {
 	}
 	dir := "ledger/" + id + "/"
 	for _, ev := range d.Events {
-		le := ledgerEvent{Seq: ev.Seq, Kind: ev.Kind, Env: ev.Env, At: ev.At, Actor: ev.Actor, Commit: ev.Commit, Reason: eventReason(ev.Data)}
+		le := ledgerEvent{Seq: ev.Seq, Kind: ev.Kind, Env: ev.Env, At: ev.At, Actor: ev.Actor, Commit: ev.Commit, Reason: eventReason(ev.Data), Cause: eventCause(ev.Data)}
 		if ev.Kind == ledger.KindSigned {
 			if len(ev.Envelope) == 0 {
 				t.Problems = append(t.Problems, fmt.Sprintf("%s%d-signed: no envelope", dir, ev.Seq))
@@ -256,6 +259,17 @@ func eventReason(data json.RawMessage) string {
 		return d.Reason
 	}
 	return strings.Join(d.Reasons, "; ")
+}
+
+// eventCause reads the "cause" of an event's data.
+func eventCause(data json.RawMessage) string {
+	var d struct {
+		Cause string `json:"cause"`
+	}
+	if len(data) == 0 || json.Unmarshal(data, &d) != nil {
+		return ""
+	}
+	return d.Cause
 }
 
 func eventKeyID(data json.RawMessage) string {

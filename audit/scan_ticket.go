@@ -16,6 +16,8 @@ import (
 type ticketMeta struct {
 	Title, Kind, Risk, Owner string
 	Environments             []string
+	// Fixes are the changes whose incident the ticket fixes.
+	Fixes []string
 	// Problem says why the file could not be read as plain ticket data
 	// ("" when it could).
 	Problem string
@@ -24,6 +26,7 @@ type ticketMeta struct {
 // metaFields are the top-level ticket fields parseTicketMeta reads.
 var metaFields = map[string]bool{
 	"title": true, "kind": true, "risk": true, "owner": true, "environments": true,
+	"fixes": true,
 }
 
 // parseTicketMeta reads the top-level title, kind, risk, owner and
@@ -69,13 +72,17 @@ func scanTicketMeta(src []byte) ticketMeta {
 		if !metaFields[l] {
 			return
 		}
-		if l == "environments" {
-			envs, ok := stringList(value, lits)
+		if l == "environments" || l == "fixes" {
+			list, ok := stringList(value, lits)
 			if !ok {
-				problems = append(problems, "environments is not a list of strings")
+				problems = append(problems, l+" is not a list of strings")
 				return
 			}
-			m.Environments = envs
+			if l == "fixes" {
+				m.Fixes = list
+			} else {
+				m.Environments = list
+			}
 			return
 		}
 		if len(value) != 1 || value[0] != token.STRING {
@@ -374,7 +381,7 @@ func fastTicketMeta(src []byte) (ticketMeta, bool) {
 			return m, false
 		}
 		seen[label] = true
-		if label == "environments" {
+		if label == "environments" || label == "fixes" {
 			if i >= n || src[i] != '[' {
 				return m, false
 			}
@@ -405,7 +412,11 @@ func fastTicketMeta(src []byte) (ticketMeta, bool) {
 					return m, false
 				}
 			}
-			m.Environments = envs
+			if label == "fixes" {
+				m.Fixes = envs
+			} else {
+				m.Environments = envs
+			}
 		} else {
 			v, ok := str()
 			if !ok {

@@ -146,11 +146,10 @@ func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i in
 		return o, false
 	}
 	if tk.t.Kind != "emergency" {
-		for _, s := range p.cal {
-			if s.Contains(p.now) && s.Applies([]string{env}) {
-				return blocked{cause: newCause(causeFreeze, s.Name),
-					reason: fmt.Sprintf("freeze %q until %s", s.Name, s.End.UTC().Format(time.RFC3339))}, false
-			}
+		if active := p.cal.Active(p.now, []string{env}); len(active) > 0 {
+			s := active[0]
+			return blocked{cause: newCause(causeFreeze, s.Name),
+				reason: fmt.Sprintf("freeze %q until %s", s.Name, s.End.UTC().Format(time.RFC3339))}, false
 		}
 		if b := p.errorBudget(ctx, tk.t.Service, envCfg); b != nil {
 			return *b, false

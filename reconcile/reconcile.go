@@ -208,7 +208,7 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 	if err := r.trustOutcomes(cfg); err != nil {
 		return sum, err
 	}
-	b.freezes = len(cal)
+	b.freezes = cal.Len()
 	log, err := r.rounds(b, cfg, cal, sum)
 	sum.Events = b.written
 	be := b.reached(ctx, err)

@@ -25,10 +25,12 @@ type Ticket struct {
 	PostReviewOf string    `json:"postReviewOf,omitempty"`
 	Links        *Links    `json:"links,omitempty"`
 	Incident     *Incident `json:"incident,omitempty"`
-	Actions      []Action  `json:"actions,omitempty"`
-	Prechecks    []Check   `json:"prechecks,omitempty"`
-	Postchecks   []Check   `json:"postchecks,omitempty"`
-	Rollback     *Rollback `json:"rollback,omitempty"`
+	// Fixes names the changes whose incident this ticket fixes.
+	Fixes      []string  `json:"fixes,omitempty"`
+	Actions    []Action  `json:"actions,omitempty"`
+	Prechecks  []Check   `json:"prechecks,omitempty"`
+	Postchecks []Check   `json:"postchecks,omitempty"`
+	Rollback   *Rollback `json:"rollback,omitempty"`
 }
 
 // Window is the time span in which a change may be applied (RFC 3339).
@@ -171,9 +173,13 @@ type BurnRate struct {
 
 // Freeze is a change freeze in local wall-clock time of an IANA zone.
 type Freeze struct {
-	Name         string   `json:"name"`
-	Start        string   `json:"start"`
-	End          string   `json:"end"`
+	Name  string `json:"name"`
+	Start string `json:"start"`
+	End   string `json:"end,omitempty"`
+	// RRule, Duration and ExDate make the freeze recurring (RFC 5545).
+	RRule        string   `json:"rrule,omitempty"`
+	Duration     string   `json:"duration,omitempty"`
+	ExDate       []string `json:"exdate,omitempty"`
 	Timezone     string   `json:"timezone"`
 	EndInclusive *bool    `json:"endInclusive,omitempty"`
 	Environments []string `json:"environments,omitempty"`

@@ -152,7 +152,7 @@ func newEvaluator(job Job, prep *prepared, trace func(step string)) (*Evaluator,
 	shared, err := json.Marshal(policy.Shared{
 		Mode:     job.Mode,
 		Now:      job.Now.UTC().Format(time.RFC3339),
-		Calendar: policy.SharedCalendar{Freezes: freezes(e.calendar)},
+		Calendar: policy.SharedCalendar{Freezes: freezes(e.calendar.Listing(job.Now, job.Now.AddDate(1, 0, 0)))},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encoding policy input: %w", err)
@@ -164,7 +164,7 @@ func newEvaluator(job Job, prep *prepared, trace func(step string)) (*Evaluator,
 	return e, nil
 }
 
-func freezes(c calendar.Calendar) []policy.Freeze {
+func freezes(c []calendar.Span) []policy.Freeze {
 	out := []policy.Freeze{}
 	for _, s := range c {
 		envs := s.Environments

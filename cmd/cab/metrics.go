@@ -169,44 +169,73 @@ func (o *metricsOptions) validate() error {
 }
 
 const metricsDefinitions = `Each quantity is counted in the period (and within --since/--until) of its
-own timestamp; p50 and p90 are nearest-rank percentiles:
+own timestamp; p50 and p90 are nearest-rank percentiles. The twelve change
+metrics, numerator / denominator [timestamp that places it in a period]:
 
-  throughput            changes whose merge commit falls in the period
-  emergency share       merged changes of kind emergency / changes merged
-  unsigned              merged changes recorded unsigned (they bypassed the gate)
-  approval lead time    pull request opened (earliest commit it brought) to the
-                        last counted approval, per merged change (p50, p90)
-  change success rate   merged changes verified (everywhere, or in the row's
-                        environment with --by env) / those with a final outcome:
-                        verified, failed, rolled-back, rollback-failed, expired
-                        or quarantined (pending, scheduled, in-progress and
-                        unsigned changes are left out)
-  rollback rate         of the same finished changes, those rolled back or whose
-                        rollback failed
-  deployments           applies started (the applying event) in the environment
-  change failure rate   deployments that failed (failed, rolled-back,
-                        rollback-failed) / deployments with an outcome (those
-                        and verified)
-  lead time             merge commit to verified in the environment: merge to
-                        production for --prod-env (p50, p90)
-  MTTR                  per service and environment, a failed event when nothing
-                        was failing to the next verified event there (any
-                        change); counted in the period the outage began;
-                        outages not restored yet are shown as "+N open"
+  M1  throughput           changes merged [merge commit]
+  M2  approval lead time   pull request opened (earliest commit it brought) to
+                           the last counted approval, per merged change (p50,
+                           p90) [merge commit]
+  M3  change success rate  merged changes verified (everywhere, or in the row's
+                           environment with --by env) / those with a final
+                           outcome: verified, failed, rolled-back,
+                           rollback-failed, expired or quarantined (pending,
+                           scheduled, in-progress and unsigned changes are left
+                           out) [merge commit]
+  M4  rollback rate        of the same finished changes, those rolled back or
+                           whose rollback failed [merge commit]
+  M5  MTTR                 per service and environment, a failed event when
+                           nothing was failing to the next verified event there
+                           (any change); outages not restored yet are shown as
+                           "+N open" [the failed event]
+  M6  precheck pass rate   applies started (prechecks passed, or none declared)
+                           / those plus the holds recorded because prechecks
+                           failed; the reconciler records one hold per
+                           continuous failure, not one per poll [applying
+                           event; the hold's scheduled event]
+  M7  postcheck            deployments verified / deployments whose postchecks
+      validation rate      reached an outcome (verified, or failed after
+                           applied) [verified or failed event]
+  M8  approval-SLA         counted with the approval SLA of cab.cue (see its
+      breaches             own definition when configured)
+  M9  change-induced       merged changes named in the fixes: of a later ticket
+      incidents            (an emergency or incident ticket; fixes needs an
+                           incident) / changes merged [merge commit of the
+                           change named]
+  M10 error-budget impact  not recorded: the reconciler reads a service's burn
+                           rate only to hold a change. It would need to record
+                           the burn rate read just before each apply in the
+                           applying event's data and the one read at postcheck
+                           in the verified or failed event's data (value,
+                           query, server, time, inside the signed envelope);
+                           M10 would be the postcheck reading minus the one
+                           before, per deployment [applying event]
+  M11 orchestrator error   deployments whose apply failed (failed before
+      rate                 applied) or whose rollback failed / deployments
+                           started; a postcheck failure is the change's, not
+                           the orchestrator's [applying event]
+  M12 time to execute      applying to the deployment's outcome (verified or
+                           failed), per deployment (p50, p90) [applying event]
+
+Also: emergency share (merged emergency changes / changes merged), unsigned
+(merged changes recorded unsigned: they bypassed the gate), deployments
+(applies started in the environment), change failure rate (deployments that
+failed / deployments with an outcome) and lead time (merge commit to verified
+in the environment: merge to production for --prod-env) [verified event].
 
 Without --by env, the deployment metrics (deployments, change failure rate,
-lead time, MTTR) are those of the production environment (--prod-env); with
-it, those of each environment. Periods: week is the ISO 8601 week (Monday
-00:00 to Monday 00:00, labelled 2026-W02), month 2026-01, quarter 2026-Q1,
-all a single bucket; boundaries are in --tz. Periods from the first to the
-last with activity (or from --since to --until) are all listed, empty ones
-as zeros.`
+lead time, M5-M7, M11, M12) are those of the production environment
+(--prod-env); with it, those of each environment. Periods: week is the ISO
+8601 week (Monday 00:00 to Monday 00:00, labelled 2026-W02), month 2026-01,
+quarter 2026-Q1, all a single bucket; boundaries are in --tz. Periods from the
+first to the last with activity (or from --since to --until) are all listed,
+empty ones as zeros.`
 
 func newMetricsCmd() *cobra.Command {
 	o := &metricsOptions{}
 	cmd := &cobra.Command{
 		Use:   "metrics",
-		Short: "Change metrics per service, environment and period (throughput, lead times, failure rate, MTTR)",
+		Short: "Change metrics M1-M12 per service, environment and period (throughput, lead times, failure rate, MTTR, checks, incidents)",
 		Long: `Metrics measures how changes flow from git history (main and the ledger):
 throughput, approval lead time, merge-to-production lead time, change success
 rate, rollback rate, change failure rate, time to restore (MTTR) and the share
