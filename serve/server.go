@@ -113,6 +113,9 @@ type Config struct {
 	// makes it answer 503 with the error (e.g. the reconciler stopped on
 	// a ledger that is not its checkpoint plus added events).
 	Healthy func() error
+	// UI, when set, is mounted at /ui/ (the read-only web UI, package
+	// webui); it does its own authentication.
+	UI http.Handler
 }
 
 // Server is the reconciler daemon: a reconcile loop and the HTTP handler
@@ -210,6 +213,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /livez", s.livez)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.m.handler())
+	if s.cfg.UI != nil {
+		mux.Handle("/ui/", s.cfg.UI)
+	}
 	return mux
 }
 

@@ -28,6 +28,10 @@ var now = time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 const fixtureConfig = `apiVersion: "cab.dev/v1"
 repository: "github.com/acme/changes"
 promotion: ["staging", "prod"]
+environments: {
+	staging: targets: images: {type: "oci", registry: "registry.staging.example/apps"}
+	prod: targets: images: {type: "oci", registry: "registry.prod.example/apps"}
+}
 emergency: postReviewDays: 5
 freezes: [{
 	name:     "december-peak"
