@@ -307,16 +307,16 @@ func closedByFreeze(t schema.Ticket, env string, cal calendar.Calendar, now time
 		at = now
 	}
 	var by []string
-	for range len(cal) + 1 { // each freeze can push it once
-		moved := false
-		for _, s := range cal {
-			if s.Contains(at) && s.Applies([]string{env}) {
-				at, moved = s.End, true
-				by = append(by, s.Name)
-			}
-		}
-		if !moved {
+	for range cal.Len() + 1 { // each freeze can push it once
+		active := cal.Active(at, []string{env})
+		if len(active) == 0 {
 			break
+		}
+		for _, s := range active {
+			if s.End.After(at) {
+				at = s.End
+			}
+			by = append(by, s.Name)
 		}
 	}
 	if len(by) == 0 || at.Before(end) {

@@ -42,6 +42,9 @@
 //     collectors. Labels taken from the engine are bounded: a kind cab
 //     does not know is counted as "other".
 //
+// When Config.UI is set, the read-only web UI (package webui) is mounted
+// at /ui/ on the same listener.
+//
 // Invariants:
 //
 //   - Nothing unauthenticated triggers anything. A webhook route without a

@@ -120,6 +120,9 @@ type Config struct {
 	// time as one); its findings set the cab_drift gauge.
 	Drift         func(ctx context.Context) ([]drift.Finding, error)
 	DriftInterval time.Duration
+	// UI, when set, is mounted at /ui/ (the read-only web UI, package
+	// webui); it does its own authentication.
+	UI http.Handler
 }
 
 // Server is the reconciler daemon: a reconcile loop and the HTTP handler
@@ -217,6 +220,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /livez", s.livez)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.m.handler())
+	if s.cfg.UI != nil {
+		mux.Handle("/ui/", s.cfg.UI)
+	}
 	return mux
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -50,6 +51,7 @@ type serveOptions struct {
 	// reconciler built at the first pass (kept: it caches verdicts).
 	Engine reconcileOptions
 	engine *serveEngine
+	UI     uiOptions
 }
 
 func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
@@ -69,6 +71,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.PassWedged, "pass-wedged", serve.DefaultPassWedged, "a pass running longer makes /livez fail (an orchestrator restarts cab; the next start resumes)")
 	o.Engine.addEngineFlags(fs)
 	o.engine = &serveEngine{}
+	o.UI.addFlags(fs)
 }
 
 func (o *serveOptions) validate() error {
@@ -88,6 +91,9 @@ func (o *serveOptions) validate() error {
 		if w != "github" && w != "gitlab" {
 			return fmt.Errorf("--webhook %q: want github or gitlab", w)
 		}
+	}
+	if err := o.UI.validate(); err != nil {
+		return err
 	}
 	if o.LogFormat != "text" && o.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: want text or json", o.LogFormat)
@@ -195,6 +201,10 @@ Routes:
   GET  /readyz           readiness: the loop runs, the last pass succeeded, the
                          ledger can be pushed
   GET  /livez            liveness: no pass runs past --pass-wedged
+  GET  /ui/              the read-only web UI (overview, /ui/board,
+                         /ui/calendar, /ui/calendar.ics, /ui/tickets/ID) and
+                         its JSON under /ui/api/v1/; --ui=false turns it off,
+                         --ui-only serves it alone (no reconciler, no key)
   GET  /metrics          Prometheus: cab_tickets{state}, cab_apply_duration_seconds,
                          cab_rollbacks_total{outcome}, cab_reconcile_errors_total,
                          cab_reconcile_passes_total, cab_last_pass_timestamp_seconds,
@@ -220,11 +230,15 @@ safely (an "applying" event without an outcome stays on the ledger, and the
 next start resumes it by observing the target before acting).`,
 		Example: `  cab serve --key file://reconciler.key --interval 5m --webhook github --github-secret-file /run/secrets/webhook
   CAB_WEBHOOK_SECRET=... cab serve --key file://reconciler.key --listen :8080 --webhook gitlab --log-format json
-  curl -s localhost:8080/healthz`,
+  curl -s localhost:8080/healthz
+  cab serve --ui-only --listen 127.0.0.1:8081 --ui-auth-header X-Forwarded-User`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
 				return err
+			}
+			if o.UI.Only {
+				return o.serveUIOnly(cmd.Context(), o.logger(cmd.ErrOrStderr()))
 			}
 			github, gitlab, err := o.secrets(os.Getenv)
 			if err != nil {
@@ -248,6 +262,14 @@ next start resumes it by observing the target before acting).`,
 			grace := o.ShutdownGrace
 			if grace == 0 {
 				grace = time.Nanosecond // cancel at once (zero is serve's default)
+			}
+			var ui http.Handler
+			if o.UI.Enabled {
+				h, err := o.UI.handler(o.Engine.Rev, o.Engine.Remote, o.Engine.Branch, log)
+				if err != nil {
+					return err
+				}
+				ui = h
 			}
 			var srv *serve.Server
 			opts := *o
@@ -274,6 +296,7 @@ next start resumes it by observing the target before acting).`,
 					return serveDrift(ctx, opts, srv.Observer())
 				},
 				DriftInterval: o.DriftInterval,
+				UI:            ui,
 			})
 			if err != nil {
 				return err
