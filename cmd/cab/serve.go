@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/cabhq/cab/notify"
 	"github.com/cabhq/cab/reconcile"
 	"github.com/cabhq/cab/serve"
 )
@@ -48,6 +49,8 @@ type serveOptions struct {
 	// reconciler built at the first pass (kept: it caches verdicts).
 	Engine reconcileOptions
 	engine *serveEngine
+	// notifier sends cab.cue's notifications (nil: none configured).
+	notifier *notify.Notifier
 }
 
 func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
@@ -248,12 +251,19 @@ next start resumes it by observing the target before acting).`,
 			}
 			var srv *serve.Server
 			opts := *o
+			if opts.notifier, err = opts.startNotifier(cmd.Context(), log); err != nil {
+				return err
+			}
 			srv, err = serve.New(serve.Config{
 				Reconcile: func(ctx context.Context) (*reconcile.Summary, error) {
 					if runReconcile == nil {
 						return nil, errors.New("reconciler not wired: this build of cab has no reconcile engine")
 					}
-					return runReconcile(ctx, opts, srv.Observer())
+					var obs reconcile.Observer = srv.Observer()
+					if opts.notifier != nil {
+						obs = opts.notifier.Observer(obs)
+					}
+					return runReconcile(ctx, opts, obs)
 				},
 				Branch:       o.Branch,
 				GitHubSecret: github,
