@@ -148,6 +148,12 @@ type world struct {
 // environment repository), trusting suite.key.
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldWith(t, "")
+}
+
+// newWorldWith is newWorld with extra appended to its cab.cue.
+func newWorldWith(t *testing.T, extra string) *world {
+	t.Helper()
 	ns := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-"))
 	w := &world{t: t, reg: newProxy(t, strings.Trim(ns, "-")), git: newGitServer(t)}
 	w.changes, w.changesURL = w.git.bare(t, "changes")
@@ -168,7 +174,7 @@ func newWorld(t *testing.T) *world {
 	// The change repository: cab init, then our cab.cue.
 	w.work = filepath.Join(t.TempDir(), "work")
 	runIn(t, "", nil, suite.cab, "init", "--repository", "example.com/acme/changes", w.work)
-	require.NoError(t, os.WriteFile(filepath.Join(w.work, "cab.cue"), []byte(w.config()), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(w.work, "cab.cue"), []byte(w.config()+extra), 0o644))
 	git(t, w.work, "init", "-q", "-b", "main")
 	git(t, w.work, "remote", "add", "origin", w.changesURL)
 	git(t, w.work, "add", "-A")

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cabhq/cab/policy"
 )
@@ -48,6 +49,9 @@ type Evidence struct {
 	// merge commit nobody trusted signed, trailers on an ordinary
 	// commit): reported with the verdict.
 	Reasons []string `json:"reasons,omitempty"`
+	// OpenedAt is when the change was proposed (the forge's created_at;
+	// zero when unknown): approval SLAs count from it.
+	OpenedAt time.Time `json:"openedAt,omitzero"`
 }
 
 // Approval is one approval by a stable id, with the head it approves.

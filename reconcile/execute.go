@@ -354,7 +354,7 @@ func (p *pass) record(ctx context.Context, steps []next, boundary string) (map[*
 		if s.kind == ledger.KindApplying {
 			s.j.applySeq = s.j.seq
 		}
-		st := Step{Ticket: s.j.tk.id, Env: s.j.env, Kind: s.kind, Cause: s.data.Cause, Reason: s.data.Reason, Changes: s.data.Changes, Error: s.err}
+		st := Step{Ticket: s.j.tk.id, Env: s.j.env, Kind: s.kind, Seq: s.j.seq, Cause: s.data.Cause, Reason: s.data.Reason, Changes: s.data.Changes, Error: s.err}
 		switch s.kind {
 		case ledger.KindApplied, ledger.KindFailed:
 			st.Duration = time.Since(s.j.started)

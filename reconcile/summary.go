@@ -11,6 +11,10 @@ type Step struct {
 	// failed, rolled-back, rollback-failed, scheduled, expired,
 	// quarantined), or "plan" in a dry run.
 	Kind string `json:"kind"`
+	// Seq is the ledger sequence number of the event recorded (zero for a
+	// step that recorded nothing): ticket, environment and seq name the
+	// event (notifications are deduplicated by them).
+	Seq int `json:"seq,omitempty"`
 	// Cause is the stable key of a wait (scheduled), e.g.
 	// "window:2026-12-01T23:30:00Z" or "target-unreadable:prod/images": a
 	// wait is recorded once per ticket, environment and cause.

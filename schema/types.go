@@ -130,6 +130,8 @@ type Config struct {
 	Emergency    *EmergencyPolicy         `json:"emergency,omitempty"`
 	Keys         []Key                    `json:"keys,omitempty"`
 	MergeSigners []MergeSigner            `json:"mergeSigners,omitempty"`
+	Notify       *Notify                  `json:"notify,omitempty"`
+	ApprovalSLA  *ApprovalSLA             `json:"approvalSLA,omitempty"`
 }
 
 // Environment is a deployment environment and its targets.
@@ -252,4 +254,59 @@ type Governance struct {
 // EmergencyPolicy says when an emergency's post-incident review is due.
 type EmergencyPolicy struct {
 	PostReviewDays *int `json:"postReviewDays,omitempty"`
+}
+
+// Notify is whom cab tells about what went wrong (cab.cue notify:).
+type Notify struct {
+	Sinks  map[string]Sink `json:"sinks"`
+	Routes []Route         `json:"routes,omitempty"`
+}
+
+// Sink types.
+const (
+	SinkWebhook = "webhook"
+	SinkSlack   = "slack"
+	SinkEmail   = "email"
+)
+
+// Sink is where notifications go. Secrets are named by environment
+// variable, never written in cab.cue.
+type Sink struct {
+	Type string `json:"type"`
+	// webhook
+	URL       string `json:"url,omitempty"`
+	SecretEnv string `json:"secretEnv,omitempty"`
+	// slack
+	URLEnv string `json:"urlEnv,omitempty"`
+	// email
+	Host        string   `json:"host,omitempty"`
+	Port        int      `json:"port,omitempty"`
+	From        string   `json:"from,omitempty"`
+	To          []string `json:"to,omitempty"`
+	UsernameEnv string   `json:"usernameEnv,omitempty"`
+	PasswordEnv string   `json:"passwordEnv,omitempty"`
+}
+
+// Route sends the events it matches to its sinks; an empty list matches
+// everything.
+type Route struct {
+	Sinks        []string `json:"sinks"`
+	Events       []string `json:"events,omitempty"`
+	Services     []string `json:"services,omitempty"`
+	Environments []string `json:"environments,omitempty"`
+	Risks        []string `json:"risks,omitempty"`
+}
+
+// ApprovalSLA is how long a pull request may wait for its approvals.
+type ApprovalSLA struct {
+	Risk          map[string]string     `json:"risk"`
+	Backup        string                `json:"backup,omitempty"`
+	EscalateAfter string                `json:"escalateAfter,omitempty"`
+	Services      map[string]ServiceSLA `json:"services,omitempty"`
+}
+
+// ServiceSLA overrides the approval SLA for one service.
+type ServiceSLA struct {
+	Risk   map[string]string `json:"risk,omitempty"`
+	Backup string            `json:"backup,omitempty"`
 }

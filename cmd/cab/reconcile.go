@@ -55,6 +55,7 @@ type reconcileOptions struct {
 	Retries       int
 	TargetTimeout time.Duration
 	GitTimeout    time.Duration
+	NotifyTimeout time.Duration
 
 	// redactor scrubs credentials from everything the reconciler writes
 	// (ledger reasons, logs, steps); envRedactor when nil.
@@ -76,6 +77,7 @@ func (o *reconcileOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Tickets, "ticket", nil, "only these ticket ids (repeatable)")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&o.LogLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error (steps are printed on stdout either way)")
+	fs.DurationVar(&o.NotifyTimeout, "notify-timeout", 30*time.Second, "how long notifications (cab.cue notify:) may take to send after the pass; what is not sent by then is sent by the next run")
 	fs.StringVar(&o.AcceptLedger, "accept-ledger", "", "after reviewing a ledger the reconciler stopped on, accept this ledger commit (usually its head) as the checkpoint; applies nothing")
 	o.addEngineFlags(fs)
 }
@@ -341,6 +343,14 @@ its bounds; 2 on a usage or internal error.`,
 			if o.Format == "text" {
 				observer = stepPrinter{cmd.OutOrStdout()}
 			}
+			n, err := o.newNotifier(".", logger)
+			if err != nil {
+				return err
+			}
+			if n != nil {
+				observer = n.Observer(observer)
+				defer o.flushNotifier(cmd.Context(), n, logger)
+			}
 			r, err := o.reconciler(".", logger, observer)
 			if err != nil {
 				return err
@@ -348,6 +358,7 @@ its bounds; 2 on a usage or internal error.`,
 			sum, err := r.Pass(gitpush.WithTimeout(cmd.Context(), o.GitTimeout))
 			var bound *reconcile.BoundError
 			if err != nil && !errors.As(err, &bound) {
+				notifyLedgerStop(n, err)
 				return ledgerStop(cmd.ErrOrStderr(), err)
 			}
 			if o.Format == "json" {
@@ -532,6 +543,7 @@ func serveReconcile(ctx context.Context, o serveOptions, obs reconcile.Observer)
 		e.r = nil
 		stopped := fmt.Errorf("STOPPED, nothing applied: %w; review the ledger, then run cab reconcile --accept-ledger %s", ce, ce.Head)
 		e.stopped.Store(&stopped)
+		notifyLedgerStop(o.notifier, ce)
 		return sum, stopped
 	}
 	return sum, err

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cabhq/cab/drift"
+	"github.com/cabhq/cab/notify"
 	"github.com/cabhq/cab/reconcile"
 	"github.com/cabhq/cab/serve"
 )
@@ -52,6 +53,8 @@ type serveOptions struct {
 	Engine reconcileOptions
 	engine *serveEngine
 	UI     uiOptions
+	// notifier sends cab.cue's notifications (nil: none configured).
+	notifier *notify.Notifier
 }
 
 func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
@@ -273,12 +276,19 @@ next start resumes it by observing the target before acting).`,
 			}
 			var srv *serve.Server
 			opts := *o
+			if opts.notifier, err = opts.startNotifier(cmd.Context(), log); err != nil {
+				return err
+			}
 			srv, err = serve.New(serve.Config{
 				Reconcile: func(ctx context.Context) (*reconcile.Summary, error) {
 					if runReconcile == nil {
 						return nil, errors.New("reconciler not wired: this build of cab has no reconcile engine")
 					}
-					return runReconcile(ctx, opts, srv.Observer())
+					var obs reconcile.Observer = srv.Observer()
+					if opts.notifier != nil {
+						obs = opts.notifier.Observer(obs)
+					}
+					return runReconcile(ctx, opts, obs)
 				},
 				Branch:       o.Branch,
 				GitHubSecret: github,

@@ -46,6 +46,8 @@ type pull struct {
 	} `json:"labels"`
 	// Commits is the number of commits on the pull request.
 	Commits int `json:"commits"`
+	// CreatedAt is when the pull request was opened.
+	CreatedAt time.Time `json:"created_at"`
 	// Merged, MergeCommitSHA and MergedBy say whether, as what commit and
 	// by whom the pull request was merged (only the full pull request has
 	// merged and merged_by; summaries have merged_at).
@@ -140,6 +142,7 @@ func (c *Client) evidence(ctx context.Context, owner, repo, pp string, pr *pull)
 		Approvals: approvals(reviews),
 		Labels:    []string{},
 		HeadSHA:   pr.Head.SHA,
+		OpenedAt:  pr.CreatedAt,
 	}
 	for _, l := range pr.Labels {
 		e.Labels = append(e.Labels, l.Name)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -150,6 +151,7 @@ func TestReview(t *testing.T) {
 			assert.Equal(t, "https://github.com/octo/changes/pull/12", got.URL)
 			assert.Equal(t, "github:583231", got.Author, "author is the stable id, not the login")
 			assert.Equal(t, headSHA, got.HeadSHA)
+			assert.Equal(t, time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC), got.OpenedAt.UTC(), "opened at the documented created_at")
 			assert.Equal(t, []string{"cab", "risk:low"}, got.Labels)
 			review, err := got.Review(headSHA)
 			require.NoError(t, err)

@@ -117,6 +117,9 @@ func (c *Client) evidence(ctx context.Context, project string, mr *gitlab.MergeR
 		Labels:    append([]string{}, mr.Labels...),
 		HeadSHA:   head,
 	}
+	if mr.CreatedAt != nil {
+		e.OpenedAt = *mr.CreatedAt
+	}
 	for _, a := range appr.ApprovedBy {
 		if a == nil || a.User == nil || a.User.ID <= 0 {
 			continue

@@ -7,6 +7,7 @@ import (
 	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -141,6 +142,7 @@ func TestReview(t *testing.T) {
 			assert.Equal(t, "https://gitlab.example.com/octo/changes/-/merge_requests/7", got.URL)
 			assert.Equal(t, "gitlab:583231", got.Author, "author is the stable id, not the username")
 			assert.Equal(t, headSHA, got.HeadSHA)
+			assert.Equal(t, time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC), got.OpenedAt.UTC(), "opened at the documented created_at")
 			assert.Equal(t, []string{"cab", "risk::low"}, got.Labels)
 			review, err := got.Review(headSHA)
 			require.NoError(t, err)
