@@ -22,11 +22,12 @@ test:
 
 ## test-full: the fault and concurrency tests at full size, without the race detector: the reconciler
 ## killed with SIGKILL 100 times over 20 tickets, two reconcilers racing over 200 tickets, two ledger
-## writers racing 50 times (CAB_TEST_FULL=1, see internal/testsize). CI runs it after make test.
+## writers racing 50 times, two cab sign jobs racing 50 times (CAB_TEST_FULL=1, see internal/testsize). CI runs it after make test.
 .PHONY: test-full
 test-full:
 	CAB_TEST_FULL=1 $(GO) test -count=1 -run 'SIGKILL|TwoReconcilers' -v ./reconcile
 	CAB_TEST_FULL=1 $(GO) test -count=1 -run 'ConcurrentWriters' -v ./ledger
+	CAB_TEST_FULL=1 $(GO) test -count=1 -run 'RunSignsOnceAndRecordsBypasses' -v ./sign
 
 ## e2e: end-to-end tests of cab sign and cab reconcile (e2e/, build tag e2e) against Debian's
 ## docker-registry and git http-backend on loopback; .ci/install-e2e.sh installs them

@@ -17,6 +17,7 @@ import (
 	"github.com/cabhq/cab/forge"
 	forgegit "github.com/cabhq/cab/forge/git"
 	"github.com/cabhq/cab/internal/sandbox"
+	"github.com/cabhq/cab/internal/testsize"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
@@ -122,7 +123,7 @@ func TestRunSignsOnceAndRecordsBypasses(t *testing.T) {
 	require.NoError(t, err)
 	bare := remoteWithMerges(t, []byte(pub.PublicKey))
 
-	iterations := 50
+	iterations := testsize.Pick(50, 10) // make test-full (CI) races the full count
 	if testing.Short() {
 		iterations = 5
 	}
