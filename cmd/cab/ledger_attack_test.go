@@ -11,9 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -25,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/internal/gittest"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/sign"
 )
@@ -90,23 +89,11 @@ func newLWorld(t *testing.T) *lworld {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("needs git")
 	}
-	execPath := lgit(t, t.TempDir(), "--exec-path")
-	root := t.TempDir()
-	srv := httptest.NewServer(&cgi.Handler{
-		Path:   filepath.Join(execPath, "git-http-backend"),
-		Stderr: io.Discard,
-		Env:    []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "HOME=" + root},
-	})
-	t.Cleanup(srv.Close)
+	srv := gittest.NewServer(t)
 	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	t.Cleanup(health.Close)
 	w := &lworld{t: t, health: health.URL}
-	bare := func(name string) (string, string) {
-		dir := filepath.Join(root, name+".git")
-		lgit(t, root, "init", "-q", "--bare", "-b", "main", dir)
-		lgit(t, dir, "config", "http.receivepack", "true")
-		return dir, srv.URL + "/" + name + ".git"
-	}
+	bare := func(name string) (string, string) { return srv.Bare(t, name) }
 	w.changes, w.changesURL = bare("changes")
 	w.env, w.envURL = bare("env")
 
