@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/cab
 
-.PHONY: all build test demo bench verify fuzz clean
+.PHONY: all build test demo bench verify fuzz soak clean
 
 all: build
 
@@ -39,6 +39,13 @@ e2e:
 demo: build
 	$(GO) build -o bin/demoenv ./examples/demoenv
 	bash examples/demo.sh $(BIN) bin/demoenv
+
+## soak: cab serve for CAB_SOAK (default 10m) under webhook storms, flapping and hanging targets,
+## a ledger remote that declines then accepts, and SIGKILLs (make test runs the 30s version);
+## needs git and ssh-keygen (.ci/install-e2e.sh). Figures in bench/RESULTS.md
+CAB_SOAK ?= 10m
+soak:
+	CAB_SOAK=$(CAB_SOAK) $(GO) test -count=1 -timeout 0 -run '^TestServeSoak$$' -v ./cmd/cab
 
 ## bench: Go benchmarks and comparisons against real peers (see bench/RESULTS.md)
 bench: build

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -64,6 +65,14 @@ const maxLogLines = 200000
 // added, and waits (bounded) for the address it listens on.
 func startProcess(t *testing.T, dir string, env []string, args ...string) *process {
 	t.Helper()
+	return startProcessLines(t, dir, env, nil, args...)
+}
+
+// startProcessLines is startProcess that also hands every line the process
+// prints to onLine (when not nil; called from other goroutines, stdout
+// lines prefixed "stdout: "), whether or not it is kept in logs.
+func startProcessLines(t *testing.T, dir string, env []string, onLine func(string), args ...string) *process {
+	t.Helper()
 	bin := buildCab(t)
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--key", reconcilerKey(t)}, args...)
 	cmd := exec.Command(bin, args...)
@@ -71,16 +80,34 @@ func startProcess(t *testing.T, dir string, env []string, args ...string) *proce
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
-	cmd.Stdout = io.Discard
+	var stdout io.Reader
+	if onLine != nil {
+		stdout, err = cmd.StdoutPipe()
+		require.NoError(t, err)
+	} else {
+		cmd.Stdout = io.Discard
+	}
 	require.NoError(t, cmd.Start())
 	p := &process{cmd: cmd, done: make(chan struct{})}
 	addr := make(chan string, 1)
-	go func() {
-		defer close(p.done)
+	var readers sync.WaitGroup
+	if stdout != nil {
+		readers.Go(func() {
+			sc := bufio.NewScanner(stdout)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			for sc.Scan() {
+				onLine("stdout: " + sc.Text())
+			}
+		})
+	}
+	readers.Go(func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
+			if onLine != nil {
+				onLine(line)
+			}
 			p.mu.Lock()
 			if len(p.logs) < maxLogLines {
 				p.logs = append(p.logs, line)
@@ -94,7 +121,8 @@ func startProcess(t *testing.T, dir string, env []string, args ...string) *proce
 				}
 			}
 		}
-	}()
+	})
+	go func() { readers.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.kill() })
 	select {
 	case p.addr = <-addr:
@@ -125,15 +153,26 @@ func (p *process) log() string {
 // status returns a field of /proc/<pid>/status in bytes (VmRSS, VmHWM).
 func (p *process) status(t *testing.T, field string) int64 {
 	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/status")
+	v, err := procStatus(p.cmd.Process.Pid, field)
 	require.NoError(t, err)
+	return v
+}
+
+// procStatus returns a field of /proc/<pid>/status in bytes (VmRSS,
+// VmHWM); safe to call from any goroutine.
+func procStatus(pid int, field string) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(l, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			require.NoError(t, err)
-			return kb << 10
+			if err != nil {
+				return 0, fmt.Errorf("/proc/%d/status: %s: %w", pid, field, err)
+			}
+			return kb << 10, nil
 		}
 	}
-	t.Fatalf("no %s in /proc/%d/status", field, p.cmd.Process.Pid)
-	return 0
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
