@@ -22,17 +22,24 @@ const version = "dev"
 // writeReport renders rep in the chosen format. Every format's exit code is
 // the same: the caller decides it from rep.
 func (o *checkOptions) writeReport(w io.Writer, rep *validate.Report, took time.Duration) error {
+	// CI systems name files relative to the repository root: the pull
+	// request gate's paths already are (they come from git trees); local
+	// paths are relative to the working directory and are rebased.
+	c := checkOf(rep)
+	if !o.pr {
+		c = report.RepoRelative(c, ".")
+	}
 	switch o.Format {
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(jsonReport(rep))
 	case "github":
-		return writeGitHub(w, rep)
+		return writeGitHub(w, c)
 	case "sarif":
-		return report.SARIF(w, checkOf(rep))
+		return report.SARIF(w, c)
 	case "gitlab":
-		if err := writeGitLab(o.ReportDir, rep); err != nil {
+		if err := writeGitLab(o.ReportDir, c); err != nil {
 			return err
 		}
 	}
@@ -62,7 +69,7 @@ func writeText(w io.Writer, rep *validate.Report, took time.Duration, actions bo
 
 // writeGitHub writes workflow annotations to w and the Markdown summary to
 // $GITHUB_STEP_SUMMARY when it is set.
-func writeGitHub(w io.Writer, rep *validate.Report) error {
+func writeGitHub(w io.Writer, c report.Check) error {
 	var summary io.Writer
 	if name := os.Getenv("GITHUB_STEP_SUMMARY"); name != "" {
 		f, err := os.OpenFile(name, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -72,13 +79,12 @@ func writeGitHub(w io.Writer, rep *validate.Report) error {
 		defer f.Close()
 		summary = f
 	}
-	return report.GitHub(w, summary, checkOf(rep))
+	return report.GitHub(w, summary, c)
 }
 
 // writeGitLab writes the Code Quality and JUnit reports GitLab shows in
 // the merge request widget.
-func writeGitLab(dir string, rep *validate.Report) error {
-	c := checkOf(rep)
+func writeGitLab(dir string, c report.Check) error {
 	for name, write := range map[string]func(io.Writer, report.Check) error{
 		"cab-codequality.json": report.GitLabCodeQuality,
 		"cab-junit.xml":        report.JUnit,
