@@ -5,7 +5,8 @@
 #   Debian:           docker-registry (distribution 2.8), prometheus (promtool),
 #                     chromium (axe-core's browser), libxml2-utils (xmllint),
 #                     default-jre-headless (the Nu HTML checker), git
-#   Go module proxy:  cosign, crane, actionlint, kustomize (go install mod@version)
+#   Go module proxy:  cosign, crane, actionlint, kustomize, cyclonedx-gomod
+#                     (go install mod@version)
 #   npm:              ajv, ajv-draft-04, ajv-formats (JSON Schema), yaml,
 #                     vnu-jar (Nu HTML checker), axe-core, gitlab-ci-local
 # Go tools go to $CAB_TOOLS/bin, npm packages to $CAB_TOOLS/node_modules
@@ -24,6 +25,7 @@ go_tools=(
 	github.com/google/go-containerregistry/cmd/crane@v0.22.1
 	github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 	sigs.k8s.io/kustomize/kustomize/v5@v5.8.0
+	github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
 )
 npm_tools=(ajv@8.20.0 ajv-draft-04@1.0.0 ajv-formats@3.0.1 yaml@2.9.1 vnu-jar@26.9.27 axe-core@4.14.1 gitlab-ci-local@4.75.1)
 debian=(docker-registry prometheus chromium fonts-dejavu-core libxml2-utils default-jre-headless git)
@@ -75,6 +77,7 @@ fi
 "$tools/bin/crane" version
 "$tools/bin/actionlint" -version | head -1
 "$tools/bin/kustomize" version
+"$tools/bin/cyclonedx-gomod" version 2>&1 | grep -i version | head -1
 promtool --version 2>&1 | head -1
 /usr/bin/docker-registry --version
 /usr/bin/chromium --version 2>/dev/null || true
