@@ -249,6 +249,9 @@ check "axe-core in Chromium on cab report --html" \
 	env CAB_REPORT_DIR="$out/report" CAB_AXE_JS="$nm/axe-core/axe.min.js" \
 	go -C "$root" test -count=1 -tags conformance -run TestAxeOnReport ./audit/htmlreport
 
+check "kustomize build examples/deploy (cab serve as a Deployment)" \
+	bash -c 'kustomize build "$1/examples/deploy" >"$2" && grep -q "path: /healthz" "$2"' _ "$root" "$out/deploy.yaml"
+
 step "CI templates: actionlint, GitLab CI schema"
 mkdir -p "$work/gh/.github/workflows"
 cp "$root/examples/ci/github/"*.yml "$work/gh/.github/workflows/"
