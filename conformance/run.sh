@@ -171,7 +171,7 @@ mkdir -p "$out/check" "$out/check-sub"
 "$cab" check --format gitlab --report-dir "$out/check" >/dev/null || true
 check "SARIF: the same log whatever the cwd or path form" cmp "$out/check/root.sarif" "$out/check/sub.sarif"
 check "SARIF: the same log for an absolute path" \
-	node -e 'const a=require(process.argv[1]),b=require(process.argv[2]);const u=l=>JSON.stringify(l.runs[0].results.filter(r=>r.locations[0].physicalLocation.artifactLocation.uri.endsWith(process.argv[3])).map(r=>r.locations));if(u(a)!==u(b)||u(a)==="[]")process.exit(1)' \
+	node -e 'const r=f=>JSON.parse(require("fs").readFileSync(f,"utf8")),a=r(process.argv[1]),b=r(process.argv[2]);const u=l=>JSON.stringify(l.runs[0].results.filter(r=>r.locations[0].physicalLocation.artifactLocation.uri.endsWith(process.argv[3])).map(r=>r.locations));if(u(a)!==u(b)||u(a)==="[]")process.exit(1)' \
 	"$out/check/root.sarif" "$out/check/abs.sarif" "$id.cue"
 check "SARIF 2.1.0 schema (OASIS, ajv draft-04)" node "$root/conformance/validate.mjs" json "$testdata/sarif-schema-2.1.0.json" "$out/check/root.sarif"
 check "SARIF: GitHub code scanning rules (help, fullDescription, repository-relative URIs)" node "$root/conformance/validate.mjs" sarif-github "$out/check/root.sarif" "$ticket"
@@ -258,7 +258,7 @@ cp "$root/examples/ci/github/"*.yml "$work/gh/.github/workflows/"
 cp "$root/action.yml" "$work/gh/action.yml"
 printf 'name: uses the action\non: pull_request\njobs:\n  gate:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - uses: ./\n' >"$work/gh/.github/workflows/local.yml"
 git -C "$work/gh" init -q
-check "actionlint: examples/ci/github/*.yml and action.yml (used as ./)" bash -c 'cd "$1" && actionlint -color=never' _ "$work/gh"
+check "actionlint: examples/ci/github/*.yml and action.yml (used as ./)" bash -c 'cd "$1" && actionlint -no-color' _ "$work/gh"
 mkdir -p "$work/gl" && cp "$root/examples/ci/gitlab-ci.yml" "$work/gl/.gitlab-ci.yml"
 git -C "$work/gl" init -q && git -C "$work/gl" add -A && git -C "$work/gl" commit -q -m x
 # gitlab-ci-local needs Set.prototype.union (Node 22); Node 20 gets a polyfill.
