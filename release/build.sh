@@ -25,7 +25,7 @@ cyclonedx=${CYCLONEDX_GOMOD:-$(command -v cyclonedx-gomod || echo "$tools/bin/cy
 
 rm -rf "$DIST" && mkdir -p "$DIST"
 ldflags="-s -w -buildid= -X main.version=$VERSION -X main.commit=$COMMIT"
-for platform in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64; do
+for platform in ${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64}; do
 	os=${platform%/*} arch=${platform#*/}
 	echo "release: cab $VERSION $os/$arch" >&2
 	CGO_ENABLED=0 GOOS=$os GOARCH=$arch GOFLAGS=-buildvcs=false \
@@ -44,5 +44,5 @@ GOOS=linux GOARCH=amd64 CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
 rm -f "$DIST/.sbom.log"
 
 (cd "$DIST" && sha256sum cab-* cab.cdx.json >SHA256SUMS)
-echo "$VERSION $COMMIT $SOURCE_DATE_EPOCH" >"$DIST/.stamp" # what was built (not a release asset)
+echo "$VERSION $COMMIT $SOURCE_DATE_EPOCH ${PLATFORMS:-all}" >"$DIST/.stamp" # what was built (not a release asset)
 cat "$DIST/SHA256SUMS"

@@ -20,7 +20,7 @@ image_digest() { # dist → digest of the image index built from it
 	GOFLAGS=-buildvcs=false go run ./release/image --dist "$1" --version "$VERSION" --commit "$COMMIT" --layout "$work/layout-$(basename "$1")"
 }
 
-if [[ -f dist/SHA256SUMS && -f dist/.stamp && $(cat dist/.stamp) == "$VERSION $COMMIT $SOURCE_DATE_EPOCH" ]]; then
+if [[ -f dist/SHA256SUMS && -f dist/.stamp && $(cat dist/.stamp) == "$VERSION $COMMIT $SOURCE_DATE_EPOCH ${PLATFORMS:-all}" ]]; then
 	cp -r dist "$work/a"
 else
 	DIST="$work/a" bash release/build.sh >/dev/null
