@@ -3,7 +3,7 @@
 #   cab-<os>-<arch>        static binaries (CGO_ENABLED=0, -trimpath) for
 #                          linux and darwin on amd64 and arm64, with the version
 #                          and commit stamped by -ldflags -X main.version / main.commit
-#   cab.cdx.json           a CycloneDX SBOM of cab's Go modules (cyclonedx-gomod)
+#   cab.cdx.json           a CycloneDX SBOM of the Go modules in the binary (cyclonedx-gomod bin)
 #   SHA256SUMS             sha256sum of all of the above
 # Everything is reproducible: the same source, VERSION, COMMIT and
 # SOURCE_DATE_EPOCH give the same bytes (release/reproducible.sh checks it).
@@ -32,14 +32,17 @@ for platform in ${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64};
 		go build -trimpath -ldflags "$ldflags" -o "$DIST/cab-$os-$arch" ./cmd/cab
 done
 
-# The SBOM: modules of the main package as built for linux/amd64, without
-# the random serial number and the timestamp (both would change every build).
+# The SBOM: the modules linked into the linux/amd64 binary, read from its
+# build information (cyclonedx-gomod bin), without the random serial number
+# and the timestamp, which would change every build.
 if [[ ! -x $cyclonedx ]]; then
 	echo "release: cyclonedx-gomod not found; run .ci/install-conformance.sh" >&2
 	exit 1
 fi
-GOOS=linux GOARCH=amd64 CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
-	"$cyclonedx" app -json -licenses=false -noserial -notimestamp -std -main cmd/cab -output "$DIST/cab.cdx.json" . >/dev/null 2>"$DIST/.sbom.log" ||
+sbom_bin=cab-linux-amd64
+[[ -f $DIST/$sbom_bin ]] || sbom_bin=$(cd "$DIST" && ls cab-* | head -1)
+"$cyclonedx" bin -json -licenses=false -noserial -notimestamp -std -version "$VERSION" \
+	-output "$DIST/cab.cdx.json" "$DIST/$sbom_bin" >/dev/null 2>"$DIST/.sbom.log" ||
 	{ cat "$DIST/.sbom.log" >&2; exit 1; }
 rm -f "$DIST/.sbom.log"
 
