@@ -256,7 +256,19 @@ step "CI templates: actionlint, GitLab CI schema"
 mkdir -p "$work/gh/.github/workflows"
 cp "$root/examples/ci/github/"*.yml "$work/gh/.github/workflows/"
 cp "$root/action.yml" "$work/gh/action.yml"
-printf 'name: uses the action\non: pull_request\njobs:\n  gate:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n      - uses: ./\n' >"$work/gh/.github/workflows/local.yml"
+cat >"$work/gh/.github/workflows/local.yml" <<'EOF'
+name: uses the action
+on: pull_request
+jobs:
+  gate:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: ./
+        with:
+          version: v1.0.0
+          checksums-sha256: "0000000000000000000000000000000000000000000000000000000000000000"
+EOF
 git -C "$work/gh" init -q
 check "actionlint: examples/ci/github/*.yml and action.yml (used as ./)" bash -c 'cd "$1" && actionlint -no-color' _ "$work/gh"
 mkdir -p "$work/gl" && cp "$root/examples/ci/gitlab-ci.yml" "$work/gl/.gitlab-ci.yml"
