@@ -43,6 +43,11 @@ check() {
 	local name=$1; shift
 	if "$@" >"$work/check.log" 2>&1; then ok "$name"; else fail "$name"; sed 's/^/      /' "$work/check.log" | tail -40; fi
 }
+# refuses NAME CMD...: a control that must fail (the tool can say no).
+refuses() {
+	local name=$1; shift
+	if "$@" >"$work/check.log" 2>&1; then fail "$name (accepted what it must refuse)"; else ok "$name"; fi
+}
 step() { printf '\n== %s\n' "$*"; }
 freeport() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 waitfor() { # url: wait until it answers (bounded)
@@ -174,6 +179,8 @@ check "SARIF: the same log for an absolute path" \
 	node -e 'const r=f=>JSON.parse(require("fs").readFileSync(f,"utf8")),a=r(process.argv[1]),b=r(process.argv[2]);const u=l=>JSON.stringify(l.runs[0].results.filter(r=>r.locations[0].physicalLocation.artifactLocation.uri.endsWith(process.argv[3])).map(r=>r.locations));if(u(a)!==u(b)||u(a)==="[]")process.exit(1)' \
 	"$out/check/root.sarif" "$out/check/abs.sarif" "$id.cue"
 check "SARIF 2.1.0 schema (OASIS, ajv draft-04)" node "$root/conformance/validate.mjs" json "$testdata/sarif-schema-2.1.0.json" "$out/check/root.sarif"
+node -e 'const f=process.argv[1],l=JSON.parse(require("fs").readFileSync(f,"utf8"));delete l.runs[0].tool.driver.name;require("fs").writeFileSync(f+".broken",JSON.stringify(l))' "$out/check/root.sarif"
+refuses "control: the SARIF schema refuses a log without tool.driver.name" node "$root/conformance/validate.mjs" json "$testdata/sarif-schema-2.1.0.json" "$out/check/root.sarif.broken"
 check "SARIF: GitHub code scanning rules (help, fullDescription, repository-relative URIs)" node "$root/conformance/validate.mjs" sarif-github "$out/check/root.sarif" "$ticket"
 check "GitLab Code Quality: GitLab's codeclimate schema, per issue" node "$root/conformance/validate.mjs" codequality "$testdata/gitlab-codeclimate.json" "$out/check/cab-codequality.json" "$ticket"
 check "GitLab Code Quality: same report from a subdirectory" cmp "$out/check/cab-codequality.json" "$out/check-sub/cab-codequality.json"
@@ -206,6 +213,10 @@ step "ledger envelopes: cosign and in-toto"
 check "cosign verify-blob-attestation over cab verify --subject" \
 	cosign verify-blob-attestation --key "$work/cab.pub" --type https://cab.dev/change/v1 \
 	--signature "$out/ticket.dsse" --insecure-ignore-tlog "$out/ticket.json"
+sed 's/"title":"/"title":"X/' "$out/ticket.json" >"$work/tampered.json"
+refuses "control: cosign refuses a subject changed by one byte" \
+	cosign verify-blob-attestation --key "$work/cab.pub" --type https://cab.dev/change/v1 \
+	--signature "$out/ticket.dsse" --insecure-ignore-tlog "$work/tampered.json"
 check "in-toto Statement v1 (in-toto/attestation Go validator)" \
 	bash -c 'cd "$1/conformance/intoto" && go run . "$2"' _ "$root" "$out/ticket.dsse"
 attached=$(grep -o '^attached .*' "$out/sign.txt" | head -1 | cut -d' ' -f2)
