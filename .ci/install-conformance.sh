@@ -7,7 +7,7 @@
 #                     default-jre-headless (the Nu HTML checker), git
 #   Go module proxy:  cosign, crane, actionlint, kustomize, cyclonedx-gomod
 #                     (go install mod@version)
-#   npm:              ajv, ajv-draft-04, ajv-formats (JSON Schema), yaml,
+#   npm:              ajv, ajv-draft-04, ajv-formats (JSON Schema),
 #                     vnu-jar (Nu HTML checker), axe-core, gitlab-ci-local
 # Go tools go to $CAB_TOOLS/bin, npm packages to $CAB_TOOLS/node_modules
 # (default ~/.cache/cab-conformance). Every install fails loudly; nothing is
@@ -27,7 +27,7 @@ go_tools=(
 	sigs.k8s.io/kustomize/kustomize/v5@v5.8.0
 	github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
 )
-npm_tools=(ajv@8.20.0 ajv-draft-04@1.0.0 ajv-formats@3.0.1 yaml@2.9.1 vnu-jar@26.9.27 axe-core@4.14.1 gitlab-ci-local@4.75.1)
+npm_tools=(ajv@8.20.0 ajv-draft-04@1.0.0 ajv-formats@3.0.1 vnu-jar@26.9.27 axe-core@4.14.1 gitlab-ci-local@4.75.1)
 debian=(docker-registry prometheus chromium fonts-dejavu-core libxml2-utils default-jre-headless git)
 
 # Debian packages: only the missing ones.
@@ -83,4 +83,4 @@ promtool --version 2>&1 | head -1
 /usr/bin/chromium --version 2>/dev/null || true
 xmllint --version 2>&1 | head -1
 java -version 2>&1 | head -1
-node -e "for (const p of ['ajv','ajv-draft-04','ajv-formats','yaml','vnu-jar','axe-core','gitlab-ci-local']) console.log(p, require('$tools/node_modules/' + p + '/package.json').version)"
+node -e "for (const p of ['ajv','ajv-draft-04','ajv-formats','vnu-jar','axe-core','gitlab-ci-local']) console.log(p, require('$tools/node_modules/' + p + '/package.json').version)"
