@@ -35,6 +35,29 @@ test-full:
 e2e:
 	CAB_REQUIRE_E2E=1 $(GO) test -race -count=1 -tags e2e ./e2e
 
+## conformance: cab's real outputs from an end-to-end run, fed to the real tools that read them
+## (cosign, an in-toto validator, promtool, the SARIF/Code Quality/JUnit schemas, actionlint,
+## gitlab-ci-local, kustomize, git fsck, crane, the Nu HTML checker, axe-core in Chromium), and the
+## release image pushed to docker-registry and run; .ci/install-conformance.sh installs the tools
+## (the release is built for linux only here, which the image needs: the darwin builds are the same
+## code cross-compiled, and CI time is better spent elsewhere)
+.PHONY: conformance
+conformance: build
+	PLATFORMS="linux/amd64 linux/arm64" bash release/build.sh
+	bash conformance/run.sh $(BIN)
+	PLATFORMS="linux/amd64 linux/arm64" bash release/reproducible.sh
+
+## release: static binaries for linux and darwin on amd64 and arm64, a CycloneDX SBOM and
+## SHA256SUMS in dist/ (VERSION and COMMIT stamped as main.version and main.commit; reproducible);
+## release-image pushes the container image (IMAGE=registry/repo:tag) built from them without Docker
+.PHONY: release release-image
+release:
+	bash release/build.sh
+
+release-image: release
+	$(GO) run ./release/image --dist dist --version "$$(git describe --tags --always --dirty 2>/dev/null || echo dev)" \
+		--commit "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" --push "$(IMAGE)"
+
 ## demo: scaffold a change repository in a temp dir and show failing and passing checks
 demo: build
 	$(GO) build -o bin/demoenv ./examples/demoenv
@@ -64,4 +87,4 @@ fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) bash .ci/fuzz.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -55,11 +57,12 @@ func TestAutoRollback(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(msgs, "Cab-Rollback: CHG-2026-0001"), "one restore:\n%s", msgs)
 }
 
-// TestRollbackOfNewTag: distribution deletes manifests only by digest, so
-// the rollback of a change that created a tag (there was no previous
-// digest to point it back at) cannot remove it: the change ends
-// rollback-failed, the ledger says a human must delete the tag, and cab
-// reconcile exits 1. The environment repository is restored all the same.
+// TestRollbackOfNewTag: distribution (Debian's docker-registry, without
+// storage.delete) refuses to delete a tag, so the rollback of a change that
+// created one (there was no previous digest to point it back at) points the
+// tag at a tombstone: an image with no layers and no command, labelled with
+// the ticket, that nothing can run. The change ends rolled-back, not
+// rollback-failed, and the environment repository is restored as well.
 func TestRollbackOfNewTag(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -72,15 +75,32 @@ func TestRollbackOfNewTag(t *testing.T) {
 	w.sign(suite.key)
 
 	sum, code := w.reconcile()
-	assert.Equal(t, 1, code)
-	assert.Equal(t, []string{"signed", "staging:applying", "staging:applied", "staging:failed", "staging:rollback-failed"}, w.events()["CHG-2026-0001"])
-	assert.Equal(t, map[string]int{"rollback-failed": 1}, sum.States)
-	reason := w.reason("CHG-2026-0001", "staging")
-	assert.Contains(t, reason, "action 1 (images)")
-	assert.Contains(t, reason, "a human must delete the tag")
-	assert.NotContains(t, reason, "action 2", "the environment repository was restored")
-	assert.Equal(t, digestOf(img), w.reg.tagDigest(t, "staging/app:new"), "the tag is still there")
+	assert.Equal(t, 1, code, "a rolled-back change makes cab reconcile exit 1")
+	assert.Equal(t, []string{"signed", "staging:applying", "staging:applied", "staging:failed", "staging:rolled-back"}, w.events()["CHG-2026-0001"])
+	assert.Equal(t, map[string]int{"rolled-back": 1}, sum.States)
+
+	tag, err := name.NewTag(suite.registry+"/"+w.reg.ns+"/staging/app:new", name.Insecure)
+	require.NoError(t, err)
+	stone, err := remote.Image(tag, remote.WithContext(t.Context()))
+	require.NoError(t, err, "the tag still exists: distribution cannot delete it")
+	d, err := stone.Digest()
+	require.NoError(t, err)
+	assert.NotEqual(t, digestOf(img), d.String(), "the tag no longer names the rolled-back release")
+	layers, err := stone.Layers()
+	require.NoError(t, err)
+	assert.Empty(t, layers, "the tombstone has no content")
+	cf, err := stone.ConfigFile()
+	require.NoError(t, err)
+	assert.Equal(t, "true", cf.Config.Labels["dev.cab.tombstone"])
+	assert.Equal(t, "CHG-2026-0001", cf.Config.Labels["dev.cab.tombstone.ticket"])
+	assert.Empty(t, cf.Config.Cmd)
+	assert.Empty(t, cf.Config.Entrypoint)
 	assert.Equal(t, appYAML("app:old"), w.envFile("clusters/staging/app.yaml"))
+
+	// A second pass finds nothing to do: the rollback is recorded once.
+	_, code = w.reconcile()
+	assert.Equal(t, 0, code)
+	assert.Equal(t, d.String(), w.reg.tagDigest(t, "staging/app:new"))
 }
 
 // failedReason is the reason of id's failed event in env.

@@ -2,7 +2,10 @@
 //
 // Every writer is a pure function of a [Check]: the tickets checked and
 // the diagnostics found, with paths relative to the repository root and
-// '/'-separated, since that is how GitHub and GitLab name files. The
+// '/'-separated, since that is how GitHub and GitLab name files
+// ([RepoRelative] rebases paths named from any working directory onto the
+// root of their git work tree; it is the one function here that reads the
+// file system). The
 // writers sort the diagnostics and drop exact duplicates (as
 // [diag.List.Sort] does) without changing the Check, and the same Check
 // gives the same bytes every time.
@@ -33,11 +36,15 @@
 // across pipelines by fingerprint, which does not depend on the line.
 //
 // [JUnit] writes a JUnit XML report (artifacts:reports:junit): one test
-// case per ticket, which GitLab shows in the merge request widget and the
-// pipeline's Tests tab, with the diagnostics as the failure text.
+// case per ticket, named after its file whether it passes or fails, which
+// GitLab shows in the merge request widget and the pipeline's Tests tab,
+// with the diagnostics as the failure text. It is valid against Jenkins'
+// junit-10.xsd but for testcase/@file, which GitLab reads.
 //
 // [SARIF] writes a SARIF 2.1.0 log, for GitHub code scanning and other
-// viewers: one result per diagnostic, one rule per code.
+// viewers: one result per diagnostic, one rule per code, every rule with
+// the fullDescription and help that code scanning shows. The log is valid
+// against the OASIS SARIF 2.1.0 schema (checked by make conformance).
 //
 // # Limits
 //

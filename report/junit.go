@@ -5,6 +5,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"path"
+	"strings"
 
 	"github.com/cabhq/cab/internal/diag"
 )
@@ -50,8 +52,12 @@ type junitFailure struct {
 // JUnit writes c as a JUnit XML report, for artifacts:reports:junit, which
 // GitLab shows in the merge request widget and the pipeline's Tests tab.
 // It holds one test suite, "<tool> check", with one test case per ticket:
-// classname is the ticket's directory (changes/<service>), name its id (or
-// its file when it did not parse). A failing ticket's case has a failure
+// classname is the ticket's directory (changes/<service>), name its file
+// name without ".cue" — the ticket's id when the ticket is right — so that
+// a ticket's case has the same name whether it passes, fails or does not
+// even parse, and GitLab can tell a fixed test from a new one. Each case
+// carries the file attribute GitLab reads to show the file (an extension
+// of the common JUnit schema, which pytest writes too). A failing ticket's case has a failure
 // whose text lists the diagnostics of its file; a passing ticket's
 // warnings go to system-out. Diagnostics of files that are no ticket
 // (cab.cue, policies) make one more case per file, named after the file.
@@ -62,10 +68,7 @@ func JUnit(w io.Writer, c Check) error {
 		suite.Properties = []junitProperty{{Name: v.tool + ".version", Value: v.version}}
 	}
 	for _, t := range v.tickets {
-		tc := junitCase{Name: t.ID, Classname: dir(t.File), File: t.File}
-		if tc.Name == "" {
-			tc.Name = t.File
-		}
+		tc := junitCase{Name: caseName(t.File), Classname: dir(t.File), File: t.File}
 		ds := v.byFile[t.File]
 		if t.failed {
 			msg := counts(t.errors, t.warnings)
@@ -112,6 +115,11 @@ func JUnit(w io.Writer, c Check) error {
 		return fmt.Errorf("writing JUnit report: %w", err)
 	}
 	return nil
+}
+
+// caseName names a ticket's test case: its file name without ".cue".
+func caseName(file string) string {
+	return strings.TrimSuffix(path.Base(file), ".cue")
 }
 
 // diagText lists ds as the command line prints them.

@@ -86,7 +86,10 @@ type SetValue struct {
 type KustomizeImage struct {
 	Name    string `json:"name"`
 	NewName string `json:"newName,omitempty"`
-	Digest  string `json:"digest"`
+	// NewTag is the tag the digest was released as ("" removes the
+	// entry's newTag: the digest alone names the image).
+	NewTag string `json:"newTag,omitempty"`
+	Digest string `json:"digest"`
 }
 
 // Check is a pre- or postcheck: an HTTP probe or a Prometheus query.

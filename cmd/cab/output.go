@@ -20,6 +20,13 @@ import (
 // writeReport renders rep in the chosen format. Every format's exit code is
 // the same: the caller decides it from rep.
 func (o *checkOptions) writeReport(w io.Writer, rep *validate.Report, took time.Duration) error {
+	// CI systems name files relative to the repository root: the pull
+	// request gate's paths already are (they come from git trees); local
+	// paths are relative to the working directory and are rebased.
+	c := checkOf(rep)
+	if !o.pr {
+		c = report.RepoRelative(c, ".")
+	}
 	switch o.Format {
 	case "json":
 		enc := json.NewEncoder(w)
@@ -28,11 +35,11 @@ func (o *checkOptions) writeReport(w io.Writer, rep *validate.Report, took time.
 		doc.Plan = o.plan
 		return enc.Encode(doc)
 	case "github":
-		return writeGitHub(w, rep, o.plan)
+		return writeGitHub(w, c, o.plan)
 	case "sarif":
-		return report.SARIF(w, checkOf(rep))
+		return report.SARIF(w, c)
 	case "gitlab":
-		if err := writeGitLab(o.ReportDir, rep); err != nil {
+		if err := writeGitLab(o.ReportDir, c); err != nil {
 			return err
 		}
 	}
@@ -77,7 +84,7 @@ func writeFenced(w io.Writer, text string, actions bool) error {
 
 // writeGitHub writes workflow annotations to w and the Markdown summary to
 // $GITHUB_STEP_SUMMARY when it is set.
-func writeGitHub(w io.Writer, rep *validate.Report, p *plan.Plan) error {
+func writeGitHub(w io.Writer, c report.Check, p *plan.Plan) error {
 	var summary io.Writer
 	if name := os.Getenv("GITHUB_STEP_SUMMARY"); name != "" {
 		f, err := os.OpenFile(name, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -87,7 +94,7 @@ func writeGitHub(w io.Writer, rep *validate.Report, p *plan.Plan) error {
 		defer f.Close()
 		summary = f
 	}
-	if err := report.GitHub(w, summary, checkOf(rep)); err != nil || p == nil || summary == nil {
+	if err := report.GitHub(w, summary, c); err != nil || p == nil || summary == nil {
 		return err
 	}
 	_, err := io.WriteString(summary, "\n"+plan.Markdown(p))
@@ -96,8 +103,7 @@ func writeGitHub(w io.Writer, rep *validate.Report, p *plan.Plan) error {
 
 // writeGitLab writes the Code Quality and JUnit reports GitLab shows in
 // the merge request widget.
-func writeGitLab(dir string, rep *validate.Report) error {
-	c := checkOf(rep)
+func writeGitLab(dir string, c report.Check) error {
 	for name, write := range map[string]func(io.Writer, report.Check) error{
 		"cab-codequality.json": report.GitLabCodeQuality,
 		"cab-junit.xml":        report.JUnit,

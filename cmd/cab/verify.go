@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/cabhq/cab/audit"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/sign"
 )
 
 type verifyOptions struct {
@@ -25,6 +29,10 @@ type verifyOptions struct {
 	Branch     string
 	Checkpoint string
 	Format     string
+	// Subject and Envelope name a ticket whose signed subject bytes or
+	// signed envelope to print instead of verifying (see writeSigned).
+	Subject  string
+	Envelope string
 }
 
 func (o *verifyOptions) addFlags(fs *pflag.FlagSet) {
@@ -33,9 +41,14 @@ func (o *verifyOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Branch, "ledger", ledger.DefaultBranch, "ledger branch")
 	fs.StringVar(&o.Checkpoint, "checkpoint", "", "file holding the ledger head a previous run saw: fail, naming every ticket whose events were dropped or rewritten, if the ledger is not that head plus added events; moved on to the head seen now unless it was rewritten")
 	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
+	fs.StringVar(&o.Subject, "subject", "", "print the exact bytes ticket `ID` was signed as (its canonical JSON at --rev, the in-toto subject) instead of verifying, for cosign verify-blob-attestation")
+	fs.StringVar(&o.Envelope, "envelope", "", "print the DSSE envelope signed for ticket `ID` from the ledger instead of verifying, for cosign verify-blob-attestation --signature")
 }
 
 func (o *verifyOptions) validate() error {
+	if o.Subject != "" && o.Envelope != "" {
+		return fmt.Errorf("--subject and --envelope: give one")
+	}
 	if o.Format != "text" && o.Format != "json" {
 		return fmt.Errorf("--format %q: want text or json", o.Format)
 	}
@@ -57,7 +70,13 @@ replay, and, with --checkpoint, that the ledger is the last run's head plus
 added events (naming every ticket whose events were dropped or rewritten).
 Exit status 1 names each break: the ticket, the commit and what broke.`,
 		Example: `  cab verify
-  cab verify --checkpoint .cab-checkpoint --format json`,
+  cab verify --checkpoint .cab-checkpoint --format json
+
+  # check one signature with cosign instead of cab
+  cab verify --subject CHG-2026-0042 > ticket.json
+  cab verify --envelope CHG-2026-0042 > ticket.dsse
+  cosign verify-blob-attestation --key cab.pub --type https://cab.dev/change/v1 \
+    --signature ticket.dsse --insecure-ignore-tlog ticket.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -69,6 +88,9 @@ Exit status 1 names each break: the ticket, the commit and what broke.`,
 			}
 			if err := requireRemote(repo, o.Remote, withoutRemote); err != nil {
 				return err
+			}
+			if o.Subject != "" || o.Envelope != "" {
+				return o.writeSigned(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), repo)
 			}
 			var checkpoint plumbing.Hash
 			if o.Checkpoint != "" {
@@ -135,5 +157,77 @@ func writeVerify(w io.Writer, format string, rep *audit.Report) error {
 		verdict = fmt.Sprintf("%d break(s)", len(rep.Breaks))
 	}
 	_, err := fmt.Fprintf(w, "%d merged ticket(s), %d verified, %d ledger event(s): %s\n", rep.Tickets, rep.Signed, rep.Events, verdict)
+	return err
+}
+
+// writeSigned prints, for the ticket --subject or --envelope names, the
+// bytes its signature covers: with --envelope the DSSE envelope of its
+// signed event, as the ledger holds it; with --subject the ticket's
+// canonical JSON at --rev (the subject of the in-toto statement, whose
+// sha256 the statement names). Together they let cosign check a signature
+// without cab. It fails (exit 1) when the ticket on --rev is no longer what
+// was signed, so that the bytes it prints are exactly the subject.
+func (o *verifyOptions) writeSigned(ctx context.Context, w, stderr io.Writer, repo *gogit.Repository) error {
+	id := cmp.Or(o.Subject, o.Envelope)
+	broken := func(format string, args ...any) error {
+		fmt.Fprintf(stderr, "BROKEN %s: %s\n", id, fmt.Sprintf(format, args...))
+		return errViolations
+	}
+	log, err := ledger.Open(repo, o.Remote, o.Branch).Read(ctx)
+	if err != nil {
+		return err
+	}
+	var env []byte
+	for _, ev := range log.Ticket(id) {
+		if ev.Kind == ledger.KindSigned {
+			env = ev.Envelope
+		}
+	}
+	if env == nil {
+		return broken("no signed event on the ledger %s", o.Branch)
+	}
+	if o.Envelope != "" {
+		_, err := w.Write(env)
+		return err
+	}
+	var envelope struct {
+		Payload []byte `json:"payload"` // base64 in JSON
+	}
+	var st sign.Statement
+	if err := json.Unmarshal(env, &envelope); err != nil {
+		return fmt.Errorf("%s: reading the signed envelope: %w", id, err)
+	}
+	if err := json.Unmarshal(envelope.Payload, &st); err != nil || len(st.Subject) != 1 {
+		return fmt.Errorf("%s: the signed envelope holds no statement about one ticket (%v)", id, err)
+	}
+	subject := st.Subject[0]
+	hash, err := repo.ResolveRevision(plumbing.Revision(o.Rev))
+	if err != nil {
+		return fmt.Errorf("--rev %s: %w", o.Rev, err)
+	}
+	commit, err := repo.CommitObject(*hash)
+	if err != nil {
+		return fmt.Errorf("--rev %s: %w", o.Rev, err)
+	}
+	f, err := commit.File(subject.Name)
+	if err != nil {
+		return broken("%s at %s: %v", subject.Name, o.Rev, err)
+	}
+	src, err := f.Contents()
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", id, subject.Name, err)
+	}
+	s, err := schema.Compile(nil)
+	if err != nil {
+		return err
+	}
+	parsed, ds := s.ParseTicket(subject.Name, []byte(src))
+	if parsed == nil {
+		return broken("%s at %s no longer parses: %s", subject.Name, o.Rev, ds[0].String())
+	}
+	if got, want := sign.Digest(parsed.JSON), subject.Digest["sha256"]; got != want {
+		return broken("%s at %s has sha256 %s, but sha256 %s was signed: the ticket changed after merge", subject.Name, o.Rev, got, want)
+	}
+	_, err = w.Write(parsed.JSON)
 	return err
 }

@@ -53,7 +53,7 @@ func Command(ctx context.Context, role string, memory uint64) (*exec.Cmd, error)
 	cmd.WaitDelay = 2 * time.Second
 	// Kill the whole child, not just ask.
 	cmd.Cancel = func() error { return cmd.Process.Kill() }
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childAttr()
 	return cmd, nil
 }
 

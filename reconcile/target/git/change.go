@@ -15,7 +15,10 @@ import (
 // the target names none.
 const DefaultBranch = "main"
 
-var digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+var (
+	digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	tagRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+)
 
 // spec is a git change checked and parsed: where to write and what.
 type spec struct {
@@ -37,7 +40,27 @@ type setSpec struct {
 }
 
 type imageSpec struct {
-	name, newName, digest string
+	name, newName, newTag, digest string
+}
+
+// imageRef renders an images: entry the way kustomize renders the image it
+// sets: [name][:tag][@digest] ("" for none of them).
+func imageRef(name, tag, digest string) string {
+	if tag != "" {
+		name += ":" + tag
+	}
+	if digest != "" {
+		name += "@" + digest
+	}
+	return name
+}
+
+// deref is *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 func unsafef(format string, args ...any) error {
@@ -128,10 +151,13 @@ func newSpec(c target.Change) (*spec, error) {
 		if k.Name == "" || strings.ContainsAny(k.Name, " \t\n") || strings.ContainsAny(k.NewName, " \t\n") {
 			return nil, fmt.Errorf("action %d of %s: kustomizeImage needs a name without spaces", c.Index, c.Ticket)
 		}
+		if k.NewTag != "" && !tagRE.MatchString(k.NewTag) {
+			return nil, unsafef("action %d of %s: kustomizeImage.newTag %q is not an image tag", c.Index, c.Ticket, k.NewTag)
+		}
 		if !digestRE.MatchString(k.Digest) {
 			return nil, unsafef("action %d of %s: kustomizeImage.digest %q is not a sha256 digest (sha256:<64 hex>)", c.Index, c.Ticket, k.Digest)
 		}
-		s.image = &imageSpec{name: k.Name, newName: k.NewName, digest: k.Digest}
+		s.image = &imageSpec{name: k.Name, newName: k.NewName, newTag: k.NewTag, digest: k.Digest}
 	}
 	return s, nil
 }
@@ -246,24 +272,15 @@ func (s *spec) observeImage(doc document) (*observation, error) {
 			return nil, fmt.Errorf("%s: %w", s.file, err)
 		}
 	}
-	name := ""
-	if o.newName != nil {
-		name = *o.newName
+	if v := imageRef(deref(o.newName), deref(o.newTag), deref(o.digest)); v != "" {
+		o.value = v
 	}
-	switch {
-	case o.digest != nil && name != "":
-		o.value = name + "@" + *o.digest
-	case o.digest != nil:
-		o.value = *o.digest
-	case o.newTag != nil && name != "":
-		o.value = name + ":" + *o.newTag
-	case o.newTag != nil:
-		o.value = ":" + *o.newTag
-	case name != "":
-		o.value = name
-	}
+	// Done when the digest (and newName, when given) are the change's and
+	// the entry's newTag is the change's: its tag, or none without one, so
+	// that the rendered image never shows a stale tag beside the digest.
 	o.done = o.digest != nil && *o.digest == s.image.digest &&
-		(s.image.newName == "" || o.newName != nil && *o.newName == s.image.newName)
+		(s.image.newName == "" || o.newName != nil && *o.newName == s.image.newName) &&
+		deref(o.newTag) == s.image.newTag && (s.image.newTag != "" || o.newTag == nil)
 	return o, nil
 }
 
@@ -291,15 +308,34 @@ func (s *spec) applyEdit(content []byte) ([]byte, error) {
 	}
 	if idx >= 0 {
 		entry := imagesPath.idx(idx)
-		out, err := s.codec.edit(content, op{path: entry.key("digest"), val: str(s.image.digest)})
-		if err != nil || s.image.newName == "" {
-			return out, err
+		ops := []op{{path: entry.key("digest"), val: str(s.image.digest)}}
+		if s.image.newName != "" {
+			ops = append(ops, op{path: entry.key("newName"), val: str(s.image.newName)})
 		}
-		return s.codec.edit(out, op{path: entry.key("newName"), val: str(s.image.newName)})
+		tag, err := imageField(doc, idx, "newTag")
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case s.image.newTag != "" && deref(tag) != s.image.newTag:
+			ops = append(ops, op{path: entry.key("newTag"), val: str(s.image.newTag)})
+		case s.image.newTag == "" && tag != nil:
+			ops = append(ops, op{del: true, path: entry.key("newTag")})
+		}
+		out := content
+		for _, o := range ops {
+			if out, err = s.codec.edit(out, o); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
 	}
 	e := &value{keys: []string{"name"}, vals: []*value{str(s.image.name)}}
 	if s.image.newName != "" {
 		e.keys, e.vals = append(e.keys, "newName"), append(e.vals, str(s.image.newName))
+	}
+	if s.image.newTag != "" {
+		e.keys, e.vals = append(e.keys, "newTag"), append(e.vals, str(s.image.newTag))
 	}
 	e.keys, e.vals = append(e.keys, "digest"), append(e.vals, str(s.image.digest))
 	if list {
@@ -364,6 +400,14 @@ func (s *spec) revertEdit(content []byte, rd *restoreData) ([]byte, error) {
 			prev *string
 		}{"newName", rd.NewName})
 	}
+	// The newTag was set (a change with one) or removed (a change without,
+	// on an entry that had one): put back what was there.
+	if s.image.newTag != "" || rd.NewTag != nil {
+		fields = append(fields, struct {
+			key  string
+			prev *string
+		}{"newTag", rd.NewTag})
+	}
 	for _, fld := range fields {
 		o := op{path: imagesPath.idx(idx).key(fld.key)}
 		if fld.prev == nil {
@@ -398,12 +442,14 @@ type restoreData struct {
 	Created string  `json:"created,omitempty"`
 
 	// kustomizeImage: the entry named Image, whether images: and the
-	// entry existed, and the entry's digest and newName (nil: absent).
+	// entry existed, and the entry's digest, newName and newTag (nil:
+	// absent).
 	Image   string  `json:"image,omitempty"`
 	Images  bool    `json:"images,omitempty"`
 	Entry   bool    `json:"entry,omitempty"`
 	Digest  *string `json:"digest,omitempty"`
 	NewName *string `json:"newName,omitempty"`
+	NewTag  *string `json:"newTag,omitempty"`
 }
 
 // maxRestoreContent bounds the file content recorded in State.Restore.
@@ -417,7 +463,7 @@ func (s *spec) restoreData(o *observation, head, blob plumbing.Hash, content []b
 	if s.set != nil {
 		rd.Path, rd.Value, rd.Created = s.set.path.String(), o.prev, o.created.String()
 	} else {
-		rd.Image, rd.Images, rd.Entry, rd.Digest, rd.NewName = s.image.name, o.images, o.entry, o.digest, o.newName
+		rd.Image, rd.Images, rd.Entry, rd.Digest, rd.NewName, rd.NewTag = s.image.name, o.images, o.entry, o.digest, o.newName, o.newTag
 	}
 	return rd
 }

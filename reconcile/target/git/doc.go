@@ -8,8 +8,11 @@
 // set: a path expression such as .spec.template.spec.containers[0].image
 // and a scalar (string, number or bool), or kustomizeImage: the images:
 // entry of a kustomization named name, whose digest (and newName, when
-// given) it sets; the entry, and images: itself, are added when missing,
-// and an entry's newTag is left alone (the digest pins the image). Files
+// given) it sets; the entry, and images: itself, are added when missing.
+// The digest pins the image; newTag, when the action gives one, is set
+// beside it (kustomize renders name:newTag@digest, so the tag says which
+// release it is), and without one an entry's old newTag is removed, so
+// that the rendered image never carries a stale tag. Files
 // ending in .json are edited as JSON, every other file as YAML; in a
 // multi-document YAML file the path names a value in the first document
 // (there is no document selector).

@@ -209,8 +209,8 @@ func (sn *snapshot) state(s *spec) (target.State, error) {
 }
 
 // Observe fetches the branch and reads the value the change concerns:
-// State.Value is the value at the path (for kustomizeImage newName@digest,
-// or the digest), target.Absent when the path or entry does not exist;
+// State.Value is the value at the path (for kustomizeImage the entry as
+// kustomize renders it, [newName][:newTag][@digest]), target.Absent when the path or entry does not exist;
 // Done whether it is the value the change wants; Restore the file as it
 // is (content, blob and branch head).
 func (d *Driver) Observe(ctx context.Context, c target.Change) (target.State, error) {
@@ -286,10 +286,7 @@ func (s *spec) want() string {
 	if s.set != nil {
 		return s.set.want.String()
 	}
-	if s.image.newName != "" {
-		return s.image.newName + "@" + s.image.digest
-	}
-	return s.image.digest
+	return imageRef(s.image.newName, s.image.newTag, s.image.digest)
 }
 
 // transact runs fetch → edit → commit → push rounds until a push lands,

@@ -52,6 +52,20 @@ func TestRestoreKeepsOthersEdits(t *testing.T) {
 			func(s string) string {
 				return strings.Replace(s, "- deployment.yaml", "- deployment.yaml\n  - service.yaml", 1)
 			}},
+		{"kustomize tag set", imageTagAction("kustomization.yaml", "envoy", "1.31", digest2), "kustomization.yaml",
+			func(s string) string {
+				return strings.Replace(s, "- deployment.yaml", "- deployment.yaml\n  - service.yaml", 1)
+			},
+			func(s string) string {
+				return strings.Replace(s, "- deployment.yaml", "- deployment.yaml\n  - service.yaml", 1)
+			}},
+		{"kustomize stale tag removed", imageAction("kustomization.yaml", "envoy", "", digest2), "kustomization.yaml",
+			func(s string) string {
+				return strings.Replace(s, "- deployment.yaml", "- deployment.yaml\n  - service.yaml", 1)
+			},
+			func(s string) string {
+				return strings.Replace(s, "- deployment.yaml", "- deployment.yaml\n  - service.yaml", 1)
+			}},
 		{"kustomize added entry", imageAction("kustomization.yaml", "redis", "", digest2), "kustomization.yaml",
 			func(s string) string { return strings.Replace(s, `newTag: "1.30"`, `newTag: "1.31"`, 1) },
 			func(s string) string { return strings.Replace(s, `newTag: "1.30"`, `newTag: "1.31"`, 1) }},

@@ -29,6 +29,13 @@ func imageAction(file, name, newName, digest string) schema.Action {
 	return schema.Action{Type: "git", Target: "env", File: file, KustomizeImage: &schema.KustomizeImage{Name: name, NewName: newName, Digest: digest}}
 }
 
+// imageTagAction sets the digest and newTag of the images: entry name.
+func imageTagAction(file, name, tag, digest string) schema.Action {
+	a := imageAction(file, name, "", digest)
+	a.KustomizeImage.NewTag = tag
+	return a
+}
+
 func change(url string, a schema.Action) target.Change {
 	return target.Change{Ticket: "CHG-2026-0042", Env: "prod", Seq: 3, Action: a, Commit: "abc123",
 		Target: schema.Target{Type: "git", URL: url}, TargetName: "env"}
@@ -111,6 +118,12 @@ func TestEdit(t *testing.T) {
 			"ghcr.io/acme/payments@" + digest1, []string{"  digest: " + digest2}},
 		{"kustomize-add-digest", "kustomization.yaml", imageAction("kustomization.yaml", "envoy", "", digest2),
 			":1.30", []string{"  digest: " + digest2}},
+		{"kustomize-set-tag", "kustomization.yaml", imageTagAction("kustomization.yaml", "envoy", "1.31", digest2),
+			":1.30", []string{`  newTag: "1.31"`, "  digest: " + digest2}},
+		{"kustomize-replace-tag-keeps-name", "kustomization.yaml", imageTagAction("kustomization.yaml", "payments", "1.4.3", digest2),
+			"ghcr.io/acme/payments@" + digest1, []string{"  digest: " + digest2, "  newTag: 1.4.3"}},
+		{"kustomize-add-entry-tag", "kustomization.yaml", imageTagAction("kustomization.yaml", "redis", "7.2", digest2),
+			target.Absent, []string{"- name: redis", `  newTag: "7.2"`, "  digest: " + digest2}},
 		{"kustomize-add-entry", "kustomization.yaml", imageAction("kustomization.yaml", "redis", "docker.io/library/redis", digest2),
 			target.Absent, []string{"- name: redis", "  newName: docker.io/library/redis", "  digest: " + digest2}},
 		{"kustomize-add-images", "kustomization-noimages.yaml", imageAction("kustomization-noimages.yaml", "payments", "ghcr.io/acme/payments", digest2),

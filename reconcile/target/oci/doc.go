@@ -18,8 +18,14 @@
 //     tag at it, and reads the tag back: what it returns was read, not
 //     assumed, and a tag that reads otherwise is [target.ErrMismatch].
 //   - Restore points the tag back at the digest Observe recorded, or deletes
-//     it when it did not exist; a registry that refuses to delete tags makes
-//     that an error a human must resolve.
+//     it when it did not exist. A registry that refuses to delete tags (CNCF
+//     distribution without storage.delete, e.g. Debian's docker-registry;
+//     registries with immutable tags) gets the tag pointed at a [Tombstone]
+//     instead: an image with no layers and no command, labelled with the
+//     ticket and the tag, that nothing can run. The rollback then succeeds
+//     (rolled-back, not rollback-failed), the tag reads the tombstone's
+//     digest from then on, and a warning is logged. Only a failure to write
+//     the tombstone too is left to a human.
 //   - Every registry request is retried a bounded number of times on 5xx,
 //     408 and 429 answers and temporary network errors, and every call is
 //     bounded by the caller's context and the driver's timeout.

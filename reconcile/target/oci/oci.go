@@ -228,8 +228,8 @@ func (d *Driver) Apply(ctx context.Context, c target.Change) (target.State, erro
 // Restore points the destination tag of c back at the digest prev
 // recorded, reading it back (a tag that then points elsewhere matches
 // [target.ErrMismatch]). When the tag did not exist before, it deletes the
-// tag; a registry that does not allow deleting a tag makes that an error
-// that says a human must remove it.
+// tag, or, on a registry that refuses to delete tags, points it at the
+// change's [Tombstone] (see untag).
 func (d *Driver) Restore(ctx context.Context, c target.Change, prev target.State) error {
 	dest, err := Resolve(c)
 	if err != nil {
@@ -251,7 +251,7 @@ func (d *Driver) Restore(ctx context.Context, c target.Change, prev target.State
 		return fmt.Errorf("observing %s before restoring it: %w", dest.Tag, err)
 	}
 	if want == "" {
-		return d.untag(ctx, p, dest, now)
+		return d.untag(ctx, p, dest, c, now)
 	}
 	if now.Value == want {
 		return nil
@@ -279,27 +279,6 @@ func (d *Driver) Restore(ctx context.Context, c target.Change, prev target.State
 		return fmt.Errorf("%w: %s reads %s after it was restored to %s", target.ErrMismatch, dest.Tag, after.Value, want)
 	}
 	d.log.DebugContext(ctx, "oci tag restored", "tag", dest.Tag.String(), "digest", want)
-	return nil
-}
-
-// untag deletes a tag that did not exist before the change.
-func (d *Driver) untag(ctx context.Context, p *remote.Puller, dest Destination, now target.State) error {
-	if now.Value == target.Absent {
-		return nil
-	}
-	err := remote.Delete(dest.Tag, append(d.remoteOptions(), remote.WithContext(ctx))...)
-	if err != nil && !notFound(err) {
-		return fmt.Errorf("restoring %s: the tag did not exist before the change and the registry refused to delete it (%w); "+
-			"a human must delete the tag (or point it at a known-good digest) — this registry may not allow deleting tags", dest.Tag, d.explain(err))
-	}
-	after, err := d.observe(ctx, p, dest)
-	if err != nil {
-		return fmt.Errorf("reading %s back after deleting it: %w", dest.Tag, err)
-	}
-	if after.Value != target.Absent {
-		return fmt.Errorf("%w: %s still reads %s after it was deleted", target.ErrMismatch, dest.Tag, after.Value)
-	}
-	d.log.DebugContext(ctx, "oci tag deleted", "tag", dest.Tag.String())
 	return nil
 }
 

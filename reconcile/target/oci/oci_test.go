@@ -318,29 +318,6 @@ func TestRestore(t *testing.T) {
 			},
 		},
 		{
-			name: "registry refuses to delete tags",
-			setup: func(t *testing.T, reg *testRegistry) (target.Change, target.State, string) {
-				img := reg.pushImage(t, "app:build-1")
-				c := change(img.String(), reg.Host, "", "prod")
-				prev := observe(t, c)
-				apply(t, c)
-				return c, prev, ""
-			},
-			wrap: func(next http.Handler) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if r.Method == http.MethodDelete {
-						w.Header().Set("Content-Type", "application/json")
-						w.WriteHeader(http.StatusMethodNotAllowed)
-						_, _ = w.Write([]byte(`{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}`))
-						return
-					}
-					next.ServeHTTP(w, r)
-				})
-			},
-			wantErr: "the tag did not exist before the change and the registry refused to delete it",
-			wantTag: "applied",
-		},
-		{
 			name: "previous image garbage-collected",
 			setup: func(t *testing.T, reg *testRegistry) (target.Change, target.State, string) {
 				img := reg.pushImage(t, "app:build-1")
@@ -399,6 +376,86 @@ func TestRestore(t *testing.T) {
 			assert.Zero(t, reg.writes(), "requests that write on the second restore")
 		})
 	}
+}
+
+// refuseDelete answers every DELETE as distribution does without
+// storage.delete (and as a registry with immutable tags does, by status).
+func refuseDelete(status int, code string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodDelete {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				_, _ = w.Write([]byte(`{"errors":[{"code":"` + code + `","message":"The operation is unsupported."}]}`))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// TestRestoreTombstone: rolling back a tag the change created, on a
+// registry that refuses to delete tags, points the tag at a tombstone
+// image that cannot run; restoring again writes nothing; a registry that
+// fails (5xx) instead of refusing gets no tombstone but an error.
+func TestRestoreTombstone(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		status int
+		code   string
+	}{
+		{"distribution without storage.delete", http.StatusMethodNotAllowed, "UNSUPPORTED"},
+		{"immutable tags", http.StatusForbidden, "DENIED"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := newRegistry(t, refuseDelete(tt.status, tt.code))
+			img := reg.pushImage(t, "app:build-1")
+			c := change(img.String(), reg.Host, "", "prod")
+			prev := observe(t, c)
+			require.Equal(t, target.Absent, prev.Value)
+			apply(t, c)
+
+			require.NoError(t, fast().Restore(t.Context(), c, prev), "a registry that cannot delete tags still rolls back")
+			stone, err := oci.Tombstone(c.Ticket, reg.Host+"/app:prod")
+			require.NoError(t, err)
+			want, err := stone.Digest()
+			require.NoError(t, err)
+			assert.Equal(t, want.String(), reg.tagDigest(t, "app:prod"), "the tag points at the tombstone")
+			assert.NotEqual(t, img.DigestStr(), want.String())
+
+			// What the tag now names cannot run, and says why.
+			ref, err := name.ParseReference(reg.Host + "/app:prod")
+			require.NoError(t, err)
+			got, err := remote.Image(ref)
+			require.NoError(t, err)
+			layers, err := got.Layers()
+			require.NoError(t, err)
+			assert.Empty(t, layers, "a tombstone has no content")
+			cf, err := got.ConfigFile()
+			require.NoError(t, err)
+			assert.Empty(t, cf.Config.Entrypoint)
+			assert.Empty(t, cf.Config.Cmd)
+			assert.Equal(t, "true", cf.Config.Labels[oci.TombstoneLabel])
+			assert.Equal(t, c.Ticket, cf.Config.Labels[oci.TombstoneTicketLabel])
+			assert.Equal(t, reg.Host+"/app:prod", cf.Config.Labels[oci.TombstoneTagLabel])
+
+			reg.reset()
+			require.NoError(t, fast().Restore(t.Context(), c, prev))
+			assert.Zero(t, reg.writes(), "requests that write on the second restore")
+		})
+	}
+
+	t.Run("registry failing, not refusing", func(t *testing.T) {
+		reg := newRegistry(t, refuseDelete(http.StatusServiceUnavailable, "UNAVAILABLE"))
+		img := reg.pushImage(t, "app:build-1")
+		c := change(img.String(), reg.Host, "", "prod")
+		prev := observe(t, c)
+		apply(t, c)
+		err := fast().Restore(t.Context(), c, prev)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "deleting the tag, which did not exist before the change")
+		assert.Equal(t, img.DigestStr(), reg.tagDigest(t, "app:prod"), "no tombstone on a failing registry: the tag is left as applied")
+	})
 }
 
 func observe(t *testing.T, c target.Change) target.State {
