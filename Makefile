@@ -48,7 +48,7 @@ conformance: build
 	PLATFORMS="linux/amd64 linux/arm64" bash release/reproducible.sh
 
 ## release: static binaries for linux and darwin on amd64 and arm64, a CycloneDX SBOM and
-## SHA256SUMS in dist/ (VERSION and COMMIT stamped as main.version and main.commit; reproducible);
+## SHA256SUMS in dist/ (VERSION and COMMIT stamped as main.releaseVersion and main.releaseCommit; reproducible);
 ## release-image pushes the container image (IMAGE=registry/repo:tag) built from them without Docker
 .PHONY: release release-image
 release:

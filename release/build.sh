@@ -2,7 +2,7 @@
 # make release: cab's release artifacts in $DIST (default dist/):
 #   cab-<os>-<arch>        static binaries (CGO_ENABLED=0, -trimpath) for
 #                          linux and darwin on amd64 and arm64, with the version
-#                          and commit stamped by -ldflags -X main.version / main.commit
+#                          and commit stamped by -ldflags -X main.releaseVersion / main.releaseCommit (cmd/cab/version.go)
 #   cab.cdx.json           a CycloneDX SBOM of the Go modules in the binary (cyclonedx-gomod bin)
 #   SHA256SUMS             sha256sum of all of the above
 # Everything is reproducible: the same source, VERSION, COMMIT and
@@ -24,7 +24,7 @@ tools=${CAB_TOOLS:-$HOME/.cache/cab-conformance}
 cyclonedx=${CYCLONEDX_GOMOD:-$(command -v cyclonedx-gomod || echo "$tools/bin/cyclonedx-gomod")}
 
 rm -rf "$DIST" && mkdir -p "$DIST"
-ldflags="-s -w -buildid= -X main.version=$VERSION -X main.commit=$COMMIT"
+ldflags="-s -w -buildid= -X main.releaseVersion=$VERSION -X main.releaseCommit=$COMMIT"
 for platform in ${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64}; do
 	os=${platform%/*} arch=${platform#*/}
 	echo "release: cab $VERSION $os/$arch" >&2
