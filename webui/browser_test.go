@@ -90,8 +90,8 @@ const factsScript = `(() => {
 func TestPagesInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	b := browsertest.Start(ctx, t)
 	axe := browsertest.LoadAxe(t)
+	b := browsertest.Start(ctx, t)
 	srv := newTestServer(t, nil)
 	artifacts := browsertest.ArtifactsDir(t, "webui")
 

@@ -141,8 +141,8 @@ func absDiff(a, b uint8) uint8 {
 func TestReportInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	b := browsertest.Start(ctx, t)
 	axe := browsertest.LoadAxe(t)
+	b := browsertest.Start(ctx, t)
 
 	dir := t.TempDir()
 	require.NoError(t, Write(ctx, dir, fixture(), fixtureOptions()))

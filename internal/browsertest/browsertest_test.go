@@ -23,8 +23,8 @@ const strictCSP = "default-src 'none'; style-src 'self'"
 func TestAxe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	b := Start(ctx, t)
 	axe := LoadAxe(t)
+	b := Start(ctx, t)
 
 	pages := map[string]string{
 		"clean": `<!DOCTYPE html><html lang="en"><head><title>clean</title></head><body><main><h1>Clean</h1>` +
