@@ -1,25 +1,52 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium for the browser test of `cab report --html`
-# (audit/htmlreport/browser_test.go), unless it is already there.
-# Needs root (CI runs as root) or passwordless sudo; uses only Debian packages.
+# Installs what the browser tests need (audit/htmlreport/browser_test.go,
+# webui/browser_test.go, through internal/browsertest): Debian's chromium,
+# unless it is already there, and axe-core from npm (pinned) into
+# ${XDG_CACHE_HOME:-$HOME/.cache}/cab/axe-core-$AXE_VERSION, where the
+# tests look for it (or set CAB_AXE to an axe.min.js).
+# Chromium needs root (CI runs as root) or passwordless sudo; uses only
+# Debian packages and the npm registry.
 set -euo pipefail
 
-if [[ -x /usr/bin/chromium ]]; then
-	/usr/bin/chromium --version 2>/dev/null || true
-	exit 0
-fi
+# AXE_VERSION must match internal/browsertest.AxeVersion.
+AXE_VERSION=4.14.1
 
-SUDO=()
-if [[ $(id -u) -ne 0 ]]; then
-	if command -v sudo >/dev/null 2>&1; then
-		SUDO=(sudo -n)
-	else
-		echo "install-chromium: not root and no sudo; install Debian's chromium by hand" >&2
-		exit 1
+install_chromium() {
+	if [[ -x /usr/bin/chromium ]]; then
+		return 0
 	fi
-fi
+	local SUDO=()
+	if [[ $(id -u) -ne 0 ]]; then
+		if command -v sudo >/dev/null 2>&1; then
+			SUDO=(sudo -n)
+		else
+			echo "install-chromium: not root and no sudo; install Debian's chromium by hand" >&2
+			exit 1
+		fi
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	"${SUDO[@]}" apt-get update -qq
+	"${SUDO[@]}" apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+}
 
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+install_axe() {
+	local dir="${XDG_CACHE_HOME:-$HOME/.cache}/cab/axe-core-$AXE_VERSION"
+	if [[ -f $dir/node_modules/axe-core/axe.min.js ]]; then
+		echo "axe-core $AXE_VERSION: $dir"
+		return 0
+	fi
+	if ! command -v npm >/dev/null 2>&1; then
+		local SUDO=()
+		[[ $(id -u) -ne 0 ]] && SUDO=(sudo -n)
+		export DEBIAN_FRONTEND=noninteractive
+		"${SUDO[@]}" apt-get update -qq
+		"${SUDO[@]}" apt-get install -y -qq --no-install-recommends npm >/dev/null
+	fi
+	mkdir -p "$dir"
+	npm install --no-save --no-audit --no-fund --ignore-scripts --prefix "$dir" "axe-core@$AXE_VERSION" >/dev/null
+	echo "axe-core $AXE_VERSION: $dir"
+}
+
+install_chromium
 /usr/bin/chromium --version 2>/dev/null || true
+install_axe

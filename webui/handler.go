@@ -58,6 +58,7 @@ type Handler struct {
 //	GET /calendar.ics          iCalendar (RFC 5545)
 //	GET /tickets/{id}          ticket page      GET /api/v1/tickets/{id}
 //	GET /assets/style.css      the stylesheet
+//	GET /assets/icon.svg       the icon (so browsers do not ask for /favicon.ico)
 func New(cfg Config) (*Handler, error) {
 	if cfg.Source == nil {
 		return nil, errors.New("webui: no source")
@@ -88,7 +89,8 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.HandleFunc("GET "+b+"/calendar.ics", h.ics)
 	h.mux.HandleFunc("GET "+b+"/tickets/{id}", h.page("ticket", h.ticket))
 	h.mux.HandleFunc("GET "+b+"/api/v1/tickets/{id}", h.api(h.ticket))
-	h.mux.HandleFunc("GET "+b+"/assets/style.css", h.css)
+	h.mux.HandleFunc("GET "+b+"/assets/style.css", h.asset("style.css", "text/css; charset=utf-8"))
+	h.mux.HandleFunc("GET "+b+"/assets/icon.svg", h.asset("icon.svg", "image/svg+xml"))
 	return h, nil
 }
 
@@ -253,11 +255,14 @@ func (h *Handler) ics(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-func (h *Handler) css(w http.ResponseWriter, _ *http.Request) {
-	b, _ := assets.ReadFile("assets/style.css")
-	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	w.Header().Set("Cache-Control", "max-age=300")
-	_, _ = w.Write(b)
+// asset serves one embedded file.
+func (h *Handler) asset(name, contentType string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		b, _ := assets.ReadFile("assets/" + name)
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Cache-Control", "max-age=300")
+		_, _ = w.Write(b)
+	}
 }
 
 // Serve answers the UI alone on ln (cab serve --ui-only) until ctx is

@@ -3,7 +3,6 @@ package htmlreport
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -11,140 +10,22 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cabhq/cab/internal/browsertest"
 )
 
-// The browser test drives headless Chromium (Debian's chromium, which
-// .ci/install-chromium.sh installs) over the DevTools protocol. It skips
-// when there is no browser, unless CAB_REQUIRE_BROWSER=1 (as in CI).
-// Screenshots go to $CAB_ARTIFACTS/htmlreport (default: a temporary
-// directory).
-
-// chromiumFlags keep the browser off the network and quiet: this machine's
-// network is closed, and the background services would only fail.
-var chromiumFlags = []string{
-	"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-	"--disable-background-networking", "--disable-component-update", "--disable-sync",
-	"--disable-default-apps", "--disable-extensions", "--disable-dev-shm-usage", "--mute-audio",
-	"--hide-scrollbars", "--remote-debugging-port=0",
-}
-
-func chromiumPath() string {
-	if p := os.Getenv("CAB_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-// lockedBuffer keeps the last bytes the browser wrote to stderr, for
-// failure messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b = append(l.b, p...)
-	if over := len(l.b) - 16<<10; over > 0 {
-		l.b = l.b[over:]
-	}
-	return len(p), nil
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.b)
-}
-
-type browser struct {
-	cmd    *exec.Cmd
-	cdp    *cdpClient
-	stderr *lockedBuffer
-}
-
-// startBrowser starts Chromium with a fresh profile and connects to it;
-// the browser is stopped (its whole process group) when the test ends.
-func startBrowser(ctx context.Context, t *testing.T) *browser {
-	t.Helper()
-	path := chromiumPath()
-	if path == "" {
-		if os.Getenv("CAB_REQUIRE_BROWSER") == "1" {
-			t.Fatal("CAB_REQUIRE_BROWSER=1 but no chromium was found: run .ci/install-chromium.sh or set CAB_CHROMIUM")
-		}
-		t.Skip("no chromium found (install Debian's chromium, e.g. .ci/install-chromium.sh, or set CAB_CHROMIUM); set CAB_REQUIRE_BROWSER=1 to make this a failure")
-	}
-	profile := t.TempDir()
-	b := &browser{stderr: &lockedBuffer{}}
-	b.cmd = exec.Command(path, append(chromiumFlags, "--user-data-dir="+profile, "about:blank")...)
-	b.cmd.Stdout = b.stderr
-	b.cmd.Stderr = b.stderr
-	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	require.NoError(t, b.cmd.Start(), "starting %s", path)
-	exited := make(chan struct{})
-	go func() { _ = b.cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { b.stop(exited) })
-
-	// Chromium writes its port and browser target to DevToolsActivePort.
-	var port, target string
-	for {
-		data, err := os.ReadFile(filepath.Join(profile, "DevToolsActivePort"))
-		if lines := strings.Split(strings.TrimSpace(string(data)), "\n"); err == nil && len(lines) == 2 {
-			port, target = strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1])
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("chromium did not open its DevTools port: %v\n%s", ctx.Err(), b.stderr)
-		case <-exited:
-			t.Fatalf("chromium exited before opening its DevTools port:\n%s", b.stderr)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	_, err := strconv.Atoi(port)
-	require.NoError(t, err, "DevToolsActivePort port")
-	ws, err := dialWS(ctx, "ws://127.0.0.1:"+port+target)
-	require.NoError(t, err, "connecting to chromium\n%s", b.stderr)
-	b.cdp = newCDPClient(ws)
-	return b
-}
-
-func (b *browser) stop(exited chan struct{}) {
-	if b.cdp != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		_ = b.cdp.call(ctx, "", "Browser.close", nil, nil)
-		cancel()
-		b.cdp.ws.Close()
-	}
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-	}
-	// The renderer and helper processes are in the browser's process
-	// group: end them all, so the profile directory can be removed.
-	_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-	}
-}
+// The browser test drives headless Chromium through internal/browsertest
+// (Debian's chromium and axe-core, which .ci/install-chromium.sh
+// installs). It skips when either is missing, unless
+// CAB_REQUIRE_BROWSER=1 (as in CI). Screenshots go to
+// $CAB_ARTIFACTS/htmlreport (default: a temporary directory).
 
 // pageFacts is what the test reads from the rendered page.
 type pageFacts struct {
@@ -190,101 +71,38 @@ type loaded struct {
 	Problems   []string
 	Facts      pageFacts
 	Screenshot []byte
+	Axe        []browsertest.AxeViolation
 }
 
 // load opens url in a new tab of width×height, waits for the load event,
 // and returns the problems the page caused, what it shows and a full-page
-// screenshot.
-func (b *browser) load(ctx context.Context, url string, width, height int) (*loaded, error) {
-	var target struct {
-		TargetID string `json:"targetId"`
-	}
-	if err := b.cdp.call(ctx, "", "Target.createTarget", map[string]any{"url": "about:blank"}, &target); err != nil {
+// screenshot; with axe set, also the accessibility rules it breaks.
+func load(ctx context.Context, b *browsertest.Browser, url string, width, height int, axe *browsertest.Axe) (*loaded, error) {
+	p, err := b.Open(ctx, url, width, height)
+	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		_ = b.cdp.call(cctx, "", "Target.closeTarget", map[string]any{"targetId": target.TargetID}, nil)
-	}()
-	var attached struct {
-		SessionID string `json:"sessionId"`
+	defer p.Close()
+	out := &loaded{}
+	var facts string
+	if err := p.Eval(ctx, factsScript, &facts); err != nil {
+		return nil, fmt.Errorf("reading the page: %w", err)
 	}
-	if err := b.cdp.call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, &attached); err != nil {
+	if err := json.Unmarshal([]byte(facts), &out.Facts); err != nil {
+		return nil, fmt.Errorf("reading the page: %w", err)
+	}
+	if out.Screenshot, err = p.Screenshot(ctx); err != nil {
 		return nil, err
 	}
-	s := attached.SessionID
-	for _, m := range []string{"Runtime.enable", "Log.enable", "Page.enable"} {
-		if err := b.cdp.call(ctx, s, m, nil, nil); err != nil {
+	if axe != nil {
+		if out.Axe, err = p.Axe(ctx, axe); err != nil {
 			return nil, err
 		}
 	}
-	if err := b.cdp.call(ctx, s, "Emulation.setDeviceMetricsOverride",
-		map[string]any{"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}, nil); err != nil {
-		return nil, err
-	}
-	mark := len(b.cdp.snapshot())
-	var nav struct {
-		ErrorText string `json:"errorText"`
-	}
-	if err := b.cdp.call(ctx, s, "Page.navigate", map[string]any{"url": url}, &nav); err != nil {
-		return nil, err
-	}
-	if nav.ErrorText != "" {
-		return nil, fmt.Errorf("navigating to %s: %s", url, nav.ErrorText)
-	}
-	if _, err := b.cdp.waitEvent(ctx, s, "Page.loadEventFired", mark); err != nil {
-		return nil, err
-	}
-	out := &loaded{}
-	var eval struct {
-		Result struct {
-			Value string `json:"value"`
-		} `json:"result"`
-		ExceptionDetails json.RawMessage `json:"exceptionDetails"`
-	}
-	if err := b.cdp.call(ctx, s, "Runtime.evaluate", map[string]any{"expression": factsScript, "returnByValue": true}, &eval); err != nil {
-		return nil, err
-	}
-	if len(eval.ExceptionDetails) > 0 {
-		return nil, fmt.Errorf("reading the page: %s", eval.ExceptionDetails)
-	}
-	if err := json.Unmarshal([]byte(eval.Result.Value), &out.Facts); err != nil {
-		return nil, fmt.Errorf("reading the page: %w", err)
-	}
-	var shot struct {
-		Data string `json:"data"`
-	}
-	if err := b.cdp.call(ctx, s, "Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true}, &shot); err != nil {
-		return nil, err
-	}
-	png, err := base64.StdEncoding.DecodeString(shot.Data)
-	if err != nil {
-		return nil, fmt.Errorf("decoding the screenshot: %w", err)
-	}
-	out.Screenshot = png
 	// Every event of this tab up to now: the page has loaded and been
 	// read, so errors it could raise by itself have been raised.
-	for _, e := range b.cdp.snapshot()[mark:] {
-		if e.SessionID != s {
-			continue
-		}
-		if p := pageProblem(e); p != "" {
-			out.Problems = append(out.Problems, p)
-		}
-	}
+	out.Problems = p.Problems()
 	return out, nil
-}
-
-func artifactsDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("CAB_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	dir = filepath.Join(dir, "htmlreport")
-	require.NoError(t, os.MkdirAll(dir, 0o755))
-	return dir
 }
 
 // colourShare returns the share of pixels of img within tolerance of
@@ -323,7 +141,8 @@ func absDiff(a, b uint8) uint8 {
 func TestReportInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	b := startBrowser(ctx, t)
+	axe := browsertest.LoadAxe(t)
+	b := browsertest.Start(ctx, t)
 
 	dir := t.TempDir()
 	require.NoError(t, Write(ctx, dir, fixture(), fixtureOptions()))
@@ -346,9 +165,9 @@ func TestReportInChromium(t *testing.T) {
 	defer srv.Close()
 
 	t.Run("report", func(t *testing.T) {
-		got, err := b.load(ctx, srv.URL+"/report/", 1280, 900)
-		require.NoError(t, err, "chromium:\n%s", b.stderr)
-		artifacts := artifactsDir(t)
+		got, err := load(ctx, b, srv.URL+"/report/", 1280, 900, axe)
+		require.NoError(t, err, "chromium:\n%s", b.Stderr())
+		artifacts := browsertest.ArtifactsDir(t, "htmlreport")
 		shotPath := filepath.Join(artifacts, "report.png")
 		require.NoError(t, os.WriteFile(shotPath, got.Screenshot, 0o644))
 		html, err := os.ReadFile(filepath.Join(dir, IndexFile))
@@ -357,6 +176,7 @@ func TestReportInChromium(t *testing.T) {
 		t.Logf("screenshot: %s", shotPath)
 
 		assert.Empty(t, got.Problems, "the page logged errors")
+		assert.Empty(t, got.Axe, "axe-core finds no accessibility violation")
 		f := got.Facts
 		assert.Equal(t, "Q1 2026 changes", f.Title, "nothing rewrote the document title")
 		assert.Equal(t, 0, f.Scripts, "no script element")
@@ -407,8 +227,8 @@ func TestReportInChromium(t *testing.T) {
 		{"csp-blocked-style", "Content Security Policy"},
 	} {
 		t.Run("catches "+tt.page, func(t *testing.T) {
-			got, err := b.load(ctx, srv.URL+"/bad/"+tt.page, 800, 600)
-			require.NoError(t, err, "chromium:\n%s", b.stderr)
+			got, err := load(ctx, b, srv.URL+"/bad/"+tt.page, 800, 600, nil)
+			require.NoError(t, err, "chromium:\n%s", b.Stderr())
 			require.NotEmpty(t, got.Problems, "the harness must see the deliberate error")
 			assert.Contains(t, strings.Join(got.Problems, "\n"), tt.want)
 		})

@@ -1,6 +1,6 @@
-package htmlreport
+package browsertest
 
-// A minimal Chrome DevTools Protocol client for the browser test: a
+// A minimal Chrome DevTools Protocol client: a
 // websocket client (RFC 6455, client side only: masked text frames out,
 // fragmented frames, ping and close in) and request/response/event
 // plumbing. Enough to drive headless Chromium without a new module.
