@@ -2,6 +2,11 @@ package audit_test
 
 import (
 	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,4 +106,46 @@ func TestMetricsApprovalSLA(t *testing.T) {
 	for _, r := range m.Rows {
 		assert.Zero(t, r.SLAMeasured)
 	}
+}
+
+// The SLA of a merged change is the one of its base's cab.cue: a pull
+// request that loosens the SLA in the same merge does not change its own.
+func TestSLAsAtMergesReadsTheBase(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@example.com",
+			"GIT_COMMITTER_NAME=a", "GIT_COMMITTER_EMAIL=a@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "git %v: %s", args, out)
+		return strings.TrimSpace(string(out))
+	}
+	write := func(src string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "cab.cue"), []byte(src), 0o644))
+	}
+	run("init", "-q", "-b", "main")
+	write(slaConfig)
+	run("add", "cab.cue")
+	run("commit", "-q", "-m", "base")
+	run("checkout", "-q", "-b", "pr")
+	write(strings.Replace(slaConfig, `high: "4h"`, `high: "400h"`, 1))
+	run("commit", "-q", "-am", "loosen")
+	run("checkout", "-q", "main")
+	run("merge", "-q", "--no-ff", "-m", "merge", "pr")
+	merge := run("rev-parse", "HEAD")
+
+	resolve, err := audit.SLAsAtMerges(context.Background(), dir)
+	require.NoError(t, err)
+	sla, ok := resolve(&audit.Change{MergeCommit: merge, Service: "checkout", Risk: "high"})
+	require.True(t, ok)
+	assert.Equal(t, 4*time.Hour, sla.Wait)
+	sla, ok = resolve(&audit.Change{MergeCommit: merge, Service: "payments", Risk: "medium"})
+	require.True(t, ok)
+	assert.Equal(t, time.Hour, sla.Wait)
+	_, ok = resolve(&audit.Change{MergeCommit: merge, Service: "checkout", Risk: "low"})
+	assert.False(t, ok, "no SLA for low risk")
+	_, ok = resolve(&audit.Change{MergeCommit: run("rev-parse", "HEAD^1"), Service: "checkout", Risk: "high"})
+	assert.False(t, ok, "the root commit has no base")
 }
