@@ -29,6 +29,9 @@ type MetricsOptions struct {
 	// environment. Empty means the last environment of each change's
 	// promotion list.
 	ProdEnv string
+	// SLA, when set, gives each merged change its approval SLA, and M8 is
+	// counted (see metricsComputer.approvalSLA); nil leaves M8 out.
+	SLA SLAResolver
 }
 
 // Metrics is the result of ComputeMetrics: one row per group and period.
@@ -43,6 +46,8 @@ type Metrics struct {
 	// By lists the grouping dimensions: service, env, both or none.
 	By   []string     `json:"by"`
 	Rows []MetricsRow `json:"rows"`
+	// SLA is true when M8 was counted (the approval SLAs were known).
+	SLA bool `json:"sla,omitempty"`
 	// NotRecorded names the metrics the ledger cannot answer, each with
 	// why and what would have to be recorded (M10).
 	NotRecorded map[string]string `json:"notRecorded"`
@@ -111,7 +116,13 @@ type MetricsRow struct {
 	PostcheckRuns           int      `json:"postcheckRuns"`
 	PostcheckPassed         int      `json:"postcheckPassed"`
 	PostcheckValidationRate *float64 `json:"postcheckValidationRate"`
-	// M8 (approval-SLA breaches) is computed in metrics_sla.go.
+	// M8 (metrics_sla.go): SLAMeasured counts the merged changes (period
+	// of MergedAt) with an approval SLA and known opened and approved
+	// times, SLABreaches those whose approvals took longer than the SLA;
+	// SLABreachRate divides them. Absent unless MetricsOptions.SLA is set.
+	SLAMeasured   int      `json:"slaMeasured,omitempty"`
+	SLABreaches   int      `json:"slaBreaches,omitempty"`
+	SLABreachRate *float64 `json:"slaBreachRate,omitempty"`
 
 	// M9: IncidentInducing counts the merged changes (period of MergedAt)
 	// that a ticket names in its fixes:; IncidentRate divides by Merged.
@@ -261,7 +272,7 @@ func ComputeMetrics(changes []Change, o MetricsOptions) (*Metrics, error) {
 			o.Until.In(loc).Format(time.RFC3339), o.Since.In(loc).Format(time.RFC3339))
 	}
 	m := &Metrics{Period: o.Period, Timezone: loc.String(), ProdEnv: o.ProdEnv, By: []string{}, Rows: []MetricsRow{},
-		NotRecorded: map[string]string{"M10": ErrorBudgetNotRecorded}}
+		NotRecorded: map[string]string{"M10": ErrorBudgetNotRecorded}, SLA: o.SLA != nil}
 	if !o.Since.IsZero() {
 		m.Since = o.Since.In(loc)
 	}
@@ -435,6 +446,7 @@ func (c *metricsComputer) change(ch *Change) {
 			if !ch.OpenedAt.IsZero() && !ch.ApprovedAt.IsZero() && !ch.ApprovedAt.Before(ch.OpenedAt) {
 				a.approval = append(a.approval, ch.ApprovedAt.Sub(ch.OpenedAt))
 			}
+			c.approvalSLA(a, ch)
 			if metricsFinal(s.outcome) {
 				r.Finished++
 				if s.outcome == "verified" {
@@ -594,5 +606,6 @@ func (a *metricsAcc) finish() MetricsRow {
 	r.IncidentRate = metricsRatio(r.IncidentInducing, r.Merged)
 	r.OrchestratorErrorRate = metricsRatio(r.OrchestratorErrors, r.Deployments)
 	r.TimeToExecute = newDurationStats(a.execute)
+	r.slaBreachRate()
 	return r
 }

@@ -41,6 +41,9 @@ func (m *Metrics) WriteTable(w io.Writer) error {
 	head = append(head, "ENV", "PERIOD", "MERGED", "EMERGENCY", "UNSIGNED", "APPROVAL p50/p90",
 		"SUCCESS", "ROLLBACK", "DEPLOYS", "FAILURE", "LEAD p50/p90", "MTTR p50/p90",
 		"PRECHECK", "POSTCHECK", "INDUCED", "ORCH ERRORS", "EXECUTE p50/p90")
+	if m.SLA {
+		head = append(head, "SLA BREACHED")
+	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, r := range m.Rows {
 		var cells []string
@@ -72,6 +75,9 @@ func (m *Metrics) WriteTable(w io.Writer) error {
 			metricsTableRatio(r.OrchestratorErrorRate, r.OrchestratorErrors, r.Deployments),
 			metricsTableStats(r.TimeToExecute),
 		)
+		if m.SLA {
+			cells = append(cells, metricsTableRatio(r.SLABreachRate, r.SLABreaches, r.SLAMeasured))
+		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
@@ -181,6 +187,10 @@ var (
 		"M11: deployments whose apply or rollback failed.", promLabels, nil)
 	promOrchestratorRatio = prometheus.NewDesc("cab_change_orchestrator_error_ratio",
 		"M11 orchestrator error rate: orchestrator errors / deployments.", promLabels, nil)
+	promSLAMeasured = prometheus.NewDesc("cab_change_approval_sla_measured",
+		"M8: merged changes with an approval SLA and known opened and approved times.", promLabels, nil)
+	promSLABreaches = prometheus.NewDesc("cab_change_approval_sla_breaches",
+		"M8: merged changes whose approvals took longer than their approval SLA.", promLabels, nil)
 	promExecute = prometheus.NewDesc("cab_change_time_to_execute_seconds",
 		"M12 time to execute: applying to the deployment's outcome.", promLabels, nil)
 )
@@ -194,7 +204,7 @@ func (c metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 		promDeploymentsFinished, promDeploymentsFailed, promFailureRatio, promLeadTime, promRestore, promUnrestored,
 		promPrecheckPassed, promPrecheckFailed, promPrecheckRatio, promPostcheckRuns, promPostcheckPassed,
 		promPostcheckRatio, promIncidentInducing, promIncidentRatio, promOrchestratorErrors, promOrchestratorRatio,
-		promExecute} {
+		promExecute, promSLAMeasured, promSLABreaches} {
 		ch <- d
 	}
 }
@@ -246,6 +256,10 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(promOrchestratorErrors, r.OrchestratorErrors)
 		ratio(promOrchestratorRatio, r.OrchestratorErrorRate)
 		summary(promExecute, r.TimeToExecute)
+		if c.m.SLA {
+			gauge(promSLAMeasured, r.SLAMeasured)
+			gauge(promSLABreaches, r.SLABreaches)
+		}
 	}
 }
 

@@ -102,6 +102,9 @@ func (e *Evidence) Review(judged string) (*policy.Review, error) {
 		HeadSHA:     e.HeadSHA,
 		MergeCommit: e.MergeCommit,
 	}
+	if !e.OpenedAt.IsZero() {
+		r.OpenedAt = e.OpenedAt.UTC().Format(time.RFC3339)
+	}
 	latest := map[string]int{} // id -> index in r.Approvals
 	for _, a := range e.Approvals {
 		if a.ID == "" || a.Commit != e.HeadSHA || (e.Merger != "" && a.ID == e.Merger) {

@@ -3,6 +3,7 @@ package forge
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -37,7 +38,14 @@ func TestEvidenceReview(t *testing.T) {
 		assert.NotNil(t, r.Pushers)
 		assert.NotNil(t, r.Labels)
 	}
-	_, err := e.Review(old)
+	r, err := e.Review(head)
+	require.NoError(t, err)
+	assert.Empty(t, r.OpenedAt, "the forge did not say when the change was opened")
+	e.OpenedAt = time.Date(2026, 1, 1, 7, 0, 0, 0, time.FixedZone("CET", 3600))
+	r, err = e.Review(head)
+	require.NoError(t, err)
+	assert.Equal(t, "2026-01-01T06:00:00Z", r.OpenedAt, "openedAt is RFC 3339 in UTC")
+	_, err = e.Review(old)
 	assert.ErrorIs(t, err, ErrNotBound)
 	_, err = e.Review("")
 	assert.ErrorIs(t, err, ErrNotBound)

@@ -46,7 +46,11 @@ type TicketInput struct {
 	// Repo is the repository configuration (cab.cue) pruned to what
 	// concerns this ticket: its service, the approver groups that service
 	// names, its environments and its template, with the top-level
-	// settings; {} outside a change repository. Pruning keeps policy
+	// settings; {} outside a change repository. Its approvalSLA, when
+	// cab.cue sets one for this ticket, is already resolved for the
+	// ticket's service and risk (schema.Config.SLAFor): risk holds the one
+	// entry for the ticket's risk, backup and escalateAfter are the ones
+	// that apply, and the backup group is among the approvers. Pruning keeps policy
 	// evaluation independent of the size of cab.cue.
 	Repo     json.RawMessage `json:"repo"`
 	Review   *Review         `json:"review,omitempty"`
@@ -101,6 +105,10 @@ type Review struct {
 	HeadSHA   string     `json:"headSHA,omitempty"`
 	// MergeCommit is the commit the forge records as the merge ("" before).
 	MergeCommit string `json:"mergeCommit,omitempty"`
+	// OpenedAt is when the change was proposed (the forge's created_at),
+	// RFC 3339 in UTC; "" when the forge did not say. The approval SLA
+	// counts from it.
+	OpenedAt string `json:"openedAt,omitempty"`
 }
 
 // Approval is one approval of the change's final head.

@@ -274,6 +274,18 @@ func (e *Evaluator) repoFor(t schema.Ticket) ([]byte, error) {
 	if tmpl, ok := cfg.Templates[t.Template]; ok && t.Template != "" {
 		out.Templates = map[string]schema.Template{t.Template: tmpl}
 	}
+	if sla, ok := cfg.SLAFor(t.Service, t.Risk); ok {
+		out.ApprovalSLA = &schema.ApprovalSLA{
+			Risk:   map[string]string{t.Risk: sla.Wait.String()},
+			Backup: sla.Backup, EscalateAfter: sla.Escalate.String(),
+		}
+		if grp, ok := cfg.Approvers[sla.Backup]; ok && sla.Backup != "" {
+			if out.Approvers == nil {
+				out.Approvers = map[string]schema.ApproverGroup{}
+			}
+			out.Approvers[sla.Backup] = grp
+		}
+	}
 	b, err := json.Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("encoding policy input: %w", err)

@@ -25,8 +25,15 @@ environments: {
 approvers: {
 	pay: members: ["github:1", "github:2", "github:3", "github:4"]
 	"pay-oncall": members: ["github:9"]
+	sre: members: ["github:20", "github:2", "github:21"]
 }
 services: payments: {approvers: "pay", oncall: "pay-oncall"}
+approvalSLA: {
+	risk: {low: "72h", medium: "24h", high: "4h", critical: "1h"}
+	backup: "pay-oncall"
+	escalateAfter: "2h"
+	services: payments: {risk: medium: "1h", backup: "sre"}
+}
 freezes: [{name: "year-end", start: "2026-12-20T00:00", end: "2027-01-04T00:00", timezone: "Europe/Berlin"}]
 templates: bump: {maxRisk: "low", approvals: 0, actionTypes: ["oci"]}
 `
@@ -64,6 +71,12 @@ func ticket(fields map[string]string) string {
 		}
 	}
 	return b.String()
+}
+
+// opened returns r as proposed ago before the test's time.
+func opened(r *policy.Review, ago time.Duration) *policy.Review {
+	r.OpenedAt = before.Add(-ago).Format(time.RFC3339)
+	return r
 }
 
 func review(author string, pushers []string, approvers ...string) *policy.Review {
@@ -157,6 +170,31 @@ func TestDefaultPolicies(t *testing.T) {
 		{name: "unknown target", mode: policy.Local, fields: map[string]string{"environments": `["staging"]`,
 			"actions": `[{type: "http", target: "hooks", path: "/x"}]`},
 			want: []string{`environment "staging" has no target "hooks"`}, warn: []string{"will need 2"}},
+		// Approval SLA: high risk waits 4h at most; payments' backup is sre after 2h more.
+		{name: "within its SLA no warning", mode: policy.PullRequest, review: opened(review("github:7", nil, "github:1"), 3*time.Hour),
+			want: []string{"has 1"}},
+		{name: "past its SLA names who can approve", mode: policy.PullRequest,
+			review: opened(review("github:7", []string{"github:3"}, "github:1"), 5*time.Hour),
+			want:   []string{"has 1"},
+			warn:   []string{`approval SLA breached: the pull request has waited 5h0m0s for approvals, its SLA is 4h0m0s; pay can approve: github:2, github:4`}},
+		{name: "past SLA and escalation names the backup group", mode: policy.PullRequest,
+			review: opened(review("github:7", nil, "github:1"), 6*time.Hour+time.Minute),
+			want:   []string{"has 1"},
+			warn:   []string{`its SLA is 4h0m0s; pay can approve: github:2, github:3, github:4; escalated to the backup group "sre": github:20, github:21`}},
+		{name: "at the escalation instant the backup is not named yet", mode: policy.PullRequest,
+			review: opened(review("github:7", nil, "github:1"), 6*time.Hour),
+			want:   []string{"has 1"},
+			warn:   []string{`pay can approve: github:2, github:3, github:4`}},
+		{name: "past its SLA with enough approvals no warning", mode: policy.PullRequest,
+			review: opened(review("github:7", nil, "github:1", "github:2"), 50*time.Hour)},
+		{name: "the service's own SLA and backup", mode: policy.PullRequest, fields: map[string]string{"risk": `"medium"`},
+			review: opened(review("github:7", nil), 3*time.Hour+time.Second),
+			want:   []string{`a medium-risk normal change needs 1 approval(s) from "pay", has 0`},
+			warn:   []string{`waited 3h0m1s for approvals, its SLA is 1h0m0s; pay can approve: github:1, github:2, github:3, github:4; escalated to the backup group "sre": github:20, github:21`}},
+		{name: "without openedAt no SLA warning", mode: policy.PullRequest, review: review("github:7", nil, "github:1"),
+			want: []string{"has 1"}},
+		{name: "a merge is not warned about its SLA", mode: policy.Merge,
+			review: opened(review("github:7", nil, "github:1"), 50*time.Hour), want: []string{"has 1"}},
 		{name: "target of another type", mode: policy.Local, fields: map[string]string{
 			"actions": `[{type: "http", target: "images", path: "/x"}]`},
 			want: []string{`target "images" of environment "staging" is of type "oci", not "http"`, `"prod" is of type "oci"`}, warn: []string{"will need 2"}},

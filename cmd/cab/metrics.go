@@ -196,8 +196,14 @@ metrics, numerator / denominator [timestamp that places it in a period]:
   M7  postcheck            deployments verified / deployments whose postchecks
       validation rate      reached an outcome (verified, or failed after
                            applied) [verified or failed event]
-  M8  approval-SLA         counted with the approval SLA of cab.cue (see its
-      breaches             own definition when configured)
+  M8  approval-SLA         merged changes whose approvals took longer than the
+      breaches             approvalSLA of their base's cab.cue (the merge's
+                           first parent) for their service and risk: last
+                           counted approval minus opened (the earliest commit's
+                           author time, never later than the PR) / changes with
+                           an SLA and both times known; shown when reading the
+                           local git history, not with --changes or --remote
+                           [merge commit]
   M9  change-induced       merged changes named in the fixes: of a later ticket
       incidents            (an emergency or incident ticket; fixes needs an
                            incident) / changes merged [merge commit of the
@@ -262,10 +268,17 @@ and period.`,
 			if loadErr != nil && !errors.Is(loadErr, errLedgerBroken) {
 				return loadErr
 			}
-			m, err := audit.ComputeMetrics(changes, audit.MetricsOptions{
+			mo := audit.MetricsOptions{
 				Period: o.period, Location: o.loc, Since: o.since, Until: o.until,
 				ByService: o.byService, ByEnv: o.byEnv, ProdEnv: o.ProdEnv,
-			})
+			}
+			if o.Changes == "" && o.Remote == "" {
+				var err error
+				if mo.SLA, err = audit.SLAsAtMerges(cmd.Context(), "."); err != nil {
+					return err
+				}
+			}
+			m, err := audit.ComputeMetrics(changes, mo)
 			if err != nil {
 				return err
 			}
