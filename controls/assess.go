@@ -105,7 +105,8 @@ func Assess(changes []audit.Change, verdict *audit.Report, o Options) *Assessmen
 	}
 	if verdict != nil {
 		for _, b := range verdict.Breaks {
-			e := Exception{Kind: VerifyBreak, Ticket: b.Ticket, Path: b.Path, Detail: b.What + ": " + b.Message}
+			sentence, details := b.Readable()
+			e := Exception{Kind: VerifyBreak, Ticket: b.Ticket, Path: b.Path, Detail: strings.Join(append([]string{b.What + ": " + sentence}, details...), "; ")}
 			if c := byID[b.Ticket]; c != nil && b.Ticket != "" {
 				e.Title, e.Link = c.Title, link(c)
 				if !inPeriod(c.MergedAt) {
