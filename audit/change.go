@@ -17,6 +17,9 @@ type Change struct {
 	// Author is the forge identity that proposed the change (from the
 	// signed predicate; the merge commit's author email when unsigned).
 	Author string `json:"author,omitempty"`
+	// Merger is the forge identity that merged the change (from the signed
+	// predicate; empty when unsigned or not recorded).
+	Merger string `json:"merger,omitempty"`
 	// Approvers are the forge identities whose approvals counted.
 	Approvers []string `json:"approvers"`
 	// PR is the pull or merge request number, 0 when unknown; PRURL its
@@ -47,6 +50,9 @@ type Change struct {
 	// Fixes are the changes whose incident this one fixes (the ticket's
 	// fixes: field).
 	Fixes []string `json:"fixes,omitempty"`
+	// PostReviewOf names the emergency change whose post-incident review
+	// this ticket is (the ticket's postReviewOf: field).
+	PostReviewOf string `json:"postReviewOf,omitempty"`
 	// Outcome sums the environments up: verified (everywhere), rolled-back,
 	// rollback-failed, failed, expired, quarantined, unsigned, in-progress,
 	// scheduled or pending.

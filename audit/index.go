@@ -28,7 +28,7 @@ const (
 	// indexMagic starts the file; indexVersion changes whenever what the
 	// scan records changes, so that an older index is rebuilt.
 	indexMagic   = "CABLOGIX"
-	indexVersion = 3
+	indexVersion = 4
 )
 
 // logIndex is the content of the index.
@@ -200,6 +200,7 @@ func encodeIndex(idx *logIndex) []byte {
 					w.str(t.Owner)
 					w.strList(t.Environments)
 					w.strList(t.Fixes)
+					w.str(t.PostReviewOf)
 					w.str(t.Problem)
 				}
 			}
@@ -232,6 +233,7 @@ func encodeIndex(idx *logIndex) []byte {
 			if s := ev.Signed; s != nil {
 				w.uvarint(uint64(s.PR))
 				w.str(s.Author)
+				w.str(s.Merger)
 				w.uvarint(uint64(len(s.Approvals)))
 				for _, a := range s.Approvals {
 					w.str(a.ID)
@@ -469,6 +471,7 @@ func decodeIndexBody(body []byte) (*logIndex, error) {
 						}
 					}
 					t.Fixes = r.strList()
+					t.PostReviewOf = r.str()
 					t.Problem = r.str()
 				}
 			}
@@ -517,6 +520,7 @@ func decodeIndexBody(body []byte) (*logIndex, error) {
 				}
 				s.PR = int64(pr)
 				s.Author = r.str()
+				s.Merger = r.str()
 				s.Approvals = make([]approval, r.count(5))
 				for k := range s.Approvals {
 					s.Approvals[k] = approval{ID: r.str(), Login: r.str(), At: r.time()}

@@ -165,6 +165,7 @@ func appendChange(b []byte, prefix string, c *Change) []byte {
 	w.strOmit("owner", c.Owner)
 	w.str("path", c.Path)
 	w.strOmit("author", c.Author)
+	w.strOmit("merger", c.Merger)
 	w.strings("approvers", c.Approvers)
 	if c.PR != 0 {
 		w.int("pr", c.PR)
@@ -202,6 +203,10 @@ func appendChange(b []byte, prefix string, c *Change) []byte {
 		}
 		w.close(']')
 	}
+	if len(c.Fixes) > 0 {
+		w.strings("fixes", c.Fixes)
+	}
+	w.strOmit("postReviewOf", c.PostReviewOf)
 	w.str("outcome", c.Outcome)
 	if len(c.Problems) > 0 {
 		w.strings("problems", c.Problems)

@@ -218,7 +218,7 @@ func (r *runner) change(m *mergeRec, t *ticketRec, lt *ledgerTicket) *Change {
 	c := &Change{
 		ID: t.ID, Title: t.Title, Service: t.Service, Kind: t.Kind, Risk: t.Risk, Owner: t.Owner, Path: t.Path,
 		Author: m.Author, Approvers: []string{}, PR: m.PR, MergeCommit: m.Commit.String(), MergedAt: m.Time.UTC(),
-		Environments: []EnvOutcome{}, Fixes: t.Fixes,
+		Environments: []EnvOutcome{}, Fixes: t.Fixes, PostReviewOf: t.PostReviewOf,
 	}
 	if m.OpenedKnown && r.o.OpenedAt {
 		c.OpenedAt = m.Opened.UTC()
@@ -241,6 +241,7 @@ func (r *runner) change(m *mergeRec, t *ticketRec, lt *ledgerTicket) *Change {
 				if s.Author != "" {
 					c.Author = s.Author
 				}
+				c.Merger = s.Merger
 				if s.PR != 0 {
 					c.PR = s.PR
 				}

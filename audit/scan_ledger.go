@@ -41,6 +41,7 @@ type ledgerEvent struct {
 type signedInfo struct {
 	PR           int64
 	Author       string
+	Merger       string
 	Approvals    []approval
 	SignedAt     time.Time
 	Repository   string
@@ -289,7 +290,7 @@ func decodePredicate(envelope []byte) (*signedInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	si := &signedInfo{PR: p.PR, Author: p.Author, SignedAt: p.SignedAt, Repository: p.Repository, Environments: p.Environments}
+	si := &signedInfo{PR: p.PR, Author: p.Author, Merger: p.Merger, SignedAt: p.SignedAt, Repository: p.Repository, Environments: p.Environments}
 	for _, a := range p.Approvals {
 		ap := approval{ID: a.ID, Login: a.Login}
 		if a.At != "" {

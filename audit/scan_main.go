@@ -59,6 +59,7 @@ type ticketRec struct {
 	Owner        string
 	Environments []string
 	Fixes        []string
+	PostReviewOf string
 	// Problem says why the file could not be read as ticket data ("" when
 	// it could); the row is still shown, with what the path tells.
 	Problem string
@@ -186,7 +187,7 @@ func (w *mainWalker) readMeta(t *ticketRec) {
 	}
 	meta := parseTicketMeta(src)
 	t.Title, t.Kind, t.Risk, t.Owner, t.Environments, t.Problem = meta.Title, meta.Kind, meta.Risk, meta.Owner, meta.Environments, meta.Problem
-	t.Fixes = meta.Fixes
+	t.Fixes, t.PostReviewOf = meta.Fixes, meta.PostReviewOf
 }
 
 // added appends the non-tree entries of tree b (at prefix) that tree a

@@ -18,6 +18,8 @@ type ticketMeta struct {
 	Environments             []string
 	// Fixes are the changes whose incident the ticket fixes.
 	Fixes []string
+	// PostReviewOf names the emergency ticket this one reviews.
+	PostReviewOf string
 	// Problem says why the file could not be read as plain ticket data
 	// ("" when it could).
 	Problem string
@@ -26,7 +28,7 @@ type ticketMeta struct {
 // metaFields are the top-level ticket fields parseTicketMeta reads.
 var metaFields = map[string]bool{
 	"title": true, "kind": true, "risk": true, "owner": true, "environments": true,
-	"fixes": true,
+	"fixes": true, "postReviewOf": true,
 }
 
 // parseTicketMeta reads the top-level title, kind, risk, owner and
@@ -103,6 +105,8 @@ func scanTicketMeta(src []byte) ticketMeta {
 			m.Risk = v
 		case "owner":
 			m.Owner = v
+		case "postReviewOf":
+			m.PostReviewOf = v
 		}
 	}
 	var prev token.Token
@@ -431,6 +435,8 @@ func fastTicketMeta(src []byte) (ticketMeta, bool) {
 				m.Risk = v
 			case "owner":
 				m.Owner = v
+			case "postReviewOf":
+				m.PostReviewOf = v
 			}
 		}
 		if !endOfField() {

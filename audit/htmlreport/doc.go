@@ -6,7 +6,10 @@
 // The page has a summary (the cab verify verdict, the metrics of the
 // period and per service), three charts over time (throughput, lead time,
 // failure rate) drawn as inline SVG in Go, the table of changes with links
-// to their commits and pull requests, and the definitions of the metrics.
+// to their commits and pull requests, the controls section (package
+// controls: which evidence answers each change-management objective, and
+// the exceptions found, each linked to its ticket), and the definitions of
+// the metrics. WriteOSCAL writes the controls section as OSCAL.
 //
 // Invariants: the page loads nothing from anywhere (the style sheet is
 // embedded and inline, there are no scripts, fonts or images to fetch);

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cabhq/cab/audit"
+	"github.com/cabhq/cab/controls"
 )
 
 // Files Write creates in its directory.
@@ -50,6 +51,9 @@ type Options struct {
 	// Verify is the verdict of audit.Verify over the same history (nil:
 	// not run).
 	Verify *audit.Report
+	// PostReviewDays is cab.cue's emergency.postReviewDays (0: the
+	// default), for the controls section.
+	PostReviewDays int
 }
 
 // Data is everything a report shows; report.json holds it.
@@ -72,6 +76,9 @@ type Data struct {
 	// Changes are the changes merged in the period, oldest first, with
 	// their commit and pull request links.
 	Changes []audit.Change `json:"changes"`
+	// Controls maps the period's evidence to change-management controls,
+	// with the exceptions found (package controls).
+	Controls *controls.Assessment `json:"controls"`
 }
 
 // Build computes the report's data from the changes.
@@ -114,13 +121,16 @@ func Build(changes []audit.Change, o Options) (*Data, error) {
 	if !o.Until.IsZero() {
 		d.Until = o.Until.In(loc)
 	}
-	for _, c := range changes {
+	linked := make([]audit.Change, len(changes))
+	for i, c := range changes {
+		fillLinks(&c, o.Repository)
+		linked[i] = c
 		if (!o.Since.IsZero() && c.MergedAt.Before(o.Since)) || (!o.Until.IsZero() && !c.MergedAt.Before(o.Until)) {
 			continue
 		}
-		fillLinks(&c, o.Repository)
 		d.Changes = append(d.Changes, c)
 	}
+	d.Controls = controls.Assess(linked, o.Verify, controls.Options{Since: o.Since, Until: o.Until, Now: o.Now, PostReviewDays: o.PostReviewDays})
 	slices.SortStableFunc(d.Changes, func(a, b audit.Change) int {
 		return cmp.Or(a.MergedAt.Compare(b.MergedAt), strings.Compare(a.ID, b.ID))
 	})
@@ -231,6 +241,33 @@ func Write(ctx context.Context, dir string, changes []audit.Change, o Options) e
 		return err
 	}
 	return writeFile(filepath.Join(dir, JSONFile), append(js, '\n'))
+}
+
+// WriteOSCAL builds the report of changes and writes its controls section
+// to path as an OSCAL assessment-results document (controls.OSCAL).
+func WriteOSCAL(ctx context.Context, path string, changes []audit.Change, o Options) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d, err := Build(changes, o)
+	if err != nil {
+		return err
+	}
+	version := "unverified"
+	if o.Verify != nil && o.Verify.LedgerHead != "" {
+		version = "ledger " + o.Verify.LedgerHead
+	}
+	doc, err := controls.OSCAL(d.Controls, controls.DocumentOptions{Title: d.Title + ": change-management controls",
+		Version: version, Repository: d.Repository, Generated: o.Now})
+	if err != nil {
+		return err
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("creating the directory of %s: %w", path, err)
+		}
+	}
+	return writeFile(path, doc)
 }
 
 // writeFile replaces path with data through a temporary file, so that a

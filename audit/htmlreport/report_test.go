@@ -326,3 +326,46 @@ func TestChartAxesHaveDistinctLabels(t *testing.T) {
 		assert.NotEmpty(t, strings.TrimSpace(m[0][2]))
 	}
 }
+
+// TestControlsSection checks the controls section of the fixture by hand:
+// the unsigned hotfix breaks approval, segregation and traceability (and
+// is a verify break), the rollback breaks testing, the emergency without a
+// post-review breaks its objective; each exception links to its ticket.
+func TestControlsSection(t *testing.T) {
+	var html bytes.Buffer
+	d, err := Build(fixture(), fixtureOptions())
+	require.NoError(t, err)
+	require.NoError(t, Render(&html, d))
+	page := html.String()
+	require.Contains(t, page, `<section id="controls"`)
+	for _, want := range []string{
+		`<tr data-ticket="CHG-2026-0006" data-kind="unsigned-merge">
+<td class="id"><a href="https://github.com/acme/changes/commit/0600000000000000000000000000000000099696">CHG-2026-0006</a>`,
+		"<td>approval, segregation, traceability</td>",
+		`<tr data-ticket="CHG-2026-0002" data-kind="failed-or-rolled-back">
+<td class="id"><a href="https://github.com/acme/changes/pull/42">CHG-2026-0002</a>`,
+		`<tr data-ticket="CHG-2026-0003" data-kind="emergency-without-post-review">`,
+		`<tr data-ticket="CHG-2026-0006" data-kind="verify-break">`,
+		"<h3>Exceptions (4)</h3>",
+	} {
+		assert.Contains(t, page, want)
+	}
+	status := map[string]string{}
+	for _, r := range d.Controls.Results {
+		status[r.ID] = string(r.Status)
+	}
+	assert.Equal(t, map[string]string{"approval": "not-satisfied", "segregation": "not-satisfied", "testing": "not-satisfied",
+		"emergency": "not-satisfied", "traceability": "not-satisfied"}, status)
+
+	// A post-review ticket for the emergency satisfies that objective.
+	changes := append(fixture(), audit.Change{ID: "CHG-2026-0009", Kind: "normal", PostReviewOf: "CHG-2026-0003",
+		MergedAt: at("2026-01-09T10:00:00Z"), Signature: "signed", Approvers: []string{"github:2002"}})
+	d, err = Build(changes, fixtureOptions())
+	require.NoError(t, err)
+	for _, r := range d.Controls.Results {
+		if r.ID == "emergency" {
+			assert.Equal(t, "satisfied", string(r.Status), "%v", r.Exceptions)
+			assert.Equal(t, 1, r.Evidenced)
+		}
+	}
+}

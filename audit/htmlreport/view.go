@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cabhq/cab/audit"
+	"github.com/cabhq/cab/controls"
 )
 
 // view is what the template prints: every value already formatted.
@@ -24,6 +25,58 @@ type view struct {
 	Services          []serviceView
 	Charts            []*chart
 	Changes           []changeView
+	Controls          *controlsView
+}
+
+// controlsView is the controls section: one row per objective, and the
+// exceptions once each with the objectives they break.
+type controlsView struct {
+	Results    []controlView
+	Exceptions []exceptionView
+}
+
+type controlView struct {
+	ID, Title, Evidence, Count, Status string
+	Controls                           []string
+	// Class is "good" or "bad".
+	Class string
+}
+
+type exceptionView struct {
+	controls.Exception
+	Objectives string
+}
+
+func newControlsView(a *controls.Assessment) *controlsView {
+	if a == nil {
+		return nil
+	}
+	cv := &controlsView{}
+	index := map[controls.Exception]int{}
+	for _, r := range a.Results {
+		row := controlView{ID: r.ID, Title: r.Title, Evidence: r.Evidence, Status: string(r.Status), Class: "good",
+			Count: fmt.Sprintf("%d of %d change(s) in the period carry it; %d exception(s)", r.Evidenced, r.Assessed, len(r.Exceptions))}
+		if r.Status != controls.Satisfied {
+			row.Class = "bad"
+		}
+		for _, c := range r.Controls {
+			row.Controls = append(row.Controls, string(c.Framework)+" "+c.ID)
+		}
+		cv.Results = append(cv.Results, row)
+		for _, e := range r.Exceptions {
+			i, ok := index[e]
+			if !ok {
+				i = len(cv.Exceptions)
+				index[e] = i
+				cv.Exceptions = append(cv.Exceptions, exceptionView{Exception: e})
+			}
+			if cv.Exceptions[i].Objectives != "" {
+				cv.Exceptions[i].Objectives += ", "
+			}
+			cv.Exceptions[i].Objectives += r.ID
+		}
+	}
+	return cv
 }
 
 type timeView struct{ ISO, Text string }
@@ -99,7 +152,7 @@ func newView(d *Data) *view {
 	v := &view{
 		Title: d.Title, Repository: d.Repository, CSS: template.CSS(pageCSS), CSP: contentSecurityPolicy(),
 		Generated: newTime(d.GeneratedAt, loc), Timezone: d.Timezone, Period: d.Period, ProdEnv: where,
-		Charts: charts(d.Series, d.ProdEnv),
+		Charts: charts(d.Series, d.ProdEnv), Controls: newControlsView(d.Controls),
 	}
 	switch {
 	case d.Since.IsZero() && d.Until.IsZero():

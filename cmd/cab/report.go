@@ -20,6 +20,7 @@ import (
 type reportOptions struct {
 	historyOptions
 	HTML       string
+	OSCAL      string
 	Title      string
 	Repository string
 	NoVerify   bool
@@ -29,6 +30,7 @@ func (o *reportOptions) addFlags(fs *pflag.FlagSet) {
 	o.historyOptions.addFlags(fs, "month")
 	fs.Lookup("remote").Usage = "remote the ledger branch is fetched from by cab verify, then read (\"\" for the local branch)"
 	fs.StringVar(&o.HTML, "html", "", "write index.html and report.json into `DIR` (required)")
+	fs.StringVar(&o.OSCAL, "oscal", "", "also write the controls section as an OSCAL 1.1 assessment-results document (JSON) to `FILE`")
 	fs.StringVar(&o.Title, "title", "", "title of the report (default \"Change report\")")
 	fs.StringVar(&o.Repository, "repository", "", "repository name for commit and PR links, e.g. github.com/acme/changes (default: repository in cab.cue)")
 	fs.BoolVar(&o.NoVerify, "no-verify", false, "do not run cab verify (the report then says the chain was not verified)")
@@ -50,8 +52,14 @@ func newReportCmd() *cobra.Command {
 (--since/--until): the verdict of cab verify, the metrics of the period (as
 cab metrics defines them) overall and per service, charts of throughput, lead
 time and failure rate per --period, and the table of changes merged in the
-period with links to their commits and pull requests. DIR/report.json holds
-the same data for machines.
+period with links to their commits and pull requests, and the controls
+section: for SOC 2 CC8.1, ISO/IEC 27001:2022 A.8.32 and SOX ITGC change
+management, which cab evidence answers each objective (approval before
+change, segregation of duties, testing, emergency changes reviewed,
+traceability to authorised requests) and the exceptions found in the
+period, each linked to its ticket. DIR/report.json holds the same data for
+machines; --oscal FILE writes the controls section as an OSCAL
+assessment-results document.
 
 The page loads nothing from anywhere: its style sheet is inline, its charts
 are inline SVG, and it has no scripts (its content security policy forbids
@@ -64,7 +72,8 @@ field of cab.cue. The exit status is 1 when cab verify found breaks or the
 ledger is broken (the report is written all the same), 0 otherwise.`,
 		Example: `  cab report --html audit-2026-q1 --since 2026-01-01 --until 2026-03-31
   cab report --html public --period week --tz Europe/Berlin --title "Payments changes"
-  cab report --html out --changes changes.json --no-verify`,
+  cab report --html out --changes changes.json --no-verify
+  cab report --html audit --oscal audit/assessment-results.json --since 2026-01-01`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -99,12 +108,17 @@ ledger is broken (the report is written all the same), 0 otherwise.`,
 			if repository == "" {
 				repository = configRepository(".")
 			}
-			err := htmlreport.Write(ctx, o.HTML, changes, htmlreport.Options{
+			ro := htmlreport.Options{
 				Title: o.Title, Repository: repository, Period: o.period, ProdEnv: o.ProdEnv, Location: o.loc,
-				Since: o.since, Until: o.until, Now: time.Now(), Verify: verdict,
-			})
-			if err != nil {
+				Since: o.since, Until: o.until, Now: time.Now(), Verify: verdict, PostReviewDays: configPostReviewDays("."),
+			}
+			if err := htmlreport.Write(ctx, o.HTML, changes, ro); err != nil {
 				return err
+			}
+			if o.OSCAL != "" {
+				if err := htmlreport.WriteOSCAL(ctx, o.OSCAL, changes, ro); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d change(s)", filepath.Join(o.HTML, htmlreport.IndexFile), countIn(changes, o.since, o.until))
 			broken := loadErr != nil
@@ -136,6 +150,24 @@ func countIn(changes []audit.Change, since, until time.Time) int {
 		}
 	}
 	return n
+}
+
+// configPostReviewDays returns emergency.postReviewDays of dir's cab.cue
+// (0, the default, when there is none or it does not parse).
+func configPostReviewDays(dir string) int {
+	src, err := readConfig(dir)
+	if err != nil {
+		return 0
+	}
+	s, err := schema.Compile(nil)
+	if err != nil {
+		return 0
+	}
+	cfg, _ := s.ParseConfig(filepath.Join(dir, validate.ConfigFile), src)
+	if cfg == nil || cfg.Config.Emergency == nil || cfg.Config.Emergency.PostReviewDays == nil {
+		return 0
+	}
+	return *cfg.Config.Emergency.PostReviewDays
 }
 
 // configRepository returns the repository field of dir's cab.cue ("" when
