@@ -154,13 +154,14 @@ func TestCheckBrokenConfig(t *testing.T) {
 }
 
 func TestCheckFreezePosition(t *testing.T) {
+	cfg := strings.Replace(testConfig, `timezone: "Europe/Berlin"`, `timezone: "Europe/Berlim"`, 1)
 	newRepo(t, map[string]string{
-		"cab.cue":                            strings.Replace(testConfig, `timezone: "Europe/Berlin"`, `timezone: "Europe/Berlim"`, 1),
+		"cab.cue":                            cfg,
 		"changes/payments/CHG-2026-0001.cue": idTicket("CHG-2026-0001", nil),
 	})
 	rep := check(t)
 	d := findDiag(t, rep, "cab.cue", `unknown time zone "Europe/Berlim"`)
-	assert.Equal(t, [2]int{15, 82}, [2]int{d.Line, d.Column}, "points at the freeze's timezone")
+	assert.Equal(t, [2]int{lineOf(t, cfg, `timezone: "Europe/Berlim"`), 82}, [2]int{d.Line, d.Column}, "points at the freeze's timezone")
 	assert.Equal(t, "freezes.0.timezone", d.Path)
 }
 

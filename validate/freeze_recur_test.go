@@ -63,12 +63,12 @@ func TestCheckRecurringFreeze(t *testing.T) {
 func TestCheckRecurringFreezePosition(t *testing.T) {
 	tests := []struct {
 		name, from, to, msg, path string
-		line, col                 int
+		col                       int // the line is the one holding to
 	}{
-		{"rrule", `rrule:    "FREQ=WEEKLY;BYDAY=FR"`, `rrule:    "FREQ=SECONDLY"`, "more often than daily", "freezes.0.rrule", 18, 2},
-		{"duration", `duration: "P2DT16H"`, `duration: "P0D"`, "more than nothing", "freezes.0.duration", 19, 2},
-		{"exdate", `"2027-10-29T16:00"`, `"2027-10-30T16:00"`, "not an occurrence", "freezes.0.exdate[1]", 21, 31},
-		{"start", `start:    "2026-01-02T16:00"`, `start:    "2026-01-03T16:00"`, "start is the first occurrence", "freezes.0.start", 17, 2},
+		{"rrule", `rrule:    "FREQ=WEEKLY;BYDAY=FR"`, `rrule:    "FREQ=SECONDLY"`, "more often than daily", "freezes.0.rrule", 2},
+		{"duration", `duration: "P2DT16H"`, `duration: "P0D"`, "more than nothing", "freezes.0.duration", 2},
+		{"exdate", `"2027-10-29T16:00"`, `"2027-10-30T16:00"`, "not an occurrence", "freezes.0.exdate[1]", 31},
+		{"start", `start:    "2026-01-02T16:00"`, `start:    "2026-01-03T16:00"`, "start is the first occurrence", "freezes.0.start", 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,9 +80,17 @@ func TestCheckRecurringFreezePosition(t *testing.T) {
 			})
 			rep := check(t)
 			d := findDiag(t, rep, "cab.cue", tc.msg)
-			assert.Equal(t, [2]int{tc.line, tc.col}, [2]int{d.Line, d.Column})
+			assert.Equal(t, [2]int{lineOf(t, cfg, tc.to), tc.col}, [2]int{d.Line, d.Column})
 			assert.Equal(t, tc.path, d.Path)
 			assert.Positive(t, rep.Errors())
 		})
 	}
+}
+
+// lineOf is the 1-based line of s that holds the first occurrence of sub.
+func lineOf(t *testing.T, s, sub string) int {
+	t.Helper()
+	i := strings.Index(s, sub)
+	require.GreaterOrEqual(t, i, 0, "%q is not in the text", sub)
+	return strings.Count(s[:i], "\n") + 1
 }
