@@ -49,6 +49,37 @@ func (c *Config) SLAFor(service, risk string) (SLA, bool) {
 	return sla, true
 }
 
+// SLA escalation levels (SLA.Level).
+const (
+	// SLAWithin: the pull request has not waited past its SLA.
+	SLAWithin = 0
+	// SLABreached: it has waited longer than Wait; the approver group is
+	// told.
+	SLABreached = 1
+	// SLAEscalated: the breach has lasted longer than Escalate more; the
+	// backup group is told too.
+	SLAEscalated = 2
+)
+
+// Level is how far a pull request opened at opened and still short of
+// approvals at now is past its SLA: SLAWithin, SLABreached or
+// SLAEscalated. A zero opened is never breached. The default policy's
+// approval-SLA warning (policy/defaults/approvals.cue, _overdue and
+// _escalated) mirrors this arithmetic; a test holds them together.
+func (s SLA) Level(opened, now time.Time) int {
+	if opened.IsZero() || s.Wait <= 0 {
+		return SLAWithin
+	}
+	waited := now.Sub(opened)
+	switch {
+	case waited > s.Wait+s.Escalate:
+		return SLAEscalated
+	case waited > s.Wait:
+		return SLABreached
+	}
+	return SLAWithin
+}
+
 // crossRefs reports what #Config cannot say on its own: a route naming
 // a sink that does not exist, an SLA naming an approver group or service
 // cab.cue does not declare, a duration that is zero.

@@ -38,7 +38,10 @@
 //     cab_reconcile_pass_duration_seconds,
 //     cab_last_pass_timestamp_seconds,
 //     cab_last_successful_pass_timestamp_seconds and
-//     cab_webhooks_total{provider,result}, plus the Go and process
+//     cab_webhooks_total{provider,result},
+//     cab_approval_sla_breaches_total (Config.SLA's newly notified
+//     breaches, polled every Config.SLAInterval in the loop, never during
+//     a pass), plus the Go and process
 //     collectors. Labels taken from the engine are bounded: a kind cab
 //     does not know is counted as "other".
 //

@@ -42,6 +42,7 @@ type metrics struct {
 	lastSuccess   prometheus.Gauge
 	webhooks      *prometheus.CounterVec
 	drifts        *prometheus.GaugeVec
+	slaBreaches   prometheus.Counter
 
 	mu     sync.Mutex
 	states map[string]bool // every state label ever set, to zero vanished ones
@@ -96,11 +97,15 @@ func newMetrics() *metrics {
 			Name: "cab_drift",
 			Help: "1 when a key a verified ticket last set no longer holds its value, 0 when it does (set by the last drift check; unreadable keys are left out).",
 		}, []string{"env", "target", "key"}),
+		slaBreaches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cab_approval_sla_breaches_total",
+			Help: "Approval-SLA breaches of open pull requests notified, once per pull request and escalation level (the approver group, then the backup group).",
+		}),
 		states: map[string]bool{},
 	}
 	m.reg.MustRegister(
 		m.tickets, m.applyDuration, m.rollbacks, m.steps, m.errors, m.passes,
-		m.passDuration, m.lastPass, m.lastSuccess, m.webhooks, m.drifts,
+		m.passDuration, m.lastPass, m.lastSuccess, m.webhooks, m.drifts, m.slaBreaches,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

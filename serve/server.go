@@ -120,6 +120,13 @@ type Config struct {
 	// time as one); its findings set the cab_drift gauge.
 	Drift         func(ctx context.Context) ([]drift.Finding, error)
 	DriftInterval time.Duration
+	// SLA, when set with a positive SLAInterval, polls the open pull
+	// requests for approval-SLA breaches every SLAInterval, in the loop
+	// that runs the passes (never at the same time as one). It returns how
+	// many breaches it notified for the first time (one per pull request
+	// and escalation level), which cab_approval_sla_breaches_total counts.
+	SLA         func(ctx context.Context) (int, error)
+	SLAInterval time.Duration
 	// UI, when set, is mounted at /ui/ (the read-only web UI, package
 	// webui); it does its own authentication.
 	UI http.Handler
@@ -341,6 +348,12 @@ func (s *Server) Run(ctx context.Context) error {
 		defer t.Stop()
 		driftC = t.C
 	}
+	var slaC <-chan time.Time
+	if s.cfg.SLA != nil && s.cfg.SLAInterval > 0 {
+		t := time.NewTicker(s.cfg.SLAInterval)
+		defer t.Stop()
+		slaC = t.C
+	}
 	for {
 		if ctx.Err() != nil { // a queued trigger starts nothing once shutting down
 			return nil
@@ -352,6 +365,8 @@ func (s *Server) Run(ctx context.Context) error {
 		case reason = <-s.queue:
 		case <-driftC:
 			reason = "drift"
+		case <-slaC:
+			reason = "sla"
 		case <-timer.C:
 			reason = "timer"
 			select { // a queued webhook is served by this pass too
@@ -362,8 +377,12 @@ func (s *Server) Run(ctx context.Context) error {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			if reason == "drift" {
+			switch reason {
+			case "drift":
 				s.drift(passCtx)
+				return
+			case "sla":
+				s.sla(passCtx)
 				return
 			}
 			s.pass(passCtx, reason)
@@ -374,10 +393,22 @@ func (s *Server) Run(ctx context.Context) error {
 			s.setRunning(false)
 			return s.drain(done, cancelPass)
 		}
-		if reason != "drift" {
+		if reason != "drift" && reason != "sla" {
 			timer.Reset(s.cfg.Interval)
 		}
 	}
+}
+
+// sla runs one approval-SLA poll and counts the breaches it notified; a
+// failed poll is logged and tried again at the next interval.
+func (s *Server) sla(ctx context.Context) {
+	n, err := s.cfg.SLA(ctx)
+	s.m.slaBreaches.Add(float64(n))
+	if err != nil {
+		s.log.Error("approval SLA poll failed", "err", s.redact.String(err.Error()))
+		return
+	}
+	s.log.Info("approval SLAs polled", "breaches", n)
 }
 
 // drift runs one drift check and sets the cab_drift gauge from it; a

@@ -194,7 +194,11 @@ func listAll[T any](ctx context.Context, c *Client, path, perm string) ([]T, err
 	if err != nil {
 		return nil, fmt.Errorf("parsing base URL: %w", err)
 	}
-	next := c.BaseURL + path + "?per_page=" + strconv.Itoa(perPage)
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	next := c.BaseURL + path + sep + "per_page=" + strconv.Itoa(perPage)
 	var all []T
 	for page := 0; page < MaxPages; page++ {
 		var items []T
