@@ -384,9 +384,11 @@ func (p *pass) emitOnce(st Step) {
 	p.emit(st)
 }
 
-func (p *pass) boundary(name string) {
-	if p.r.o.Boundary != nil {
-		p.r.o.Boundary(name)
+func (p *pass) boundary(name string) { p.r.boundary(name) }
+
+func (r *Reconciler) boundary(name string) {
+	if r.o.Boundary != nil {
+		r.o.Boundary(name)
 	}
 }
 
@@ -403,23 +405,36 @@ func (p *pass) apply(ctx context.Context, j *job) error {
 	j.observed = nil
 	for i, a := range j.tk.t.Actions {
 		c, drv := p.change(j, i, a)
-		st, err := drv.Observe(ctx, c)
+		st, err := applyAction(ctx, drv, c, p.boundary)
 		if err != nil {
-			return fmt.Errorf("action %d (%s): observing: %w", i+1, c.TargetName, err)
-		}
-		if !st.Done {
-			p.boundary("before-apply")
-			if st, err = drv.Apply(ctx, c); err != nil {
-				return fmt.Errorf("action %d (%s): %w", i+1, c.TargetName, err)
-			}
-			p.boundary("after-apply")
-			if !st.Done {
-				return fmt.Errorf("action %d (%s): %w: reads %s", i+1, c.TargetName, target.ErrMismatch, st.Value)
-			}
+			return err
 		}
 		j.observed = append(j.observed, st)
 	}
 	return nil
+}
+
+// applyAction is the one way an action reaches a target, for an apply and
+// for a heal (Drift): observe c, apply it only when the target does not
+// already show it, and read it back. boundary names the steps around the
+// write for fault tests. The errors name the action (c.Index) and target.
+func applyAction(ctx context.Context, drv target.Driver, c target.Change, boundary func(string)) (target.State, error) {
+	st, err := drv.Observe(ctx, c)
+	if err != nil {
+		return st, fmt.Errorf("action %d (%s): observing: %w", c.Index+1, c.TargetName, err)
+	}
+	if st.Done {
+		return st, nil
+	}
+	boundary("before-apply")
+	if st, err = drv.Apply(ctx, c); err != nil {
+		return st, fmt.Errorf("action %d (%s): %w", c.Index+1, c.TargetName, err)
+	}
+	boundary("after-apply")
+	if !st.Done {
+		return st, fmt.Errorf("action %d (%s): %w: reads %s", c.Index+1, c.TargetName, target.ErrMismatch, st.Value)
+	}
+	return st, nil
 }
 
 // restore undoes j: the ticket's explicit rollback actions, or (by default,

@@ -78,6 +78,9 @@ type Options struct {
 	Lease time.Duration
 	// DryRun plans without recording or changing anything.
 	DryRun bool
+	// Heal lets Drift restore drifted keys in the environments whose
+	// cab.cue policy allows it (schema.Environment.HealRefusal).
+	Heal bool
 	// Workers bounds the applies, checks and restores run at once (default
 	// GOMAXPROCS, at least 4).
 	Workers int
