@@ -29,6 +29,10 @@ type job struct {
 	err      error
 	wait     *blocked
 	observed []target.State
+	// burnBefore and burnAfter are the service's burn rate read just
+	// before the apply and at postcheck (M10; nil: no burnRate, or not
+	// readable).
+	burnBefore, burnAfter *ledger.BurnRate
 }
 
 // claimsPerWorker is the default of Options.MaxClaims per worker.
@@ -253,6 +257,7 @@ func (p *pass) prepare(ctx context.Context, j *job) error {
 		j.previous = append(j.previous, st)
 		j.changes = append(j.changes, plan.Describe(c.Action, st.Value))
 	}
+	j.burnBefore = p.burnRate(ctx, j.tk.t.Service, j.env, true)
 	return nil
 }
 
@@ -263,7 +268,7 @@ func (p *pass) claim(j *job, err error) *next {
 	}
 	j.started = time.Now()
 	return &next{j: j, kind: ledger.KindApplying,
-		data: eventData{Instance: p.r.o.Instance, Previous: j.previous, Changes: j.changes}}
+		data: eventData{Instance: p.r.o.Instance, Previous: j.previous, Changes: j.changes, BurnRate: j.burnBefore}}
 }
 
 // settle returns the settle of a phase whose success is recorded as kind
@@ -274,8 +279,11 @@ func settle(kind, step string) func(*pass, *job, error) *next {
 			return failed{step: step, err: err}.next(j)
 		}
 		n := &next{j: j, kind: kind}
-		if kind == ledger.KindApplied {
+		switch kind {
+		case ledger.KindApplied:
 			n.data.Observed = j.observed
+		case ledger.KindVerified:
+			n.data.BurnRate = j.burnAfter
 		}
 		return n
 	}
@@ -284,8 +292,11 @@ func settle(kind, step string) func(*pass, *job, error) *next {
 // next is the failed event of j.
 func (f failed) next(j *job) *next {
 	d := eventData{Reason: f.err.Error(), Step: f.step}
-	if f.step == "apply" {
+	switch f.step {
+	case "apply":
 		d.Observed = j.observed
+	case "postchecks":
+		d.BurnRate = j.burnAfter
 	}
 	return &next{j: j, kind: ledger.KindFailed, data: d}
 }
@@ -299,8 +310,17 @@ func (p *pass) rolledBack(j *job, err error) *next {
 	return &next{j: j, kind: ledger.KindRolledBack}
 }
 
-// postchecks runs the postchecks of an applied change.
+// postchecks runs the postchecks of an applied change, then reads the
+// service's burn rate afresh for the outcome event (M10).
 func (p *pass) postchecks(ctx context.Context, j *job) error {
+	err := p.runPostchecks(ctx, j)
+	if ctx.Err() == nil {
+		j.burnAfter = p.burnRate(ctx, j.tk.t.Service, j.env, false)
+	}
+	return err
+}
+
+func (p *pass) runPostchecks(ctx context.Context, j *job) error {
 	if len(j.tk.t.Postchecks) == 0 {
 		return nil
 	}
