@@ -47,7 +47,7 @@ func TestMetricsExecution(t *testing.T) {
 		{ID: "CHG-2026-0001", Service: "payments", Kind: "normal", MergedAt: merged, Environments: []EnvOutcome{{Env: "prod", Outcome: "verified",
 			PrecheckHolds: []time.Time{at("05T08:00"), at("05T09:00")},
 			Applying:      at("05T10:00"), Applied: at("05T10:05"), Verified: at("05T10:30"),
-			BurnBefore:    &ledger.BurnRate{Value: 1.0}, BurnAfter: &ledger.BurnRate{Value: 1.5}}}},
+			BurnBefore: &ledger.BurnRate{Value: 1.0}, BurnAfter: &ledger.BurnRate{Value: 1.5}}}},
 		{ID: "CHG-2026-0002", Service: "payments", Kind: "normal", MergedAt: merged, Environments: []EnvOutcome{{Env: "prod", Outcome: "rolled-back",
 			Applying: at("06T10:00"), Failed: at("06T10:02"), RolledBack: at("06T10:03"), BurnBefore: &ledger.BurnRate{Value: 2.0}}}},
 		{ID: "CHG-2026-0003", Service: "payments", Kind: "normal", MergedAt: merged, Environments: []EnvOutcome{{Env: "prod", Outcome: "rollback-failed",
