@@ -1,6 +1,10 @@
 package audit
 
-import "time"
+import (
+	"time"
+
+	"github.com/cabhq/cab/ledger"
+)
 
 // Change is one ticket's story as git tells it: what was merged, by whom,
 // who approved and signed it, and what happened in each environment.
@@ -80,6 +84,12 @@ type EnvOutcome struct {
 	// PrecheckHolds counts the waits recorded because the prechecks failed
 	// (the reconciler records one per continuous hold, not one per poll).
 	PrecheckHolds []time.Time `json:"precheckHolds,omitempty"`
+	// BurnBefore is the service's error-budget burn rate the reconciler
+	// read just before the last apply (its applying event), BurnAfter the
+	// one read at its postcheck (verified or failed event); nil when not
+	// recorded (a service without burnRate, an older reconciler).
+	BurnBefore *ledger.BurnRate `json:"burnBefore,omitempty"`
+	BurnAfter  *ledger.BurnRate `json:"burnAfter,omitempty"`
 	// Reason is the last recorded reason (a failure, a freeze, a wait).
 	Reason string `json:"reason,omitempty"`
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/cabhq/cab/ledger"
 )
 
 // The derived index of cab log lives in the repository's git directory,
@@ -28,7 +30,7 @@ const (
 	// indexMagic starts the file; indexVersion changes whenever what the
 	// scan records changes, so that an older index is rebuilt.
 	indexMagic   = "CABLOGIX"
-	indexVersion = 4
+	indexVersion = 5
 )
 
 // logIndex is the content of the index.
@@ -229,6 +231,13 @@ func encodeIndex(idx *logIndex) []byte {
 			w.str(ev.Commit)
 			w.str(ev.Reason)
 			w.str(ev.Cause)
+			w.bool(ev.BurnRate != nil)
+			if b := ev.BurnRate; b != nil {
+				w.uvarint(math.Float64bits(b.Value))
+				w.str(b.Query)
+				w.str(b.Server)
+				w.time(b.At)
+			}
 			w.bool(ev.Signed != nil)
 			if s := ev.Signed; s != nil {
 				w.uvarint(uint64(s.PR))
@@ -511,6 +520,13 @@ func decodeIndexBody(body []byte) (*logIndex, error) {
 			ev.Commit = r.str()
 			ev.Reason = r.str()
 			ev.Cause = r.str()
+			if r.bool() {
+				b := &ledger.BurnRate{Value: math.Float64frombits(r.uvarint())}
+				b.Query = r.str()
+				b.Server = r.str()
+				b.At = r.time()
+				ev.BurnRate = b
+			}
 			if r.bool() {
 				s := &signedInfo{}
 				ev.Signed = s

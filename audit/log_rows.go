@@ -327,12 +327,17 @@ func outcomes(envs []string, events []ledgerEvent, signature string) ([]EnvOutco
 		switch ev.Kind {
 		case ledger.KindApplying:
 			o.Applying = t
+			o.BurnBefore, o.BurnAfter = ev.BurnRate, nil
 		case ledger.KindApplied:
 			o.Applied = t
 		case ledger.KindVerified:
 			o.Verified = t
+			o.BurnAfter = ev.BurnRate
 		case ledger.KindFailed:
 			o.Failed = t
+			if ev.BurnRate != nil {
+				o.BurnAfter = ev.BurnRate
+			}
 		case ledger.KindRolledBack:
 			o.RolledBack = t
 		case ledger.KindRollbackFailed:

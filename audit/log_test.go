@@ -163,6 +163,12 @@ func TestLogRows(t *testing.T) {
 	assert.Equal(t, "rolled-back", c1.Environments[1].Outcome)
 	assert.Equal(t, "restored sha256:1111", c1.Environments[1].Reason)
 	assert.False(t, c1.Environments[1].Failed.IsZero())
+	// The burn rates recorded around the prod apply (M10's data).
+	require.NotNil(t, c1.Environments[1].BurnBefore)
+	require.NotNil(t, c1.Environments[1].BurnAfter)
+	assert.Equal(t, [2]float64{0.5, 2.25}, [2]float64{c1.Environments[1].BurnBefore.Value, c1.Environments[1].BurnAfter.Value})
+	assert.Equal(t, "slo:burn_rate:30m", c1.Environments[1].BurnAfter.Query)
+	assert.Nil(t, c1.Environments[0].BurnBefore, "staging recorded none")
 
 	c2 := byID["CHG-2026-0002"]
 	assert.Equal(t, "Reindex search\n=SUM(A1:A2), with care", c2.Title)

@@ -49,7 +49,7 @@ type Metrics struct {
 	// SLA is true when M8 was counted (the approval SLAs were known).
 	SLA bool `json:"sla,omitempty"`
 	// NotRecorded names the metrics the ledger cannot answer, each with
-	// why and what would have to be recorded (M10).
+	// why and what would have to be recorded (none at present).
 	NotRecorded map[string]string `json:"notRecorded"`
 }
 
@@ -136,6 +136,13 @@ type MetricsRow struct {
 	// M12: TimeToExecute is applying → the deployment's outcome (verified
 	// or failed), in the period of applying.
 	TimeToExecute DurationStats `json:"timeToExecute"`
+	// M10: BudgetMeasured counts the deployments in Env (period of
+	// applying) with the service's burn rate recorded both just before the
+	// apply and at postcheck; BudgetImpact is the mean, over them, of the
+	// postcheck reading minus the one before (nil when none): positive
+	// when changes left the service burning its error budget faster.
+	BudgetMeasured int      `json:"budgetMeasured"`
+	BudgetImpact   *float64 `json:"budgetImpact"`
 }
 
 // DurationStats summarises a set of durations: how many, their sum, the
@@ -215,6 +222,8 @@ type metricsGroup struct{ service, env string }
 type metricsAcc struct {
 	row                                  MetricsRow
 	approval, lead, restoration, execute []time.Duration
+	// budget sums M10's burn-rate deltas.
+	budget float64
 }
 
 // ComputeMetrics measures how changes flow, from the rows cab log reads
@@ -272,7 +281,7 @@ func ComputeMetrics(changes []Change, o MetricsOptions) (*Metrics, error) {
 			o.Until.In(loc).Format(time.RFC3339), o.Since.In(loc).Format(time.RFC3339))
 	}
 	m := &Metrics{Period: o.Period, Timezone: loc.String(), ProdEnv: o.ProdEnv, By: []string{}, Rows: []MetricsRow{},
-		NotRecorded: map[string]string{"M10": ErrorBudgetNotRecorded}, SLA: o.SLA != nil}
+		NotRecorded: map[string]string{}, SLA: o.SLA != nil}
 	if !o.Since.IsZero() {
 		m.Since = o.Since.In(loc)
 	}
@@ -606,6 +615,10 @@ func (a *metricsAcc) finish() MetricsRow {
 	r.IncidentRate = metricsRatio(r.IncidentInducing, r.Merged)
 	r.OrchestratorErrorRate = metricsRatio(r.OrchestratorErrors, r.Deployments)
 	r.TimeToExecute = newDurationStats(a.execute)
+	if r.BudgetMeasured > 0 {
+		mean := a.budget / float64(r.BudgetMeasured)
+		r.BudgetImpact = &mean
+	}
 	r.slaBreachRate()
 	return r
 }

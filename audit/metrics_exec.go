@@ -2,17 +2,8 @@ package audit
 
 import "time"
 
-// ErrorBudgetNotRecorded says why M10 (error-budget impact) is not
-// reported, and what the reconciler would need to record for it.
-const ErrorBudgetNotRecorded = "not recorded: the reconciler reads a service's burn rate only to hold a change " +
-	"(a scheduled event with cause budget), so the ledger has no reading for the changes it applied. " +
-	"M10 needs, for every apply of a service with burnRate in cab.cue, the burn rate read just before the apply " +
-	"in the applying event's data and the one read at postcheck in the verified or failed event's data " +
-	"(value, query, server, time; inside the signed envelope); M10 would then be the postcheck reading minus " +
-	"the one before, per deployment (p50/p90/mean), in the period of applying"
-
 // execution counts what deployment e tells about the executor (M6, M7,
-// M11, M12) into group g.
+// M10, M11, M12) into group g.
 func (c *metricsComputer) execution(g metricsGroup, e *EnvOutcome) {
 	for _, t := range e.PrecheckHolds {
 		if c.in(t) {
@@ -31,6 +22,10 @@ func (c *metricsComputer) execution(g metricsGroup, e *EnvOutcome) {
 		}
 		if end := metricsFirst(e.Verified, e.Failed); !e.Applying.IsZero() && !end.IsZero() && !end.Before(e.Applying) {
 			a.execute = append(a.execute, end.Sub(e.Applying))
+		}
+		if e.BurnBefore != nil && e.BurnAfter != nil {
+			a.row.BudgetMeasured++
+			a.budget += e.BurnAfter.Value - e.BurnBefore.Value
 		}
 	}
 	var outcome time.Time

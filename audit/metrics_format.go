@@ -40,7 +40,7 @@ func (m *Metrics) WriteTable(w io.Writer) error {
 	}
 	head = append(head, "ENV", "PERIOD", "MERGED", "EMERGENCY", "UNSIGNED", "APPROVAL p50/p90",
 		"SUCCESS", "ROLLBACK", "DEPLOYS", "FAILURE", "LEAD p50/p90", "MTTR p50/p90",
-		"PRECHECK", "POSTCHECK", "INDUCED", "ORCH ERRORS", "EXECUTE p50/p90")
+		"PRECHECK", "POSTCHECK", "INDUCED", "BUDGET IMPACT", "ORCH ERRORS", "EXECUTE p50/p90")
 	if m.SLA {
 		head = append(head, "SLA BREACHED")
 	}
@@ -72,6 +72,7 @@ func (m *Metrics) WriteTable(w io.Writer) error {
 			metricsTableRatio(r.PrecheckPassRate, r.PrecheckPassed, r.PrecheckPassed+r.PrecheckFailed),
 			metricsTableRatio(r.PostcheckValidationRate, r.PostcheckPassed, r.PostcheckRuns),
 			metricsTableRatio(r.IncidentRate, r.IncidentInducing, r.Merged),
+			metricsTableImpact(r.BudgetImpact, r.BudgetMeasured),
 			metricsTableRatio(r.OrchestratorErrorRate, r.OrchestratorErrors, r.Deployments),
 			metricsTableStats(r.TimeToExecute),
 		)
@@ -83,11 +84,16 @@ func (m *Metrics) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing the metrics table: %w", err)
 	}
-	if _, ok := m.NotRecorded["M10"]; ok {
-		_, err := fmt.Fprintln(w, "M10 error-budget impact: not recorded (cab metrics --help says what is missing)")
-		return err
-	}
 	return nil
+}
+
+// metricsTableImpact writes M10: the mean burn-rate change with its
+// sample count, signed ("+0.5 (n=2)").
+func metricsTableImpact(mean *float64, n int) string {
+	if mean == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%+.4g (n=%d)", *mean, n)
 }
 
 func metricsTableRatio(r *float64, n, d int) string {
@@ -187,6 +193,10 @@ var (
 		"M11: deployments whose apply or rollback failed.", promLabels, nil)
 	promOrchestratorRatio = prometheus.NewDesc("cab_change_orchestrator_error_ratio",
 		"M11 orchestrator error rate: orchestrator errors / deployments.", promLabels, nil)
+	promBudgetMeasured = prometheus.NewDesc("cab_change_error_budget_measured",
+		"M10: deployments with the burn rate recorded before the apply and at postcheck.", promLabels, nil)
+	promBudgetImpact = prometheus.NewDesc("cab_change_error_budget_impact",
+		"M10 error-budget impact: mean of the burn rate at postcheck minus the one before the apply.", promLabels, nil)
 	promSLAMeasured = prometheus.NewDesc("cab_change_approval_sla_measured",
 		"M8: merged changes with an approval SLA and known opened and approved times.", promLabels, nil)
 	promSLABreaches = prometheus.NewDesc("cab_change_approval_sla_breaches",
@@ -204,7 +214,7 @@ func (c metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 		promDeploymentsFinished, promDeploymentsFailed, promFailureRatio, promLeadTime, promRestore, promUnrestored,
 		promPrecheckPassed, promPrecheckFailed, promPrecheckRatio, promPostcheckRuns, promPostcheckPassed,
 		promPostcheckRatio, promIncidentInducing, promIncidentRatio, promOrchestratorErrors, promOrchestratorRatio,
-		promExecute, promSLAMeasured, promSLABreaches} {
+		promExecute, promBudgetMeasured, promBudgetImpact, promSLAMeasured, promSLABreaches} {
 		ch <- d
 	}
 }
@@ -256,6 +266,8 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(promOrchestratorErrors, r.OrchestratorErrors)
 		ratio(promOrchestratorRatio, r.OrchestratorErrorRate)
 		summary(promExecute, r.TimeToExecute)
+		gauge(promBudgetMeasured, r.BudgetMeasured)
+		ratio(promBudgetImpact, r.BudgetImpact)
 		if c.m.SLA {
 			gauge(promSLAMeasured, r.SLAMeasured)
 			gauge(promSLABreaches, r.SLABreaches)

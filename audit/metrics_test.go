@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/audit"
+	"github.com/cabhq/cab/ledger"
 )
 
 // The -update switch may be declared by another test file of the package
@@ -86,7 +87,7 @@ func history() []audit.Change {
 	unsigned := change("CHG-2026-0007", "search", "normal", "", "", "2026-01-20T10:00:00Z", "unsigned",
 		env("staging", "pending", "", "", "", "", ""), env("prod", "pending", "", "", "", "", ""))
 	unsigned.Signature = "unsigned"
-	return []audit.Change{
+	return withBurn([]audit.Change{
 		change("CHG-2025-0099", "search", "standard", "2025-12-29T09:00:00Z", "2025-12-29T09:30:00Z", "2025-12-30T10:00:00Z", "verified",
 			env("prod", "verified", "2025-12-31T09:00:00Z", "2025-12-31T09:05:00Z", "2025-12-31T10:00:00Z", "", "")),
 		change("CHG-2026-0001", "payments", "normal", "2026-01-05T09:00:00Z", "2026-01-05T10:00:00Z", "2026-01-05T11:00:00Z", "verified",
@@ -115,7 +116,32 @@ func history() []audit.Change {
 		change("CHG-2026-0008", "search", "standard", "2026-03-31T20:00:00Z", "2026-03-31T21:00:00Z", "2026-03-31T23:30:00Z", "verified",
 			env("staging", "verified", "2026-04-01T07:00:00Z", "2026-04-01T07:05:00Z", "2026-04-01T07:10:00Z", "", ""),
 			env("prod", "verified", "2026-04-01T08:00:00Z", "2026-04-01T08:05:00Z", "2026-04-01T08:20:00Z", "", "")),
+	})
+}
+
+// withBurn adds the burn rates recorded around some payments production
+// deployments (M10): 0001 1.0 → 1.25 (+0.25), 0002 1.25 → 3.0 (+1.75,
+// failed at postcheck), 0006 2.0 → 1.0 (−1.0); 0005 failed at apply, so
+// it has a reading before and none at postcheck (not measured).
+func withBurn(changes []audit.Change) []audit.Change {
+	readings := map[string][2]float64{"CHG-2026-0001": {1, 1.25}, "CHG-2026-0002": {1.25, 3}, "CHG-2026-0006": {2, 1}, "CHG-2026-0005": {1.5, -1}}
+	for i := range changes {
+		r, ok := readings[changes[i].ID]
+		if !ok {
+			continue
+		}
+		for j := range changes[i].Environments {
+			e := &changes[i].Environments[j]
+			if e.Env != "prod" {
+				continue
+			}
+			e.BurnBefore = &ledger.BurnRate{Value: r[0], Query: "slo:burn_rate:30m", Server: "http://prometheus:9090", At: e.Applying}
+			if r[1] >= 0 {
+				e.BurnAfter = &ledger.BurnRate{Value: r[1], Query: "slo:burn_rate:30m", Server: "http://prometheus:9090", At: e.At}
+			}
+		}
 	}
+	return changes
 }
 
 func mustLoc(t *testing.T, name string) *time.Location {
@@ -215,6 +241,11 @@ func TestMetricsDefinitions(t *testing.T) {
 	// 03-03 09:20 not restored.
 	assert.Equal(t, audit.DurationStats{Count: 2, Sum: 31 * time.Hour, P50: time.Hour, P90: 30 * time.Hour}, p.TimeToRestore)
 	assert.Equal(t, 1, p.Unrestored, "unrestored")
+	// M10: 0001 +0.25, 0002 +1.75, 0006 −1.0 (0005 has no postcheck
+	// reading): 3 measured, mean 1.0 / 3.
+	assert.Equal(t, 3, p.BudgetMeasured, "M10 measured")
+	require.NotNil(t, p.BudgetImpact)
+	assert.InDelta(t, 1.0/3, *p.BudgetImpact, 1e-12, "M10 mean impact")
 
 	s := row(t, m, "search", "prod", "all")
 	assert.Equal(t, 5, s.Merged, "merged")

@@ -31,6 +31,9 @@ type ledgerEvent struct {
 	// Cause is the stable key of a reconciler's wait ("prechecks:prod"),
 	// from the event's data "cause".
 	Cause string
+	// BurnRate is the error-budget burn rate recorded in the event's data
+	// (applying, verified, failed), nil when none.
+	BurnRate *ledger.BurnRate
 	// Signed is the predicate of a signed event's envelope (nil for other
 	// kinds, or when the envelope does not decode).
 	Signed *signedInfo
@@ -227,7 +230,7 @@ func readLedgerTicket(obj *objects, id string, h plumbing.Hash) *ledgerTicket {
 	}
 	dir := "ledger/" + id + "/"
 	for _, ev := range d.Events {
-		le := ledgerEvent{Seq: ev.Seq, Kind: ev.Kind, Env: ev.Env, At: ev.At, Actor: ev.Actor, Commit: ev.Commit, Reason: eventReason(ev.Data), Cause: eventCause(ev.Data)}
+		le := ledgerEvent{Seq: ev.Seq, Kind: ev.Kind, Env: ev.Env, At: ev.At, Actor: ev.Actor, Commit: ev.Commit, Reason: eventReason(ev.Data), Cause: eventCause(ev.Data), BurnRate: ledger.BurnRateOf(ev.Data)}
 		if ev.Kind == ledger.KindSigned {
 			if len(ev.Envelope) == 0 {
 				t.Problems = append(t.Problems, fmt.Sprintf("%s%d-signed: no envelope", dir, ev.Seq))

@@ -7,6 +7,9 @@
 // Invariants:
 //
 //   - Read only. Check calls Observe and nothing else on a driver.
+//     Healing (reconcile.Reconciler.Drift with Options.Heal) is the
+//     reconciler's: it writes through the reconciler's one apply path and
+//     records the drift-cleared event Healed returns.
 //   - Only the last setter counts: when two verified tickets set one key
 //     (schema.Action.Resource), the later apply is what the key should
 //     hold.

@@ -39,6 +39,12 @@ type Finding struct {
 	Drifted bool `json:"drifted"`
 	// Unknown says why the target could not be read ("" when it could).
 	Unknown string `json:"unknown,omitempty"`
+	// Healed reports that a heal restored Want (Live is then what the
+	// target reads after it, and Drifted is false).
+	Healed bool `json:"healed,omitempty"`
+	// NotHealed says why a drifted key was not healed when healing was
+	// asked for (a policy, a freeze, an error).
+	NotHealed string `json:"notHealed,omitempty"`
 }
 
 // Settings lists what verified tickets last set, from log and the
@@ -118,6 +124,16 @@ type Data struct {
 	Index  int    `json:"index"`
 	Want   string `json:"want"`
 	Live   string `json:"live"`
+	// Healed marks a drift-cleared that cab's heal brought about (Live
+	// is what the target read back after it).
+	Healed bool `json:"healed,omitempty"`
+}
+
+// Healed returns the drift-cleared event that records that f, a drifted
+// key, was healed and now reads live.
+func Healed(f Finding, live string) ledger.Event {
+	data, _ := json.Marshal(Data{Target: f.Target, Key: f.Key, Index: f.Index, Want: f.Want, Live: live, Healed: true})
+	return ledger.Event{Ticket: f.Ticket, Env: f.Env, Kind: ledger.KindDriftCleared, Commit: f.Commit, Data: data}
 }
 
 // Events returns the drifted and drift-cleared events findings call for
@@ -130,7 +146,7 @@ func Events(log *ledger.Log, findings []Finding) []ledger.Event {
 		if f.Unknown != "" {
 			continue
 		}
-		open := drifting(log, f.Ticket, f.Env, f.Index)
+		_, open := OpenDrift(log, f.Ticket, f.Env, f.Index)
 		kind := ""
 		switch {
 		case f.Drifted && !open:
@@ -146,10 +162,11 @@ func Events(log *ledger.Log, findings []Finding) []ledger.Event {
 	return out
 }
 
-// drifting reports whether the last drift event of ticket's action index
-// in env is drifted.
-func drifting(log *ledger.Log, ticket, env string, index int) bool {
-	open := false
+// OpenDrift returns the seq of the drifted event of ticket's action index
+// in env that no drift-cleared followed (false: the drift, if any, is
+// cleared). A heal uses that seq in its idempotency key.
+func OpenDrift(log *ledger.Log, ticket, env string, index int) (int, bool) {
+	seq := 0
 	for _, ev := range log.Ticket(ticket) {
 		if ev.Env != env || (ev.Kind != ledger.KindDrifted && ev.Kind != ledger.KindDriftCleared) {
 			continue
@@ -158,7 +175,10 @@ func drifting(log *ledger.Log, ticket, env string, index int) bool {
 		if json.Unmarshal(ev.Data, &d) != nil || d.Index != index {
 			continue
 		}
-		open = ev.Kind == ledger.KindDrifted
+		seq = 0
+		if ev.Kind == ledger.KindDrifted {
+			seq = ev.Seq
+		}
 	}
-	return open
+	return seq, seq != 0
 }

@@ -19,11 +19,12 @@ const (
 	KindSLABreach         = "approval-sla-breach"
 	KindPostReviewDue     = "post-review-due"
 	KindPostReviewOverdue = "post-review-overdue"
+	KindDrifted           = "drifted"
 )
 
 // Kinds lists every kind of event, in the order of cab.cue.
 var Kinds = []string{KindFailed, KindRolledBack, KindRollbackFailed, KindExpired, KindQuarantined,
-	KindLedgerRewritten, KindSLABreach, KindPostReviewDue, KindPostReviewOverdue}
+	KindLedgerRewritten, KindSLABreach, KindPostReviewDue, KindPostReviewOverdue, KindDrifted}
 
 // Event is one thing to tell people about.
 type Event struct {

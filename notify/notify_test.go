@@ -156,6 +156,8 @@ func TestFromStep(t *testing.T) {
 		{reconcile.Step{Ticket: "T", Kind: ledger.KindQuarantined, Seq: 2}, true, false},
 		{reconcile.Step{Ticket: "T", Env: "prod", Kind: ledger.KindVerified, Seq: 5}, false, false},
 		{reconcile.Step{Ticket: "T", Env: "prod", Kind: ledger.KindFailed}, false, false},
+		{reconcile.Step{Ticket: "T", Env: "prod", Kind: ledger.KindDrifted, Seq: 6}, true, false},
+		{reconcile.Step{Ticket: "T", Env: "prod", Kind: ledger.KindDriftCleared, Seq: 7}, false, false},
 	} {
 		ev, ok := FromStep(tc.st)
 		assert.Equal(t, tc.want, ok, "%+v", tc.st)
@@ -164,6 +166,19 @@ func TestFromStep(t *testing.T) {
 			assert.Equal(t, EventID(tc.st.Ticket, tc.st.Env, tc.st.Seq), ev.ID)
 		}
 	}
+}
+
+// TestDriftedRoutes: a drifted step, whose reason is the event's data,
+// becomes an event in words that a route naming "drifted" takes.
+func TestDriftedRoutes(t *testing.T) {
+	data := `{"target":"images","key":"payments:live","index":0,"want":"sha256:aa","live":"sha256:bb"}`
+	ev, ok := FromStep(reconcile.Step{Ticket: "CHG-2026-0001", Env: "prod", Kind: ledger.KindDrifted, Seq: 5, Reason: data})
+	require.True(t, ok)
+	assert.Equal(t, KindDrifted, ev.Kind)
+	assert.Equal(t, "images payments:live holds sha256:bb, not sha256:aa as the ticket set it (changed outside cab)", ev.Reason)
+	cfg := &schema.Notify{Sinks: map[string]schema.Sink{"ops": {Type: "webhook", URL: "https://example.com/hook"}, "other": {Type: "webhook", URL: "https://example.com/other"}},
+		Routes: []schema.Route{{Sinks: []string{"ops"}, Events: []string{KindDrifted}}, {Sinks: []string{"other"}, Events: []string{KindFailed}}}}
+	assert.Equal(t, []string{"ops"}, Route(cfg, ev))
 }
 
 // TestRestartResendsWhatWasNotAcknowledged: a sink that is down leaves the

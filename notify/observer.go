@@ -1,6 +1,10 @@
 package notify
 
 import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/cabhq/cab/drift"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/reconcile"
 )
@@ -28,19 +32,26 @@ func (o observer) Step(st reconcile.Step) {
 }
 
 // FromStep is the event a reconcile step is worth telling, if any: a
-// recorded failed, rolled-back, rollback-failed (loud), expired or
-// quarantined event.
+// recorded failed, rolled-back, rollback-failed (loud), expired,
+// quarantined or drifted event.
 func FromStep(st reconcile.Step) (Event, bool) {
 	if st.Seq == 0 {
 		return Event{}, false // nothing recorded (a dry run, a repeated wait)
 	}
+	reason := st.Reason
 	switch st.Kind {
 	case ledger.KindFailed, ledger.KindRolledBack, ledger.KindRollbackFailed, ledger.KindExpired, ledger.KindQuarantined:
+	case ledger.KindDrifted:
+		// The step's reason is the event's data (drift.Data): say it.
+		var d drift.Data
+		if json.Unmarshal([]byte(st.Reason), &d) == nil {
+			reason = fmt.Sprintf("%s %s holds %s, not %s as the ticket set it (changed outside cab)", d.Target, d.Key, d.Live, d.Want)
+		}
 	default:
 		return Event{}, false
 	}
 	return Event{
 		ID: EventID(st.Ticket, st.Env, st.Seq), Kind: st.Kind, Loud: st.Kind == ledger.KindRollbackFailed,
-		Ticket: st.Ticket, Environment: st.Env, Reason: st.Reason,
+		Ticket: st.Ticket, Environment: st.Env, Reason: reason,
 	}, true
 }

@@ -50,7 +50,17 @@
 //     the pass before it acts (ErrLedgerNotAppendOnly, naming every
 //     ticket), on every pass, until an operator accepts a reviewed ledger
 //     (AcceptLedger). Nothing is ever applied to resolve it.
-//   - Drift (Reconciler.Drift, package drift) only observes: it records
-//     signed drifted and drift-cleared events, once per drift, and never
-//     changes a target.
+//   - Drift (Reconciler.Drift, package drift) observes: it records signed
+//     drifted and drift-cleared events, once per drift, and changes no
+//     target unless Options.Heal is set. Healing writes only through
+//     applyAction, the one apply path (observe, apply if not there, read
+//     back), only in an environment cab.cue opts in (a protected one
+//     explicitly), never while a freeze holds there or a change is in
+//     flight there, with the drifted event's seq in the change (a new
+//     idempotency key), and records a signed drift-cleared with healed:
+//     true.
+//   - Every apply of a service with burnRate in cab.cue records the burn
+//     rate read before it (the budget gate's reading of the round) in
+//     applying and a fresh one at postcheck in verified or failed
+//     (ledger.BurnRate; M10).
 package reconcile

@@ -29,6 +29,10 @@ type job struct {
 	err      error
 	wait     *blocked
 	observed []target.State
+	// burnBefore and burnAfter are the service's burn rate read just
+	// before the apply and at postcheck (M10; nil: no burnRate, or not
+	// readable).
+	burnBefore, burnAfter *ledger.BurnRate
 }
 
 // claimsPerWorker is the default of Options.MaxClaims per worker.
@@ -253,6 +257,7 @@ func (p *pass) prepare(ctx context.Context, j *job) error {
 		j.previous = append(j.previous, st)
 		j.changes = append(j.changes, plan.Describe(c.Action, st.Value))
 	}
+	j.burnBefore = p.burnRate(ctx, j.tk.t.Service, j.env, true)
 	return nil
 }
 
@@ -263,7 +268,7 @@ func (p *pass) claim(j *job, err error) *next {
 	}
 	j.started = time.Now()
 	return &next{j: j, kind: ledger.KindApplying,
-		data: eventData{Instance: p.r.o.Instance, Previous: j.previous, Changes: j.changes}}
+		data: eventData{Instance: p.r.o.Instance, Previous: j.previous, Changes: j.changes, BurnRate: j.burnBefore}}
 }
 
 // settle returns the settle of a phase whose success is recorded as kind
@@ -274,8 +279,11 @@ func settle(kind, step string) func(*pass, *job, error) *next {
 			return failed{step: step, err: err}.next(j)
 		}
 		n := &next{j: j, kind: kind}
-		if kind == ledger.KindApplied {
+		switch kind {
+		case ledger.KindApplied:
 			n.data.Observed = j.observed
+		case ledger.KindVerified:
+			n.data.BurnRate = j.burnAfter
 		}
 		return n
 	}
@@ -284,8 +292,11 @@ func settle(kind, step string) func(*pass, *job, error) *next {
 // next is the failed event of j.
 func (f failed) next(j *job) *next {
 	d := eventData{Reason: f.err.Error(), Step: f.step}
-	if f.step == "apply" {
+	switch f.step {
+	case "apply":
 		d.Observed = j.observed
+	case "postchecks":
+		d.BurnRate = j.burnAfter
 	}
 	return &next{j: j, kind: ledger.KindFailed, data: d}
 }
@@ -299,8 +310,17 @@ func (p *pass) rolledBack(j *job, err error) *next {
 	return &next{j: j, kind: ledger.KindRolledBack}
 }
 
-// postchecks runs the postchecks of an applied change.
+// postchecks runs the postchecks of an applied change, then reads the
+// service's burn rate afresh for the outcome event (M10).
 func (p *pass) postchecks(ctx context.Context, j *job) error {
+	err := p.runPostchecks(ctx, j)
+	if ctx.Err() == nil {
+		j.burnAfter = p.burnRate(ctx, j.tk.t.Service, j.env, false)
+	}
+	return err
+}
+
+func (p *pass) runPostchecks(ctx context.Context, j *job) error {
 	if len(j.tk.t.Postchecks) == 0 {
 		return nil
 	}
@@ -384,9 +404,11 @@ func (p *pass) emitOnce(st Step) {
 	p.emit(st)
 }
 
-func (p *pass) boundary(name string) {
-	if p.r.o.Boundary != nil {
-		p.r.o.Boundary(name)
+func (p *pass) boundary(name string) { p.r.boundary(name) }
+
+func (r *Reconciler) boundary(name string) {
+	if r.o.Boundary != nil {
+		r.o.Boundary(name)
 	}
 }
 
@@ -403,23 +425,36 @@ func (p *pass) apply(ctx context.Context, j *job) error {
 	j.observed = nil
 	for i, a := range j.tk.t.Actions {
 		c, drv := p.change(j, i, a)
-		st, err := drv.Observe(ctx, c)
+		st, err := applyAction(ctx, drv, c, p.boundary)
 		if err != nil {
-			return fmt.Errorf("action %d (%s): observing: %w", i+1, c.TargetName, err)
-		}
-		if !st.Done {
-			p.boundary("before-apply")
-			if st, err = drv.Apply(ctx, c); err != nil {
-				return fmt.Errorf("action %d (%s): %w", i+1, c.TargetName, err)
-			}
-			p.boundary("after-apply")
-			if !st.Done {
-				return fmt.Errorf("action %d (%s): %w: reads %s", i+1, c.TargetName, target.ErrMismatch, st.Value)
-			}
+			return err
 		}
 		j.observed = append(j.observed, st)
 	}
 	return nil
+}
+
+// applyAction is the one way an action reaches a target, for an apply and
+// for a heal (Drift): observe c, apply it only when the target does not
+// already show it, and read it back. boundary names the steps around the
+// write for fault tests. The errors name the action (c.Index) and target.
+func applyAction(ctx context.Context, drv target.Driver, c target.Change, boundary func(string)) (target.State, error) {
+	st, err := drv.Observe(ctx, c)
+	if err != nil {
+		return st, fmt.Errorf("action %d (%s): observing: %w", c.Index+1, c.TargetName, err)
+	}
+	if st.Done {
+		return st, nil
+	}
+	boundary("before-apply")
+	if st, err = drv.Apply(ctx, c); err != nil {
+		return st, fmt.Errorf("action %d (%s): %w", c.Index+1, c.TargetName, err)
+	}
+	boundary("after-apply")
+	if !st.Done {
+		return st, fmt.Errorf("action %d (%s): %w: reads %s", c.Index+1, c.TargetName, target.ErrMismatch, st.Value)
+	}
+	return st, nil
 }
 
 // restore undoes j: the ticket's explicit rollback actions, or (by default,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cabhq/cab/internal/calendar"
@@ -29,9 +30,11 @@ type pass struct {
 	log *ledger.Log
 	now time.Time
 	sum *Summary
-	// burn caches the error-budget verdict per service for the round
-	// (nil: the budget does not hold the service).
-	burn map[string]*blocked
+	// burn caches the error-budget reading and verdict per service and
+	// server for the round; burnMu guards it (prepare reads it in
+	// parallel).
+	burn   map[string]budget
+	burnMu sync.Mutex
 	// inFlight are ticket-environments another reconciler is applying:
 	// they hold their resources.
 	inFlight []decision
@@ -204,43 +207,77 @@ func (p *pass) envsOf(id string) []string {
 	return nil
 }
 
+// budget is one reading of a service's error budget: the burn rate read
+// (nil when it could not be) and what it holds (nil: nothing).
+type budget struct {
+	read *ledger.BurnRate
+	hold *blocked
+}
+
 // errorBudget returns what holds service because of its error budget (nil
 // when nothing does): a burn rate above the threshold, or one that cannot
 // be read — a query that cannot be answered holds changes too. The burn
 // rate is in the words, not in the cause: a new value is no new wait.
 func (p *pass) errorBudget(ctx context.Context, service string, env schema.Environment) *blocked {
+	return p.budget(ctx, service, env, true).hold
+}
+
+// burnRate is service's burn rate for the record of an apply in env (nil
+// when cab.cue gives the service no burnRate, or it cannot be read): the
+// reading of this round when cached is true (the one the budget gate
+// judged just before, so no second query), a fresh one otherwise (at
+// postcheck).
+func (p *pass) burnRate(ctx context.Context, service, env string, cached bool) *ledger.BurnRate {
+	return p.budget(ctx, service, p.cfg.Environments[env], cached).read
+}
+
+// budget reads service's burn rate on its server in env, from the
+// round's cache when cached (and then keeps it there).
+func (p *pass) budget(ctx context.Context, service string, env schema.Environment, cached bool) budget {
 	svc, ok := p.cfg.Services[service]
 	if !ok || svc.BurnRate == nil {
-		return nil
+		return budget{}
 	}
 	server := svc.BurnRate.Server
 	if server == "" {
 		server = env.Prometheus
 	}
 	key := service + "\x00" + server
-	if b, ok := p.burn[key]; ok {
-		return b
+	if cached {
+		p.burnMu.Lock()
+		b, ok := p.burn[key]
+		p.burnMu.Unlock()
+		if ok {
+			return b
+		}
 	}
-	unreadable := func(reason string) *blocked {
-		return &blocked{cause: newCause(causeBudgetUnreadable, service), reason: reason, err: true}
+	unreadable := func(reason string) budget {
+		return budget{hold: &blocked{cause: newCause(causeBudgetUnreadable, service), reason: reason, err: true}}
 	}
-	var b *blocked
+	var b budget
 	switch {
 	case p.r.o.Query == nil:
 		b = unreadable("error budget: no Prometheus client configured")
 	case server == "":
 		b = unreadable("error budget: no Prometheus server for " + service)
 	default:
+		at := p.r.o.Now()
 		v, err := p.r.o.Query(ctx, server, svc.BurnRate.Query)
-		switch {
-		case err != nil:
+		if err != nil {
 			b = unreadable("error budget unknown (holding changes): " + err.Error())
-		case v > svc.BurnRate.Threshold:
-			b = &blocked{cause: newCause(causeBudget, service),
+			break
+		}
+		b.read = &ledger.BurnRate{Value: v, Query: svc.BurnRate.Query, Server: server, At: at.UTC()}
+		if v > svc.BurnRate.Threshold {
+			b.hold = &blocked{cause: newCause(causeBudget, service),
 				reason: fmt.Sprintf("error budget burning: %s = %g, above %g", svc.BurnRate.Query, v, svc.BurnRate.Threshold)}
 		}
 	}
-	p.burn[key] = b
+	if cached {
+		p.burnMu.Lock()
+		p.burn[key] = b
+		p.burnMu.Unlock()
+	}
 	return b
 }
 

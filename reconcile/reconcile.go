@@ -78,6 +78,9 @@ type Options struct {
 	Lease time.Duration
 	// DryRun plans without recording or changing anything.
 	DryRun bool
+	// Heal lets Drift restore drifted keys in the environments whose
+	// cab.cue policy allows it (schema.Environment.HealRefusal).
+	Heal bool
 	// Workers bounds the applies, checks and restores run at once (default
 	// GOMAXPROCS, at least 4).
 	Workers int
@@ -256,7 +259,7 @@ func (r *Reconciler) rounds(b *bound, cfg *schema.Config, cal calendar.Calendar,
 			return log, err
 		}
 		b.grow(tickets, func(id, env string) bool { return terminal(log.State(id).Envs[env]) })
-		p := &pass{r: r, cfg: cfg, cal: cal, log: log, now: r.o.Now(), sum: sum, burn: map[string]*blocked{}, bound: b}
+		p := &pass{r: r, cfg: cfg, cal: cal, log: log, now: r.o.Now(), sum: sum, burn: map[string]budget{}, bound: b}
 		ds := p.plan(ctx, tickets)
 		if r.o.DryRun {
 			p.dryRun(ctx, ds)
@@ -407,6 +410,10 @@ type eventData struct {
 	Previous []target.State `json:"previous,omitempty"`
 	Changes  []string       `json:"changes,omitempty"`
 	Observed []target.State `json:"observed,omitempty"`
+	// BurnRate is the service's error-budget burn rate read just before
+	// the apply (applying) or at postcheck (verified, failed at
+	// postchecks): M10's data.
+	BurnRate *ledger.BurnRate `json:"burnRate,omitempty"`
 }
 
 func decodeData(ev *ledger.Event) eventData {

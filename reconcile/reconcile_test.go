@@ -3,12 +3,15 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/reconcile"
 	"github.com/cabhq/cab/schema"
 )
@@ -252,4 +255,75 @@ func TestOneChangePerResourceAtATime(t *testing.T) {
 	}
 	assert.Equal(t, []string{"1:applying", "1:applied", "1:verified", "2:applying", "2:applied", "2:failed", "2:rolled-back"}, order)
 	assert.Equal(t, first[len(first)-71:], f.reg.tagDigest(t, "staging/payments:live"))
+}
+
+// The burn rate of a service with burnRate is recorded for M10: the
+// reading the budget gate judged just before the apply (no second query)
+// in the applying event's data, a fresh one at postcheck in the outcome's.
+func TestBurnRateRecorded(t *testing.T) {
+	const query = `slo:burn_rate:30m{service="payments"}`
+	tests := []struct {
+		name     string
+		config   string
+		extra    string
+		outcome  string
+		before   float64 // 0: not recorded
+		after    float64
+		queries  int
+		postFail bool
+	}{
+		{name: "verified", config: `services: payments: burnRate: {query: "` + strings.ReplaceAll(query, `"`, `\"`) + `", threshold: 4}`,
+			outcome: "verified", before: 1.25, after: 2, queries: 2},
+		{name: "postchecks failed", config: `services: payments: burnRate: {query: "` + strings.ReplaceAll(query, `"`, `\"`) + `", threshold: 4}`,
+			extra: `postchecks: [{type: "http", url: "https://fails.example/"}]`, outcome: "failed", before: 1.25, after: 2, queries: 2, postFail: true},
+		{name: "no burnRate", outcome: "verified"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, `environments: prod: prometheus: "http://prometheus.invalid"
+`+tc.config, nil)
+			img := f.reg.push(t, "build/payments")
+			f.mergeAndSign(spec{id: "CHG-2026-0001", image: img, envs: []string{"prod"}, extra: tc.extra})
+			readings := []float64{1.25, 2}
+			var mu sync.Mutex
+			queries := 0
+			o := f.options(f.clone())
+			o.Query = func(_ context.Context, server, q string) (float64, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				assert.Equal(t, "http://prometheus.invalid", server)
+				assert.Equal(t, query, q)
+				v := readings[min(queries, len(readings)-1)]
+				queries++
+				return v, nil
+			}
+			o.Checks = func(_ context.Context, phase reconcile.Phase, _ []schema.Check, _ string) error {
+				if phase == reconcile.Post && tc.postFail {
+					return errors.New("down")
+				}
+				return nil
+			}
+			_, err := reconcile.Run(context.Background(), o)
+			require.NoError(t, err)
+			assert.Equal(t, tc.queries, queries, "one reading before (the gate's), one at postcheck")
+			log, err := f.ledger().Read(context.Background())
+			require.NoError(t, err)
+			got := map[string]*ledger.BurnRate{}
+			for _, ev := range log.Ticket("CHG-2026-0001") {
+				got[ev.Kind] = ledger.BurnRateOf(ev.Data)
+			}
+			require.Contains(t, got, tc.outcome)
+			if tc.before == 0 {
+				assert.Nil(t, got["applying"])
+				assert.Nil(t, got[tc.outcome])
+				return
+			}
+			want := func(v float64) *ledger.BurnRate {
+				return &ledger.BurnRate{Value: v, Query: query, Server: "http://prometheus.invalid", At: now}
+			}
+			assert.Equal(t, want(tc.before), got["applying"])
+			assert.Equal(t, want(tc.after), got[tc.outcome])
+			assert.Nil(t, got["applied"])
+		})
+	}
 }

@@ -142,6 +142,28 @@ type Environment struct {
 	Protected  *bool             `json:"protected,omitempty"`
 	Prometheus string            `json:"prometheus,omitempty"`
 	Targets    map[string]Target `json:"targets,omitempty"`
+	Drift      *DriftPolicy      `json:"drift,omitempty"`
+}
+
+// DriftPolicy is what `cab drift --heal` may do in an environment.
+type DriftPolicy struct {
+	// Heal lets --heal restore drifted keys.
+	Heal bool `json:"heal,omitempty"`
+	// HealProtected is needed besides Heal in a protected environment.
+	HealProtected bool `json:"healProtected,omitempty"`
+}
+
+// HealRefusal says why `cab drift --heal` may not heal in e ("" when it
+// may): heal is opt-in, and a protected environment needs healProtected
+// too.
+func (e Environment) HealRefusal() string {
+	switch {
+	case e.Drift == nil || !e.Drift.Heal:
+		return "healing is not enabled for this environment (drift: heal: true in cab.cue)"
+	case e.Protected != nil && *e.Protected && !e.Drift.HealProtected:
+		return "the environment is protected and cab.cue does not allow healing it (drift: healProtected: true)"
+	}
+	return ""
 }
 
 // Target is where actions of one type apply in an environment.

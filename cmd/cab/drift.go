@@ -29,22 +29,45 @@ event follows. Polling again records nothing new while nothing changes. With
 read is "unknown" and records nothing. cab serve --drift-interval runs the
 same check on a timer and sets the cab_drift{env,target,key} gauge.
 
-Exit status: 0 when nothing drifted, 1 when a key drifted or a target could
-not be read, 2 on a usage or internal error.`,
+With --heal, a drifted key in an environment whose cab.cue says
+drift: heal: true (a protected one also needs healProtected: true) is
+restored to what the ticket set, through the reconciler's own apply path
+(observe, apply, read back; an http target gets the idempotency key
+<ticket>/<env>/<seq of the drifted event>/<action>, not the apply's), and a
+signed drift-cleared event with "healed": true records it. Never while a
+freeze holds in the environment, nor while a change is being applied there;
+the finding then says why it was not healed. A drifted event is sent to the
+notify: sinks whose routes take "drifted".
+
+Exit status: 0 when nothing drifted (or every drifted key was healed), 1
+when a key drifted or a target could not be read, 2 on a usage or internal
+error.`,
 		Example: `  cab drift --dry-run                    # table of every key, nothing recorded
   cab drift --key file://reconciler.key  # record drifted / drift-cleared events
-  cab drift --dry-run --format json`,
+  cab drift --dry-run --format json
+  cab drift --key file://reconciler.key --heal`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			r, err := o.reconciler(".", o.logger(cmd.ErrOrStderr()), nil)
+			logger := o.logger(cmd.ErrOrStderr())
+			var observer reconcile.Observer
+			n, err := o.newNotifier(".", logger)
+			if err != nil {
+				return err
+			}
+			if n != nil {
+				observer = n.Observer(nil) // drifted events reach the sinks
+				defer o.flushNotifier(cmd.Context(), n, logger)
+			}
+			r, err := o.reconciler(".", logger, observer)
 			if err != nil {
 				return err
 			}
 			rep, err := r.Drift(gitpush.WithTimeout(cmd.Context(), o.GitTimeout), o.TargetTimeout)
 			if err != nil {
+				notifyLedgerStop(n, err)
 				return ledgerStop(cmd.ErrOrStderr(), err)
 			}
 			if o.Format == "json" {
@@ -72,6 +95,7 @@ not be read, 2 on a usage or internal error.`,
 	fs.StringVar(&o.MainBranch, "branch", "main", "the branch tickets are merged into, fetched from --remote first")
 	fs.BoolVar(&o.NoFetch, "no-fetch", false, "do not fetch --branch first")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "compare and print, record nothing")
+	fs.BoolVar(&o.Heal, "heal", false, "restore drifted keys in the environments whose cab.cue allows it (drift: heal: true)")
 	fs.StringVar(&o.Format, "format", "table", "output format: table or json")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&o.LogLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
@@ -88,6 +112,10 @@ func writeDrift(w io.Writer, rep *reconcile.DriftReport) error {
 		switch {
 		case f.Unknown != "":
 			state, live = "unknown", "("+f.Unknown+")"
+		case f.Healed:
+			state = "HEALED"
+		case f.Drifted && f.NotHealed != "":
+			state = "DRIFTED (not healed: " + f.NotHealed + ")"
 		case f.Drifted:
 			state = "DRIFTED"
 		}

@@ -208,14 +208,15 @@ metrics, numerator / denominator [timestamp that places it in a period]:
       incidents            (an emergency or incident ticket; fixes needs an
                            incident) / changes merged [merge commit of the
                            change named]
-  M10 error-budget impact  not recorded: the reconciler reads a service's burn
-                           rate only to hold a change. It would need to record
-                           the burn rate read just before each apply in the
-                           applying event's data and the one read at postcheck
-                           in the verified or failed event's data (value,
-                           query, server, time, inside the signed envelope);
-                           M10 would be the postcheck reading minus the one
-                           before, per deployment [applying event]
+  M10 error-budget impact  mean, over the deployments of services with burnRate
+                           in cab.cue, of the burn rate read at postcheck
+                           (verified or failed event) minus the one read just
+                           before the apply (applying event), both recorded by
+                           the reconciler inside the signed envelope; shown
+                           signed with the deployments measured, "+0.25
+                           (n=2)"; a deployment that failed before its
+                           postchecks has no second reading and is left out
+                           [applying event]
   M11 orchestrator error   deployments whose apply failed (failed before
       rate                 applied) or whose rollback failed / deployments
                            started; a postcheck failure is the change's, not

@@ -36,14 +36,16 @@ import (
 )
 
 type reconcileOptions struct {
-	Rev           string
-	Remote        string
-	MainBranch    string
-	NoFetch       bool
-	Branch        string
-	Instance      string
-	Lease         time.Duration
-	DryRun        bool
+	Rev        string
+	Remote     string
+	MainBranch string
+	NoFetch    bool
+	Branch     string
+	Instance   string
+	Lease      time.Duration
+	DryRun     bool
+	// Heal lets cab drift restore drifted keys (reconcile.Options.Heal).
+	Heal          bool
 	Format        string
 	Tickets       []string
 	Workers       int
@@ -221,7 +223,7 @@ func (o *reconcileOptions) reconciler(dir string, logger *slog.Logger, observer 
 			v, err := check.Query(ctx, client, server, query)
 			return v, scrub.Error(err)
 		},
-		Instance: o.Instance, Lease: o.Lease, DryRun: o.DryRun, Workers: o.Workers, Tickets: o.Tickets,
+		Instance: o.Instance, Lease: o.Lease, DryRun: o.DryRun, Heal: o.Heal, Workers: o.Workers, Tickets: o.Tickets,
 		Observer: observer, Logger: logger, Boundary: crashAt,
 	})
 }

@@ -303,7 +303,11 @@ next start resumes it by observing the target before acting).`,
 				Redactor:     o.Engine.redactor,
 				Healthy:      o.engine.healthy,
 				Drift: func(ctx context.Context) ([]drift.Finding, error) {
-					return serveDrift(ctx, opts, srv.Observer())
+					var obs reconcile.Observer = srv.Observer()
+					if opts.notifier != nil {
+						obs = opts.notifier.Observer(obs) // drifted reaches the sinks
+					}
+					return serveDrift(ctx, opts, obs)
 				},
 				DriftInterval: o.DriftInterval,
 				UI:            ui,
