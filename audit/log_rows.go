@@ -315,6 +315,9 @@ func outcomes(envs []string, events []ledgerEvent, signature string) ([]EnvOutco
 			}
 			continue
 		}
+		if ev.Kind == ledger.KindDrifted || ev.Kind == ledger.KindDriftCleared {
+			continue // drift leaves the deployment's outcome as it was (the ledger keeps the environment verified)
+		}
 		o := find(ev.Env)
 		t := ev.At.UTC()
 		if ev.Kind == ledger.KindScheduled && causeKind(ev.Cause) == "prechecks" {
