@@ -105,7 +105,10 @@ EOF
 	git -C "$work/seed-$env" add -A && git -C "$work/seed-$env" commit -q -m "platform in $env" && git -C "$work/seed-$env" push -q origin main
 done
 
-"$cab" keygen --out "$work/cab" >/dev/null
+"$cab" keygen --out "$work/cab" >/dev/null          # signs tickets (role sign)
+"$cab" keygen --out "$work/reconciler" >/dev/null   # signs outcome events (role reconcile)
+# Plain-git approvals count only on a merge commit signed by a key cab.cue lists.
+ssh-keygen -q -t ed25519 -N '' -C maintainer -f "$work/maintainer"
 git init -q --bare -b main "$work/changes.git"
 "$cab" init --repository example.com/acme/changes "$work/changes" >/dev/null
 cd "$work/changes"
@@ -132,7 +135,10 @@ services: platform: {approvers: "platform-approvers", owner: "team-platform"}
 EOF
 	printf 'keys: [{name: "ci", publicKey: """\n'
 	sed 's/^/\t/' "$work/cab.pub"
+	printf '\t"""}, {name: "reconciler", roles: ["reconcile"], publicKey: """\n'
+	sed 's/^/\t/' "$work/reconciler.pub"
 	printf '\t"""}]\n'
+	printf 'mergeSigners: [{identity: "git:maintainer@example.com", publicKey: "%s"}]\n' "$(cat "$work/maintainer.pub")"
 } >cab.cue
 git init -q -b main && git remote add origin "$work/changes.git"
 git add -A && git commit -q -m "change repository" && git push -q origin main
@@ -200,11 +206,11 @@ check "JUnit XML: the ticket's case has the same name failing and passing" \
 step "merge, sign (with --attach), reconcile"
 git add "$ticket" && git commit -q -m "$id: promote platform 1.4.3"
 git checkout -q main
-GIT_COMMITTER_EMAIL=maintainer@example.com git merge -q --no-ff pr -m "Merge pr" \
+GIT_COMMITTER_EMAIL=maintainer@example.com git -c gpg.format=ssh -c user.signingkey="$work/maintainer" merge -q --no-ff -S pr -m "Merge pr" \
 	-m "$(printf 'Approved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>')"
 git push -q origin main
 "$cab" sign --key "file://$work/cab.key" --forge git --attach | tee "$out/sign.txt"
-"$cab" reconcile --check-interval 100ms --check-budget 5s --log-format json >"$out/reconcile.txt" 2>"$out/reconcile.log" ||
+"$cab" reconcile --key "file://$work/reconciler.key" --check-interval 100ms --check-budget 5s --log-format json >"$out/reconcile.txt" 2>"$out/reconcile.log" ||
 	{ cat "$out/reconcile.txt" "$out/reconcile.log"; echo "conformance: cab reconcile failed" >&2; exit 1; }
 cp "$work/cab.pub" "$out/cab.pub"
 
@@ -246,7 +252,7 @@ step "metrics: promtool"
 "$cab" metrics --format prometheus >"$out/metrics.prom"
 check "promtool check metrics: cab metrics --format prometheus" bash -c 'promtool check metrics <"$1"' _ "$out/metrics.prom"
 srvport=$(freeport)
-"$cab" serve --listen "127.0.0.1:$srvport" --interval 1h --log-format json >"$out/serve.log" 2>&1 & servepid=$!
+"$cab" serve --key "file://$work/reconciler.key" --listen "127.0.0.1:$srvport" --interval 1h --log-format json >"$out/serve.log" 2>&1 & servepid=$!
 pids+=("$servepid")
 waitfor "http://127.0.0.1:$srvport/healthz"
 node -e "fetch('http://127.0.0.1:$srvport/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))" >"$out/serve-metrics.prom"
@@ -258,11 +264,11 @@ step "HTML report: Nu HTML checker, axe-core in Chromium"
 "$cab" report --html "$out/report" >/dev/null
 check "vnu (Nu HTML checker) on cab report --html" java -jar "$nm/vnu-jar/build/dist/vnu.jar" --errors-only "$out/report/index.html"
 check "axe-core in Chromium on cab report --html" \
-	env CAB_REPORT_DIR="$out/report" CAB_AXE_JS="$nm/axe-core/axe.min.js" \
+	env CAB_REPORT_DIR="$out/report" CAB_AXE="$nm/axe-core/axe.min.js" \
 	go -C "$root" test -count=1 -tags conformance -run TestAxeOnReport ./audit/htmlreport
 
 check "kustomize build examples/deploy (cab serve as a Deployment)" \
-	bash -c 'kustomize build "$1/examples/deploy" >"$2" && grep -q "path: /healthz" "$2"' _ "$root" "$out/deploy.yaml"
+	bash -c 'kustomize build "$1/examples/deploy" >"$2" && grep -q "path: /readyz" "$2" && grep -q "path: /livez" "$2"' _ "$root" "$out/deploy.yaml"
 
 step "CI templates: actionlint, GitLab CI schema"
 mkdir -p "$work/gh/.github/workflows"
