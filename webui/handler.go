@@ -124,19 +124,29 @@ func (h *Handler) snapshot(w http.ResponseWriter, r *http.Request) (*Snapshot, b
 	return s, true
 }
 
+// viewOf answers the request with the view of the current snapshot, or
+// writes the error (503 without a snapshot, 404, 400) and says it did.
+func (h *Handler) viewOf(w http.ResponseWriter, r *http.Request, v view) (*Snapshot, any, bool) {
+	s, ok := h.snapshot(w, r)
+	if !ok {
+		return nil, nil, false
+	}
+	data, err := v(r, s)
+	if errors.Is(err, errNotFound) {
+		http.Error(w, "not found", http.StatusNotFound)
+		return nil, nil, false
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return nil, nil, false
+	}
+	return s, data, true
+}
+
 func (h *Handler) api(v view) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, ok := h.snapshot(w, r)
+		_, data, ok := h.viewOf(w, r, v)
 		if !ok {
-			return
-		}
-		data, err := v(r, s)
-		if errors.Is(err, errNotFound) {
-			http.Error(w, "not found", http.StatusNotFound)
-			return
-		}
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		var buf bytes.Buffer
@@ -163,17 +173,8 @@ type pageData struct {
 
 func (h *Handler) page(name string, v view) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, ok := h.snapshot(w, r)
+		s, data, ok := h.viewOf(w, r, v)
 		if !ok {
-			return
-		}
-		data, err := v(r, s)
-		if errors.Is(err, errNotFound) {
-			http.Error(w, "not found", http.StatusNotFound)
-			return
-		}
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		title := map[string]string{"overview": "Overview", "board": "Board", "calendar": "Calendar", "ticket": "Ticket"}[name]
