@@ -225,6 +225,15 @@ func (o Options) env(ctx context.Context, t schema.Ticket, env string) (Env, []P
 				}
 				break
 			}
+			if !st.Done {
+				if sr, ok := o.Drivers[a.Type].(target.SourceReader); ok {
+					if err := o.readSource(ctx, sr, target.Change{Ticket: t.ID, Env: env, Index: i, Action: a, Target: tg, TargetName: a.Target}); err != nil {
+						probs = append(probs, Problem{Severity: diag.Warning, Env: env, Target: a.Target,
+							Message: "the reconciler cannot read the source of " + a.Target + ": " + brief(err),
+							Hint:    "check that the image exists and the reconciler's credentials can read its registry"})
+					}
+				}
+			}
 			act.From = st.Value
 			switch {
 			case st.Done:
@@ -253,6 +262,13 @@ func (o Options) observe(ctx context.Context, c target.Change) (target.State, er
 		err = ctx.Err()
 	}
 	return st, err
+}
+
+// readSource checks a source within the plan's time bound.
+func (o Options) readSource(ctx context.Context, sr target.SourceReader, c target.Change) error {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	return sr.ReadSource(ctx, c)
 }
 
 // call is the webhook an http action would call.

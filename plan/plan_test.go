@@ -112,6 +112,8 @@ func TestMake(t *testing.T) {
 			{Type: "git", Target: "env", File: "values.json", Set: &schema.SetValue{Path: ".image.tag", Value: "1.4.2"}},
 			{Type: "oci", Target: "locked", Image: src, Repository: "locked/app", Tag: "live"},
 			{Type: "http", Target: "hook", Path: "/deploy", Body: json.RawMessage(`{"v":"1.4.2"}`)},
+			// A source image the registry does not have: the apply could not copy it.
+			{Type: "oci", Target: "images", Image: host + "/staging/gone@sha256:" + strings.Repeat("0", 64), Repository: "prod/app", Tag: "gone"},
 		}}
 
 	p := plan.Make(ctx, plan.Options{Config: cfg, Drivers: drivers, Now: now, Timeout: 2 * time.Second},
@@ -156,6 +158,8 @@ func TestMake(t *testing.T) {
 	assert.Contains(t, joined, "warning prod the reconciler cannot read target locked")
 	assert.Contains(t, joined, "error prod the window closes at 2026-12-03T00:00:00Z, before the earliest possible apply in prod at 2026-12-10T00:00:00Z (freeze year-end)")
 	assert.NotContains(t, joined, "prod the reconciler cannot read target hook", "an unreachable target is unknown, not a problem")
+	assert.Contains(t, joined, "warning staging the reconciler cannot read the source of images: reading the source image "+host+"/staging/gone@sha256:")
+	assert.Equal(t, 2, strings.Count(joined, "cannot read the source of"), "the missing source, in staging and prod; the readable one is not flagged:\n%s", joined)
 	for _, d := range p.Diagnostics() {
 		assert.Equal(t, "changes/app/CHG-2026-0042.cue", d.File)
 	}

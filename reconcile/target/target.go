@@ -69,6 +69,14 @@ type Driver interface {
 	Restore(ctx context.Context, c Change, prev State) error
 }
 
+// SourceReader is implemented by drivers whose apply reads a source
+// besides the target (oci: the image it copies). ReadSource checks, without
+// writing anything, that the source can be read with the driver's
+// credentials; cab plan asks it before merge.
+type SourceReader interface {
+	ReadSource(ctx context.Context, c Change) error
+}
+
 // ErrUnsafe is matched (errors.Is) by errors about a change that must not
 // be made at all, whatever the retry: a path leaving the repository, a
 // symlink, an image not named by digest. The reconciler does not retry it.

@@ -185,6 +185,23 @@ func (d *Driver) Observe(ctx context.Context, c target.Change) (target.State, er
 	return s, nil
 }
 
+var _ target.SourceReader = (*Driver)(nil)
+
+// ReadSource checks that the image c copies can be read (a HEAD of it by
+// digest in the source registry), without writing anything.
+func (d *Driver) ReadSource(ctx context.Context, c target.Change) error {
+	dest, err := Resolve(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
+	if _, err := remote.Head(dest.Source, append(d.remoteOptions(), remote.WithContext(ctx))...); err != nil {
+		return fmt.Errorf("reading the source image %s: %w", dest.Source, d.explain(err))
+	}
+	return nil
+}
+
 // Apply points the destination tag of c at the action's digest. It does
 // nothing when the tag already points there. Otherwise it copies the image
 // (or index, with every platform's image) into the destination repository
