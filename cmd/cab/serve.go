@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -253,6 +254,10 @@ next start resumes it by observing the target before acting).`,
 			if _, err := o.Engine.loadSigner(cmd.Context()); err != nil {
 				return err
 			}
+			// Decrypting a cosign-format key runs scrypt, which takes 64 MiB
+			// by design: give it back now rather than carry it (and a heap
+			// goal twice its size) into a daemon's first passes.
+			debug.FreeOSMemory()
 			// Every output scrubs the secrets this process holds.
 			o.Engine.redactor = envRedactor(github, gitlab)
 			log := o.logger(cmd.ErrOrStderr())

@@ -55,13 +55,12 @@ const (
 var soakSecrets = []string{soakHeldToken, soakEchoedToken, soakWebhookSecret}
 
 // soakCeiling is the most memory (peak RSS, VmHWM) one life of `cab serve`
-// may use in the soak: the flood's ceiling (floodCeiling, webhooks alone)
-// plus 64 MiB for the passes over the open tickets under the storm (go-git
-// fetches, environment clones, outcome signatures; the sandboxed CUE
-// children are processes of their own). Measured: the live heap stays at
-// 5-12 MiB between passes, with one transient of about 64 MiB in the first
-// pass of each life (see the closing note of issue 13); the flat check
-// below is what catches a leak.
+// may use in the soak: the flood's ceiling (floodCeiling, webhooks alone,
+// with an unencrypted key) plus the 64 MiB that decrypting the soak's
+// cosign-format reconciler key takes at start-up (scrypt is memory-hard by
+// design; cab serve returns it to the system at once, and the live heap
+// stays at 5-12 MiB between passes). The flat check below is what catches
+// a leak.
 const soakCeiling = floodCeiling + 64<<20
 
 // soakPlan derives every rate and window of the soak from its length, so
