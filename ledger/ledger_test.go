@@ -3,13 +3,9 @@ package ledger
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,16 +19,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/internal/gittest"
 	"github.com/cabhq/cab/internal/testsize"
 )
 
-// gitServer is a real git smart-HTTP server (git http-backend behind
-// net/http/cgi) on loopback, serving bare repositories under root.
-type gitServer struct {
-	root string
-	url  string
-}
-
+// runGit runs the git CLI in dir and returns its output as printed.
 func runGit(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", args...)
@@ -41,32 +32,6 @@ func runGit(t testing.TB, dir string, args ...string) string {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "git %s: %s", strings.Join(args, " "), out)
 	return string(out)
-}
-
-func newGitServer(t testing.TB) *gitServer {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
-	execPath := strings.TrimSpace(runGit(t, t.TempDir(), "--exec-path"))
-	root := t.TempDir()
-	srv := httptest.NewServer(&cgi.Handler{
-		Path:   filepath.Join(execPath, "git-http-backend"),
-		Stderr: io.Discard, // receive-pack's "cannot lock ref" when a writer loses the race
-		Env:    []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "HOME=" + root},
-	})
-	t.Cleanup(srv.Close)
-	return &gitServer{root: root, url: srv.URL}
-}
-
-// bare creates an empty bare repository accepting pushes and returns its
-// directory and URL.
-func (s *gitServer) bare(t testing.TB, name string) (string, string) {
-	t.Helper()
-	dir := filepath.Join(s.root, name+".git")
-	runGit(t, s.root, "init", "-q", "--bare", dir)
-	runGit(t, dir, "config", "http.receivepack", "true")
-	return dir, s.url + "/" + name + ".git"
 }
 
 // clone is a fresh local go-git repository with remote origin at url.
@@ -92,8 +57,8 @@ func add(evs ...Event) Decide {
 
 func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	srv := newGitServer(t)
-	dir, url := srv.bare(t, "rt")
+	srv := gittest.NewServer(t)
+	dir, url := srv.Bare(t, "rt")
 
 	l := Open(clone(t, url), "origin", "")
 	l.Now = fixedClock()
@@ -183,8 +148,8 @@ func TestValidateRejectsImpossibleTransitions(t *testing.T) {
 
 func TestUpdateRejectsImpossibleTransitionAndPushesNothing(t *testing.T) {
 	ctx := context.Background()
-	srv := newGitServer(t)
-	dir, url := srv.bare(t, "bad")
+	srv := gittest.NewServer(t)
+	dir, url := srv.Bare(t, "bad")
 	l := Open(clone(t, url), "origin", "")
 	_, err := l.Update(ctx, add(Event{Ticket: "CHG-2026-0001", Env: "prod", Kind: KindApplied}))
 	var te *TransitionError
@@ -218,8 +183,8 @@ func TestReadRejectsImpossibleTransitionOnBranch(t *testing.T) {
 
 func TestMissingBranchIsEmptyLog(t *testing.T) {
 	ctx := context.Background()
-	srv := newGitServer(t)
-	_, url := srv.bare(t, "empty")
+	srv := gittest.NewServer(t)
+	_, url := srv.Bare(t, "empty")
 	log, err := Open(clone(t, url), "origin", "").Read(ctx)
 	require.NoError(t, err)
 	assert.True(t, log.Head.IsZero())
@@ -278,8 +243,8 @@ func TestLocalModeCompareAndSwap(t *testing.T) {
 
 func TestStalePushIsRejected(t *testing.T) {
 	ctx := context.Background()
-	srv := newGitServer(t)
-	_, url := srv.bare(t, "stale")
+	srv := gittest.NewServer(t)
+	_, url := srv.Bare(t, "stale")
 	a, b := Open(clone(t, url), "origin", ""), Open(clone(t, url), "origin", "")
 	_, err := a.Update(ctx, add(Event{Ticket: "CHG-2026-0001", Kind: KindSigned}))
 	require.NoError(t, err)
@@ -297,8 +262,8 @@ func TestStalePushIsRejected(t *testing.T) {
 
 func TestForcePushedRemoteIsRewritten(t *testing.T) {
 	ctx := context.Background()
-	srv := newGitServer(t)
-	_, url := srv.bare(t, "force")
+	srv := gittest.NewServer(t)
+	_, url := srv.Bare(t, "force")
 	repo := clone(t, url)
 	l := Open(repo, "origin", "")
 	one, err := l.Update(ctx, add(Event{Ticket: "CHG-2026-0001", Kind: KindSigned}))
@@ -337,7 +302,7 @@ func TestConcurrentWriters(t *testing.T) {
 	if testing.Short() {
 		iterations = 5
 	}
-	srv := newGitServer(t)
+	srv := gittest.NewServer(t)
 	tickets := []string{"CHG-2026-0001", "CHG-2026-0002", "CHG-2026-0003", "CHG-2026-0004", "CHG-2026-0005"}
 	var decisions, conflicts atomic.Int64
 	var rejections lockedBuffer
@@ -348,7 +313,7 @@ func TestConcurrentWriters(t *testing.T) {
 		// as long as its work, not a fixed ceiling over all of it.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		dir, url := srv.bare(t, fmt.Sprintf("race%d", i))
+		dir, url := srv.Bare(t, fmt.Sprintf("race%d", i))
 		want := 15
 		if i%2 == 1 {
 			// Odd iterations race on an existing head rather than on
