@@ -24,19 +24,7 @@ import (
 // once per drift, signed, and cleared when a value is changed back.
 func TestDrift(t *testing.T) {
 	ctx := context.Background()
-	srv := gittest.NewServer(t)
-	_, envURL := srv.Bare(t, "env")
-	edit := t.TempDir()
-	gittest.Git(t, edit, "init", "-q", "-b", "main")
-	gittest.Git(t, edit, "config", "user.email", "ops@example.com")
-	gittest.Git(t, edit, "config", "user.name", "ops")
-	setFile := func(content string) {
-		require.NoError(t, os.WriteFile(filepath.Join(edit, "values.json"), []byte(content), 0o644))
-		gittest.Git(t, edit, "add", ".")
-		gittest.Git(t, edit, "commit", "-q", "-m", "by hand")
-		gittest.Git(t, edit, "push", "-q", "-f", envURL, "main")
-	}
-	setFile(`{"image": {"tag": "1.4.1"}}` + "\n")
+	envURL, setFile := handEditedEnv(t)
 
 	f := newFixture(t, `environments: staging: targets: env: {type: "git", url: "`+envURL+`"}`, nil)
 	img := f.reg.push(t, "build/payments")
@@ -162,19 +150,7 @@ func TestDriftHeal(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			srv := gittest.NewServer(t)
-			_, envURL := srv.Bare(t, "env")
-			edit := t.TempDir()
-			gittest.Git(t, edit, "init", "-q", "-b", "main")
-			gittest.Git(t, edit, "config", "user.email", "ops@example.com")
-			gittest.Git(t, edit, "config", "user.name", "ops")
-			setFile := func(content string) {
-				require.NoError(t, os.WriteFile(filepath.Join(edit, "values.json"), []byte(content), 0o644))
-				gittest.Git(t, edit, "add", ".")
-				gittest.Git(t, edit, "commit", "-q", "-m", "by hand")
-				gittest.Git(t, edit, "push", "-q", "-f", envURL, "main")
-			}
-			setFile(`{"image": {"tag": "1.4.1"}}` + "\n")
+			envURL, setFile := handEditedEnv(t)
 			readFile := func() string {
 				dir := t.TempDir()
 				gittest.Git(t, dir, "clone", "-q", envURL, ".")
@@ -266,4 +242,25 @@ func TestDriftHeal(t *testing.T) {
 			assert.Equal(t, map[string]int{"verified": 1}, sum.States)
 		})
 	}
+}
+
+// handEditedEnv serves an environment repository (git http-backend) whose
+// values.json holds image tag 1.4.1, and returns its URL and a function
+// that rewrites values.json by hand (a commit force-pushed to main).
+func handEditedEnv(t *testing.T) (url string, setFile func(content string)) {
+	t.Helper()
+	srv := gittest.NewServer(t)
+	_, url = srv.Bare(t, "env")
+	edit := t.TempDir()
+	gittest.Git(t, edit, "init", "-q", "-b", "main")
+	gittest.Git(t, edit, "config", "user.email", "ops@example.com")
+	gittest.Git(t, edit, "config", "user.name", "ops")
+	setFile = func(content string) {
+		require.NoError(t, os.WriteFile(filepath.Join(edit, "values.json"), []byte(content), 0o644))
+		gittest.Git(t, edit, "add", ".")
+		gittest.Git(t, edit, "commit", "-q", "-m", "by hand")
+		gittest.Git(t, edit, "push", "-q", "-f", url, "main")
+	}
+	setFile(`{"image": {"tag": "1.4.1"}}` + "\n")
+	return url, setFile
 }
