@@ -7,6 +7,7 @@
 # Chromium needs root (CI runs as root) or passwordless sudo; uses only
 # Debian packages and the npm registry.
 set -euo pipefail
+source "$(dirname "$0")/apt.sh"
 
 # AXE_VERSION must match internal/browsertest.AxeVersion.
 AXE_VERSION=4.14.1
@@ -15,18 +16,7 @@ install_chromium() {
 	if [[ -x /usr/bin/chromium ]]; then
 		return 0
 	fi
-	local SUDO=()
-	if [[ $(id -u) -ne 0 ]]; then
-		if command -v sudo >/dev/null 2>&1; then
-			SUDO=(sudo -n)
-		else
-			echo "install-chromium: not root and no sudo; install Debian's chromium by hand" >&2
-			exit 1
-		fi
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	"${SUDO[@]}" apt-get update -qq
-	"${SUDO[@]}" apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+	apt_install --with-recommends install-chromium chromium fonts-dejavu-core
 }
 
 install_axe() {
@@ -36,11 +26,7 @@ install_axe() {
 		return 0
 	fi
 	if ! command -v npm >/dev/null 2>&1; then
-		local SUDO=()
-		[[ $(id -u) -ne 0 ]] && SUDO=(sudo -n)
-		export DEBIAN_FRONTEND=noninteractive
-		"${SUDO[@]}" apt-get update -qq
-		"${SUDO[@]}" apt-get install -y -qq --no-install-recommends npm >/dev/null
+		apt_install install-chromium npm
 	fi
 	mkdir -p "$dir"
 	npm install --no-save --no-audit --no-fund --ignore-scripts --prefix "$dir" "axe-core@$AXE_VERSION" >/dev/null

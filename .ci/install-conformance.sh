@@ -14,6 +14,7 @@
 # downloaded from anywhere else. Needs root (CI runs as root) or
 # passwordless sudo for the Debian packages.
 set -euo pipefail
+source "$(dirname "$0")/apt.sh"
 
 tools=${CAB_TOOLS:-$HOME/.cache/cab-conformance}
 mkdir -p "$tools/bin"
@@ -36,18 +37,7 @@ for p in "${debian[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
-	SUDO=()
-	if [[ $(id -u) -ne 0 ]]; then
-		if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-			SUDO=(sudo -n)
-		else
-			echo "install-conformance: ${missing[*]} missing, and not root nor passwordless sudo: run 'apt-get install -y ${missing[*]}' as root" >&2
-			exit 1
-		fi
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	"${SUDO[@]}" apt-get update -qq
-	"${SUDO[@]}" apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
+	apt_install install-conformance "${missing[@]}"
 fi
 
 # Go tools: go install at the pinned version (skipped when that version is

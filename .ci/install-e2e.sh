@@ -5,6 +5,7 @@
 # plain-git merge commits with an SSH key), unless they are already there.
 # Needs root (CI runs as root) or passwordless sudo; uses only Debian packages.
 set -euo pipefail
+source "$(dirname "$0")/apt.sh"
 
 missing=()
 command -v docker-registry >/dev/null 2>&1 || [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
@@ -12,18 +13,7 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 
 if [[ ${#missing[@]} -gt 0 ]]; then
-	SUDO=()
-	if [[ $(id -u) -ne 0 ]]; then
-		if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-			SUDO=(sudo -n)
-		else
-			echo "install-e2e: ${missing[*]} missing, and not root nor passwordless sudo: run 'apt-get install -y ${missing[*]}' as root" >&2
-			exit 1
-		fi
-	fi
-	export DEBIAN_FRONTEND=noninteractive
-	"${SUDO[@]}" apt-get update -qq
-	"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	apt_install install-e2e "${missing[@]}"
 fi
 
 # The tests start their own registry; a packaged service is not needed.
