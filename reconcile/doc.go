@@ -18,14 +18,21 @@
 // blocked by a stable cause (a freeze, a dependency, the error budget, an
 // unreadable target, a merge commit the checkout lacks), stalled (no retry
 // can fix it: quarantined or expired), ready, or resumed at a phase; an
-// apply that goes wrong has failed at a step. The steps of an apply
-// (claim, apply, verify, roll back) are a list of phases run by one loop.
+// apply that goes wrong has failed at a step. The steps of a round (claim,
+// apply, verify, roll back) are a table of phases run by one loop: a
+// phase's work returns a typed result (one ledger event kind, carrying
+// only that kind's data), the results of a phase are recorded by one
+// compare-and-swap, and the event recorded routes the job to the phase it
+// leads to — where an apply interrupted at that event resumes too.
 //
 // Invariants beyond the above:
 //   - A wait is recorded once per ticket, environment and cause, its key
-//     kept in the event's data ("target-unreadable:prod/images"); words
-//     that change between attempts (an error body, a burn rate) never
-//     make another event.
+//     kept in the event's data ("target-unreadable:prod/images",
+//     "budget:payments"); words that change between attempts (an error
+//     body, a burn rate) never make another event. A wait caused by an
+//     error (its cause's kind says so: an unreadable target or error
+//     budget, a missing merge commit) is reported every pass
+//     (Step.Error), recorded once.
 //   - Recording a wait is not progress: a pass ends when a round records
 //     nothing else. A pass also has bounds on the events it records, its
 //     rounds and its duration, derived from the work in flight; it stops

@@ -15,55 +15,54 @@ import (
 	"github.com/cabhq/cab/schema"
 )
 
-// job is one ticket-environment being worked on in a round.
+// job is one ticket-environment being worked on in a round: its decision
+// and what the phases it went through learnt, for the phases after them.
 type job struct {
 	decision
-	// seq of the applying event (the idempotency key's part).
+	// applySeq is the seq of the applying event (the idempotency key's
+	// part); previous and changes are the state observed before the apply
+	// and the words for each action, recorded in it (a rollback restores
+	// previous).
 	applySeq int
 	previous []target.State
 	changes  []string
-	started  time.Time
-	// err is why the job's current phase did not succeed; wait, when
-	// set, is what holds a fresh apply instead (prechecks, a target that
-	// cannot be observed).
-	err      error
-	wait     *blocked
-	observed []target.State
-	// burnBefore and burnAfter are the service's burn rate read just
-	// before the apply and at postcheck (M10; nil: no burnRate, or not
-	// readable).
-	burnBefore, burnAfter *ledger.BurnRate
+	// started is when the apply started (Step.Duration).
+	started time.Time
 }
 
 // claimsPerWorker is the default of Options.MaxClaims per worker.
 const claimsPerWorker = 32
 
-// next is an event to record for a job, if the ticket is still where the
+// entry is a result to record for a job, if the ticket is still where the
 // job saw it.
-type next struct {
-	j    *job
-	kind string
-	data eventData
-	// wait marks a scheduled event: recording it is not progress.
-	wait bool
-	// err marks a wait caused by an error.
-	err bool
+type entry struct {
+	j   *job
+	out result
 }
 
-// phase is one step of applying a change, as data: the work it does for
-// each job that reached it (in parallel, at most Workers at once) and the
-// event that records how it went. Phases run in order in a round; the
-// events of a phase are recorded by one compare-and-swap, and a job whose
-// event is recorded goes on to the phase that event leads to (leadsTo).
+// wait reports whether e records a wait: recording it is not progress.
+func (e entry) wait() bool { _, ok := e.out.(blocked); return ok }
+
+// phase is one step of a round, as data. Every phase is the same cycle,
+// run by one loop (execute): run does the work for each job that reached
+// the phase (in parallel, at most Workers at once) and returns its typed
+// result; the results are collected (a wait recorded already is dropped)
+// and recorded by one compare-and-swap; and each job whose result is
+// recorded is routed to the phase whose after is that result's event kind
+// (none: it is done for the round).
 type phase struct {
 	// name names the boundary after its events are recorded
 	// ("after-"+name).
 	name string
-	// work does the phase for one job: nil when it succeeded.
-	work func(p *pass, ctx context.Context, j *job) error
-	// settle returns the event that records the outcome of work (nil:
-	// nothing to record, e.g. a wait recorded already).
-	settle func(p *pass, j *job, err error) *next
+	// after is the event kind that leads a job here: recorded in this
+	// round, or the last event of an apply resumed after a crash or a
+	// lease ("": only the decisions of the round lead here).
+	after string
+	// resuming is what a dry run says of an apply resumed here.
+	resuming string
+	// run does the phase for one job and returns what to record (nil:
+	// nothing).
+	run func(p *pass, ctx context.Context, j *job) result
 }
 
 // The phases, in the order they run.
@@ -75,94 +74,92 @@ const (
 	numPhases
 )
 
-// phases are the steps of applying a change (a table: never modified).
+// phases are the steps of a round (a table: never modified). The claim
+// phase also records the decisions that need no work (waits, set-asides,
+// readmissions), with the claims, in one compare-and-swap.
 var phases = [numPhases]phase{
-	phaseClaim:    {name: "claim", work: (*pass).prepare, settle: (*pass).claim},
-	phaseApply:    {name: "applied", work: (*pass).apply, settle: settle(ledger.KindApplied, "apply")},
-	phaseVerify:   {name: "verified", work: (*pass).postchecks, settle: settle(ledger.KindVerified, "postchecks")},
-	phaseRollback: {name: "rolled-back", work: (*pass).restore, settle: (*pass).rolledBack},
+	phaseClaim:    {name: "claim", run: (*pass).claim},
+	phaseApply:    {name: "applied", after: ledger.KindApplying, resuming: "resume an unfinished apply", run: (*pass).apply},
+	phaseVerify:   {name: "verified", after: ledger.KindApplied, resuming: "run the postchecks of an unfinished apply", run: (*pass).postchecks},
+	phaseRollback: {name: "rolled-back", after: ledger.KindFailed, resuming: "roll back a failed apply", run: (*pass).rollback},
 }
 
 // leadsTo is the phase a job goes on to once an event of kind is recorded
-// for it (false: it is done for the round).
+// for it (false: it is done for the round); an apply whose last event is
+// of kind resumes there too.
 func leadsTo(kind string) (int, bool) {
-	switch kind {
-	case ledger.KindApplying:
-		return phaseApply, true
-	case ledger.KindApplied:
-		return phaseVerify, true
-	case ledger.KindFailed:
-		return phaseRollback, true
+	for i, ph := range phases {
+		if ph.after != "" && ph.after == kind {
+			return i, true
+		}
 	}
 	return 0, false
-}
-
-// resumeAt is the phase an apply whose last event is of kind (applying,
-// applied or failed) resumes at: the phase that kind leads to.
-func resumeAt(kind string) int {
-	ph, _ := leadsTo(kind)
-	return ph
 }
 
 // execute carries out the decisions of one round and reports whether it
 // made progress: recorded something other than a wait, or found that
 // another reconciler moved a ticket it meant to move.
 func (p *pass) execute(ctx context.Context, ds []decision) (bool, error) {
+	queues := p.route(ds)
+	progressed := false
+	for i, ph := range phases {
+		jobs := queues[i]
+		outs := make([]result, len(jobs))
+		p.parallel(ctx, jobs, func(ctx context.Context, k int, j *job) { outs[k] = ph.run(p, ctx, j) })
+		if err := ctx.Err(); err != nil {
+			return progressed, err
+		}
+		entries := p.collect(jobs, outs)
+		kept, err := p.record(ctx, entries, ph.name)
+		if err != nil {
+			return progressed, err
+		}
+		for _, e := range entries {
+			if !kept[e.j] {
+				progressed = true // another reconciler moved the ticket: plan again
+				continue
+			}
+			progressed = progressed || !e.wait()
+			if to, ok := leadsTo(e.out.kind()); ok {
+				queues[to] = append(queues[to], e.j)
+			}
+		}
+	}
+	return progressed, nil
+}
+
+// route puts each decision in the queue of the phase it starts at: an
+// unfinished apply where it resumes, everything else at the claim — the
+// decisions that need no work first, then the fresh applies admit lets
+// start.
+func (p *pass) route(ds []decision) [numPhases][]*job {
 	var queues [numPhases][]*job
-	var steps []next // the waits, set-asides and readmissions: with the claims
+	var fresh, resumed []*job
 	for _, d := range ds {
 		j := &job{decision: d}
 		switch o := d.out.(type) {
 		case ready:
-			queues[phaseClaim] = append(queues[phaseClaim], j)
+			fresh = append(fresh, j)
 		case resume:
-			data := decodeData(o.applying)
-			j.previous, j.changes, j.started = data.Previous, data.Changes, p.now
-			if o.applying != nil {
-				j.applySeq = o.applying.Seq
-			}
+			p.resumeJob(j, o)
 			queues[o.phase] = append(queues[o.phase], j)
+			resumed = append(resumed, j)
 		default:
-			if n := p.settleDecision(j); n != nil {
-				steps = append(steps, *n)
-			}
+			queues[phaseClaim] = append(queues[phaseClaim], j)
 		}
 	}
-	var resumed []*job
-	for _, q := range queues[phaseClaim+1:] {
-		resumed = append(resumed, q...)
-	}
-	queues[phaseClaim] = p.admit(queues[phaseClaim], resumed)
+	queues[phaseClaim] = append(queues[phaseClaim], p.admit(fresh, resumed)...)
+	return queues
+}
 
-	progressed := false
-	for i, ph := range phases {
-		jobs := queues[i]
-		p.parallel(ctx, jobs, func(ctx context.Context, j *job) { j.err = ph.work(p, ctx, j) })
-		if err := ctx.Err(); err != nil {
-			return progressed, err
-		}
-		for _, j := range jobs {
-			if n := ph.settle(p, j, j.err); n != nil {
-				steps = append(steps, *n)
-			}
-		}
-		kept, err := p.record(ctx, steps, ph.name)
-		if err != nil {
-			return progressed, err
-		}
-		for _, s := range steps {
-			if !kept[s.j] {
-				progressed = true // another reconciler moved the ticket: plan again
-				continue
-			}
-			progressed = progressed || !s.wait
-			if to, ok := leadsTo(s.kind); ok {
-				queues[to] = append(queues[to], s.j)
-			}
-		}
-		steps = nil
+// resumeJob fills in j, an apply resumed, from the applying event that
+// started it.
+func (p *pass) resumeJob(j *job, o resume) {
+	data := decodeData(o.applying)
+	j.previous, j.changes, j.started = data.Previous, data.Changes, p.now
+	if o.applying != nil {
+		j.applySeq = o.applying.Seq
 	}
-	return progressed, nil
 }
 
 // admit returns the fresh applies that may start this round: one change
@@ -196,45 +193,69 @@ func (p *pass) admit(fresh, resumed []*job) []*job {
 	return ready
 }
 
-// settleDecision returns the event a decision that needs no work records:
-// a wait (once per cause), a set-aside, a readmission.
-func (p *pass) settleDecision(j *job) *next {
-	switch o := j.out.(type) {
+// collect pairs each job with what its phase found, leaving out what
+// records nothing: no result, or a wait recorded already.
+func (p *pass) collect(jobs []*job, outs []result) []entry {
+	var entries []entry
+	for k, j := range jobs {
+		out := outs[k]
+		if b, ok := out.(blocked); ok && !p.newWait(j, b) {
+			continue
+		}
+		if out != nil {
+			entries = append(entries, entry{j: j, out: out})
+		}
+	}
+	return entries
+}
+
+// settled is what a decision that needs no work records: a wait, a
+// set-aside, a readmission (nil for ready and resume).
+func settled(o outcome) result {
+	switch o := o.(type) {
 	case waiting:
-		return p.wait(j, o.blocked())
-	case blocked:
-		return p.wait(j, o)
-	case stalled:
-		return &next{j: j, kind: o.kind, data: eventData{Reason: o.reason}}
-	case readmit:
-		return &next{j: j, kind: ledger.KindScheduled, data: eventData{
-			Reason: fmt.Sprintf("judged again: what set it aside (%s) is gone", o.cause),
-			Cause:  string(newCause(causeReadmitted, string(o.cause))),
-		}}
+		return o.blocked()
+	case result:
+		return o
 	}
 	return nil
 }
 
-// wait returns the scheduled event that records b for j, or nil when a
-// wait for the same cause is on the ledger already: the words may have
+// newWait reports whether b is a new wait for j, to record: false when a
+// wait for the same cause is on the ledger already — the words may have
 // changed (an error body, a burn rate), the wait has not. A repeated wait
 // caused by an error is still reported, once a pass.
-func (p *pass) wait(j *job, b blocked) *next {
+func (p *pass) newWait(j *job, b blocked) bool {
 	p.r.o.Logger.Info("waiting", "ticket", j.tk.id, "env", j.env, "cause", b.cause, "reason", b.reason)
-	if p.recorded(j.tk.id, j.env, b.cause) {
-		if b.err {
-			p.emitOnce(Step{Ticket: j.tk.id, Env: j.env, Kind: ledger.KindScheduled, Cause: string(b.cause), Reason: b.reason, Error: true})
-		}
-		return nil
+	if !p.recorded(j.tk.id, j.env, b.cause) {
+		return true
 	}
-	return &next{j: j, kind: ledger.KindScheduled, data: eventData{Reason: b.reason, Cause: string(b.cause)}, wait: true, err: b.err}
+	if b.cause.isError() {
+		p.emitOnce(Step{Ticket: j.tk.id, Env: j.env, Kind: ledger.KindScheduled, Cause: string(b.cause), Reason: b.reason, Error: true})
+	}
+	return false
+}
+
+// claim is the claim phase: what a decision that needs no work records,
+// or for a fresh apply applying, with the state observed before, or the
+// wait that holds it.
+func (p *pass) claim(ctx context.Context, j *job) result {
+	if _, ok := j.out.(ready); !ok {
+		return settled(j.out)
+	}
+	if b := p.prepare(ctx, j); b != nil {
+		return *b
+	}
+	j.started = time.Now()
+	return claimed{instance: p.r.o.Instance, previous: j.previous, changes: j.changes,
+		burn: p.burnRate(ctx, j.tk.t.Service, j.env, true)}
 }
 
 // prepare runs the prechecks of a fresh apply and observes the state
-// before; what stops it is a wait (j.wait), never a failure.
-func (p *pass) prepare(ctx context.Context, j *job) error {
+// before (j.previous, j.changes); what stops it is a wait, never a
+// failure.
+func (p *pass) prepare(ctx context.Context, j *job) *blocked {
 	if len(j.tk.t.Prechecks) > 0 {
-		hold := &blocked{cause: newCause(causePrechecks, j.env)}
 		var err error
 		if p.r.o.Checks == nil {
 			err = errors.New("prechecks: this reconciler has no checker")
@@ -242,8 +263,7 @@ func (p *pass) prepare(ctx context.Context, j *job) error {
 			err = fmt.Errorf("prechecks failed: %w", err)
 		}
 		if err != nil {
-			hold.reason, j.wait = err.Error(), hold
-			return err
+			return &blocked{cause: newCause(causePrechecks, j.env), reason: err.Error()}
 		}
 	}
 	for i := range j.tk.t.Actions {
@@ -251,73 +271,27 @@ func (p *pass) prepare(ctx context.Context, j *job) error {
 		st, err := drv.Observe(ctx, c)
 		if err != nil {
 			err = fmt.Errorf("observing %s before applying: %w", c.TargetName, err)
-			j.wait = &blocked{cause: newCause(causeTargetUnreadable, j.env, c.TargetName), reason: err.Error(), err: true}
-			return err
+			return &blocked{cause: newCause(causeTargetUnreadable, j.env, c.TargetName), reason: err.Error()}
 		}
 		j.previous = append(j.previous, st)
 		j.changes = append(j.changes, plan.Describe(c.Action, st.Value))
 	}
-	j.burnBefore = p.burnRate(ctx, j.tk.t.Service, j.env, true)
 	return nil
 }
 
-// claim records applying with the state observed before, or the wait.
-func (p *pass) claim(j *job, err error) *next {
-	if err != nil {
-		return p.wait(j, *j.wait)
-	}
-	j.started = time.Now()
-	return &next{j: j, kind: ledger.KindApplying,
-		data: eventData{Instance: p.r.o.Instance, Previous: j.previous, Changes: j.changes, BurnRate: j.burnBefore}}
-}
-
-// settle returns the settle of a phase whose success is recorded as kind
-// and whose failure as failed at step.
-func settle(kind, step string) func(*pass, *job, error) *next {
-	return func(_ *pass, j *job, err error) *next {
-		if err != nil {
-			return failed{step: step, err: err}.next(j)
-		}
-		n := &next{j: j, kind: kind}
-		switch kind {
-		case ledger.KindApplied:
-			n.data.Observed = j.observed
-		case ledger.KindVerified:
-			n.data.BurnRate = j.burnAfter
-		}
-		return n
-	}
-}
-
-// next is the failed event of j.
-func (f failed) next(j *job) *next {
-	d := eventData{Reason: f.err.Error(), Step: f.step}
-	switch f.step {
-	case "apply":
-		d.Observed = j.observed
-	case "postchecks":
-		d.BurnRate = j.burnAfter
-	}
-	return &next{j: j, kind: ledger.KindFailed, data: d}
-}
-
-// rolledBack records rolled-back, or rollback-failed: a human is needed.
-func (p *pass) rolledBack(j *job, err error) *next {
-	if err != nil {
-		p.r.o.Logger.Error("ROLLBACK FAILED: a human is needed", "ticket", j.tk.id, "env", j.env, "err", err)
-		return &next{j: j, kind: ledger.KindRollbackFailed, data: eventData{Reason: err.Error(), Step: "rollback"}}
-	}
-	return &next{j: j, kind: ledger.KindRolledBack}
-}
-
-// postchecks runs the postchecks of an applied change, then reads the
-// service's burn rate afresh for the outcome event (M10).
-func (p *pass) postchecks(ctx context.Context, j *job) error {
+// postchecks is the verify phase: it runs the postchecks of an applied
+// change, then reads the service's burn rate afresh for the outcome event
+// (M10).
+func (p *pass) postchecks(ctx context.Context, j *job) result {
 	err := p.runPostchecks(ctx, j)
+	var burn *ledger.BurnRate
 	if ctx.Err() == nil {
-		j.burnAfter = p.burnRate(ctx, j.tk.t.Service, j.env, false)
+		burn = p.burnRate(ctx, j.tk.t.Service, j.env, false)
 	}
-	return err
+	if err != nil {
+		return failed{step: stepPostchecks, err: err, burn: burn}
+	}
+	return verified{burn: burn}
 }
 
 func (p *pass) runPostchecks(ctx context.Context, j *job) error {
@@ -333,11 +307,23 @@ func (p *pass) runPostchecks(ctx context.Context, j *job) error {
 	return nil
 }
 
-// record appends the events of steps by one compare-and-swap, leaving out
-// any whose ticket moved since it was planned (another reconciler acted).
-// It returns the jobs whose events were recorded.
-func (p *pass) record(ctx context.Context, steps []next, boundary string) (map[*job]bool, error) {
-	if len(steps) == 0 {
+// rollback is the rollback phase: rolled-back, or rollback-failed — a
+// human is needed.
+func (p *pass) rollback(ctx context.Context, j *job) result {
+	if err := p.restore(ctx, j); err != nil {
+		p.r.o.Logger.Error("ROLLBACK FAILED: a human is needed", "ticket", j.tk.id, "env", j.env, "err", err)
+		return rollbackFailed{err: err}
+	}
+	return rolledBack{}
+}
+
+// record appends the events of entries by one compare-and-swap, leaving
+// out any whose ticket moved since it was planned (another reconciler
+// acted), and then reports each event recorded (emit: the Observer, and
+// through it notifications, hear of an event only once the ledger holds
+// it). It returns the jobs whose events were recorded.
+func (p *pass) record(ctx context.Context, entries []entry, boundary string) (map[*job]bool, error) {
+	if len(entries) == 0 {
 		return nil, nil
 	}
 	var kept map[*job]bool
@@ -345,19 +331,19 @@ func (p *pass) record(ctx context.Context, steps []next, boundary string) (map[*
 		kept = map[*job]bool{}
 		var events []ledger.Event
 		seqs := map[string]int{}
-		for _, s := range steps {
-			st := log.State(s.j.tk.id)
-			if _, seen := seqs[s.j.tk.id]; !seen {
-				if st.Seq != s.j.seq {
+		for _, e := range entries {
+			st := log.State(e.j.tk.id)
+			if _, seen := seqs[e.j.tk.id]; !seen {
+				if st.Seq != e.j.seq {
 					continue // moved since planned
 				}
-				seqs[s.j.tk.id] = st.Seq
+				seqs[e.j.tk.id] = st.Seq
 			}
-			seqs[s.j.tk.id]++
-			ev := ledger.Event{Ticket: s.j.tk.id, Env: s.j.env, Kind: s.kind, Seq: seqs[s.j.tk.id],
-				Actor: p.r.o.Instance, Commit: s.j.tk.commit, Data: encodeData(s.data)}
+			seqs[e.j.tk.id]++
+			ev := ledger.Event{Ticket: e.j.tk.id, Env: e.j.env, Kind: e.out.kind(), Seq: seqs[e.j.tk.id],
+				Actor: p.r.o.Instance, Commit: e.j.tk.commit, Data: encodeData(e.out.data())}
 			events = append(events, ev)
-			kept[s.j] = true
+			kept[e.j] = true
 		}
 		return events, nil
 	})
@@ -365,24 +351,32 @@ func (p *pass) record(ctx context.Context, steps []next, boundary string) (map[*
 		return nil, fmt.Errorf("recording on the ledger: %w", err)
 	}
 	p.bound.written += len(kept)
-	// What was recorded: steps in order, each ticket's seq moving on.
-	for _, s := range steps {
-		if !kept[s.j] {
+	// What was recorded: entries in order, each ticket's seq moving on.
+	for _, e := range entries {
+		if !kept[e.j] {
 			continue
 		}
-		s.j.seq++
-		if s.kind == ledger.KindApplying {
-			s.j.applySeq = s.j.seq
+		e.j.seq++
+		if _, ok := e.out.(claimed); ok {
+			e.j.applySeq = e.j.seq
 		}
-		st := Step{Ticket: s.j.tk.id, Env: s.j.env, Kind: s.kind, Seq: s.j.seq, Cause: s.data.Cause, Reason: s.data.Reason, Changes: s.data.Changes, Error: s.err}
-		switch s.kind {
-		case ledger.KindApplied, ledger.KindFailed:
-			st.Duration = time.Since(s.j.started)
-		}
-		p.emit(st)
+		p.emit(p.stepOf(e))
 	}
 	p.boundary("after-" + boundary)
 	return kept, nil
+}
+
+// stepOf is the step that reports e, recorded.
+func (p *pass) stepOf(e entry) Step {
+	d := e.out.data()
+	st := Step{Ticket: e.j.tk.id, Env: e.j.env, Kind: e.out.kind(), Seq: e.j.seq, Cause: d.Cause, Reason: d.Reason, Changes: d.Changes}
+	switch o := e.out.(type) {
+	case blocked:
+		st.Error = o.cause.isError()
+	case applied, failed:
+		st.Duration = time.Since(e.j.started)
+	}
+	return st
 }
 
 func (p *pass) emit(st Step) {
@@ -419,19 +413,20 @@ func (p *pass) change(j *job, i int, a schema.Action) (target.Change, target.Dri
 		Target: tg, TargetName: a.Target, Commit: j.tk.commit}, p.r.o.Drivers[a.Type]
 }
 
-// apply makes each action that the target does not already show: an apply
-// being resumed after a crash observes first and never repeats what landed.
-func (p *pass) apply(ctx context.Context, j *job) error {
-	j.observed = nil
+// apply is the apply phase: it makes each action that the target does
+// not already show; an apply being resumed after a crash observes first
+// and never repeats what landed.
+func (p *pass) apply(ctx context.Context, j *job) result {
+	var observed []target.State
 	for i, a := range j.tk.t.Actions {
 		c, drv := p.change(j, i, a)
 		st, err := applyAction(ctx, drv, c, p.boundary)
 		if err != nil {
-			return err
+			return failed{step: stepApply, err: err, observed: observed}
 		}
-		j.observed = append(j.observed, st)
+		observed = append(observed, st)
 	}
-	return nil
+	return applied{observed: observed}
 }
 
 // applyAction is the one way an action reaches a target, for an apply and
@@ -500,11 +495,12 @@ func (p *pass) restore(ctx context.Context, j *job) error {
 // prometheus is env's default Prometheus server.
 func (p *pass) prometheus(env string) string { return p.cfg.Environments[env].Prometheus }
 
-// parallel runs f on each job with at most Workers at once.
-func (p *pass) parallel(ctx context.Context, jobs []*job, f func(context.Context, *job)) {
+// parallel runs f on each job (and its index) with at most Workers at
+// once.
+func (p *pass) parallel(ctx context.Context, jobs []*job, f func(context.Context, int, *job)) {
 	sem := make(chan struct{}, p.r.o.Workers)
 	var wg sync.WaitGroup
-	for _, j := range jobs {
+	for k, j := range jobs {
 		if ctx.Err() != nil {
 			break
 		}
@@ -512,7 +508,7 @@ func (p *pass) parallel(ctx context.Context, jobs []*job, f func(context.Context
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			f(ctx, j)
+			f(ctx, k, j)
 		}()
 	}
 	wg.Wait()
@@ -525,42 +521,41 @@ func (p *pass) dryRun(ctx context.Context, ds []decision) {
 		st := Step{Ticket: d.tk.id, Env: d.env, Kind: "plan"}
 		j := &job{decision: d}
 		switch o := d.out.(type) {
-		case ready, resume:
-			if r, ok := o.(resume); ok {
-				if r.applying != nil {
-					j.applySeq = r.applying.Seq
-				}
-				switch r.phase {
-				case phaseVerify:
-					st.Reason = "run the postchecks of an unfinished apply"
-				case phaseRollback:
-					st.Reason = "roll back a failed apply"
-				default:
-					st.Reason = "resume an unfinished apply"
-				}
-				if r.phase != phaseApply {
-					break
-				}
-			}
-			for i, a := range d.tk.t.Actions {
-				c, drv := p.change(j, i, a)
-				o, err := drv.Observe(ctx, c)
-				switch {
-				case err != nil:
-					st.Changes = append(st.Changes, plan.Describe(a, "(unobservable: "+err.Error()+")"))
-				case o.Done:
-					st.Changes = append(st.Changes, plan.Describe(a, o.Value)+" (already done)")
-				default:
-					st.Changes = append(st.Changes, plan.Describe(a, o.Value))
-				}
+		case ready:
+			st.Changes = p.observeAll(ctx, j)
+		case resume:
+			p.resumeJob(j, o)
+			st.Reason = phases[o.phase].resuming
+			if o.phase == phaseApply {
+				st.Changes = p.observeAll(ctx, j)
 			}
 		default:
-			n := p.settleDecision(j)
-			if n == nil {
+			es := p.collect([]*job{j}, []result{settled(o)})
+			if len(es) == 0 {
 				continue // a wait recorded already
 			}
-			st.Kind, st.Cause, st.Reason = n.kind, n.data.Cause, n.data.Reason
+			d := es[0].out.data()
+			st.Kind, st.Cause, st.Reason = es[0].out.kind(), d.Cause, d.Reason
 		}
 		p.emit(st)
 	}
+}
+
+// observeAll says what each action of j would change, as its target shows
+// now.
+func (p *pass) observeAll(ctx context.Context, j *job) []string {
+	var changes []string
+	for i, a := range j.tk.t.Actions {
+		c, drv := p.change(j, i, a)
+		o, err := drv.Observe(ctx, c)
+		switch {
+		case err != nil:
+			changes = append(changes, plan.Describe(a, "(unobservable: "+err.Error()+")"))
+		case o.Done:
+			changes = append(changes, plan.Describe(a, o.Value)+" (already done)")
+		default:
+			changes = append(changes, plan.Describe(a, o.Value))
+		}
+	}
+	return changes
 }

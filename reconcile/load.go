@@ -181,7 +181,7 @@ func (l *loader) verify(ctx context.Context, log *ledger.Log, tickets []*ticket)
 		case errors.Is(err, errMergeCommitMissing):
 			// Not judged yet, and not cached: the next pass, after a
 			// fetch, judges it.
-			tk.wait = &blocked{cause: newCause(causeMergeMissing, tk.commit), reason: err.Error(), err: true}
+			tk.wait = &blocked{cause: newCause(causeMergeMissing, tk.commit), reason: err.Error()}
 			continue
 		case err != nil:
 			tk.problem = err.Error()

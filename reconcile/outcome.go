@@ -1,10 +1,12 @@
 package reconcile
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/reconcile/target"
 )
 
 // outcome is what one ticket needs in one environment now, typed by what
@@ -16,16 +18,30 @@ import (
 //     error budget, an unreadable target or a merge commit the checkout
 //     lacks holds it; recorded scheduled once per cause, judged again
 //     every pass.
-//   - stalled: no retry can fix it (a bad signature, a replay, a blown
-//     evaluation budget, a closed window); recorded quarantined or
-//     expired, for good.
+//   - quarantined, expired (stalled): no retry can fix it (a bad
+//     signature, a replay, a blown evaluation budget, a closed window);
+//     recorded for good.
 //   - readmit: it was set aside for a cause that has gone; recorded
 //     scheduled, and it is back in the running.
-//   - ready: a fresh apply may start (prechecks, observe, claim, apply).
+//   - ready: a fresh apply may start (the claim phase: prechecks, observe,
+//     claim).
 //   - resume: an apply without an outcome, resumed at a phase.
 //
-// A failure while applying is failed, at the step it happened.
+// Each kind holds only what it needs: a wait has a cause and no step, a
+// failure a step and an error and no cause.
 type outcome interface{ isOutcome() }
+
+// result is what a phase found for one job: the one ledger event that
+// records it. Each implementation is one event kind with only the data
+// that kind carries (claimed, applied, verified, failed, rolledBack,
+// rollbackFailed; and blocked, quarantined, expired, readmit for a
+// decision that needs no work).
+type result interface {
+	// kind is the ledger event kind that records it.
+	kind() string
+	// data is the event's data.
+	data() eventData
+}
 
 // waiting is a change whose window opens at until.
 type waiting struct{ until time.Time }
@@ -36,15 +52,13 @@ type blocked struct {
 	// reason says it in words; it may change from one pass to the next
 	// (an error body, a burn rate) without a new event.
 	reason string
-	// err marks a hold caused by an error rather than by a rule: a
-	// target or the error budget that cannot be read, a merge commit the
-	// checkout does not have.
-	err bool
 }
 
-// stalled is a change that no retry can fix: kind is quarantined or
-// expired.
-type stalled struct{ kind, reason string }
+// quarantined is a change that no retry can fix, set aside for good.
+type quarantined struct{ reason string }
+
+// expired is a change whose window closed before it could apply.
+type expired struct{ reason string }
 
 // readmit is a ticket set aside for cause, which has gone.
 type readmit struct{ cause cause }
@@ -59,12 +73,13 @@ type resume struct {
 	applying *ledger.Event
 }
 
-func (waiting) isOutcome() {}
-func (blocked) isOutcome() {}
-func (stalled) isOutcome() {}
-func (readmit) isOutcome() {}
-func (ready) isOutcome()   {}
-func (resume) isOutcome()  {}
+func (waiting) isOutcome()     {}
+func (blocked) isOutcome()     {}
+func (quarantined) isOutcome() {}
+func (expired) isOutcome()     {}
+func (readmit) isOutcome()     {}
+func (ready) isOutcome()       {}
+func (resume) isOutcome()      {}
 
 // blocked is the wait for the window, as every other wait.
 func (w waiting) blocked() blocked {
@@ -72,11 +87,74 @@ func (w waiting) blocked() blocked {
 	return blocked{cause: newCause(causeWindow, at), reason: "waiting for the window to open at " + at}
 }
 
-// failed is an apply, its postchecks or its rollback that failed at step.
-type failed struct {
-	step string
-	err  error
+// claimed is a fresh apply that may start: the state of each action's
+// target observed before it, and the burn rate the budget gate read.
+type claimed struct {
+	instance string
+	previous []target.State
+	changes  []string
+	burn     *ledger.BurnRate
 }
+
+// applied is an apply every action of which the targets show (observed).
+type applied struct{ observed []target.State }
+
+// verified is an applied change whose postchecks passed; burn is the burn
+// rate read at postcheck (nil: none).
+type verified struct{ burn *ledger.BurnRate }
+
+// failed is an apply or its postchecks that failed at step; observed is
+// what the targets showed (apply), burn the burn rate read at postcheck
+// (postchecks).
+type failed struct {
+	step     string
+	err      error
+	observed []target.State
+	burn     *ledger.BurnRate
+}
+
+// Steps a change fails at.
+const (
+	stepApply      = "apply"
+	stepPostchecks = "postchecks"
+	stepRollback   = "rollback"
+)
+
+// rolledBack is a failed change whose targets are restored.
+type rolledBack struct{}
+
+// rollbackFailed is a failed change that could not be restored: a human is
+// needed.
+type rollbackFailed struct{ err error }
+
+func (blocked) kind() string        { return ledger.KindScheduled }
+func (quarantined) kind() string    { return ledger.KindQuarantined }
+func (expired) kind() string        { return ledger.KindExpired }
+func (readmit) kind() string        { return ledger.KindScheduled }
+func (claimed) kind() string        { return ledger.KindApplying }
+func (applied) kind() string        { return ledger.KindApplied }
+func (verified) kind() string       { return ledger.KindVerified }
+func (failed) kind() string         { return ledger.KindFailed }
+func (rolledBack) kind() string     { return ledger.KindRolledBack }
+func (rollbackFailed) kind() string { return ledger.KindRollbackFailed }
+
+func (b blocked) data() eventData     { return eventData{Reason: b.reason, Cause: string(b.cause)} }
+func (q quarantined) data() eventData { return eventData{Reason: q.reason} }
+func (e expired) data() eventData     { return eventData{Reason: e.reason} }
+func (r readmit) data() eventData {
+	return eventData{Reason: fmt.Sprintf("judged again: what set it aside (%s) is gone", r.cause),
+		Cause: string(newCause(causeReadmitted, string(r.cause)))}
+}
+func (c claimed) data() eventData {
+	return eventData{Instance: c.instance, Previous: c.previous, Changes: c.changes, BurnRate: c.burn}
+}
+func (a applied) data() eventData  { return eventData{Observed: a.observed} }
+func (v verified) data() eventData { return eventData{BurnRate: v.burn} }
+func (f failed) data() eventData {
+	return eventData{Reason: f.err.Error(), Step: f.step, Observed: f.observed, BurnRate: f.burn}
+}
+func (rolledBack) data() eventData       { return eventData{} }
+func (r rollbackFailed) data() eventData { return eventData{Reason: r.err.Error(), Step: stepRollback} }
 
 // cause is the stable key of why a change waits: the kind of wait and
 // what it waits on, e.g. "window:2026-12-01T23:30:00Z",
@@ -97,6 +175,18 @@ const (
 	causeMergeMissing     = "merge-commit-missing" // the merge commit the checkout lacks
 	causeReadmitted       = "readmitted"           // the cause that has gone
 )
+
+// isError reports whether a wait for c is caused by an error rather than
+// by a rule: a target or the error budget that cannot be read, a merge
+// commit the checkout does not have. Such a wait is reported every pass
+// (Step.Error), recorded once.
+func (c cause) isError() bool {
+	switch c.kind() {
+	case causeTargetUnreadable, causeBudgetUnreadable, causeMergeMissing:
+		return true
+	}
+	return false
+}
 
 // retryable reports whether c is a cause a retry can fix although a
 // ticket was set aside (quarantined) for it: such tickets are judged

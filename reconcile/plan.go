@@ -77,7 +77,7 @@ func (p *pass) whole(tk *ticket, st ledger.TicketState) outcome {
 	case tk.problem != "" && aside:
 		return nil // set aside already
 	case tk.problem != "":
-		return stalled{kind: ledger.KindQuarantined, reason: tk.problem}
+		return quarantined{reason: tk.problem}
 	case tk.wait != nil:
 		return *tk.wait
 	case aside:
@@ -90,9 +90,7 @@ func (p *pass) whole(tk *ticket, st ledger.TicketState) outcome {
 // environments may be looked at too (they may not while this one is not
 // verified).
 func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i int, env string) (o outcome, next bool) {
-	quarantine := func(reason string) (outcome, bool) {
-		return stalled{kind: ledger.KindQuarantined, reason: reason}, false
-	}
+	quarantine := func(reason string) (outcome, bool) { return quarantined{reason: reason}, false }
 	state := st.Envs[env]
 	switch state {
 	case ledger.KindVerified:
@@ -105,7 +103,8 @@ func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i in
 			p.inFlight = append(p.inFlight, decision{tk: tk, env: env})
 			return nil, false // another reconciler is at it
 		}
-		return resume{phase: resumeAt(state), applying: p.applyingEvent(tk.id, env)}, false
+		ph, _ := leadsTo(state) // where the apply left off
+		return resume{phase: ph, applying: p.applyingEvent(tk.id, env)}, false
 	}
 
 	// Fresh (or scheduled): the gates, cheapest first.
@@ -115,7 +114,7 @@ func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i in
 		return quarantine("unreadable window")
 	}
 	if !p.now.Before(end) {
-		return stalled{kind: ledger.KindExpired, reason: "the window closed at " + end.UTC().Format(time.RFC3339) + " before the change could apply"}, false
+		return expired{reason: "the window closed at " + end.UTC().Format(time.RFC3339) + " before the change could apply"}, false
 	}
 	if i > 0 {
 		prev := tk.t.Environments[i-1]
@@ -162,8 +161,8 @@ func (p *pass) step(ctx context.Context, tk *ticket, st ledger.TicketState, i in
 }
 
 // dependencies returns what tk's dependsOn make of it in env: blocked
-// while one is not verified there yet, stalled when one never will be,
-// nil when they are all verified.
+// while one is not verified there yet, quarantined when one never will
+// be, nil when they are all verified.
 func (p *pass) dependencies(tk *ticket, env string) outcome {
 	for _, dep := range tk.t.DependsOn {
 		st := p.log.State(dep)
@@ -175,7 +174,7 @@ func (p *pass) dependencies(tk *ticket, env string) outcome {
 			// Set aside for a cause that may go: it is judged again.
 			return blocked{cause: newCause(causeDependency, dep), reason: fmt.Sprintf("waiting for %s, set aside until it is judged again", dep)}
 		default:
-			return stalled{kind: ledger.KindQuarantined, reason: fmt.Sprintf("dependency %s is %s", dep, st.Status)}
+			return quarantined{reason: fmt.Sprintf("dependency %s is %s", dep, st.Status)}
 		}
 		envs := []string{env}
 		if _, ok := st.Envs[env]; !ok {
@@ -188,7 +187,7 @@ func (p *pass) dependencies(tk *ticket, env string) outcome {
 			switch k := st.Envs[e]; {
 			case k == ledger.KindVerified:
 			case terminal(k):
-				return stalled{kind: ledger.KindQuarantined, reason: fmt.Sprintf("dependency %s ended %s in %s", dep, k, e)}
+				return quarantined{reason: fmt.Sprintf("dependency %s ended %s in %s", dep, k, e)}
 			default:
 				return blocked{cause: newCause(causeDependency, dep, e), reason: fmt.Sprintf("waiting for %s to be verified in %s", dep, e)}
 			}
@@ -252,7 +251,7 @@ func (p *pass) budget(ctx context.Context, service string, env schema.Environmen
 		}
 	}
 	unreadable := func(reason string) budget {
-		return budget{hold: &blocked{cause: newCause(causeBudgetUnreadable, service), reason: reason, err: true}}
+		return budget{hold: &blocked{cause: newCause(causeBudgetUnreadable, service), reason: reason}}
 	}
 	var b budget
 	switch {

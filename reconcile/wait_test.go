@@ -106,7 +106,9 @@ func TestFlappingTargetIsOneWait(t *testing.T) {
 }
 
 // An error budget whose burn rate (or whose error) changes at every poll
-// is one wait: the value is in the words, not in the cause.
+// is one wait: the value is in the words, not in the cause — for a daemon
+// (one reconciler, pass after pass) as for a fresh `cab reconcile` each
+// time (it knows the wait from the cause on the ledger).
 func TestErrorBudgetWaitIsRecordedOnce(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -121,30 +123,36 @@ func TestErrorBudgetWaitIsRecordedOnce(t *testing.T) {
 			cause: "budget-unreadable:payments", reason: "(trace 1)", errorStep: true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, `environments: prod: prometheus: "http://prometheus.invalid"
+		for _, fresh := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/fresh=%v", tt.name, fresh), func(t *testing.T) {
+				f := newFixture(t, `environments: prod: prometheus: "http://prometheus.invalid"
 services: payments: burnRate: {query: "slo:burn_rate:30m{service=\"payments\"}", threshold: 4}`, nil)
-			img := f.reg.push(t, "build/payments")
-			f.mergeAndSign(spec{id: "CHG-2026-0001", image: img, envs: []string{"prod"}})
-			polls := 0
-			o := f.options(f.clone())
-			o.Query = func(context.Context, string, string) (float64, error) {
-				polls++
-				return tt.query(polls)
-			}
-			r, err := reconcile.New(o)
-			require.NoError(t, err)
-			for range 5 {
-				sum, err := r.Pass(context.Background())
+				img := f.reg.push(t, "build/payments")
+				f.mergeAndSign(spec{id: "CHG-2026-0001", image: img, envs: []string{"prod"}})
+				polls := 0
+				o := f.options(f.clone())
+				o.Query = func(context.Context, string, string) (float64, error) {
+					polls++
+					return tt.query(polls)
+				}
+				r, err := reconcile.New(o)
 				require.NoError(t, err)
-				assert.Equal(t, tt.errorStep, len(sum.Steps) == 1 && sum.Steps[0].Error, "steps %+v", sum.Steps)
-			}
-			assert.Equal(t, 5, polls, "polled each pass")
-			assert.Equal(t, []string{"signed", "prod:scheduled"}, f.events()["CHG-2026-0001"])
-			d := f.data("CHG-2026-0001", "prod")
-			assert.Equal(t, tt.cause, d.Cause)
-			assert.Contains(t, d.Reason, tt.reason)
-		})
+				for i := range 5 {
+					if fresh && i > 0 {
+						r, err = reconcile.New(o)
+						require.NoError(t, err)
+					}
+					sum, err := r.Pass(context.Background())
+					require.NoError(t, err)
+					assert.Equal(t, tt.errorStep, len(sum.Steps) == 1 && sum.Steps[0].Error, "steps %+v", sum.Steps)
+				}
+				assert.Equal(t, 5, polls, "polled each pass")
+				assert.Equal(t, []string{"signed", "prod:scheduled"}, f.events()["CHG-2026-0001"])
+				d := f.data("CHG-2026-0001", "prod")
+				assert.Equal(t, tt.cause, d.Cause)
+				assert.Contains(t, d.Reason, tt.reason)
+			})
+		}
 	}
 }
 
