@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
+	"github.com/cabhq/cab/audit/logindex"
 	"github.com/cabhq/cab/internal/gitobj"
 	"github.com/cabhq/cab/ledger"
 )
@@ -315,7 +316,7 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 		}
 	}
 	st := r.res.Index
-	r.log.Debug("cab log index", "path", indexPath(gitDir), "state", st.State, "commits", st.Commits, "blobs", st.Blobs, "written", st.Written)
+	r.log.Debug("cab log index", "path", logindex.Path(gitDir), "state", st.State, "commits", st.Commits, "blobs", st.Blobs, "written", st.Written)
 	r.finishProblems()
 	return r, nil
 }
