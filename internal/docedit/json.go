@@ -228,7 +228,7 @@ func (n *jsonNode) index(key string) int {
 	return -1
 }
 
-func (n *jsonNode) Kind() Kind {
+func (n *jsonNode) nodeKind() Kind {
 	switch n.kind {
 	case jsonObject:
 		return KindMap
@@ -238,7 +238,7 @@ func (n *jsonNode) Kind() Kind {
 	return KindScalar
 }
 
-func (n *jsonNode) Scalar(src []byte) Scalar {
+func (n *jsonNode) scalar(src []byte) Scalar {
 	switch n.kind {
 	case jsonString:
 		return Scalar{ClassString, n.str}
@@ -272,7 +272,7 @@ func jsonWalk(n *jsonNode, p Path) (*jsonNode, error) {
 			if s.isIdx {
 				want = "an array"
 			}
-			return nil, fmt.Errorf("%s holds a %s, not %s: cannot reach %s", p[:i], n.Kind(), want, p)
+			return nil, fmt.Errorf("%s holds a %s, not %s: cannot reach %s", p[:i], n.nodeKind(), want, p)
 		}
 	}
 	return n, nil
@@ -293,6 +293,7 @@ func (JSON) Parse(src []byte) (Document, error) {
 	return &jsonDoc{src: src, root: root}, nil
 }
 
+// Lookup returns what p names in the document.
 func (d *jsonDoc) Lookup(p Path) (Found, error) {
 	src := d.src
 	n, err := jsonWalk(d.root, p)
@@ -305,7 +306,7 @@ func (d *jsonDoc) Lookup(p Path) (Found, error) {
 	case jsonArray:
 		return Found{Kind: KindSeq, Len: len(n.vals)}, nil
 	}
-	return Found{Kind: KindScalar, Scalar: n.Scalar(src)}, nil
+	return Found{Kind: KindScalar, Scalar: n.scalar(src)}, nil
 }
 
 // jsonStyle is how the file lays out its containers.
@@ -480,7 +481,7 @@ func jsonSplice(src []byte, root *jsonNode, o Op, st jsonStyle) (*splice, error)
 			if s.isIdx {
 				want = "an array"
 			}
-			return nil, fmt.Errorf("%s holds a %s, not %s: cannot set %s", p[:i], n.Kind(), want, p)
+			return nil, fmt.Errorf("%s holds a %s, not %s: cannot set %s", p[:i], n.nodeKind(), want, p)
 		}
 	}
 	return nil, fmt.Errorf("unreachable: %s", p)
@@ -489,13 +490,13 @@ func jsonSplice(src []byte, root *jsonNode, o Op, st jsonStyle) (*splice, error)
 func jsonReplace(src []byte, old *jsonNode, p Path, v *Value, st jsonStyle) (*splice, error) {
 	if v.sc != nil {
 		if old.kind == jsonObject || old.kind == jsonArray {
-			return nil, MismatchKindError(p, old.Kind(), "a scalar")
+			return nil, MismatchKindError(p, old.nodeKind(), "a scalar")
 		}
-		if old.Scalar(src).Equal(*v.sc) {
+		if old.scalar(src).Equal(*v.sc) {
 			return nil, nil
 		}
 	} else if old.kind != jsonNull {
-		return nil, fmt.Errorf("%s already holds a %s", p, old.Kind())
+		return nil, fmt.Errorf("%s already holds a %s", p, old.nodeKind())
 	}
 	return &splice{old.start, old.end, st.encode(v, lineIndent(src, old.start))}, nil
 }

@@ -19,6 +19,7 @@ type step struct {
 	isIdx bool
 }
 
+// String is the step as written in a path: .key or [index].
 func (s step) String() string {
 	if s.isIdx {
 		return "[" + strconv.Itoa(s.index) + "]"

@@ -79,6 +79,7 @@ func (f *yamlFile) root() *yaml.Node {
 // Parse reads a YAML stream; paths name values in its first document.
 func (YAML) Parse(src []byte) (Document, error) { return parseYAMLFile(src) }
 
+// Lookup returns what p names in the first document.
 func (f *yamlFile) Lookup(p Path) (Found, error) {
 	n, err := yamlWalk(f.root(), p, false)
 	if err != nil || n == nil {
