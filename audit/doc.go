@@ -9,9 +9,11 @@
 //
 // Log streams one Change per merged ticket (or one EventRow per ledger
 // event): who proposed, approved and signed it, and what happened in each
-// environment. It keeps a derived index under .git/cab/ that is checked
-// against git on every run, extended incrementally and rebuilt when it no
-// longer fits; git stays the source of truth.
+// environment. It reads objects through internal/gitobj, not go-git, for
+// speed. It keeps a derived index under .git/cab/ (file format: the
+// subpackage logindex) that is checked against git on every run, extended
+// incrementally and rebuilt when it no longer fits; git stays the source
+// of truth.
 //
 // ComputeMetrics measures throughput, lead times, success, rollback and
 // change failure rates and time to restore over those changes; its doc

@@ -1,37 +1,29 @@
 package audit
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"hash/crc32"
 	"math"
 	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/cabhq/cab/audit/logindex"
 	"github.com/cabhq/cab/ledger"
 )
 
 // The derived index of cab log lives in the repository's git directory,
-// at cab/log-v1.idx. It is a cache, never a source of truth: it records,
+// at cab/log-v1.idx, in the file format of package logindex; this file
+// says what it records. It is a cache, never a source of truth: it records,
 // for the main head it was built at, the first-parent chain, every commit
 // that added tickets with what the scan found, and the ledger as last
 // read; every run checks it against git (the head it describes must be on
 // the first-parent chain of the revision read, or it is rebuilt) and
 // brings it up to date by reading only what is newer. A corrupt,
 // truncated or foreign file is ignored and rewritten.
-const (
-	indexDir  = "cab"
-	indexFile = "log-v1.idx"
-	// indexMagic starts the file; indexVersion changes whenever what the
-	// scan records changes, so that an older index is rebuilt.
-	indexMagic   = "CABLOGIX"
-	indexVersion = 5
-)
+//
+// indexVersion changes whenever what the scan records changes, so that an
+// older index is rebuilt.
+const indexVersion = 5
 
 // logIndex is the content of the index.
 type logIndex struct {
@@ -51,15 +43,9 @@ type logIndex struct {
 	notes []Problem
 }
 
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
-
-// indexPath is where the index of the repository whose git directory is
-// gitDir lives.
-func indexPath(gitDir string) string { return filepath.Join(gitDir, indexDir, indexFile) }
-
 // loadIndex reads the index; nil when there is none or it is unusable.
 func (r *runner) loadIndex() *logIndex {
-	data, err := os.ReadFile(indexPath(r.gitDir))
+	data, err := os.ReadFile(logindex.Path(r.gitDir))
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			r.log.Debug("reading the cab log index", "err", err)
@@ -69,101 +55,27 @@ func (r *runner) loadIndex() *logIndex {
 	}
 	idx, err := decodeIndex(data)
 	if err != nil {
-		r.log.Debug("ignoring the cab log index", "path", indexPath(r.gitDir), "err", err)
+		r.log.Debug("ignoring the cab log index", "path", logindex.Path(r.gitDir), "err", err)
 		r.res.Index.State = "cold"
 		return nil
 	}
 	return idx
 }
 
-// saveIndex writes the index atomically: a temporary file renamed over
-// the old one, so that a reader sees the old or the new index, whole.
+// saveIndex writes the index atomically (logindex.Write).
 func (r *runner) saveIndex() error {
-	data := encodeIndex(r.idx)
-	dir := filepath.Join(r.gitDir, indexDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, indexFile+".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), indexPath(r.gitDir)); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return logindex.Write(r.gitDir, encodeIndex(r.idx))
 }
 
-// indexWriter encodes the index: varints, 20-byte hashes, and strings as
-// references into one table of distinct strings, written first so that
-// decoding allocates it once.
-type indexWriter struct {
-	body    []byte
-	strs    []byte
-	offsets map[string]int
-}
-
-func (w *indexWriter) uvarint(v uint64) { w.body = binary.AppendUvarint(w.body, v) }
-func (w *indexWriter) varint(v int64)   { w.body = binary.AppendVarint(w.body, v) }
-func (w *indexWriter) hash(h plumbing.Hash) {
-	w.body = append(w.body, h[:]...)
-}
-func (w *indexWriter) bool(b bool) {
-	if b {
-		w.body = append(w.body, 1)
-	} else {
-		w.body = append(w.body, 0)
-	}
-}
-func (w *indexWriter) time(t time.Time) {
-	if t.IsZero() {
-		w.bool(false)
-		return
-	}
-	w.bool(true)
-	w.varint(t.Unix())
-	w.uvarint(uint64(t.Nanosecond()))
-}
-func (w *indexWriter) str(s string) {
-	off, ok := w.offsets[s]
-	if !ok {
-		off = len(w.strs)
-		w.strs = append(w.strs, s...)
-		w.offsets[s] = off
-	}
-	w.uvarint(uint64(off))
-	w.uvarint(uint64(len(s)))
-}
-func (w *indexWriter) strList(ss []string) {
-	w.uvarint(uint64(len(ss)))
-	for _, s := range ss {
-		w.str(s)
-	}
-}
-
+// encodeIndex writes idx as an index file.
 func encodeIndex(idx *logIndex) []byte {
-	w := &indexWriter{offsets: map[string]int{}}
-	w.bool(idx.mainRead)
+	var w logindex.Encoder
+	w.Bool(idx.mainRead)
 	if idx.mainRead {
-		w.hash(idx.head)
-		w.uvarint(uint64(len(idx.chain)))
+		w.Hash(idx.head)
+		w.Uvarint(uint64(len(idx.chain)))
 		for _, h := range idx.chain {
-			w.hash(h)
+			w.Hash(h)
 		}
 		// Totals first, so that decoding allocates the tickets and their
 		// environments once for all merges.
@@ -174,400 +86,270 @@ func encodeIndex(idx *logIndex) []byte {
 				envs += len(m.Tickets[i].Environments)
 			}
 		}
-		w.uvarint(uint64(tickets))
-		w.uvarint(uint64(envs))
-		w.uvarint(uint64(len(idx.merges)))
+		w.Uvarint(uint64(tickets))
+		w.Uvarint(uint64(envs))
+		w.Uvarint(uint64(len(idx.merges)))
 		for _, m := range idx.merges {
-			w.hash(m.Commit)
-			w.hash(m.Parent)
-			w.time(m.Time)
-			w.str(m.Author)
-			w.uvarint(uint64(m.PR))
-			w.bool(m.OpenedKnown)
-			w.time(m.Opened)
-			w.uvarint(uint64(m.pos))
-			w.uvarint(uint64(len(m.Tickets)))
+			w.Hash(m.Commit)
+			w.Hash(m.Parent)
+			w.Time(m.Time)
+			w.Str(m.Author)
+			w.Uvarint(uint64(m.PR))
+			w.Bool(m.OpenedKnown)
+			w.Time(m.Opened)
+			w.Uvarint(uint64(m.pos))
+			w.Uvarint(uint64(len(m.Tickets)))
 			for i := range m.Tickets {
 				t := &m.Tickets[i]
-				w.str(t.Path)
-				w.uvarint(uint64(t.Mode))
-				w.hash(t.Blob)
-				w.str(t.ID)
-				w.str(t.Service)
-				w.bool(t.MetaRead)
+				w.Str(t.Path)
+				w.Uvarint(uint64(t.Mode))
+				w.Hash(t.Blob)
+				w.Str(t.ID)
+				w.Str(t.Service)
+				w.Bool(t.MetaRead)
 				if t.MetaRead {
-					w.str(t.Title)
-					w.str(t.Kind)
-					w.str(t.Risk)
-					w.str(t.Owner)
-					w.strList(t.Environments)
-					w.strList(t.Fixes)
-					w.str(t.PostReviewOf)
-					w.str(t.Problem)
+					w.Str(t.Title)
+					w.Str(t.Kind)
+					w.Str(t.Risk)
+					w.Str(t.Owner)
+					w.Strs(t.Environments)
+					w.Strs(t.Fixes)
+					w.Str(t.PostReviewOf)
+					w.Str(t.Problem)
 				}
 			}
 		}
 	}
-	w.str(idx.ledgerRef)
+	w.Str(idx.ledgerRef)
 	v := idx.ledger
 	if v == nil {
 		v = &ledgerView{}
 	}
-	w.hash(v.Head)
-	w.hash(v.Tree)
-	w.strList(v.Problems)
-	w.uvarint(uint64(len(v.Tickets)))
+	w.Hash(v.Head)
+	w.Hash(v.Tree)
+	w.Strs(v.Problems)
+	w.Uvarint(uint64(len(v.Tickets)))
 	for _, t := range v.Tickets {
-		w.str(t.ID)
-		w.hash(t.Tree)
-		w.strList(t.Problems)
-		w.uvarint(uint64(len(t.Events)))
+		w.Str(t.ID)
+		w.Hash(t.Tree)
+		w.Strs(t.Problems)
+		w.Uvarint(uint64(len(t.Events)))
 		for _, ev := range t.Events {
-			w.uvarint(uint64(ev.Seq))
-			w.str(ev.Kind)
-			w.str(ev.Env)
-			w.time(ev.At)
-			w.str(ev.Actor)
-			w.str(ev.Commit)
-			w.str(ev.Reason)
-			w.str(ev.Cause)
-			w.bool(ev.BurnRate != nil)
+			w.Uvarint(uint64(ev.Seq))
+			w.Str(ev.Kind)
+			w.Str(ev.Env)
+			w.Time(ev.At)
+			w.Str(ev.Actor)
+			w.Str(ev.Commit)
+			w.Str(ev.Reason)
+			w.Str(ev.Cause)
+			w.Bool(ev.BurnRate != nil)
 			if b := ev.BurnRate; b != nil {
-				w.uvarint(math.Float64bits(b.Value))
-				w.str(b.Query)
-				w.str(b.Server)
-				w.time(b.At)
+				w.Uvarint(math.Float64bits(b.Value))
+				w.Str(b.Query)
+				w.Str(b.Server)
+				w.Time(b.At)
 			}
-			w.bool(ev.Signed != nil)
+			w.Bool(ev.Signed != nil)
 			if s := ev.Signed; s != nil {
-				w.uvarint(uint64(s.PR))
-				w.str(s.Author)
-				w.str(s.Merger)
-				w.uvarint(uint64(len(s.Approvals)))
+				w.Uvarint(uint64(s.PR))
+				w.Str(s.Author)
+				w.Str(s.Merger)
+				w.Uvarint(uint64(len(s.Approvals)))
 				for _, a := range s.Approvals {
-					w.str(a.ID)
-					w.str(a.Login)
-					w.time(a.At)
+					w.Str(a.ID)
+					w.Str(a.Login)
+					w.Time(a.At)
 				}
-				w.time(s.SignedAt)
-				w.str(s.Repository)
-				w.strList(s.Environments)
-				w.str(s.KeyID)
+				w.Time(s.SignedAt)
+				w.Str(s.Repository)
+				w.Strs(s.Environments)
+				w.Str(s.KeyID)
 			}
 		}
 	}
-	w.uvarint(uint64(len(idx.notes)))
+	w.Uvarint(uint64(len(idx.notes)))
 	for _, n := range idx.notes {
-		w.str(n.Ticket)
-		w.str(n.What)
-		w.str(n.Message)
+		w.Str(n.Ticket)
+		w.Str(n.What)
+		w.Str(n.Message)
 	}
 
-	out := make([]byte, 0, len(indexMagic)+16+len(w.strs)+len(w.body)+4)
-	out = append(out, indexMagic...)
-	out = binary.AppendUvarint(out, indexVersion)
-	out = binary.AppendUvarint(out, uint64(len(w.strs)))
-	out = append(out, w.strs...)
-	out = append(out, w.body...)
-	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, crcTable))
+	return w.File(indexVersion)
 }
 
-// errCorruptIndex is wrapped by every decoding error.
-var errCorruptIndex = errors.New("corrupt cab log index")
-
-// indexReader decodes what indexWriter wrote, failing (sticky) on the
-// first malformed value.
-type indexReader struct {
-	b    []byte
-	strs string
-	err  error
-}
-
-func (r *indexReader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s", errCorruptIndex, what)
-	}
-}
-
-func (r *indexReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("bad varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *indexReader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail("bad varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-// count reads a length, refusing one larger than the bytes left could
-// hold (each element takes at least min bytes).
-func (r *indexReader) count(min int) int {
-	n := r.uvarint()
-	if n > uint64(len(r.b)/min) {
-		r.fail("count out of range")
-		return 0
-	}
-	return int(n)
-}
-
-func (r *indexReader) hash() plumbing.Hash {
-	var h plumbing.Hash
-	if r.err != nil {
-		return h
-	}
-	if len(r.b) < len(h) {
-		r.fail("truncated hash")
-		return h
-	}
-	copy(h[:], r.b)
-	r.b = r.b[len(h):]
-	return h
-}
-
-func (r *indexReader) bool() bool {
-	if r.err != nil {
-		return false
-	}
-	if len(r.b) == 0 || r.b[0] > 1 {
-		r.fail("bad flag")
-		return false
-	}
-	v := r.b[0] == 1
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *indexReader) time() time.Time {
-	if !r.bool() {
-		return time.Time{}
-	}
-	sec := r.varint()
-	nsec := r.uvarint()
-	if nsec >= 1e9 {
-		r.fail("bad time")
-		return time.Time{}
-	}
-	return time.Unix(sec, int64(nsec)).UTC()
-}
-
-func (r *indexReader) str() string {
-	off, n := r.uvarint(), r.uvarint()
-	if r.err != nil {
-		return ""
-	}
-	if off > uint64(len(r.strs)) || n > uint64(len(r.strs))-off {
-		r.fail("string out of range")
-		return ""
-	}
-	return r.strs[off : off+n]
-}
-
-func (r *indexReader) strList() []string {
-	n := r.count(2)
-	if n == 0 {
-		return nil
-	}
-	out := make([]string, n)
-	for i := range out {
-		out[i] = r.str()
-	}
-	return out
-}
-
+// decodeIndex reads an index file.
 func decodeIndex(data []byte) (*logIndex, error) {
-	if len(data) < len(indexMagic)+4 || !bytes.HasPrefix(data, []byte(indexMagic)) {
-		return nil, fmt.Errorf("%w: not a cab log index", errCorruptIndex)
+	r, err := logindex.Open(data, indexVersion)
+	if err != nil {
+		return nil, err
 	}
-	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
-	if crc32.Checksum(body, crcTable) != sum {
-		return nil, fmt.Errorf("%w: checksum mismatch", errCorruptIndex)
-	}
-	return decodeIndexBody(body[len(indexMagic):])
+	return decodeRecords(r)
 }
 
 // decodeIndexBody decodes what follows the magic, up to the checksum.
 func decodeIndexBody(body []byte) (*logIndex, error) {
-	r := &indexReader{b: body}
-	if v := r.uvarint(); v != indexVersion {
-		return nil, fmt.Errorf("%w: version %d, want %d", errCorruptIndex, v, indexVersion)
+	r, err := logindex.OpenBody(body, indexVersion)
+	if err != nil {
+		return nil, err
 	}
-	n := r.uvarint()
-	if r.err != nil || n > uint64(len(r.b)) {
-		return nil, fmt.Errorf("%w: bad string table", errCorruptIndex)
-	}
-	r.strs, r.b = string(r.b[:n]), r.b[n:]
+	return decodeRecords(r)
+}
 
+// decodeRecords reads what encodeIndex wrote.
+func decodeRecords(r *logindex.Decoder) (*logIndex, error) {
 	idx := &logIndex{}
-	idx.mainRead = r.bool()
+	idx.mainRead = r.Bool()
 	if idx.mainRead {
-		idx.head = r.hash()
-		idx.chain = make([]plumbing.Hash, r.count(20))
+		idx.head = r.Hash()
+		idx.chain = make([]plumbing.Hash, r.Count(20))
 		for i := range idx.chain {
-			idx.chain[i] = r.hash()
+			idx.chain[i] = r.Hash()
 		}
-		ticketPool := make([]ticketRec, r.count(28))
-		envPool := make([]string, r.count(2))
-		nm := r.count(45)
+		ticketPool := make([]ticketRec, r.Count(28))
+		envPool := make([]string, r.Count(2))
+		nm := r.Count(45)
 		recs := make([]mergeRec, nm)
 		idx.merges = make([]*mergeRec, nm)
 		for i := range recs {
 			m := &recs[i]
 			idx.merges[i] = m
-			m.Commit = r.hash()
-			m.Parent = r.hash()
-			m.Time = r.time()
-			m.Author = r.str()
-			pr := r.uvarint()
+			m.Commit = r.Hash()
+			m.Parent = r.Hash()
+			m.Time = r.Time()
+			m.Author = r.Str()
+			pr := r.Uvarint()
 			if pr > math.MaxInt64 {
-				r.fail("bad pull request number")
+				r.Fail("bad pull request number")
 			}
 			m.PR = int64(pr)
-			m.OpenedKnown = r.bool()
-			m.Opened = r.time()
-			pos := r.uvarint()
+			m.OpenedKnown = r.Bool()
+			m.Opened = r.Time()
+			pos := r.Uvarint()
 			if pos >= uint64(len(idx.chain)) || (i > 0 && int(pos) <= recs[i-1].pos) {
-				r.fail("merge position out of order")
+				r.Fail("merge position out of order")
 			}
 			m.pos = int(pos)
-			nt := r.count(28)
+			nt := r.Count(28)
 			if nt > len(ticketPool) {
-				r.fail("more tickets than the total")
-				return nil, r.err
+				r.Fail("more tickets than the total")
+				return nil, r.Err()
 			}
 			m.Tickets, ticketPool = ticketPool[:nt:nt], ticketPool[nt:]
 			for j := range m.Tickets {
 				t := &m.Tickets[j]
-				t.Path = r.str()
-				mode := r.uvarint()
+				t.Path = r.Str()
+				mode := r.Uvarint()
 				if mode > math.MaxUint32 {
-					r.fail("bad mode")
+					r.Fail("bad mode")
 				}
 				t.Mode = uint32(mode)
-				t.Blob = r.hash()
-				t.ID = r.str()
-				t.Service = r.str()
-				t.MetaRead = r.bool()
+				t.Blob = r.Hash()
+				t.ID = r.Str()
+				t.Service = r.Str()
+				t.MetaRead = r.Bool()
 				if t.MetaRead {
-					t.Title = r.str()
-					t.Kind = r.str()
-					t.Risk = r.str()
-					t.Owner = r.str()
-					ne := r.count(2)
+					t.Title = r.Str()
+					t.Kind = r.Str()
+					t.Risk = r.Str()
+					t.Owner = r.Str()
+					ne := r.Count(2)
 					if ne > len(envPool) {
-						r.fail("more environments than the total")
-						return nil, r.err
+						r.Fail("more environments than the total")
+						return nil, r.Err()
 					}
 					if ne > 0 {
 						t.Environments, envPool = envPool[:ne:ne], envPool[ne:]
 						for k := range t.Environments {
-							t.Environments[k] = r.str()
+							t.Environments[k] = r.Str()
 						}
 					}
-					t.Fixes = r.strList()
-					t.PostReviewOf = r.str()
-					t.Problem = r.str()
+					t.Fixes = r.Strs()
+					t.PostReviewOf = r.Str()
+					t.Problem = r.Str()
 				}
 			}
-			if r.err != nil {
-				return nil, r.err
+			if r.Err() != nil {
+				return nil, r.Err()
 			}
 		}
 		if len(idx.chain) == 0 || idx.chain[0] != idx.head {
-			r.fail("chain does not start at the head")
+			r.Fail("chain does not start at the head")
 		}
 	}
-	idx.ledgerRef = r.str()
+	idx.ledgerRef = r.Str()
 	v := &ledgerView{}
 	idx.ledger = v
-	v.Head = r.hash()
-	v.Tree = r.hash()
-	v.Problems = r.strList()
-	v.Tickets = make([]*ledgerTicket, r.count(24))
+	v.Head = r.Hash()
+	v.Tree = r.Hash()
+	v.Problems = r.Strs()
+	v.Tickets = make([]*ledgerTicket, r.Count(24))
 	for i := range v.Tickets {
 		t := &ledgerTicket{}
 		v.Tickets[i] = t
-		t.ID = r.str()
-		t.Tree = r.hash()
-		t.Problems = r.strList()
-		t.Events = make([]ledgerEvent, r.count(10))
+		t.ID = r.Str()
+		t.Tree = r.Hash()
+		t.Problems = r.Strs()
+		t.Events = make([]ledgerEvent, r.Count(10))
 		for j := range t.Events {
 			ev := &t.Events[j]
-			seq := r.uvarint()
+			seq := r.Uvarint()
 			if seq > math.MaxInt32 {
-				r.fail("bad sequence number")
+				r.Fail("bad sequence number")
 			}
 			ev.Seq = int(seq)
-			ev.Kind = r.str()
-			ev.Env = r.str()
-			ev.At = r.time()
-			ev.Actor = r.str()
-			ev.Commit = r.str()
-			ev.Reason = r.str()
-			ev.Cause = r.str()
-			if r.bool() {
-				b := &ledger.BurnRate{Value: math.Float64frombits(r.uvarint())}
-				b.Query = r.str()
-				b.Server = r.str()
-				b.At = r.time()
+			ev.Kind = r.Str()
+			ev.Env = r.Str()
+			ev.At = r.Time()
+			ev.Actor = r.Str()
+			ev.Commit = r.Str()
+			ev.Reason = r.Str()
+			ev.Cause = r.Str()
+			if r.Bool() {
+				b := &ledger.BurnRate{Value: math.Float64frombits(r.Uvarint())}
+				b.Query = r.Str()
+				b.Server = r.Str()
+				b.At = r.Time()
 				ev.BurnRate = b
 			}
-			if r.bool() {
+			if r.Bool() {
 				s := &signedInfo{}
 				ev.Signed = s
-				pr := r.uvarint()
+				pr := r.Uvarint()
 				if pr > math.MaxInt64 {
-					r.fail("bad pull request number")
+					r.Fail("bad pull request number")
 				}
 				s.PR = int64(pr)
-				s.Author = r.str()
-				s.Merger = r.str()
-				s.Approvals = make([]approval, r.count(5))
+				s.Author = r.Str()
+				s.Merger = r.Str()
+				s.Approvals = make([]approval, r.Count(5))
 				for k := range s.Approvals {
-					s.Approvals[k] = approval{ID: r.str(), Login: r.str(), At: r.time()}
+					s.Approvals[k] = approval{ID: r.Str(), Login: r.Str(), At: r.Time()}
 				}
 				if len(s.Approvals) == 0 {
 					s.Approvals = nil
 				}
-				s.SignedAt = r.time()
-				s.Repository = r.str()
-				s.Environments = r.strList()
-				s.KeyID = r.str()
+				s.SignedAt = r.Time()
+				s.Repository = r.Str()
+				s.Environments = r.Strs()
+				s.KeyID = r.Str()
 			}
 		}
 		if len(t.Events) == 0 {
 			t.Events = nil
 		}
-		if r.err != nil {
-			return nil, r.err
+		if r.Err() != nil {
+			return nil, r.Err()
 		}
 		if i > 0 && v.Tickets[i-1].ID >= t.ID {
-			r.fail("ledger tickets out of order")
+			r.Fail("ledger tickets out of order")
 		}
 	}
-	for range r.count(6) {
-		idx.notes = append(idx.notes, Problem{Ticket: r.str(), What: r.str(), Message: r.str()})
+	for range r.Count(6) {
+		idx.notes = append(idx.notes, Problem{Ticket: r.Str(), What: r.Str(), Message: r.Str()})
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", errCorruptIndex, len(r.b))
+	if err := r.Done(); err != nil {
+		return nil, err
 	}
 	return idx, nil
 }

@@ -4,17 +4,17 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cabhq/cab/audit/logindex"
 )
 
-func indexFileOf(h *history) string { return filepath.Join(h.dir, ".git", indexDir, indexFile) }
+func indexFileOf(h *history) string { return logindex.Path(filepath.Join(h.dir, ".git")) }
 
 // runState runs Log and returns the rows and how the index served.
 func runState(t *testing.T, h *history, o LogOptions) ([]*Change, IndexStats) {
@@ -120,7 +120,7 @@ func TestIndexDamagedIsRebuilt(t *testing.T) {
 		{"truncated", func(b []byte) []byte { return b[:len(b)/2] }},
 		{"empty", func([]byte) []byte { return nil }},
 		{"a flipped bit", func(b []byte) []byte { b[len(b)/3] ^= 0x10; return b }},
-		{"another version", func(b []byte) []byte { b[len(indexMagic)] = 99; return b }},
+		{"another version", func(b []byte) []byte { b[len(logindex.Magic)] = 99; return b }},
 		{"not an index", func([]byte) []byte { return []byte("hello") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -182,27 +182,15 @@ func TestVerifyIndexFindsAndFixesAForgedIndex(t *testing.T) {
 }
 
 func FuzzDecodeIndex(f *testing.F) {
-	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-	h1, h2 := plumbing.NewHash(strings.Repeat("1", 40)), plumbing.NewHash(strings.Repeat("2", 40))
-	idx := &logIndex{mainRead: true, head: h1, chain: []plumbing.Hash{h1, h2},
-		merges: []*mergeRec{{Commit: h1, Parent: h2, Time: at, Author: "a@example.com", PR: 7, OpenedKnown: true, Opened: at,
-			Tickets: []ticketRec{{Path: "changes/s/CHG-2026-0001.cue", Mode: 0o100644, Blob: h2, ID: "CHG-2026-0001", Service: "s",
-				MetaRead: true, Title: "t", Kind: "normal", Risk: "low", Owner: "o", Environments: []string{"staging", "prod"}}, {Path: "p"}}}},
-		ledgerRef: "refs/heads/cab/ledger",
-		ledger: &ledgerView{Head: h2, Tree: h1, Problems: []string{"x"}, Tickets: []*ledgerTicket{{ID: "CHG-2026-0001", Tree: h2,
-			Problems: []string{"gap"}, Events: []ledgerEvent{{Seq: 1, Kind: "signed", At: at, Actor: "ci", Commit: "c", Reason: "r",
-				Signed: &signedInfo{PR: 7, Author: "github:1", Approvals: []approval{{ID: "github:2", Login: "b", At: at}}, SignedAt: at,
-					Repository: "github.com/a/b", Environments: []string{"prod"}, KeyID: "k"}}}}}},
-		notes: []Problem{{Ticket: "CHG-2026-0001", What: ProblemLedgerRewritten, Message: "m"}},
-	}
+	idx := sampleIndex()
 	full := encodeIndex(idx)
-	body := full[len(indexMagic) : len(full)-4]
+	body := full[len(logindex.Magic) : len(full)-4]
 	got, err := decodeIndexBody(body)
 	require.NoError(f, err)
 	require.Empty(f, compareIndex(got, idx))
 	f.Add(body)
 	empty := encodeIndex(&logIndex{})
-	f.Add(empty[len(indexMagic) : len(empty)-4])
+	f.Add(empty[len(logindex.Magic) : len(empty)-4])
 	f.Fuzz(func(t *testing.T, body []byte) {
 		idx, err := decodeIndexBody(body)
 		if err != nil {

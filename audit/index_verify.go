@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"slices"
+
+	"github.com/cabhq/cab/audit/logindex"
 )
 
 // IndexReport is the verdict of VerifyIndex.
@@ -29,7 +31,7 @@ func VerifyIndex(ctx context.Context, o LogOptions) (*IndexReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(indexPath(r.gitDir))
+	data, err := os.ReadFile(logindex.Path(r.gitDir))
 	if err != nil {
 		return nil, fmt.Errorf("reading the index: %w", err)
 	}

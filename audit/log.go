@@ -17,6 +17,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
+	"github.com/cabhq/cab/audit/logindex"
+	"github.com/cabhq/cab/internal/gitobj"
 	"github.com/cabhq/cab/ledger"
 )
 
@@ -205,7 +207,7 @@ type runner struct {
 	o      LogOptions
 	repo   *git.Repository
 	gitDir string
-	obj    *objects
+	obj    *gitobj.Reader
 	log    *slog.Logger
 	res    *LogResult
 	ledger *ledgerView
@@ -251,14 +253,14 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	obj, err := openObjects(objDir, repo.Storer)
+	obj, err := gitobj.Open(objDir, repo.Storer)
 	if err != nil {
 		return nil, err
 	}
-	defer obj.close()
+	defer obj.Close()
 	r := &runner{o: o, repo: repo, gitDir: gitDir, obj: obj, log: o.Logger,
 		res: &LogResult{Problems: []Problem{}, MainHead: plumbing.ZeroHash.String(), LedgerHead: plumbing.ZeroHash.String()}}
-	r.reader = &mainWalker{obj: obj.clone()}
+	r.reader = &mainWalker{obj: obj.Clone()}
 
 	head, err := r.resolveMain()
 	if err != nil {
@@ -292,7 +294,7 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 		r.idx = &logIndex{}
 	}
 	r.ledgerDone = make(chan ledgerResult, 1)
-	ledgerObj := obj.clone()
+	ledgerObj := &objects{obj.Clone()}
 	go func() {
 		l, err := r.readLedger(ledgerObj, prevIdx, ledgerRef, ledgerHead)
 		r.ledgerDone <- ledgerResult{read: l, ref: ledgerRef, err: err}
@@ -314,7 +316,7 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 		}
 	}
 	st := r.res.Index
-	r.log.Debug("cab log index", "path", indexPath(gitDir), "state", st.State, "commits", st.Commits, "blobs", st.Blobs, "written", st.Written)
+	r.log.Debug("cab log index", "path", logindex.Path(gitDir), "state", st.State, "commits", st.Commits, "blobs", st.Blobs, "written", st.Written)
 	r.finishProblems()
 	return r, nil
 }
@@ -366,7 +368,7 @@ func (r *runner) resolveMain() (plumbing.Hash, error) {
 // resolveRef looks rev up as git does for a plain name: a full hash, then
 // the refs in their order of precedence.
 func (r *runner) resolveRef(rev string) (plumbing.Hash, bool) {
-	if h, ok := parseHex([]byte(rev)); ok {
+	if h, ok := gitobj.ParseHex([]byte(rev)); ok {
 		return h, true
 	}
 	for _, name := range []string{rev, "refs/" + rev, "refs/tags/" + rev, "refs/heads/" + rev, "refs/remotes/" + rev, "refs/remotes/" + rev + "/HEAD"} {
@@ -381,21 +383,21 @@ func (r *runner) resolveRef(rev string) (plumbing.Hash, bool) {
 // peel follows annotated tags to the commit they point at.
 func (r *runner) peel(h plumbing.Hash) (plumbing.Hash, error) {
 	for range 10 {
-		t, data, err := r.obj.read(h)
+		t, data, err := r.obj.Read(h)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("revision %q: %w", r.o.Rev, err)
 		}
 		switch t {
-		case objCommit:
+		case gitobj.TypeCommit:
 			return h, nil
-		case objTag:
-			target, ok := tagTarget(data)
+		case gitobj.TypeTag:
+			target, ok := gitobj.TagTarget(data)
 			if !ok {
 				return plumbing.ZeroHash, fmt.Errorf("revision %q: malformed tag %s", r.o.Rev, h)
 			}
 			h = target
 		default:
-			return plumbing.ZeroHash, fmt.Errorf("revision %q names a %s, not a commit", r.o.Rev, typeName(t))
+			return plumbing.ZeroHash, fmt.Errorf("revision %q names a %s, not a commit", r.o.Rev, t)
 		}
 	}
 	return plumbing.ZeroHash, fmt.Errorf("revision %q: too many nested tags", r.o.Rev)
@@ -498,11 +500,7 @@ func (r *runner) readLedger(obj *objects, idx *logIndex, name plumbing.Reference
 // lock the readers' fallback takes: go-git's storage is not safe for
 // concurrent use.
 func (r *runner) withGoGit(f func() error) error {
-	if fb := r.obj.fallback; fb != nil {
-		fb.mu.Lock()
-		defer fb.mu.Unlock()
-	}
-	return f()
+	return r.obj.WithFallback(f)
 }
 
 // workers is how many goroutines read objects at once.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/audit/logindex"
 	"github.com/cabhq/cab/bench/synth"
 )
 
@@ -56,7 +57,7 @@ func benchLog(b *testing.B, dir string, o LogOptions, prepare func()) {
 // one quarter: cold (no index) and warm (index up to date).
 func BenchmarkLog(b *testing.B) {
 	dir := benchRepo(b)
-	index := filepath.Join(dir, ".git", indexDir)
+	index := filepath.Dir(logindex.Path(filepath.Join(dir, ".git")))
 	for name, f := range map[string]Filter{
 		"all":     {},
 		"service": {Services: []string{"checkout-api"}},
@@ -78,7 +79,7 @@ func BenchmarkLog(b *testing.B) {
 func BenchmarkDecodeIndex(b *testing.B) {
 	dir := benchRepo(b)
 	logOnce(b, dir, LogOptions{})
-	data, err := os.ReadFile(filepath.Join(dir, ".git", indexDir, indexFile))
+	data, err := os.ReadFile(logindex.Path(filepath.Join(dir, ".git")))
 	require.NoError(b, err)
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()

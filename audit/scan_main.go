@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/cabhq/cab/forge"
+	"github.com/cabhq/cab/internal/gitobj"
 )
 
 // mergeRec is a commit of the main line that added tickets, as the scan
@@ -67,7 +68,7 @@ type ticketRec struct {
 
 // mainWalker walks main by first parent.
 type mainWalker struct {
-	obj *objects
+	obj *gitobj.Reader
 	// progress, when set, is called now and then with the number of
 	// commits walked so far.
 	progress func(commits int)
@@ -96,12 +97,12 @@ func (w *mainWalker) walk(ctx context.Context, head plumbing.Hash, stop func(plu
 }
 
 // commit reads commit h and the tree id of its changes/ directory.
-func (w *mainWalker) commit(h plumbing.Hash) (*commitInfo, plumbing.Hash, error) {
-	data, err := w.obj.readType(h, objCommit)
+func (w *mainWalker) commit(h plumbing.Hash) (*gitobj.Commit, plumbing.Hash, error) {
+	data, err := w.obj.ReadType(h, gitobj.TypeCommit)
 	if err != nil {
 		return nil, plumbing.ZeroHash, fmt.Errorf("reading commit %s: %w", h, err)
 	}
-	c, err := parseCommit(h, data)
+	c, err := gitobj.ParseCommit(h, data)
 	if err != nil {
 		return nil, plumbing.ZeroHash, err
 	}
@@ -120,12 +121,12 @@ func (w *mainWalker) changesOf(h plumbing.Hash) (plumbing.Hash, error) {
 // changesTree returns the id of the changes/ tree in the root tree t
 // (zero when there is none).
 func (w *mainWalker) changesTree(t plumbing.Hash) (plumbing.Hash, error) {
-	root, err := w.obj.readType(t, objTree)
+	root, err := w.obj.ReadType(t, gitobj.TypeTree)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	e, ok, err := findEntry(root, "changes")
-	if err != nil || !ok || !e.isTree() {
+	e, ok, err := gitobj.FindEntry(root, "changes")
+	if err != nil || !ok || !e.IsTree() {
 		return plumbing.ZeroHash, err
 	}
 	return e.Hash, nil
@@ -133,7 +134,7 @@ func (w *mainWalker) changesTree(t plumbing.Hash) (plumbing.Hash, error) {
 
 // merge builds the record of commit c, whose changes/ tree went from a to
 // b; nil when it added no ticket.
-func (w *mainWalker) merge(c *commitInfo, a, b plumbing.Hash) (*mergeRec, error) {
+func (w *mainWalker) merge(c *gitobj.Commit, a, b plumbing.Hash) (*mergeRec, error) {
 	var added []treeEntryAt
 	if err := w.added(a, b, "changes", &added); err != nil {
 		return nil, fmt.Errorf("comparing commit %s with its first parent: %w", c.Hash, err)
@@ -146,11 +147,11 @@ func (w *mainWalker) merge(c *commitInfo, a, b plumbing.Hash) (*mergeRec, error)
 		m.Parent = c.Parents[0]
 	}
 	if len(c.Parents) > 1 {
-		data, err := w.obj.readType(c.Parents[1], objCommit)
+		data, err := w.obj.ReadType(c.Parents[1], gitobj.TypeCommit)
 		if err != nil {
 			return nil, fmt.Errorf("reading commit %s: %w", c.Parents[1], err)
 		}
-		second, err := parseCommit(c.Parents[1], data)
+		second, err := gitobj.ParseCommit(c.Parents[1], data)
 		if err != nil {
 			return nil, err
 		}
@@ -176,11 +177,11 @@ func (w *mainWalker) readMeta(t *ticketRec) {
 		return
 	}
 	t.MetaRead = true
-	if t.Mode == modeSubmodule || t.Mode == 0o120000 {
+	if t.Mode == gitobj.ModeSubmodule || t.Mode == 0o120000 {
 		t.Problem = "not a regular file"
 		return
 	}
-	src, err := w.obj.readType(t.Blob, objBlob)
+	src, err := w.obj.ReadType(t.Blob, gitobj.TypeBlob)
 	if err != nil {
 		t.Problem = "unreadable: " + err.Error()
 		return
@@ -199,11 +200,11 @@ func (w *mainWalker) added(a, b plumbing.Hash, prefix string, out *[]treeEntryAt
 	var ta, tb []byte
 	var err error
 	if !a.IsZero() {
-		if ta, err = w.obj.readType(a, objTree); err != nil {
+		if ta, err = w.obj.ReadType(a, gitobj.TypeTree); err != nil {
 			return fmt.Errorf("reading %s/: %w", prefix, err)
 		}
 	}
-	if tb, err = w.obj.readType(b, objTree); err != nil {
+	if tb, err = w.obj.ReadType(b, gitobj.TypeTree); err != nil {
 		return fmt.Errorf("reading %s/: %w", prefix, err)
 	}
 	for {
@@ -220,25 +221,25 @@ func (w *mainWalker) added(a, b plumbing.Hash, prefix string, out *[]treeEntryAt
 		if len(tb) == 0 {
 			return nil
 		}
-		eb, restB, err := nextEntry(tb)
+		eb, restB, err := gitobj.NextEntry(tb)
 		if err != nil {
 			return fmt.Errorf("reading %s/: %w", prefix, err)
 		}
 		c := 1 // only in b
-		var ea treeEntry
+		var ea gitobj.TreeEntry
 		var restA []byte
 		if len(ta) > 0 {
-			if ea, restA, err = nextEntry(ta); err != nil {
+			if ea, restA, err = gitobj.NextEntry(ta); err != nil {
 				return fmt.Errorf("reading %s/: %w", prefix, err)
 			}
-			c = compareEntries(&ea, &eb)
+			c = gitobj.CompareEntries(&ea, &eb)
 		}
 		switch {
 		case c < 0: // only in a: deleted
 			ta = restA
 			continue
 		case c == 0: // in both, changed
-			if ea.Hash != eb.Hash && eb.isTree() && !refusedName(eb.Name) {
+			if ea.Hash != eb.Hash && eb.IsTree() && !refusedName(eb.Name) {
 				if err := w.added(ea.Hash, eb.Hash, prefix+"/"+string(eb.Name), out); err != nil {
 					return err
 				}
@@ -247,7 +248,7 @@ func (w *mainWalker) added(a, b plumbing.Hash, prefix string, out *[]treeEntryAt
 		default: // only in b: added
 			if !refusedName(eb.Name) {
 				p := prefix + "/" + string(eb.Name)
-				if eb.isTree() {
+				if eb.IsTree() {
 					if err := w.added(plumbing.ZeroHash, eb.Hash, p, out); err != nil {
 						return err
 					}
@@ -277,11 +278,11 @@ const maxOpenedWalk = 10_000
 // main line (onMain).
 func (w *mainWalker) opened(m *mergeRec, onMain func(plumbing.Hash) bool) error {
 	m.OpenedKnown = true
-	data, err := w.obj.readType(m.Commit, objCommit)
+	data, err := w.obj.ReadType(m.Commit, gitobj.TypeCommit)
 	if err != nil {
 		return fmt.Errorf("reading commit %s: %w", m.Commit, err)
 	}
-	c, err := parseCommit(m.Commit, data)
+	c, err := gitobj.ParseCommit(m.Commit, data)
 	if err != nil {
 		return err
 	}
@@ -302,11 +303,11 @@ func (w *mainWalker) opened(m *mergeRec, onMain func(plumbing.Hash) bool) error 
 		if len(seen) > maxOpenedWalk {
 			return nil
 		}
-		data, err := w.obj.readType(h, objCommit)
+		data, err := w.obj.ReadType(h, gitobj.TypeCommit)
 		if err != nil {
 			return fmt.Errorf("reading commit %s: %w", h, err)
 		}
-		pc, err := parseCommit(h, data)
+		pc, err := gitobj.ParseCommit(h, data)
 		if err != nil {
 			return err
 		}

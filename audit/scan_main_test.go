@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/internal/gitobj"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -78,9 +79,9 @@ func TestWalkMatchesMainline(t *testing.T) {
 			h := randomHistory(t, seed, 40)
 			want, err := validate.Mainline(h.dir, "HEAD", plumbing.ZeroHash)
 			require.NoError(t, err)
-			obj, err := openObjects(h.dir+"/.git/objects", h.repo.Storer)
+			obj, err := gitobj.Open(h.dir+"/.git/objects", h.repo.Storer)
 			require.NoError(t, err)
-			defer obj.close()
+			defer obj.Close()
 			w := &mainWalker{obj: obj}
 			var got []validate.Merge
 			end, err := w.walk(context.Background(), h.head, func(plumbing.Hash) bool { return false }, func(m *mergeRec) error {

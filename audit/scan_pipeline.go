@@ -6,13 +6,15 @@ import (
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/cabhq/cab/internal/gitobj"
 )
 
 // pipeline configures walkPipeline.
 type pipeline struct {
 	// obj is the reader of the walking goroutine; workers read through
 	// clones of it.
-	obj     *objects
+	obj     *gitobj.Reader
 	workers int
 	// progress, when set, is called now and then with the number of main
 	// commits read.
@@ -31,7 +33,7 @@ const chunkSize = 64
 // what a worker found in them; or, for merges an index already holds,
 // just those merges to prepare.
 type chunk struct {
-	commits []*commitInfo
+	commits []*gitobj.Commit
 	// parent is the first parent of the last commit (zero: it is a root).
 	parent plumbing.Hash
 	merges []*mergeRec
@@ -90,7 +92,7 @@ func walkPipeline(ctx context.Context, p pipeline, head plumbing.Hash, stop func
 
 	var workers sync.WaitGroup
 	for range max(1, p.workers) {
-		w := &mainWalker{obj: p.obj.clone()}
+		w := &mainWalker{obj: p.obj.Clone()}
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
@@ -164,11 +166,11 @@ func readChain(ctx context.Context, p pipeline, head plumbing.Hash, stop func(pl
 		if i > maxChain {
 			return fmt.Errorf("main is longer than %d commits", maxChain)
 		}
-		data, err := p.obj.readType(cur, objCommit)
+		data, err := p.obj.ReadType(cur, gitobj.TypeCommit)
 		if err != nil {
 			return fmt.Errorf("reading commit %s: %w", cur, err)
 		}
-		ci, err := parseCommit(cur, data)
+		ci, err := gitobj.ParseCommit(cur, data)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/cabhq/cab/internal/docedit"
 	"github.com/cabhq/cab/reconcile/target"
 )
 
@@ -27,7 +28,7 @@ type spec struct {
 	branch   string   // branch of the environment repository
 	file     string   // the path in the repository, root and file joined
 	elems    []string // file split into tree entries
-	codec    codec
+	codec    docedit.Codec
 
 	// exactly one of set and image
 	set   *setSpec
@@ -35,8 +36,8 @@ type spec struct {
 }
 
 type setSpec struct {
-	path exprPath
-	want scalar
+	path docedit.Path
+	want docedit.Scalar
 }
 
 type imageSpec struct {
@@ -129,19 +130,19 @@ func newSpec(c target.Change) (*spec, error) {
 		return nil, fmt.Errorf("action %d of %s: %w", c.Index, c.Ticket, err)
 	}
 	s.file = strings.Join(s.elems, "/")
-	s.codec = yamlCodec{}
+	s.codec = docedit.YAML{}
 	if strings.EqualFold(path.Ext(s.file), ".json") {
-		s.codec = jsonCodec{}
+		s.codec = docedit.JSON{}
 	}
 	switch {
 	case (a.Set == nil) == (a.KustomizeImage == nil):
 		return nil, fmt.Errorf("action %d of %s: a git action needs exactly one of set and kustomizeImage", c.Index, c.Ticket)
 	case a.Set != nil:
-		p, err := parsePath(a.Set.Path)
+		p, err := docedit.ParsePath(a.Set.Path)
 		if err != nil {
 			return nil, fmt.Errorf("action %d of %s: set.path: %w", c.Index, c.Ticket, err)
 		}
-		want, err := scalarOf(a.Set.Value)
+		want, err := docedit.ScalarOf(a.Set.Value)
 		if err != nil {
 			return nil, fmt.Errorf("action %d of %s: %w", c.Index, c.Ticket, err)
 		}
@@ -162,7 +163,7 @@ func newSpec(c target.Change) (*spec, error) {
 	return s, nil
 }
 
-var imagesPath = keyPath("images")
+var imagesPath = docedit.KeyPath("images")
 
 // observation is what a file holds of a change.
 type observation struct {
@@ -170,8 +171,8 @@ type observation struct {
 	done  bool
 	// set: the value before (nil: absent) and the first step that did
 	// not exist, which restoring onto a file others changed removes.
-	prev    *scalar
-	created exprPath
+	prev    *docedit.Scalar
+	created docedit.Path
 	// image: whether images: and the entry exist, and the entry's fields.
 	images, entry   bool
 	digest, newName *string
@@ -179,7 +180,7 @@ type observation struct {
 }
 
 func (s *spec) observe(content []byte) (*observation, error) {
-	doc, err := s.codec.parse(content)
+	doc, err := s.codec.Parse(content)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.file, err)
 	}
@@ -189,72 +190,72 @@ func (s *spec) observe(content []byte) (*observation, error) {
 	return s.observeImage(doc)
 }
 
-func (s *spec) observeSet(doc document) (*observation, error) {
-	f, err := doc.lookup(s.set.path)
+func (s *spec) observeSet(doc docedit.Document) (*observation, error) {
+	f, err := doc.Lookup(s.set.path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.file, err)
 	}
 	o := &observation{value: target.Absent}
-	switch f.kind {
-	case kindMissing:
+	switch f.Kind {
+	case docedit.KindMissing:
 		for k := 1; k <= len(s.set.path); k++ {
-			g, err := doc.lookup(s.set.path[:k])
+			g, err := doc.Lookup(s.set.path[:k])
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s.file, err)
 			}
-			if g.kind == kindMissing {
+			if g.Kind == docedit.KindMissing {
 				o.created = s.set.path[:k]
 				break
 			}
 		}
 		return o, nil
-	case kindScalar:
-		o.prev = &f.sc
-		o.value = f.sc.String()
-		o.done = f.sc.equal(s.set.want)
+	case docedit.KindScalar:
+		o.prev = &f.Scalar
+		o.value = f.Scalar.String()
+		o.done = f.Scalar.Equal(s.set.want)
 		return o, nil
 	}
-	return nil, fmt.Errorf("%s: %w", s.file, mismatchKindError(s.set.path, f.kind, "a scalar"))
+	return nil, fmt.Errorf("%s: %w", s.file, docedit.MismatchKindError(s.set.path, f.Kind, "a scalar"))
 }
 
 // findImage returns the index of the images entry named name (-1: none),
 // whether images: holds a list, and its length.
-func findImage(doc document, name string) (idx int, list bool, n int, err error) {
-	f, err := doc.lookup(imagesPath)
+func findImage(doc docedit.Document, name string) (idx int, list bool, n int, err error) {
+	f, err := doc.Lookup(imagesPath)
 	if err != nil {
 		return -1, false, 0, err
 	}
 	switch {
-	case f.kind == kindMissing, f.kind == kindScalar && f.sc.Class == classNull:
+	case f.Kind == docedit.KindMissing, f.Kind == docedit.KindScalar && f.Scalar.Class == docedit.ClassNull:
 		return -1, false, 0, nil
-	case f.kind != kindSeq:
-		return -1, false, 0, fmt.Errorf("images holds a %s, not a list", f.kind)
+	case f.Kind != docedit.KindSeq:
+		return -1, false, 0, fmt.Errorf("images holds a %s, not a list", f.Kind)
 	}
-	for i := 0; i < f.n; i++ {
-		g, err := doc.lookup(imagesPath.idx(i).key("name"))
+	for i := 0; i < f.Len; i++ {
+		g, err := doc.Lookup(imagesPath.Index(i).Key("name"))
 		if err != nil {
 			return -1, false, 0, err
 		}
-		if g.kind == kindScalar && g.sc.Class == classString && g.sc.Text == name {
-			return i, true, f.n, nil
+		if g.Kind == docedit.KindScalar && g.Scalar.Class == docedit.ClassString && g.Scalar.Text == name {
+			return i, true, f.Len, nil
 		}
 	}
-	return -1, true, f.n, nil
+	return -1, true, f.Len, nil
 }
 
-func imageField(doc document, idx int, key string) (*string, error) {
-	f, err := doc.lookup(imagesPath.idx(idx).key(key))
+func imageField(doc docedit.Document, idx int, key string) (*string, error) {
+	f, err := doc.Lookup(imagesPath.Index(idx).Key(key))
 	if err != nil {
 		return nil, err
 	}
-	if f.kind != kindScalar || f.sc.Class == classNull {
+	if f.Kind != docedit.KindScalar || f.Scalar.Class == docedit.ClassNull {
 		return nil, nil
 	}
-	v := f.sc.Text
+	v := f.Scalar.Text
 	return &v, nil
 }
 
-func (s *spec) observeImage(doc document) (*observation, error) {
+func (s *spec) observeImage(doc docedit.Document) (*observation, error) {
 	idx, list, _, err := findImage(doc, s.image.name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.file, err)
@@ -295,10 +296,10 @@ func (s *spec) apply(content []byte) ([]byte, error) {
 
 func (s *spec) applyEdit(content []byte) ([]byte, error) {
 	if s.set != nil {
-		return s.codec.edit(content, op{path: s.set.path, val: scalarValue(s.set.want)})
+		return s.codec.Edit(content, docedit.Set(s.set.path, docedit.ScalarValue(s.set.want)))
 	}
-	str := func(v string) *value { return scalarValue(scalar{classString, v}) }
-	doc, err := s.codec.parse(content)
+	str := docedit.StringValue
+	doc, err := s.codec.Parse(content)
 	if err != nil {
 		return nil, err
 	}
@@ -307,10 +308,10 @@ func (s *spec) applyEdit(content []byte) ([]byte, error) {
 		return nil, err
 	}
 	if idx >= 0 {
-		entry := imagesPath.idx(idx)
-		ops := []op{{path: entry.key("digest"), val: str(s.image.digest)}}
+		entry := imagesPath.Index(idx)
+		ops := []docedit.Op{docedit.Set(entry.Key("digest"), str(s.image.digest))}
 		if s.image.newName != "" {
-			ops = append(ops, op{path: entry.key("newName"), val: str(s.image.newName)})
+			ops = append(ops, docedit.Set(entry.Key("newName"), str(s.image.newName)))
 		}
 		tag, err := imageField(doc, idx, "newTag")
 		if err != nil {
@@ -318,30 +319,31 @@ func (s *spec) applyEdit(content []byte) ([]byte, error) {
 		}
 		switch {
 		case s.image.newTag != "" && deref(tag) != s.image.newTag:
-			ops = append(ops, op{path: entry.key("newTag"), val: str(s.image.newTag)})
+			ops = append(ops, docedit.Set(entry.Key("newTag"), str(s.image.newTag)))
 		case s.image.newTag == "" && tag != nil:
-			ops = append(ops, op{del: true, path: entry.key("newTag")})
+			ops = append(ops, docedit.Delete(entry.Key("newTag")))
 		}
 		out := content
 		for _, o := range ops {
-			if out, err = s.codec.edit(out, o); err != nil {
+			if out, err = s.codec.Edit(out, o); err != nil {
 				return nil, err
 			}
 		}
 		return out, nil
 	}
-	e := &value{keys: []string{"name"}, vals: []*value{str(s.image.name)}}
+	keys, vals := []string{"name"}, []*docedit.Value{str(s.image.name)}
 	if s.image.newName != "" {
-		e.keys, e.vals = append(e.keys, "newName"), append(e.vals, str(s.image.newName))
+		keys, vals = append(keys, "newName"), append(vals, str(s.image.newName))
 	}
 	if s.image.newTag != "" {
-		e.keys, e.vals = append(e.keys, "newTag"), append(e.vals, str(s.image.newTag))
+		keys, vals = append(keys, "newTag"), append(vals, str(s.image.newTag))
 	}
-	e.keys, e.vals = append(e.keys, "digest"), append(e.vals, str(s.image.digest))
+	keys, vals = append(keys, "digest"), append(vals, str(s.image.digest))
+	e := docedit.Mapping(keys, vals)
 	if list {
-		return s.codec.edit(content, op{path: imagesPath.idx(n), val: e})
+		return s.codec.Edit(content, docedit.Set(imagesPath.Index(n), e))
 	}
-	return s.codec.edit(content, op{path: imagesPath, val: &value{isSeq: true, items: []*value{e}}})
+	return s.codec.Edit(content, docedit.Set(imagesPath, docedit.Sequence(e)))
 }
 
 // revert returns content with the value s writes put back to what rd
@@ -357,19 +359,19 @@ func (s *spec) revert(content []byte, rd *restoreData) ([]byte, error) {
 func (s *spec) revertEdit(content []byte, rd *restoreData) ([]byte, error) {
 	if s.set != nil {
 		if rd.Value != nil {
-			return s.codec.edit(content, op{path: s.set.path, val: scalarValue(*rd.Value)})
+			return s.codec.Edit(content, docedit.Set(s.set.path, docedit.ScalarValue(*rd.Value)))
 		}
 		del := s.set.path
 		if rd.Created != "" {
-			p, err := parsePath(rd.Created)
+			p, err := docedit.ParsePath(rd.Created)
 			if err != nil {
 				return nil, fmt.Errorf("recorded path: %w", err)
 			}
 			del = p
 		}
-		return s.codec.edit(content, op{del: true, path: del})
+		return s.codec.Edit(content, docedit.Delete(del))
 	}
-	doc, err := s.codec.parse(content)
+	doc, err := s.codec.Parse(content)
 	if err != nil {
 		return nil, err
 	}
@@ -382,9 +384,9 @@ func (s *spec) revertEdit(content []byte, rd *restoreData) ([]byte, error) {
 			return content, nil
 		}
 		if n == 1 && !rd.Images {
-			return s.codec.edit(content, op{del: true, path: imagesPath})
+			return s.codec.Edit(content, docedit.Delete(imagesPath))
 		}
-		return s.codec.edit(content, op{del: true, path: imagesPath.idx(idx)})
+		return s.codec.Edit(content, docedit.Delete(imagesPath.Index(idx)))
 	}
 	if idx < 0 {
 		return nil, fmt.Errorf("the images entry %s was removed since it was applied: nothing to restore it in", s.image.name)
@@ -409,13 +411,12 @@ func (s *spec) revertEdit(content []byte, rd *restoreData) ([]byte, error) {
 		}{"newTag", rd.NewTag})
 	}
 	for _, fld := range fields {
-		o := op{path: imagesPath.idx(idx).key(fld.key)}
-		if fld.prev == nil {
-			o.del = true
-		} else {
-			o.val = scalarValue(scalar{classString, *fld.prev})
+		p := imagesPath.Index(idx).Key(fld.key)
+		o := docedit.Delete(p)
+		if fld.prev != nil {
+			o = docedit.Set(p, docedit.StringValue(*fld.prev))
 		}
-		if out, err = s.codec.edit(out, o); err != nil {
+		if out, err = s.codec.Edit(out, o); err != nil {
 			return nil, err
 		}
 	}
@@ -437,9 +438,9 @@ type restoreData struct {
 
 	// set: the value at Path (nil: absent) and the first step of it that
 	// did not exist.
-	Path    string  `json:"path,omitempty"`
-	Value   *scalar `json:"value,omitempty"`
-	Created string  `json:"created,omitempty"`
+	Path    string          `json:"path,omitempty"`
+	Value   *docedit.Scalar `json:"value,omitempty"`
+	Created string          `json:"created,omitempty"`
 
 	// kustomizeImage: the entry named Image, whether images: and the
 	// entry existed, and the entry's digest, newName and newTag (nil:

@@ -19,7 +19,8 @@
 //
 // Invariants:
 //
-//   - Edits keep the rest of the file byte for byte. A changed scalar is
+//   - Edits keep the rest of the file byte for byte (the editors are
+//     internal/docedit's, which knows nothing of git). A changed scalar is
 //     rewritten in place (keeping its quotes), a new key or list item is
 //     inserted after its siblings with their indentation, and the result
 //     is parsed again and compared with the intended document. Only when

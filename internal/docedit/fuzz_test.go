@@ -1,4 +1,4 @@
-package gittarget
+package docedit
 
 import (
 	"encoding/json"
@@ -15,13 +15,13 @@ var schemaPathRE = regexp.MustCompile(`^(\.[A-Za-z0-9_-]+|\[[0-9]+\])+$`)
 func TestParsePath(t *testing.T) {
 	tests := []struct {
 		in   string
-		want exprPath
+		want Path
 		err  string
 	}{
-		{".a", exprPath{{key: "a"}}, ""},
-		{".spec.template.spec.containers[0].image", exprPath{{key: "spec"}, {key: "template"}, {key: "spec"}, {key: "containers"}, {index: 0, isIdx: true}, {key: "image"}}, ""},
-		{"[2][10]", exprPath{{index: 2, isIdx: true}, {index: 10, isIdx: true}}, ""},
-		{".a-b_C9", exprPath{{key: "a-b_C9"}}, ""},
+		{".a", Path{{key: "a"}}, ""},
+		{".spec.template.spec.containers[0].image", Path{{key: "spec"}, {key: "template"}, {key: "spec"}, {key: "containers"}, {index: 0, isIdx: true}, {key: "image"}}, ""},
+		{"[2][10]", Path{{index: 2, isIdx: true}, {index: 10, isIdx: true}}, ""},
+		{".a-b_C9", Path{{key: "a-b_C9"}}, ""},
 		{"", nil, "empty path"},
 		{"a", nil, "unexpected 'a'"},
 		{".", nil, "empty or invalid key"},
@@ -37,7 +37,7 @@ func TestParsePath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := parsePath(tt.in)
+			got, err := ParsePath(tt.in)
 			if tt.err != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.err)
@@ -55,7 +55,7 @@ func FuzzParsePath(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		p, err := parsePath(s)
+		p, err := ParsePath(s)
 		if err != nil {
 			return
 		}
@@ -116,42 +116,42 @@ func FuzzEdit(f *testing.F) {
 	f.Add(`{"a": [], "b": {}}`, ".a[0]", "x", true, false)
 	f.Add(`{"a": [1, 2], "b": {"c": 1}}`, ".b.c", "", true, true)
 	f.Fuzz(func(t *testing.T, src, path, val string, isJSON, del bool) {
-		p, err := parsePath(path)
+		p, err := ParsePath(path)
 		if err != nil || len(src) > 4096 {
 			return
 		}
-		var c codec = yamlCodec{}
+		var c Codec = YAML{}
 		if isJSON {
-			c = jsonCodec{}
+			c = JSON{}
 		}
-		want := scalar{classString, val}
-		o := op{path: p, val: scalarValue(want)}
+		want := Scalar{ClassString, val}
+		o := Op{path: p, val: ScalarValue(want)}
 		if del {
-			o = op{path: p, del: true}
+			o = Op{path: p, del: true}
 		}
-		out, err := c.edit([]byte(src), o)
+		out, err := c.Edit([]byte(src), o)
 		if err != nil {
 			return
 		}
 		if del && string(out) == src {
 			return // nothing to delete (or nothing a path can reach)
 		}
-		doc, err := c.parse(out)
+		doc, err := c.Parse(out)
 		if err != nil {
 			t.Fatalf("edited document does not parse: %v\n%s", err, out)
 		}
-		got, err := doc.lookup(p)
+		got, err := doc.Lookup(p)
 		if err != nil {
 			t.Fatalf("edited document does not read back: %v\n%s", err, out)
 		}
 		switch {
-		case del && got.kind != kindMissing && !lastIsIndex(p):
-			t.Fatalf("after deleting %s the document holds a %v:\n%s", path, got.kind, out)
-		case !del && (got.kind != kindScalar || !got.sc.equal(want)):
-			t.Fatalf("after setting %s to %q the document holds %v %v:\n%s", path, val, got.kind, got.sc, out)
+		case del && got.Kind != KindMissing && !lastIsIndex(p):
+			t.Fatalf("after deleting %s the document holds a %v:\n%s", path, got.Kind, out)
+		case !del && (got.Kind != KindScalar || !got.Scalar.Equal(want)):
+			t.Fatalf("after setting %s to %q the document holds %v %v:\n%s", path, val, got.Kind, got.Scalar, out)
 		}
 	})
 }
 
 // lastIsIndex: deleting a list item shifts the next one into its place.
-func lastIsIndex(p exprPath) bool { return p[len(p)-1].isIdx }
+func lastIsIndex(p Path) bool { return p[len(p)-1].isIdx }

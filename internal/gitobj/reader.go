@@ -1,11 +1,10 @@
-package audit
+package gitobj
 
 import (
 	"bytes"
 	"compress/zlib"
 	"container/list"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,14 +20,17 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
-// Object types as git numbers them in pack files.
+// Type is the type of a git object, numbered as in pack files.
+type Type int
+
+// The types of objects; deltas are resolved by Read and never returned.
 const (
-	objCommit   = 1
-	objTree     = 2
-	objBlob     = 3
-	objTag      = 4
-	objOfsDelta = 6
-	objRefDelta = 7
+	TypeCommit  Type = 1
+	TypeTree    Type = 2
+	TypeBlob    Type = 3
+	TypeTag     Type = 4
+	objOfsDelta Type = 6
+	objRefDelta Type = 7
 )
 
 // maxDeltaDepth bounds a chain of deltas (git's own limit is 4095).
@@ -38,24 +40,24 @@ const maxDeltaDepth = 10_000
 // the benchmark repository, 16 MiB serves a cold scan as well as 192 MiB.
 const deltaCacheSize = 48 << 20
 
-// maxObject bounds the size of one object read by the scanner: tickets,
+// maxObject bounds the size of one object the reader returns: tickets,
 // trees and commits are small; anything larger is not cab's.
 const maxObject = 64 << 20
 
-// errObjectMissing reports an object in neither a pack, the loose object
+// ErrNotFound reports an object in neither a pack, the loose object
 // directory nor the fallback storer.
-var errObjectMissing = errors.New("object not found")
+var ErrNotFound = errors.New("object not found")
 
-// objects reads git objects straight from the pack files and loose objects
+// Reader reads git objects straight from the pack files and loose objects
 // of one repository: go-git decodes, hashes and caches every object it
 // reads, which makes a walk over thousands of commits and trees several
 // times slower than C git; this reader maps the packs, inflates only what
 // is asked for and keeps recently used delta bases. Anything it cannot find
 // (objects of alternates, packs with a v1 index) it asks go-git for. Git
-// stays the source of truth: nothing here writes. An objects is not safe
+// stays the source of truth: nothing here writes. A Reader is not safe
 // for concurrent use; its clones, which share the packs and the cache,
 // may be used each by its own goroutine.
-type objects struct {
+type Reader struct {
 	dir      string // the objects directory
 	packs    []*pack
 	fallback *lockedStorer
@@ -74,18 +76,18 @@ type lockedStorer struct {
 	s  storer.EncodedObjectStorer
 }
 
-// clone returns a reader sharing o's packs, cache and fallback, for
+// Clone returns a reader sharing o's packs, cache and fallback, for
 // another goroutine. Closing it closes nothing.
-func (o *objects) clone() *objects {
+func (o *Reader) Clone() *Reader {
 	// A clone never opens packs of its own (it could not close them):
 	// what appeared since o looked is asked of the fallback.
-	return &objects{dir: o.dir, packs: slices.Clone(o.packs), fallback: o.fallback, cache: o.cache, reloaded: true, isClone: true}
+	return &Reader{dir: o.dir, packs: slices.Clone(o.packs), fallback: o.fallback, cache: o.cache, reloaded: true, isClone: true}
 }
 
-// openObjects opens the objects directory dir (".git/objects"); fallback,
+// Open opens the objects directory dir (".git/objects"); fallback,
 // when not nil, answers for objects found nowhere else.
-func openObjects(dir string, fallback storer.EncodedObjectStorer) (*objects, error) {
-	o := &objects{dir: dir, cache: newDeltaCache(deltaCacheSize)}
+func Open(dir string, fallback storer.EncodedObjectStorer) (*Reader, error) {
+	o := &Reader{dir: dir, cache: newDeltaCache(deltaCacheSize)}
 	if fallback != nil {
 		o.fallback = &lockedStorer{s: fallback}
 	}
@@ -95,7 +97,7 @@ func openObjects(dir string, fallback storer.EncodedObjectStorer) (*objects, err
 	return o, nil
 }
 
-func (o *objects) loadPacks() error {
+func (o *Reader) loadPacks() error {
 	names, err := filepath.Glob(filepath.Join(o.dir, "pack", "*.idx"))
 	if err != nil {
 		return fmt.Errorf("listing packs in %s: %w", o.dir, err)
@@ -119,9 +121,9 @@ func (o *objects) loadPacks() error {
 	return nil
 }
 
-// close unmaps the packs (those its clones opened too): call it once
+// Close unmaps the packs (those its clones opened too): call it once
 // every clone is done.
-func (o *objects) close() error {
+func (o *Reader) Close() error {
 	if o.isClone {
 		return nil
 	}
@@ -135,15 +137,16 @@ func (o *objects) close() error {
 	return first
 }
 
-// read returns the type and content of object h. The content may be
+// Read returns the type and content of object h (deltas resolved, size
+// at most 64 MiB). The content may be
 // shared with the cache: callers must not modify it.
-func (o *objects) read(h plumbing.Hash) (int, []byte, error) {
+func (o *Reader) Read(h plumbing.Hash) (Type, []byte, error) {
 	for _, p := range o.packs {
 		if off, ok := p.find(h); ok {
 			return o.readPacked(p, off, 0)
 		}
 	}
-	if t, data, err := o.readLoose(h); !errors.Is(err, errObjectMissing) {
+	if t, data, err := o.readLoose(h); !errors.Is(err, ErrNotFound) {
 		return t, data, err
 	}
 	if !o.reloaded {
@@ -161,42 +164,54 @@ func (o *objects) read(h plumbing.Hash) (int, []byte, error) {
 	return o.readFallback(h)
 }
 
-// readType is read, failing unless the object has type want.
-func (o *objects) readType(h plumbing.Hash, want int) ([]byte, error) {
-	t, data, err := o.read(h)
+// ReadType is Read, failing unless the object has type want.
+func (o *Reader) ReadType(h plumbing.Hash, want Type) ([]byte, error) {
+	t, data, err := o.Read(h)
 	if err != nil {
 		return nil, err
 	}
 	if t != want {
-		return nil, fmt.Errorf("object %s is a %s, not a %s", h, typeName(t), typeName(want))
+		return nil, fmt.Errorf("object %s is a %s, not a %s", h, t, want)
 	}
 	return data, nil
 }
 
-func typeName(t int) string {
-	switch t {
-	case objCommit:
-		return "commit"
-	case objTree:
-		return "tree"
-	case objBlob:
-		return "blob"
-	case objTag:
-		return "tag"
+// WithFallback runs f under the lock that serializes the reader's (and
+// its clones') calls to the fallback storer: for code that reads the same
+// go-git storage directly, which is not safe for concurrent use.
+func (o *Reader) WithFallback(f func() error) error {
+	if o.fallback != nil {
+		o.fallback.mu.Lock()
+		defer o.fallback.mu.Unlock()
 	}
-	return "object of type " + strconv.Itoa(t)
+	return f()
 }
 
-func (o *objects) readFallback(h plumbing.Hash) (int, []byte, error) {
+// String is the name git gives the type ("commit").
+func (t Type) String() string {
+	switch t {
+	case TypeCommit:
+		return "commit"
+	case TypeTree:
+		return "tree"
+	case TypeBlob:
+		return "blob"
+	case TypeTag:
+		return "tag"
+	}
+	return "object of type " + strconv.Itoa(int(t))
+}
+
+func (o *Reader) readFallback(h plumbing.Hash) (Type, []byte, error) {
 	if o.fallback == nil {
-		return 0, nil, fmt.Errorf("%w: %s", errObjectMissing, h)
+		return 0, nil, fmt.Errorf("%w: %s", ErrNotFound, h)
 	}
 	o.fallback.mu.Lock()
 	defer o.fallback.mu.Unlock()
 	obj, err := o.fallback.s.EncodedObject(plumbing.AnyObject, h)
 	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
-			return 0, nil, fmt.Errorf("%w: %s", errObjectMissing, h)
+			return 0, nil, fmt.Errorf("%w: %s", ErrNotFound, h)
 		}
 		return 0, nil, fmt.Errorf("reading object %s: %w", h, err)
 	}
@@ -212,16 +227,16 @@ func (o *objects) readFallback(h plumbing.Hash) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("reading object %s: %w", h, err)
 	}
-	var t int
+	var t Type
 	switch obj.Type() {
 	case plumbing.CommitObject:
-		t = objCommit
+		t = TypeCommit
 	case plumbing.TreeObject:
-		t = objTree
+		t = TypeTree
 	case plumbing.BlobObject:
-		t = objBlob
+		t = TypeBlob
 	case plumbing.TagObject:
-		t = objTag
+		t = TypeTag
 	default:
 		return 0, nil, fmt.Errorf("object %s has type %s", h, obj.Type())
 	}
@@ -230,11 +245,11 @@ func (o *objects) readFallback(h plumbing.Hash) (int, []byte, error) {
 
 // readLoose reads objects/xx/yyyy…: a zlib stream of "<type> <size>\0"
 // and the content.
-func (o *objects) readLoose(h plumbing.Hash) (int, []byte, error) {
+func (o *Reader) readLoose(h plumbing.Hash) (Type, []byte, error) {
 	s := h.String()
 	raw, err := os.ReadFile(filepath.Join(o.dir, s[:2], s[2:]))
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil, errObjectMissing
+		return 0, nil, ErrNotFound
 	}
 	if err != nil {
 		return 0, nil, fmt.Errorf("reading loose object %s: %w", s, err)
@@ -254,7 +269,7 @@ func (o *objects) readLoose(h plumbing.Hash) (int, []byte, error) {
 	return t, body, nil
 }
 
-func parseLooseHeader(data []byte) (int, []byte, error) {
+func parseLooseHeader(data []byte) (Type, []byte, error) {
 	nul := bytes.IndexByte(data, 0)
 	if nul < 0 || nul > 32 {
 		return 0, nil, errors.New("no header")
@@ -267,16 +282,16 @@ func parseLooseHeader(data []byte) (int, []byte, error) {
 	if err != nil || n != len(data)-nul-1 {
 		return 0, nil, errors.New("size does not match the header")
 	}
-	var t int
+	var t Type
 	switch kind {
 	case "commit":
-		t = objCommit
+		t = TypeCommit
 	case "tree":
-		t = objTree
+		t = TypeTree
 	case "blob":
-		t = objBlob
+		t = TypeBlob
 	case "tag":
-		t = objTag
+		t = TypeTag
 	default:
 		return 0, nil, fmt.Errorf("unknown type %q", kind)
 	}
@@ -284,7 +299,7 @@ func parseLooseHeader(data []byte) (int, []byte, error) {
 }
 
 // inflater returns the shared zlib reader reset onto src.
-func (o *objects) inflater(src []byte) (io.Reader, error) {
+func (o *Reader) inflater(src []byte) (io.Reader, error) {
 	o.br.Reset(src)
 	if o.zr == nil {
 		zr, err := zlib.NewReader(&o.br)
@@ -301,13 +316,13 @@ func (o *objects) inflater(src []byte) (io.Reader, error) {
 }
 
 // inflate decompresses exactly size bytes of the zlib stream at src.
-func (o *objects) inflate(src []byte, size int) ([]byte, error) {
+func (o *Reader) inflate(src []byte, size int) ([]byte, error) {
 	return o.inflateInto(make([]byte, size), src)
 }
 
 // inflateInto decompresses exactly len(out) bytes of the zlib stream at
 // src into out.
-func (o *objects) inflateInto(out, src []byte) ([]byte, error) {
+func (o *Reader) inflateInto(out, src []byte) ([]byte, error) {
 	zr, err := o.inflater(src)
 	if err != nil {
 		return nil, err
@@ -319,7 +334,7 @@ func (o *objects) inflateInto(out, src []byte) ([]byte, error) {
 }
 
 // readPacked resolves the object at off in p, applying deltas.
-func (o *objects) readPacked(p *pack, off int64, depth int) (int, []byte, error) {
+func (o *Reader) readPacked(p *pack, off int64, depth int) (Type, []byte, error) {
 	key := cacheKey{p, off}
 	if e := o.cache.get(key); e != nil {
 		return e.typ, e.data, nil
@@ -336,7 +351,7 @@ func (o *objects) readPacked(p *pack, off int64, depth int) (int, []byte, error)
 		return 0, nil, fmt.Errorf("%s: object at offset %d has %d bytes, more than %d", p.name, off, size, maxObject)
 	}
 	switch t {
-	case objCommit, objTree, objBlob, objTag:
+	case TypeCommit, TypeTree, TypeBlob, TypeTag:
 		data, err := o.inflate(p.data[pos:], int(size))
 		if err != nil {
 			return 0, nil, fmt.Errorf("%s: inflating the object at offset %d: %w", p.name, off, err)
@@ -344,7 +359,7 @@ func (o *objects) readPacked(p *pack, off int64, depth int) (int, []byte, error)
 		o.cache.put(key, t, data)
 		return t, data, nil
 	case objOfsDelta, objRefDelta:
-		var bt int
+		var bt Type
 		var base []byte
 		if t == objOfsDelta {
 			rel, n, err := ofsDeltaOffset(p.data[pos:])
@@ -366,7 +381,7 @@ func (o *objects) readPacked(p *pack, off int64, depth int) (int, []byte, error)
 			if boff, ok := p.find(bh); ok {
 				bt, base, err = o.readPacked(p, boff, depth+1)
 			} else {
-				bt, base, err = o.read(bh)
+				bt, base, err = o.Read(bh)
 			}
 			if err != nil {
 				return 0, nil, err
@@ -533,10 +548,11 @@ func (p *pack) close() error {
 	return first
 }
 
-var idxMagic = []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}
+// idxMagic starts a version 2 pack index.
+const idxMagic = "\xfftOc\x00\x00\x00\x02"
 
 func (p *pack) parseIndex() error {
-	if len(p.idx) < 8+256*4+40 || !bytes.Equal(p.idx[:8], idxMagic) {
+	if len(p.idx) < 8+256*4+40 || string(p.idx[:8]) != idxMagic {
 		return errors.New("not a version 2 pack index")
 	}
 	for i := range p.fanout {
@@ -582,12 +598,12 @@ func (p *pack) find(h plumbing.Hash) (int64, bool) {
 
 // header decodes the type and size of the object at off and returns the
 // position of what follows.
-func (p *pack) header(off int64) (t int, size int64, pos int64, err error) {
+func (p *pack) header(off int64) (t Type, size int64, pos int64, err error) {
 	if off < 12 || off >= int64(len(p.data)) {
 		return 0, 0, 0, fmt.Errorf("%s: offset %d out of range", p.name, off)
 	}
 	c := p.data[off]
-	t = int(c>>4) & 7
+	t = Type(c>>4) & 7
 	size = int64(c & 0x0f)
 	shift := uint(4)
 	pos = off + 1
@@ -610,7 +626,7 @@ type cacheKey struct {
 
 type cacheEntry struct {
 	key  cacheKey
-	typ  int
+	typ  Type
 	data []byte
 }
 
@@ -656,7 +672,7 @@ func (c *deltaCache) get(k cacheKey) *cacheEntry {
 	return nil
 }
 
-func (c *deltaCache) put(k cacheKey, t int, data []byte) {
+func (c *deltaCache) put(k cacheKey, t Type, data []byte) {
 	s := c.shard(k)
 	if len(data) > s.max/2 {
 		return
@@ -676,16 +692,4 @@ func (c *deltaCache) put(k cacheKey, t int, data []byte) {
 		delete(s.m, ce.key)
 		s.size -= len(ce.data)
 	}
-}
-
-// parseHex decodes a 40-digit hexadecimal object id.
-func parseHex(b []byte) (plumbing.Hash, bool) {
-	var h plumbing.Hash
-	if len(b) != 40 {
-		return h, false
-	}
-	if _, err := hex.Decode(h[:], b); err != nil {
-		return h, false
-	}
-	return h, true
 }

@@ -1,4 +1,4 @@
-package gittarget
+package docedit
 
 import (
 	"fmt"
@@ -19,6 +19,7 @@ type step struct {
 	isIdx bool
 }
 
+// String is the step as written in a path: .key or [index].
 func (s step) String() string {
 	if s.isIdx {
 		return "[" + strconv.Itoa(s.index) + "]"
@@ -26,10 +27,11 @@ func (s step) String() string {
 	return "." + s.key
 }
 
-// exprPath is a parsed path expression such as .spec.containers[0].image.
-type exprPath []step
+// Path is a parsed path expression such as .spec.containers[0].image.
+type Path []step
 
-func (p exprPath) String() string {
+// String is the path expression p was parsed from.
+func (p Path) String() string {
 	var b strings.Builder
 	for _, s := range p {
 		b.WriteString(s.String())
@@ -37,34 +39,37 @@ func (p exprPath) String() string {
 	return b.String()
 }
 
-func keyPath(keys ...string) exprPath {
-	p := make(exprPath, len(keys))
+// KeyPath is the path of keys, one step each.
+func KeyPath(keys ...string) Path {
+	p := make(Path, len(keys))
 	for i, k := range keys {
 		p[i] = step{key: k}
 	}
 	return p
 }
 
-func (p exprPath) key(k string) exprPath {
-	return append(append(exprPath(nil), p...), step{key: k})
+// Key is p followed by the map key k.
+func (p Path) Key(k string) Path {
+	return append(append(Path(nil), p...), step{key: k})
 }
 
-func (p exprPath) idx(i int) exprPath {
-	return append(append(exprPath(nil), p...), step{index: i, isIdx: true})
+// Index is p followed by the list index i.
+func (p Path) Index(i int) Path {
+	return append(append(Path(nil), p...), step{index: i, isIdx: true})
 }
 
 func isKeyByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
-// parsePath parses a path expression: one or more steps, each a key
+// ParsePath parses a path expression: one or more steps, each a key
 // (".name", letters, digits, '_' and '-') or a list index ("[0]"), as the
 // ticket schema allows, e.g. ".spec.template.spec.containers[0].image".
-func parsePath(s string) (exprPath, error) {
+func ParsePath(s string) (Path, error) {
 	if s == "" {
 		return nil, fmt.Errorf("empty path: write it like .spec.template.spec.containers[0].image")
 	}
-	var p exprPath
+	var p Path
 	for i := 0; i < len(s); {
 		if len(p) == maxPathSteps {
 			return nil, fmt.Errorf("path %q: more than %d steps", s, maxPathSteps)

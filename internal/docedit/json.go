@@ -1,4 +1,4 @@
-package gittarget
+package docedit
 
 import (
 	"bytes"
@@ -11,13 +11,13 @@ import (
 // maxJSONDepth bounds the nesting of a JSON document.
 const maxJSONDepth = 512
 
-// jsonCodec reads and edits JSON files. It parses the file into a tree
+// JSON reads and edits JSON files. It parses the file into a tree
 // that remembers where every value, key and member lies in the bytes, so
 // that an edit splices only the value it changes (a new member or item
 // follows the indentation of its neighbours) and every other byte of the
 // file stays as it was. Keys are unique: a file repeating a key is
 // refused, as readers disagree about which one counts.
-type jsonCodec struct{}
+type JSON struct{}
 
 type jsonKind uint8
 
@@ -228,30 +228,30 @@ func (n *jsonNode) index(key string) int {
 	return -1
 }
 
-func (n *jsonNode) nodeKind() nodeKind {
+func (n *jsonNode) nodeKind() Kind {
 	switch n.kind {
 	case jsonObject:
-		return kindMap
+		return KindMap
 	case jsonArray:
-		return kindSeq
+		return KindSeq
 	}
-	return kindScalar
+	return KindScalar
 }
 
-func (n *jsonNode) scalar(src []byte) scalar {
+func (n *jsonNode) scalar(src []byte) Scalar {
 	switch n.kind {
 	case jsonString:
-		return scalar{classString, n.str}
+		return Scalar{ClassString, n.str}
 	case jsonNumber:
-		return scalar{classNumber, string(src[n.start:n.end])}
+		return Scalar{ClassNumber, string(src[n.start:n.end])}
 	case jsonBool:
-		return scalar{classBool, string(src[n.start:n.end])}
+		return Scalar{ClassBool, string(src[n.start:n.end])}
 	}
-	return scalar{Class: classNull}
+	return Scalar{Class: ClassNull}
 }
 
 // walk returns the node p names (nil when it does not exist).
-func jsonWalk(n *jsonNode, p exprPath) (*jsonNode, error) {
+func jsonWalk(n *jsonNode, p Path) (*jsonNode, error) {
 	for i, s := range p {
 		switch {
 		case n.kind == jsonObject && !s.isIdx:
@@ -284,7 +284,8 @@ type jsonDoc struct {
 	root *jsonNode
 }
 
-func (jsonCodec) parse(src []byte) (document, error) {
+// Parse reads a JSON document.
+func (JSON) Parse(src []byte) (Document, error) {
 	root, err := parseJSON(src)
 	if err != nil {
 		return nil, err
@@ -292,19 +293,20 @@ func (jsonCodec) parse(src []byte) (document, error) {
 	return &jsonDoc{src: src, root: root}, nil
 }
 
-func (d *jsonDoc) lookup(p exprPath) (found, error) {
+// Lookup returns what p names in the document.
+func (d *jsonDoc) Lookup(p Path) (Found, error) {
 	src := d.src
 	n, err := jsonWalk(d.root, p)
 	if err != nil || n == nil {
-		return found{}, err
+		return Found{}, err
 	}
 	switch n.kind {
 	case jsonObject:
-		return found{kind: kindMap, n: len(n.vals)}, nil
+		return Found{Kind: KindMap, Len: len(n.vals)}, nil
 	case jsonArray:
-		return found{kind: kindSeq, n: len(n.vals)}, nil
+		return Found{Kind: KindSeq, Len: len(n.vals)}, nil
 	}
-	return found{kind: kindScalar, sc: n.scalar(src)}, nil
+	return Found{Kind: KindScalar, Scalar: n.scalar(src)}, nil
 }
 
 // jsonStyle is how the file lays out its containers.
@@ -348,16 +350,16 @@ func lineIndent(src []byte, off int) string {
 
 // encode renders v as JSON; containers are laid out like the file's, at
 // the indentation ind of the line v starts on.
-func (st jsonStyle) encode(v *value, ind string) string {
+func (st jsonStyle) encode(v *Value, ind string) string {
 	if v.sc != nil {
 		switch v.sc.Class {
-		case classString:
+		case ClassString:
 			var b bytes.Buffer
 			enc := json.NewEncoder(&b)
 			enc.SetEscapeHTML(false)
 			_ = enc.Encode(v.sc.Text)
 			return strings.TrimSuffix(b.String(), "\n")
-		case classNull:
+		case ClassNull:
 			return "null"
 		}
 		return v.sc.Text
@@ -382,7 +384,7 @@ func (st jsonStyle) encode(v *value, ind string) string {
 			b.WriteString(st.encode(v.items[i], ind+st.unit))
 			continue
 		}
-		b.WriteString(st.encode(scalarValue(scalar{classString, v.keys[i]}), ""))
+		b.WriteString(st.encode(ScalarValue(Scalar{ClassString, v.keys[i]}), ""))
 		b.WriteString(":")
 		if st.unit != "" {
 			b.WriteString(" ")
@@ -396,7 +398,9 @@ func (st jsonStyle) encode(v *value, ind string) string {
 	return b.String()
 }
 
-func (jsonCodec) edit(src []byte, o op) ([]byte, error) {
+// Edit returns src with o applied, every byte outside the edited value
+// kept.
+func (JSON) Edit(src []byte, o Op) ([]byte, error) {
 	root, err := parseJSON(src)
 	if err != nil {
 		return nil, err
@@ -414,7 +418,7 @@ func (jsonCodec) edit(src []byte, o op) ([]byte, error) {
 }
 
 // jsonSplice computes the splice that makes o (nil: nothing to do).
-func jsonSplice(src []byte, root *jsonNode, o op, st jsonStyle) (*splice, error) {
+func jsonSplice(src []byte, root *jsonNode, o Op, st jsonStyle) (*splice, error) {
 	p := o.path
 	if len(p) == 0 {
 		return nil, fmt.Errorf("empty path")
@@ -483,12 +487,12 @@ func jsonSplice(src []byte, root *jsonNode, o op, st jsonStyle) (*splice, error)
 	return nil, fmt.Errorf("unreachable: %s", p)
 }
 
-func jsonReplace(src []byte, old *jsonNode, p exprPath, v *value, st jsonStyle) (*splice, error) {
+func jsonReplace(src []byte, old *jsonNode, p Path, v *Value, st jsonStyle) (*splice, error) {
 	if v.sc != nil {
 		if old.kind == jsonObject || old.kind == jsonArray {
-			return nil, mismatchKindError(p, old.nodeKind(), "a scalar")
+			return nil, MismatchKindError(p, old.nodeKind(), "a scalar")
 		}
-		if old.scalar(src).equal(*v.sc) {
+		if old.scalar(src).Equal(*v.sc) {
 			return nil, nil
 		}
 	} else if old.kind != jsonNull {
@@ -498,7 +502,7 @@ func jsonReplace(src []byte, old *jsonNode, p exprPath, v *value, st jsonStyle) 
 }
 
 // jsonInsert adds key: v to object c (or v to array c when key is "").
-func jsonInsert(src []byte, c *jsonNode, key string, v *value, st jsonStyle) *splice {
+func jsonInsert(src []byte, c *jsonNode, key string, v *Value, st jsonStyle) *splice {
 	if len(c.vals) == 0 {
 		sep := ":"
 		if st.unit != "" {
@@ -510,7 +514,7 @@ func jsonInsert(src []byte, c *jsonNode, key string, v *value, st jsonStyle) *sp
 		}
 		text := st.encode(v, ind)
 		if c.kind == jsonObject {
-			text = st.encode(scalarValue(scalar{classString, key}), "") + sep + text
+			text = st.encode(ScalarValue(Scalar{ClassString, key}), "") + sep + text
 		}
 		if st.unit == "" {
 			return &splice{c.start + 1, c.end - 1, text}
@@ -528,7 +532,7 @@ func jsonInsert(src []byte, c *jsonNode, key string, v *value, st jsonStyle) *sp
 	ind := lineIndent(src, firstStart)
 	text := st.encode(v, ind)
 	if c.kind == jsonObject {
-		text = st.encode(scalarValue(scalar{classString, key}), "") + string(src[c.keys[0].end:first.start]) + text
+		text = st.encode(ScalarValue(Scalar{ClassString, key}), "") + string(src[c.keys[0].end:first.start]) + text
 	}
 	last := c.vals[len(c.vals)-1]
 	return &splice{last.end, last.end, "," + lead + text}
@@ -552,7 +556,7 @@ func jsonRemove(c *jsonNode, i int) *splice {
 }
 
 // checkJSONEdit verifies that out is src with o applied and nothing else.
-func checkJSONEdit(src, out []byte, o op) error {
+func checkJSONEdit(src, out []byte, o Op) error {
 	if _, err := parseJSON(out); err != nil {
 		return fmt.Errorf("edited JSON does not parse: %w", err)
 	}
@@ -606,15 +610,15 @@ func normJSON(v any) any {
 	return v
 }
 
-func genericOf(v *value) any {
+func genericOf(v *Value) any {
 	switch {
 	case v.sc != nil:
 		switch v.sc.Class {
-		case classString:
+		case ClassString:
 			return v.sc.Text
-		case classNumber:
+		case ClassNumber:
 			return json.Number(v.sc.Text)
-		case classBool:
+		case ClassBool:
 			return v.sc.Text == "true"
 		}
 		return nil
@@ -634,7 +638,7 @@ func genericOf(v *value) any {
 
 // applyGeneric applies o to a decoded document (the meaning of an edit,
 // against which the spliced bytes are checked).
-func applyGeneric(doc any, p exprPath, o op) (any, error) {
+func applyGeneric(doc any, p Path, o Op) (any, error) {
 	if len(p) == 0 {
 		return genericOf(o.val), nil
 	}

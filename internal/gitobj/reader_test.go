@@ -1,4 +1,4 @@
-package audit
+package gitobj
 
 import (
 	"encoding/binary"
@@ -64,7 +64,7 @@ func TestObjectsMatchGoGit(t *testing.T) {
 		name string
 		repo func(t *testing.T) string
 		// the delta type the packs must hold (0: none required)
-		delta int
+		delta Type
 	}{
 		{"offset deltas", func(t *testing.T) string { return gitRepo(t, nil, "-a", "-d", "-f", "--depth=20") }, objOfsDelta},
 		{"reference deltas", func(t *testing.T) string {
@@ -76,9 +76,9 @@ func TestObjectsMatchGoGit(t *testing.T) {
 			dir := tc.repo(t)
 			r, err := git.PlainOpen(dir)
 			require.NoError(t, err)
-			obj, err := openObjects(filepath.Join(dir, ".git", "objects"), nil)
+			obj, err := Open(filepath.Join(dir, ".git", "objects"), nil)
 			require.NoError(t, err)
-			defer obj.close()
+			defer obj.Close()
 			iter, err := r.Storer.IterEncodedObjects(plumbing.AnyObject)
 			require.NoError(t, err)
 			n := 0
@@ -88,19 +88,19 @@ func TestObjectsMatchGoGit(t *testing.T) {
 				want, err := io.ReadAll(rd)
 				require.NoError(t, err)
 				rd.Close()
-				typ, got, err := obj.read(o.Hash())
+				typ, got, err := obj.Read(o.Hash())
 				require.NoError(t, err, "object %s", o.Hash())
-				require.Equal(t, o.Type().String(), typeName(typ), "object %s", o.Hash())
+				require.Equal(t, o.Type().String(), typ.String(), "object %s", o.Hash())
 				require.Equal(t, want, got, "object %s", o.Hash())
 				n++
 				return nil
 			}))
 			assert.Greater(t, n, 150)
 			if tc.delta != 0 {
-				assert.Positive(t, packTypes(t, obj)[tc.delta], "the packs hold %s", typeName(tc.delta))
+				assert.Positive(t, packTypes(t, obj)[tc.delta], "the packs hold %s", tc.delta)
 			}
-			_, _, err = obj.read(plumbing.NewHash(strings.Repeat("e", 40)))
-			assert.ErrorIs(t, err, errObjectMissing)
+			_, _, err = obj.Read(plumbing.NewHash(strings.Repeat("e", 40)))
+			assert.ErrorIs(t, err, ErrNotFound)
 		})
 	}
 }
@@ -116,11 +116,11 @@ func TestObjectsFallBackToGoGit(t *testing.T) {
 	require.NoError(t, err)
 	head, err := r.Head()
 	require.NoError(t, err)
-	obj, err := openObjects(filepath.Join(t.TempDir(), "objects"), r.Storer)
+	obj, err := Open(filepath.Join(t.TempDir(), "objects"), r.Storer)
 	require.NoError(t, err)
-	typ, data, err := obj.read(head.Hash())
+	typ, data, err := obj.Read(head.Hash())
 	require.NoError(t, err)
-	assert.Equal(t, objCommit, typ)
+	assert.Equal(t, TypeCommit, typ)
 	assert.Contains(t, string(data), "commit 29")
 }
 
@@ -145,7 +145,7 @@ func FuzzParseGitObjects(f *testing.F) {
 	f.Add([]byte("tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nparent 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor A <a@x> 1700000000 +0100\ncommitter C <c@x> 1700000000 -0230\ngpgsig -----BEGIN\n stuff\n\nmessage\n"))
 	f.Add([]byte("100644 a.cue\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x2040000 d\x00aaaaaaaaaaaaaaaaaaaa"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if c, err := parseCommit(plumbing.ZeroHash, data); err == nil {
+		if c, err := ParseCommit(plumbing.ZeroHash, data); err == nil {
 			require.NotNil(t, c)
 		}
 		rest := data
@@ -153,7 +153,7 @@ func FuzzParseGitObjects(f *testing.F) {
 			if len(rest) == 0 {
 				break
 			}
-			e, r, err := nextEntry(rest)
+			e, r, err := NextEntry(rest)
 			if err != nil {
 				break
 			}
@@ -161,15 +161,15 @@ func FuzzParseGitObjects(f *testing.F) {
 			require.NotEmpty(t, e.Name)
 			rest = r
 		}
-		_, _, _ = findEntry(data, "changes")
-		_, _ = tagTarget(data)
+		_, _, _ = FindEntry(data, "changes")
+		_, _ = TagTarget(data)
 		_, _, _ = parseLooseHeader(data)
 	})
 }
 
 // packTypes counts the object types stored in the reader's packs.
-func packTypes(t *testing.T, obj *objects) map[int]int {
-	out := map[int]int{}
+func packTypes(t *testing.T, obj *Reader) map[Type]int {
+	out := map[Type]int{}
 	for _, p := range obj.packs {
 		offsets := p.idx[8+256*4+int(p.n)*24:]
 		for i := uint32(0); i < p.n; i++ {

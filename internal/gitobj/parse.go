@@ -1,8 +1,9 @@
-package audit
+package gitobj
 
 import (
 	"bytes"
 	"cmp"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,27 +12,29 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-// person is a name, an email and a time, as git records authors and
+// Signature is a name, an email and a time, as git records authors and
 // committers.
-type person struct {
+type Signature struct {
 	Name  string
 	Email string
 	When  time.Time
 }
 
-// commitInfo is the part of a commit object the scanner needs.
-type commitInfo struct {
+// Commit is what ParseCommit reads of a commit object: its tree,
+// parents, author, committer and message (signatures and other headers
+// are skipped).
+type Commit struct {
 	Hash      plumbing.Hash
 	Tree      plumbing.Hash
 	Parents   []plumbing.Hash
-	Author    person
-	Committer person
+	Author    Signature
+	Committer Signature
 	Message   string
 }
 
-// parseCommit decodes a raw commit object.
-func parseCommit(h plumbing.Hash, data []byte) (*commitInfo, error) {
-	c := &commitInfo{Hash: h}
+// ParseCommit decodes the raw commit object h.
+func ParseCommit(h plumbing.Hash, data []byte) (*Commit, error) {
+	c := &Commit{Hash: h}
 	rest := data
 	sawTree, sawCommitter := false, false
 	for len(rest) > 0 {
@@ -55,13 +58,13 @@ func parseCommit(h plumbing.Hash, data []byte) (*commitInfo, error) {
 		key, val, _ := bytes.Cut(line, []byte{' '})
 		switch string(key) {
 		case "tree":
-			th, ok := parseHex(val)
+			th, ok := ParseHex(val)
 			if !ok {
 				return nil, fmt.Errorf("commit %s: bad tree %q", h, val)
 			}
 			c.Tree, sawTree = th, true
 		case "parent":
-			ph, ok := parseHex(val)
+			ph, ok := ParseHex(val)
 			if !ok {
 				return nil, fmt.Errorf("commit %s: bad parent %q", h, val)
 			}
@@ -80,8 +83,8 @@ func parseCommit(h plumbing.Hash, data []byte) (*commitInfo, error) {
 
 // parsePerson decodes "Name <email> 1700000000 +0100". A malformed time
 // gives the zero time: git itself accepts such commits.
-func parsePerson(b []byte) person {
-	var p person
+func parsePerson(b []byte) Signature {
+	var p Signature
 	lt := bytes.IndexByte(b, '<')
 	gt := bytes.LastIndexByte(b, '>')
 	if lt < 0 || gt < lt {
@@ -116,51 +119,53 @@ func parsePerson(b []byte) person {
 	return p
 }
 
-// Tree entry modes.
+// Modes of tree entries.
 const (
-	modeTree      = 0o040000
-	modeSubmodule = 0o160000
+	ModeTree      = 0o040000
+	ModeSubmodule = 0o160000
 )
 
-// treeEntry is one entry of a raw tree; Name aliases the tree's bytes.
-type treeEntry struct {
+// TreeEntry is one entry of a raw tree; Name aliases the tree's bytes.
+type TreeEntry struct {
 	Mode uint32
 	Name []byte
 	Hash plumbing.Hash
 }
 
-func (e *treeEntry) isTree() bool { return e.Mode == modeTree }
+// IsTree reports whether e names a tree (a directory).
+func (e *TreeEntry) IsTree() bool { return e.Mode == ModeTree }
 
-var errBadTree = errors.New("malformed tree")
+// ErrBadTree reports a tree object that does not decode.
+var ErrBadTree = errors.New("malformed tree")
 
-// nextEntry decodes the first entry of a raw tree ("<octal mode> <name>\0<20
+// NextEntry decodes the first entry of a raw tree ("<octal mode> <name>\0<20
 // bytes>") and returns the rest.
-func nextEntry(b []byte) (treeEntry, []byte, error) {
-	var e treeEntry
+func NextEntry(b []byte) (TreeEntry, []byte, error) {
+	var e TreeEntry
 	sp := bytes.IndexByte(b, ' ')
 	if sp <= 0 || sp > 7 {
-		return e, nil, errBadTree
+		return e, nil, ErrBadTree
 	}
 	for _, c := range b[:sp] {
 		if c < '0' || c > '7' {
-			return e, nil, errBadTree
+			return e, nil, ErrBadTree
 		}
 		e.Mode = e.Mode<<3 | uint32(c-'0')
 	}
 	b = b[sp+1:]
 	nul := bytes.IndexByte(b, 0)
 	if nul <= 0 || len(b) < nul+1+20 {
-		return e, nil, errBadTree
+		return e, nil, ErrBadTree
 	}
 	e.Name = b[:nul]
 	copy(e.Hash[:], b[nul+1:nul+21])
 	return e, b[nul+21:], nil
 }
 
-// findEntry returns the entry called name in a raw tree.
-func findEntry(tree []byte, name string) (treeEntry, bool, error) {
+// FindEntry returns the entry called name in a raw tree.
+func FindEntry(tree []byte, name string) (TreeEntry, bool, error) {
 	for len(tree) > 0 {
-		e, rest, err := nextEntry(tree)
+		e, rest, err := NextEntry(tree)
 		if err != nil {
 			return e, false, err
 		}
@@ -169,21 +174,21 @@ func findEntry(tree []byte, name string) (treeEntry, bool, error) {
 		}
 		tree = rest
 	}
-	return treeEntry{}, false, nil
+	return TreeEntry{}, false, nil
 }
 
-// compareEntries orders tree entries as git does: by name, a tree's name
+// CompareEntries orders tree entries as git does: by name, a tree's name
 // followed by '/'.
-func compareEntries(a, b *treeEntry) int {
+func CompareEntries(a, b *TreeEntry) int {
 	n := min(len(a.Name), len(b.Name))
 	if c := bytes.Compare(a.Name[:n], b.Name[:n]); c != 0 {
 		return c
 	}
-	next := func(e *treeEntry) byte {
+	next := func(e *TreeEntry) byte {
 		if len(e.Name) > n {
 			return e.Name[n]
 		}
-		if e.isTree() {
+		if e.IsTree() {
 			return '/'
 		}
 		return 0
@@ -198,12 +203,24 @@ func compareEntries(a, b *treeEntry) int {
 	return cmp.Compare(len(a.Name), len(b.Name))
 }
 
-// tagTarget reads the "object <hex>" line of an annotated tag.
-func tagTarget(data []byte) (plumbing.Hash, bool) {
+// TagTarget reads the "object <hex>" line of an annotated tag.
+func TagTarget(data []byte) (plumbing.Hash, bool) {
 	line, _, _ := bytes.Cut(data, []byte{'\n'})
 	hexID, ok := bytes.CutPrefix(line, []byte("object "))
 	if !ok {
 		return plumbing.ZeroHash, false
 	}
-	return parseHex(hexID)
+	return ParseHex(hexID)
+}
+
+// ParseHex decodes a 40-digit hexadecimal object id.
+func ParseHex(b []byte) (plumbing.Hash, bool) {
+	var h plumbing.Hash
+	if len(b) != 40 {
+		return h, false
+	}
+	if _, err := hex.Decode(h[:], b); err != nil {
+		return h, false
+	}
+	return h, true
 }

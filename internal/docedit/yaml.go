@@ -1,4 +1,4 @@
-package gittarget
+package docedit
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 // maxDocuments bounds the documents of one YAML file.
 const maxDocuments = 10000
 
-// yamlCodec reads and edits YAML files with the yaml.v3 node API. Paths
+// YAML reads and edits YAML files with the yaml.v3 node API. Paths
 // name values in the first document of a multi-document file.
 //
 // An edit is made on the node tree (which keeps comments and key order)
@@ -25,7 +25,7 @@ const maxDocuments = 10000
 // its list. The splice is kept only when parsing it again gives exactly
 // the edited tree; otherwise the whole stream is re-encoded from the tree
 // (comments and order kept, blank lines and some spacing lost).
-type yamlCodec struct{}
+type YAML struct{}
 
 type yamlFile struct {
 	src    []byte
@@ -76,46 +76,48 @@ func (f *yamlFile) root() *yaml.Node {
 	return f.docs[0].Content[0]
 }
 
-func (yamlCodec) parse(src []byte) (document, error) { return parseYAMLFile(src) }
+// Parse reads a YAML stream; paths name values in its first document.
+func (YAML) Parse(src []byte) (Document, error) { return parseYAMLFile(src) }
 
-func (f *yamlFile) lookup(p exprPath) (found, error) {
+// Lookup returns what p names in the first document.
+func (f *yamlFile) Lookup(p Path) (Found, error) {
 	n, err := yamlWalk(f.root(), p, false)
 	if err != nil || n == nil {
-		return found{}, err
+		return Found{}, err
 	}
 	return yamlFound(n), nil
 }
 
-func yamlFound(n *yaml.Node) found {
+func yamlFound(n *yaml.Node) Found {
 	switch n.Kind {
 	case yaml.MappingNode:
-		return found{kind: kindMap, n: len(n.Content) / 2}
+		return Found{Kind: KindMap, Len: len(n.Content) / 2}
 	case yaml.SequenceNode:
-		return found{kind: kindSeq, n: len(n.Content)}
+		return Found{Kind: KindSeq, Len: len(n.Content)}
 	}
-	return found{kind: kindScalar, sc: yamlScalar(n)}
+	return Found{Kind: KindScalar, Scalar: yamlScalar(n)}
 }
 
-func yamlScalar(n *yaml.Node) scalar {
+func yamlScalar(n *yaml.Node) Scalar {
 	switch n.ShortTag() {
 	case "!!int", "!!float":
-		return scalar{classNumber, n.Value}
+		return Scalar{ClassNumber, n.Value}
 	case "!!bool":
-		return scalar{classBool, strings.ToLower(n.Value)}
+		return Scalar{ClassBool, strings.ToLower(n.Value)}
 	case "!!null":
-		return scalar{Class: classNull}
+		return Scalar{Class: ClassNull}
 	}
-	return scalar{classString, n.Value}
+	return Scalar{ClassString, n.Value}
 }
 
-func yamlKind(n *yaml.Node) nodeKind {
+func yamlKind(n *yaml.Node) Kind {
 	switch n.Kind {
 	case yaml.MappingNode:
-		return kindMap
+		return KindMap
 	case yaml.SequenceNode:
-		return kindSeq
+		return KindSeq
 	}
-	return kindScalar
+	return KindScalar
 }
 
 func isYAMLNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
@@ -129,14 +131,14 @@ func yamlMapIndex(m *yaml.Node, key string) int {
 	return -1
 }
 
-func sharedError(p exprPath, why string) error {
+func sharedError(p Path, why string) error {
 	return fmt.Errorf("%s goes through %s: the value is shared, and cab does not edit shared YAML; write it out in place", p, why)
 }
 
 // yamlWalk returns the node p names below n (nil when it does not
 // exist). With writing, a node carrying an anchor on the way is refused:
 // editing it would change its aliases too.
-func yamlWalk(n *yaml.Node, p exprPath, writing bool) (*yaml.Node, error) {
+func yamlWalk(n *yaml.Node, p Path, writing bool) (*yaml.Node, error) {
 	for i, s := range p {
 		if n == nil {
 			return nil, nil
@@ -179,16 +181,16 @@ func yamlWalk(n *yaml.Node, p exprPath, writing bool) (*yaml.Node, error) {
 	return n, nil
 }
 
-func yamlTag(s scalar) string {
+func yamlTag(s Scalar) string {
 	switch s.Class {
-	case classNumber:
+	case ClassNumber:
 		if isIntText(s.Text) {
 			return "!!int"
 		}
 		return "!!float"
-	case classBool:
+	case ClassBool:
 		return "!!bool"
-	case classNull:
+	case ClassNull:
 		return "!!null"
 	}
 	return "!!str"
@@ -207,15 +209,15 @@ func isIntText(s string) bool {
 	return true
 }
 
-func yamlScalarNode(s scalar) *yaml.Node {
+func yamlScalarNode(s Scalar) *yaml.Node {
 	v := s.Text
-	if s.Class == classNull {
+	if s.Class == ClassNull {
 		v = "null"
 	}
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: yamlTag(s), Value: v}
 }
 
-func toYAMLNode(v *value) *yaml.Node {
+func toYAMLNode(v *Value) *yaml.Node {
 	switch {
 	case v.sc != nil:
 		return yamlScalarNode(*v.sc)
@@ -235,17 +237,19 @@ func toYAMLNode(v *value) *yaml.Node {
 
 // setYAMLScalar writes s into the scalar node n, keeping its quoting
 // style for strings.
-func setYAMLScalar(n *yaml.Node, s scalar) {
+func setYAMLScalar(n *yaml.Node, s Scalar) {
 	nn := yamlScalarNode(s)
 	n.Tag, n.Value = nn.Tag, nn.Value
-	if s.Class != classString || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+	if s.Class != ClassString || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
 		n.Style = 0
 	} else {
 		n.Style &= yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle
 	}
 }
 
-func (yamlCodec) edit(src []byte, o op) ([]byte, error) {
+// Edit returns src with o applied: spliced into the original bytes when
+// the result parses back to the intended tree, re-encoded otherwise.
+func (YAML) Edit(src []byte, o Op) ([]byte, error) {
 	f, err := parseYAMLFile(src)
 	if err != nil {
 		return nil, err
@@ -316,7 +320,7 @@ func decodeYAMLDocs(docs []*yaml.Node) ([]any, error) {
 	return out, nil
 }
 
-func (f *yamlFile) set(p exprPath, v *value) (bool, *splice, error) {
+func (f *yamlFile) set(p Path, v *Value) (bool, *splice, error) {
 	if len(p) == 0 {
 		return false, nil, fmt.Errorf("empty path")
 	}
@@ -396,7 +400,7 @@ func (f *yamlFile) set(p exprPath, v *value) (bool, *splice, error) {
 }
 
 // replace writes v over parent.Content[i].
-func (f *yamlFile) replace(parent *yaml.Node, i int, p exprPath, v *value) (bool, *splice, error) {
+func (f *yamlFile) replace(parent *yaml.Node, i int, p Path, v *Value) (bool, *splice, error) {
 	old := parent.Content[i]
 	if old.Kind == yaml.AliasNode {
 		return false, nil, sharedError(p, "an alias (*"+old.Value+")")
@@ -406,9 +410,9 @@ func (f *yamlFile) replace(parent *yaml.Node, i int, p exprPath, v *value) (bool
 	}
 	if v.sc != nil {
 		if old.Kind != yaml.ScalarNode {
-			return false, nil, mismatchKindError(p, yamlKind(old), "a scalar")
+			return false, nil, MismatchKindError(p, yamlKind(old), "a scalar")
 		}
-		if yamlScalar(old).equal(*v.sc) {
+		if yamlScalar(old).Equal(*v.sc) {
 			return false, nil, nil
 		}
 		sp := f.replaceScalar(old, *v.sc)
@@ -436,7 +440,7 @@ func hasAnchor(n *yaml.Node) bool {
 	return false
 }
 
-func (f *yamlFile) del(p exprPath) (bool, *splice, error) {
+func (f *yamlFile) del(p Path) (bool, *splice, error) {
 	if len(p) == 0 {
 		return false, nil, fmt.Errorf("empty path")
 	}
@@ -593,7 +597,7 @@ func (f *yamlFile) indentUnit() int {
 }
 
 // render encodes v as block YAML with every line indented by ind spaces.
-func (f *yamlFile) render(v *value, ind int) (string, bool) {
+func (f *yamlFile) render(v *Value, ind int) (string, bool) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(f.unit)
@@ -625,7 +629,7 @@ func (f *yamlFile) insertAfter(ln int, text string) *splice {
 }
 
 // insertKey is the splice adding key: v at the end of block mapping m.
-func (f *yamlFile) insertKey(m *yaml.Node, key string, v *value) *splice {
+func (f *yamlFile) insertKey(m *yaml.Node, key string, v *Value) *splice {
 	if m.Style&yaml.FlowStyle != 0 || len(m.Content) < 2 {
 		return nil
 	}
@@ -639,7 +643,7 @@ func (f *yamlFile) insertKey(m *yaml.Node, key string, v *value) *splice {
 		return nil
 	}
 	end := f.blockEnd(m.Content[len(m.Content)-2].Line, ind, true)
-	text, ok := f.render(&value{keys: []string{key}, vals: []*value{v}}, ind)
+	text, ok := f.render(&Value{keys: []string{key}, vals: []*Value{v}}, ind)
 	if !ok {
 		return nil
 	}
@@ -647,7 +651,7 @@ func (f *yamlFile) insertKey(m *yaml.Node, key string, v *value) *splice {
 }
 
 // appendItem is the splice adding v at the end of block list s.
-func (f *yamlFile) appendItem(s *yaml.Node, v *value) *splice {
+func (f *yamlFile) appendItem(s *yaml.Node, v *Value) *splice {
 	if s.Style&yaml.FlowStyle != 0 || len(s.Content) == 0 {
 		return nil
 	}
@@ -656,7 +660,7 @@ func (f *yamlFile) appendItem(s *yaml.Node, v *value) *splice {
 		return nil
 	}
 	end := f.blockEnd(s.Content[len(s.Content)-1].Line, ind, false)
-	text, ok := f.render(&value{isSeq: true, items: []*value{v}}, ind)
+	text, ok := f.render(&Value{isSeq: true, items: []*Value{v}}, ind)
 	if !ok {
 		return nil
 	}
@@ -695,7 +699,7 @@ func (f *yamlFile) deleteItem(s *yaml.Node, i int) *splice {
 }
 
 // replaceScalar is the splice writing s over the token of scalar node n.
-func (f *yamlFile) replaceScalar(n *yaml.Node, s scalar) *splice {
+func (f *yamlFile) replaceScalar(n *yaml.Node, s Scalar) *splice {
 	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle|yaml.TaggedStyle) != 0 || strings.Contains(n.Value, "\n") {
 		return nil
 	}
@@ -704,7 +708,7 @@ func (f *yamlFile) replaceScalar(n *yaml.Node, s scalar) *splice {
 		return nil
 	}
 	style := yaml.Style(0)
-	if s.Class == classString {
+	if s.Class == ClassString {
 		style = n.Style & (yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle)
 	}
 	text, ok := renderYAMLScalar(s, style)
@@ -753,10 +757,10 @@ func quotedEnd(src []byte, off int, q byte) int {
 }
 
 // renderYAMLScalar is s as one line of YAML, in style when it can be.
-func renderYAMLScalar(s scalar, style yaml.Style) (string, bool) {
+func renderYAMLScalar(s Scalar, style yaml.Style) (string, bool) {
 	for _, st := range []yaml.Style{style, yaml.DoubleQuotedStyle} {
 		n := yamlScalarNode(s)
-		if s.Class == classString {
+		if s.Class == ClassString {
 			n.Style = st
 		}
 		out, err := yaml.Marshal(n)
