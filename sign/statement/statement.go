@@ -66,12 +66,21 @@ type Statement struct {
 // are checked, so an envelope of another kind is never read as a
 // ticket's. Errors wrap [ErrMalformed].
 func PredicateOf(envelope []byte) (*Predicate, error) {
-	var env struct {
+	type dsse struct {
 		PayloadType string `json:"payloadType"`
 		Payload     []byte `json:"payload"`
 	}
-	if err := json.Unmarshal(envelope, &env); err != nil {
+	var outer struct {
+		dsse
+		// A keyless signature is a Sigstore bundle holding the envelope.
+		Bundled *dsse `json:"dsseEnvelope"`
+	}
+	if err := json.Unmarshal(envelope, &outer); err != nil {
 		return nil, fmt.Errorf("%w: not a DSSE envelope: %v", ErrMalformed, err)
+	}
+	env := outer.dsse
+	if outer.Bundled != nil {
+		env = *outer.Bundled
 	}
 	if env.PayloadType != PayloadType {
 		return nil, fmt.Errorf("%w: payload type %q, want %q", ErrMalformed, env.PayloadType, PayloadType)
