@@ -27,11 +27,6 @@ import (
 
 type signOptions struct {
 	Key    string
-	// Keyless signing: a Fulcio certificate for the CI's OIDC identity.
-	Keyless       bool
-	IdentityToken string
-	FulcioURL     string
-	RekorURL      string
 	Rev    string
 	Remote string
 	Branch string
@@ -39,6 +34,11 @@ type signOptions struct {
 	Format string
 	Actor  string
 	Attach bool
+	// Keyless signing: a Fulcio certificate for the CI's OIDC identity.
+	Keyless       bool
+	IdentityToken string
+	FulcioURL     string
+	RekorURL      string
 }
 
 func (o *signOptions) addFlags(fs *pflag.FlagSet) {
