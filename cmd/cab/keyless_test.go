@@ -132,3 +132,22 @@ func ledgerFile(t *testing.T, w *lworld, id, suffix string) string {
 	require.Failf(t, "no ledger file", "%s *%s in %v", id, suffix, w.ledgerFiles())
 	return ""
 }
+
+func TestSignKeylessFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"sign"}, "--key or --keyless is required"},
+		{[]string{"sign", "--key", "file://cab.key", "--keyless"}, "--key and --keyless exclude each other"},
+		{[]string{"sign", "--keyless", "--attach"}, "--attach signs with --key only"},
+		{[]string{"sign", "--key", "file://cab.key", "--identity-token", "tok"}, "--identity-token needs --keyless"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			code := Main(t.Context(), tc.args, &stdout, &stderr)
+			assert.Equal(t, 2, code, "a usage error")
+			assert.Contains(t, stderr.String(), tc.msg)
+		})
+	}
+}
