@@ -151,7 +151,14 @@ func verifyIdentity(b *bundle.Bundle, id *schema.Keyless) error {
 	}
 	// One Rekor entry whose SET verifies, and the certificate checked at
 	// its integrated time (the SET signs that time).
-	v, err := verify.NewVerifier(tr, verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1))
+	opts := []verify.VerifierOption{verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1)}
+	if len(tr.CTLogs()) > 0 {
+		// A root naming certificate transparency logs (the public-good
+		// one does) also requires the certificate's embedded SCT, as
+		// cosign does.
+		opts = append(opts, verify.WithSignedCertificateTimestamps(1))
+	}
+	v, err := verify.NewVerifier(tr, opts...)
 	if err != nil {
 		return fmt.Errorf("verifier: %w", err)
 	}

@@ -134,6 +134,14 @@ func TestKeylessRejects(t *testing.T) {
 			require.NoError(t, json.Unmarshal(otherPayload, &o))
 			m["dsseEnvelope"].(map[string]any)["payload"] = o["dsseEnvelope"].(map[string]any)["payload"]
 		}), identity(ss, t, nil), "payload hash"},
+		{"no SCT while the root names a CT log", good, identity(ss, t, func(k *schema.Keyless) { k.TrustedRoot = ss.TrustedRootWithCTLog(t) }), "SCT"},
+		{"envelope signature altered", editBundle(t, good, func(m map[string]any) {
+			sig := m["dsseEnvelope"].(map[string]any)["signatures"].([]any)[0].(map[string]any)
+			b, err := base64.StdEncoding.DecodeString(sig["sig"].(string))
+			require.NoError(t, err)
+			b[len(b)-2] ^= 0x55
+			sig["sig"] = base64.StdEncoding.EncodeToString(b)
+		}), identity(ss, t, nil), "signature does not match"},
 		{"certificate expired at the integrated time", expiredBundle, identity(expired, t, nil), "outside certificate validity"},
 		{"no keyless identity trusted", good, []schema.Key{{Name: "ci", PublicKey: "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n"}}, "trusts no keyless identity"},
 		{"keyless identity trusted for reconcile only", good, func() []schema.Key {

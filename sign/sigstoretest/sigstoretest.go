@@ -156,12 +156,25 @@ func (s *Sigstore) Token(t testing.TB) string {
 // Rekor log key.
 func (s *Sigstore) TrustedRoot(t testing.TB) []byte {
 	t.Helper()
-	return s.TrustedRootWithCA(t, s)
+	return s.trustedRoot(t, s, false)
 }
 
 // TrustedRootWithCA returns trusted_root.json trusting this fake's Rekor
 // log but the Fulcio CA of ca.
 func (s *Sigstore) TrustedRootWithCA(t testing.TB, ca *Sigstore) []byte {
+	t.Helper()
+	return s.trustedRoot(t, ca, false)
+}
+
+// TrustedRootWithCTLog returns trusted_root.json that also names a
+// certificate transparency log, as the public-good root does: this fake
+// Fulcio embeds no SCT in its certificates.
+func (s *Sigstore) TrustedRootWithCTLog(t testing.TB) []byte {
+	t.Helper()
+	return s.trustedRoot(t, s, true)
+}
+
+func (s *Sigstore) trustedRoot(t testing.TB, ca *Sigstore, ctlog bool) []byte {
 	t.Helper()
 	logID, err := s.logID()
 	if err != nil {
@@ -173,7 +186,7 @@ func (s *Sigstore) TrustedRootWithCA(t testing.TB, ca *Sigstore) []byte {
 			Root: ca.rootCert, Intermediates: []*x509.Certificate{ca.interCert},
 			ValidityPeriodStart: ca.created.Add(-24 * time.Hour), URI: ca.Fulcio,
 		}},
-		nil, nil,
+		ctlogs(t, ctlog, s.created), nil,
 		map[string]*root.TransparencyLog{logID: {
 			BaseURL: s.Rekor, ID: id, ValidityPeriodStart: s.created.Add(-24 * time.Hour),
 			HashFunc: crypto.SHA256, PublicKey: s.rekorKey.Public(), SignatureHashFunc: crypto.SHA256,
@@ -462,6 +475,24 @@ func split(n int) int {
 		k <<= 1
 	}
 	return k
+}
+
+// ctlogs is a certificate transparency log of a fresh key, or none.
+func ctlogs(t testing.TB, want bool, created time.Time) map[string]*root.TransparencyLog {
+	if !want {
+		return nil
+	}
+	k := mustKey(t)
+	der, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256(der)
+	id := hex.EncodeToString(d[:])
+	return map[string]*root.TransparencyLog{id: {
+		BaseURL: "https://ctfe.localhost/test", ID: d[:], ValidityPeriodStart: created.Add(-24 * time.Hour),
+		HashFunc: crypto.SHA256, PublicKey: k.Public(), SignatureHashFunc: crypto.SHA256,
+	}}
 }
 
 func (s *Sigstore) logID() (string, error) {
