@@ -18,6 +18,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/sign/statement"
 )
 
 // Public-good Sigstore instances, the defaults of [KeylessOptions].
@@ -32,10 +33,6 @@ const (
 var ErrNoIdentityToken = errors.New("no OIDC identity token: pass --identity-token FILE, set SIGSTORE_ID_TOKEN (GitLab: id_tokens), or grant the GitHub Actions job permissions: id-token: write")
 
 var errKeylessTicketsOnly = errors.New("a keyless signer signs tickets only")
-
-// bundleMediaTypePrefix starts the media type of every Sigstore bundle;
-// a plain DSSE envelope has none.
-const bundleMediaTypePrefix = "application/vnd.dev.sigstore.bundle"
 
 // KeylessOptions configure [NewKeylessSigner].
 type KeylessOptions struct {
@@ -97,13 +94,9 @@ func (k *keylessSigner) sign(ctx context.Context, payloadType string, payload []
 }
 
 // IsBundle reports whether signed (what the ledger stores for a signed
-// ticket) is a Sigstore bundle rather than a plain DSSE envelope.
-func IsBundle(signed []byte) bool {
-	var probe struct {
-		MediaType string `json:"mediaType"`
-	}
-	return json.Unmarshal(signed, &probe) == nil && strings.HasPrefix(probe.MediaType, bundleMediaTypePrefix)
-}
+// ticket) is a Sigstore bundle rather than a plain DSSE envelope: see
+// [statement.IsBundle], the one rule [Verify] and [PredicateOf] share.
+func IsBundle(signed []byte) bool { return statement.IsBundle(signed) }
 
 // verifyBundle checks a Sigstore bundle against the keyless identities of
 // trusted and returns the DSSE payload its signature covers. An identity

@@ -246,3 +246,28 @@ func cutEq(s string) (string, string, bool) {
 	}
 	return s, "", false
 }
+
+// PredicateOf and Verify pick the envelope to read by one rule: a
+// Sigstore bundle's media type means its dsseEnvelope, anything else the
+// top-level envelope, so an unverified reader never sees other bytes than
+// the verifier checks.
+func TestPredicateOfPicksTheVerifiedEnvelope(t *testing.T) {
+	ss := sigstoretest.New(t)
+	path, _ := writeKey(t, AlgECDSAP256)
+	plain := signA(t, path)
+	bundled := keylessSign(t, ss, NewStatement(ticketB, Digest(jsonB), Predicate{ID: "CHG-2026-0043", Environments: []string{"prod"}}))
+	var b map[string]any
+	require.NoError(t, json.Unmarshal(bundled, &b))
+
+	// A plain envelope with a bundle's dsseEnvelope smuggled beside it.
+	smuggled := editBundle(t, plain, func(m map[string]any) { m["dsseEnvelope"] = b["dsseEnvelope"] })
+	p, err := PredicateOf(smuggled)
+	require.NoError(t, err)
+	assert.Equal(t, "CHG-2026-0042", p.ID, "without a bundle media type the top-level envelope is read, as Verify does")
+
+	_, err = PredicateOf(editBundle(t, bundled, func(m map[string]any) { delete(m, "dsseEnvelope") }))
+	assert.ErrorIs(t, err, ErrMalformed, "a bundle without an envelope")
+	p, err = PredicateOf(bundled)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"prod"}, p.Environments)
+}
