@@ -231,6 +231,22 @@ func TestIdentityToken(t *testing.T) {
 		_, err = Verify(b, identity(ss, t, nil), expectA())
 		require.NoError(t, err)
 	})
+	t.Run("GitLab id_tokens", func(t *testing.T) {
+		gl := sigstoretest.New(t)
+		gl.SetClaims(sigstoretest.GitLabClaims())
+		tok, err := IdentityToken(context.Background(), IdentitySource{Getenv: env("SIGSTORE_ID_TOKEN=" + gl.Token(t))})
+		require.NoError(t, err)
+		s, err := NewKeylessSigner(KeylessOptions{FulcioURL: gl.Fulcio, RekorURL: gl.Rekor, IDToken: tok})
+		require.NoError(t, err)
+		b, err := s.Sign(context.Background(), statementA())
+		require.NoError(t, err)
+		_, err = Verify(b, identity(gl, t, func(k *schema.Keyless) {
+			k.Issuer, k.Subject = sigstoretest.GitLabIssuer, sigstoretest.GitLabSubject
+		}), expectA())
+		require.NoError(t, err)
+		_, err = Verify(b, identity(gl, t, nil), expectA())
+		assert.ErrorIs(t, err, ErrUntrusted, "the GitHub identity does not cover a GitLab pipeline")
+	})
 	t.Run("GitHub Actions refuses the request token", func(t *testing.T) {
 		_, err := IdentityToken(context.Background(), IdentitySource{Getenv: env(gha[0], "ACTIONS_ID_TOKEN_REQUEST_TOKEN=wrong")})
 		require.Error(t, err)

@@ -76,7 +76,24 @@ type Claims struct {
 	// JobWorkflowRef is GitHub's "owner/repo/path@ref" of the workflow
 	// file: Fulcio makes the certificate's subject of it.
 	JobWorkflowRef string `json:"job_workflow_ref,omitempty"`
+	// CIConfigRefURI is GitLab's "gitlab.com/group/project//.gitlab-ci.yml@ref"
+	// of the pipeline definition: Fulcio makes the certificate's subject
+	// of it.
+	CIConfigRefURI string `json:"ci_config_ref_uri,omitempty"`
 }
+
+// GitLabIssuer is the OIDC issuer of gitlab.com's id_tokens.
+const GitLabIssuer = "https://gitlab.com"
+
+// GitLabClaims are the claims of a gitlab.com pipeline of acme/app on
+// main, whose certificate subject is [GitLabSubject].
+func GitLabClaims() Claims {
+	return Claims{Issuer: GitLabIssuer, Sub: "project_path:acme/app:ref_type:branch:ref:main",
+		CIConfigRefURI: "gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main"}
+}
+
+// GitLabSubject is the certificate subject Fulcio issues for [GitLabClaims].
+const GitLabSubject = "https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main"
 
 // New starts the fake servers (closed with the test) for a GitHub Actions
 // workflow acme/app/.github/workflows/sign.yml on refs/heads/main.
@@ -233,6 +250,9 @@ func (s *Sigstore) jwt(c Claims) (string, error) {
 	if c.JobWorkflowRef != "" {
 		claims["job_workflow_ref"] = c.JobWorkflowRef
 	}
+	if c.CIConfigRefURI != "" {
+		claims["ci_config_ref_uri"] = c.CIConfigRefURI
+	}
 	h, _ := json.Marshal(map[string]string{"alg": "ES256", "typ": "JWT"})
 	p, _ := json.Marshal(claims)
 	signing := b64(h) + "." + b64(p)
@@ -337,8 +357,11 @@ func (s *Sigstore) fulcio(w http.ResponseWriter, r *http.Request) {
 		},
 	}
 	subject := c.Sub
-	if c.JobWorkflowRef != "" {
+	switch {
+	case c.JobWorkflowRef != "":
 		subject = "https://github.com/" + c.JobWorkflowRef
+	case c.CIConfigRefURI != "":
+		subject = "https://" + c.CIConfigRefURI
 	}
 	if strings.Contains(subject, "@") && !strings.Contains(subject, "://") {
 		tmpl.EmailAddresses = []string{subject}
