@@ -31,7 +31,9 @@ type Expect struct {
 
 // Verify checks that envelope (DSSE JSON) is signed by one of trusted and
 // that its statement describes the ticket in want, and returns the statement
-// decoded from the verified payload bytes.
+// decoded from the verified payload bytes. A Sigstore bundle (a keyless
+// signature, see [IsBundle]) is verified against the keyless identities of
+// trusted instead of its keys; everything after that is the same.
 func Verify(envelope []byte, trusted []schema.Key, want Expect) (*Statement, error) {
 	ticket := want.TicketPath
 	if ticket == "" || want.TicketDigest == "" || want.ID == "" {
