@@ -174,7 +174,8 @@ type IdentitySource struct {
 	File string
 	// Getenv reads the environment (os.Getenv).
 	Getenv func(string) string
-	// Client asks GitHub Actions for a token (http.DefaultClient if nil).
+	// Client asks GitHub Actions for a token (if nil, one whose requests
+	// time out after 30s).
 	Client *http.Client
 }
 
@@ -214,7 +215,7 @@ func IdentityToken(ctx context.Context, src IdentitySource) (string, error) {
 // with the request token as bearer, answered by {"value": "<jwt>"}.
 func githubToken(ctx context.Context, c *http.Client, reqURL, reqToken string) (string, error) {
 	if c == nil {
-		c = http.DefaultClient
+		c = &http.Client{Timeout: 30 * time.Second}
 	}
 	u, err := url.Parse(reqURL)
 	if err != nil {
