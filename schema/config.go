@@ -76,7 +76,7 @@ func (s *Schema) ParseConfig(file string, src []byte) (*ParsedConfig, diag.List)
 	if p.JSON, err = Canonical(raw); err != nil {
 		return nil, diag.List{{File: file, Severity: diag.Error, Code: "config", Message: err.Error()}}
 	}
-	if ds := p.crossRefs(); len(ds) > 0 {
+	if ds := append(p.crossRefs(), p.keyRefs()...); len(ds) > 0 {
 		return nil, ds
 	}
 	return p, nil

@@ -10,6 +10,12 @@
 // a policy, so a ticket can neither override a policy's defaults nor leave
 // a value open that a rule would silently skip.
 //
+// ParseConfig also checks what #Config cannot say in CUE, each with its
+// position: among them, a trusted key is a public key or a keyless
+// identity (exactly one), a keyless identity names its subject exactly or
+// by a regexp that compiles (and is always matched anchored, see
+// Keyless.AnchoredSubjectRegexp), and signs tickets only.
+//
 // A Schema is compiled once per cue.Context and is not safe for concurrent
 // use: give each goroutine its own context and Schema.
 package schema

@@ -222,13 +222,38 @@ type Template struct {
 	Ticket      map[string]any `json:"ticket,omitempty"`
 }
 
-// Key is a public key trusted by cab.cue, for the roles it lists.
+// Key is a signer trusted by cab.cue, for the roles it lists: a public
+// key, or (Keyless set, PublicKey empty) a Sigstore identity.
 type Key struct {
 	Name      string `json:"name"`
-	PublicKey string `json:"publicKey"`
+	PublicKey string `json:"publicKey,omitempty"`
+	// Keyless, when set, trusts whoever holds a Fulcio certificate for
+	// this identity (role RoleSign only).
+	Keyless *Keyless `json:"keyless,omitempty"`
 	// Roles says what the key is trusted for (RoleSign, RoleReconcile);
 	// empty means RoleSign alone. Read it with HasRole.
 	Roles []string `json:"roles,omitempty"`
+}
+
+// Keyless is a Sigstore signing identity trusted by cab.cue: the OIDC
+// issuer of the certificate (exact match) and its subject alternative
+// name (Subject exactly, or SubjectRegexp matching all of it), certified
+// by a Fulcio CA of TrustedRoot and logged in one of its Rekor logs.
+type Keyless struct {
+	Issuer        string `json:"issuer"`
+	Subject       string `json:"subject,omitempty"`
+	SubjectRegexp string `json:"subjectRegexp,omitempty"`
+	// TrustedRoot is a Sigstore trusted_root.json document.
+	TrustedRoot json.RawMessage `json:"trustedRoot"`
+}
+
+// AnchoredSubjectRegexp returns SubjectRegexp anchored at both ends, so
+// that it matches a whole subject or nothing: "^(?:" + re + ")$".
+func (k Keyless) AnchoredSubjectRegexp() string {
+	if k.SubjectRegexp == "" {
+		return ""
+	}
+	return "^(?:" + k.SubjectRegexp + ")$"
 }
 
 // Roles a trusted key may have.

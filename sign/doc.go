@@ -8,6 +8,12 @@
 // PKCS#8, optionally in the cosign/sigstore encrypted format) or KMS URIs
 // handed to sigstore's kms package.
 //
+// Keyless signing ([NewKeylessSigner], sigstore-go) signs each statement
+// with an ephemeral key certified by Fulcio for the CI's OIDC identity
+// ([IdentityToken]) and logged in Rekor; what the ledger stores is then a
+// Sigstore bundle holding the DSSE envelope. [PredicateOf] reads either
+// form. A keyless signer signs tickets only, never outcome events.
+//
 // Keys in cab.cue carry roles: [Verify] only accepts keys trusted to sign
 // tickets (schema.RoleSign, the default); a [Verifier] for the reconcile
 // role checks the reconciler's outcome events on the ledger. Predicates are
@@ -25,6 +31,15 @@
 //     repository and merge commit.
 //   - The payload type is checked before and during verification; an
 //     envelope of another type is refused even if its signature is good.
+//   - A Sigstore bundle is trusted only through a keyless identity of
+//     role sign in cab.cue: its certificate chains to a Fulcio CA of that
+//     identity's trusted root, it carries an entry of one of the root's
+//     Rekor logs whose signed entry timestamp verifies, the certificate
+//     was valid at that integrated time, its issuer equals the identity's
+//     and its subject equals it or matches its regexp anchored at both
+//     ends. The statement is then checked exactly as a key-signed one.
+//   - Keys verify plain envelopes, identities verify bundles: neither
+//     stands in for the other.
 //   - Failures are typed: [ErrMalformed], [ErrUntrusted], [ErrMismatch]
 //     (as a [*MismatchError] naming the field), each message naming the
 //     ticket.

@@ -51,3 +51,24 @@ func Example() {
 	// CHG-2026-0042 <nil>
 	// changes/CHG-2026-0042.cue: attestation does not match: predicate.environments is ["staging"], want ["staging" "prod"]
 }
+
+// In CI with an OIDC identity (GitHub Actions with permissions: id-token:
+// write, or GitLab's id_tokens), sign without a key: the statement is
+// signed with a Fulcio certificate for the job's identity and logged in
+// Rekor. Verifiers trust it through a keyless identity in cab.cue.
+func ExampleNewKeylessSigner() {
+	ctx := context.Background()
+	token, err := sign.IdentityToken(ctx, sign.IdentitySource{Getenv: os.Getenv})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	signer, err := sign.NewKeylessSigner(sign.KeylessOptions{IDToken: token})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ticketJSON, _ := schema.Canonical([]byte(`{"id": "CHG-2026-0042"}`))
+	bundle, err := signer.Sign(ctx, sign.NewStatement("changes/CHG-2026-0042.cue", sign.Digest(ticketJSON), sign.Predicate{ID: "CHG-2026-0042"}))
+	fmt.Println(sign.IsBundle(bundle), err)
+}

@@ -271,7 +271,14 @@ func (o Options) event(ctx context.Context, c *candidate) (ledger.Event, error) 
 	if err != nil {
 		return ev, fmt.Errorf("signing %s: %w", c.id, err)
 	}
-	data, _ := json.Marshal(map[string]any{"path": c.path, "digest": "sha256:" + digest, "keyid": o.Signer.KeyID()})
+	info := map[string]any{"path": c.path, "digest": "sha256:" + digest, "keyid": o.Signer.KeyID()}
+	if o.Signer.Keyless() {
+		// The envelope is a Sigstore bundle: its certificate names the
+		// identity, and its key lived for this signature only.
+		delete(info, "keyid")
+		info["keyless"] = true
+	}
+	data, _ := json.Marshal(info)
 	ev.Kind, ev.Data, ev.Envelope = ledger.KindSigned, data, env
 	return ev, nil
 }

@@ -22,11 +22,13 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/options"
 )
 
-// Signer signs statements with one key, from a PEM file or a KMS.
+// Signer signs statements with one key, from a PEM file or a KMS, or
+// keylessly (see [NewKeylessSigner]).
 type Signer struct {
-	sv    signature.Signer
-	pub   crypto.PublicKey
-	keyID string
+	sv      signature.Signer
+	pub     crypto.PublicKey
+	keyID   string
+	keyless *keylessSigner
 }
 
 // LoadSigner loads the key named by keyRef: "file://path" or a plain path to
@@ -141,17 +143,22 @@ func KeyID(pub crypto.PublicKey) (string, error) {
 	return id, nil
 }
 
-// KeyID returns the stable id of the signer's public key (see [KeyID]).
+// KeyID returns the stable id of the signer's public key (see [KeyID]);
+// empty for a keyless signer, whose key lives for one signature.
 func (s *Signer) KeyID() string { return s.keyID }
 
 // PublicKeyPEM returns the signer's public key as PEM, as it goes into
-// cab.cue keys.
+// cab.cue keys. A keyless signer has none.
 func (s *Signer) PublicKeyPEM() ([]byte, error) {
+	if s.keyless != nil {
+		return nil, errKeylessTicketsOnly
+	}
 	return cryptoutils.MarshalPublicKeyToPEM(s.pub)
 }
 
 // Sign returns the DSSE envelope (JSON) of st, payload type [PayloadType],
-// with one signature whose keyid is [Signer.KeyID].
+// with one signature whose keyid is [Signer.KeyID]; a keyless signer
+// returns a Sigstore bundle holding that envelope instead.
 func (s *Signer) Sign(ctx context.Context, st Statement) ([]byte, error) {
 	if st.Type != StatementType || st.PredicateType != PredicateType || len(st.Subject) != 1 {
 		return nil, fmt.Errorf("signing: statement must be an in-toto %s of %s with one subject", StatementType, PredicateType)
@@ -160,7 +167,12 @@ func (s *Signer) Sign(ctx context.Context, st Statement) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing %s: %w", st.Subject[0].Name, err)
 	}
-	env, err := s.SignPayload(ctx, PayloadType, payload)
+	var env []byte
+	if s.keyless != nil {
+		env, err = s.keyless.sign(ctx, PayloadType, payload)
+	} else {
+		env, err = s.SignPayload(ctx, PayloadType, payload)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("signing %s: %w", st.Subject[0].Name, err)
 	}
@@ -169,8 +181,12 @@ func (s *Signer) Sign(ctx context.Context, st Statement) ([]byte, error) {
 
 // SignPayload returns the DSSE envelope (JSON) of payload with payload
 // type payloadType, with one signature whose keyid is [Signer.KeyID]. The
-// ledger signs the reconciler's outcome events with it.
+// ledger signs the reconciler's outcome events with it. A keyless signer
+// signs tickets only.
 func (s *Signer) SignPayload(ctx context.Context, payloadType string, payload []byte) ([]byte, error) {
+	if s.keyless != nil {
+		return nil, errKeylessTicketsOnly
+	}
 	es, err := ssldsse.NewEnvelopeSigner(&sigdsse.SignerAdapter{
 		SignatureSigner: s.sv,
 		Pub:             s.pub,

@@ -31,12 +31,48 @@ type Expect struct {
 
 // Verify checks that envelope (DSSE JSON) is signed by one of trusted and
 // that its statement describes the ticket in want, and returns the statement
-// decoded from the verified payload bytes.
+// decoded from the verified payload bytes. A Sigstore bundle (a keyless
+// signature, see [IsBundle]) is verified against the keyless identities of
+// trusted instead of its keys; everything after that is the same.
 func Verify(envelope []byte, trusted []schema.Key, want Expect) (*Statement, error) {
 	ticket := want.TicketPath
 	if ticket == "" || want.TicketDigest == "" || want.ID == "" {
 		return nil, errors.New("verifying: ticket path, digest and id are required")
 	}
+	// Only keys trusted to sign tickets count: a reconciler's key signs
+	// outcomes, never a change.
+	trusted = schema.KeysFor(trusted, schema.RoleSign)
+	var payload []byte
+	if IsBundle(envelope) {
+		// Signed keylessly: the bundle carries the envelope with the
+		// certificate and the Rekor entry that make it trusted.
+		p, err := verifyBundle(envelope, trusted, PayloadType)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ticket, err)
+		}
+		payload = p
+	} else {
+		p, err := verifyEnvelope(ticket, envelope, trusted)
+		if err != nil {
+			return nil, err
+		}
+		payload = p
+	}
+
+	// From here on only the verified payload bytes are read.
+	var st Statement
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w: statement: %v", ticket, ErrMalformed, err)
+	}
+	if err := check(&st, want); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// verifyEnvelope checks a plain DSSE envelope against the public keys of
+// trusted and returns the payload bytes its signature covers.
+func verifyEnvelope(ticket string, envelope []byte, trusted []schema.Key) ([]byte, error) {
 	var env ssldsse.Envelope
 	if err := json.Unmarshal(envelope, &env); err != nil {
 		return nil, fmt.Errorf("%s: %w: envelope: %v", ticket, ErrMalformed, err)
@@ -49,15 +85,11 @@ func Verify(envelope []byte, trusted []schema.Key, want Expect) (*Statement, err
 	if len(env.Signatures) != 1 {
 		return nil, fmt.Errorf("%s: %w: envelope has %d signatures, want 1", ticket, ErrMalformed, len(env.Signatures))
 	}
-	// Only keys trusted to sign tickets count: a reconciler's key signs
-	// outcomes, never a change.
-	trusted = schema.KeysFor(trusted, schema.RoleSign)
+	trusted = slices.DeleteFunc(slices.Clone(trusted), func(k schema.Key) bool { return k.PublicKey == "" })
 	if len(trusted) == 0 {
 		return nil, fmt.Errorf("%s: %w: no trusted keys configured", ticket, ErrUntrusted)
 	}
 
-	var payload []byte
-	verified := false
 	for _, k := range trusted {
 		v, err := loadVerifier(k)
 		if err != nil {
@@ -66,27 +98,14 @@ func Verify(envelope []byte, trusted []schema.Key, want Expect) (*Statement, err
 		var p []byte
 		wv := sigdsse.WrapVerifier(v, sigdsse.WithExpectedPayloadType(PayloadType), sigdsse.WithDecodedPayload(&p))
 		if err := wv.VerifySignature(bytes.NewReader(envelope), nil); err == nil {
-			payload, verified = p, true
-			break
+			return p, nil
 		}
 	}
-	if !verified {
-		names := make([]string, len(trusted))
-		for i, k := range trusted {
-			names[i] = k.Name
-		}
-		return nil, fmt.Errorf("%s: %w (keyid %q; tried %s)", ticket, ErrUntrusted, env.Signatures[0].KeyID, strings.Join(names, ", "))
+	names := make([]string, len(trusted))
+	for i, k := range trusted {
+		names[i] = k.Name
 	}
-
-	// From here on only the verified payload bytes are read.
-	var st Statement
-	if err := json.Unmarshal(payload, &st); err != nil {
-		return nil, fmt.Errorf("%s: %w: statement: %v", ticket, ErrMalformed, err)
-	}
-	if err := check(&st, want); err != nil {
-		return nil, err
-	}
-	return &st, nil
+	return nil, fmt.Errorf("%s: %w (keyid %q; tried %s)", ticket, ErrUntrusted, env.Signatures[0].KeyID, strings.Join(names, ", "))
 }
 
 func loadVerifier(k schema.Key) (signature.Verifier, error) {
@@ -160,6 +179,9 @@ type verifierKey struct {
 func NewVerifier(trusted []schema.Key, role string) (*Verifier, error) {
 	out := &Verifier{role: role}
 	for _, k := range schema.KeysFor(trusted, role) {
+		if k.PublicKey == "" {
+			continue // a keyless identity signs tickets only (see Verify)
+		}
 		v, err := loadVerifier(k)
 		if err != nil {
 			return nil, err

@@ -34,10 +34,19 @@ type signOptions struct {
 	Format string
 	Actor  string
 	Attach bool
+	// Keyless signing: a Fulcio certificate for the CI's OIDC identity.
+	Keyless       bool
+	IdentityToken string
+	FulcioURL     string
+	RekorURL      string
 }
 
 func (o *signOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Key, "key", "", "signing key: file://cab.key, a path, or a KMS URI (password from "+keyPasswordEnv+")")
+	fs.BoolVar(&o.Keyless, "keyless", false, "sign with a short-lived Fulcio certificate for the CI's OIDC identity, logged in Rekor, instead of --key (GitHub Actions: permissions: id-token: write; GitLab: id_tokens: SIGSTORE_ID_TOKEN with aud: sigstore)")
+	fs.StringVar(&o.IdentityToken, "identity-token", "", "with --keyless: read the OIDC identity token from `FILE` (default: $SIGSTORE_ID_TOKEN, else GitHub Actions' token endpoint)")
+	fs.StringVar(&o.FulcioURL, "fulcio-url", sign.DefaultFulcioURL, "with --keyless: the Fulcio instance")
+	fs.StringVar(&o.RekorURL, "rekor-url", sign.DefaultRekorURL, "with --keyless: the Rekor instance")
 	fs.StringVar(&o.Rev, "rev", "HEAD", "the main line to sign")
 	fs.StringVar(&o.Remote, "remote", "origin", "remote the ledger branch is fetched from and pushed to (\"\" for local only)")
 	fs.StringVar(&o.Branch, "ledger", ledger.DefaultBranch, "ledger branch")
@@ -48,8 +57,15 @@ func (o *signOptions) addFlags(fs *pflag.FlagSet) {
 }
 
 func (o *signOptions) validate() error {
-	if o.Key == "" {
-		return fmt.Errorf("--key is required (e.g. --key file://cab.key)")
+	switch {
+	case o.Key == "" && !o.Keyless:
+		return fmt.Errorf("--key or --keyless is required (e.g. --key file://cab.key)")
+	case o.Key != "" && o.Keyless:
+		return fmt.Errorf("--key and --keyless exclude each other")
+	case o.Keyless && o.Attach:
+		return fmt.Errorf("--attach signs with --key only: a keyless signature is a Sigstore bundle on the ledger")
+	case !o.Keyless && o.IdentityToken != "":
+		return fmt.Errorf("--identity-token needs --keyless")
 	}
 	if o.Format != "text" && o.Format != "json" {
 		return fmt.Errorf("--format %q: want text or json", o.Format)
@@ -72,7 +88,7 @@ func (o *signOptions) validate() error {
 func newSignCmd() *cobra.Command {
 	o := &signOptions{}
 	cmd := &cobra.Command{
-		Use:   "sign --key REF",
+		Use:   "sign --key REF | --keyless",
 		Short: "Sign every ticket merged on main and record it on the ledger",
 		Long: `Sign runs in CI on every push to main. It walks main by first parent from
 the last commit the ledger recorded, judges each merge again with the gate
@@ -81,10 +97,17 @@ ticket that passes (an in-toto statement in a DSSE envelope) and appends a
 "signed" event to the ledger branch; a ticket that reached main without
 passing (a direct push, an admin bypass) is recorded "unsigned" with the
 reason and is never applied. The ledger is appended by compare-and-swap:
-concurrent runs record each ticket exactly once.`,
+concurrent runs record each ticket exactly once.
+
+With --keyless there is no key to keep: each ticket is signed with an
+ephemeral key certified by Fulcio for the CI job's OIDC identity and logged
+in Rekor, and the ledger stores the Sigstore bundle. Verifiers accept it
+only if cab.cue lists that identity (keys: [{keyless: {issuer, subject,
+trustedRoot}}]).`,
 		Example: `  cab keygen --out cab                       # once; put cab.pub in cab.cue keys
   CAB_KEY_PASSWORD=... cab sign --key file://cab.key --forge git
-  cab sign --key file://cab.key --remote "" --format json   # local ledger only`,
+  cab sign --key file://cab.key --remote "" --format json   # local ledger only
+  cab sign --keyless --forge github          # in GitHub Actions with id-token: write`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -98,7 +121,7 @@ concurrent runs record each ticket exactly once.`,
 			if err := requireRemote(repo, o.Remote, withoutRemote); err != nil {
 				return err
 			}
-			signer, err := sign.LoadSigner(ctx, o.Key, keyPassword)
+			signer, err := o.signer(ctx)
 			if err != nil {
 				return err
 			}
@@ -145,6 +168,18 @@ concurrent runs record each ticket exactly once.`,
 	}
 	o.addFlags(cmd.Flags())
 	return cmd
+}
+
+// signer loads the key, or makes a keyless signer for the CI's identity.
+func (o *signOptions) signer(ctx context.Context) (*sign.Signer, error) {
+	if !o.Keyless {
+		return sign.LoadSigner(ctx, o.Key, keyPassword)
+	}
+	tok, err := sign.IdentityToken(ctx, sign.IdentitySource{File: o.IdentityToken, Getenv: os.Getenv})
+	if err != nil {
+		return nil, err
+	}
+	return sign.NewKeylessSigner(sign.KeylessOptions{FulcioURL: o.FulcioURL, RekorURL: o.RekorURL, IDToken: tok})
 }
 
 // reviewFunc returns where the evidence of each merge comes from: the
@@ -228,6 +263,12 @@ func untrustedKey(repo *gogit.Repository, rev string, signer *sign.Signer) strin
 		return ""
 	}
 	for _, k := range schema.KeysFor(cfg.Keys, schema.RoleSign) {
+		if signer.Keyless() {
+			if k.Keyless != nil {
+				return "" // which identity signs is known only to the verifier
+			}
+			continue
+		}
 		pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(k.PublicKey))
 		if err != nil {
 			continue
@@ -235,6 +276,9 @@ func untrustedKey(repo *gogit.Repository, rev string, signer *sign.Signer) strin
 		if id, err := sign.KeyID(pub); err == nil && id == signer.KeyID() {
 			return ""
 		}
+	}
+	if signer.Keyless() {
+		return "cab.cue trusts no keyless identity to sign tickets: cab reconcile and cab verify will refuse these signatures (add keys: [{name, keyless: {issuer, subject, trustedRoot}}])"
 	}
 	return fmt.Sprintf("the signing key %s is not among the keys cab.cue trusts to sign tickets: cab reconcile and cab verify will refuse these signatures (add its public half to keys: in cab.cue)", signer.KeyID())
 }

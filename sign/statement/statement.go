@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cabhq/cab/policy"
@@ -66,12 +67,26 @@ type Statement struct {
 // are checked, so an envelope of another kind is never read as a
 // ticket's. Errors wrap [ErrMalformed].
 func PredicateOf(envelope []byte) (*Predicate, error) {
-	var env struct {
+	type dsse struct {
 		PayloadType string `json:"payloadType"`
 		Payload     []byte `json:"payload"`
 	}
-	if err := json.Unmarshal(envelope, &env); err != nil {
+	var outer struct {
+		dsse
+		MediaType string `json:"mediaType"`
+		Bundled   *dsse  `json:"dsseEnvelope"`
+	}
+	if err := json.Unmarshal(envelope, &outer); err != nil {
 		return nil, fmt.Errorf("%w: not a DSSE envelope: %v", ErrMalformed, err)
+	}
+	env := outer.dsse
+	if isBundle(outer.MediaType) {
+		// A keyless signature: the Sigstore bundle holds the envelope
+		// (read by the same rule as sign.Verify, see IsBundle).
+		if outer.Bundled == nil {
+			return nil, fmt.Errorf("%w: the sigstore bundle holds no DSSE envelope", ErrMalformed)
+		}
+		env = *outer.Bundled
 	}
 	if env.PayloadType != PayloadType {
 		return nil, fmt.Errorf("%w: payload type %q, want %q", ErrMalformed, env.PayloadType, PayloadType)
@@ -87,4 +102,21 @@ func PredicateOf(envelope []byte) (*Predicate, error) {
 		return nil, fmt.Errorf("%w: predicate type %q, want %q", ErrMalformed, st.PredicateType, PredicateType)
 	}
 	return &st.Predicate, nil
+}
+
+// bundleMediaTypePrefix starts the media type of every Sigstore bundle; a
+// plain DSSE envelope has no media type.
+const bundleMediaTypePrefix = "application/vnd.dev.sigstore.bundle"
+
+func isBundle(mediaType string) bool { return strings.HasPrefix(mediaType, bundleMediaTypePrefix) }
+
+// IsBundle reports whether signed (what the ledger stores for a signed
+// ticket) is a Sigstore bundle, a keyless signature holding the DSSE
+// envelope, rather than a plain DSSE envelope. It is the one rule by
+// which both PredicateOf and sign.Verify pick the envelope to read.
+func IsBundle(signed []byte) bool {
+	var probe struct {
+		MediaType string `json:"mediaType"`
+	}
+	return json.Unmarshal(signed, &probe) == nil && isBundle(probe.MediaType)
 }
