@@ -47,6 +47,12 @@ func TestKeylessSignThenVerify(t *testing.T) {
 
 	out, code := lrun(t, w.work, "cab", "verify")
 	require.Zero(t, code, "cab verify accepts the keyless signature:\n%s", out)
+	out, code = lrun(t, w.work, "cab", "verify", "--subject", "CHG-2026-0001")
+	require.Zero(t, code, "cab verify --subject reads the statement inside the bundle:\n%s", out)
+	assert.Contains(t, out, `"CHG-2026-0001"`, "the subject is the ticket's canonical JSON")
+	out, code = lrun(t, w.work, "cab", "verify", "--envelope", "CHG-2026-0001")
+	require.Zero(t, code, out)
+	assert.Contains(t, out, `"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"`, "--envelope prints the bundle for cosign --bundle")
 
 	out, code = w.reconcile()
 	require.Zero(t, code, out)

@@ -21,6 +21,7 @@ import (
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/sign"
+	"github.com/cabhq/cab/sign/statement"
 )
 
 type verifyOptions struct {
@@ -42,7 +43,7 @@ func (o *verifyOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Checkpoint, "checkpoint", "", "file holding the ledger head a previous run saw: fail, naming every ticket whose events were dropped or rewritten, if the ledger is not that head plus added events; moved on to the head seen now unless it was rewritten")
 	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
 	fs.StringVar(&o.Subject, "subject", "", "print the exact bytes ticket `ID` was signed as (its canonical JSON at --rev, the in-toto subject) instead of verifying, for cosign verify-blob-attestation")
-	fs.StringVar(&o.Envelope, "envelope", "", "print the DSSE envelope signed for ticket `ID` from the ledger instead of verifying, for cosign verify-blob-attestation --signature")
+	fs.StringVar(&o.Envelope, "envelope", "", "print what the ledger holds as ticket `ID`'s signature instead of verifying: its DSSE envelope (for cosign verify-blob-attestation --signature), or its Sigstore bundle when it was signed keylessly (for --bundle)")
 }
 
 func (o *verifyOptions) validate() error {
@@ -190,14 +191,8 @@ func (o *verifyOptions) writeSigned(ctx context.Context, w, stderr io.Writer, re
 		_, err := w.Write(env)
 		return err
 	}
-	var envelope struct {
-		Payload []byte `json:"payload"` // base64 in JSON
-	}
-	var st sign.Statement
-	if err := json.Unmarshal(env, &envelope); err != nil {
-		return fmt.Errorf("%s: reading the signed envelope: %w", id, err)
-	}
-	if err := json.Unmarshal(envelope.Payload, &st); err != nil || len(st.Subject) != 1 {
+	st, err := statement.StatementOf(env)
+	if err != nil || len(st.Subject) != 1 {
 		return fmt.Errorf("%s: the signed envelope holds no statement about one ticket (%v)", id, err)
 	}
 	subject := st.Subject[0]

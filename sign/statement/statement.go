@@ -67,6 +67,17 @@ type Statement struct {
 // are checked, so an envelope of another kind is never read as a
 // ticket's. Errors wrap [ErrMalformed].
 func PredicateOf(envelope []byte) (*Predicate, error) {
+	st, err := StatementOf(envelope)
+	if err != nil {
+		return nil, err
+	}
+	return &st.Predicate, nil
+}
+
+// StatementOf reads the in-toto statement of a ticket envelope (a plain
+// DSSE envelope or a Sigstore bundle holding one) WITHOUT verifying its
+// signature, under the same checks as [PredicateOf].
+func StatementOf(envelope []byte) (*Statement, error) {
 	type dsse struct {
 		PayloadType string `json:"payloadType"`
 		Payload     []byte `json:"payload"`
@@ -101,7 +112,7 @@ func PredicateOf(envelope []byte) (*Predicate, error) {
 	if st.PredicateType != PredicateType {
 		return nil, fmt.Errorf("%w: predicate type %q, want %q", ErrMalformed, st.PredicateType, PredicateType)
 	}
-	return &st.Predicate, nil
+	return &st, nil
 }
 
 // bundleMediaTypePrefix starts the media type of every Sigstore bundle; a
