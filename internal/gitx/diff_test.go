@@ -1,6 +1,7 @@
 package gitx
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -157,7 +158,7 @@ func TestDiffTreesUnsafeNames(t *testing.T) {
 	got, err := DiffTrees(nil, b, "changes")
 	require.ErrorIs(t, err, ErrUnsafeName)
 	assert.Equal(t, []Change{{Path: "changes/ok.cue", To: blob, ToMode: filemode.Regular}}, got, "the safe changes are still listed")
-	ue, ok := err.(*UnsafeNameError)
+	ue, ok := errors.AsType[*UnsafeNameError](err)
 	require.True(t, ok, "got %T", err)
 	assert.Equal(t, []string{"changes/.", "changes/..", "changes/.GIT", "changes/a/b"}, ue.Entries, "named as they are, never entered")
 
