@@ -101,7 +101,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 		rep.Breaks = append(rep.Breaks, Break{What: "ledger-rewritten", Commit: ae.Commit.String(), Message: err.Error()})
 	}
 	rep.Breaks = append(rep.Breaks, problemBreaks(log)...)
-	merges, err := validate.Mainline(o.Dir, o.Rev, plumbing.ZeroHash)
+	merges, err := validate.Mainline(ctx, o.Dir, o.Rev, plumbing.ZeroHash)
 	if err != nil {
 		return nil, err
 	}

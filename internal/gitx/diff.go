@@ -34,16 +34,24 @@ var ErrUnsafeName = errors.New("unsafe tree entry name")
 // UnsafeNameError lists the tree entries DiffTrees refused to name
 // because their names could leave their directory.
 type UnsafeNameError struct {
-	// Entries are the refused entries, each as its directory's path, a
-	// '/' and its name as it is (not cleaned), in the order found.
-	Entries []string
+	// Entries are the refused entries, in the order found.
+	Entries []UnsafeEntry
+}
+
+// UnsafeEntry is a tree entry with an unsafe name.
+type UnsafeEntry struct {
+	// Dir is the path of the directory that holds it (the prefix given
+	// to DiffTrees at the top).
+	Dir string
+	// Name is its name as it is.
+	Name string
 }
 
 // Error lists the entries.
 func (e *UnsafeNameError) Error() string {
 	q := make([]string, len(e.Entries))
 	for i, n := range e.Entries {
-		q[i] = fmt.Sprintf("%q", n)
+		q[i] = fmt.Sprintf("%q in %q", n.Name, n.Dir)
 	}
 	return "refused tree entries whose names could leave their directory: " + strings.Join(q, ", ")
 }
@@ -83,7 +91,7 @@ func DiffTrees(a, b *object.Tree, prefix string) ([]Change, error) {
 
 type differ struct {
 	changes []Change
-	unsafe  []string
+	unsafe  []UnsafeEntry
 }
 
 func (d *differ) diff(a, b *object.Tree, prefix string) error {
@@ -104,7 +112,7 @@ func (d *differ) diff(a, b *object.Tree, prefix string) error {
 			continue
 		}
 		if UnsafeName(n) {
-			d.unsafe = append(d.unsafe, prefix+"/"+n)
+			d.unsafe = append(d.unsafe, UnsafeEntry{Dir: prefix, Name: n})
 			continue
 		}
 		full := path.Join(prefix, n)

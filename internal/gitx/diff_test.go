@@ -160,7 +160,8 @@ func TestDiffTreesUnsafeNames(t *testing.T) {
 	assert.Equal(t, []Change{{Path: "changes/ok.cue", To: blob, ToMode: filemode.Regular}}, got, "the safe changes are still listed")
 	ue, ok := errors.AsType[*UnsafeNameError](err)
 	require.True(t, ok, "got %T", err)
-	assert.Equal(t, []string{"changes/.", "changes/..", "changes/.GIT", "changes/a/b"}, ue.Entries, "named as they are, never entered")
+	assert.Equal(t, []UnsafeEntry{{"changes", "."}, {"changes", ".."}, {"changes", ".GIT"}, {"changes", "a/b"}}, ue.Entries, "named as they are, never entered")
+	assert.Equal(t, `refused tree entries whose names could leave their directory: "." in "changes", ".." in "changes", ".GIT" in "changes", "a/b" in "changes"`, err.Error())
 
 	for _, n := range []string{"", ".", "..", "a/b", "a\x00", ".git", ".Git"} {
 		assert.True(t, UnsafeName(n), "%q is unsafe", n)
