@@ -273,32 +273,42 @@ func RemoteHead(ctx context.Context, repo *git.Repository, remote string, auth t
 	return plumbing.ZeroHash, nil
 }
 
-// fetch brings the remote's ref to the tracking ref (forced: the remote
-// is the truth) and returns it, zero (and no tracking ref) when the
-// remote has no such ref.
+// fetch brings the remote's ref to the tracking ref after a lost race.
 func (o *CASOptions) fetch(ctx context.Context, repo *git.Repository) (plumbing.Hash, error) {
-	spec := config.RefSpec("+" + o.Ref.String() + ":" + o.Tracking.String())
+	h, err := FetchRef(ctx, repo, o.Remote, o.Auth, o.Ref, o.Tracking)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("after losing the race: %w", err)
+	}
+	return h, nil
+}
+
+// FetchRef fetches ref from the remote named remote of repo to the local
+// ref tracking (forced: the remote is the truth, a rewrite is seen as it
+// is), within the bound of gitpush.Call, and returns where it is. When
+// the remote has no such ref it removes tracking and returns zero.
+func FetchRef(ctx context.Context, repo *git.Repository, remote string, auth transport.AuthMethod, ref, tracking plumbing.ReferenceName) (plumbing.Hash, error) {
+	spec := config.RefSpec("+" + ref.String() + ":" + tracking.String())
 	call, cancel := gitpush.Call(ctx)
 	defer cancel()
 	err := gitpush.Err(call, repo.FetchContext(call, &git.FetchOptions{
-		RemoteName: o.Remote,
+		RemoteName: remote,
 		RefSpecs:   []config.RefSpec{spec},
-		Auth:       o.Auth,
+		Auth:       auth,
 		Tags:       git.NoTags,
 	}))
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
 	case errors.Is(err, git.NoMatchingRefSpecError{}), errors.Is(err, transport.ErrEmptyRemoteRepository):
-		if err := repo.Storer.RemoveReference(o.Tracking); err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound) {
-			return plumbing.ZeroHash, fmt.Errorf("removing %s: %w", o.Tracking, err)
+		if err := repo.Storer.RemoveReference(tracking); err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound) {
+			return plumbing.ZeroHash, fmt.Errorf("removing %s: %w", tracking, err)
 		}
 		return plumbing.ZeroHash, nil
 	default:
-		return plumbing.ZeroHash, fmt.Errorf("fetching %s from %s after losing the race: %w", o.Ref, o.Remote, err)
+		return plumbing.ZeroHash, fmt.Errorf("fetching %s from %s: %w", ref, remote, err)
 	}
-	r, err := repo.Storer.Reference(o.Tracking)
+	r, err := repo.Storer.Reference(tracking)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("reading %s after fetching: %w", o.Tracking, err)
+		return plumbing.ZeroHash, fmt.Errorf("reading %s after fetching: %w", tracking, err)
 	}
 	return r.Hash(), nil
 }

@@ -101,8 +101,7 @@ func TestCompareAndSwapRemote(t *testing.T) {
 	errStop := errors.New("stop")
 	tests := []struct {
 		name string
-		// race runs before the first push (another writer), and
-		// returns what it pushed (zero: nothing).
+		// race has another writer push before the first push.
 		race bool
 		// rebase: "rebuild", "rebuild and race again", "none",
 		// "nothing to do", "fail".
@@ -396,4 +395,27 @@ func TestCASOptionsDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, plumbing.ReferenceName("refs/remotes/origin/cab/ledger"), o.Tracking)
 	assert.Equal(t, DefaultMaxAttempts, o.MaxAttempts)
+}
+
+func TestFetchRef(t *testing.T) {
+	r := newRemote(t)
+	repo := r.clone(t)
+	tr := plumbing.NewRemoteReferenceName("origin", "main")
+	moved := r.otherPush(t, "moved")
+	got, err := FetchRef(t.Context(), repo, "origin", nil, mainRef, tr)
+	require.NoError(t, err)
+	assert.Equal(t, moved, got)
+	assert.Equal(t, moved, tracking(t, repo), "the tracking ref follows")
+
+	// A branch the remote does not have: zero, and no tracking ref left.
+	gone := plumbing.NewRemoteReferenceName("origin", "gone")
+	require.NoError(t, repo.Storer.SetReference(plumbing.NewHashReference(gone, moved)))
+	got, err = FetchRef(t.Context(), repo, "origin", nil, plumbing.NewBranchReferenceName("gone"), gone)
+	require.NoError(t, err)
+	assert.True(t, got.IsZero())
+	_, err = repo.Storer.Reference(gone)
+	assert.ErrorIs(t, err, plumbing.ErrReferenceNotFound)
+
+	_, err = FetchRef(t.Context(), repo, "nope", nil, mainRef, tr)
+	assert.Error(t, err, "an unknown remote")
 }

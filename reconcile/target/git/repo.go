@@ -15,12 +15,10 @@ import (
 	"github.com/cabhq/cab/internal/redact"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/cabhq/cab/reconcile/target"
 )
@@ -46,27 +44,14 @@ func trackingRef(branch string) plumbing.ReferenceName {
 // fetch updates the clone's tracking ref of s.branch and returns the
 // branch head.
 func (d *Driver) fetch(ctx context.Context, repo *git.Repository, s *spec) (plumbing.Hash, error) {
-	spec := config.RefSpec("+" + plumbing.NewBranchReferenceName(s.branch).String() + ":" + trackingRef(s.branch).String())
-	call, cancel := gitpush.Call(ctx) // a server that never answers must not hang the pass
-	defer cancel()
-	err := gitpush.Err(call, repo.FetchContext(call, &git.FetchOptions{
-		RemoteName: remoteName,
-		RefSpecs:   []config.RefSpec{spec},
-		Auth:       d.auth,
-		Tags:       git.NoTags,
-	}))
+	head, err := gitx.FetchRef(ctx, repo, remoteName, d.auth, plumbing.NewBranchReferenceName(s.branch), trackingRef(s.branch))
 	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-	case errors.Is(err, git.NoMatchingRefSpecError{}), errors.Is(err, transport.ErrEmptyRemoteRepository):
-		return plumbing.ZeroHash, fmt.Errorf("branch %s does not exist in %s: create it, or set the target's branch in cab.cue", s.branch, s.url)
-	default:
+	case err != nil:
 		return plumbing.ZeroHash, fmt.Errorf("fetching %s of %s: %w", s.branch, s.url, err)
+	case head.IsZero():
+		return plumbing.ZeroHash, fmt.Errorf("branch %s does not exist in %s: create it, or set the target's branch in cab.cue", s.branch, s.url)
 	}
-	ref, err := repo.Reference(trackingRef(s.branch), true)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("reading %s of %s after fetching: %w", s.branch, s.url, err)
-	}
-	return ref.Hash(), nil
+	return head, nil
 }
 
 // fileAt is one file of a commit.
