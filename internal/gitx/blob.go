@@ -107,6 +107,11 @@ var ErrInvalidPath = errors.New("invalid path")
 // ReadBlob reads the blob h from s, refusing one larger than limit bytes
 // (*TooLargeError) by its header, before reading it.
 func ReadBlob(s storer.EncodedObjectStorer, h plumbing.Hash, limit int64) ([]byte, error) {
+	// go-git inflates a loose object whole to decode it: the size comes
+	// from the object's header first.
+	if size, err := s.EncodedObjectSize(h); err == nil && size > max(limit, 0) {
+		return nil, &TooLargeError{Hash: h, Size: size, Limit: max(limit, 0)}
+	}
 	b, err := object.GetBlob(s, h)
 	if err != nil {
 		return nil, fmt.Errorf("reading blob %s: %w", h, err)
@@ -146,6 +151,10 @@ func ReadFile(t *object.Tree, path string, limit int64) ([]byte, error) {
 	e, err := FileEntry(t, path)
 	if err != nil {
 		return nil, err
+	}
+	// As in ReadBlob, the size first, from the object's header.
+	if size, err := t.Size(path); err == nil && size > max(limit, 0) {
+		return nil, &TooLargeError{Path: path, Hash: e.Hash, Size: size, Limit: max(limit, 0)}
 	}
 	b, err := t.TreeEntryFile(e)
 	if err != nil {

@@ -182,3 +182,29 @@ func TestFileEntry(t *testing.T) {
 	assert.Equal(t, filemode.Executable, e.Mode)
 	assert.Equal(t, plumbing.ComputeHash(plumbing.BlobObject, []byte("x")), e.Hash)
 }
+
+// countingStorer counts the objects decoded from it.
+type countingStorer struct {
+	*memory.Storage
+	decoded int
+}
+
+func (c *countingStorer) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	c.decoded++
+	return c.Storage.EncodedObject(t, h)
+}
+
+// TestReadBlobSizeFirst refuses a blob over the limit by its size alone:
+// its content is never inflated.
+func TestReadBlobSizeFirst(t *testing.T) {
+	s := &countingStorer{Storage: memory.NewStorage()}
+	h, err := StoreBlob(s, []byte(strings.Repeat("x", 4096)))
+	require.NoError(t, err)
+	_, err = ReadBlob(s, h, 4095)
+	require.ErrorIs(t, err, ErrTooLarge)
+	assert.Zero(t, s.decoded, "the object was not decoded")
+	got, err := ReadBlob(s, h, 4096)
+	require.NoError(t, err)
+	assert.Len(t, got, 4096)
+	assert.Equal(t, 1, s.decoded)
+}

@@ -1,14 +1,17 @@
 // Package gitx is the one owner of cab's low-level git chores on go-git:
 // reading a blob or a file of a tree within a size limit, storing a blob,
 // diffing two trees, walking a branch by first parent, and moving a ref by
-// compare-and-swap. Every other package does these through it, so that
-// each has one set of rules.
+// compare-and-swap (with FetchRef and RemoteHead, the reads of a remote
+// it is made of). Every other package does these through it, so that each
+// has one set of rules. Every exchange with a remote is bounded by
+// gitpush.Call's deadline as well as by ctx.
 //
 // Invariants:
 //
-//   - A read never holds more than its limit in memory: a blob whose
-//     header says it is larger is refused before a byte is read, and the
-//     read itself stops one byte past the limit (*TooLargeError, matching
+//   - A read returns at most its limit: a blob whose object header says
+//     it is larger is refused before its content is inflated (go-git
+//     would otherwise inflate a loose object whole), and the read itself
+//     stops one byte past the limit (*TooLargeError, matching
 //     ErrTooLarge). A blob of exactly the limit is read.
 //   - ReadFile returns regular files only (modes 100644, 100755 and the
 //     deprecated 100664). A symlink or a submodule anywhere on the path,
