@@ -1,10 +1,14 @@
 package gitx
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -418,4 +422,111 @@ func TestFetchRef(t *testing.T) {
 
 	_, err = FetchRef(t.Context(), repo, "nope", nil, mainRef, tr)
 	assert.Error(t, err, "an unknown remote")
+}
+
+// flakyProxy stands between cab and the remote at url: it passes every
+// request on, and while dropAnswers is set it throws away the remote's
+// answer to a push (after the remote has acted on it) and, with
+// failAll, fails every request that follows too.
+type flakyProxy struct {
+	mu          sync.Mutex
+	dropAnswers bool
+	failAll     bool
+	failing     bool
+}
+
+func (p *flakyProxy) serve(t *testing.T, target string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		failing := p.failing
+		p.mu.Unlock()
+		if failing {
+			http.Error(w, "the proxy is down", http.StatusBadGateway)
+			return
+		}
+		in, err := io.ReadAll(r.Body) // whole, so that the CGI backend sees its length
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.RequestURI(), bytes.NewReader(in))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body) // the remote has done all it will do
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		p.mu.Lock()
+		drop := p.dropAnswers && strings.HasSuffix(r.URL.Path, "/git-receive-pack")
+		if drop && p.failAll {
+			p.failing = true
+		}
+		p.mu.Unlock()
+		if drop {
+			http.Error(w, "connection lost", http.StatusBadGateway)
+			return
+		}
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestCompareAndSwapAnswerLost pushes through a proxy that loses the
+// remote's answer: the ref read back says whether the push landed.
+func TestCompareAndSwapAnswerLost(t *testing.T) {
+	tests := []struct {
+		name string
+		// failAll: the remote cannot be read back either.
+		failAll bool
+	}{
+		{name: "landed though the answer was lost"},
+		{name: "cannot be read back", failAll: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRemote(t)
+			p := &flakyProxy{failAll: tt.failAll}
+			base := r.url[:strings.LastIndex(r.url, "/")]
+			r.url = p.serve(t, base) + r.url[strings.LastIndex(r.url, "/"):]
+			repo := r.clone(t)
+			old := tracking(t, repo)
+			mine := storeCommit(t, repo.Storer, "mine", old)
+			p.mu.Lock()
+			p.dropAnswers = true
+			p.mu.Unlock()
+			err := CompareAndSwap(context.Background(), repo, CASOptions{
+				Remote: "origin", Ref: mainRef, Old: old, New: mine,
+				Rebase: func(context.Context, plumbing.Hash) (plumbing.Hash, error) {
+					t.Error("no race was lost: no rebase")
+					return plumbing.ZeroHash, nil
+				},
+			})
+			assert.Equal(t, mine, r.head(t), "the remote acted on the push")
+			if !tt.failAll {
+				require.NoError(t, err, "read back at New: landed")
+				assert.Equal(t, mine, tracking(t, repo))
+				return
+			}
+			ue, ok := errors.AsType[*UpdateError](err)
+			require.True(t, ok, "got %T: %v", err, err)
+			assert.Error(t, ue.ReadBack, "why reading back failed")
+			assert.False(t, errors.Is(err, ErrLostRace), "not known to be a race")
+		})
+	}
 }
