@@ -77,7 +77,7 @@ func TestWalkMatchesMainline(t *testing.T) {
 	for seed := uint64(1); seed <= 8; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			h := randomHistory(t, seed, 40)
-			want, err := validate.Mainline(h.dir, "HEAD", plumbing.ZeroHash)
+			want, err := validate.Mainline(t.Context(), h.dir, "HEAD", plumbing.ZeroHash)
 			require.NoError(t, err)
 			obj, err := gitobj.Open(h.dir+"/.git/objects", h.repo.Storer)
 			require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/sign"
@@ -101,7 +102,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 		rep.Breaks = append(rep.Breaks, Break{What: "ledger-rewritten", Commit: ae.Commit.String(), Message: err.Error()})
 	}
 	rep.Breaks = append(rep.Breaks, problemBreaks(log)...)
-	merges, err := validate.Mainline(o.Dir, o.Rev, plumbing.ZeroHash)
+	merges, err := validate.Mainline(ctx, o.Dir, o.Rev, plumbing.ZeroHash)
 	if err != nil {
 		return nil, err
 	}
@@ -219,17 +220,21 @@ func problemBreaks(log *ledger.Log) []Break {
 // checkTicket verifies one merged ticket against its signed event.
 func checkTicket(s *schema.Schema, head *object.Tree, p, id string, m validate.Merge, signed *ledger.Event, bs *base) *Break {
 	b := &Break{Ticket: id, Path: p, Commit: m.Commit}
-	f, err := head.File(p)
-	if err != nil {
+	src, err := gitx.ReadFile(head, p, schema.MaxTicketBytes)
+	if errors.Is(err, gitx.ErrNotFound) {
 		b.What, b.Message = "deleted", "merged in "+short(m.Commit)+" but no longer on main"
 		return b
 	}
-	src, err := f.Contents()
+	if errors.Is(err, gitx.ErrNotRegular) || errors.Is(err, gitx.ErrTooLarge) {
+		// The gate merged it as a regular file within the limit.
+		b.What, b.Message = "changed", "the ticket on main is no longer a ticket file: "+err.Error()
+		return b
+	}
 	if err != nil {
 		b.What, b.Message = "unreadable", err.Error()
 		return b
 	}
-	parsed, ds := s.ParseTicket(p, []byte(src))
+	parsed, ds := s.ParseTicket(p, src)
 	if parsed == nil {
 		b.What, b.Message = "changed", "the ticket on main no longer parses: "+ds[0].String()
 		return b

@@ -2,6 +2,7 @@ package forge
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -180,7 +181,7 @@ var ErrNoMergeRecord = errors.New("no merge record")
 // FirstParents lists up to n commits of the first-parent chain that starts
 // at tip, tip first. Adapters use it to recognise the commits a rebase or
 // fast-forward merge landed below the commit the forge records.
-type FirstParents func(tip string, n int) ([]string, error)
+type FirstParents func(ctx context.Context, tip string, n int) ([]string, error)
 
 // ErrNoHead is matched (errors.Is) when an evidence file names no head.
 var ErrNoHead = errors.New("the evidence names no headSHA")

@@ -12,8 +12,10 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/sign"
@@ -245,21 +247,25 @@ func (l *loader) read(tk *ticket) ([]byte, error) {
 		// Not the ticket's fault either: judged again once it reads.
 		return nil, fmt.Errorf("reading the merge commit %s: %w (%w)", tk.commit, err, errMergeCommitMissing)
 	}
-	f, err := c.File(tk.path)
+	tree, err := c.Tree()
 	if err != nil {
-		return nil, fmt.Errorf("%s is not in the merge commit %s: %w", tk.path, tk.commit, err)
+		return nil, fmt.Errorf("reading the tree of %s: %w", tk.commit, err)
 	}
-	if !f.Mode.IsRegular() {
+	src, err := gitx.ReadFile(tree, tk.path, schema.MaxTicketBytes)
+	// The words are recorded with a set-aside ticket: they stay as they were.
+	if errors.Is(err, gitx.ErrNotFound) {
+		return nil, fmt.Errorf("%s is not in the merge commit %s: %w", tk.path, tk.commit, object.ErrFileNotFound)
+	}
+	if errors.Is(err, gitx.ErrNotRegular) {
 		return nil, fmt.Errorf("%s is not a regular file in %s", tk.path, tk.commit)
 	}
-	if f.Size > schema.MaxTicketBytes {
-		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit", tk.path, f.Size, schema.MaxTicketBytes)
+	if tl, ok := errors.AsType[*gitx.TooLargeError](err); ok {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit", tk.path, tl.Size, tl.Limit)
 	}
-	s, err := f.Contents()
 	if err != nil {
 		return nil, fmt.Errorf("reading %s at %s: %w", tk.path, tk.commit, err)
 	}
-	return []byte(s), nil
+	return src, nil
 }
 
 // judge returns why the evaluated ticket must not be applied ("" when it

@@ -97,7 +97,7 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	merges, err := validate.Mainline(o.Dir, o.Rev, stop)
+	merges, err := validate.Mainline(ctx, o.Dir, o.Rev, stop)
 	if err != nil {
 		return nil, err
 	}

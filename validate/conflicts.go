@@ -167,18 +167,14 @@ func summarize(tree *object.Tree, name string) *Open {
 
 // summarizeEntry is summarize for a file of a diff.
 func summarizeEntry(c change) *Open {
-	if c.to == nil || refuseEntry(c.name, c.to.Mode) != nil {
+	if c.Deleted() {
 		return nil
 	}
-	f, err := c.toTree.TreeEntryFile(c.to)
-	if err != nil {
-		return nil
-	}
-	src, d, err := readBlob(c.name, f, schema.MaxTicketBytes)
+	src, d, err := c.read(schema.MaxTicketBytes)
 	if err != nil || d != nil {
 		return nil
 	}
-	return summarizeSource(c.name, src)
+	return summarizeSource(c.Path, src)
 }
 
 // summarizeSource reads a ticket as conflict detection sees it, without

@@ -1,18 +1,17 @@
 package validate
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // treeFile reads the regular file at name (a '/'-separated repository
@@ -20,21 +19,14 @@ import (
 // max are refused by their entry, before any byte is read. It returns
 // (nil, nil, nil) when there is no such file.
 func treeFile(tree *object.Tree, name string, max int64) ([]byte, *diag.Diagnostic, error) {
-	e, err := tree.FindEntry(name)
-	if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
+	src, err := gitx.ReadFile(tree, name, max)
+	if errors.Is(err, gitx.ErrNotFound) {
 		return nil, nil, nil
 	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
+	if nr, ok := errors.AsType[*gitx.NotRegularError](err); ok {
+		return nil, refuseEntry(name, nr.Mode), nil
 	}
-	if d := refuseEntry(name, e.Mode); d != nil {
-		return nil, d, nil
-	}
-	blob, err := tree.TreeEntryFile(e)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	return readBlob(name, blob, max)
+	return blobRead(name, src, err)
 }
 
 // refuseEntry refuses what is not a regular file.
@@ -42,34 +34,30 @@ func refuseEntry(name string, mode filemode.FileMode) *diag.Diagnostic {
 	refuse := func(msg, hint string) *diag.Diagnostic {
 		return &diag.Diagnostic{File: name, Line: 1, Column: 1, Severity: diag.Error, Code: "file", Message: msg, Hint: hint}
 	}
-	switch mode {
-	case filemode.Regular, filemode.Executable, filemode.Deprecated:
+	switch {
+	case gitx.IsRegular(mode):
 		return nil
-	case filemode.Symlink:
+	case mode == filemode.Symlink:
 		return refuse("symlinks are refused", "commit the file itself, not a link to it")
-	case filemode.Submodule:
+	case mode == filemode.Submodule:
 		return refuse("submodules are refused", "tickets and policies live in this repository")
 	default:
 		return refuse(fmt.Sprintf("not a regular file (mode %s)", mode), "commit a plain file")
 	}
 }
 
-func readBlob(name string, f *object.File, max int64) ([]byte, *diag.Diagnostic, error) {
-	if f.Size > max {
+// blobRead turns the result of a gitx read of name into a diagnostic
+// when the blob was too large.
+func blobRead(name string, src []byte, err error) ([]byte, *diag.Diagnostic, error) {
+	if tl, ok := errors.AsType[*gitx.TooLargeError](err); ok {
 		return nil, &diag.Diagnostic{File: name, Line: 1, Column: 1, Severity: diag.Error, Code: "file",
-			Message: fmt.Sprintf("file is %d bytes, more than the %d allowed", f.Size, max),
+			Message: fmt.Sprintf("file is %d bytes, more than the %d allowed", tl.Size, tl.Limit),
 			Hint:    "a ticket describes one change; keep large content in the repository it changes"}, nil
 	}
-	r, err := f.Reader()
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
 	}
-	defer r.Close()
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, io.LimitReader(r, max+1)); err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	return buf.Bytes(), nil, nil
+	return src, nil, nil
 }
 
 // treeDir lists the regular .cue files directly in dir of tree, by name.
@@ -121,75 +109,41 @@ func ticketIndex(tree *object.Tree) (map[string][]string, error) {
 
 // change is one file a pull request adds, modifies or deletes.
 type change struct {
-	name     string
-	from, to *object.TreeEntry // nil on the side where the file is absent
-	fromTree *object.Tree      // trees holding from and to, to read them
-	toTree   *object.Tree
+	gitx.Change
+	s storer.EncodedObjectStorer // holds its blobs
 }
 
-// diffTrees lists the files that differ between two trees, descending only
-// into subtrees whose hashes differ: the work grows with the change, not
-// with the repository. Entry names that could escape a directory ("..",
-// ".", names with '/', ".git") are refused as diagnostics instead of being
+// read reads the file as the change leaves it, refusing (as a
+// diagnostic) what is not a regular file or is larger than max.
+func (c change) read(max int64) ([]byte, *diag.Diagnostic, error) {
+	if d := refuseEntry(c.Path, c.ToMode); d != nil {
+		return nil, d, nil
+	}
+	src, err := gitx.ReadBlob(c.s, c.To, max)
+	return blobRead(c.Path, src, err)
+}
+
+// diffTrees lists the files that differ between two trees of s
+// (gitx.DiffTrees: the work grows with the change, not with the
+// repository). Entry names that could escape a directory ("..", ".",
+// names with '/', ".git") are refused as diagnostics instead of being
 // followed.
-func diffTrees(a, b *object.Tree, prefix string) ([]change, diag.List, error) {
-	var changes []change
+func diffTrees(s storer.EncodedObjectStorer, a, b *object.Tree, prefix string) ([]change, diag.List, error) {
+	diff, err := gitx.DiffTrees(a, b, prefix)
 	var refused diag.List
-	entries := func(t *object.Tree) map[string]*object.TreeEntry {
-		m := map[string]*object.TreeEntry{}
-		if t != nil {
-			for i := range t.Entries {
-				m[t.Entries[i].Name] = &t.Entries[i]
-			}
+	if ue, ok := errors.AsType[*gitx.UnsafeNameError](err); ok {
+		for _, e := range ue.Entries {
+			refused = append(refused, diag.Diagnostic{File: e.Dir + "/" + e.Name, Line: 1, Column: 1, Severity: diag.Error, Code: "file",
+				Message: fmt.Sprintf("path entry %q is refused", e.Name), Hint: "paths must stay inside the repository; rename the entry"})
 		}
-		return m
+		err = nil
 	}
-	ea, eb := entries(a), entries(b)
-	names := make([]string, 0, len(ea)+len(eb))
-	for n := range ea {
-		names = append(names, n)
+	if err != nil {
+		return nil, nil, err
 	}
-	for n := range eb {
-		if _, ok := ea[n]; !ok {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		x, y := ea[n], eb[n]
-		if x != nil && y != nil && x.Hash == y.Hash && x.Mode == y.Mode {
-			continue
-		}
-		full := path.Join(prefix, n)
-		if n == "" || n == "." || n == ".." || strings.ContainsAny(n, "/\x00") || strings.EqualFold(n, ".git") {
-			refused = append(refused, diag.Diagnostic{File: prefix + "/" + n, Line: 1, Column: 1, Severity: diag.Error, Code: "file",
-				Message: fmt.Sprintf("path entry %q is refused", n), Hint: "paths must stay inside the repository; rename the entry"})
-			continue
-		}
-		var sa, sb *object.Tree
-		var err error
-		if x != nil && x.Mode == filemode.Dir {
-			if sa, err = a.Tree(n); err != nil {
-				return nil, nil, fmt.Errorf("reading %s/: %w", full, err)
-			}
-			x = nil
-		}
-		if y != nil && y.Mode == filemode.Dir {
-			if sb, err = b.Tree(n); err != nil {
-				return nil, nil, fmt.Errorf("reading %s/: %w", full, err)
-			}
-			y = nil
-		}
-		if sa != nil || sb != nil {
-			sub, ref, err := diffTrees(sa, sb, full)
-			if err != nil {
-				return nil, nil, err
-			}
-			changes, refused = append(changes, sub...), append(refused, ref...)
-		}
-		if x != nil || y != nil {
-			changes = append(changes, change{name: full, from: x, to: y, fromTree: a, toTree: b})
-		}
+	changes := make([]change, len(diff))
+	for i, c := range diff {
+		changes[i] = change{Change: c, s: s}
 	}
 	return changes, refused, nil
 }

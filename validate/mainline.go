@@ -1,14 +1,18 @@
 package validate
 
 import (
+	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // Merge is a commit of the main line and the tickets it added.
@@ -26,7 +30,7 @@ type Merge struct {
 // returns the commits that added tickets, oldest first. Main is read by
 // first parent: what a merge brought in is its diff to its first parent,
 // whatever the merged branch's own history says.
-func Mainline(dir, rev string, stop plumbing.Hash) ([]Merge, error) {
+func Mainline(ctx context.Context, dir, rev string, stop plumbing.Hash) ([]Merge, error) {
 	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
 		return nil, fmt.Errorf("opening the git repository at %s: %w", dir, err)
@@ -35,52 +39,53 @@ func Mainline(dir, rev string, stop plumbing.Hash) ([]Merge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("revision %q: %w (%v)", rev, ErrRevision, err)
 	}
-	c, err := repo.CommitObject(*h)
-	if err != nil {
-		return nil, fmt.Errorf("reading commit %s: %w", h, err)
-	}
 	var out []Merge
-	for {
-		if c.Hash == stop {
-			break
-		}
-		tree, err := c.Tree()
-		if err != nil {
-			return nil, fmt.Errorf("reading the tree of %s: %w", c.Hash, err)
-		}
-		var parent *object.Commit
-		var ptree *object.Tree
-		if c.NumParents() > 0 {
-			if parent, err = c.Parent(0); err != nil {
-				return nil, fmt.Errorf("reading the first parent of %s: %w", c.Hash, err)
-			}
-			if ptree, err = parent.Tree(); err != nil {
-				return nil, fmt.Errorf("reading the tree of %s: %w", parent.Hash, err)
-			}
-		}
-		changes, _, err := diffTrees(ptree, tree, "")
+	for c, err := range gitx.FirstParents(ctx, repo.Storer, *h) {
 		if err != nil {
 			return nil, err
 		}
-		m := Merge{Commit: c.Hash.String(), Message: c.Message, Time: c.Committer.When}
-		if parent != nil {
-			m.Parent = parent.Hash.String()
+		if c.Hash == stop {
+			break
 		}
-		for _, ch := range changes {
-			if ch.from == nil && strings.HasPrefix(ch.name, ChangesDir+"/") && path.Ext(ch.name) == ".cue" {
-				m.Tickets = append(m.Tickets, ch.name)
-			}
+		m, err := mainlineMerge(repo, c)
+		if err != nil {
+			return nil, err
 		}
 		if len(m.Tickets) > 0 {
 			out = append(out, m)
 		}
-		if parent == nil {
-			break
-		}
-		c = parent
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
+	slices.Reverse(out)
 	return out, nil
+}
+
+// mainlineMerge is c with the tickets its diff to its first parent adds.
+func mainlineMerge(repo *git.Repository, c *object.Commit) (Merge, error) {
+	m := Merge{Commit: c.Hash.String(), Message: c.Message, Time: c.Committer.When}
+	tree, err := c.Tree()
+	if err != nil {
+		return m, fmt.Errorf("reading the tree of %s: %w", c.Hash, err)
+	}
+	var ptree *object.Tree
+	if len(c.ParentHashes) > 0 {
+		parent := c.ParentHashes[0]
+		m.Parent = parent.String()
+		pc, err := repo.CommitObject(parent)
+		if err != nil {
+			return m, fmt.Errorf("reading the first parent of %s: %w", c.Hash, err)
+		}
+		if ptree, err = pc.Tree(); err != nil {
+			return m, fmt.Errorf("reading the tree of %s: %w", parent, err)
+		}
+	}
+	changes, _, err := diffTrees(repo.Storer, ptree, tree, "")
+	if err != nil {
+		return m, err
+	}
+	for _, ch := range changes {
+		if ch.Added() && strings.HasPrefix(ch.Path, ChangesDir+"/") && path.Ext(ch.Path) == ".cue" {
+			m.Tickets = append(m.Tickets, ch.Path)
+		}
+	}
+	return m, nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
 )
@@ -84,7 +85,7 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	changes, refused, err := diffTrees(base, head, "")
+	changes, refused, err := diffTrees(repo.Storer, base, head, "")
 	if err != nil {
 		return nil, fmt.Errorf("comparing %s and %s: %w", o.Base, o.Head, err)
 	}
@@ -110,9 +111,9 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	// A rename is a delete and an insert of the same blob.
 	inserted := map[plumbing.Hash]string{}
 	for _, c := range changes {
-		job.ChangedFiles = append(job.ChangedFiles, c.name)
-		if c.from == nil {
-			inserted[c.to.Hash] = c.name
+		job.ChangedFiles = append(job.ChangedFiles, c.Path)
+		if c.Added() {
+			inserted[c.To] = c.Path
 		}
 	}
 	var added []File
@@ -126,11 +127,11 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	}
 	for _, c := range changes {
 		switch {
-		case isGovernance(c.name):
-			governance = append(governance, c.name)
-		case !strings.HasPrefix(c.name, ChangesDir+"/"):
+		case isGovernance(c.Path):
+			governance = append(governance, c.Path)
+		case !strings.HasPrefix(c.Path, ChangesDir+"/"):
 			// Other files are not cab's business.
-		case c.from == nil:
+		case c.Added():
 			f, d, err := addedTicket(c)
 			if err != nil {
 				return nil, err
@@ -140,15 +141,15 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 			} else if f != nil {
 				added = append(added, *f)
 			}
-		case c.to == nil:
-			to := inserted[c.from.Hash]
+		case c.Deleted():
+			to := inserted[c.From]
 			verb := "deletes"
 			if to != "" {
 				verb = "renames"
 			}
-			rep.Diagnostics = append(rep.Diagnostics, immutable(c.name, 1, verb, to))
+			rep.Diagnostics = append(rep.Diagnostics, immutable(c.Path, 1, verb, to))
 		default:
-			rep.Diagnostics = append(rep.Diagnostics, immutable(c.name, firstChangedLine(c), "edits", ""))
+			rep.Diagnostics = append(rep.Diagnostics, immutable(c.Path, firstChangedLine(c), "edits", ""))
 		}
 	}
 
@@ -294,25 +295,18 @@ func baseRules(base *object.Tree, rep *Report) (Job, error) {
 // addedTicket reads a ticket a pull request adds, refusing what is not a
 // regular, reasonably small file at changes/<service>/<id>.cue.
 func addedTicket(c change) (*File, *diag.Diagnostic, error) {
-	if path.Ext(c.name) != ".cue" {
+	if path.Ext(c.Path) != ".cue" {
 		return nil, nil, nil
 	}
-	if strings.Count(c.name, "/") != 2 {
-		return nil, &diag.Diagnostic{File: c.name, Line: 1, Column: 1, Severity: diag.Error, Code: "file",
+	if strings.Count(c.Path, "/") != 2 {
+		return nil, &diag.Diagnostic{File: c.Path, Line: 1, Column: 1, Severity: diag.Error, Code: "file",
 			Message: "ticket files live at changes/<service>/<id>.cue", Hint: "move the file to changes/<service>/"}, nil
 	}
-	if d := refuseEntry(c.name, c.to.Mode); d != nil {
-		return nil, d, nil
-	}
-	f, err := c.toTree.TreeEntryFile(c.to)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", c.name, err)
-	}
-	src, d, err := readBlob(c.name, f, schema.MaxTicketBytes)
+	src, d, err := c.read(schema.MaxTicketBytes)
 	if err != nil || d != nil {
 		return nil, d, err
 	}
-	return &File{Name: c.name, Source: src}, nil, nil
+	return &File{Name: c.Path, Source: src}, nil, nil
 }
 
 // immutable reports a change to a merged ticket.
@@ -329,19 +323,15 @@ func immutable(name string, line int, verb, to string) diag.Diagnostic {
 // firstChangedLine finds the first line that differs between the two
 // sides of a modification, for the diagnostic to point at; 1 if unknown.
 func firstChangedLine(c change) int {
-	read := func(t *object.Tree, e *object.TreeEntry) (string, bool) {
-		if e.Mode != filemode.Regular && e.Mode != filemode.Executable {
+	read := func(h plumbing.Hash, mode filemode.FileMode) (string, bool) {
+		if mode != filemode.Regular && mode != filemode.Executable {
 			return "", false
 		}
-		f, err := t.TreeEntryFile(e)
-		if err != nil || f.Size > schema.MaxTicketBytes {
-			return "", false
-		}
-		s, err := f.Contents()
-		return s, err == nil
+		src, err := gitx.ReadBlob(c.s, h, schema.MaxTicketBytes)
+		return string(src), err == nil
 	}
-	a, ok1 := read(c.fromTree, c.from)
-	b, ok2 := read(c.toTree, c.to)
+	a, ok1 := read(c.From, c.FromMode)
+	b, ok2 := read(c.To, c.ToMode)
 	if !ok1 || !ok2 {
 		return 1
 	}

@@ -346,7 +346,7 @@ func TestMainline(t *testing.T) {
 	c2 := g.commit("main", c1, with(baseFiles(), map[string]*entry{"README.md": ptr(file("x"))}))
 	files3 := with(baseFiles(), map[string]*entry{"changes/payments/CHG-2026-0002.cue": ptr(file(newTicket))})
 	c3 := g.commit("main", c2, files3)
-	ms, err := Mainline(g.dir, "main", plumbing.ZeroHash)
+	ms, err := Mainline(t.Context(), g.dir, "main", plumbing.ZeroHash)
 	require.NoError(t, err)
 	require.Len(t, ms, 2, "commits without new tickets are skipped")
 	assert.Equal(t, c1.String(), ms[0].Commit)
@@ -355,7 +355,7 @@ func TestMainline(t *testing.T) {
 	assert.Equal(t, c2.String(), ms[1].Parent)
 	assert.Equal(t, []string{"changes/payments/CHG-2026-0002.cue"}, ms[1].Tickets)
 
-	ms, err = Mainline(g.dir, "main", c2)
+	ms, err = Mainline(t.Context(), g.dir, "main", c2)
 	require.NoError(t, err)
 	require.Len(t, ms, 1, "the walk stops at stop")
 	assert.Equal(t, c3.String(), ms[0].Commit)

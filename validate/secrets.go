@@ -2,6 +2,7 @@ package validate
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,7 +11,10 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing/object"
+
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // Committed secrets. The gate refuses private keys and tokens of the common
@@ -104,33 +108,39 @@ const (
 // regular files only, at most maxScanBytes (a larger text file is a
 // warning that says it was not scanned), binary skipped.
 func scanChange(c change) (diag.List, error) {
-	if c.to == nil || refuseEntry(c.name, c.to.Mode) != nil {
+	if c.Deleted() || refuseEntry(c.Path, c.ToMode) != nil {
 		return nil, nil
 	}
-	f, err := c.toTree.TreeEntryFile(c.to)
+	src, err := gitx.ReadBlob(c.s, c.To, maxScanBytes)
+	if tl, ok := errors.AsType[*gitx.TooLargeError](err); ok {
+		return notScanned(c, tl.Size)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", c.name, err)
+		return nil, fmt.Errorf("reading %s: %w", c.Path, err)
 	}
-	if f.Size > maxScanBytes {
-		r, err := f.Reader()
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", c.name, err)
-		}
-		head := make([]byte, binarySniff)
-		n, _ := io.ReadFull(r, head)
-		r.Close()
-		if isBinary(head[:n]) {
-			return nil, nil
-		}
-		return diag.List{{File: c.name, Line: 1, Column: 1, Severity: diag.Warning, Code: "secret",
-			Message: fmt.Sprintf("not scanned for secrets: the file is %d bytes, more than the %d scanned", f.Size, maxScanBytes),
-			Hint:    "keep large files out of the change repository"}}, nil
+	return scanSecrets(c.Path, src, secretHintPR), nil
+}
+
+// notScanned warns that a text file of size bytes was too large to scan;
+// only its start is read, to tell text from binary (which is skipped).
+func notScanned(c change, size int64) (diag.List, error) {
+	f, err := object.GetBlob(c.s, c.To)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", c.Path, err)
 	}
-	src, d, err := readBlob(c.name, f, maxScanBytes)
-	if err != nil || d != nil {
-		return nil, err
+	r, err := f.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", c.Path, err)
 	}
-	return scanSecrets(c.name, src, secretHintPR), nil
+	head := make([]byte, binarySniff)
+	n, _ := io.ReadFull(r, head)
+	r.Close()
+	if isBinary(head[:n]) {
+		return nil, nil
+	}
+	return diag.List{{File: c.Path, Line: 1, Column: 1, Severity: diag.Warning, Code: "secret",
+		Message: fmt.Sprintf("not scanned for secrets: the file is %d bytes, more than the %d scanned", size, maxScanBytes),
+		Hint:    "keep large files out of the change repository"}}, nil
 }
 
 // scanPaths scans the files named by paths for secrets: files as given,

@@ -246,7 +246,7 @@ func (s *Session) targetsOf(root *object.Tree) (*targetIndex, error) {
 // (hash): entries of the files that differ are dropped, and the tickets on
 // the side of to are summarised again.
 func (s *Session) moveIndex(x *targetIndex, from, to *object.Tree, hash plumbing.Hash) (*targetIndex, error) {
-	changes, _, err := diffTrees(from, to, ChangesDir)
+	changes, _, err := diffTrees(s.repo.Storer, from, to, ChangesDir)
 	if err != nil {
 		return nil, fmt.Errorf("indexing the targets of %s/: %w", ChangesDir, err)
 	}
@@ -254,11 +254,11 @@ func (s *Session) moveIndex(x *targetIndex, from, to *object.Tree, hash plumbing
 	var add []string
 	cache := s.summaries(s.repo)
 	for _, c := range changes {
-		drop[c.name] = true
-		if c.to == nil || !c.to.Mode.IsFile() || !strings.HasSuffix(c.name, ".cue") || strings.Count(c.name, "/") != 2 {
+		drop[c.Path] = true
+		if c.Deleted() || !c.ToMode.IsFile() || !strings.HasSuffix(c.Path, ".cue") || strings.Count(c.Path, "/") != 2 {
 			continue
 		}
-		key := c.to.Hash.String()
+		key := c.To.String()
 		sum, ok := cache[key]
 		if !ok {
 			sum = summarizeEntry(c)
@@ -272,7 +272,7 @@ func (s *Session) moveIndex(x *targetIndex, from, to *object.Tree, hash plumbing
 			if strings.ContainsAny(r, "\t\n") {
 				continue
 			}
-			add = append(add, indexEntry{resource: r, path: c.name, id: sum.ID, start: sum.Start, end: sum.End}.line())
+			add = append(add, indexEntry{resource: r, path: c.Path, id: sum.ID, start: sum.Start, end: sum.End}.line())
 		}
 	}
 	if s.dirty && !s.batch {

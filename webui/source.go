@@ -18,6 +18,7 @@ import (
 
 	"github.com/cabhq/cab/audit"
 	"github.com/cabhq/cab/internal/calendar"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/validate"
@@ -252,7 +253,7 @@ func (s *Source) readMain(ctx context.Context, repo *git.Repository, head plumbi
 // decode reads one ticket blob (nil when it is not ticket data: cab log
 // reports those).
 func (s *Source) decode(repo *git.Repository, p string, h plumbing.Hash) *details {
-	src, err := readBlob(repo, h)
+	src, err := gitx.ReadBlob(repo.Storer, h, maxTicketBytes)
 	if err != nil {
 		return nil
 	}
@@ -261,22 +262,6 @@ func (s *Source) decode(repo *git.Repository, p string, h plumbing.Hash) *detail
 		return nil
 	}
 	return detailsOf(t)
-}
-
-func readBlob(repo *git.Repository, h plumbing.Hash) ([]byte, error) {
-	b, err := repo.BlobObject(h)
-	if err != nil {
-		return nil, err
-	}
-	if b.Size > maxTicketBytes {
-		return nil, fmt.Errorf("%s is %d bytes, more than %d", h, b.Size, maxTicketBytes)
-	}
-	r, err := b.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	return io.ReadAll(io.LimitReader(r, maxTicketBytes))
 }
 
 // config reads the freezes and the post-review deadline of cab.cue (none,
@@ -321,10 +306,6 @@ func (s *Source) source(t *Ticket) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	e, err := tree.FindEntry(t.Path)
-	if err != nil {
-		return "", err
-	}
-	b, err := readBlob(repo, e.Hash)
+	b, err := gitx.ReadFile(tree, t.Path, maxTicketBytes)
 	return string(b), err
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cabhq/cab/audit"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/sign"
@@ -204,19 +205,22 @@ func (o *verifyOptions) writeSigned(ctx context.Context, w, stderr io.Writer, re
 	if err != nil {
 		return fmt.Errorf("--rev %s: %w", o.Rev, err)
 	}
-	f, err := commit.File(subject.Name)
+	tree, err := commit.Tree()
 	if err != nil {
-		return broken("%s at %s: %v", subject.Name, o.Rev, err)
+		return fmt.Errorf("--rev %s: %w", o.Rev, err)
 	}
-	src, err := f.Contents()
-	if err != nil {
+	src, err := gitx.ReadFile(tree, subject.Name, schema.MaxTicketBytes)
+	switch {
+	case errors.Is(err, gitx.ErrNotFound), errors.Is(err, gitx.ErrNotRegular), errors.Is(err, gitx.ErrTooLarge), errors.Is(err, gitx.ErrInvalidPath):
+		return broken("%s at %s: %v", subject.Name, o.Rev, err)
+	case err != nil:
 		return fmt.Errorf("%s: %s: %w", id, subject.Name, err)
 	}
 	s, err := schema.Compile(nil)
 	if err != nil {
 		return err
 	}
-	parsed, ds := s.ParseTicket(subject.Name, []byte(src))
+	parsed, ds := s.ParseTicket(subject.Name, src)
 	if parsed == nil {
 		return broken("%s at %s no longer parses: %s", subject.Name, o.Rev, ds[0].String())
 	}

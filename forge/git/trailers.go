@@ -1,6 +1,7 @@
 package git
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/cabhq/cab/forge"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/validate"
 )
@@ -242,22 +244,23 @@ func Trailers(message, key string) []string {
 // FirstParents returns the first-parent chain reader of repo that forge
 // adapters use to recognise the commits a rebase merge landed.
 func FirstParents(repo *gogit.Repository) forge.FirstParents {
-	return func(tip string, n int) ([]string, error) {
+	return func(ctx context.Context, tip string, n int) ([]string, error) {
 		if !forge.IsSHA(tip) {
 			return nil, fmt.Errorf("commit %q is not a commit SHA", tip)
 		}
-		c, err := repo.CommitObject(plumbing.NewHash(tip))
-		if err != nil {
-			return nil, fmt.Errorf("reading commit %s (fetch the branch first): %w", forge.Short(tip), err)
-		}
 		var out []string
-		for len(out) < min(n, MaxCommits) {
-			out = append(out, c.Hash.String())
-			if c.NumParents() == 0 {
-				break
-			}
-			if c, err = c.Parent(0); err != nil {
+		if n = min(n, MaxCommits); n <= 0 {
+			return out, nil
+		}
+		for c, err := range gitx.FirstParents(ctx, repo.Storer, plumbing.NewHash(tip)) {
+			switch {
+			case err != nil && len(out) == 0:
+				return nil, fmt.Errorf("reading commit %s (fetch the branch first): %w", forge.Short(tip), err)
+			case err != nil:
 				return nil, fmt.Errorf("reading the first parent of %s: %w", forge.Short(out[len(out)-1]), err)
+			}
+			if out = append(out, c.Hash.String()); len(out) == n {
+				break
 			}
 		}
 		return out, nil

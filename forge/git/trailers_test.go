@@ -1,6 +1,7 @@
 package git
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -300,4 +301,49 @@ func TestReviewPGPSignedMerge(t *testing.T) {
 	assert.Equal(t, []string{"git:alice@example.com"}, got.IDs)
 	assert.Equal(t, "git:maintainer@example.com", got.Merger)
 	assert.Empty(t, got.Evidence)
+}
+
+// TestFirstParents reads the first-parent chain below a tip: a merge's
+// first parent, never the merged branch, at most n commits.
+func TestFirstParents(t *testing.T) {
+	need(t, "git")
+	r := newRepo(t)
+	base := r.run("git", "rev-parse", "main")
+	prTip := r.run("git", "rev-parse", "pr")
+	merge := r.signedMerge("maintainer@example.com", "", "pr", "Merge pr")
+	r.as("root@example.com", "commit", "-q", "--allow-empty", "-m", "after")
+	tip := r.run("git", "rev-parse", "HEAD")
+	repo, err := gogit.PlainOpen(r.dir)
+	require.NoError(t, err)
+	chain := FirstParents(repo)
+
+	tests := []struct {
+		name    string
+		tip     string
+		n       int
+		want    []string
+		wantErr string
+	}{
+		{name: "through the merge by first parent", tip: tip, n: 10, want: []string{tip, merge, base}},
+		{name: "at most n", tip: tip, n: 2, want: []string{tip, merge}},
+		{name: "the merged branch when it is the tip", tip: prTip, n: 10, want: []string{prTip, r.run("git", "rev-parse", "pr~1"), base}},
+		{name: "not a SHA", tip: "main", n: 1, wantErr: `commit "main" is not a commit SHA`},
+		{name: "not fetched", tip: strings.Repeat("1", 40), n: 1, wantErr: "fetch the branch first"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := chain(t.Context(), tt.tip, tt.n)
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = chain(ctx, tip, 10)
+	assert.ErrorIs(t, err, context.Canceled, "a cancelled walk stops")
 }

@@ -64,7 +64,7 @@ func (c *Client) MergeEvidence(ctx context.Context, owner, repo, commit string, 
 		if err != nil {
 			return nil, err
 		}
-		ok, reason, err := landed(pr, commit, chain)
+		ok, reason, err := landed(ctx, pr, commit, chain)
 		if err != nil {
 			return nil, fmt.Errorf("pull request %s/%s#%d: %w", owner, repo, n, err)
 		}
@@ -97,7 +97,7 @@ func (c *Client) MergeEvidence(ctx context.Context, owner, repo, commit string, 
 }
 
 // landed says whether pr landed commit, and if not, why.
-func landed(pr *pull, commit string, chain forge.FirstParents) (bool, string, error) {
+func landed(ctx context.Context, pr *pull, commit string, chain forge.FirstParents) (bool, string, error) {
 	switch {
 	case !pr.Merged:
 		return false, "is not merged (" + pr.State + ")", nil
@@ -110,7 +110,7 @@ func landed(pr *pull, commit string, chain forge.FirstParents) (bool, string, er
 	}
 	// A rebase merge lands one commit per commit of the pull request;
 	// merge_commit_sha is the last.
-	landedCommits, err := chain(pr.MergeCommitSHA, pr.Commits)
+	landedCommits, err := chain(ctx, pr.MergeCommitSHA, pr.Commits)
 	if err != nil {
 		return false, "", fmt.Errorf("reading the commits below merge commit %s: %w", forge.Short(pr.MergeCommitSHA), err)
 	}

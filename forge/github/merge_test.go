@@ -46,7 +46,7 @@ func TestMergeEvidence(t *testing.T) {
 	reviews := paged(100,
 		reviewJSON(1, 1001, "APPROVED", headSHA, "2026-01-11T10:00:00Z"),
 		reviewJSON(2, mergerID, "APPROVED", headSHA, "2026-01-11T10:05:00Z"))
-	chain := func(tip string, n int) ([]string, error) {
+	chain := func(_ context.Context, tip string, n int) ([]string, error) {
 		require.Equal(t, lastSHA, tip)
 		return []string{lastSHA, landedSHA, baseSHA}[:n], nil
 	}

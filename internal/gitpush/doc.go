@@ -1,7 +1,9 @@
 // Package gitpush pushes a linear run of new commits to a remote branch
 // by compare-and-swap, sending only what those commits add. The ledger and
 // the git target driver both append commits on top of a head they read;
-// this is how they publish them.
+// this is how they publish them, the driver through gitx.CompareAndSwap,
+// which owns the retries and judges a failed push by reading the branch
+// back rather than by this package's reading of the server's words.
 //
 // It also owns the deadline of every exchange with a git remote: Call
 // bounds one push, fetch or listing by the timeout the context carries

@@ -37,13 +37,15 @@
 //     with target.ErrUnsafe, as is a file above the size limit (10 MiB by
 //     default). YAML anchors and aliases on the path are refused: editing
 //     a shared value would change other places too.
-//   - Pushing is a compare-and-swap: the commit is built on the head just
-//     fetched and pushed as a plain fast-forward required to find the
-//     branch at that head. When another writer moved the branch, the
-//     driver fetches and edits again (bounded, with jittered backoff;
-//     ErrContention when it gives up), so no update is lost. A push the
-//     remote refuses for another reason (a protected branch, a hook) is
-//     a *RejectedError naming the repository, branch and git's message.
+//   - Pushing is a compare-and-swap (gitx.CompareAndSwap): the commit is
+//     built on the head just fetched and pushed as a plain fast-forward
+//     required to find the branch at that head. A failed push is judged
+//     by reading the branch back, never by git's wording: when another
+//     writer moved the branch, the driver edits again on the head that
+//     writer pushed (bounded, with jittered backoff; ErrContention when
+//     it gives up), so no update is lost. A push the remote refuses while
+//     the branch stays put (a protected branch, a hook) is a
+//     *RejectedError naming the repository, branch and git's message.
 //   - Apply of a change already made commits nothing; what Apply returns
 //     is read back from the pushed commit (target.ErrMismatch if it does
 //     not hold the value).

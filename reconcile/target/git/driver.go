@@ -20,7 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
-	"github.com/cabhq/cab/internal/backoff"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/reconcile/target"
 )
 
@@ -289,50 +289,78 @@ func (s *spec) want() string {
 	return imageRef(s.image.newName, s.image.newTag, s.image.digest)
 }
 
-// transact runs fetch → edit → commit → push rounds until a push lands,
-// nothing is left to do (edit returns nil content) or an error. check
-// looks at the pushed commit.
+// transact fetches the branch, edits the file and commits on the head it
+// fetched, and pushes by compare-and-swap; after a lost race it edits
+// again on the head the other writer pushed, up to the attempt bound. It
+// stops when a push lands, when nothing is left to do (edit returns nil
+// content) or at an error. check looks at the pushed commit.
 func (d *Driver) transact(ctx context.Context, repo *git.Repository, s *spec,
 	edit func(*snapshot) ([]byte, error), msg string, check func(*snapshot) error) error {
-	wait := 10 * time.Millisecond
-	for attempt := 1; attempt <= d.maxAttempts; attempt++ {
-		sn, err := d.snapshot(ctx, repo, s)
-		if err != nil {
-			return err
-		}
+	sn, err := d.snapshot(ctx, repo, s)
+	if err != nil {
+		return err
+	}
+	attempt, noop := 0, false
+	// build returns the commit to push on sn.head: sn.head itself when
+	// there is nothing to do.
+	build := func(sn *snapshot) (plumbing.Hash, error) {
 		out, err := edit(sn)
-		if err != nil || out == nil {
-			return err
+		if noop = err == nil && out == nil; err != nil || noop {
+			return sn.head, err
 		}
 		if int64(len(out)) > d.maxFileSize {
-			return unsafef("editing %s would make it %d bytes, more than the %d cab writes", s.file, len(out), d.maxFileSize)
+			return plumbing.ZeroHash, unsafef("editing %s would make it %d bytes, more than the %d cab writes", s.file, len(out), d.maxFileSize)
 		}
 		head, err := d.commit(repo, sn.head, s, out, msg)
 		if err != nil {
-			return err
+			return plumbing.ZeroHash, err
 		}
+		attempt++
 		if d.beforePush != nil {
 			d.beforePush(attempt)
 		}
-		err = d.push(ctx, repo, s, sn.head, head)
-		if errors.Is(err, errConflict) {
-			d.logger.Debug("environment branch moved, retrying", "url", s.url, "branch", s.branch, "attempt", attempt, "err", err)
-			if err := backoff.Sleep(ctx, backoff.Jitter(wait)); err != nil {
-				return err
-			}
-			wait = min(2*wait, 500*time.Millisecond)
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		after, err := d.snapshotAt(repo, s, head)
-		if err != nil {
-			return fmt.Errorf("reading %s back from the pushed commit %s: %w", s.file, head, err)
-		}
-		return check(after)
+		return head, nil
 	}
-	return fmt.Errorf("%w: %d attempts to push %s to %s of %s lost the race", ErrContention, d.maxAttempts, s.file, s.branch, s.url)
+	head, err := build(sn)
+	if err != nil || noop {
+		return err
+	}
+	progress := &limitedBuffer{max: 4 << 10}
+	err = gitx.CompareAndSwap(ctx, repo, gitx.CASOptions{
+		Remote:      remoteName,
+		Auth:        d.auth,
+		Ref:         plumbing.NewBranchReferenceName(s.branch),
+		Tracking:    trackingRef(s.branch),
+		Old:         sn.head,
+		New:         head,
+		MaxAttempts: d.maxAttempts,
+		Wait:        10 * time.Millisecond,
+		MaxWait:     500 * time.Millisecond,
+		Progress:    progress,
+		Logger:      d.logger.With("url", s.url, "branch", s.branch),
+		Rebase: func(_ context.Context, remoteHead plumbing.Hash) (plumbing.Hash, error) {
+			if remoteHead.IsZero() {
+				return plumbing.ZeroHash, fmt.Errorf("branch %s of %s was deleted while cab was editing it", s.branch, s.url)
+			}
+			sn, err := d.snapshotAt(repo, s, remoteHead)
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			head, err = build(sn)
+			return head, err
+		},
+	})
+	if err != nil {
+		return s.pushError(err, progress)
+	}
+	if noop {
+		return nil
+	}
+	after, err := d.snapshotAt(repo, s, head)
+	if err != nil {
+		return fmt.Errorf("reading %s back from the pushed commit %s: %w", s.file, head, err)
+	}
+	return check(after)
 }
 
 // Restore puts the file back as prev (a State Observe returned before
@@ -399,11 +427,11 @@ func (d *Driver) previousContent(repo *git.Repository, s *spec, rd *restoreData)
 	if rd.Content != nil {
 		return rd.Content, nil
 	}
-	blob, err := repo.BlobObject(plumbing.NewHash(rd.Blob))
-	if err != nil {
+	content, err := gitx.ReadBlob(repo.Storer, plumbing.NewHash(rd.Blob), d.maxFileSize)
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		return nil, fmt.Errorf("restoring %s: the previous content (blob %s) is not in %s's history: %w", s.file, rd.Blob, s.url, err)
 	}
-	return readBlob(blob, d.maxFileSize)
+	return content, err
 }
 
 // spec parses c and refuses to send the driver's token (or the URL's

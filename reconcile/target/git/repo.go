@@ -7,20 +7,18 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 
 	"github.com/cabhq/cab/internal/gitpush"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/internal/redact"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-	"github.com/go-git/go-git/v5/plumbing/transport"
 
 	"github.com/cabhq/cab/reconcile/target"
 )
@@ -46,27 +44,14 @@ func trackingRef(branch string) plumbing.ReferenceName {
 // fetch updates the clone's tracking ref of s.branch and returns the
 // branch head.
 func (d *Driver) fetch(ctx context.Context, repo *git.Repository, s *spec) (plumbing.Hash, error) {
-	spec := config.RefSpec("+" + plumbing.NewBranchReferenceName(s.branch).String() + ":" + trackingRef(s.branch).String())
-	call, cancel := gitpush.Call(ctx) // a server that never answers must not hang the pass
-	defer cancel()
-	err := gitpush.Err(call, repo.FetchContext(call, &git.FetchOptions{
-		RemoteName: remoteName,
-		RefSpecs:   []config.RefSpec{spec},
-		Auth:       d.auth,
-		Tags:       git.NoTags,
-	}))
+	head, err := gitx.FetchRef(ctx, repo, remoteName, d.auth, plumbing.NewBranchReferenceName(s.branch), trackingRef(s.branch))
 	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-	case errors.Is(err, git.NoMatchingRefSpecError{}), errors.Is(err, transport.ErrEmptyRemoteRepository):
-		return plumbing.ZeroHash, fmt.Errorf("branch %s does not exist in %s: create it, or set the target's branch in cab.cue", s.branch, s.url)
-	default:
+	case err != nil:
 		return plumbing.ZeroHash, fmt.Errorf("fetching %s of %s: %w", s.branch, s.url, err)
+	case head.IsZero():
+		return plumbing.ZeroHash, fmt.Errorf("branch %s does not exist in %s: create it, or set the target's branch in cab.cue", s.branch, s.url)
 	}
-	ref, err := repo.Reference(trackingRef(s.branch), true)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("reading %s of %s after fetching: %w", s.branch, s.url, err)
-	}
-	return ref.Hash(), nil
+	return head, nil
 }
 
 // fileAt is one file of a commit.
@@ -88,85 +73,38 @@ func (d *Driver) readFile(repo *git.Repository, commit plumbing.Hash, s *spec) (
 	if err != nil {
 		return nil, fmt.Errorf("reading the tree of %s in %s: %w", commit, s.url, err)
 	}
-	var entry *object.TreeEntry
-	for i, name := range s.elems {
-		at := strings.Join(s.elems[:i+1], "/")
-		entry = nil
-		for j := range tree.Entries {
-			if tree.Entries[j].Name == name {
-				entry = &tree.Entries[j]
-				break
-			}
-		}
-		if entry == nil {
-			return nil, fmt.Errorf("%w: %s does not exist on %s of %s (at %s): cab edits files, it does not create them; add the file first", ErrNoFile, s.file, s.branch, s.url, at)
-		}
-		switch entry.Mode {
-		case filemode.Symlink:
-			return nil, unsafef("%s in %s is a symbolic link: cab does not follow links; point the action at the real path", at, s.url)
-		case filemode.Submodule:
-			return nil, unsafef("%s in %s is a submodule: cab does not write into other repositories; target the submodule's repository instead", at, s.url)
-		}
-		if i < len(s.elems)-1 {
-			if entry.Mode != filemode.Dir {
-				return nil, fmt.Errorf("%w: %s is a file in %s, not a directory, so %s cannot exist", ErrNoFile, at, s.url, s.file)
-			}
-			if tree, err = repo.TreeObject(entry.Hash); err != nil {
-				return nil, fmt.Errorf("reading tree %s of %s: %w", at, s.url, err)
-			}
-		}
-	}
-	switch entry.Mode {
-	case filemode.Regular, filemode.Executable, filemode.Deprecated:
-	default:
-		return nil, fmt.Errorf("%s in %s is not a regular file (mode %s)", s.file, s.url, entry.Mode)
-	}
-	blob, err := repo.BlobObject(entry.Hash)
+	entry, err := gitx.FileEntry(tree, s.file)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s of %s: %w", s.file, s.url, err)
+		return nil, s.refused(err)
 	}
-	if blob.Size > d.maxFileSize {
-		return nil, unsafef("%s in %s is %d bytes, more than the %d cab edits", s.file, s.url, blob.Size, d.maxFileSize)
+	content, err := gitx.ReadBlob(repo.Storer, entry.Hash, d.maxFileSize)
+	if tl, ok := errors.AsType[*gitx.TooLargeError](err); ok {
+		return nil, unsafef("%s in %s is %d bytes, more than the %d cab edits", s.file, s.url, tl.Size, tl.Limit)
 	}
-	content, err := readBlob(blob, d.maxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s of %s: %w", s.file, s.url, err)
 	}
 	return &fileAt{content: content, blob: entry.Hash, mode: entry.Mode}, nil
 }
 
-func readBlob(b *object.Blob, limit int64) ([]byte, error) {
-	r, err := b.Reader()
-	if err != nil {
-		return nil, err
+// refused explains why gitx did not find s.file as a regular file.
+func (s *spec) refused(err error) error {
+	if nf, ok := errors.AsType[*gitx.NotFoundError](err); ok {
+		if nf.NotDir {
+			return fmt.Errorf("%w: %s is a file in %s, not a directory, so %s cannot exist", ErrNoFile, nf.At, s.url, s.file)
+		}
+		return fmt.Errorf("%w: %s does not exist on %s of %s (at %s): cab edits files, it does not create them; add the file first", ErrNoFile, s.file, s.branch, s.url, nf.At)
 	}
-	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
+	if nr, ok := errors.AsType[*gitx.NotRegularError](err); ok {
+		switch nr.Mode {
+		case filemode.Symlink:
+			return unsafef("%s in %s is a symbolic link: cab does not follow links; point the action at the real path", nr.Path, s.url)
+		case filemode.Submodule:
+			return unsafef("%s in %s is a submodule: cab does not write into other repositories; target the submodule's repository instead", nr.Path, s.url)
+		}
+		return fmt.Errorf("%s in %s is not a regular file (mode %s)", s.file, s.url, nr.Mode)
 	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("more than %d bytes", limit)
-	}
-	return data, nil
-}
-
-func storeBlob(s storer.EncodedObjectStorer, data []byte) (plumbing.Hash, error) {
-	o := s.NewEncodedObject()
-	o.SetType(plumbing.BlobObject)
-	o.SetSize(int64(len(data)))
-	w, err := o.Writer()
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	if _, err := w.Write(data); err != nil {
-		_ = w.Close()
-		return plumbing.ZeroHash, err
-	}
-	if err := w.Close(); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	return s.SetEncodedObject(o)
+	return fmt.Errorf("reading %s of %s: %w", s.file, s.url, err)
 }
 
 func storeObject(s storer.EncodedObjectStorer, enc interface {
@@ -207,7 +145,7 @@ func (d *Driver) commit(repo *git.Repository, parent plumbing.Hash, s *spec, con
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("reading commit %s: %w", parent, err)
 	}
-	blob, err := storeBlob(repo.Storer, content)
+	blob, err := gitx.StoreBlob(repo.Storer, content)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("storing %s: %w", s.file, err)
 	}
@@ -247,68 +185,26 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// errConflict marks a push that lost the race: the branch moved.
-var errConflict = errors.New("branch moved")
-
-// push moves the remote branch from old to head with a compare-and-swap:
-// a plain (never forced) push required to find the branch at old. It
-// returns errConflict when the branch moved, and a *RejectedError when
-// the remote refused the push for another reason.
-func (d *Driver) push(ctx context.Context, repo *git.Repository, s *spec, old, head plumbing.Hash) error {
-	branch := plumbing.NewBranchReferenceName(s.branch)
-	progress := &limitedBuffer{max: 4 << 10}
-	err := gitpush.Push(ctx, repo, remoteName, d.auth, branch, old, head, progress)
-	if errors.Is(err, gitpush.ErrMoved) {
-		return fmt.Errorf("%w: %v", errConflict, err)
+// pushError explains why gitx.CompareAndSwap did not land cab's commit:
+// every attempt lost the race (ErrContention), the remote refused it (a
+// *RejectedError), or it failed and the branch could not be read back.
+// Other errors (the edit's, the context's) are returned as they are.
+func (s *spec) pushError(err error, progress *limitedBuffer) error {
+	if lr, ok := errors.AsType[*gitx.LostRaceError](err); ok {
+		return fmt.Errorf("%w: %d attempts to push %s to %s of %s lost the race: %w", ErrContention, lr.Attempts, s.file, s.branch, s.url, err)
 	}
-	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return d.track(repo, s, head)
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
+	ue, ok := errors.AsType[*gitx.UpdateError](err)
+	switch {
+	case !ok:
+		return err
+	case ue.ReadBack != nil:
+		return fmt.Errorf("pushing %s to %s: %w (and reading the branch back failed: %v)", s.branch, s.url, ue.Err, ue.ReadBack)
 	}
 	if rej, ok := errors.AsType[*gitpush.RejectedError](err); ok {
 		return &RejectedError{URL: s.url, Branch: s.branch, Message: rej.Error()}
 	}
-	// Anything else (a connection dropped after the update, say): look
-	// at where the branch is now to tell a landed push from a lost race.
-	now, lerr := d.remoteHead(ctx, repo, s)
-	switch {
-	case lerr != nil:
-		return fmt.Errorf("pushing %s to %s: %w (and reading the branch back failed: %v)", s.branch, s.url, err, lerr)
-	case now == head:
-		return d.track(repo, s, head)
-	case now != old:
-		return fmt.Errorf("%w: %v", errConflict, err)
-	}
-	return &RejectedError{URL: s.url, Branch: s.branch, Message: redact.String(strings.TrimSpace(err.Error() + "\n" + progress.String()))}
-}
-
-// track moves the tracking ref to a head the push landed.
-func (d *Driver) track(repo *git.Repository, s *spec, head plumbing.Hash) error {
-	if err := repo.Storer.SetReference(plumbing.NewHashReference(trackingRef(s.branch), head)); err != nil {
-		return fmt.Errorf("updating %s: %w", trackingRef(s.branch), err)
-	}
-	return nil
-}
-
-func (d *Driver) remoteHead(ctx context.Context, repo *git.Repository, s *spec) (plumbing.Hash, error) {
-	rem, err := repo.Remote(remoteName)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	call, cancel := gitpush.Call(ctx)
-	defer cancel()
-	refs, err := rem.ListContext(call, &git.ListOptions{Auth: d.auth})
-	if err != nil {
-		return plumbing.ZeroHash, gitpush.Err(call, err)
-	}
-	for _, r := range refs {
-		if r.Name() == plumbing.NewBranchReferenceName(s.branch) {
-			return r.Hash(), nil
-		}
-	}
-	return plumbing.ZeroHash, nil
+	// The push failed and the branch is where it was: the remote said why.
+	return &RejectedError{URL: s.url, Branch: s.branch, Message: redact.String(strings.TrimSpace(ue.Err.Error() + "\n" + progress.String()))}
 }
 
 // limitedBuffer keeps the first max bytes written to it (what the remote
