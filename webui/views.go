@@ -9,6 +9,7 @@ import (
 
 	"github.com/cabhq/cab/internal/calendar"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/validate"
 )
 
 // Filter selects tickets by the query parameters service, env, risk,
@@ -319,9 +320,11 @@ func OverviewView(s *Snapshot, now time.Time) *Overview {
 				}
 			}
 		}
-		if t.Kind == "emergency" && t.Signature == "signed" && !reviewed[t.ID] && !t.SignedAt.IsZero() {
-			due := t.SignedAt.AddDate(0, 0, s.PostReviewDays)
-			o.PostReviews = append(o.PostReviews, PostReview{Card: cardOf(t), Due: due, Overdue: now.After(due)})
+		if t.Signature != "signed" {
+			continue
+		}
+		if pr, ok := validate.PostReviewOf(t.ID, t.Kind, t.SignedAt, s.PostReviewDays, func(id string) bool { return reviewed[id] }); ok && !pr.Done {
+			o.PostReviews = append(o.PostReviews, PostReview{Card: cardOf(t), Due: pr.Due, Overdue: pr.Overdue(now)})
 		}
 	}
 	slices.SortFunc(o.PostReviews, func(a, b PostReview) int { return a.Due.Compare(b.Due) })
