@@ -68,7 +68,7 @@ func TestOutcomeCommentCreatedOnceThenEdited(t *testing.T) {
 	hostile := "Promote <img src=x onerror=alert(1)> **now** | [click](javascript:alert(1)) @admins #1"
 	for _, f := range forges(t) {
 		t.Run(f.name, func(t *testing.T) {
-			m := newMergedRepo(t, map[string]string{"CHG-2026-0042": hostile, "CHG-2026-0043": "Rotate keys"})
+			m := newMergedRepo(t, map[string]string{"CHG-2026-0042": ticketCue("CHG-2026-0042", hostile), "CHG-2026-0043": ticketCue("CHG-2026-0043", "Rotate keys")})
 			c, err := notify.NewCommenter(notify.CommentOptions{Dir: m.dir, Rev: "main", Post: f.forge.Comment,
 				StateFile: notify.CommentStatePath(filepath.Join(m.dir, ".git"))})
 			require.NoError(t, err)

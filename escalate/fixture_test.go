@@ -37,6 +37,7 @@ approvers: {
 	sre: members: ["github:20", "github:21"]
 }
 services: payments: {approvers: "pay"}
+emergency: postReviewDays: 2
 approvalSLA: {
 	risk: {high: "4h", medium: "24h"}
 	backup: "sre"
@@ -99,6 +100,12 @@ func newChangeRepo(t *testing.T, pr int, headRef string) *changeRepo {
 	checkout := t.TempDir()
 	gittest.Git(t, checkout, "clone", "-q", url, ".")
 	return &changeRepo{url: url, checkout: checkout, head: head}
+}
+
+// emergencyCue is an emergency change of incident INC-7.
+func emergencyCue(id string) string {
+	return strings.Replace(ticketCue(id, "Hotfix "+id), `kind: "normal"`, `kind: "emergency"`, 1) +
+		"incident: {id: \"INC-7\", url: \"https://status.example.com/INC-7\"}\n"
 }
 
 // hook is a webhook sink on loopback that keeps the events it got.

@@ -31,6 +31,7 @@ type mergedRepo struct {
 // now is the fixture's present.
 var now = time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 
+// newMergedRepo merges tickets (id → CUE source) through one pull request.
 func newMergedRepo(t *testing.T, tickets map[string]string) *mergedRepo {
 	t.Helper()
 	dir := t.TempDir()
@@ -43,10 +44,10 @@ func newMergedRepo(t *testing.T, tickets map[string]string) *mergedRepo {
 	g("add", ".")
 	g("commit", "-qm", "cab.cue")
 	g("checkout", "-qb", "topic")
-	for id, title := range tickets {
+	for id, src := range tickets {
 		p := filepath.Join(dir, "changes", "payments", id+".cue")
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(ticketCue(id, title)), 0o644))
+		require.NoError(t, os.WriteFile(p, []byte(src), 0o644))
 	}
 	g("add", ".")
 	g("commit", "-qm", "tickets")
