@@ -91,4 +91,3 @@ func (m *mergedRepo) record(t *testing.T, obs reconcile.Observer, ticket, env st
 		obs.Step(reconcile.Step{Ticket: ticket, Env: env, Kind: k, Seq: evs[len(evs)-1].Seq})
 	}
 }
-
