@@ -51,16 +51,25 @@ type SLAOptions struct {
 	Limits validate.Limits
 }
 
+// SLAResult is what one poll found.
+type SLAResult struct {
+	// Breaches are the open pull requests past their SLA, by number.
+	Breaches []notify.Breach
+	// Notified counts the escalation levels newly notified.
+	Notified int
+	// At is when the poll ran.
+	At time.Time
+}
+
 // PollSLA runs one approval-SLA poll: it lists the open pull requests into
 // o.Base, fetches each head, runs the gate in pull-request mode on it with
 // the forge's evidence (validate.CheckPR, what cab check --pr runs), and
 // for each the gate warns about (validate.SLAWarning) notifies the level
 // its SLA has reached (schema.SLA.Level of the base's cab.cue): the
-// approver group, then the backup group. It returns how many levels were
-// newly notified. A pull request whose head moved since the listing, or
+// approver group, then the backup group. A pull request whose head moved since the listing, or
 // that cannot be checked, is skipped and logged; a forge or remote that
 // cannot be read fails the poll, which the next interval runs again.
-func PollSLA(ctx context.Context, o SLAOptions) (int, error) {
+func PollSLA(ctx context.Context, o SLAOptions) (*SLAResult, error) {
 	o.Dir = cmp.Or(o.Dir, ".")
 	if o.Now == nil {
 		o.Now = time.Now
@@ -69,18 +78,18 @@ func PollSLA(ctx context.Context, o SLAOptions) (int, error) {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.Forge == nil || o.Notifier == nil {
-		return 0, errors.New("approval SLA poll: needs a forge and a notifier")
+		return nil, errors.New("approval SLA poll: needs a forge and a notifier")
 	}
 	repo, err := gogit.PlainOpenWithOptions(o.Dir, &gogit.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
-		return 0, fmt.Errorf("opening the checkout: %w", err)
+		return nil, fmt.Errorf("opening the checkout: %w", err)
 	}
 	pulls, err := o.Forge.Open(ctx, o.Base)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := fetchHeads(ctx, repo, o, pulls); err != nil {
-		return 0, err
+		return nil, err
 	}
 	baseRef := plumbing.NewBranchReferenceName(o.Base)
 	if o.Remote != "" {
@@ -88,28 +97,29 @@ func PollSLA(ctx context.Context, o SLAOptions) (int, error) {
 	}
 	base, err := repo.Reference(baseRef, true)
 	if err != nil {
-		return 0, fmt.Errorf("approval SLA poll: the base %s: %w", baseRef, err)
+		return nil, fmt.Errorf("approval SLA poll: the base %s: %w", baseRef, err)
 	}
 	sch, err := schema.Compile(nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	now := o.Now()
-	sent := 0
+	res := &SLAResult{At: now}
 	for _, p := range pulls {
 		b, ok, err := breach(ctx, repo, sch, o, base.Hash(), p, now)
 		if err != nil {
 			if ctx.Err() != nil {
-				return sent, ctx.Err()
+				return res, ctx.Err()
 			}
 			o.Logger.Warn("approval SLA: pull request skipped", "forge", o.Forge.Name(), "pr", p.Number, "err", err)
 			continue
 		}
 		if ok {
-			sent += o.Notifier.NotifySLA(b)
+			res.Breaches = append(res.Breaches, b)
+			res.Notified += o.Notifier.NotifySLA(b)
 		}
 	}
-	return sent, nil
+	return res, nil
 }
 
 // fetchHeads fetches the head of each pull request to PullRefPrefix<n>

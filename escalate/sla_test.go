@@ -41,13 +41,19 @@ func TestPollSLAEscalatesOncePerLevel(t *testing.T) {
 	} {
 		now = opened.Add(step.at)
 		for i := range step.polls {
-			got, err := PollSLA(ctx, o)
+			res, err := PollSLA(ctx, o)
 			require.NoError(t, err, step.name)
 			want := step.want
 			if i > 0 {
 				want = 0
 			}
-			assert.Equal(t, want, got, "%s, poll %d", step.name, i+1)
+			assert.Equal(t, want, res.Notified, "%s, poll %d", step.name, i+1)
+			if step.at > 4*time.Hour {
+				require.Len(t, res.Breaches, 1, "the poll reports the breach however often it is told")
+				assert.Equal(t, int64(7), res.Breaches[0].PR)
+			} else {
+				assert.Empty(t, res.Breaches)
+			}
 		}
 	}
 	require.Zero(t, n.Flush(ctx))

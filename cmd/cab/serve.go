@@ -37,6 +37,7 @@ type serveOptions struct {
 	Listen           string
 	Interval         time.Duration
 	DriftInterval    time.Duration
+	SLAInterval      time.Duration
 	Branch           string
 	Webhooks         []string
 	GitHubSecretFile string
@@ -62,6 +63,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to answer HTTP on (webhooks, /healthz, /metrics)")
 	fs.DurationVar(&o.Interval, "interval", serve.DefaultInterval, "time from the end of one pass to the next timed one (windows open without a push)")
 	fs.DurationVar(&o.DriftInterval, "drift-interval", 0, "check every environment for drift this often (see cab drift), recording drifted events and setting cab_drift on /metrics; 0: never")
+	fs.DurationVar(&o.SLAInterval, "sla-interval", 0, "poll the forge's open pull/merge requests this often for approval-SLA breaches (the gate's warning, as cab check --pr gives it) and notify the approver group, then the backup group (cab.cue notify:, approvalSLA:; needs --forge); 0: never")
 	fs.StringVar(&o.Branch, "branch", serve.DefaultBranch, "branch whose pushes trigger a pass")
 	fs.StringSliceVar(&o.Webhooks, "webhook", nil, "webhook routes to enable: github, gitlab (each needs a secret)")
 	fs.StringVar(&o.GitHubSecretFile, "github-secret-file", "", "file holding the GitHub webhook secret (enables /webhook/github; default: $"+webhookSecretEnv+")")
@@ -74,6 +76,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.PassWarn, "pass-warn", serve.DefaultPassWarn, "a pass running longer makes /healthz fail")
 	fs.DurationVar(&o.PassWedged, "pass-wedged", serve.DefaultPassWedged, "a pass running longer makes /livez fail (an orchestrator restarts cab; the next start resumes)")
 	o.Engine.addEngineFlags(fs)
+	o.Engine.addForgeFlags(fs)
 	o.engine = &serveEngine{}
 	o.UI.addFlags(fs)
 }
@@ -84,6 +87,12 @@ func (o *serveOptions) validate() error {
 	}
 	if o.Interval <= 0 {
 		return fmt.Errorf("--interval %s: want a positive duration such as 1m (the timer is what applies a ticket when its window opens)", o.Interval)
+	}
+	if o.SLAInterval < 0 {
+		return fmt.Errorf("--sla-interval %s: want zero (never) or a positive duration such as 15m", o.SLAInterval)
+	}
+	if err := o.Engine.validateForge(o.Engine.Post || o.SLAInterval > 0, "--post and --sla-interval"); err != nil {
+		return err
 	}
 	if o.ShutdownGrace < 0 {
 		return fmt.Errorf("--shutdown-grace %s: want zero or a positive duration", o.ShutdownGrace)
