@@ -283,10 +283,32 @@ type Overview struct {
 	// back, expired or were quarantined in the last 7 days.
 	Failed      []Card       `json:"failedLast7Days"`
 	PostReviews []PostReview `json:"openPostReviews"`
-	// SLA explains that approval-SLA breaches are not shown yet.
-	SLA      string `json:"approvalSLA"`
+	// SLA says where the approval-SLA breaches come from: cab serve's
+	// last poll of the forge (--sla-interval), or that none runs.
+	SLA string `json:"approvalSLA"`
+	// SLABreaches are the open pull requests past their approval SLA at
+	// that poll.
+	SLABreaches []SLABreach `json:"approvalSLABreaches"`
 	Tickets  int    `json:"tickets"`
 	Problems int    `json:"problems"`
+}
+
+// SLABreach is an open pull request past its approval SLA, as cab
+// serve's poll found it (the gate's warning).
+type SLABreach struct {
+	PR      int64  `json:"pr"`
+	Service string `json:"service"`
+	Risk    string `json:"risk"`
+	// Level is 1 (the approver group was told) or 2 (escalated: the
+	// backup group too).
+	Level  int    `json:"level"`
+	Reason string `json:"reason"`
+}
+
+// SLAStatus is the last approval-SLA poll.
+type SLAStatus struct {
+	At       time.Time
+	Breaches []SLABreach
 }
 
 // PostReview is an emergency change whose post-incident review no ticket
@@ -297,10 +319,19 @@ type PostReview struct {
 	Overdue bool      `json:"overdue"`
 }
 
+// withSLA adds the approval-SLA poll st (nil: none ran yet) to o.
+func (o *Overview) withSLA(st *SLAStatus) {
+	if st == nil {
+		return
+	}
+	o.SLA = "as the forge's open pull requests were at " + st.At.UTC().Format(time.RFC3339)
+	o.SLABreaches = append(o.SLABreaches, st.Breaches...)
+}
+
 // OverviewView builds the overview at now.
 func OverviewView(s *Snapshot, now time.Time) *Overview {
 	o := &Overview{Now: now.UTC(), Applying: []Card{}, Failed: []Card{}, PostReviews: []PostReview{}, Tickets: len(s.Tickets), Problems: len(s.Problems),
-		SLA: "approval SLAs are not configured in this version of cab"}
+		SLA: "approval SLAs are not polled: run cab serve with --sla-interval and --forge", SLABreaches: []SLABreach{}}
 	since := now.Add(-7 * 24 * time.Hour)
 	reviewed := map[string]bool{}
 	for _, t := range s.Tickets {
