@@ -289,8 +289,8 @@ type Overview struct {
 	// SLABreaches are the open pull requests past their approval SLA at
 	// that poll.
 	SLABreaches []SLABreach `json:"approvalSLABreaches"`
-	Tickets  int    `json:"tickets"`
-	Problems int    `json:"problems"`
+	Tickets     int         `json:"tickets"`
+	Problems    int         `json:"problems"`
 }
 
 // SLABreach is an open pull request past its approval SLA, as cab
