@@ -44,10 +44,6 @@ func PostReviews(ctx context.Context, o PostReviewOptions) (int, error) {
 		o.Now = time.Now
 	}
 	now := o.Now()
-	days, err := postReviewDays(o)
-	if err != nil {
-		return 0, err
-	}
 	var rows []*audit.Change
 	reviewed := map[string]bool{}
 	_, err = audit.Log(ctx, audit.LogOptions{Dir: o.Dir, Rev: o.Rev, LedgerBranch: o.LedgerBranch, Remote: o.Remote},
@@ -62,6 +58,13 @@ func PostReviews(ctx context.Context, o PostReviewOptions) (int, error) {
 		})
 	if err != nil {
 		return 0, fmt.Errorf("post-review notifications: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil // no emergency: cab.cue need not be read
+	}
+	days, err := postReviewDays(o)
+	if err != nil {
+		return 0, err
 	}
 	sent := 0
 	for _, c := range rows {

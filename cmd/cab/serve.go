@@ -281,8 +281,9 @@ next start resumes it by observing the target before acting).`,
 				grace = time.Nanosecond // cancel at once (zero is serve's default)
 			}
 			var ui http.Handler
+			board := &slaBoard{}
 			if o.UI.Enabled {
-				h, err := o.UI.handler(o.Engine.Rev, o.Engine.Remote, o.Engine.Branch, log)
+				h, err := o.UI.handler(o.Engine.Rev, o.Engine.Remote, o.Engine.Branch, log, board.status)
 				if err != nil {
 					return err
 				}
@@ -291,6 +292,10 @@ next start resumes it by observing the target before acting).`,
 			var srv *serve.Server
 			opts := *o
 			if opts.notifier, err = opts.startNotifier(cmd.Context(), log); err != nil {
+				return err
+			}
+			cm, sla, err := opts.peopleHooks(log, board)
+			if err != nil {
 				return err
 			}
 			srv, err = serve.New(serve.Config{
@@ -302,7 +307,12 @@ next start resumes it by observing the target before acting).`,
 					if opts.notifier != nil {
 						obs = opts.notifier.Observer(obs)
 					}
-					return runReconcile(ctx, opts, obs)
+					if cm != nil {
+						obs = cm.Observer(obs)
+					}
+					sum, err := runReconcile(ctx, opts, obs)
+					opts.afterPass(ctx, opts.notifier, cm, log)
+					return sum, err
 				},
 				Branch:       o.Branch,
 				GitHubSecret: github,
@@ -324,6 +334,8 @@ next start resumes it by observing the target before acting).`,
 					return serveDrift(ctx, opts, obs)
 				},
 				DriftInterval: o.DriftInterval,
+				SLA:           sla,
+				SLAInterval:   o.SLAInterval,
 				UI:            ui,
 			})
 			if err != nil {
