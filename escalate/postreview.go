@@ -46,7 +46,7 @@ func PostReviews(ctx context.Context, o PostReviewOptions) (int, error) {
 	now := o.Now()
 	var rows []*audit.Change
 	reviewed := map[string]bool{}
-	_, err = audit.Log(ctx, audit.LogOptions{Dir: o.Dir, Rev: o.Rev, LedgerBranch: o.LedgerBranch, Remote: o.Remote},
+	_, err := audit.Log(ctx, audit.LogOptions{Dir: o.Dir, Rev: o.Rev, LedgerBranch: o.LedgerBranch, Remote: o.Remote},
 		func(c *audit.Change) error {
 			if c.PostReviewOf != "" {
 				reviewed[c.PostReviewOf] = true
