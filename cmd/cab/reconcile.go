@@ -92,7 +92,7 @@ func (o *reconcileOptions) addFlags(fs *pflag.FlagSet) {
 // addForgeFlags adds the flags of the forge's API, which cab reconcile
 // and cab serve share.
 func (o *reconcileOptions) addForgeFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Forge, "forge", "auto", "the forge --post comments on: github or gitlab (repository and token from the environment, as cab sign reads them), none, or auto (from the CI environment)")
+	fs.StringVar(&o.Forge, "forge", "auto", "the forge --post comments on (and cab serve --sla-interval polls): github or gitlab (repository and token from the environment, as cab sign reads them), none, or auto (from the CI environment)")
 	fs.BoolVar(&o.Post, "post", false, "keep one comment on the pull/merge request that introduced each ticket (from its signed statement) with its latest outcome per environment, edited in place after each pass; a comment that fails is retried next pass and never fails the pass")
 }
 

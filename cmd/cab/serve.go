@@ -91,7 +91,11 @@ func (o *serveOptions) validate() error {
 	if o.SLAInterval < 0 {
 		return fmt.Errorf("--sla-interval %s: want zero (never) or a positive duration such as 15m", o.SLAInterval)
 	}
-	if err := o.Engine.validateForge(o.Engine.Post || o.SLAInterval > 0, "--post and --sla-interval"); err != nil {
+	forgeFlag := "--post"
+	if o.SLAInterval > 0 {
+		forgeFlag = "--sla-interval"
+	}
+	if err := o.Engine.validateForge(o.Engine.Post || o.SLAInterval > 0, forgeFlag); err != nil {
 		return err
 	}
 	if o.ShutdownGrace < 0 {
@@ -221,7 +225,8 @@ Routes:
   GET  /metrics          Prometheus: cab_tickets{state}, cab_apply_duration_seconds,
                          cab_rollbacks_total{outcome}, cab_reconcile_errors_total,
                          cab_reconcile_passes_total, cab_last_pass_timestamp_seconds,
-                         cab_webhooks_total{provider,result}, …
+                         cab_webhooks_total{provider,result},
+                         cab_approval_sla_breaches_total, …
 
 Secrets never come from the command line: a route is enabled by --webhook
 or by its secret file, and takes its secret from --github-secret-file or
@@ -237,6 +242,18 @@ Every fetch and push (change repository, ledger, environment repositories)
 is bounded by --git-timeout; text from servers is scrubbed of credentials
 (and of the tokens cab holds) before it reaches the ledger or the logs.
 
+People are told what the ledger alone does not say (cab.cue notify:):
+--sla-interval polls the forge's open pull/merge requests, runs the gate
+on each head (as cab check --pr does) and tells the approver group, then
+the backup group, of an approval-SLA breach, once per level; after each
+pass, emergency changes whose post-incident review is due or overdue are
+told once each; --post keeps one comment on each ticket's pull request with
+its latest outcome per environment. The forge (--forge github or gitlab)
+is read from the environment as cab sign reads it (GITHUB_REPOSITORY,
+GITHUB_TOKEN, GITHUB_API_URL; CI_PROJECT_ID, CAB_GITLAB_TOKEN,
+CI_API_V4_URL). A forge that is down is logged and tried again; it never
+fails or blocks a pass.
+
 On SIGINT or SIGTERM cab stops answering HTTP, lets the running pass go on
 for --shutdown-grace, then cancels it: the reconciler abandons the step
 safely (an "applying" event without an outcome stays on the ledger, and the
@@ -244,7 +261,8 @@ next start resumes it by observing the target before acting).`,
 		Example: `  cab serve --key file://reconciler.key --interval 5m --webhook github --github-secret-file /run/secrets/webhook
   CAB_WEBHOOK_SECRET=... cab serve --key file://reconciler.key --listen :8080 --webhook gitlab --log-format json
   curl -s localhost:8080/healthz
-  cab serve --ui-only --listen 127.0.0.1:8081 --ui-auth-header X-Forwarded-User`,
+  cab serve --ui-only --listen 127.0.0.1:8081 --ui-auth-header X-Forwarded-User
+  GITHUB_REPOSITORY=acme/changes GITHUB_TOKEN=... cab serve --key file://reconciler.key --forge github --sla-interval 15m --post`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
