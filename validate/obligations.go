@@ -47,7 +47,9 @@ func PostReviewOf(ticket, kind string, signedAt time.Time, days int, reviewed fu
 
 // Overdue reports whether the review is late at now: owed (a due time),
 // not done, and past its due time.
-func (p PostReview) Overdue(now time.Time) bool { return !p.Done && !p.Due.IsZero() && now.After(p.Due) }
+func (p PostReview) Overdue(now time.Time) bool {
+	return !p.Done && !p.Due.IsZero() && now.After(p.Due)
+}
 
 // ledgerRefs are where a checkout may hold the ledger: the branch itself,
 // or its remote-tracking ref in a CI clone.
