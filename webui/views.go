@@ -319,9 +319,10 @@ type PostReview struct {
 	Overdue bool      `json:"overdue"`
 }
 
-// withSLA adds the approval-SLA poll st (nil: none ran yet) to o.
+// withSLA adds the approval-SLA poll st (nil: none finished yet) to o.
 func (o *Overview) withSLA(st *SLAStatus) {
 	if st == nil {
+		o.SLA = "approval SLAs are polled, and no poll has finished yet"
 		return
 	}
 	o.SLA = "as the forge's open pull requests were at " + st.At.UTC().Format(time.RFC3339)

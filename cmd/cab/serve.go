@@ -21,6 +21,7 @@ import (
 	"github.com/cabhq/cab/notify"
 	"github.com/cabhq/cab/reconcile"
 	"github.com/cabhq/cab/serve"
+	"github.com/cabhq/cab/webui"
 )
 
 // webhookSecretEnv holds the webhook secret shared by the enabled routes
@@ -298,23 +299,27 @@ next start resumes it by observing the target before acting).`,
 			if grace == 0 {
 				grace = time.Nanosecond // cancel at once (zero is serve's default)
 			}
-			var ui http.Handler
-			board := &slaBoard{}
-			if o.UI.Enabled {
-				h, err := o.UI.handler(o.Engine.Rev, o.Engine.Remote, o.Engine.Branch, log, board.status)
-				if err != nil {
-					return err
-				}
-				ui = h
-			}
 			var srv *serve.Server
 			opts := *o
 			if opts.notifier, err = opts.startNotifier(cmd.Context(), log); err != nil {
 				return err
 			}
+			board := &slaBoard{}
 			cm, sla, err := opts.peopleHooks(log, board)
 			if err != nil {
 				return err
+			}
+			var ui http.Handler
+			if o.UI.Enabled {
+				var slaStatus func() *webui.SLAStatus
+				if sla != nil {
+					slaStatus = board.status
+				}
+				h, err := o.UI.handler(o.Engine.Rev, o.Engine.Remote, o.Engine.Branch, log, slaStatus)
+				if err != nil {
+					return err
+				}
+				ui = h
 			}
 			srv, err = serve.New(serve.Config{
 				Reconcile: func(ctx context.Context) (*reconcile.Summary, error) {
