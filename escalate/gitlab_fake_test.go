@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -22,10 +23,13 @@ import (
 
 const glToken = "glpat-test-token-0123456789"
 
-// glFake is a GitLab API holding the notes of merge request 42!7.
+// glFake is a GitLab API holding merge request 42!7 (open when head is
+// set, opened at opened, approved by nobody) and its notes.
 type glFake struct {
 	*httptest.Server
 	mu     sync.Mutex
+	head   string
+	opened time.Time
 	notes  []glNote
 	nextID int64
 	fail   int
@@ -52,6 +56,45 @@ func newGLFake(t *testing.T) *glFake {
 	f.notes = []glNote{{ID: 300, Body: "added 1 commit " + "<!-- cab:outcome -->", System: true}}
 	const notes = "/api/v4/projects/42/merge_requests/7/notes"
 	mux := http.NewServeMux()
+	author := `{"id":583231,"username":"octocat","name":"Octo Cat","state":"active","web_url":"https://gitlab.example.com/octocat"}`
+	mr := func() string {
+		return fmt.Sprintf(`{"id":155016530,"iid":7,"project_id":42,"title":"CHG-2026-0042","description":"","state":"opened","created_at":%q,"updated_at":%q,"target_branch":"main","source_branch":"topic","author":%s,"assignees":[],"reviewers":[],"source_project_id":42,"target_project_id":42,"labels":[],"draft":false,"detailed_merge_status":"not_approved","sha":%q,"merge_commit_sha":null,"web_url":"https://gitlab.example.com/octo/changes/-/merge_requests/7"}`,
+			f.opened.Format(time.RFC3339), f.opened.Format(time.RFC3339), author, f.head)
+	}
+	pages := func(w http.ResponseWriter, n int) {
+		h := w.Header()
+		h.Set("X-Page", "1")
+		h.Set("X-Per-Page", "100")
+		h.Set("X-Total", strconv.Itoa(n))
+		h.Set("X-Total-Pages", "1")
+		h.Set("X-Next-Page", "")
+	}
+	mux.HandleFunc("GET /api/v4/projects/42/merge_requests", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if r.URL.Query().Get("state") != "opened" || f.head == "" {
+			pages(w, 0)
+			glJSON(w, http.StatusOK, `[]`)
+			return
+		}
+		pages(w, 1)
+		glJSON(w, http.StatusOK, "["+mr()+"]")
+	})
+	mux.HandleFunc("GET /api/v4/projects/42/merge_requests/7", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		glJSON(w, http.StatusOK, mr())
+	})
+	mux.HandleFunc("GET /api/v4/projects/42/merge_requests/7/approvals", func(w http.ResponseWriter, r *http.Request) {
+		glJSON(w, http.StatusOK, `{"id":155016530,"iid":7,"project_id":42,"title":"CHG-2026-0042","state":"opened","merge_status":"can_be_merged","approved":false,"approvals_required":2,"approvals_left":2,"approved_by":[]}`)
+	})
+	mux.HandleFunc("GET /api/v4/projects/42/merge_requests/7/versions", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		pages(w, 1)
+		glJSON(w, http.StatusOK, fmt.Sprintf(`[{"id":1,"head_commit_sha":%q,"base_commit_sha":%q,"start_commit_sha":%q,"created_at":%q,"merge_request_id":155016530,"state":"collected","real_size":"1"}]`,
+			f.head, f.head, f.head, f.opened.Format(time.RFC3339)))
+	})
 	mux.HandleFunc("GET "+notes, func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()

@@ -99,3 +99,34 @@ func TestPollSLAForgeDownAndClosedPulls(t *testing.T) {
 	require.Zero(t, n.Flush(ctx))
 	assert.Empty(t, sink.got())
 }
+
+// The same poll on GitLab: the head comes from refs/merge-requests/7/head,
+// the evidence from the merge request API (replayed), and the levels are
+// told once each.
+func TestPollSLAGitLab(t *testing.T) {
+	repo := newChangeRepo(t, 7, "refs/merge-requests/%d/head")
+	gl := newGLFake(t)
+	opened := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	gl.head, gl.opened = repo.head, opened
+	n, sink := newNotifier(t, repo.checkout)
+	now := opened.Add(5 * time.Hour)
+	o := SLAOptions{Dir: repo.checkout, Remote: "origin", Base: "main", Forge: gl.forge(t), Notifier: n, Now: func() time.Time { return now }}
+	ctx := context.Background()
+	for i, want := range []int{1, 0} {
+		res, err := PollSLA(ctx, o)
+		require.NoError(t, err)
+		assert.Equal(t, want, res.Notified, "poll %d", i+1)
+	}
+	now = opened.Add(7 * time.Hour)
+	for i, want := range []int{1, 0} {
+		res, err := PollSLA(ctx, o)
+		require.NoError(t, err)
+		assert.Equal(t, want, res.Notified, "escalated, poll %d", i+1)
+	}
+	require.Zero(t, n.Flush(ctx))
+	var ids []string
+	for _, ev := range sink.got() {
+		ids = append(ids, ev.ID)
+	}
+	assert.Equal(t, []string{"sla/7/1", "sla/7/2"}, ids)
+}
