@@ -4,8 +4,9 @@
 // --sla-interval) and emergency changes whose post-incident review is due
 // or overdue (PostReviews, run by cab serve after each pass).
 //
-// A Forge is a forge's API as these polls see it; GitHub and GitLab adapt
-// the clients of forge/github and forge/gitlab.
+// A Forge is a forge's API as these polls and the outcome comment
+// (notify.Commenter, which posts through Forge.Comment) see it; GitHub and
+// GitLab adapt the clients of forge/github and forge/gitlab.
 //
 // Invariants:
 //   - No second rule. Whether a pull request breaches its SLA is the
