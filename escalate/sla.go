@@ -66,7 +66,8 @@ type SLAResult struct {
 // the forge's evidence (validate.CheckPR, what cab check --pr runs), and
 // for each the gate warns about (validate.SLAWarning) notifies the level
 // its SLA has reached (schema.SLA.Level of the base's cab.cue): the
-// approver group, then the backup group. A pull request whose head moved since the listing, or
+// approver group, then the backup group. Every open pull request is
+// judged at every poll (an approval ends its breach). A pull request whose head moved since the listing, or
 // that cannot be checked, is skipped and logged; a forge or remote that
 // cannot be read fails the poll, which the next interval runs again.
 func PollSLA(ctx context.Context, o SLAOptions) (*SLAResult, error) {
@@ -105,6 +106,9 @@ func PollSLA(ctx context.Context, o SLAOptions) (*SLAResult, error) {
 	}
 	now := o.Now()
 	res := &SLAResult{At: now}
+	if cfg, err := validate.ConfigAt(sch, repo, base.Hash().String()); err == nil && cfg.ApprovalSLA == nil {
+		return res, nil // the base sets no approval SLA: nothing can breach one
+	}
 	for _, p := range pulls {
 		b, ok, err := breach(ctx, repo, sch, o, base.Hash(), p, now)
 		if err != nil {

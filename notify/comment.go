@@ -53,6 +53,8 @@ type CommentOptions struct {
 	// Secrets are more strings to scrub from comments (forge tokens).
 	Secrets []string
 	Logger  *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // Commenter keeps, on the pull request that introduced each ticket, one
@@ -73,8 +75,14 @@ type Commenter struct {
 type commentState struct {
 	// Pending are the tickets with recorded events not yet commented.
 	Pending []string `json:"pending"`
-	// Posted maps a pull request to the sha256 of the body last posted.
-	Posted map[string]string `json:"posted"`
+	// Posted maps a pull request to the comment last posted on it.
+	Posted map[string]posted `json:"posted"`
+}
+
+// posted is the sha256 of a comment's body and when it was posted.
+type posted struct {
+	Digest string    `json:"digest"`
+	At     time.Time `json:"at"`
 }
 
 // CommentStatePath is the Commenter's state file in the checkout whose
@@ -93,11 +101,14 @@ func NewCommenter(o CommentOptions) (*Commenter, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	red, err := redact.New(o.Secrets...)
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	c := &Commenter{o: o, red: red, st: &commentState{Posted: map[string]string{}}}
+	c := &Commenter{o: o, red: red, st: &commentState{Posted: map[string]posted{}}}
 	if o.StateFile != "" {
 		b, err := os.ReadFile(o.StateFile)
 		switch {
@@ -109,7 +120,7 @@ func NewCommenter(o CommentOptions) (*Commenter, error) {
 				return nil, fmt.Errorf("reading the comment state %s: %w", o.StateFile, err)
 			}
 			if c.st.Posted == nil {
-				c.st.Posted = map[string]string{}
+				c.st.Posted = map[string]posted{}
 			}
 		}
 	}
@@ -206,7 +217,7 @@ func (c *Commenter) Sync(ctx context.Context) int {
 		sum := sha256.Sum256([]byte(body))
 		key, digest := strconv.FormatInt(pr, 10), hex.EncodeToString(sum[:])
 		c.mu.Lock()
-		same := c.st.Posted[key] == digest
+		same := c.st.Posted[key].Digest == digest
 		c.mu.Unlock()
 		if !same {
 			if err := c.o.Post(ctx, pr, CommentMarker, body); err != nil {
@@ -215,7 +226,7 @@ func (c *Commenter) Sync(ctx context.Context) int {
 			}
 		}
 		c.mu.Lock()
-		c.st.Posted[key] = digest
+		c.st.Posted[key] = posted{Digest: digest, At: c.o.Now()}
 		c.mu.Unlock()
 		for _, id := range ids {
 			done[id] = true
@@ -265,9 +276,22 @@ func (c *Commenter) pullRequests(ids []string) (map[string]int64, error) {
 	return out, nil
 }
 
+// saveLocked writes the state, bounded: a pull request's comment is
+// remembered for keepSent (an older one is edited again if a ticket of
+// it ever moves), and at most maxPending tickets wait.
 func (c *Commenter) saveLocked() {
 	if c.o.StateFile == "" {
 		return
+	}
+	now := c.o.Now()
+	for pr, p := range c.st.Posted {
+		if now.Sub(p.At) > keepSent {
+			delete(c.st.Posted, pr)
+		}
+	}
+	if n := len(c.st.Pending); n > maxPending {
+		c.o.Logger.Warn("outcome comments: too many pending; the oldest are dropped", "dropped", n-maxPending)
+		c.st.Pending = c.st.Pending[n-maxPending:]
 	}
 	b, err := json.Marshal(c.st)
 	if err == nil {
