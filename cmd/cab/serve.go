@@ -253,7 +253,7 @@ its latest outcome per environment. The forge (--forge github or gitlab)
 is read from the environment as cab sign reads it (GITHUB_REPOSITORY,
 GITHUB_TOKEN, GITHUB_API_URL; CI_PROJECT_ID, CAB_GITLAB_TOKEN,
 CI_API_V4_URL). A forge that is down is logged and tried again; it never
-fails or blocks a pass.
+fails a pass, and a poll is cut after a minute.
 
 On SIGINT or SIGTERM cab stops answering HTTP, lets the running pass go on
 for --shutdown-grace, then cancels it: the reconciler abandons the step
