@@ -36,6 +36,8 @@ type ghFake struct {
 	opened   time.Time
 	comments []ghComment
 	nextID   int64
+	// ghost, when set, is listed open too, with a head no git server has.
+	ghost int
 	// fail answers this many comment requests with 500 first.
 	fail  int
 	calls map[string]int
@@ -62,8 +64,15 @@ func newGHFake(t *testing.T) *ghFake {
 			ghJSON(w, http.StatusOK, `[]`)
 			return
 		}
-		ghJSON(w, http.StatusOK, fmt.Sprintf(`[{"url":"https://api.github.com/repos/octo/changes/pulls/%[1]d","number":%[1]d,"state":"open","draft":false,"title":"CHG-2026-0042","user":%[2]s,"created_at":%[3]q,"head":{"ref":"topic","sha":%[4]q},"base":{"ref":"main","sha":"9049f1265b7d61be4a8904a9a27120d2064dab3b"}}]`,
-			f.pr, user, f.opened.Format(time.RFC3339), f.head))
+		item := func(n int, head string) string {
+			return fmt.Sprintf(`{"url":"https://api.github.com/repos/octo/changes/pulls/%[1]d","number":%[1]d,"state":"open","draft":false,"title":"CHG-2026-0042","user":%[2]s,"created_at":%[3]q,"head":{"ref":"topic","sha":%[4]q},"base":{"ref":"main","sha":"9049f1265b7d61be4a8904a9a27120d2064dab3b"}}`,
+				n, user, f.opened.Format(time.RFC3339), head)
+		}
+		list := item(f.pr, f.head)
+		if f.ghost != 0 {
+			list = item(f.ghost, strings.Repeat("e", 40)) + "," + list
+		}
+		ghJSON(w, http.StatusOK, "["+list+"]")
 	})
 	mux.HandleFunc("GET /repos/octo/changes/pulls/{n}", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()

@@ -137,11 +137,20 @@ func fetchHeads(ctx context.Context, repo *gogit.Repository, o SLAOptions, pulls
 		specs = append(specs, config.RefSpec("+"+o.Forge.HeadRef(p.Number)+":"+local.String()))
 	}
 	if o.Remote != "" && len(specs) > 0 {
-		call, cancel := gitpush.Call(ctx)
-		err := gitpush.Err(call, repo.FetchContext(call, &gogit.FetchOptions{RemoteName: o.Remote, RefSpecs: specs, Tags: gogit.NoTags}))
-		cancel()
-		if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
-			return fmt.Errorf("fetching the heads of %d open pull request(s) from %s: %w", len(specs), o.Remote, err)
+		if err := fetch(ctx, repo, o.Remote, specs); err != nil {
+			if ctx.Err() != nil || len(specs) == 1 {
+				return fmt.Errorf("fetching the heads of %d open pull request(s) from %s: %w", len(specs), o.Remote, err)
+			}
+			// One head the server does not have fails the whole fetch:
+			// fetch them one by one, and skip (and log) the missing.
+			for _, spec := range specs {
+				if err := fetch(ctx, repo, o.Remote, []config.RefSpec{spec}); err != nil {
+					if ctx.Err() != nil {
+						return err
+					}
+					o.Logger.Warn("approval SLA: a pull request's head could not be fetched", "ref", spec.Src(), "err", err)
+				}
+			}
 		}
 	}
 	refs, err := repo.References()
@@ -161,6 +170,17 @@ func fetchHeads(ctx context.Context, repo *gogit.Repository, o SLAOptions, pulls
 		}
 	}
 	return nil
+}
+
+// fetch fetches specs from remote within the git call bound.
+func fetch(ctx context.Context, repo *gogit.Repository, remote string, specs []config.RefSpec) error {
+	call, cancel := gitpush.Call(ctx)
+	defer cancel()
+	err := gitpush.Err(call, repo.FetchContext(call, &gogit.FetchOptions{RemoteName: remote, RefSpecs: specs, Tags: gogit.NoTags}))
+	if errors.Is(err, gogit.NoErrAlreadyUpToDate) {
+		return nil
+	}
+	return err
 }
 
 // breach runs the gate on pull request p and returns its SLA breach, if

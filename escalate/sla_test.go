@@ -23,6 +23,7 @@ func TestPollSLAEscalatesOncePerLevel(t *testing.T) {
 	gh := newGHFake(t)
 	opened := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	gh.pr, gh.head, gh.opened = 7, repo.head, opened
+	gh.ghost = 5 // listed, but its head is on no git server: skipped, the others polled
 	n, sink := newNotifier(t, repo.checkout)
 	now := opened.Add(3 * time.Hour)
 	o := SLAOptions{Dir: repo.checkout, Remote: "origin", Base: "main", Forge: gh.forge(), Notifier: n, Now: func() time.Time { return now }}
