@@ -12,7 +12,7 @@
 //   - No second rule. Whether a pull request breaches its SLA is the
 //     gate's verdict: PollSLA runs validate.CheckPR on the pull request's
 //     head (fetched from the forge's head ref into the checkout) with the
-//     forge's evidence, exactly as cab check --pr does, and notifies only
+//     forge's evidence, exactly as cab check --base --head (pull-request mode) does, and notifies only
 //     when it warns (validate.SLAWarning); how far the breach has gone is
 //     schema.SLA.Level. When a post-review is due and whether it is done
 //     is validate.PostReviewOf.

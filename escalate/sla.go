@@ -63,7 +63,7 @@ type SLAResult struct {
 
 // PollSLA runs one approval-SLA poll: it lists the open pull requests into
 // o.Base, fetches each head, runs the gate in pull-request mode on it with
-// the forge's evidence (validate.CheckPR, what cab check --pr runs), and
+// the forge's evidence (validate.CheckPR, what cab check in pull-request mode runs), and
 // for each the gate warns about (validate.SLAWarning) notifies the level
 // its SLA has reached (schema.SLA.Level of the base's cab.cue): the
 // approver group, then the backup group. Every open pull request is

@@ -64,7 +64,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to answer HTTP on (webhooks, /healthz, /metrics)")
 	fs.DurationVar(&o.Interval, "interval", serve.DefaultInterval, "time from the end of one pass to the next timed one (windows open without a push)")
 	fs.DurationVar(&o.DriftInterval, "drift-interval", 0, "check every environment for drift this often (see cab drift), recording drifted events and setting cab_drift on /metrics; 0: never")
-	fs.DurationVar(&o.SLAInterval, "sla-interval", 0, "poll the forge's open pull/merge requests this often for approval-SLA breaches (the gate's warning, as cab check --pr gives it) and notify the approver group, then the backup group (cab.cue notify:, approvalSLA:; needs --forge); 0: never")
+	fs.DurationVar(&o.SLAInterval, "sla-interval", 0, "poll the forge's open pull/merge requests this often for approval-SLA breaches (the gate's warning, as cab check --base --head gives it) and notify the approver group, then the backup group (cab.cue notify:, approvalSLA:; needs --forge); 0: never")
 	fs.StringVar(&o.Branch, "branch", serve.DefaultBranch, "branch whose pushes trigger a pass")
 	fs.StringSliceVar(&o.Webhooks, "webhook", nil, "webhook routes to enable: github, gitlab (each needs a secret)")
 	fs.StringVar(&o.GitHubSecretFile, "github-secret-file", "", "file holding the GitHub webhook secret (enables /webhook/github; default: $"+webhookSecretEnv+")")
@@ -245,11 +245,11 @@ is bounded by --git-timeout; text from servers is scrubbed of credentials
 
 People are told what the ledger alone does not say (cab.cue notify:):
 --sla-interval polls the forge's open pull/merge requests, runs the gate
-on each head (as cab check --pr does) and tells the approver group, then
-the backup group, of an approval-SLA breach, once per level; after each
-pass, emergency changes whose post-incident review is due or overdue are
-told once each; --post keeps one comment on each ticket's pull request with
-its latest outcome per environment. The forge (--forge github or gitlab)
+on each head (as cab check --base --head does) and tells the approver
+group, then the backup group, of an approval-SLA breach, once per level;
+after each pass, emergency changes whose post-incident review is due or
+overdue are told once each; --post keeps one comment on each ticket's
+pull request with its latest outcome per environment. The forge (--forge github or gitlab)
 is read from the environment as cab sign reads it (GITHUB_REPOSITORY,
 GITHUB_TOKEN, GITHUB_API_URL; CI_PROJECT_ID, CAB_GITLAB_TOKEN,
 CI_API_V4_URL). A forge that is down is logged and tried again; it never
