@@ -63,13 +63,15 @@ type SLAResult struct {
 
 // PollSLA runs one approval-SLA poll: it lists the open pull requests into
 // o.Base, fetches each head, runs the gate in pull-request mode on it with
-// the forge's evidence (validate.CheckPR, what cab check in pull-request mode runs), and
-// for each the gate warns about (validate.SLAWarning) notifies the level
-// its SLA has reached (schema.SLA.Level of the base's cab.cue): the
-// approver group, then the backup group. Every open pull request is
-// judged at every poll (an approval ends its breach). A pull request whose head moved since the listing, or
-// that cannot be checked, is skipped and logged; a forge or remote that
-// cannot be read fails the poll, which the next interval runs again.
+// the forge's evidence (validate.CheckPR, what cab check --base --head
+// runs), and for each the gate warns about (validate.SLAWarning) notifies
+// the level its SLA has reached (schema.SLA.Level of the base's cab.cue):
+// the approver group, then the backup group. Every open pull request is
+// judged at every poll (an approval ends its breach). A pull request
+// whose head moved since the listing, or that cannot be checked, is
+// skipped and logged; a forge or remote that cannot be read fails the
+// poll, which the next interval runs again. Without an approvalSLA in the
+// base's cab.cue nothing is asked of the forge.
 func PollSLA(ctx context.Context, o SLAOptions) (*SLAResult, error) {
 	o.Dir = cmp.Or(o.Dir, ".")
 	if o.Now == nil {
@@ -84,13 +86,6 @@ func PollSLA(ctx context.Context, o SLAOptions) (*SLAResult, error) {
 	repo, err := gogit.PlainOpenWithOptions(o.Dir, &gogit.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
 		return nil, fmt.Errorf("opening the checkout: %w", err)
-	}
-	pulls, err := o.Forge.Open(ctx, o.Base)
-	if err != nil {
-		return nil, err
-	}
-	if err := fetchHeads(ctx, repo, o, pulls); err != nil {
-		return nil, err
 	}
 	baseRef := plumbing.NewBranchReferenceName(o.Base)
 	if o.Remote != "" {
@@ -108,6 +103,13 @@ func PollSLA(ctx context.Context, o SLAOptions) (*SLAResult, error) {
 	res := &SLAResult{At: now}
 	if cfg, err := validate.ConfigAt(sch, repo, base.Hash().String()); err == nil && cfg.ApprovalSLA == nil {
 		return res, nil // the base sets no approval SLA: nothing can breach one
+	}
+	pulls, err := o.Forge.Open(ctx, o.Base)
+	if err != nil {
+		return nil, err
+	}
+	if err := fetchHeads(ctx, repo, o, pulls); err != nil {
+		return nil, err
 	}
 	for _, p := range pulls {
 		b, ok, err := breach(ctx, repo, sch, o, base.Hash(), p, now)
