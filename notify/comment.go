@@ -172,7 +172,7 @@ func (c *Commenter) Pending() []string {
 // ticket, and returns how many tickets are still pending (their comment
 // failed: the next Sync tries again). The pull request is the one the
 // ticket's signed statement names (statement.PredicateOf), never the
-// merge commit's message; a ticket with none is dropped.
+// merge commit's message; a ticket signed without one is dropped.
 func (c *Commenter) Sync(ctx context.Context) int {
 	pending := c.Pending()
 	if len(pending) == 0 {
@@ -193,10 +193,13 @@ func (c *Commenter) Sync(ctx context.Context) int {
 	done := map[string]bool{}
 	byPR := map[int64][]string{}
 	for _, id := range pending {
-		if pr := prs[id]; pr > 0 && rows[id] != nil {
+		switch pr := prs[id]; {
+		case pr <= 0:
+			done[id] = true // signed without a pull request: nowhere to comment
+		case rows[id] == nil:
+			c.o.Logger.Warn("outcome comment: ticket not on the main line read; the next pass tries again", "ticket", id, "rev", c.o.Rev)
+		default:
 			byPR[pr] = append(byPR[pr], id)
-		} else {
-			done[id] = true // nowhere to comment
 		}
 	}
 	for _, pr := range slices.Sorted(maps.Keys(byPR)) {
