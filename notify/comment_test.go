@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -38,4 +39,11 @@ func TestOutcomeComment(t *testing.T) {
 	assert.True(t, strings.HasPrefix(body, CommentMarker+"\n"), "the marker finds the comment again")
 	assert.Contains(t, body, "| CHG-2026-0042 | x &#124; y | staging | verified | 2026-12-02 12:00:00 UTC |\n")
 	assert.Contains(t, body, "| CHG-2026-0042 | x &#124; y | prod | pending | — |\n")
+}
+
+// A ticket title goes into a pull request comment as text, whatever
+// Markdown or HTML it holds.
+func ExampleMarkdown() {
+	fmt.Println(Markdown("Promote <b>now</b> | @oncall", 200))
+	// Output: Promote &#60;b&#62;now&#60;/b&#62; &#124; &#64;oncall
 }
