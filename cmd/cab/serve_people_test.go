@@ -138,7 +138,7 @@ func TestServeSLAPollEscalatesOncePerLevel(t *testing.T) {
 	wireReconcile(t, func(context.Context, serveOptions, reconcile.Observer) (*reconcile.Summary, error) {
 		return &reconcile.Summary{States: map[string]int{}}, nil
 	})
-	d := startServe(t, "--interval", "1h", "--forge", "github", "--sla-interval", "20ms")
+	d := startServe(t, "--interval", "1h", "--forge", "github", "--sla-interval", "100ms")
 
 	waitUntil := func(what string, cond func() bool) {
 		t.Helper()
