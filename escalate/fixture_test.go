@@ -75,6 +75,12 @@ type changeRepo struct {
 
 func newChangeRepo(t *testing.T, pr int, headRef string) *changeRepo {
 	t.Helper()
+	return newChangeRepoWith(t, cabCue, pr, headRef)
+}
+
+// newChangeRepoWith is newChangeRepo with cab.cue cfg.
+func newChangeRepoWith(t *testing.T, cfg string, pr int, headRef string) *changeRepo {
+	t.Helper()
 	srv := gittest.NewServer(t)
 	_, url := srv.Bare(t, "changes")
 	work := t.TempDir()
@@ -82,7 +88,7 @@ func newChangeRepo(t *testing.T, pr int, headRef string) *changeRepo {
 	git("init", "-q", "-b", "main")
 	git("config", "user.email", "dev@example.com")
 	git("config", "user.name", "dev")
-	require.NoError(t, os.WriteFile(filepath.Join(work, "cab.cue"), []byte(cabCue), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(work, "cab.cue"), []byte(cfg), 0o644))
 	require.NoError(t, os.MkdirAll(filepath.Join(work, "policy"), 0o755))
 	for _, p := range policy.Defaults() { // the rules cab init writes
 		require.NoError(t, os.WriteFile(filepath.Join(work, "policy", filepath.Base(p.Name)), p.Source, 0o644))

@@ -131,3 +131,19 @@ func TestPollSLAGitLab(t *testing.T) {
 	}
 	assert.Equal(t, []string{"sla/7/1", "sla/7/2"}, ids)
 }
+
+// Without an approvalSLA in the base's cab.cue nothing can breach one:
+// the forge is not asked and nothing is fetched.
+func TestPollSLAWithoutSLAAsksNothing(t *testing.T) {
+	cfg := cabCue[:strings.Index(cabCue, "approvalSLA:")]
+	repo := newChangeRepoWith(t, cfg, 7, "refs/pull/%d/head")
+	gh := newGHFake(t)
+	gh.pr, gh.head, gh.opened = 7, repo.head, time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	n, _ := newNotifier(t, repo.checkout)
+	res, err := PollSLA(context.Background(), SLAOptions{Dir: repo.checkout, Remote: "origin", Base: "main", Forge: gh.forge(), Notifier: n,
+		Now: func() time.Time { return gh.opened.Add(100 * time.Hour) }})
+	require.NoError(t, err)
+	assert.Empty(t, res.Breaches)
+	assert.Zero(t, gh.count("GET /repos/octo/changes/pulls"), "the forge is not asked")
+	assert.Empty(t, gitOut(t, repo.checkout, "for-each-ref", PullRefPrefix))
+}
