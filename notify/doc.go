@@ -26,4 +26,18 @@
 //     redact.Redactor that knows the known credential formats and every
 //     secret the sinks hold.
 //   - rollback-failed goes to every sink, whatever the routes, marked loud.
+//
+// A Commenter keeps one comment (found again by CommentMarker, edited in
+// place) on the pull request that introduced each ticket, with the latest
+// outcome of each of its tickets in each environment (cab reconcile and
+// cab serve --post). Its invariants:
+//   - The pull request is the one the ticket's signed statement names
+//     (statement.PredicateOf), never a commit message.
+//   - At least once, never blocking: a ticket with a recorded outcome is
+//     pending in .git/cab/notify/comments.json until its comment was
+//     posted; a failure is logged and retried by the next Sync. A comment
+//     whose text did not change is not posted again.
+//   - Ticket text is untrusted: Markdown writes every character with a
+//     meaning in Markdown, HTML or a forge's references as a character
+//     reference; the body is scrubbed of secrets like every message.
 package notify

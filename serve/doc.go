@@ -41,7 +41,8 @@
 //     cab_webhooks_total{provider,result},
 //     cab_approval_sla_breaches_total (Config.SLA's newly notified
 //     breaches, polled every Config.SLAInterval in the loop, never during
-//     a pass), plus the Go and process
+//     a pass, each poll cut at Config.SLATimeout so that a forge that
+//     hangs delays a pass by at most that much), plus the Go and process
 //     collectors. Labels taken from the engine are bounded: a kind cab
 //     does not know is counted as "other".
 //

@@ -55,6 +55,9 @@ const (
 	// DefaultPassWedged is how long a pass may run before /livez fails and
 	// an orchestrator restarts the daemon (the next start resumes).
 	DefaultPassWedged = time.Hour
+	// DefaultSLATimeout bounds one approval-SLA poll: it runs in the loop,
+	// so a forge that hangs delays the next pass by at most this much.
+	DefaultSLATimeout = time.Minute
 )
 
 // ErrAbandoned is returned by Run and Serve when the running pass did not
@@ -125,8 +128,12 @@ type Config struct {
 	// that runs the passes (never at the same time as one). It returns how
 	// many breaches it notified for the first time (one per pull request
 	// and escalation level), which cab_approval_sla_breaches_total counts.
+	// A poll's context ends after SLATimeout (default DefaultSLATimeout):
+	// a forge that is down delays reconciling by at most that much, and
+	// is polled again at the next interval.
 	SLA         func(ctx context.Context) (int, error)
 	SLAInterval time.Duration
+	SLATimeout  time.Duration
 	// UI, when set, is mounted at /ui/ (the read-only web UI, package
 	// webui); it does its own authentication.
 	UI http.Handler
@@ -178,6 +185,7 @@ func New(cfg Config) (*Server, error) {
 		{"BodyTimeout", &cfg.BodyTimeout, DefaultBodyTimeout},
 		{"PassWarn", &cfg.PassWarn, DefaultPassWarn},
 		{"PassWedged", &cfg.PassWedged, DefaultPassWedged},
+		{"SLATimeout", &cfg.SLATimeout, DefaultSLATimeout},
 	} {
 		switch {
 		case *d.v < 0:
@@ -402,6 +410,8 @@ func (s *Server) Run(ctx context.Context) error {
 // sla runs one approval-SLA poll and counts the breaches it notified; a
 // failed poll is logged and tried again at the next interval.
 func (s *Server) sla(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.SLATimeout)
+	defer cancel()
 	n, err := s.cfg.SLA(ctx)
 	s.m.slaBreaches.Add(float64(n))
 	if err != nil {

@@ -30,4 +30,9 @@
 //     image without a registry, an undeclared target) fails the check.
 //   - Every problem is a diagnostic with file:line:col, message and hint;
 //     errors are kept for failures of cab itself.
+//   - Rules others follow have one owner here: when an emergency's
+//     post-incident review is due and whether it is done (PostReviewOf,
+//     which the web UI and cab serve's notifications use too), and which
+//     diagnostic is the approval-SLA warning (SLAWarning, what cab serve's
+//     SLA poll notifies from: the poll never judges an SLA itself).
 package validate

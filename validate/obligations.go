@@ -21,10 +21,34 @@ import (
 // unless cab.cue says otherwise (emergency: postReviewDays).
 const DefaultPostReviewDays = 5
 
-// overdue is an emergency change whose post-incident review is late.
-type overdue struct {
-	id  string
-	due time.Time
+// PostReview is the post-incident review an emergency change owes: the
+// one rule for when it is due and whether it is done, which cab check
+// (a new ticket by the author of an overdue one is refused), the web
+// UI's overview and cab serve's post-review notifications all follow.
+type PostReview struct {
+	// Ticket is the emergency change.
+	Ticket string
+	// Due is when the review is due: days after the change was signed.
+	Due time.Time
+	// Done is whether a ticket records the review (postReviewOf names it).
+	Done bool
+}
+
+// PostReviewOf returns the post-incident review ticket owes, and false
+// when it owes none: only a signed (signedAt not zero) emergency change
+// does. reviewed reports whether a ticket names ticket in postReviewOf;
+// days is cab.cue's emergency.postReviewDays (PostReviewDays).
+func PostReviewOf(ticket, kind string, signedAt time.Time, days int, reviewed func(id string) bool) (PostReview, bool) {
+	if kind != "emergency" || signedAt.IsZero() {
+		return PostReview{}, false
+	}
+	return PostReview{Ticket: ticket, Due: signedAt.AddDate(0, 0, days), Done: reviewed(ticket)}, true
+}
+
+// Overdue reports whether the review is late at now: owed (a due time),
+// not done, and past its due time.
+func (p PostReview) Overdue(now time.Time) bool {
+	return !p.Done && !p.Due.IsZero() && now.After(p.Due)
 }
 
 // ledgerRefs are where a checkout may hold the ledger: the branch itself,
@@ -39,7 +63,7 @@ var ledgerRefs = []plumbing.ReferenceName{
 // ticket on head names them in postReviewOf, and more than days have
 // passed since they were signed. Without a ledger in the checkout there is
 // nothing to enforce yet.
-func overdueReviews(repo *git.Repository, head *object.Tree, author string, days int, now time.Time, session *Session) ([]overdue, error) {
+func overdueReviews(repo *git.Repository, head *object.Tree, author string, days int, now time.Time, session *Session) ([]PostReview, error) {
 	if author == "" {
 		return nil, nil
 	}
@@ -57,7 +81,7 @@ func overdueReviews(repo *git.Repository, head *object.Tree, author string, days
 	if log == nil {
 		return nil, nil
 	}
-	var out []overdue
+	var out []PostReview
 	scanned := map[string]bool{}   // service directories read
 	emergency := map[string]bool{} // emergency ticket ids on head
 	reviewed := map[string]bool{}  // emergency ids a ticket reviews
@@ -91,16 +115,20 @@ func overdueReviews(repo *git.Repository, head *object.Tree, author string, days
 				}
 			}
 		}
-		due := p.SignedAt.AddDate(0, 0, days)
-		if emergency[ev.Ticket] && !reviewed[ev.Ticket] && now.After(due) {
-			out = append(out, overdue{id: ev.Ticket, due: due})
+		kind := ""
+		if emergency[ev.Ticket] {
+			kind = "emergency"
+		}
+		if pr, ok := PostReviewOf(ev.Ticket, kind, p.SignedAt, days, func(id string) bool { return reviewed[id] }); ok && pr.Overdue(now) {
+			out = append(out, pr)
 		}
 	}
 	return out, nil
 }
 
-// postReviewDays reads the deadline from the base configuration.
-func postReviewDays(cfg *schema.Config) int {
+// PostReviewDays is cfg's emergency.postReviewDays, DefaultPostReviewDays
+// when cfg is nil or sets none.
+func PostReviewDays(cfg *schema.Config) int {
 	if cfg != nil && cfg.Emergency != nil && cfg.Emergency.PostReviewDays != nil {
 		return *cfg.Emergency.PostReviewDays
 	}
@@ -109,13 +137,13 @@ func postReviewDays(cfg *schema.Config) int {
 
 // obligationDiags refuses the author's new tickets while a post-incident
 // review is overdue, except the tickets that record those reviews.
-func obligationDiags(results []Result, late []overdue) diag.List {
+func obligationDiags(results []Result, late []PostReview) diag.List {
 	if len(late) == 0 {
 		return nil
 	}
 	var ids []string
 	for _, o := range late {
-		ids = append(ids, o.id)
+		ids = append(ids, o.Ticket)
 	}
 	var out diag.List
 	for _, r := range results {
@@ -125,8 +153,8 @@ func obligationDiags(results []Result, late []overdue) diag.List {
 		p := r.Positions["id"]
 		o := late[0]
 		out = append(out, diag.Diagnostic{File: r.File, Line: p[0], Column: p[1], Path: "id", Severity: diag.Error, Code: "post-review",
-			Message: fmt.Sprintf("the author's emergency change %s has an overdue post-incident review (due %s)", o.id, o.due.UTC().Format(time.RFC3339)),
-			Hint:    fmt.Sprintf("first merge a ticket with postReviewOf: %q recording the review", o.id)})
+			Message: fmt.Sprintf("the author's emergency change %s has an overdue post-incident review (due %s)", o.Ticket, o.Due.UTC().Format(time.RFC3339)),
+			Hint:    fmt.Sprintf("first merge a ticket with postReviewOf: %q recording the review", o.Ticket)})
 	}
 	return out
 }

@@ -172,7 +172,7 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		late, err := overdueReviews(repo, head, review.Author, postReviewDays(baseCfg), o.Now, session)
+		late, err := overdueReviews(repo, head, review.Author, PostReviewDays(baseCfg), o.Now, session)
 		if err != nil {
 			return nil, err
 		}

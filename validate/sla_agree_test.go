@@ -40,7 +40,7 @@ func TestSLALevelAgreesWithPolicy(t *testing.T) {
 			res := ev.Check(File{Name: "changes/payments/CHG-2026-0042.cue", Source: []byte(ticket(map[string]string{"risk": `"` + risk + `"`}))})
 			warned, escalated := false, false
 			for _, d := range res.Diags {
-				if d.Severity == diag.Warning && strings.Contains(d.Message, "approval SLA breached") {
+				if sw, ok := SLAWarning(diag.List{d}); ok && sw.Message == d.Message {
 					warned, escalated = true, strings.Contains(d.Message, "escalated to the backup group")
 				}
 			}

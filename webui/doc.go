@@ -29,7 +29,9 @@
 //     reconciler recorded on its scheduled event.
 //   - Open emergency post-reviews follow cab check's rule (validate): an
 //     emergency ticket signed more than postReviewDays ago that no ticket
-//     names in postReviewOf. Approval-SLA breaches are not shown yet.
+//     names in postReviewOf (validate.PostReviewOf). Approval-SLA
+//     breaches are cab serve's last poll (Config.SLA, package escalate):
+//     the UI never asks the forge itself.
 //   - With an Auth, every route answers 401 until the request carries the
 //     trusted proxy's header, or basic credentials matching a bcrypt hash.
 package webui

@@ -41,6 +41,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives one line per failed request (default: discard).
 	Logger *slog.Logger
+	// SLA returns the last approval-SLA poll for the overview (nil, or a
+	// nil result: none runs, or none finished yet).
+	SLA func() *SLAStatus
 }
 
 // Handler serves the pages and their JSON twins.
@@ -200,7 +203,11 @@ func short(h string) string {
 }
 
 func (h *Handler) overview(_ *http.Request, s *Snapshot) (any, error) {
-	return OverviewView(s, h.cfg.Now()), nil
+	o := OverviewView(s, h.cfg.Now())
+	if h.cfg.SLA != nil {
+		o.withSLA(h.cfg.SLA())
+	}
+	return o, nil
 }
 
 func (h *Handler) board(r *http.Request, s *Snapshot) (any, error) {

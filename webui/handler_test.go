@@ -326,3 +326,34 @@ func TestICSEscapeFold(t *testing.T) {
 }
 
 func utf8ValidLine(s string) bool { return strings.ToValidUTF8(s, "\x00") == s }
+
+// The overview shows cab serve's last approval-SLA poll, with its text
+// escaped; without a poll it says how to get one.
+func TestOverviewSLABreaches(t *testing.T) {
+	srv := newTestServer(t, nil)
+	o := getJSON[Overview](t, srv.URL+"/ui/api/v1/overview")
+	assert.Empty(t, o.SLABreaches)
+	assert.Contains(t, o.SLA, "--sla-interval")
+
+	dir := fixtureRepo(t)
+	polled := now.Add(-time.Minute)
+	h, err := New(Config{Source: NewSource(Options{Dir: dir, Now: func() time.Time { return now }}), Now: func() time.Time { return now },
+		SLA: func() *SLAStatus {
+			return &SLAStatus{At: polled, Breaches: []SLABreach{{PR: 7, Service: "payments", Risk: "high", Level: 2,
+				Reason: `approval SLA breached: <script>alert(1)</script>`}}}
+		}})
+	require.NoError(t, err)
+	ui := httptest.NewServer(h)
+	defer ui.Close()
+	o = getJSON[Overview](t, ui.URL+"/ui/api/v1/overview")
+	require.Len(t, o.SLABreaches, 1)
+	assert.Equal(t, int64(7), o.SLABreaches[0].PR)
+	assert.Equal(t, 2, o.SLABreaches[0].Level)
+	assert.Contains(t, o.SLA, polled.Format(time.RFC3339))
+	code, _, page := get(t, ui.URL+"/ui/")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, page, "#7")
+	assert.Contains(t, page, "backup group told")
+	assert.NotContains(t, page, "<script>alert(1)")
+	assert.Contains(t, page, "&lt;script&gt;alert(1)&lt;/script&gt;")
+}

@@ -280,9 +280,7 @@ func (s *Source) config(src []byte) (calendar.Calendar, int) {
 	if cfg == nil {
 		return calendar.Calendar{}, days
 	}
-	if e := cfg.Config.Emergency; e != nil && e.PostReviewDays != nil {
-		days = *e.PostReviewDays
-	}
+	days = validate.PostReviewDays(&cfg.Config)
 	cal, err := calendar.New(cfg.Config.Freezes)
 	if err != nil {
 		s.o.Logger.Debug("web UI: freezes do not resolve", "err", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cabhq/cab/internal/calendar"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/validate"
 )
 
 // Filter selects tickets by the query parameters service, env, risk,
@@ -282,10 +283,32 @@ type Overview struct {
 	// back, expired or were quarantined in the last 7 days.
 	Failed      []Card       `json:"failedLast7Days"`
 	PostReviews []PostReview `json:"openPostReviews"`
-	// SLA explains that approval-SLA breaches are not shown yet.
-	SLA      string `json:"approvalSLA"`
-	Tickets  int    `json:"tickets"`
-	Problems int    `json:"problems"`
+	// SLA says where the approval-SLA breaches come from: cab serve's
+	// last poll of the forge (--sla-interval), or that none runs.
+	SLA string `json:"approvalSLA"`
+	// SLABreaches are the open pull requests past their approval SLA at
+	// that poll.
+	SLABreaches []SLABreach `json:"approvalSLABreaches"`
+	Tickets     int         `json:"tickets"`
+	Problems    int         `json:"problems"`
+}
+
+// SLABreach is an open pull request past its approval SLA, as cab
+// serve's poll found it (the gate's warning).
+type SLABreach struct {
+	PR      int64  `json:"pr"`
+	Service string `json:"service"`
+	Risk    string `json:"risk"`
+	// Level is 1 (the approver group was told) or 2 (escalated: the
+	// backup group too).
+	Level  int    `json:"level"`
+	Reason string `json:"reason"`
+}
+
+// SLAStatus is the last approval-SLA poll.
+type SLAStatus struct {
+	At       time.Time
+	Breaches []SLABreach
 }
 
 // PostReview is an emergency change whose post-incident review no ticket
@@ -296,10 +319,20 @@ type PostReview struct {
 	Overdue bool      `json:"overdue"`
 }
 
+// withSLA adds the approval-SLA poll st (nil: none finished yet) to o.
+func (o *Overview) withSLA(st *SLAStatus) {
+	if st == nil {
+		o.SLA = "approval SLAs are polled, and no poll has finished yet"
+		return
+	}
+	o.SLA = "as the forge's open pull requests were at " + st.At.UTC().Format(time.RFC3339)
+	o.SLABreaches = append(o.SLABreaches, st.Breaches...)
+}
+
 // OverviewView builds the overview at now.
 func OverviewView(s *Snapshot, now time.Time) *Overview {
 	o := &Overview{Now: now.UTC(), Applying: []Card{}, Failed: []Card{}, PostReviews: []PostReview{}, Tickets: len(s.Tickets), Problems: len(s.Problems),
-		SLA: "approval SLAs are not configured in this version of cab"}
+		SLA: "approval SLAs are not polled: run cab serve with --sla-interval and --forge", SLABreaches: []SLABreach{}}
 	since := now.Add(-7 * 24 * time.Hour)
 	reviewed := map[string]bool{}
 	for _, t := range s.Tickets {
@@ -319,9 +352,11 @@ func OverviewView(s *Snapshot, now time.Time) *Overview {
 				}
 			}
 		}
-		if t.Kind == "emergency" && t.Signature == "signed" && !reviewed[t.ID] && !t.SignedAt.IsZero() {
-			due := t.SignedAt.AddDate(0, 0, s.PostReviewDays)
-			o.PostReviews = append(o.PostReviews, PostReview{Card: cardOf(t), Due: due, Overdue: now.After(due)})
+		if t.Signature != "signed" {
+			continue
+		}
+		if pr, ok := validate.PostReviewOf(t.ID, t.Kind, t.SignedAt, s.PostReviewDays, func(id string) bool { return reviewed[id] }); ok && !pr.Done {
+			o.PostReviews = append(o.PostReviews, PostReview{Card: cardOf(t), Due: pr.Due, Overdue: pr.Overdue(now)})
 		}
 	}
 	slices.SortFunc(o.PostReviews, func(a, b PostReview) int { return a.Due.Compare(b.Due) })

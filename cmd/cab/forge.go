@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/cabhq/cab/escalate"
 	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/forge/github"
 	"github.com/cabhq/cab/forge/gitlab"
@@ -80,6 +82,51 @@ func gitlabClient(baseURL string) (*gitlab.Client, error) {
 		token = os.Getenv("GITLAB_TOKEN")
 	}
 	return gitlab.New(baseURL, token, httpClient)
+}
+
+// forgeRepo is the repository on a forge's API that cab sign, cab
+// reconcile --post and cab serve --post/--sla-interval talk to, from the
+// environment CI sets (a daemon sets the same variables):
+//
+//	github: GITHUB_REPOSITORY (owner/repo), GITHUB_TOKEN, GITHUB_API_URL
+//	gitlab: CI_PROJECT_ID, CAB_GITLAB_TOKEN (or GITLAB_TOKEN), CI_API_V4_URL
+type forgeRepo struct {
+	github      *github.Client
+	owner, name string
+	gitlab      *gitlab.Client
+	project     string
+}
+
+// openForgeRepo connects to the repository of forge name ("github" or
+// "gitlab"); flag names the option that chose it, for errors.
+func openForgeRepo(flag, name string) (*forgeRepo, error) {
+	switch name {
+	case "github":
+		owner, repo, ok := strings.Cut(os.Getenv("GITHUB_REPOSITORY"), "/")
+		if !ok || owner == "" || repo == "" {
+			return nil, fmt.Errorf("%s github: GITHUB_REPOSITORY is not owner/repo", flag)
+		}
+		return &forgeRepo{github: githubClient(), owner: owner, name: repo}, nil
+	case "gitlab":
+		project := os.Getenv("CI_PROJECT_ID")
+		if project == "" {
+			return nil, fmt.Errorf("%s gitlab: CI_PROJECT_ID is not set", flag)
+		}
+		c, err := gitlabClient(os.Getenv("CI_API_V4_URL"))
+		if err != nil {
+			return nil, fmt.Errorf("%s gitlab: %w", flag, err)
+		}
+		return &forgeRepo{gitlab: c, project: project}, nil
+	}
+	return nil, fmt.Errorf("%s %q: not a forge with an API (want github or gitlab)", flag, name)
+}
+
+// api is the repository as the SLA poll and the outcome comment use it.
+func (r *forgeRepo) api() escalate.Forge {
+	if r.github != nil {
+		return escalate.GitHub(r.github, r.owner, r.name)
+	}
+	return escalate.GitLab(r.gitlab, r.project)
 }
 
 type githubSession struct {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,6 +43,11 @@ type fakeGitHub struct {
 	requests   []string
 	status     map[string]any
 	comments   []map[string]any
+	// opened, when set, is pull request 7's created_at, and the open
+	// pull requests listing (GET /repos/{o}/{r}/pulls?state=open) holds
+	// it; unapproved leaves it without reviews.
+	opened     time.Time
+	unapproved bool
 }
 
 func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -61,10 +67,24 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var body any
 	switch r.Method + " " + r.URL.Path {
+	case "GET /repos/acme/changes/pulls":
+		body = []any{}
+		if !f.opened.IsZero() && r.URL.Query().Get("state") == "open" {
+			body = []any{map[string]any{"number": 7, "state": "open", "draft": false, "user": user(7, "dev"), "created_at": f.opened.Format(time.RFC3339),
+				"head": map[string]any{"sha": f.head, "ref": "topic"}, "base": map[string]any{"ref": "main"}}}
+		}
 	case "GET /repos/acme/changes/pulls/7":
-		body = map[string]any{"number": 7, "html_url": "https://github.com/acme/changes/pull/7", "user": user(7, "dev"),
+		pr := map[string]any{"number": 7, "html_url": "https://github.com/acme/changes/pull/7", "user": user(7, "dev"),
 			"head": map[string]any{"sha": f.head}, "labels": []any{}, "commits": 1}
+		if !f.opened.IsZero() {
+			pr["created_at"] = f.opened.Format(time.RFC3339)
+		}
+		body = pr
 	case "GET /repos/acme/changes/pulls/7/reviews":
+		if f.unapproved {
+			body = []any{}
+			break
+		}
 		body = []any{
 			map[string]any{"id": 1, "user": user(1, "alice"), "state": "APPROVED", "commit_id": reviewed, "submitted_at": "2026-11-23T10:00:00Z"},
 			map[string]any{"id": 2, "user": user(2, "bob"), "state": "APPROVED", "commit_id": reviewed, "submitted_at": "2026-11-23T10:05:00Z"},

@@ -51,12 +51,7 @@ func (o *reconcileOptions) newNotifier(dir string, logger *slog.Logger) (*notify
 	if err != nil {
 		return nil, fmt.Errorf("notifications need a work tree for their state: %w", err)
 	}
-	var held []string
-	for _, e := range heldSecretEnvs {
-		if v := os.Getenv(e); len(v) >= redact.MinSecret {
-			held = append(held, v)
-		}
-	}
+	held := heldSecrets()
 	rev, ledgerBranch, remote := o.Rev, o.Branch, o.Remote
 	return notify.New(notify.Options{
 		Config:    cfg.Notify,
@@ -121,4 +116,53 @@ func (o *serveOptions) startNotifier(ctx context.Context, logger *slog.Logger) (
 	}
 	go n.Run(ctx)
 	return n, nil
+}
+
+// newCommenter returns the keeper of the outcome comments (--post) of
+// the checkout in dir, or nil without --post (or in a dry run).
+func (o *reconcileOptions) newCommenter(dir string, logger *slog.Logger) (*notify.Commenter, error) {
+	if !o.Post || o.DryRun {
+		return nil, nil
+	}
+	f, err := openForgeRepo("--forge", o.Forge)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := gogit.PlainOpenWithOptions(dir, &gogit.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("opening the git repository: %w", err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return nil, fmt.Errorf("--post needs a work tree for its state: %w", err)
+	}
+	return notify.NewCommenter(notify.CommentOptions{
+		Dir: dir, Rev: o.Rev, LedgerBranch: o.Branch, Remote: o.Remote,
+		Post:      f.api().Comment,
+		StateFile: notify.CommentStatePath(filepath.Join(wt.Filesystem.Root(), ".git")),
+		Secrets:   heldSecrets(),
+		Logger:    logger,
+	})
+}
+
+// syncComments posts the outcome comments of the pass, for at most
+// --notify-timeout: a forge that is down never fails the run, and what is
+// left is posted by the next run (it stays pending in the state file).
+func (o *reconcileOptions) syncComments(ctx context.Context, c *notify.Commenter, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.NotifyTimeout)
+	defer cancel()
+	if left := c.Sync(ctx); left > 0 {
+		logger.Warn("outcome comments not posted yet; the next run posts them", "tickets", left)
+	}
+}
+
+// heldSecrets are the secrets of heldSecretEnvs long enough to scrub.
+func heldSecrets() []string {
+	var held []string
+	for _, e := range heldSecretEnvs {
+		if v := os.Getenv(e); len(v) >= redact.MinSecret {
+			held = append(held, v)
+		}
+	}
+	return held
 }

@@ -68,6 +68,10 @@ type reconcileOptions struct {
 	AcceptLedger string
 	// signer is the key loaded (cab serve loads it at start).
 	signer *sign.Signer
+	// Forge is where --post comments (and cab serve polls SLAs): github,
+	// gitlab, none or auto; Post keeps the outcome comment.
+	Forge string
+	Post  bool
 }
 
 func (o *reconcileOptions) addFlags(fs *pflag.FlagSet) {
@@ -82,6 +86,14 @@ func (o *reconcileOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.NotifyTimeout, "notify-timeout", 30*time.Second, "how long notifications (cab.cue notify:) may take to send after the pass; what is not sent by then is sent by the next run")
 	fs.StringVar(&o.AcceptLedger, "accept-ledger", "", "after reviewing a ledger the reconciler stopped on, accept this ledger commit (usually its head) as the checkpoint; applies nothing")
 	o.addEngineFlags(fs)
+	o.addForgeFlags(fs)
+}
+
+// addForgeFlags adds the flags of the forge's API, which cab reconcile
+// and cab serve share.
+func (o *reconcileOptions) addForgeFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Forge, "forge", "auto", "the forge --post comments on (and cab serve --sla-interval polls): github or gitlab (repository and token from the environment, as cab sign reads them), none, or auto (from the CI environment)")
+	fs.BoolVar(&o.Post, "post", false, "keep one comment on the pull/merge request that introduced each ticket (from its signed statement) with its latest outcome per environment, edited in place after each pass; a comment that fails is retried next pass and never fails the pass")
 }
 
 // addEngineFlags adds the flags cab reconcile and cab serve share.
@@ -143,6 +155,22 @@ func (o *reconcileOptions) validate() error {
 		if !ledger.ValidTicketID(id) {
 			return fmt.Errorf("--ticket %q: not a ticket id like CHG-2026-0042", id)
 		}
+	}
+	return o.validateForge(o.Post, "--post")
+}
+
+// validateForge resolves --forge auto and, when a feature named by flag
+// needs the forge's API, requires github or gitlab.
+func (o *reconcileOptions) validateForge(needed bool, flag string) error {
+	o.Forge = detectForge(o.Forge, os.Getenv)
+	switch o.Forge {
+	case "github", "gitlab":
+	case "none", "": // "": a command without --forge (cab drift)
+		if needed {
+			return fmt.Errorf("%s needs the forge's API: --forge github or --forge gitlab (outside CI, set GITHUB_REPOSITORY and GITHUB_TOKEN, or CI_PROJECT_ID and CAB_GITLAB_TOKEN)", flag)
+		}
+	default:
+		return fmt.Errorf("--forge %q: want github, gitlab, none or auto", o.Forge)
 	}
 	return nil
 }
@@ -331,7 +359,8 @@ its bounds; 2 on a usage or internal error.`,
 		Example: `  cab reconcile --dry-run            # what would change, from what to what
   cab reconcile --key file://reconciler.key   # apply, in CI after cab sign
   cab reconcile --accept-ledger 3f2a…         # after reviewing a ledger the reconciler stopped on
-  cab reconcile --key file://reconciler.key --ticket CHG-2026-0042 --format json`,
+  cab reconcile --key file://reconciler.key --ticket CHG-2026-0042 --format json
+  cab reconcile --key file://reconciler.key --post            # in CI: comment outcomes on each ticket's PR/MR`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -352,6 +381,14 @@ its bounds; 2 on a usage or internal error.`,
 			if n != nil {
 				observer = n.Observer(observer)
 				defer o.flushNotifier(cmd.Context(), n, logger)
+			}
+			cm, err := o.newCommenter(".", logger)
+			if err != nil {
+				return err
+			}
+			if cm != nil {
+				observer = cm.Observer(observer)
+				defer o.syncComments(cmd.Context(), cm, logger)
 			}
 			r, err := o.reconciler(".", logger, observer)
 			if err != nil {

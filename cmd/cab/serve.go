@@ -21,6 +21,7 @@ import (
 	"github.com/cabhq/cab/notify"
 	"github.com/cabhq/cab/reconcile"
 	"github.com/cabhq/cab/serve"
+	"github.com/cabhq/cab/webui"
 )
 
 // webhookSecretEnv holds the webhook secret shared by the enabled routes
@@ -37,6 +38,7 @@ type serveOptions struct {
 	Listen           string
 	Interval         time.Duration
 	DriftInterval    time.Duration
+	SLAInterval      time.Duration
 	Branch           string
 	Webhooks         []string
 	GitHubSecretFile string
@@ -62,6 +64,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address to answer HTTP on (webhooks, /healthz, /metrics)")
 	fs.DurationVar(&o.Interval, "interval", serve.DefaultInterval, "time from the end of one pass to the next timed one (windows open without a push)")
 	fs.DurationVar(&o.DriftInterval, "drift-interval", 0, "check every environment for drift this often (see cab drift), recording drifted events and setting cab_drift on /metrics; 0: never")
+	fs.DurationVar(&o.SLAInterval, "sla-interval", 0, "poll the forge's open pull/merge requests this often for approval-SLA breaches (the gate's warning, as cab check --base --head gives it) and notify the approver group, then the backup group (cab.cue notify:, approvalSLA:; needs --forge); 0: never")
 	fs.StringVar(&o.Branch, "branch", serve.DefaultBranch, "branch whose pushes trigger a pass")
 	fs.StringSliceVar(&o.Webhooks, "webhook", nil, "webhook routes to enable: github, gitlab (each needs a secret)")
 	fs.StringVar(&o.GitHubSecretFile, "github-secret-file", "", "file holding the GitHub webhook secret (enables /webhook/github; default: $"+webhookSecretEnv+")")
@@ -74,6 +77,7 @@ func (o *serveOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.PassWarn, "pass-warn", serve.DefaultPassWarn, "a pass running longer makes /healthz fail")
 	fs.DurationVar(&o.PassWedged, "pass-wedged", serve.DefaultPassWedged, "a pass running longer makes /livez fail (an orchestrator restarts cab; the next start resumes)")
 	o.Engine.addEngineFlags(fs)
+	o.Engine.addForgeFlags(fs)
 	o.engine = &serveEngine{}
 	o.UI.addFlags(fs)
 }
@@ -84,6 +88,16 @@ func (o *serveOptions) validate() error {
 	}
 	if o.Interval <= 0 {
 		return fmt.Errorf("--interval %s: want a positive duration such as 1m (the timer is what applies a ticket when its window opens)", o.Interval)
+	}
+	if o.SLAInterval < 0 {
+		return fmt.Errorf("--sla-interval %s: want zero (never) or a positive duration such as 15m", o.SLAInterval)
+	}
+	forgeFlag := "--post"
+	if o.SLAInterval > 0 {
+		forgeFlag = "--sla-interval"
+	}
+	if err := o.Engine.validateForge(o.Engine.Post || o.SLAInterval > 0, forgeFlag); err != nil {
+		return err
 	}
 	if o.ShutdownGrace < 0 {
 		return fmt.Errorf("--shutdown-grace %s: want zero or a positive duration", o.ShutdownGrace)
@@ -212,7 +226,8 @@ Routes:
   GET  /metrics          Prometheus: cab_tickets{state}, cab_apply_duration_seconds,
                          cab_rollbacks_total{outcome}, cab_reconcile_errors_total,
                          cab_reconcile_passes_total, cab_last_pass_timestamp_seconds,
-                         cab_webhooks_total{provider,result}, …
+                         cab_webhooks_total{provider,result},
+                         cab_approval_sla_breaches_total, …
 
 Secrets never come from the command line: a route is enabled by --webhook
 or by its secret file, and takes its secret from --github-secret-file or
@@ -228,6 +243,18 @@ Every fetch and push (change repository, ledger, environment repositories)
 is bounded by --git-timeout; text from servers is scrubbed of credentials
 (and of the tokens cab holds) before it reaches the ledger or the logs.
 
+People are told what the ledger alone does not say (cab.cue notify:):
+--sla-interval polls the forge's open pull/merge requests, runs the gate
+on each head (as cab check --base --head does) and tells the approver
+group, then the backup group, of an approval-SLA breach, once per level;
+after each pass, emergency changes whose post-incident review is due or
+overdue are told once each; --post keeps one comment on each ticket's
+pull request with its latest outcome per environment. The forge (--forge github or gitlab)
+is read from the environment as cab sign reads it (GITHUB_REPOSITORY,
+GITHUB_TOKEN, GITHUB_API_URL; CI_PROJECT_ID, CAB_GITLAB_TOKEN,
+CI_API_V4_URL). A forge that is down is logged and tried again; it never
+fails a pass, and a poll is cut after a minute.
+
 On SIGINT or SIGTERM cab stops answering HTTP, lets the running pass go on
 for --shutdown-grace, then cancels it: the reconciler abandons the step
 safely (an "applying" event without an outcome stays on the ledger, and the
@@ -235,7 +262,8 @@ next start resumes it by observing the target before acting).`,
 		Example: `  cab serve --key file://reconciler.key --interval 5m --webhook github --github-secret-file /run/secrets/webhook
   CAB_WEBHOOK_SECRET=... cab serve --key file://reconciler.key --listen :8080 --webhook gitlab --log-format json
   curl -s localhost:8080/healthz
-  cab serve --ui-only --listen 127.0.0.1:8081 --ui-auth-header X-Forwarded-User`,
+  cab serve --ui-only --listen 127.0.0.1:8081 --ui-auth-header X-Forwarded-User
+  GITHUB_REPOSITORY=acme/changes GITHUB_TOKEN=... cab serve --key file://reconciler.key --forge github --sla-interval 15m --post`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -271,18 +299,27 @@ next start resumes it by observing the target before acting).`,
 			if grace == 0 {
 				grace = time.Nanosecond // cancel at once (zero is serve's default)
 			}
-			var ui http.Handler
-			if o.UI.Enabled {
-				h, err := o.UI.handler(o.Engine.Rev, o.Engine.Remote, o.Engine.Branch, log)
-				if err != nil {
-					return err
-				}
-				ui = h
-			}
 			var srv *serve.Server
 			opts := *o
 			if opts.notifier, err = opts.startNotifier(cmd.Context(), log); err != nil {
 				return err
+			}
+			board := &slaBoard{}
+			cm, sla, err := opts.peopleHooks(log, board)
+			if err != nil {
+				return err
+			}
+			var ui http.Handler
+			if o.UI.Enabled {
+				var slaStatus func() *webui.SLAStatus
+				if sla != nil {
+					slaStatus = board.status
+				}
+				h, err := o.UI.handler(o.Engine.Rev, o.Engine.Remote, o.Engine.Branch, log, slaStatus)
+				if err != nil {
+					return err
+				}
+				ui = h
 			}
 			srv, err = serve.New(serve.Config{
 				Reconcile: func(ctx context.Context) (*reconcile.Summary, error) {
@@ -293,7 +330,12 @@ next start resumes it by observing the target before acting).`,
 					if opts.notifier != nil {
 						obs = opts.notifier.Observer(obs)
 					}
-					return runReconcile(ctx, opts, obs)
+					if cm != nil {
+						obs = cm.Observer(obs)
+					}
+					sum, err := runReconcile(ctx, opts, obs)
+					opts.afterPass(ctx, opts.notifier, cm, log)
+					return sum, err
 				},
 				Branch:       o.Branch,
 				GitHubSecret: github,
@@ -315,6 +357,8 @@ next start resumes it by observing the target before acting).`,
 					return serveDrift(ctx, opts, obs)
 				},
 				DriftInterval: o.DriftInterval,
+				SLA:           sla,
+				SLAInterval:   o.SLAInterval,
 				UI:            ui,
 			})
 			if err != nil {

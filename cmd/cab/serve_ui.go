@@ -39,7 +39,8 @@ func (o *uiOptions) validate() error {
 
 // handler builds the UI over the checkout in the working directory,
 // reading main at rev and the ledger as cab log does.
-func (o *uiOptions) handler(rev, remote, ledgerBranch string, log *slog.Logger) (*webui.Handler, error) {
+// sla, when not nil, is the last approval-SLA poll for the overview.
+func (o *uiOptions) handler(rev, remote, ledgerBranch string, log *slog.Logger, sla func() *webui.SLAStatus) (*webui.Handler, error) {
 	var auth *webui.Auth
 	switch {
 	case o.AuthHeader != "":
@@ -52,12 +53,12 @@ func (o *uiOptions) handler(rev, remote, ledgerBranch string, log *slog.Logger) 
 		auth = a
 	}
 	src := webui.NewSource(webui.Options{Rev: rev, Remote: remote, LedgerBranch: ledgerBranch, Logger: log})
-	return webui.New(webui.Config{Source: src, Auth: auth, Logger: log})
+	return webui.New(webui.Config{Source: src, Auth: auth, Logger: log, SLA: sla})
 }
 
 // serveUIOnly answers the web UI alone on --listen until ctx ends.
 func (o *serveOptions) serveUIOnly(ctx context.Context, log *slog.Logger) error {
-	h, err := o.UI.handler(o.Engine.Rev, o.Engine.Remote, o.Engine.Branch, log)
+	h, err := o.UI.handler(o.Engine.Rev, o.Engine.Remote, o.Engine.Branch, log, nil)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -196,26 +195,19 @@ func (o *signOptions) reviewFunc(repo *gogit.Repository) (sign.ReviewFunc, error
 		return func(_ context.Context, m validate.Merge) (*forge.Evidence, error) {
 			return r.Review(m.Parent, m.Commit)
 		}, nil
-	case "github":
-		owner, name, ok := strings.Cut(os.Getenv("GITHUB_REPOSITORY"), "/")
-		if !ok {
-			return nil, fmt.Errorf("--forge github: GITHUB_REPOSITORY is not owner/repo")
-		}
-		c, chain := githubClient(), forgegit.FirstParents(repo)
-		return func(ctx context.Context, m validate.Merge) (*forge.Evidence, error) {
-			return c.MergeEvidence(ctx, owner, name, m.Commit, forge.NumberHint(m.Message), chain)
-		}, nil
-	case "gitlab":
-		project := os.Getenv("CI_PROJECT_ID")
-		if project == "" {
-			return nil, fmt.Errorf("--forge gitlab: CI_PROJECT_ID is not set")
-		}
-		c, err := gitlabClient(os.Getenv("CI_API_V4_URL"))
+	case "github", "gitlab":
+		r, err := openForgeRepo("--forge", o.Forge)
 		if err != nil {
 			return nil, err
 		}
+		if r.github != nil {
+			chain := forgegit.FirstParents(repo)
+			return func(ctx context.Context, m validate.Merge) (*forge.Evidence, error) {
+				return r.github.MergeEvidence(ctx, r.owner, r.name, m.Commit, forge.NumberHint(m.Message), chain)
+			}, nil
+		}
 		return func(ctx context.Context, m validate.Merge) (*forge.Evidence, error) {
-			return c.MergeEvidence(ctx, project, m.Commit, forge.NumberHint(m.Message))
+			return r.gitlab.MergeEvidence(ctx, r.project, m.Commit, forge.NumberHint(m.Message))
 		}, nil
 	}
 	return nil, nil
