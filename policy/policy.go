@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -74,6 +75,10 @@ type Finding struct {
 	Path string
 	// Rule is the position of the rule: "policy/approvals.cue:12:3".
 	Rule string
+	// ID is the rule's stable name when it gave one ({id: "approval-sla"}),
+	// for programs that act on one finding (cab serve's SLA poll) rather
+	// than on its words.
+	ID string
 }
 
 var inputPath = cue.MakePath(cue.Str("input"))
@@ -291,6 +296,7 @@ func (p compiled) finding(sev diag.Severity, v cue.Value) (Finding, error) {
 			Msg  string `json:"msg"`
 			Path string `json:"path"`
 			Hint string `json:"hint"`
+			ID   string `json:"id"`
 		}
 		if err := v.Decode(&m); err != nil {
 			return f, err
@@ -298,12 +304,18 @@ func (p compiled) finding(sev diag.Severity, v cue.Value) (Finding, error) {
 		if m.Msg == "" {
 			return f, fmt.Errorf("a finding needs a non-empty msg")
 		}
-		f.Message, f.Path, f.Hint = m.Msg, m.Path, m.Hint
+		if m.ID != "" && !findingID.MatchString(m.ID) {
+			return f, fmt.Errorf("a finding's id must match %s, not %q", findingID, m.ID)
+		}
+		f.Message, f.Path, f.Hint, f.ID = m.Msg, m.Path, m.Hint, m.ID
 		return f, nil
 	default:
-		return f, fmt.Errorf("a finding must be a string or {msg, path?, hint?}, not %v", v.Kind())
+		return f, fmt.Errorf("a finding must be a string or {msg, path?, hint?, id?}, not %v", v.Kind())
 	}
 }
+
+// findingID is the form of a finding's stable name.
+var findingID = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
 func (p compiled) position(pos token.Pos) string {
 	if !pos.IsValid() || path.Clean(pos.Filename()) != path.Clean(p.name) {

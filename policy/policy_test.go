@@ -48,6 +48,12 @@ warn: ["careful"]`,
 			},
 		},
 		{
+			name: "a finding with a stable id",
+			src: `package policy
+warn: [{msg: "late", id: "approval-sla"}]`,
+			want: []Finding{{Severity: diag.Warning, Message: "late", ID: "approval-sla", Rule: "policy/p.cue:2:8"}},
+		},
+		{
 			name: "no verdict lists",
 			src:  "package policy\nx: 1",
 			want: nil,
@@ -78,6 +84,7 @@ func TestEvaluationErrorsFail(t *testing.T) {
 		{"open value", "package policy\ndeny: [string]", "could not be evaluated"},
 		{"wrong element type", "package policy\ndeny: [1]", "must be a string or {msg"},
 		{"empty msg", "package policy\ndeny: [{msg: \"\"}]", "non-empty msg"},
+		{"bad id", "package policy\nwarn: [{msg: \"m\", id: \"Approval SLA\"}]", "a finding's id must match"},
 		{"not a list", "package policy\ndeny: \"x\"", "could not be evaluated"},
 		{"cycle", "package policy\na: a + 1\ndeny: [if a > 0 {\"x\"}]", "cycle"},
 	}

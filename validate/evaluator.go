@@ -237,7 +237,7 @@ func (e *Evaluator) Check(f File) Result {
 		l, c := p.Position(fd.Path)
 		r.Diags = append(r.Diags, diag.Diagnostic{
 			File: f.Name, Line: l, Column: c, Path: fd.Path, Severity: fd.Severity,
-			Code: "policy", Message: fd.Message, Hint: fd.Hint, Rule: fd.Rule,
+			Code: "policy", Message: fd.Message, Hint: fd.Hint, Rule: fd.Rule, ID: fd.ID,
 		})
 	}
 	r.Diags = r.Diags.Sort()

@@ -1,22 +1,23 @@
 package validate
 
 import (
-	"strings"
-
 	"github.com/cabhq/cab/internal/diag"
 )
 
-// SLAWarningPrefix starts the default policy's approval-SLA warning
-// (policy/defaults/approvals.cue): the one place outside that policy that
-// knows its words. TestSLALevelAgreesWithPolicy holds the two together.
-const SLAWarningPrefix = "approval SLA breached"
+// SLAFindingID is the stable name the default approvals policy
+// (policy/defaults/approvals.cue) gives its approval-SLA warning:
+// {id: "approval-sla"}. TestSLALevelAgreesWithPolicy holds the two
+// together.
+const SLAFindingID = "approval-sla"
 
 // SLAWarning returns the approval-SLA warning among ds, the gate's verdict
 // that a pull request has waited past its SLA without enough approvals.
 // cab serve's SLA poll notifies from it rather than judge the SLA again.
+// The warning is known by its id, never by its words, so no other
+// finding (whatever text a ticket puts into a message) is taken for it.
 func SLAWarning(ds diag.List) (diag.Diagnostic, bool) {
 	for _, d := range ds {
-		if d.Severity == diag.Warning && d.Code == "policy" && strings.HasPrefix(d.Message, SLAWarningPrefix) {
+		if d.Severity == diag.Warning && d.Code == "policy" && d.ID == SLAFindingID {
 			return d, true
 		}
 	}

@@ -34,6 +34,8 @@ type Diagnostic struct {
 	Hint    string `json:"hint,omitempty"`
 	// Rule is the position of the policy rule that produced the problem.
 	Rule string `json:"rule,omitempty"`
+	// ID is the stable name a policy rule gave its finding, if any.
+	ID string `json:"id,omitempty"`
 }
 
 // Pos returns "file:line:col", leaving out what is unknown.
