@@ -8,12 +8,14 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/cabhq/cab/schema"
+
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/validate"
 )
 
 // SLAResolver returns the approval SLA that applied to a merged change,
 // and false when none did.
-type SLAResolver func(ch *Change) (schema.SLA, bool)
+type SLAResolver func(ch *Change) (model.SLA, bool)
 
 // approvalSLA counts M8 for ch into the row of its merge (period of
 // MergedAt). Definition: a merged change is measured when cab.cue sets an
@@ -52,14 +54,14 @@ func SLAsAtMerges(ctx context.Context, dir string) (SLAResolver, error) {
 	if err != nil {
 		return nil, err
 	}
-	byBlob := map[plumbing.Hash]*schema.Config{}
-	return func(ch *Change) (schema.SLA, bool) {
+	byBlob := map[plumbing.Hash]*model.Config{}
+	return func(ch *Change) (model.SLA, bool) {
 		if ctx.Err() != nil || ch.MergeCommit == "" {
-			return schema.SLA{}, false
+			return model.SLA{}, false
 		}
 		cfg := configAtBase(repo, sch, byBlob, ch.MergeCommit)
 		if cfg == nil {
-			return schema.SLA{}, false
+			return model.SLA{}, false
 		}
 		return cfg.SLAFor(ch.Service, ch.Risk)
 	}, nil
@@ -67,7 +69,7 @@ func SLAsAtMerges(ctx context.Context, dir string) (SLAResolver, error) {
 
 // configAtBase is the valid cab.cue of merge's first parent, nil when
 // there is none (an unreadable commit or configuration sets no SLA).
-func configAtBase(repo *git.Repository, sch *schema.Schema, byBlob map[plumbing.Hash]*schema.Config, merge string) *schema.Config {
+func configAtBase(repo *git.Repository, sch *schema.Schema, byBlob map[plumbing.Hash]*model.Config, merge string) *model.Config {
 	cm, err := repo.CommitObject(plumbing.NewHash(merge))
 	if err != nil || cm.NumParents() == 0 {
 		return nil
@@ -83,7 +85,7 @@ func configAtBase(repo *git.Repository, sch *schema.Schema, byBlob map[plumbing.
 	if cfg, ok := byBlob[f.Hash]; ok {
 		return cfg
 	}
-	var cfg *schema.Config
+	var cfg *model.Config
 	if src, err := f.Contents(); err == nil {
 		if p, _ := sch.ParseConfig(validate.ConfigFile, []byte(src)); p != nil {
 			cfg = &p.Config

@@ -13,6 +13,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
@@ -72,11 +73,11 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	}
 	// Outcome events are checked against the reconcile keys of the main
 	// line's cab.cue (none without one: then no outcome verifies).
-	var reconcileKeys []schema.Key
+	var reconcileKeys []model.Key
 	if cfg, err := validate.ConfigAt(s, repo, o.Rev); err == nil {
-		reconcileKeys = schema.KeysFor(cfg.Keys, schema.RoleReconcile)
+		reconcileKeys = model.KeysFor(cfg.Keys, model.RoleReconcile)
 	}
-	v, err := sign.NewVerifier(reconcileKeys, schema.RoleReconcile)
+	v, err := sign.NewVerifier(reconcileKeys, model.RoleReconcile)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", validate.ConfigFile, err)
 	}
@@ -255,7 +256,7 @@ const recycleEvery = 500
 
 // base is what the cab.cue of a merge's first parent says about trust.
 type base struct {
-	keys       []schema.Key
+	keys       []model.Key
 	repository string
 }
 

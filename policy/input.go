@@ -48,7 +48,7 @@ type TicketInput struct {
 	// names, its environments and its template, with the top-level
 	// settings; {} outside a change repository. Its approvalSLA, when
 	// cab.cue sets one for this ticket, is already resolved for the
-	// ticket's service and risk (schema.Config.SLAFor): risk holds the one
+	// ticket's service and risk (model.Config.SLAFor): risk holds the one
 	// entry for the ticket's risk, backup and escalateAfter are the ones
 	// that apply, and the backup group is among the approvers. Pruning keeps policy
 	// evaluation independent of the size of cab.cue.

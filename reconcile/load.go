@@ -15,6 +15,7 @@ import (
 
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
@@ -28,7 +29,7 @@ type ticket struct {
 	commit string
 	// order is when it was signed: tickets are applied in merge order.
 	order time.Time
-	t     schema.Ticket
+	t     model.Ticket
 	// problem, when set, is why the ticket must not be applied at all
 	// (a bad signature, a blown evaluation budget): it is quarantined.
 	problem string
@@ -164,7 +165,7 @@ func (l *loader) key(tk *ticket) string { return tk.id + "\x00" + tk.path + "\x0
 func (l *loader) verify(ctx context.Context, log *ledger.Log, tickets []*ticket) error {
 	type group struct {
 		job     validate.Job
-		keys    []schema.Key
+		keys    []model.Key
 		repo    string
 		files   []validate.File
 		tickets []*ticket
@@ -264,7 +265,7 @@ func (l *loader) read(tk *ticket) ([]byte, error) {
 
 // judge returns why the evaluated ticket must not be applied ("" when it
 // may), and fills in its content.
-func (l *loader) judge(log *ledger.Log, tk *ticket, r validate.Result, keys []schema.Key, repository string) string {
+func (l *loader) judge(log *ledger.Log, tk *ticket, r validate.Result, keys []model.Key, repository string) string {
 	if r.JSON == nil {
 		for _, d := range r.Diags {
 			if d.Code == "budget" {

@@ -18,6 +18,7 @@ import (
 	"cuelang.org/go/cue/token"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 )
 
 // MaxTicketBytes is the largest ticket file cab reads. Tickets are about a
@@ -36,7 +37,7 @@ type Parsed struct {
 	// JSON is the canonical JSON export (sorted keys, no insignificant
 	// space): the only form of the ticket policies and signatures see.
 	JSON   []byte
-	Ticket Ticket
+	Ticket model.Ticket
 	index  *index
 }
 

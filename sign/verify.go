@@ -14,7 +14,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // Expect is what a verified statement must say. The caller computes
@@ -32,7 +32,7 @@ type Expect struct {
 // Verify checks that envelope (DSSE JSON) is signed by one of trusted and
 // that its statement describes the ticket in want, and returns the statement
 // decoded from the verified payload bytes.
-func Verify(envelope []byte, trusted []schema.Key, want Expect) (*Statement, error) {
+func Verify(envelope []byte, trusted []model.Key, want Expect) (*Statement, error) {
 	ticket := want.TicketPath
 	if ticket == "" || want.TicketDigest == "" || want.ID == "" {
 		return nil, errors.New("verifying: ticket path, digest and id are required")
@@ -51,7 +51,7 @@ func Verify(envelope []byte, trusted []schema.Key, want Expect) (*Statement, err
 	}
 	// Only keys trusted to sign tickets count: a reconciler's key signs
 	// outcomes, never a change.
-	trusted = schema.KeysFor(trusted, schema.RoleSign)
+	trusted = model.KeysFor(trusted, model.RoleSign)
 	if len(trusted) == 0 {
 		return nil, fmt.Errorf("%s: %w: no trusted keys configured", ticket, ErrUntrusted)
 	}
@@ -89,7 +89,7 @@ func Verify(envelope []byte, trusted []schema.Key, want Expect) (*Statement, err
 	return &st, nil
 }
 
-func loadVerifier(k schema.Key) (signature.Verifier, error) {
+func loadVerifier(k model.Key) (signature.Verifier, error) {
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(k.PublicKey))
 	if err != nil {
 		return nil, fmt.Errorf("trusted key %q: %w", k.Name, err)
@@ -142,7 +142,7 @@ func check(st *Statement, want Expect) error {
 
 // Verifier checks DSSE envelopes of any payload type against the keys
 // cab.cue trusts for one role; the ledger uses it (role
-// schema.RoleReconcile) to check the reconciler's outcome events. Make
+// model.RoleReconcile) to check the reconciler's outcome events. Make
 // it with [NewVerifier]; it is safe for concurrent use.
 type Verifier struct {
 	role  string
@@ -157,9 +157,9 @@ type verifierKey struct {
 
 // NewVerifier returns a verifier trusting the keys of trusted that have
 // role. It fails on a key that does not parse.
-func NewVerifier(trusted []schema.Key, role string) (*Verifier, error) {
+func NewVerifier(trusted []model.Key, role string) (*Verifier, error) {
 	out := &Verifier{role: role}
-	for _, k := range schema.KeysFor(trusted, role) {
+	for _, k := range model.KeysFor(trusted, role) {
 		v, err := loadVerifier(k)
 		if err != nil {
 			return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
 )
@@ -24,7 +25,7 @@ type Open struct {
 	ID    string    `json:"id"`
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
-	// Targets are resources (schema.Action.Resource,
+	// Targets are resources (model.Action.Resource,
 	// "<environment>/<target>/<object>"): the same registry repository and
 	// tag, file of an environment repository, or webhook path in the same
 	// environment.
@@ -37,9 +38,9 @@ type Open struct {
 	PostReviewOf string `json:"postReviewOf,omitempty"`
 }
 
-// targets lists the resources a ticket changes (schema.Action.Resource),
+// targets lists the resources a ticket changes (model.Action.Resource),
 // in every environment, sorted.
-func targets(t schema.Ticket) []string {
+func targets(t model.Ticket) []string {
 	var out []string
 	for _, env := range t.Environments {
 		out = append(out, t.Resources(env)...)
@@ -52,7 +53,7 @@ func targets(t schema.Ticket) []string {
 // t's on a shared resource. A ticket that depends on t is ordered after it
 // by the reconciler and is left out (t depending on the other is for the
 // policy to weigh: it sees dependsOn).
-func conflicts(t schema.Ticket, open []Open) []policy.Conflict {
+func conflicts(t model.Ticket, open []Open) []policy.Conflict {
 	start, err1 := time.Parse(time.RFC3339, t.Window.Start)
 	end, err2 := time.Parse(time.RFC3339, t.Window.End)
 	if err1 != nil || err2 != nil {
@@ -242,7 +243,7 @@ type Session struct {
 	repo    *git.Repository
 	batch   bool
 	cache   map[string]*Open
-	configs map[string]*schema.Config
+	configs map[string]*model.Config
 	dirty   bool
 	// targets is the index of targets last used; targetsDirty says it
 	// is not saved yet (batch).
@@ -282,7 +283,7 @@ func (s *Session) summaries(repo *git.Repository) map[string]*Open {
 }
 
 // config decodes a cab.cue once per content.
-func (s *Session) config(job Job) *schema.Config {
+func (s *Session) config(job Job) *model.Config {
 	if job.Config == nil {
 		return nil
 	}
@@ -292,7 +293,7 @@ func (s *Session) config(job Job) *schema.Config {
 	}
 	c := parseConfig(job)
 	if s.configs == nil {
-		s.configs = map[string]*schema.Config{}
+		s.configs = map[string]*model.Config{}
 	}
 	s.configs[key] = c
 	return c

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cabhq/cab/internal/calendar"
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
 )
@@ -246,14 +247,14 @@ func (e *Evaluator) Check(f File) Result {
 
 // repoFor returns the configuration as a policy sees it for ticket t:
 // pruned to the entries t concerns (see policy.TicketInput.Repo).
-func (e *Evaluator) repoFor(t schema.Ticket) ([]byte, error) {
+func (e *Evaluator) repoFor(t model.Ticket) ([]byte, error) {
 	if e.config == nil {
 		return []byte("{}"), nil
 	}
 	cfg := e.config.Config
-	out := schema.Config{
+	out := model.Config{
 		APIVersion: cfg.APIVersion, Repository: cfg.Repository, LedgerBranch: cfg.LedgerBranch,
-		Promotion: cfg.Promotion, Environments: map[string]schema.Environment{},
+		Promotion: cfg.Promotion, Environments: map[string]model.Environment{},
 	}
 	for _, env := range t.Environments {
 		if v, ok := cfg.Environments[env]; ok {
@@ -261,27 +262,27 @@ func (e *Evaluator) repoFor(t schema.Ticket) ([]byte, error) {
 		}
 	}
 	if svc, ok := cfg.Services[t.Service]; ok {
-		out.Services = map[string]schema.Service{t.Service: svc}
+		out.Services = map[string]model.Service{t.Service: svc}
 		for _, g := range []string{svc.Approvers, svc.Oncall} {
 			if grp, ok := cfg.Approvers[g]; ok && g != "" {
 				if out.Approvers == nil {
-					out.Approvers = map[string]schema.ApproverGroup{}
+					out.Approvers = map[string]model.ApproverGroup{}
 				}
 				out.Approvers[g] = grp
 			}
 		}
 	}
 	if tmpl, ok := cfg.Templates[t.Template]; ok && t.Template != "" {
-		out.Templates = map[string]schema.Template{t.Template: tmpl}
+		out.Templates = map[string]model.Template{t.Template: tmpl}
 	}
 	if sla, ok := cfg.SLAFor(t.Service, t.Risk); ok {
-		out.ApprovalSLA = &schema.ApprovalSLA{
+		out.ApprovalSLA = &model.ApprovalSLA{
 			Risk:   map[string]string{t.Risk: sla.Wait.String()},
 			Backup: sla.Backup, EscalateAfter: sla.Escalate.String(),
 		}
 		if grp, ok := cfg.Approvers[sla.Backup]; ok && sla.Backup != "" {
 			if out.Approvers == nil {
-				out.Approvers = map[string]schema.ApproverGroup{}
+				out.Approvers = map[string]model.ApproverGroup{}
 			}
 			out.Approvers[sla.Backup] = grp
 		}
@@ -303,7 +304,7 @@ func internal(file string, err error) diag.Diagnostic {
 	return diag.Diagnostic{File: file, Severity: diag.Error, Code: "internal", Message: err.Error()}
 }
 
-func (e *Evaluator) ticketCalendar(t schema.Ticket) policy.TicketCalendar {
+func (e *Evaluator) ticketCalendar(t model.Ticket) policy.TicketCalendar {
 	tc := policy.TicketCalendar{Overlapping: []policy.Freeze{}}
 	start, err1 := time.Parse(time.RFC3339, t.Window.Start)
 	end, err2 := time.Parse(time.RFC3339, t.Window.End)
@@ -354,7 +355,7 @@ func (e *Evaluator) checkRefs(p *schema.Parsed) diag.List {
 				"use one of: "+strings.Join(slices.Sorted(maps.Keys(cfg.Environments)), ", "))
 		}
 	}
-	checkActions := func(prefix string, actions []schema.Action) {
+	checkActions := func(prefix string, actions []model.Action) {
 		for i, a := range actions {
 			for _, env := range p.Ticket.Environments {
 				envCfg, ok := cfg.Environments[env]
@@ -394,9 +395,9 @@ func (e *Evaluator) checkApplicable(p *schema.Parsed) diag.List {
 	t := p.Ticket
 	for _, phase := range []struct {
 		name   string
-		checks []schema.Check
+		checks []model.Check
 		budget time.Duration
-	}{{"prechecks", t.Prechecks, 0}, {"postchecks", t.Postchecks, schema.DefaultCheckBudget}} {
+	}{{"prechecks", t.Prechecks, 0}, {"postchecks", t.Postchecks, model.DefaultCheckBudget}} {
 		for i, c := range phase.checks {
 			at := fmt.Sprintf("%s.%d", phase.name, i)
 			if hold, err := time.ParseDuration(c.For); err == nil && hold > phase.budget {
@@ -419,7 +420,7 @@ func (e *Evaluator) checkApplicable(p *schema.Parsed) diag.List {
 			}
 		}
 	}
-	checkImages := func(prefix string, actions []schema.Action) {
+	checkImages := func(prefix string, actions []model.Action) {
 		for i, a := range actions {
 			if a.Type != "oci" || a.Image == "" {
 				continue

@@ -13,7 +13,7 @@ import (
 
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/ledger"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/sign/statement"
 )
 
@@ -100,7 +100,7 @@ func overdueReviews(repo *git.Repository, head *object.Tree, author string, days
 }
 
 // postReviewDays reads the deadline from the base configuration.
-func postReviewDays(cfg *schema.Config) int {
+func postReviewDays(cfg *model.Config) int {
 	if cfg != nil && cfg.Emergency != nil && cfg.Emergency.PostReviewDays != nil {
 		return *cfg.Emergency.PostReviewDays
 	}

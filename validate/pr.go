@@ -19,6 +19,7 @@ import (
 
 	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
 )
@@ -356,7 +357,7 @@ func firstChangedLine(c change) int {
 
 // checkGovernance judges a pull request that changes cab.cue or policy/:
 // the new rules must compile, and the base's governance group must approve.
-func checkGovernance(ctx context.Context, head *object.Tree, base Job, baseCfg *schema.Config, files []string, review *policy.Review, limits Limits) (diag.List, error) {
+func checkGovernance(ctx context.Context, head *object.Tree, base Job, baseCfg *model.Config, files []string, review *policy.Review, limits Limits) (diag.List, error) {
 	var out diag.List
 	// The new rules must at least be valid and evaluate in bounded time
 	// and memory: compile them and evaluate them on a sample ticket, so
@@ -415,7 +416,7 @@ const sampleFile = "changes/sample/CHG-2000-0001.cue"
 
 // sampleTicket is a valid ticket for the first service and environment of
 // cfg (if any), with a window around now: what a policy meets every day.
-func sampleTicket(cfg *schema.Config, now time.Time) File {
+func sampleTicket(cfg *model.Config, now time.Time) File {
 	svc, env, target, typ := "sample", "sample", "sample", "http"
 	if cfg != nil {
 		if names := slices.Sorted(maps.Keys(cfg.Services)); len(names) > 0 {
@@ -454,7 +455,7 @@ rollback: {auto: true}
 
 // parseConfig decodes a job's cab.cue; nil when there is none or it is
 // invalid (its diagnostics are reported by the evaluation).
-func parseConfig(job Job) *schema.Config {
+func parseConfig(job Job) *model.Config {
 	if job.Config == nil {
 		return nil
 	}
@@ -470,7 +471,7 @@ func parseConfig(job Job) *schema.Config {
 }
 
 // governanceRule reads the base configuration's governance section.
-func governanceRule(base Job, cfg *schema.Config) (need int, group string, members []string, problem string) {
+func governanceRule(base Job, cfg *model.Config) (need int, group string, members []string, problem string) {
 	switch {
 	case base.Config == nil:
 		return 0, "", nil, "" // bootstrap: no rules to protect yet
@@ -536,7 +537,7 @@ var ErrNoConfig = errors.New("no " + ConfigFile)
 // ConfigAt reads and validates cab.cue at rev of repo with s, refusing
 // what is not a regular file of reasonable size. The error names the file
 // and the first problem; it matches ErrNoConfig when there is none.
-func ConfigAt(s *schema.Schema, repo *git.Repository, rev string) (*schema.Config, error) {
+func ConfigAt(s *schema.Schema, repo *git.Repository, rev string) (*model.Config, error) {
 	h, err := repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
 		return nil, fmt.Errorf("revision %q: %w", rev, err)

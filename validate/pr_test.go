@@ -23,6 +23,7 @@ import (
 
 	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
 )
@@ -317,15 +318,15 @@ func TestCheckPRIsOChange(t *testing.T) {
 }
 
 func TestConflicts(t *testing.T) {
-	mk := func(envs []string, start, end, tag string) schema.Ticket {
-		return schema.Ticket{ID: "CHG-2026-0100", Environments: envs, Window: schema.Window{Start: start, End: end},
-			Actions: []schema.Action{{Type: "oci", Target: "images", Image: "ghcr.io/acme/pay@sha256:00", Tag: tag}}}
+	mk := func(envs []string, start, end, tag string) model.Ticket {
+		return model.Ticket{ID: "CHG-2026-0100", Environments: envs, Window: model.Window{Start: start, End: end},
+			Actions: []model.Action{{Type: "oci", Target: "images", Image: "ghcr.io/acme/pay@sha256:00", Tag: tag}}}
 	}
 	at := func(s string) time.Time { x, _ := time.Parse(time.RFC3339, s); return x }
 	open := []Open{{ID: "CHG-2026-0001", Start: at("2026-12-01T22:00:00Z"), End: at("2026-12-01T23:00:00Z"), Targets: []string{"prod/images/acme/pay:v1"}}}
 	tests := []struct {
 		name string
-		t    schema.Ticket
+		t    model.Ticket
 		want int
 	}{
 		{"overlap on the same target", mk([]string{"prod"}, "2026-12-01T22:59:00Z", "2026-12-02T01:00:00Z", "v1"), 1},

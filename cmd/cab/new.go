@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/scaffold"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/validate"
@@ -80,13 +81,13 @@ func (o *newOptions) ticket(now time.Time) scaffold.Ticket {
 		if tag == "" {
 			tag = o.Service
 		}
-		t.Actions = append(t.Actions, schema.Action{Type: "oci", Target: o.Target, Image: o.Image, Tag: tag})
+		t.Actions = append(t.Actions, model.Action{Type: "oci", Target: o.Target, Image: o.Image, Tag: tag})
 	}
 	for _, u := range o.Prechecks {
-		t.Prechecks = append(t.Prechecks, schema.Check{Type: "http", URL: u})
+		t.Prechecks = append(t.Prechecks, model.Check{Type: "http", URL: u})
 	}
 	for _, u := range o.Postchecks {
-		t.Postchecks = append(t.Postchecks, schema.Check{Type: "http", URL: u})
+		t.Postchecks = append(t.Postchecks, model.Check{Type: "http", URL: u})
 	}
 	return t
 }

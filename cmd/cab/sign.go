@@ -20,6 +20,7 @@ import (
 	"github.com/cabhq/cab/forge"
 	forgegit "github.com/cabhq/cab/forge/git"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
@@ -227,7 +228,7 @@ func untrustedKey(repo *gogit.Repository, rev string, signer *sign.Signer) strin
 	if err != nil {
 		return ""
 	}
-	for _, k := range schema.KeysFor(cfg.Keys, schema.RoleSign) {
+	for _, k := range model.KeysFor(cfg.Keys, model.RoleSign) {
 		pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(k.PublicKey))
 		if err != nil {
 			continue

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/cabhq/cab/forge"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/validate"
 )
@@ -139,7 +140,7 @@ func (r *Reader) mergeSigner(base string, baseCommit, merge *object.Commit) (ide
 
 // verifyCommit returns the identity of the signer whose key made c's
 // signature.
-func verifyCommit(c *object.Commit, signers []schema.MergeSigner) (string, error) {
+func verifyCommit(c *object.Commit, signers []model.MergeSigner) (string, error) {
 	sig := c.PGPSignature
 	switch {
 	case strings.HasPrefix(sig, "-----BEGIN SSH SIGNATURE-----"):

@@ -10,7 +10,7 @@ import (
 
 	"github.com/teambition/rrule-go"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // Bounds on expanding a recurrence. They keep a query's cost independent
@@ -49,7 +49,7 @@ type recurrence struct {
 }
 
 // newRecurrence checks and compiles a recurring freeze.
-func newRecurrence(f schema.Freeze) (*recurrence, error) {
+func newRecurrence(f model.Freeze) (*recurrence, error) {
 	fail := func(field, format string, a ...any) (*recurrence, error) {
 		return nil, &FreezeError{Field: field, Err: fmt.Errorf("freeze %q: %s: %s", f.Name, field, fmt.Sprintf(format, a...))}
 	}
