@@ -17,6 +17,7 @@ import (
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
 )
@@ -156,7 +157,9 @@ type loader struct {
 	// verdicts caches each ticket's verdict by its signed event, path and
 	// merge commit: none of them can change without a new event.
 	verdicts map[string]*ticket
-	schema   *schema.Schema
+	// rules compiles each distinct cab.cue once (main's, and the base of
+	// each merge).
+	rules *load.Loader
 }
 
 func (l *loader) key(tk *ticket) string { return tk.id + "\x00" + tk.path + "\x00" + tk.commit }
@@ -198,14 +201,15 @@ func (l *loader) verify(ctx context.Context, log *ledger.Log, tickets []*ticket)
 		if g == nil {
 			g = &group{job: job}
 			if job.Config != nil {
-				if l.schema == nil {
-					if l.schema, err = schema.Compile(nil); err != nil {
-						return err
-					}
-				}
-				if cfg, _ := l.schema.ParseConfig(job.Config.Name, job.Config.Source); cfg != nil {
+				cfg, err := l.rules.Config(load.Rules{Config: job.Config}, tk.commit+"^")
+				switch {
+				case err == nil:
 					g.keys, g.repo = cfg.Config.Keys, cfg.Config.Repository
+				case !load.Tolerable(err):
+					return err
 				}
+				// A base cab.cue that is invalid trusts no key: every
+				// ticket it judged fails as unverified, which says so.
 			}
 			groups[k] = g
 			order = append(order, k)

@@ -23,7 +23,7 @@ import (
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
 )
@@ -173,7 +173,7 @@ func New(o Options) (*Reconciler, error) {
 		return nil, err
 	}
 	o.Ledger.Guard(cp)
-	return &Reconciler{o: o, repo: repo, saved: cp, loader: &loader{repo: repo, limits: o.Limits, now: o.Now, verdicts: map[string]*ticket{}}}, nil
+	return &Reconciler{o: o, repo: repo, saved: cp, loader: &loader{repo: repo, limits: o.Limits, now: o.Now, verdicts: map[string]*ticket{}, rules: load.New()}}, nil
 }
 
 // Run is New followed by one Pass.
@@ -350,17 +350,14 @@ func (r *Reconciler) problems(sum *Summary, log *ledger.Log) {
 // config reads cab.cue at the main line's head: where each environment's
 // targets are, and the freezes and error budgets in force now.
 func (r *Reconciler) config() (*model.Config, error) {
-	if r.loader.schema == nil {
-		var err error
-		if r.loader.schema, err = schema.Compile(nil); err != nil {
-			return nil, err
-		}
-	}
-	cfg, err := validate.ConfigAt(r.loader.schema, r.repo, r.o.Rev)
-	if errors.Is(err, validate.ErrNoConfig) {
+	cfg, err := r.loader.rules.ConfigAt(r.repo, r.o.Rev)
+	switch {
+	case errors.Is(err, load.ErrNoConfig):
 		return nil, fmt.Errorf("%w (the reconciler needs the environments' targets)", err)
+	case err != nil:
+		return nil, err
 	}
-	return cfg, err
+	return &cfg.Config, nil
 }
 
 // count fills in sum.States from the ledger.

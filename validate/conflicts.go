@@ -17,6 +17,7 @@ import (
 	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 )
 
 // Open is a merged ticket whose window has not closed, as conflict
@@ -240,11 +241,11 @@ func saveSummaries(repo *git.Repository, cache map[string]*Open) {
 // memory and saves the summaries once, with Close. The zero value (or nil)
 // is a session of one check. Not safe for concurrent use.
 type Session struct {
-	repo    *git.Repository
-	batch   bool
-	cache   map[string]*Open
-	configs map[string]*model.Config
-	dirty   bool
+	repo   *git.Repository
+	batch  bool
+	cache  map[string]*Open
+	loader *load.Loader // base cab.cue, compiled once per blob
+	dirty  bool
 	// targets is the index of targets last used; targetsDirty says it
 	// is not saved yet (batch).
 	targets      *targetIndex
@@ -282,19 +283,23 @@ func (s *Session) summaries(repo *git.Repository) map[string]*Open {
 	return s.cache
 }
 
-// config decodes a cab.cue once per content.
-func (s *Session) config(job Job) *model.Config {
+// config decodes the base's cab.cue, once per blob (the session's
+// Loader caches it): nil when there is none or it is invalid. An invalid
+// one is tolerated here because the evaluation reports every one of its
+// diagnostics (prepare), and governanceRule then refuses rule changes.
+func (s *Session) config(job Job) (*model.Config, error) {
 	if job.Config == nil {
-		return nil
+		return nil, nil
 	}
-	key := string(job.Config.Source)
-	if c, ok := s.configs[key]; ok {
-		return c
+	if s.loader == nil {
+		s.loader = load.New()
 	}
-	c := parseConfig(job)
-	if s.configs == nil {
-		s.configs = map[string]*model.Config{}
+	cfg, err := s.loader.Config(load.Rules{Config: job.Config}, "the base")
+	if load.Tolerable(err) {
+		return nil, nil // reported by the evaluation, diagnostic by diagnostic
 	}
-	s.configs[key] = c
-	return c
+	if err != nil {
+		return nil, err
+	}
+	return &cfg.Config, nil
 }

@@ -10,20 +10,16 @@ import (
 	"strings"
 	"time"
 
-	"cuelang.org/go/cue/cuecontext"
-
 	"github.com/cabhq/cab/internal/calendar"
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 )
 
 // File is a file's repository-relative (or user-given) name and content.
-type File struct {
-	Name   string `json:"name"`
-	Source []byte `json:"source"`
-}
+type File = load.File
 
 // Job is everything one evaluation needs besides the tickets: it is what a
 // sandboxed child receives.
@@ -89,7 +85,7 @@ type Evaluator struct {
 // tickets against what compiled. trace, if not nil, becomes e.Trace and
 // also sees the setup steps ("config", then each policy).
 func NewEvaluator(job Job, trace func(step string)) (*Evaluator, error) {
-	return newEvaluator(job, prepare(job, trace), trace)
+	return newEvaluator(job, prepare(job, trace), load.New(), trace)
 }
 
 // prepared is the configuration of a job, validated once and shared, read
@@ -109,12 +105,11 @@ func prepare(job Job, trace func(step string)) *prepared {
 	if trace != nil {
 		trace(stepConfig)
 	}
-	s, err := schema.Compile(cuecontext.New())
+	cfg, ds, err := load.New().Parse(*job.Config)
 	if err != nil {
 		p.setup = diag.List{{File: job.Config.Name, Severity: diag.Error, Code: "internal", Message: err.Error()}}
 		return p
 	}
-	cfg, ds := s.ParseConfig(job.Config.Name, job.Config.Source)
 	p.setup = ds
 	if cfg == nil {
 		return p
@@ -135,8 +130,10 @@ func prepare(job Job, trace func(step string)) *prepared {
 	return p
 }
 
-func newEvaluator(job Job, prep *prepared, trace func(step string)) (*Evaluator, error) {
-	s, err := schema.Compile(cuecontext.New())
+// newEvaluator sets up an evaluator with l's schema. An evaluator runs on
+// one goroutine and owns l's cue.Context: each worker holds its own Loader.
+func newEvaluator(job Job, prep *prepared, l *load.Loader, trace func(step string)) (*Evaluator, error) {
+	s, err := l.Schema()
 	if err != nil {
 		return nil, err
 	}

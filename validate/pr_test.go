@@ -25,7 +25,7 @@ import (
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 )
 
 // The PR gate is tested on real git repositories: objects are written with
@@ -407,8 +407,7 @@ func TestCheckPRPostReviewObligation(t *testing.T) {
 }
 
 func TestConfigAt(t *testing.T) {
-	s, err := schema.Compile(nil)
-	require.NoError(t, err)
+	l := load.New()
 	g := newGitRepo(t)
 	tests := []struct {
 		name, branch string
@@ -424,14 +423,14 @@ func TestConfigAt(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g.commit(tt.branch, plumbing.ZeroHash, tt.files)
-			cfg, err := ConfigAt(s, g.repo, tt.branch)
+			cfg, err := l.ConfigAt(g.repo, tt.branch)
 			if tt.err == "" {
 				require.NoError(t, err)
-				assert.NotEmpty(t, cfg.Environments)
+				assert.NotEmpty(t, cfg.Config.Environments)
 				return
 			}
 			require.ErrorContains(t, err, tt.err)
-			assert.Equal(t, tt.noConfig, errors.Is(err, ErrNoConfig))
+			assert.Equal(t, tt.noConfig, errors.Is(err, load.ErrNoConfig))
 			assert.Nil(t, cfg)
 		})
 	}

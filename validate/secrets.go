@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/schema/load"
 )
 
 // Committed secrets. The gate refuses private keys and tokens of the common
@@ -140,7 +141,7 @@ func scanChange(c change) (diag.List, error) {
 func scanPaths(paths []string) (diag.List, error) {
 	var out diag.List
 	scan := func(name string) error {
-		b, d, err := readFile(name, maxScanBytes)
+		b, d, err := load.ReadFile(name, maxScanBytes)
 		if err != nil || d != nil {
 			return err
 		}
