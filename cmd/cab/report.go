@@ -13,8 +13,7 @@ import (
 	"github.com/cabhq/cab/audit"
 	"github.com/cabhq/cab/audit/htmlreport"
 	"github.com/cabhq/cab/ledger"
-	"github.com/cabhq/cab/schema"
-	"github.com/cabhq/cab/validate"
+	"github.com/cabhq/cab/schema/load"
 )
 
 type reportOptions struct {
@@ -104,13 +103,14 @@ ledger is broken (the report is written all the same), 0 otherwise.`,
 			if loadErr != nil && !errors.Is(loadErr, errLedgerBroken) {
 				return loadErr
 			}
+			rules := load.New()
 			repository := o.Repository
 			if repository == "" {
-				repository = configRepository(".")
+				repository = configRepository(rules, ".")
 			}
 			ro := htmlreport.Options{
 				Title: o.Title, Repository: repository, Period: o.period, ProdEnv: o.ProdEnv, Location: o.loc,
-				Since: o.since, Until: o.until, Now: time.Now(), Verify: verdict, PostReviewDays: configPostReviewDays("."),
+				Since: o.since, Until: o.until, Now: time.Now(), Verify: verdict, PostReviewDays: configPostReviewDays(rules, "."),
 			}
 			if err := htmlreport.Write(ctx, o.HTML, changes, ro); err != nil {
 				return err
@@ -154,18 +154,10 @@ func countIn(changes []audit.Change, since, until time.Time) int {
 
 // configPostReviewDays returns emergency.postReviewDays of dir's cab.cue
 // (0, the default, when there is none or it does not parse).
-func configPostReviewDays(dir string) int {
-	src, err := readConfig(dir)
-	if err != nil {
-		return 0
-	}
-	s, err := schema.Compile(nil)
-	if err != nil {
-		return 0
-	}
-	cfg, _ := s.ParseConfig(filepath.Join(dir, validate.ConfigFile), src)
-	if cfg == nil || cfg.Config.Emergency == nil || cfg.Config.Emergency.PostReviewDays == nil {
-		return 0
+func configPostReviewDays(l *load.Loader, dir string) int {
+	cfg, err := l.ConfigIn(dir)
+	if err != nil || cfg.Config.Emergency == nil || cfg.Config.Emergency.PostReviewDays == nil {
+		return 0 // a broken cab.cue is the gate's to report; the report still runs
 	}
 	return *cfg.Config.Emergency.PostReviewDays
 }
@@ -173,18 +165,10 @@ func configPostReviewDays(dir string) int {
 // configRepository returns the repository field of dir's cab.cue ("" when
 // there is none or it does not parse: the report then has no forge links
 // beyond those in the history).
-func configRepository(dir string) string {
-	src, err := readConfig(dir)
+func configRepository(l *load.Loader, dir string) string {
+	cfg, err := l.ConfigIn(dir)
 	if err != nil {
-		return ""
-	}
-	s, err := schema.Compile(nil)
-	if err != nil {
-		return ""
-	}
-	cfg, _ := s.ParseConfig(filepath.Join(dir, validate.ConfigFile), src)
-	if cfg == nil {
-		return ""
+		return "" // a broken cab.cue is the gate's to report; the report still runs
 	}
 	return cfg.Config.Repository
 }
