@@ -8,7 +8,7 @@
 //     evaluator (cuelang.org/...), so the reconciler's drivers, the ledger,
 //     notify and other code that only reads tickets and configuration do
 //     not pay for it at start-up or in size. A test holds every package
-//     that does not evaluate CUE to this (TestNoCUE).
+//     that does not evaluate CUE to this (internal/treetest.TestNoCUE).
 //   - The types mirror the CUE schema (package schema, #Ticket and
 //     #Config) field for field and tag for tag; schema validates a file
 //     and decodes it into these types, and is the only way a value of them

@@ -19,7 +19,7 @@ import (
 
 	"github.com/cabhq/cab/audit"
 	"github.com/cabhq/cab/ledger"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 	"github.com/cabhq/cab/sign"
 )
 
@@ -217,7 +217,7 @@ func (o *verifyOptions) writeSigned(ctx context.Context, w, stderr io.Writer, re
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", id, subject.Name, err)
 	}
-	s, err := schema.Compile(nil)
+	s, err := load.New().Schema()
 	if err != nil {
 		return err
 	}

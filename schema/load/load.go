@@ -141,17 +141,22 @@ func ReadDir(root string, display func(string) string) (Rules, error) {
 		display = func(s string) string { return s }
 	}
 	var r Rules
-	cfg := filepath.Join(root, ConfigFile)
-	if _, err := os.Lstat(cfg); err == nil {
-		name := display(cfg)
-		src, d, err := ReadFile(name, schema.MaxConfigBytes)
+	read := func(p string, max int64) (*File, error) {
+		src, d, err := ReadFile(p, max)
 		switch {
 		case err != nil:
-			return r, err
+			return nil, err
 		case d != nil:
+			d.File = display(p)
 			r.Refused = append(r.Refused, *d)
-		default:
-			r.Config = &File{Name: name, Source: src}
+			return nil, nil
+		}
+		return &File{Name: display(p), Source: src}, nil
+	}
+	cfg := filepath.Join(root, ConfigFile)
+	if _, err := os.Lstat(cfg); err == nil {
+		if r.Config, err = read(cfg, schema.MaxConfigBytes); err != nil {
+			return r, err
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return r, fmt.Errorf("reading %s: %w", cfg, err)
@@ -162,16 +167,13 @@ func ReadDir(root string, display func(string) string) (Rules, error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		n = display(n)
-		src, d, err := ReadFile(n, policy.MaxPolicyBytes)
+		f, err := read(n, policy.MaxPolicyBytes)
 		if err != nil {
 			return r, err
 		}
-		if d != nil {
-			r.Refused = append(r.Refused, *d)
-			continue
+		if f != nil {
+			r.Policies = append(r.Policies, *f)
 		}
-		r.Policies = append(r.Policies, File{Name: n, Source: src})
 	}
 	return r, nil
 }
