@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cabhq/cab/policy"
@@ -142,9 +143,9 @@ func Short(sha string) string {
 }
 
 var (
-	githubMergeRE = regexp.MustCompile(`^Merge pull request #([0-9]{1,18}) `)
-	gitlabMergeRE = regexp.MustCompile(`(?m)^See merge request \S*!([0-9]{1,18})\s*$`)
-	squashRE      = regexp.MustCompile(`\(#([0-9]{1,18})\)\s*$`)
+	githubMergeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^Merge pull request #([0-9]{1,18}) `) })
+	gitlabMergeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^See merge request \S*!([0-9]{1,18})\s*$`) })
+	squashRE      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\(#([0-9]{1,18})\)\s*$`) })
 )
 
 // NumberHint reads the pull or merge request number a commit message
@@ -157,9 +158,9 @@ var (
 func NumberHint(msg string) int64 {
 	subject, _, _ := strings.Cut(msg, "\n")
 	for _, m := range [][]string{
-		githubMergeRE.FindStringSubmatch(subject),
-		gitlabMergeRE.FindStringSubmatch(msg),
-		squashRE.FindStringSubmatch(subject),
+		githubMergeRE().FindStringSubmatch(subject),
+		gitlabMergeRE().FindStringSubmatch(msg),
+		squashRE().FindStringSubmatch(subject),
 	} {
 		if m != nil {
 			n, err := strconv.ParseInt(m[1], 10, 64)

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -163,9 +164,9 @@ type Ticket struct {
 	Postchecks []model.Check
 }
 
-var identPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
+var identPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`) })
 
-var idPattern = regexp.MustCompile(`^CHG-(\d{4})-(\d{4,6})\.cue$`)
+var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^CHG-(\d{4})-(\d{4,6})\.cue$`) })
 
 // NextID returns the next free ticket id of the year of now in the change
 // repository at root: one more than the highest sequence any file uses.
@@ -179,7 +180,7 @@ func NextID(root string, now time.Time) (string, error) {
 			}
 			return err
 		}
-		m := idPattern.FindStringSubmatch(d.Name())
+		m := idPattern().FindStringSubmatch(d.Name())
 		if m == nil || m[1] != strconv.Itoa(year) {
 			return nil
 		}
@@ -316,7 +317,7 @@ actions: []
 }
 
 func label(name string) string {
-	if identPattern.MatchString(name) {
+	if identPattern().MatchString(name) {
 		return name
 	}
 	q, _ := json.Marshal(name)

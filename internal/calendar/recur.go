@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/teambition/rrule-go"
@@ -159,12 +160,14 @@ func parseRule(s string, loc *time.Location) (*rrule.ROption, error) {
 	return opt, nil
 }
 
-var isoDuration = regexp.MustCompile(`^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`)
+var isoDuration = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`)
+})
 
 // parseDuration reads an ISO 8601 duration into whole days and a clock
 // part, both to be added on the wall clock.
 func parseDuration(s string) (days int, clock time.Duration, err error) {
-	m := isoDuration.FindStringSubmatch(s)
+	m := isoDuration().FindStringSubmatch(s)
 	if m == nil || s == "P" || strings.HasSuffix(s, "T") {
 		return 0, 0, fmt.Errorf("%q is not an ISO 8601 duration like \"P2DT16H\"", s)
 	}

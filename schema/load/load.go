@@ -187,7 +187,7 @@ func ReadDir(root string, display func(string) string) (Rules, error) {
 // concurrent use: give each goroutine its own. CUE contexts only grow;
 // a long run calls Recycle now and then.
 type Loader struct {
-	schema *schema.Schema
+	schema   *schema.Schema
 	parsed   map[cacheKey]parse
 	compiles int
 }
