@@ -1,7 +1,8 @@
 // Package model holds the plain Go types of cab's data: a change ticket
 // (Ticket, Action, Check, …) and a change repository's configuration
-// (Config, Environment, Key, Notify, …), with the small rules that read
-// them (Action.Resource, Key.HasRole, Config.SLAFor, SLA.Level).
+// (Config, Environment, Key, Notify, …) and the review evidence policies
+// see (Review, Approval), with the small rules that read them
+// (Action.Resource, Key.HasRole, Config.SLAFor, SLA.Level).
 //
 // Invariants:
 //   - No CUE: this package and everything it imports never link the CUE

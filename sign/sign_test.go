@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/model"
-	"github.com/cabhq/cab/policy"
 )
 
 const (
@@ -43,7 +42,7 @@ func statementA() Statement {
 		MergeCommit:  "0123456789abcdef0123456789abcdef01234567",
 		PR:           42,
 		Author:       "github:1001",
-		Approvals:    []policy.Approval{{ID: "github:2002", Login: "bob"}},
+		Approvals:    []model.Approval{{ID: "github:2002", Login: "bob"}},
 		PolicyDigest: "sha256:" + Digest([]byte("rules")),
 		Environments: []string{"staging"},
 		Repository:   "github.com/acme/changes",

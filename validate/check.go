@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/schema/load"
@@ -51,7 +52,7 @@ type Report struct {
 	Repository string `json:"repository,omitempty"`
 	// Review is the review evidence the policies saw (pull-request mode):
 	// what a signature about the change records.
-	Review *policy.Review `json:"review,omitempty"`
+	Review *model.Review `json:"review,omitempty"`
 }
 
 // Errors counts the diagnostics that fail the check.

@@ -25,11 +25,11 @@ type File = load.File
 // sandboxed child receives.
 type Job struct {
 	// Config is cab.cue, or nil outside a change repository.
-	Config   *File          `json:"config,omitempty"`
-	Policies []File         `json:"policies"`
-	Mode     policy.Mode    `json:"mode"`
-	Now      time.Time      `json:"now"`
-	Review   *policy.Review `json:"review,omitempty"`
+	Config   *File         `json:"config,omitempty"`
+	Policies []File        `json:"policies"`
+	Mode     policy.Mode   `json:"mode"`
+	Now      time.Time     `json:"now"`
+	Review   *model.Review `json:"review,omitempty"`
 	// ChangedFiles are passed to policies as input.changedFiles.
 	ChangedFiles []string `json:"changedFiles,omitempty"`
 	// Skip names policies left out (they blew their budget before).

@@ -337,7 +337,7 @@ func firstChangedLine(c change) int {
 
 // checkGovernance judges a pull request that changes cab.cue or policy/:
 // the new rules must compile, and the base's governance group must approve.
-func checkGovernance(ctx context.Context, head *object.Tree, base Job, baseCfg *model.Config, files []string, review *policy.Review, limits Limits) (diag.List, error) {
+func checkGovernance(ctx context.Context, head *object.Tree, base Job, baseCfg *model.Config, files []string, review *model.Review, limits Limits) (diag.List, error) {
 	var out diag.List
 	// The new rules must at least be valid and evaluate in bounded time
 	// and memory: compile them and evaluate them on a sample ticket, so
@@ -458,7 +458,7 @@ func governanceRule(base Job, cfg *model.Config) (need int, group string, member
 
 // validApprovals returns the distinct approvers of review who are members
 // and neither the author, a pusher nor the merger.
-func validApprovals(r *policy.Review, members []string) []string {
+func validApprovals(r *model.Review, members []string) []string {
 	var out []string
 	for _, a := range r.Approvals {
 		if !slices.Contains(members, a.ID) || a.ID == r.Author || a.ID == r.Merger || slices.Contains(r.Pushers, a.ID) || slices.Contains(out, a.ID) {

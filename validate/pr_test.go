@@ -163,12 +163,12 @@ var newTicket = idTicket("CHG-2026-0002", map[string]string{"window": laterWindo
 
 const laterWindow = `{start: "2026-12-02T22:00:00Z", end: "2026-12-02T23:00:00Z"}`
 
-func approvedBy(ids ...string) *policy.Review {
+func approvedBy(ids ...string) *model.Review {
 	return review("github:7", []string{"github:7"}, ids...)
 }
 
 // bound is the forge evidence of a review given on head.
-func bound(r *policy.Review, head plumbing.Hash) *forge.Evidence {
+func bound(r *model.Review, head plumbing.Hash) *forge.Evidence {
 	if r == nil {
 		return nil
 	}
@@ -179,7 +179,7 @@ func bound(r *policy.Review, head plumbing.Hash) *forge.Evidence {
 	return e
 }
 
-func checkPR(t *testing.T, head map[string]*entry, r *policy.Review) *Report {
+func checkPR(t *testing.T, head map[string]*entry, r *model.Review) *Report {
 	t.Helper()
 	g := newGitRepo(t)
 	base := g.commit("main", plumbing.ZeroHash, baseFiles())
@@ -204,7 +204,7 @@ func TestCheckPR(t *testing.T) {
 	tests := []struct {
 		name   string
 		head   map[string]*entry
-		review *policy.Review
+		review *model.Review
 		// want lists fragments of the expected errors, each matching one.
 		want []string
 	}{

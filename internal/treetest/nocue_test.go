@@ -14,15 +14,21 @@ import (
 var cueFree = []string{
 	"github.com/cabhq/cab/model",
 	"github.com/cabhq/cab/drift",
+	"github.com/cabhq/cab/forge",
+	"github.com/cabhq/cab/forge/github",
+	"github.com/cabhq/cab/forge/gitlab",
 	"github.com/cabhq/cab/ledger",
 	"github.com/cabhq/cab/internal/calendar",
 	"github.com/cabhq/cab/internal/diag",
+	"github.com/cabhq/cab/internal/redact",
+	"github.com/cabhq/cab/internal/sandbox",
 	"github.com/cabhq/cab/reconcile/check",
 	"github.com/cabhq/cab/reconcile/target",
 	"github.com/cabhq/cab/reconcile/target/git",
 	"github.com/cabhq/cab/reconcile/target/http",
 	"github.com/cabhq/cab/reconcile/target/oci",
 	"github.com/cabhq/cab/report",
+	"github.com/cabhq/cab/sign/statement",
 }
 
 // TestNoCUE fails when a package that does not evaluate CUE links
