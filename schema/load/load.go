@@ -88,6 +88,8 @@ type Rules struct {
 	// Refused says why files were left out (a symlink, a submodule, a
 	// file over its size limit), one diagnostic each.
 	Refused diag.List
+	// configRefused is cab.cue's entry in Refused, if any.
+	configRefused *diag.Diagnostic
 }
 
 // ReadTree reads the rules at the root of a git tree. Symlinks,
@@ -100,7 +102,7 @@ func ReadTree(tree *object.Tree) (Rules, error) {
 	case err != nil:
 		return r, err
 	case d != nil:
-		r.Refused = append(r.Refused, *d)
+		r.Refused, r.configRefused = append(r.Refused, *d), d
 	case src != nil:
 		r.Config = &File{Name: ConfigFile, Source: src}
 	}
@@ -141,21 +143,21 @@ func ReadDir(root string, display func(string) string) (Rules, error) {
 		display = func(s string) string { return s }
 	}
 	var r Rules
-	read := func(p string, max int64) (*File, error) {
+	read := func(p string, max int64) (*File, *diag.Diagnostic, error) {
 		src, d, err := ReadFile(p, max)
 		switch {
 		case err != nil:
-			return nil, err
+			return nil, nil, err
 		case d != nil:
 			d.File = display(p)
 			r.Refused = append(r.Refused, *d)
-			return nil, nil
+			return nil, d, nil
 		}
-		return &File{Name: display(p), Source: src}, nil
+		return &File{Name: display(p), Source: src}, nil, nil
 	}
 	cfg := filepath.Join(root, ConfigFile)
 	if _, err := os.Lstat(cfg); err == nil {
-		if r.Config, err = read(cfg, schema.MaxConfigBytes); err != nil {
+		if r.Config, r.configRefused, err = read(cfg, schema.MaxConfigBytes); err != nil {
 			return r, err
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -167,7 +169,7 @@ func ReadDir(root string, display func(string) string) (Rules, error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		f, err := read(n, policy.MaxPolicyBytes)
+		f, _, err := read(n, policy.MaxPolicyBytes)
 		if err != nil {
 			return r, err
 		}
@@ -252,10 +254,8 @@ func (l *Loader) Parse(f File) (*schema.ParsedConfig, diag.List, error) {
 // validate. where names the revision or directory for messages.
 func (l *Loader) Config(r Rules, where string) (*schema.ParsedConfig, error) {
 	if r.Config == nil {
-		for _, d := range r.Refused {
-			if d.File == ConfigFile || filepath.Base(d.File) == ConfigFile {
-				return nil, &ConfigError{Where: where, Refused: true, Diagnostics: diag.List{d}}
-			}
+		if d := r.configRefused; d != nil {
+			return nil, &ConfigError{Where: where, Refused: true, Diagnostics: diag.List{*d}}
 		}
 		if where == "" {
 			return nil, ErrNoConfig
@@ -291,7 +291,7 @@ func (l *Loader) ConfigAtTree(tree *object.Tree, where string) (*schema.ParsedCo
 	case err != nil:
 		return nil, err
 	case d != nil:
-		r.Refused = diag.List{*d}
+		r.Refused, r.configRefused = diag.List{*d}, d
 	case src != nil:
 		r.Config = &File{Name: ConfigFile, Source: src}
 	}
@@ -336,7 +336,7 @@ func (l *Loader) ConfigIn(dir string) (*schema.ParsedConfig, error) {
 	case err != nil:
 		return nil, err
 	case d != nil:
-		r.Refused = diag.List{*d}
+		r.Refused, r.configRefused = diag.List{*d}, d
 	default:
 		r.Config = &File{Name: name, Source: src}
 	}

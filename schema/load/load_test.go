@@ -174,6 +174,22 @@ func TestLoaderNoConfig(t *testing.T) {
 	assert.True(t, load.Tolerable(err))
 	_, err = l.ConfigIn(r.dir)
 	assert.ErrorIs(t, err, load.ErrNoConfig)
+	// A refused policy that happens to be named cab.cue is not the
+	// configuration.
+	r.write("shared.cue", "package policy\n")
+	r.symlink("policy/cab.cue", "../shared.cue")
+	r.commit("a policy named cab.cue")
+	rules, err := load.ReadTree(headTree(t, r))
+	require.NoError(t, err)
+	require.Len(t, rules.Refused, 1, "the symlinked policy")
+	_, err = l.Config(rules, "HEAD")
+	assert.ErrorIs(t, err, load.ErrNoConfig)
+	rules, err = load.ReadDir(r.dir, nil)
+	require.NoError(t, err)
+	require.Len(t, rules.Refused, 1)
+	_, err = l.Config(rules, r.dir)
+	assert.ErrorIs(t, err, load.ErrNoConfig)
+
 	_, err = l.ConfigAt(r.git, "no-such-branch")
 	require.Error(t, err)
 	assert.False(t, load.Tolerable(err), "an unknown revision is cab's failure to read, not a missing cab.cue")
