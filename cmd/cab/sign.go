@@ -221,8 +221,11 @@ func untrustedKey(repo *gogit.Repository, rev string, signer *sign.Signer) strin
 	if errors.Is(err, load.ErrNoConfig) {
 		return "there is no cab.cue: nothing trusts the signing key, and cab reconcile will refuse these signatures"
 	}
+	if load.Tolerable(err) {
+		return fmt.Sprintf("%v: until it is fixed it trusts no key, and cab reconcile will refuse these signatures", err)
+	}
 	if err != nil {
-		return "" // the gate and the reconciler report a broken cab.cue
+		return "" // cab sign itself reads the revision and reports what fails
 	}
 	for _, k := range model.KeysFor(cfg.Config.Keys, model.RoleSign) {
 		pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(k.PublicKey))
