@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/ledger"
-	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/sign"
 )
 
@@ -268,7 +268,7 @@ func fixture(t testing.TB) *history {
 	})
 
 	at := func(d time.Duration) time.Time { return day.Add(d) }
-	pred := func(id string, pr int64, commit plumbing.Hash, signedAt time.Time, author string, envs []string, approvals ...policy.Approval) sign.Predicate {
+	pred := func(id string, pr int64, commit plumbing.Hash, signedAt time.Time, author string, envs []string, approvals ...model.Approval) sign.Predicate {
 		return sign.Predicate{ID: id, MergeCommit: commit.String(), PR: pr, Author: author, Approvals: approvals,
 			PolicyDigest: "sha256:" + strings.Repeat("0", 64), Environments: envs, Repository: "github.com/acme/changes", SignedAt: signedAt}
 	}
@@ -276,8 +276,8 @@ func fixture(t testing.TB) *history {
 		ledger.Event{Ticket: "CHG-2026-0001", Kind: ledger.KindSigned, At: at(time.Minute), Actor: "ci/sign", Commit: m1.String(),
 			Data: data("path", p1, "keyid", "SHA256:test"),
 			Envelope: envelope(t, p1, pred("CHG-2026-0001", 1, m1, at(time.Minute), "github:1001", []string{"staging", "prod"},
-				policy.Approval{ID: "github:1002", Login: "bob", At: "2026-01-05T07:30:00Z"},
-				policy.Approval{ID: "github:1003", Login: "carol", At: "2026-01-05T07:45:00Z"}))},
+				model.Approval{ID: "github:1002", Login: "bob", At: "2026-01-05T07:30:00Z"},
+				model.Approval{ID: "github:1003", Login: "carol", At: "2026-01-05T07:45:00Z"}))},
 		ledger.Event{Ticket: "CHG-2026-0001", Env: "staging", Kind: ledger.KindApplying, At: at(time.Hour), Actor: "reconciler"},
 		ledger.Event{Ticket: "CHG-2026-0001", Env: "staging", Kind: ledger.KindApplied, At: at(time.Hour + time.Minute), Actor: "reconciler"},
 		ledger.Event{Ticket: "CHG-2026-0001", Env: "staging", Kind: ledger.KindVerified, At: at(time.Hour + 10*time.Minute), Actor: "reconciler"},
@@ -290,13 +290,13 @@ func fixture(t testing.TB) *history {
 			Data: data("reason", "restored sha256:1111")},
 		ledger.Event{Ticket: "CHG-2026-0002", Kind: ledger.KindSigned, At: at(36*24*time.Hour + time.Minute), Actor: "ci/sign", Commit: m2.String(),
 			Envelope: envelope(t, p2, pred("CHG-2026-0002", 2, m2, at(36*24*time.Hour+time.Minute), "github:1002", []string{"staging"},
-				policy.Approval{ID: "github:1001", Login: "alice", At: "2026-02-10T08:00:00Z"}))},
+				model.Approval{ID: "github:1001", Login: "alice", At: "2026-02-10T08:00:00Z"}))},
 		ledger.Event{Ticket: "CHG-2026-0002", Kind: ledger.KindScheduled, At: at(36*24*time.Hour + 5*time.Minute), Actor: "reconciler",
 			Data: data("reason", "window opens 2026-12-01T22:00:00Z")},
 		ledger.Event{Ticket: "CHG-2026-0003", Kind: ledger.KindSigned, At: at(36*24*time.Hour + 2*time.Minute), Actor: "ci/sign", Commit: m2.String(),
 			Envelope: envelope(t, p3, pred("CHG-2026-0003", 2, m2, at(36*24*time.Hour+2*time.Minute), "github:1002", []string{"staging", "prod"},
-				policy.Approval{ID: "github:1001", Login: "alice", At: "2026-02-10T08:00:00Z"},
-				policy.Approval{ID: "github:1003", Login: "carol", At: "2026-02-10T08:30:00Z"}))},
+				model.Approval{ID: "github:1001", Login: "alice", At: "2026-02-10T08:00:00Z"},
+				model.Approval{ID: "github:1003", Login: "carol", At: "2026-02-10T08:30:00Z"}))},
 		ledger.Event{Ticket: "CHG-2026-0003", Env: "staging", Kind: ledger.KindApplying, At: at(37 * 24 * time.Hour), Actor: "reconciler"},
 		ledger.Event{Ticket: "CHG-2026-0003", Env: "staging", Kind: ledger.KindApplied, At: at(37*24*time.Hour + time.Minute), Actor: "reconciler"},
 		ledger.Event{Ticket: "CHG-2026-0003", Env: "staging", Kind: ledger.KindVerified, At: at(37*24*time.Hour + 5*time.Minute), Actor: "reconciler"},

@@ -7,13 +7,14 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
-	"github.com/cabhq/cab/schema"
-	"github.com/cabhq/cab/validate"
+	"github.com/cabhq/cab/schema/load"
+
+	"github.com/cabhq/cab/model"
 )
 
 // SLAResolver returns the approval SLA that applied to a merged change,
 // and false when none did.
-type SLAResolver func(ch *Change) (schema.SLA, bool)
+type SLAResolver func(ch *Change) (model.SLA, bool)
 
 // approvalSLA counts M8 for ch into the row of its merge (period of
 // MergedAt). Definition: a merged change is measured when cab.cue sets an
@@ -48,49 +49,34 @@ func SLAsAtMerges(ctx context.Context, dir string) (SLAResolver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", dir, err)
 	}
-	sch, err := schema.Compile(nil)
-	if err != nil {
-		return nil, err
-	}
-	byBlob := map[plumbing.Hash]*schema.Config{}
-	return func(ch *Change) (schema.SLA, bool) {
+	l := load.New()
+	return func(ch *Change) (model.SLA, bool) {
 		if ctx.Err() != nil || ch.MergeCommit == "" {
-			return schema.SLA{}, false
+			return model.SLA{}, false
 		}
-		cfg := configAtBase(repo, sch, byBlob, ch.MergeCommit)
+		cfg := configAtBase(repo, l, ch.MergeCommit)
 		if cfg == nil {
-			return schema.SLA{}, false
+			return model.SLA{}, false
 		}
 		return cfg.SLAFor(ch.Service, ch.Risk)
 	}, nil
 }
 
-// configAtBase is the valid cab.cue of merge's first parent, nil when
-// there is none (an unreadable commit or configuration sets no SLA).
-func configAtBase(repo *git.Repository, sch *schema.Schema, byBlob map[plumbing.Hash]*schema.Config, merge string) *schema.Config {
+// configAtBase is the valid cab.cue of merge's first parent, each
+// distinct one compiled once by l; nil when there is none. A commit cab
+// cannot read, or a cab.cue that is refused or invalid, sets no SLA: the
+// change is then not measured (the gate reported the invalid cab.cue
+// when it was proposed).
+func configAtBase(repo *git.Repository, l *load.Loader, merge string) *model.Config {
 	cm, err := repo.CommitObject(plumbing.NewHash(merge))
 	if err != nil || cm.NumParents() == 0 {
 		return nil
 	}
-	parent, err := cm.Parent(0)
+	cfg, err := l.ConfigAtCommit(repo, cm.ParentHashes[0], "")
 	if err != nil {
 		return nil
 	}
-	f, err := parent.File(validate.ConfigFile)
-	if err != nil {
-		return nil
-	}
-	if cfg, ok := byBlob[f.Hash]; ok {
-		return cfg
-	}
-	var cfg *schema.Config
-	if src, err := f.Contents(); err == nil {
-		if p, _ := sch.ParseConfig(validate.ConfigFile, []byte(src)); p != nil {
-			cfg = &p.Config
-		}
-	}
-	byBlob[f.Hash] = cfg
-	return cfg
+	return &cfg.Config
 }
 
 // slaBreachRate is M8 as a ratio of the measured changes.

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/audit"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/schema"
 )
 
@@ -67,7 +68,7 @@ func TestMetricsApprovalSLA(t *testing.T) {
 		ch("F", "checkout", "medium", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-02T00:00:00Z"),
 		ch("G", "checkout", "high", "2026-01-03T00:00:00Z", "2026-01-03T04:00:01Z", "2026-01-03T05:00:00Z"),
 	}
-	resolve := func(c *audit.Change) (schema.SLA, bool) { return p.Config.SLAFor(c.Service, c.Risk) }
+	resolve := func(c *audit.Change) (model.SLA, bool) { return p.Config.SLAFor(c.Service, c.Risk) }
 	m, err := audit.ComputeMetrics(changes, audit.MetricsOptions{Period: audit.PeriodMonth, ByService: true, SLA: resolve})
 	require.NoError(t, err)
 	require.True(t, m.SLA)

@@ -14,7 +14,9 @@ import (
 
 	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
 )
@@ -67,17 +69,25 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", o.Dir, err)
 	}
-	s, err := schema.Compile(nil)
+	// Tickets are parsed with tickets' schema, recycled now and then;
+	// the cab.cue of each merge's base with bases', once per blob.
+	tickets := load.New()
+	s, err := tickets.Schema()
 	if err != nil {
 		return nil, err
 	}
 	// Outcome events are checked against the reconcile keys of the main
-	// line's cab.cue (none without one: then no outcome verifies).
-	var reconcileKeys []schema.Key
-	if cfg, err := validate.ConfigAt(s, repo, o.Rev); err == nil {
-		reconcileKeys = schema.KeysFor(cfg.Keys, schema.RoleReconcile)
+	// line's cab.cue (none without a valid one: then no outcome verifies,
+	// and every outcome event is a break that says so).
+	var reconcileKeys []model.Key
+	cfg, err := tickets.ConfigAt(repo, o.Rev)
+	switch {
+	case err == nil:
+		reconcileKeys = model.KeysFor(cfg.Config.Keys, model.RoleReconcile)
+	case !load.Tolerable(err):
+		return nil, err
 	}
-	v, err := sign.NewVerifier(reconcileKeys, schema.RoleReconcile)
+	v, err := sign.NewVerifier(reconcileKeys, model.RoleReconcile)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", validate.ConfigFile, err)
 	}
@@ -118,7 +128,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	bases := &baseCache{byBlob: map[plumbing.Hash]*base{}}
+	bases := load.New()
 	for _, m := range merges {
 		for _, p := range m.Tickets {
 			rep.Tickets++
@@ -138,13 +148,14 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 				rep.Breaks = append(rep.Breaks, b)
 				continue
 			}
-			bs, err := bases.of(repo, m.Parent)
+			bs, err := baseAt(bases, repo, m.Parent)
 			if err != nil {
 				return nil, err
 			}
 			if rep.Tickets%recycleEvery == 0 {
 				// CUE contexts only grow: start afresh now and then.
-				if s, err = schema.Compile(nil); err != nil {
+				tickets.Recycle()
+				if s, err = tickets.Schema(); err != nil {
 					return nil, err
 				}
 			}
@@ -260,49 +271,25 @@ const recycleEvery = 500
 
 // base is what the cab.cue of a merge's first parent says about trust.
 type base struct {
-	keys       []schema.Key
+	keys       []model.Key
 	repository string
 }
 
-// baseCache decodes each distinct cab.cue once: a repository's thousands
-// of merges share a handful of configurations.
-type baseCache struct {
-	byBlob map[plumbing.Hash]*base
-	schema *schema.Schema
-}
-
-// of reads the trusted keys and the repository name of cab.cue at commit;
-// without a valid cab.cue nothing is trusted.
-func (c *baseCache) of(repo *git.Repository, commit string) (*base, error) {
+// baseAt reads the trusted keys and the repository name of cab.cue at
+// commit, each distinct cab.cue compiled once by l. Without a valid
+// cab.cue nothing is trusted: its signatures then fail as untrusted.
+func baseAt(l *load.Loader, repo *git.Repository, commit string) (*base, error) {
 	if commit == "" {
 		return &base{}, nil
 	}
-	cm, err := repo.CommitObject(plumbing.NewHash(commit))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", commit, err)
-	}
-	f, err := cm.File(validate.ConfigFile)
-	if err != nil {
+	cfg, err := l.ConfigAtCommit(repo, plumbing.NewHash(commit), "")
+	switch {
+	case load.Tolerable(err):
 		return &base{}, nil
-	}
-	if b, ok := c.byBlob[f.Hash]; ok {
-		return b, nil
-	}
-	src, err := f.Contents()
-	if err != nil {
+	case err != nil:
 		return nil, err
 	}
-	if c.schema == nil {
-		if c.schema, err = schema.Compile(nil); err != nil {
-			return nil, err
-		}
-	}
-	b := &base{}
-	if cfg, _ := c.schema.ParseConfig(validate.ConfigFile, []byte(src)); cfg != nil {
-		b = &base{keys: cfg.Config.Keys, repository: cfg.Config.Repository}
-	}
-	c.byBlob[f.Hash] = b
-	return b, nil
+	return &base{keys: cfg.Config.Keys, repository: cfg.Config.Repository}, nil
 }
 
 func find(log *ledger.Log, id string) (signed, unsigned *ledger.Event) {

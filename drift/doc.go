@@ -11,7 +11,7 @@
 //     reconciler's: it writes through the reconciler's one apply path and
 //     records the drift-cleared event Healed returns.
 //   - Only the last setter counts: when two verified tickets set one key
-//     (schema.Action.Resource), the later apply is what the key should
+//     (model.Action.Resource), the later apply is what the key should
 //     hold.
 //   - Once per drift. Events records drifted when a key first differs and
 //     drift-cleared when it holds the value again, judged against the

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
-	"github.com/cabhq/cab/schema"
 )
 
 // Setting is what a verified ticket last set: one key of one target in
@@ -18,16 +18,16 @@ import (
 type Setting struct {
 	Env    string `json:"env"`
 	Target string `json:"target"`
-	// Key is the resource within the target (schema.Action.Resource).
+	// Key is the resource within the target (model.Action.Resource).
 	Key    string `json:"key"`
 	Ticket string `json:"ticket"`
 	// Index is the action's position in the ticket.
 	Index int `json:"index"`
 	// Want is what the apply left the target holding, by the ledger.
-	Want   string        `json:"want"`
-	At     time.Time     `json:"at"`
-	Commit string        `json:"-"`
-	Action schema.Action `json:"-"`
+	Want   string       `json:"want"`
+	At     time.Time    `json:"at"`
+	Commit string       `json:"-"`
+	Action model.Action `json:"-"`
 }
 
 // Finding is a setting compared with the live target.
@@ -50,7 +50,7 @@ type Finding struct {
 // Settings lists what verified tickets last set, from log and the
 // tickets' content (by id; a ticket missing from tickets is left out:
 // its content could not be verified). Order: by environment, key.
-func Settings(log *ledger.Log, tickets map[string]schema.Ticket) []Setting {
+func Settings(log *ledger.Log, tickets map[string]model.Ticket) []Setting {
 	last := map[string]Setting{} // env/target/key → the last setter
 	var order []string
 	for i := range log.Events {
@@ -90,7 +90,7 @@ func Settings(log *ledger.Log, tickets map[string]schema.Ticket) []Setting {
 
 // Check observes each setting's target through drivers (by type), each
 // within timeout, with the environments' targets of cfg.
-func Check(ctx context.Context, cfg *schema.Config, drivers map[string]target.Driver, timeout time.Duration, settings []Setting) []Finding {
+func Check(ctx context.Context, cfg *model.Config, drivers map[string]target.Driver, timeout time.Duration, settings []Setting) []Finding {
 	out := make([]Finding, 0, len(settings))
 	for _, s := range settings {
 		f := Finding{Setting: s}

@@ -13,12 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile"
 	"github.com/cabhq/cab/reconcile/check"
 	"github.com/cabhq/cab/reconcile/target"
 	gittarget "github.com/cabhq/cab/reconcile/target/git"
 	"github.com/cabhq/cab/reconcile/target/oci"
-	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/sign"
 )
 
@@ -194,7 +194,7 @@ func inProcess(t *testing.T, dir, id string) reconcile.Options {
 			"oci": oci.New(oci.WithRetry(1, 0), oci.WithTimeout(time.Second)),
 			"git": gitDriver,
 		},
-		Checks: func(ctx context.Context, _ reconcile.Phase, checks []schema.Check, prometheus string) error {
+		Checks: func(ctx context.Context, _ reconcile.Phase, checks []model.Check, prometheus string) error {
 			_, err := check.Run(ctx, checks, check.Options{Client: client, Prometheus: prometheus, Interval: 100 * time.Millisecond})
 			return err
 		},

@@ -14,7 +14,7 @@
 //     head (fetched from the forge's head ref into the checkout) with the
 //     forge's evidence, exactly as cab check --base --head (pull-request mode) does, and notifies only
 //     when it warns (validate.SLAWarning); how far the breach has gone is
-//     schema.SLA.Level. When a post-review is due and whether it is done
+//     model.SLA.Level. When a post-review is due and whether it is done
 //     is validate.PostReviewOf.
 //   - Once per pull request and level, once per ticket and kind: events
 //     carry ids (notify.SLAEventID, PostReviewEventID) that the notifier's

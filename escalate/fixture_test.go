@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/internal/gittest"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/notify"
 	"github.com/cabhq/cab/policy"
-	"github.com/cabhq/cab/schema"
 )
 
 // cabCue is the change repository's cab.cue: payments is approved by
@@ -146,8 +146,8 @@ func newNotifier(t *testing.T, dir string) (*notify.Notifier, *hook) {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	n, err := notify.New(notify.Options{
-		Config: &schema.Notify{Sinks: map[string]schema.Sink{"hook": {Type: schema.SinkWebhook, URL: srv.URL, SecretEnv: "HOOK_SECRET"}},
-			Routes: []schema.Route{{Sinks: []string{"hook"}}}},
+		Config: &model.Notify{Sinks: map[string]model.Sink{"hook": {Type: model.SinkWebhook, URL: srv.URL, SecretEnv: "HOOK_SECRET"}},
+			Routes: []model.Route{{Sinks: []string{"hook"}}}},
 		Getenv:    func(string) string { return "hook-secret-0123456789" },
 		StateFile: notify.StatePath(filepath.Join(dir, ".git")),
 	})

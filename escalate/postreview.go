@@ -11,7 +11,7 @@ import (
 
 	"github.com/cabhq/cab/audit"
 	"github.com/cabhq/cab/notify"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -92,16 +92,12 @@ func postReviewDays(o PostReviewOptions) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("opening the checkout: %w", err)
 	}
-	sch, err := schema.Compile(nil)
-	if err != nil {
-		return 0, err
-	}
-	cfg, err := validate.ConfigAt(sch, repo, cmp.Or(o.Rev, "HEAD"))
-	if errors.Is(err, validate.ErrNoConfig) {
+	cfg, err := load.New().ConfigAt(repo, cmp.Or(o.Rev, "HEAD"))
+	if errors.Is(err, load.ErrNoConfig) {
 		return validate.DefaultPostReviewDays, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("post-review notifications: %w", err)
 	}
-	return validate.PostReviewDays(cfg), nil
+	return validate.PostReviewDays(&cfg.Config), nil
 }

@@ -17,8 +17,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/cabhq/cab/internal/gitpush"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/notify"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -65,7 +66,7 @@ type SLAResult struct {
 // o.Base, fetches each head, runs the gate in pull-request mode on it with
 // the forge's evidence (validate.CheckPR, what cab check --base --head
 // runs), and for each the gate warns about (validate.SLAWarning) notifies
-// the level its SLA has reached (schema.SLA.Level of the base's cab.cue):
+// the level its SLA has reached (model.SLA.Level of the base's cab.cue):
 // the approver group, then the backup group. Every open pull request is
 // judged at every poll (an approval ends its breach). A pull request
 // whose head moved since the listing, or that cannot be checked, is
@@ -95,13 +96,10 @@ func PollSLA(ctx context.Context, o SLAOptions) (*SLAResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("approval SLA poll: the base %s: %w", baseRef, err)
 	}
-	sch, err := schema.Compile(nil)
-	if err != nil {
-		return nil, err
-	}
+	rules := load.New() // one loader per poll: a base's cab.cue is parsed once
 	now := o.Now()
 	res := &SLAResult{At: now}
-	if cfg, err := validate.ConfigAt(sch, repo, base.Hash().String()); err == nil && cfg.ApprovalSLA == nil {
+	if cfg, err := rules.ConfigAt(repo, base.Hash().String()); err == nil && cfg.Config.ApprovalSLA == nil {
 		return res, nil // the base sets no approval SLA: nothing can breach one
 	}
 	pulls, err := o.Forge.Open(ctx, o.Base)
@@ -112,7 +110,7 @@ func PollSLA(ctx context.Context, o SLAOptions) (*SLAResult, error) {
 		return nil, err
 	}
 	for _, p := range pulls {
-		b, ok, err := breach(ctx, repo, sch, o, base.Hash(), p, now)
+		b, ok, err := breach(ctx, repo, rules, o, base.Hash(), p, now)
 		if err != nil {
 			if ctx.Err() != nil {
 				return res, ctx.Err()
@@ -187,7 +185,7 @@ func fetch(ctx context.Context, repo *gogit.Repository, remote string, specs []c
 
 // breach runs the gate on pull request p and returns its SLA breach, if
 // the gate warns about one.
-func breach(ctx context.Context, repo *gogit.Repository, sch *schema.Schema, o SLAOptions, baseTip plumbing.Hash, p Pull, now time.Time) (notify.Breach, bool, error) {
+func breach(ctx context.Context, repo *gogit.Repository, rules *load.Loader, o SLAOptions, baseTip plumbing.Hash, p Pull, now time.Time) (notify.Breach, bool, error) {
 	ref, err := repo.Reference(plumbing.ReferenceName(PullRefPrefix+strconv.FormatInt(p.Number, 10)), true)
 	if err != nil {
 		return notify.Breach{}, false, fmt.Errorf("its head was not fetched: %w", err)
@@ -211,10 +209,11 @@ func breach(ctx context.Context, repo *gogit.Repository, sch *schema.Schema, o S
 	if err != nil {
 		return notify.Breach{}, false, err
 	}
-	cfg, err := validate.ConfigAt(sch, repo, mergeBase.String())
+	parsed, err := rules.ConfigAt(repo, mergeBase.String())
 	if err != nil {
 		return notify.Breach{}, false, fmt.Errorf("the base's cab.cue: %w", err)
 	}
+	cfg := &parsed.Config
 	var out notify.Breach
 	found := false
 	for _, t := range rep.Tickets {
@@ -233,7 +232,7 @@ func breach(ctx context.Context, repo *gogit.Repository, sch *schema.Schema, o S
 		if !ok {
 			continue
 		}
-		level := max(sla.Level(ev.OpenedAt, now), schema.SLABreached) // the gate said breached
+		level := max(sla.Level(ev.OpenedAt, now), model.SLABreached) // the gate said breached
 		if found && level <= out.Level {
 			continue
 		}
@@ -266,14 +265,14 @@ func forkPoint(repo *gogit.Repository, baseTip, head plumbing.Hash) (plumbing.Ha
 	return mb[0].Hash, nil
 }
 
-func approverGroup(cfg *schema.Config, service string) string {
+func approverGroup(cfg *model.Config, service string) string {
 	if s, ok := cfg.Services[service]; ok {
 		return s.Approvers
 	}
 	return ""
 }
 
-func members(cfg *schema.Config, group string) []string {
+func members(cfg *model.Config, group string) []string {
 	if g, ok := cfg.Approvers[group]; ok {
 		return g.Members
 	}

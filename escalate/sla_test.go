@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/notify"
-	"github.com/cabhq/cab/schema"
 )
 
 // A poll that finds an open pull request past its SLA tells the approver
@@ -60,12 +60,12 @@ func TestPollSLAEscalatesOncePerLevel(t *testing.T) {
 	require.Zero(t, n.Flush(ctx))
 	evs := sink.got()
 	require.Len(t, evs, 2, "one event per level")
-	assert.Equal(t, notify.SLAEventID(7, schema.SLABreached), evs[0].ID)
+	assert.Equal(t, notify.SLAEventID(7, model.SLABreached), evs[0].ID)
 	assert.Equal(t, notify.KindSLABreach, evs[0].Kind)
 	assert.Equal(t, int64(7), evs[0].PR)
 	assert.Equal(t, []string{"github:1", "github:2", "github:3"}, evs[0].Approvers, "level 1: the service's approver group")
 	assert.True(t, strings.HasPrefix(evs[0].Reason, "approval SLA breached"), "the gate's own warning: %s", evs[0].Reason)
-	assert.Equal(t, notify.SLAEventID(7, schema.SLAEscalated), evs[1].ID)
+	assert.Equal(t, notify.SLAEventID(7, model.SLAEscalated), evs[1].ID)
 	assert.Equal(t, []string{"github:20", "github:21"}, evs[1].Approvers, "level 2: the backup group")
 	assert.Contains(t, evs[1].Reason, `escalated to the backup group "sre"`)
 	assert.Equal(t, "payments", evs[1].Service)

@@ -11,9 +11,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/model"
 )
 
 // Evidence is what a forge records about the change that produced a
@@ -84,21 +85,21 @@ var ErrNotBound = errors.New("review evidence is of another commit")
 //
 // The author and the pushers stay in the approvals: the policies exclude
 // them and say so.
-func (e *Evidence) Review(judged string) (*policy.Review, error) {
+func (e *Evidence) Review(judged string) (*model.Review, error) {
 	if e.HeadSHA == "" {
 		return nil, fmt.Errorf("%w: the %s evidence names no head commit", ErrNotBound, e.Forge)
 	}
 	if judged == "" || (judged != e.HeadSHA && judged != e.MergeCommit) {
 		return nil, fmt.Errorf("%w: it approves head %s (merge %s), the change judged is %s", ErrNotBound, Short(e.HeadSHA), cmp.Or(Short(e.MergeCommit), "none"), cmp.Or(Short(judged), "unknown"))
 	}
-	r := &policy.Review{
+	r := &model.Review{
 		Forge:       e.Forge,
 		Number:      e.Number,
 		URL:         e.URL,
 		Author:      e.Author,
 		Pushers:     nonNil(e.Pushers),
 		Merger:      e.Merger,
-		Approvals:   []policy.Approval{},
+		Approvals:   []model.Approval{},
 		Labels:      nonNil(e.Labels),
 		HeadSHA:     e.HeadSHA,
 		MergeCommit: e.MergeCommit,
@@ -111,7 +112,7 @@ func (e *Evidence) Review(judged string) (*policy.Review, error) {
 		if a.ID == "" || a.Commit != e.HeadSHA || (e.Merger != "" && a.ID == e.Merger) {
 			continue
 		}
-		pa := policy.Approval{ID: a.ID, Login: a.Login, At: a.At, Commit: a.Commit}
+		pa := model.Approval{ID: a.ID, Login: a.Login, At: a.At, Commit: a.Commit}
 		if i, ok := latest[a.ID]; ok {
 			if a.At > r.Approvals[i].At {
 				r.Approvals[i] = pa
@@ -121,7 +122,7 @@ func (e *Evidence) Review(judged string) (*policy.Review, error) {
 		latest[a.ID] = len(r.Approvals)
 		r.Approvals = append(r.Approvals, pa)
 	}
-	slices.SortFunc(r.Approvals, func(a, b policy.Approval) int {
+	slices.SortFunc(r.Approvals, func(a, b model.Approval) int {
 		return cmp.Or(cmp.Compare(a.At, b.At), cmp.Compare(a.ID, b.ID))
 	})
 	return r, nil
@@ -143,9 +144,9 @@ func Short(sha string) string {
 }
 
 var (
-	githubMergeRE = regexp.MustCompile(`^Merge pull request #([0-9]{1,18}) `)
-	gitlabMergeRE = regexp.MustCompile(`(?m)^See merge request \S*!([0-9]{1,18})\s*$`)
-	squashRE      = regexp.MustCompile(`\(#([0-9]{1,18})\)\s*$`)
+	githubMergeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^Merge pull request #([0-9]{1,18}) `) })
+	gitlabMergeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^See merge request \S*!([0-9]{1,18})\s*$`) })
+	squashRE      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\(#([0-9]{1,18})\)\s*$`) })
 )
 
 // NumberHint reads the pull or merge request number a commit message
@@ -158,9 +159,9 @@ var (
 func NumberHint(msg string) int64 {
 	subject, _, _ := strings.Cut(msg, "\n")
 	for _, m := range [][]string{
-		githubMergeRE.FindStringSubmatch(subject),
-		gitlabMergeRE.FindStringSubmatch(msg),
-		squashRE.FindStringSubmatch(subject),
+		githubMergeRE().FindStringSubmatch(subject),
+		gitlabMergeRE().FindStringSubmatch(msg),
+		squashRE().FindStringSubmatch(subject),
 	} {
 		if m != nil {
 			n, err := strconv.ParseInt(m[1], 10, 64)

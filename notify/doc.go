@@ -2,7 +2,7 @@
 // expired change, a quarantined ticket, a rewritten ledger, an approval
 // that waits past its SLA, an emergency post-review due or overdue.
 //
-// Sinks and routes come from cab.cue (schema.Notify): a webhook gets the
+// Sinks and routes come from cab.cue (model.Notify): a webhook gets the
 // event as JSON with an X-Cab-Signature-256 header (HMAC-SHA256 of the
 // body, keyed by a secret read from an environment variable), a Slack
 // incoming webhook gets its text, an email goes over SMTP with STARTTLS.

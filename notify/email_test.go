@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // selfSigned returns a server certificate for 127.0.0.1 and a pool
@@ -121,11 +121,11 @@ func startSMTP(t *testing.T, b *smtpBackend, cert *tls.Certificate) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func emailConfig(port int) *schema.Notify {
-	return &schema.Notify{
-		Sinks: map[string]schema.Sink{"mail": {Type: "email", Host: "127.0.0.1", Port: port, From: "cab@example.com",
+func emailConfig(port int) *model.Notify {
+	return &model.Notify{
+		Sinks: map[string]model.Sink{"mail": {Type: "email", Host: "127.0.0.1", Port: port, From: "cab@example.com",
 			To: []string{"oncall@example.com", "cm@example.com"}, UsernameEnv: "SMTP_USER", PasswordEnv: "SMTP_PASSWORD"}},
-		Routes: []schema.Route{{Sinks: []string{"mail"}}},
+		Routes: []model.Route{{Sinks: []string{"mail"}}},
 	}
 }
 

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // Kinds of event (cab.cue #NotifyEvent).
@@ -59,7 +59,7 @@ func SLAEventID(pr int64, level int) string {
 
 // Route returns the sinks ev goes to under n, sorted: every sink for a
 // loud event, else the sinks of every route ev matches.
-func Route(n *schema.Notify, ev Event) []string {
+func Route(n *model.Notify, ev Event) []string {
 	if n == nil {
 		return nil
 	}

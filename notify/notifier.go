@@ -14,7 +14,7 @@ import (
 
 	"github.com/cabhq/cab/internal/backoff"
 	"github.com/cabhq/cab/internal/redact"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // Ticket is what routing needs to know of a ticket.
@@ -32,7 +32,7 @@ type Describe func(ctx context.Context, ticket string) (Ticket, error)
 // Options configure a Notifier.
 type Options struct {
 	// Config is cab.cue's notify: (nil: nothing is sent).
-	Config *schema.Notify
+	Config *model.Notify
 	// Getenv reads the secrets sinks name (default os.Getenv).
 	Getenv func(string) string
 	// StateFile keeps what was sent and what is pending (empty: kept in

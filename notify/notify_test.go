@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile"
-	"github.com/cabhq/cab/schema"
 )
 
 const (
@@ -54,10 +54,10 @@ func (h *hook) got() ([][]byte, []string) {
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-func webhookConfig(url string) *schema.Notify {
-	return &schema.Notify{
-		Sinks:  map[string]schema.Sink{"hook": {Type: "webhook", URL: url, SecretEnv: "HOOK_SECRET"}},
-		Routes: []schema.Route{{Sinks: []string{"hook"}}},
+func webhookConfig(url string) *model.Notify {
+	return &model.Notify{
+		Sinks:  map[string]model.Sink{"hook": {Type: "webhook", URL: url, SecretEnv: "HOOK_SECRET"}},
+		Routes: []model.Route{{Sinks: []string{"hook"}}},
 	}
 }
 
@@ -73,9 +73,9 @@ func newT(t *testing.T, o Options) *Notifier {
 }
 
 func TestRoute(t *testing.T) {
-	cfg := &schema.Notify{
-		Sinks: map[string]schema.Sink{"all": {}, "prod-high": {}, "payments": {}, "pager": {}},
-		Routes: []schema.Route{
+	cfg := &model.Notify{
+		Sinks: map[string]model.Sink{"all": {}, "prod-high": {}, "payments": {}, "pager": {}},
+		Routes: []model.Route{
 			{Sinks: []string{"all"}},
 			{Sinks: []string{"prod-high"}, Environments: []string{"prod"}, Risks: []string{"high", "critical"}},
 			{Sinks: []string{"payments"}, Services: []string{"payments"}, Events: []string{KindFailed}},
@@ -128,8 +128,8 @@ func TestSlackLoud(t *testing.T) {
 	h := &hook{}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	cfg := &schema.Notify{Sinks: map[string]schema.Sink{"chat": {Type: "slack", URLEnv: "SLACK_URL"}},
-		Routes: []schema.Route{{Sinks: []string{"chat"}, Events: []string{KindExpired}}}}
+	cfg := &model.Notify{Sinks: map[string]model.Sink{"chat": {Type: "slack", URLEnv: "SLACK_URL"}},
+		Routes: []model.Route{{Sinks: []string{"chat"}, Events: []string{KindExpired}}}}
 	n := newT(t, Options{Config: cfg, Getenv: env(map[string]string{"SLACK_URL": srv.URL + "/services/T0/B0/planted"})})
 	ev, ok := FromStep(reconcile.Step{Ticket: "CHG-2026-0002", Env: "prod", Kind: ledger.KindRollbackFailed, Seq: 7, Reason: "restore failed at " + srv.URL + "/services/T0/B0/planted"})
 	require.True(t, ok)
@@ -176,8 +176,8 @@ func TestDriftedRoutes(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, KindDrifted, ev.Kind)
 	assert.Equal(t, "images payments:live holds sha256:bb, not sha256:aa as the ticket set it (changed outside cab)", ev.Reason)
-	cfg := &schema.Notify{Sinks: map[string]schema.Sink{"ops": {Type: "webhook", URL: "https://example.com/hook"}, "other": {Type: "webhook", URL: "https://example.com/other"}},
-		Routes: []schema.Route{{Sinks: []string{"ops"}, Events: []string{KindDrifted}}, {Sinks: []string{"other"}, Events: []string{KindFailed}}}}
+	cfg := &model.Notify{Sinks: map[string]model.Sink{"ops": {Type: "webhook", URL: "https://example.com/hook"}, "other": {Type: "webhook", URL: "https://example.com/other"}},
+		Routes: []model.Route{{Sinks: []string{"ops"}, Events: []string{KindDrifted}}, {Sinks: []string{"other"}, Events: []string{KindFailed}}}}
 	assert.Equal(t, []string{"ops"}, Route(cfg, ev))
 }
 

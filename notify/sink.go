@@ -14,7 +14,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // SignatureHeader carries a webhook body's HMAC-SHA256 as "sha256=<hex>".
@@ -39,7 +39,7 @@ func (e *SinkError) Unwrap() error { return e.Err }
 
 // newSender builds the sender of sink s, reading its secrets with getenv,
 // and returns them so that they are scrubbed from every message.
-func newSender(name string, s schema.Sink, getenv func(string) string, client *http.Client, tlsConf *tls.Config) (sender, []string, error) {
+func newSender(name string, s model.Sink, getenv func(string) string, client *http.Client, tlsConf *tls.Config) (sender, []string, error) {
 	env := func(v string) (string, error) {
 		x := getenv(v)
 		if x == "" {
@@ -48,19 +48,19 @@ func newSender(name string, s schema.Sink, getenv func(string) string, client *h
 		return x, nil
 	}
 	switch s.Type {
-	case schema.SinkWebhook:
+	case model.SinkWebhook:
 		secret, err := env(s.SecretEnv)
 		if err != nil {
 			return nil, nil, err
 		}
 		return &webhook{url: s.URL, secret: []byte(secret), client: client}, []string{secret}, nil
-	case schema.SinkSlack:
+	case model.SinkSlack:
 		u, err := env(s.URLEnv)
 		if err != nil {
 			return nil, nil, err
 		}
 		return &slack{url: u, client: client}, []string{u}, nil
-	case schema.SinkEmail:
+	case model.SinkEmail:
 		m := &mailer{host: s.Host, port: s.Port, from: s.From, to: s.To, tls: tlsConf}
 		var secrets []string
 		if s.UsernameEnv != "" {

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // An SLA breach is told once per pull request and level, across
@@ -22,7 +22,7 @@ func TestNotifySLAOncePerLevel(t *testing.T) {
 	defer srv.Close()
 	state := filepath.Join(t.TempDir(), "state.json")
 	n := newT(t, Options{Config: webhookConfig(srv.URL), StateFile: state})
-	b := Breach{PR: 42, Service: "payments", Risk: "high", Level: schema.SLABreached, Backup: "sre",
+	b := Breach{PR: 42, Service: "payments", Risk: "high", Level: model.SLABreached, Backup: "sre",
 		Approvers: []string{"github:2"}, BackupApprovers: []string{"github:20"}, Reason: "waited 5h0m0s, SLA 4h0m0s",
 		At: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	assert.Equal(t, 1, n.NotifySLA(b))
@@ -31,14 +31,14 @@ func TestNotifySLAOncePerLevel(t *testing.T) {
 
 	n = newT(t, Options{Config: webhookConfig(srv.URL), StateFile: state}) // a restart
 	assert.Equal(t, 0, n.NotifySLA(b), "sent before the restart")
-	b.Level = schema.SLAEscalated
+	b.Level = model.SLAEscalated
 	assert.Equal(t, 1, n.NotifySLA(b), "escalation is a new level")
 	assert.Equal(t, 0, n.NotifySLA(b))
 	require.Zero(t, n.Flush(context.Background()))
 
 	// A pull request first seen already escalated is told both levels.
-	assert.Equal(t, 2, n.NotifySLA(Breach{PR: 43, Level: schema.SLAEscalated, Backup: "sre"}))
-	assert.Equal(t, 0, n.NotifySLA(Breach{PR: 43, Level: schema.SLAWithin}), "within: nothing")
+	assert.Equal(t, 2, n.NotifySLA(Breach{PR: 43, Level: model.SLAEscalated, Backup: "sre"}))
+	assert.Equal(t, 0, n.NotifySLA(Breach{PR: 43, Level: model.SLAWithin}), "within: nothing")
 	require.Zero(t, n.Flush(context.Background()))
 
 	bodies, _ := h.got()

@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // Describe renders what action a does to a target whose observed value is
 // from, in one line: "oci images:v1 sha256:aaa → sha256:bbb". The
 // reconciler records it on applying events and prints it in a dry run;
 // plans print it too. It is the one place that words an action.
-func Describe(a schema.Action, from string) string {
+func Describe(a model.Action, from string) string {
 	switch {
 	case a.Type == "git" && (a.Set != nil || a.KustomizeImage != nil):
 		return fmt.Sprintf("git %s: %s → %s", Subject(a), from, To(a))
@@ -24,7 +24,7 @@ func Describe(a schema.Action, from string) string {
 // Subject names what an action changes within its target:
 // "images:v1" (a tag), "prod:deploy/app.yaml spec.image" (a value in a
 // file), "hooks/deploy" (a webhook path).
-func Subject(a schema.Action) string {
+func Subject(a model.Action) string {
 	switch a.Type {
 	case "oci":
 		return a.Target + ":" + a.Tag
@@ -42,7 +42,7 @@ func Subject(a schema.Action) string {
 
 // To is the value an action sets, in the words Observe reports values:
 // an image digest, a file's value, "(webhook call)".
-func To(a schema.Action) string {
+func To(a model.Action) string {
 	switch a.Type {
 	case "oci":
 		to := a.Image

@@ -14,8 +14,8 @@ import (
 
 	"github.com/cabhq/cab/internal/calendar"
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
-	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -26,7 +26,7 @@ const DefaultTimeout = 20 * time.Second
 type Options struct {
 	// Config is the configuration whose targets are observed: on a pull
 	// request, the base cab.cue.
-	Config *schema.Config
+	Config *model.Config
 	// Drivers observe targets, by type (oci, git, http). A type without a
 	// driver is "unknown".
 	Drivers map[string]target.Driver
@@ -137,7 +137,7 @@ func Inputs(rep *validate.Report) ([]Input, error) {
 		if r.JSON == nil {
 			continue
 		}
-		var t schema.Ticket
+		var t model.Ticket
 		if err := json.Unmarshal(r.JSON, &t); err != nil {
 			return nil, fmt.Errorf("decoding ticket %s: %w", r.File, err)
 		}
@@ -149,7 +149,7 @@ func Inputs(rep *validate.Report) ([]Input, error) {
 // Input is one ticket to plan, with the file it came from.
 type Input struct {
 	File   string
-	Ticket schema.Ticket
+	Ticket model.Ticket
 }
 
 // Make observes the target of every action of every ticket in every
@@ -177,7 +177,7 @@ func Make(ctx context.Context, o Options, in []Input) *Plan {
 	return p
 }
 
-func configFreezes(c *schema.Config) []schema.Freeze {
+func configFreezes(c *model.Config) []model.Freeze {
 	if c == nil {
 		return nil
 	}
@@ -185,10 +185,10 @@ func configFreezes(c *schema.Config) []schema.Freeze {
 }
 
 // env plans one ticket in one environment.
-func (o Options) env(ctx context.Context, t schema.Ticket, env string) (Env, []Problem) {
+func (o Options) env(ctx context.Context, t model.Ticket, env string) (Env, []Problem) {
 	e := Env{Name: env, Actions: []Action{}}
 	var probs []Problem
-	var envCfg schema.Environment
+	var envCfg model.Environment
 	ok := false
 	if o.Config != nil {
 		envCfg, ok = o.Config.Environments[env]
@@ -272,7 +272,7 @@ func (o Options) readSource(ctx context.Context, sr target.SourceReader, c targe
 }
 
 // call is the webhook an http action would call.
-func call(a schema.Action, tg schema.Target) *Call {
+func call(a model.Action, tg model.Target) *Call {
 	m := a.Method
 	if m == "" {
 		m = http.MethodPost
@@ -309,7 +309,7 @@ func brief(err error) string {
 // possible apply: from max(now, window start), every freeze covering the
 // moment (for a ticket that is not an emergency) pushes it to the freeze's
 // end. A window that closed already is the gate's own error.
-func closedByFreeze(t schema.Ticket, env string, cal calendar.Calendar, now time.Time) []Problem {
+func closedByFreeze(t model.Ticket, env string, cal calendar.Calendar, now time.Time) []Problem {
 	if t.Kind == "emergency" {
 		return nil
 	}

@@ -23,12 +23,12 @@ import (
 
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/internal/gittest"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/plan"
 	"github.com/cabhq/cab/reconcile/target"
 	gittarget "github.com/cabhq/cab/reconcile/target/git"
 	httptarget "github.com/cabhq/cab/reconcile/target/http"
 	"github.com/cabhq/cab/reconcile/target/oci"
-	"github.com/cabhq/cab/schema"
 )
 
 var now = time.Date(2026, 12, 1, 22, 30, 0, 0, time.UTC)
@@ -89,27 +89,27 @@ func TestMake(t *testing.T) {
 		"git":  gd,
 		"http": httptarget.New(httptarget.WithRetries(1)),
 	}
-	cfg := &schema.Config{
-		Environments: map[string]schema.Environment{
-			"staging": {Targets: map[string]schema.Target{
+	cfg := &model.Config{
+		Environments: map[string]model.Environment{
+			"staging": {Targets: map[string]model.Target{
 				"images": {Type: "oci", Registry: host},
 				"env":    {Type: "git", URL: gitURL},
 			}},
-			"prod": {Targets: map[string]schema.Target{
+			"prod": {Targets: map[string]model.Target{
 				"images": {Type: "oci", Registry: host},
 				"locked": {Type: "oci", Registry: host},
 				"hook":   {Type: "http", URL: gittest.Silent(t)},
 			}},
 		},
-		Freezes: []schema.Freeze{{Name: "year-end", Start: "2026-12-01T00:00:00", End: "2026-12-10T00:00:00", Timezone: "UTC", Environments: []string{"prod"}}},
+		Freezes: []model.Freeze{{Name: "year-end", Start: "2026-12-01T00:00:00", End: "2026-12-10T00:00:00", Timezone: "UTC", Environments: []string{"prod"}}},
 	}
 	src := host + "/staging/app@" + next
-	tk := schema.Ticket{ID: "CHG-2026-0042", Kind: "normal", Environments: []string{"staging", "prod"},
-		Window: schema.Window{Start: "2026-12-01T22:00:00Z", End: "2026-12-03T00:00:00Z"},
-		Actions: []schema.Action{
+	tk := model.Ticket{ID: "CHG-2026-0042", Kind: "normal", Environments: []string{"staging", "prod"},
+		Window: model.Window{Start: "2026-12-01T22:00:00Z", End: "2026-12-03T00:00:00Z"},
+		Actions: []model.Action{
 			{Type: "oci", Target: "images", Image: src, Repository: "prod/app", Tag: "live"},
 			{Type: "oci", Target: "images", Image: src, Repository: "prod/app", Tag: "new"},
-			{Type: "git", Target: "env", File: "values.json", Set: &schema.SetValue{Path: ".image.tag", Value: "1.4.2"}},
+			{Type: "git", Target: "env", File: "values.json", Set: &model.SetValue{Path: ".image.tag", Value: "1.4.2"}},
 			{Type: "oci", Target: "locked", Image: src, Repository: "locked/app", Tag: "live"},
 			{Type: "http", Target: "hook", Path: "/deploy", Body: json.RawMessage(`{"v":"1.4.2"}`)},
 			// A source image the registry does not have: the apply could not copy it.

@@ -1,6 +1,10 @@
 package policy
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/cabhq/cab/model"
+)
 
 // Mode says in which situation a ticket is judged.
 type Mode string
@@ -48,12 +52,12 @@ type TicketInput struct {
 	// names, its environments and its template, with the top-level
 	// settings; {} outside a change repository. Its approvalSLA, when
 	// cab.cue sets one for this ticket, is already resolved for the
-	// ticket's service and risk (schema.Config.SLAFor): risk holds the one
+	// ticket's service and risk (model.Config.SLAFor): risk holds the one
 	// entry for the ticket's risk, backup and escalateAfter are the ones
 	// that apply, and the backup group is among the approvers. Pruning keeps policy
 	// evaluation independent of the size of cab.cue.
 	Repo     json.RawMessage `json:"repo"`
-	Review   *Review         `json:"review,omitempty"`
+	Review   *model.Review   `json:"review,omitempty"`
 	Calendar TicketCalendar  `json:"calendar"`
 	// ChangedFiles are the repository paths the change set touches.
 	ChangedFiles []string `json:"changedFiles"`
@@ -83,39 +87,4 @@ type TicketCalendar struct {
 	WindowClosed bool `json:"windowClosed"`
 	// WindowOpen is true when now is inside the window.
 	WindowOpen bool `json:"windowOpen"`
-}
-
-// Review is the review evidence policies see as input.review: the change's
-// author, pushers and merger, and the approvals of its final head. It is
-// derived from the forge's evidence in one place (forge.Evidence.Review),
-// which has already dropped approvals of other commits and the merger's.
-type Review struct {
-	Forge  string `json:"forge"`
-	Number int64  `json:"number,omitempty"`
-	URL    string `json:"url,omitempty"`
-	// Author is the stable id of the pull request's author ("github:583231").
-	Author string `json:"author"`
-	// Pushers are the ids of everyone who pushed a commit to the change.
-	Pushers []string `json:"pushers"`
-	// Merger is the id of whoever merged the change ("" before the merge);
-	// segregation of duties: author, approvers and merger are three people.
-	Merger    string     `json:"merger"`
-	Approvals []Approval `json:"approvals"`
-	Labels    []string   `json:"labels"`
-	HeadSHA   string     `json:"headSHA,omitempty"`
-	// MergeCommit is the commit the forge records as the merge ("" before).
-	MergeCommit string `json:"mergeCommit,omitempty"`
-	// OpenedAt is when the change was proposed (the forge's created_at),
-	// RFC 3339 in UTC; "" when the forge did not say. The approval SLA
-	// counts from it.
-	OpenedAt string `json:"openedAt,omitempty"`
-}
-
-// Approval is one approval of the change's final head.
-type Approval struct {
-	ID    string `json:"id"`
-	Login string `json:"login,omitempty"`
-	At    string `json:"at,omitempty"`
-	// Commit is the head the approval was given on.
-	Commit string `json:"commit,omitempty"`
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // The bounds of a pass grow with the work in flight, each ticket and
@@ -19,9 +19,9 @@ func TestBoundsFollowTheWorkInFlight(t *testing.T) {
 	b := newBound(context.Background(), time.Hour)
 	defer b.stop()
 	b.freezes = 2
-	a := &ticket{id: "CHG-2026-0001", t: schema.Ticket{Environments: []string{"staging", "prod"},
-		DependsOn: []string{"CHG-2026-0009"}, Actions: make([]schema.Action, 3)}}
-	c := &ticket{id: "CHG-2026-0002", t: schema.Ticket{Environments: []string{"staging", "prod"}, Actions: make([]schema.Action, 1)}}
+	a := &ticket{id: "CHG-2026-0001", t: model.Ticket{Environments: []string{"staging", "prod"},
+		DependsOn: []string{"CHG-2026-0009"}, Actions: make([]model.Action, 3)}}
+	c := &ticket{id: "CHG-2026-0002", t: model.Ticket{Environments: []string{"staging", "prod"}, Actions: make([]model.Action, 1)}}
 	stranded := &ticket{id: "CHG-2026-0003"} // not judged yet: no environments known
 	done := func(id, env string) bool { return id == c.id && env == "staging" }
 

@@ -21,10 +21,10 @@ import (
 	"github.com/cabhq/cab/internal/sandbox"
 	"github.com/cabhq/cab/internal/testsize"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile"
 	"github.com/cabhq/cab/reconcile/target"
 	"github.com/cabhq/cab/reconcile/target/oci"
-	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
 )
@@ -65,7 +65,7 @@ func crashChild(dir string) int {
 		Dir: dir, Ledger: l, Instance: "crashy", Now: func() time.Time { return now },
 		MaxClaims: 1, // one change a round: a boundary between every step
 		Drivers:   map[string]target.Driver{"oci": oci.New(oci.WithRetry(2, time.Millisecond))},
-		Checks: func(_ context.Context, phase reconcile.Phase, checks []schema.Check, _ string) error {
+		Checks: func(_ context.Context, phase reconcile.Phase, checks []model.Check, _ string) error {
 			if phase == reconcile.Post && strings.Contains(checks[0].URL, "fail") {
 				return errors.New("health: 503")
 			}

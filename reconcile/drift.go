@@ -11,8 +11,8 @@ import (
 	"github.com/cabhq/cab/drift"
 	"github.com/cabhq/cab/internal/calendar"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
-	"github.com/cabhq/cab/schema"
 )
 
 // DriftReport is what one drift check found, and the events it recorded.
@@ -72,7 +72,7 @@ func (r *Reconciler) Drift(ctx context.Context, timeout time.Duration) (*DriftRe
 	if err := r.loader.verify(ctx, log, tickets); err != nil {
 		return rep, err
 	}
-	content := map[string]schema.Ticket{}
+	content := map[string]model.Ticket{}
 	for _, tk := range tickets {
 		switch {
 		case tk.problem != "":
@@ -139,7 +139,7 @@ func (r *Reconciler) reportDrift(rep *DriftReport, recorded []ledger.Event) {
 // needs no new kind or transition; a crash between the write and the
 // record leaves the key holding its value, which the next check records
 // as a plain drift-cleared.
-func (r *Reconciler) heal(ctx context.Context, cfg *schema.Config, log *ledger.Log, rep *DriftReport) error {
+func (r *Reconciler) heal(ctx context.Context, cfg *model.Config, log *ledger.Log, rep *DriftReport) error {
 	cal, err := calendar.New(cfg.Freezes)
 	if err != nil {
 		return err

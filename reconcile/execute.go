@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/plan"
 	"github.com/cabhq/cab/reconcile/target"
-	"github.com/cabhq/cab/schema"
 )
 
 // job is one ticket-environment being worked on in a round: its decision
@@ -407,7 +407,7 @@ func (r *Reconciler) boundary(name string) {
 }
 
 // change is action i of j as a driver sees it.
-func (p *pass) change(j *job, i int, a schema.Action) (target.Change, target.Driver) {
+func (p *pass) change(j *job, i int, a model.Action) (target.Change, target.Driver) {
 	tg := p.cfg.Environments[j.env].Targets[a.Target]
 	return target.Change{Ticket: j.tk.id, Env: j.env, Seq: j.applySeq, Index: i, Action: a,
 		Target: tg, TargetName: a.Target, Commit: j.tk.commit}, p.r.o.Drivers[a.Type]

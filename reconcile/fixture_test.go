@@ -27,6 +27,7 @@ import (
 
 	"github.com/cabhq/cab/internal/sandbox"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile"
 	"github.com/cabhq/cab/reconcile/target"
 	"github.com/cabhq/cab/reconcile/target/oci"
@@ -137,7 +138,7 @@ type fixture struct {
 	work   string
 	reg    *registryServer
 	signer *sign.Signer
-	key    schema.Key
+	key    model.Key
 	// keyFile is the signer's private key (trusted to sign and reconcile).
 	keyFile string
 	// extraConfig is appended to cab.cue.
@@ -156,20 +157,20 @@ func sh(t testing.TB, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func newKey(t testing.TB) (*sign.Signer, schema.Key) {
+func newKey(t testing.TB) (*sign.Signer, model.Key) {
 	s, k, _ := newKeyFile(t)
 	return s, k
 }
 
 // newKeyFile is newKey and the path of its private key.
-func newKeyFile(t testing.TB) (*sign.Signer, schema.Key, string) {
+func newKeyFile(t testing.TB) (*sign.Signer, model.Key, string) {
 	priv, pub, err := sign.Keygen(sign.AlgECDSAP256)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "cab.key")
 	require.NoError(t, os.WriteFile(path, priv, 0o600))
 	s, err := sign.LoadSigner(context.Background(), path, nil)
 	require.NoError(t, err)
-	return s, schema.Key{Name: "ci", PublicKey: string(pub)}, path
+	return s, model.Key{Name: "ci", PublicKey: string(pub)}, path
 }
 
 func indent(s string) string {
@@ -207,7 +208,7 @@ func newFixture(t testing.TB, extraConfig string, policies map[string]string) *f
 	return f
 }
 
-func (f *fixture) config(k schema.Key) string {
+func (f *fixture) config(k model.Key) string {
 	return fmt.Sprintf(`apiVersion: "cab.dev/v1"
 repository: "example.com/acme/changes"
 promotion: ["staging", "prod"]

@@ -17,7 +17,9 @@ import (
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
 )
@@ -30,7 +32,7 @@ type ticket struct {
 	commit string
 	// order is when it was signed: tickets are applied in merge order.
 	order time.Time
-	t     schema.Ticket
+	t     model.Ticket
 	// problem, when set, is why the ticket must not be applied at all
 	// (a bad signature, a blown evaluation budget): it is quarantined.
 	problem string
@@ -157,7 +159,9 @@ type loader struct {
 	// verdicts caches each ticket's verdict by its signed event, path and
 	// merge commit: none of them can change without a new event.
 	verdicts map[string]*ticket
-	schema   *schema.Schema
+	// rules compiles each distinct cab.cue once (main's, and the base of
+	// each merge).
+	rules *load.Loader
 }
 
 func (l *loader) key(tk *ticket) string { return tk.id + "\x00" + tk.path + "\x00" + tk.commit }
@@ -166,7 +170,7 @@ func (l *loader) key(tk *ticket) string { return tk.id + "\x00" + tk.path + "\x0
 func (l *loader) verify(ctx context.Context, log *ledger.Log, tickets []*ticket) error {
 	type group struct {
 		job     validate.Job
-		keys    []schema.Key
+		keys    []model.Key
 		repo    string
 		files   []validate.File
 		tickets []*ticket
@@ -199,14 +203,15 @@ func (l *loader) verify(ctx context.Context, log *ledger.Log, tickets []*ticket)
 		if g == nil {
 			g = &group{job: job}
 			if job.Config != nil {
-				if l.schema == nil {
-					if l.schema, err = schema.Compile(nil); err != nil {
-						return err
-					}
-				}
-				if cfg, _ := l.schema.ParseConfig(job.Config.Name, job.Config.Source); cfg != nil {
+				cfg, err := l.rules.Config(load.Rules{Config: job.Config}, tk.commit+"^")
+				switch {
+				case err == nil:
 					g.keys, g.repo = cfg.Config.Keys, cfg.Config.Repository
+				case !load.Tolerable(err):
+					return err
 				}
+				// A base cab.cue that is invalid trusts no key: every
+				// ticket it judged fails as unverified, which says so.
 			}
 			groups[k] = g
 			order = append(order, k)
@@ -270,7 +275,7 @@ func (l *loader) read(tk *ticket) ([]byte, error) {
 
 // judge returns why the evaluated ticket must not be applied ("" when it
 // may), and fills in its content.
-func (l *loader) judge(log *ledger.Log, tk *ticket, r validate.Result, keys []schema.Key, repository string) string {
+func (l *loader) judge(log *ledger.Log, tk *ticket, r validate.Result, keys []model.Key, repository string) string {
 	if r.JSON == nil {
 		for _, d := range r.Diags {
 			if d.Code == "budget" {

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
-	"github.com/cabhq/cab/schema"
 )
 
 // Each result is recorded as one event kind with the data older
@@ -94,9 +94,9 @@ func TestPhasesAreOneChain(t *testing.T) {
 // for another cause is recorded.
 func TestWaitIsRecognisedByItsCause(t *testing.T) {
 	const id, svc = "CHG-2026-0001", "payments"
-	cfg := &schema.Config{
-		Environments: map[string]schema.Environment{"prod": {Prometheus: "http://prom"}},
-		Services:     map[string]schema.Service{svc: {BurnRate: &schema.BurnRate{Query: "slo:burn_rate", Threshold: 4}}},
+	cfg := &model.Config{
+		Environments: map[string]model.Environment{"prod": {Prometheus: "http://prom"}},
+		Services:     map[string]model.Service{svc: {BurnRate: &model.BurnRate{Query: "slo:burn_rate", Threshold: 4}}},
 	}
 	// hold is the error-budget hold of one pass whose query answers v or err.
 	hold := func(t *testing.T, v float64, err error) blocked {
@@ -174,9 +174,9 @@ func TestCauseKeys(t *testing.T) {
 	}
 	for _, v := range []float64{4.5, 9.25} {
 		p := &pass{r: &Reconciler{o: Options{Now: time.Now, Query: func(context.Context, string, string) (float64, error) { return v, nil }}},
-			cfg:  &schema.Config{Services: map[string]schema.Service{"payments": {BurnRate: &schema.BurnRate{Query: "q", Threshold: 4, Server: "http://prom"}}}},
+			cfg:  &model.Config{Services: map[string]model.Service{"payments": {BurnRate: &model.BurnRate{Query: "q", Threshold: 4, Server: "http://prom"}}}},
 			burn: map[string]budget{}}
-		b := p.errorBudget(context.Background(), "payments", schema.Environment{})
+		b := p.errorBudget(context.Background(), "payments", model.Environment{})
 		require.NotNil(t, b)
 		assert.Equal(t, cause("budget:payments"), b.cause, "the reading is in the words only")
 		assert.Contains(t, b.reason, fmt.Sprintf("= %g", v))

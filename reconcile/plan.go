@@ -9,7 +9,7 @@ import (
 
 	"github.com/cabhq/cab/internal/calendar"
 	"github.com/cabhq/cab/ledger"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // decision is what one ticket needs in one environment now.
@@ -25,7 +25,7 @@ type decision struct {
 // pass is one round of a reconcile pass.
 type pass struct {
 	r   *Reconciler
-	cfg *schema.Config
+	cfg *model.Config
 	cal calendar.Calendar
 	log *ledger.Log
 	now time.Time
@@ -217,7 +217,7 @@ type budget struct {
 // when nothing does): a burn rate above the threshold, or one that cannot
 // be read — a query that cannot be answered holds changes too. The burn
 // rate is in the words, not in the cause: a new value is no new wait.
-func (p *pass) errorBudget(ctx context.Context, service string, env schema.Environment) *blocked {
+func (p *pass) errorBudget(ctx context.Context, service string, env model.Environment) *blocked {
 	return p.budget(ctx, service, env, true).hold
 }
 
@@ -232,7 +232,7 @@ func (p *pass) burnRate(ctx context.Context, service, env string, cached bool) *
 
 // budget reads service's burn rate on its server in env, from the
 // round's cache when cached (and then keeps it there).
-func (p *pass) budget(ctx context.Context, service string, env schema.Environment, cached bool) budget {
+func (p *pass) budget(ctx context.Context, service string, env model.Environment, cached bool) budget {
 	svc, ok := p.cfg.Services[service]
 	if !ok || svc.BurnRate == nil {
 		return budget{}
@@ -314,6 +314,6 @@ func (p *pass) applyingEvent(id, env string) *ledger.Event {
 }
 
 // resources names what each action of t changes in env, so that two
-// changes to one resource never run at once (schema.Action.Resource is the
+// changes to one resource never run at once (model.Action.Resource is the
 // one definition, shared with the gate's conflict check).
-func resources(t schema.Ticket, env string) []string { return t.Resources(env) }
+func resources(t model.Ticket, env string) []string { return t.Resources(env) }

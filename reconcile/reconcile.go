@@ -21,8 +21,9 @@ import (
 	"github.com/cabhq/cab/internal/gitpush"
 	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
 )
@@ -39,7 +40,7 @@ const (
 // CheckFunc runs a ticket's pre- or postchecks in an environment whose
 // default Prometheus server is prometheus. It returns an error that says
 // which checks failed and why; postchecks retry within their own budget.
-type CheckFunc func(ctx context.Context, phase Phase, checks []schema.Check, prometheus string) error
+type CheckFunc func(ctx context.Context, phase Phase, checks []model.Check, prometheus string) error
 
 // QueryFunc runs a Prometheus instant query and returns its value.
 type QueryFunc func(ctx context.Context, server, query string) (float64, error)
@@ -79,7 +80,7 @@ type Options struct {
 	// DryRun plans without recording or changing anything.
 	DryRun bool
 	// Heal lets Drift restore drifted keys in the environments whose
-	// cab.cue policy allows it (schema.Environment.HealRefusal).
+	// cab.cue policy allows it (model.Environment.HealRefusal).
 	Heal bool
 	// Workers bounds the applies, checks and restores run at once (default
 	// GOMAXPROCS, at least 4).
@@ -120,7 +121,7 @@ type Reconciler struct {
 	repo   *git.Repository
 	loader *loader
 	// keys are the reconcile keys of the verifier set on the ledger.
-	keys []schema.Key
+	keys []model.Key
 	// saved is the checkpoint last written.
 	saved plumbing.Hash
 }
@@ -172,7 +173,7 @@ func New(o Options) (*Reconciler, error) {
 		return nil, err
 	}
 	o.Ledger.Guard(cp)
-	return &Reconciler{o: o, repo: repo, saved: cp, loader: &loader{repo: repo, limits: o.Limits, now: o.Now, verdicts: map[string]*ticket{}}}, nil
+	return &Reconciler{o: o, repo: repo, saved: cp, loader: &loader{repo: repo, limits: o.Limits, now: o.Now, verdicts: map[string]*ticket{}, rules: load.New()}}, nil
 }
 
 // Run is New followed by one Pass.
@@ -240,7 +241,7 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 
 // rounds runs the rounds of a pass until one makes no progress, and
 // returns the ledger it last read.
-func (r *Reconciler) rounds(b *bound, cfg *schema.Config, cal calendar.Calendar, sum *Summary) (*ledger.Log, error) {
+func (r *Reconciler) rounds(b *bound, cfg *model.Config, cal calendar.Calendar, sum *Summary) (*ledger.Log, error) {
 	ctx := b.ctx
 	var log *ledger.Log
 	for {
@@ -291,19 +292,19 @@ func (r *Reconciler) fetchMain(ctx context.Context) error {
 // cab.cue trusts for the reconcile role, and refuses to act with a key
 // that is not one of them: its own events would read as forged and be
 // applied again and again.
-func (r *Reconciler) trustOutcomes(cfg *schema.Config) error {
-	keys := schema.KeysFor(cfg.Keys, schema.RoleReconcile)
-	v, err := sign.NewVerifier(keys, schema.RoleReconcile)
+func (r *Reconciler) trustOutcomes(cfg *model.Config) error {
+	keys := model.KeysFor(cfg.Keys, model.RoleReconcile)
+	v, err := sign.NewVerifier(keys, model.RoleReconcile)
 	if err != nil {
 		return fmt.Errorf("%s: %w", validate.ConfigFile, err)
 	}
 	if s := r.o.Ledger.Signer; s != nil && !r.o.DryRun && !v.Trusts(s.KeyID()) {
 		return fmt.Errorf("%w: the reconciler key %s is not among the keys %s trusts with role %q: add its public key there with roles: [%q]",
-			ErrUntrustedKey, s.KeyID(), validate.ConfigFile, schema.RoleReconcile, schema.RoleReconcile)
+			ErrUntrustedKey, s.KeyID(), validate.ConfigFile, model.RoleReconcile, model.RoleReconcile)
 	}
-	if !slices.EqualFunc(keys, r.keys, func(a, b schema.Key) bool { return a.PublicKey == b.PublicKey }) || r.keys == nil {
+	if !slices.EqualFunc(keys, r.keys, func(a, b model.Key) bool { return a.PublicKey == b.PublicKey }) || r.keys == nil {
 		r.o.Ledger.SetVerifier(v)
-		r.keys = append([]schema.Key{}, keys...)
+		r.keys = append([]model.Key{}, keys...)
 	}
 	return nil
 }
@@ -348,18 +349,15 @@ func (r *Reconciler) problems(sum *Summary, log *ledger.Log) {
 
 // config reads cab.cue at the main line's head: where each environment's
 // targets are, and the freezes and error budgets in force now.
-func (r *Reconciler) config() (*schema.Config, error) {
-	if r.loader.schema == nil {
-		var err error
-		if r.loader.schema, err = schema.Compile(nil); err != nil {
-			return nil, err
-		}
-	}
-	cfg, err := validate.ConfigAt(r.loader.schema, r.repo, r.o.Rev)
-	if errors.Is(err, validate.ErrNoConfig) {
+func (r *Reconciler) config() (*model.Config, error) {
+	cfg, err := r.loader.rules.ConfigAt(r.repo, r.o.Rev)
+	switch {
+	case errors.Is(err, load.ErrNoConfig):
 		return nil, fmt.Errorf("%w (the reconciler needs the environments' targets)", err)
+	case err != nil:
+		return nil, err
 	}
-	return cfg, err
+	return &cfg.Config, nil
 }
 
 // count fills in sum.States from the ledger.

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile"
-	"github.com/cabhq/cab/schema"
 )
 
 func TestPromotesStagingThenProd(t *testing.T) {
@@ -51,7 +51,7 @@ func TestFailedPostcheckRollsBack(t *testing.T) {
 		extra: `postchecks: [{type: "http", url: "https://payments.staging.example/health"}]`})
 
 	o := f.options(f.clone())
-	o.Checks = func(_ context.Context, phase reconcile.Phase, checks []schema.Check, _ string) error {
+	o.Checks = func(_ context.Context, phase reconcile.Phase, checks []model.Check, _ string) error {
 		if phase == reconcile.Post {
 			return errors.New("health: status 503, want 200")
 		}
@@ -141,7 +141,7 @@ func TestDependencies(t *testing.T) {
 		spec{id: "CHG-2026-0005", image: img, dependsOn: []string{"CHG-2026-0099"}, envs: []string{"staging"}},
 	)
 	o := f.options(f.clone())
-	o.Checks = func(_ context.Context, phase reconcile.Phase, checks []schema.Check, _ string) error {
+	o.Checks = func(_ context.Context, phase reconcile.Phase, checks []model.Check, _ string) error {
 		if phase == reconcile.Post && checks[0].URL == "https://fails.example/" {
 			return errors.New("down")
 		}
@@ -241,7 +241,7 @@ func TestOneChangePerResourceAtATime(t *testing.T) {
 			extra: `postchecks: [{type: "http", url: "https://fails.example/"}]`},
 	)
 	o := f.options(f.clone())
-	o.Checks = func(_ context.Context, phase reconcile.Phase, checks []schema.Check, _ string) error {
+	o.Checks = func(_ context.Context, phase reconcile.Phase, checks []model.Check, _ string) error {
 		if phase == reconcile.Post {
 			return errors.New("down")
 		}
@@ -297,7 +297,7 @@ func TestBurnRateRecorded(t *testing.T) {
 				queries++
 				return v, nil
 			}
-			o.Checks = func(_ context.Context, phase reconcile.Phase, _ []schema.Check, _ string) error {
+			o.Checks = func(_ context.Context, phase reconcile.Phase, _ []model.Check, _ string) error {
 				if phase == reconcile.Post && tc.postFail {
 					return errors.New("down")
 				}

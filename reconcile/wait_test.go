@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile"
 	httptarget "github.com/cabhq/cab/reconcile/target/http"
-	"github.com/cabhq/cab/schema"
 )
 
 // flappingServer is a webhook target that never answers the same way
@@ -288,7 +288,7 @@ func TestPassStopsAtItsDurationBound(t *testing.T) {
 
 	o := f.options(dir)
 	o.Lease = 200 * time.Millisecond
-	o.Checks = func(ctx context.Context, _ reconcile.Phase, _ []schema.Check, _ string) error {
+	o.Checks = func(ctx context.Context, _ reconcile.Phase, _ []model.Check, _ string) error {
 		<-ctx.Done() // a probe that hangs
 		return ctx.Err()
 	}
@@ -315,7 +315,7 @@ func TestPassStopsAtItsDurationBound(t *testing.T) {
 	assert.NotEmpty(t, sum.LedgerHead)
 	assert.Equal(t, []string{"signed"}, f.events()["CHG-2026-0001"], "nothing claimed")
 
-	o.Checks = func(context.Context, reconcile.Phase, []schema.Check, string) error { return nil }
+	o.Checks = func(context.Context, reconcile.Phase, []model.Check, string) error { return nil }
 	o.Lease = reconcile.DefaultLease // an apply on a busy machine may take longer than 400ms
 	sum, err = reconcile.Run(context.Background(), o)
 	require.NoError(t, err)

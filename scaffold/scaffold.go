@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
 )
@@ -157,14 +159,14 @@ type Ticket struct {
 	Start time.Time
 	// Actions, Prechecks and Postchecks are written as given; without
 	// actions the ticket gets an empty list and a commented example.
-	Actions    []schema.Action
-	Prechecks  []schema.Check
-	Postchecks []schema.Check
+	Actions    []model.Action
+	Prechecks  []model.Check
+	Postchecks []model.Check
 }
 
-var identPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
+var identPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`) })
 
-var idPattern = regexp.MustCompile(`^CHG-(\d{4})-(\d{4,6})\.cue$`)
+var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^CHG-(\d{4})-(\d{4,6})\.cue$`) })
 
 // NextID returns the next free ticket id of the year of now in the change
 // repository at root: one more than the highest sequence any file uses.
@@ -178,7 +180,7 @@ func NextID(root string, now time.Time) (string, error) {
 			}
 			return err
 		}
-		m := idPattern.FindStringSubmatch(d.Name())
+		m := idPattern().FindStringSubmatch(d.Name())
 		if m == nil || m[1] != strconv.Itoa(year) {
 			return nil
 		}
@@ -195,7 +197,7 @@ func NextID(root string, now time.Time) (string, error) {
 
 // NewTicket writes a new ticket for t into the change repository at root
 // and returns its path. cfg is the repository's configuration.
-func NewTicket(root string, cfg schema.Config, t Ticket) (string, error) {
+func NewTicket(root string, cfg model.Config, t Ticket) (string, error) {
 	if _, ok := cfg.Services[t.Service]; !ok && len(cfg.Services) > 0 {
 		return "", fmt.Errorf("service %q is not declared in cab.cue (declared: %s)", t.Service, strings.Join(slices.Sorted(maps.Keys(cfg.Services)), ", "))
 	}
@@ -247,7 +249,7 @@ func NewTicket(root string, cfg schema.Config, t Ticket) (string, error) {
 		field{"owner", owner},
 		field{"service", t.Service},
 		field{"environments", envs},
-		field{"window", schema.Window{Start: start.Format(time.RFC3339), End: start.Add(2 * time.Hour).Format(time.RFC3339)}},
+		field{"window", model.Window{Start: start.Format(time.RFC3339), End: start.Add(2 * time.Hour).Format(time.RFC3339)}},
 	)
 	// What the caller gives wins over the template's defaults.
 	for k, given := range map[string]bool{"actions": len(t.Actions) > 0, "prechecks": len(t.Prechecks) > 0, "postchecks": len(t.Postchecks) > 0} {
@@ -315,7 +317,7 @@ actions: []
 }
 
 func label(name string) string {
-	if identPattern.MatchString(name) {
+	if identPattern().MatchString(name) {
 		return name
 	}
 	q, _ := json.Marshal(name)

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/schema"
+
+	"github.com/cabhq/cab/model"
 )
 
 var now = time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
@@ -120,9 +122,9 @@ func TestNewTicketWithActionsAndChecks(t *testing.T) {
 	start := time.Date(2030, 6, 1, 10, 0, 0, 0, time.UTC)
 	path, err := NewTicket(dir, cfg.Config, Ticket{
 		Service: "platform", Title: "Promote app", Now: now, Start: start, Environments: []string{"staging"},
-		Actions:    []schema.Action{{Type: "oci", Target: "images", Image: img, Tag: "app"}},
-		Prechecks:  []schema.Check{{Type: "http", URL: "https://app.example.com/healthz"}},
-		Postchecks: []schema.Check{{Type: "http", URL: "https://app.example.com/ready"}},
+		Actions:    []model.Action{{Type: "oci", Target: "images", Image: img, Tag: "app"}},
+		Prechecks:  []model.Check{{Type: "http", URL: "https://app.example.com/healthz"}},
+		Postchecks: []model.Check{{Type: "http", URL: "https://app.example.com/ready"}},
 	})
 	require.NoError(t, err)
 	b, err := os.ReadFile(path)

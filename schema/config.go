@@ -8,6 +8,7 @@ import (
 	"cuelang.org/go/cue/parser"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 )
 
 // MaxConfigBytes is the largest cab.cue cab reads.
@@ -16,7 +17,7 @@ const MaxConfigBytes = 1 << 20
 // ParsedConfig is a cab.cue that passed #Config.
 type ParsedConfig struct {
 	File   string
-	Config Config
+	Config model.Config
 	// JSON is the canonical JSON export, the form policies see as input.repo.
 	JSON []byte
 	v    cue.Value

@@ -9,6 +9,8 @@ import (
 	"cuelang.org/go/cue/literal"
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
+
+	"github.com/cabhq/cab/model"
 )
 
 // DecodeMerged reads a ticket that was validated when it was merged,
@@ -16,8 +18,8 @@ import (
 // converted to the Go view directly, about twenty times faster than
 // ParseTicket. Use it only for tickets the gate already accepted (for
 // summaries of history); new tickets go through ParseTicket.
-func DecodeMerged(file string, src []byte) (Ticket, error) {
-	var t Ticket
+func DecodeMerged(file string, src []byte) (model.Ticket, error) {
+	var t model.Ticket
 	if d, ok := checkBytes(file, src); !ok {
 		return t, fmt.Errorf("%s: %s", d.Pos(), d.Message)
 	}

@@ -1,6 +1,8 @@
 // Package schema embeds cab's CUE schema (the #Ticket of a change and the
 // #Config of a change repository's cab.cue) and turns ticket files into
-// validated, concrete data.
+// validated, concrete data. The Go types it decodes into live in package
+// model, which links no CUE, so code that only reads tickets and
+// configuration does not pay for the evaluator.
 //
 // Tickets are data, not code. ParseTicket first proves that a ticket file
 // is plain CUE data (no package clause, imports, references,

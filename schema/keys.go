@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 )
 
 // keyRefs checks what #Key cannot say in CUE: a key is a public key or a
@@ -33,8 +34,8 @@ func (p *ParsedConfig) keyRefs() diag.List {
 			continue
 		}
 		kl := k.Keyless
-		if slices.ContainsFunc(k.Roles, func(r string) bool { return r != RoleSign }) {
-			add(at+".roles", fmt.Sprintf("keyless identity %q may only have role %q", k.Name, RoleSign),
+		if slices.ContainsFunc(k.Roles, func(r string) bool { return r != model.RoleSign }) {
+			add(at+".roles", fmt.Sprintf("keyless identity %q may only have role %q", k.Name, model.RoleSign),
 				"the reconciler signs its outcome events with a key: declare one with publicKey")
 		}
 		switch {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cabhq/cab/model"
 )
 
 const notifyConfig = `apiVersion: "cab.dev/v1"
@@ -45,7 +47,7 @@ func TestParseConfigNotify(t *testing.T) {
 
 	sla, ok := c.Config.SLAFor("payments", "high")
 	require.True(t, ok)
-	assert.Equal(t, SLA{Wait: time.Hour, Escalate: 2 * time.Hour, Backup: "sre"}, sla, "a service overrides the risk table")
+	assert.Equal(t, model.SLA{Wait: time.Hour, Escalate: 2 * time.Hour, Backup: "sre"}, sla, "a service overrides the risk table")
 	sla, ok = c.Config.SLAFor("search", "low")
 	require.True(t, ok)
 	assert.Equal(t, 72*time.Hour, sla.Wait)

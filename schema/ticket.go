@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"cuelang.org/go/cue"
@@ -18,6 +19,7 @@ import (
 	"cuelang.org/go/cue/token"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 )
 
 // MaxTicketBytes is the largest ticket file cab reads. Tickets are about a
@@ -36,7 +38,7 @@ type Parsed struct {
 	// JSON is the canonical JSON export (sorted keys, no insignificant
 	// space): the only form of the ticket policies and signatures see.
 	JSON   []byte
-	Ticket Ticket
+	Ticket model.Ticket
 	index  *index
 }
 
@@ -339,17 +341,21 @@ func describe(errs []errors.Error, file, got string) (msg, pattern string, line,
 }
 
 var (
-	outOfBound   = regexp.MustCompile(`^invalid value (.*) \(out of bound (=~|!~)(.*)\)$`)
-	notSatisfied = regexp.MustCompile(`^invalid value (.*) \(does not satisfy ([\w.]+)\(?([^)]*)\)?\)$`)
-	mismatched   = regexp.MustCompile(`^conflicting values (.*) and (.*) \(mismatched types (\w+) and (\w+)\)$`)
+	outOfBound   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^invalid value (.*) \(out of bound (=~|!~)(.*)\)$`) })
+	notSatisfied = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^invalid value (.*) \(does not satisfy ([\w.]+)\(?([^)]*)\)?\)$`)
+	})
+	mismatched = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^conflicting values (.*) and (.*) \(mismatched types (\w+) and (\w+)\)$`)
+	})
 )
 
 // plain rewrites one CUE error message in plain words.
 func plain(m, got string) (msg, pattern string) {
-	if g := outOfBound.FindStringSubmatch(m); g != nil {
+	if g := outOfBound().FindStringSubmatch(m); g != nil {
 		return g[1] + " does not have the required format", g[2] + g[3]
 	}
-	if g := notSatisfied.FindStringSubmatch(m); g != nil {
+	if g := notSatisfied().FindStringSubmatch(m); g != nil {
 		switch g[2] {
 		case "time.Time":
 			return g[1] + " is not an RFC 3339 time with an offset", ""
@@ -365,7 +371,7 @@ func plain(m, got string) (msg, pattern string) {
 			return "at most " + g[3] + " items are allowed", ""
 		}
 	}
-	if g := mismatched.FindStringSubmatch(m); g != nil && got == "" {
+	if g := mismatched().FindStringSubmatch(m); g != nil && got == "" {
 		// Without an index of the user's file, the user's side is the
 		// one that reads as a literal.
 		switch {
@@ -375,7 +381,7 @@ func plain(m, got string) (msg, pattern string) {
 			got = g[3]
 		}
 	}
-	if g := mismatched.FindStringSubmatch(m); g != nil && got != "" {
+	if g := mismatched().FindStringSubmatch(m); g != nil && got != "" {
 		switch got {
 		case g[3]:
 			return fmt.Sprintf("must be %s, not %s", article(g[4]), article(got)), ""

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // noRetry keeps failing registry calls from backing off for seconds.
@@ -91,7 +91,7 @@ func TestAttach(t *testing.T) {
 		"dev.cosignproject.cosign/signature": "",
 	}, descs[0].Annotations)
 	assert.Equal(t, string(envA), string(blobs[0]), "layer bytes differ from the envelope")
-	st, err := Verify(blobs[0], []schema.Key{key}, expectA())
+	st, err := Verify(blobs[0], []model.Key{key}, expectA())
 	require.NoError(t, err)
 	assert.Equal(t, "CHG-2026-0042", st.Predicate.ID)
 
@@ -140,7 +140,7 @@ func TestAttachWithoutReferrersAPI(t *testing.T) {
 	require.NoError(t, err)
 	descs, blobs, _ := attLayers(t, subject)
 	require.Len(t, descs, 1, "got %d layers, want 1", len(descs))
-	_, err = Verify(blobs[0], []schema.Key{key}, expectA())
+	_, err = Verify(blobs[0], []model.Key{key}, expectA())
 	require.NoError(t, err)
 
 	// No referrers fallback tag (sha256-<hex>) was written.
@@ -204,7 +204,7 @@ func TestAttachImages(t *testing.T) {
 	_, layers, _ := attLayers(t, img)
 	require.Len(t, layers, 1)
 	hex := strings.TrimPrefix(img.DigestStr(), "sha256:")
-	st, err := Verify(layers[0], []schema.Key{pub}, Expect{
+	st, err := Verify(layers[0], []model.Key{pub}, Expect{
 		TicketPath: img.Context().Name(), TicketDigest: hex, ID: "CHG-2026-0042", Environments: []string{"prod"},
 	})
 	require.NoError(t, err)

@@ -15,7 +15,7 @@
 // form. A keyless signer signs tickets only, never outcome events.
 //
 // Keys in cab.cue carry roles: [Verify] only accepts keys trusted to sign
-// tickets (schema.RoleSign, the default); a [Verifier] for the reconcile
+// tickets (model.RoleSign, the default); a [Verifier] for the reconcile
 // role checks the reconciler's outcome events on the ledger. Predicates are
 // read without verification only through [PredicateOf] (package
 // statement), which checks the payload and predicate types.

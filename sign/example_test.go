@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"github.com/cabhq/cab/schema"
+
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/sign"
 )
 
@@ -31,7 +33,7 @@ func Example() {
 	envelope, _ := signer.Sign(context.Background(), st)
 
 	// Reconciler: verify against the merged bytes before acting.
-	trusted := []schema.Key{{Name: "ci", PublicKey: string(pub)}}
+	trusted := []model.Key{{Name: "ci", PublicKey: string(pub)}}
 	got, err := sign.Verify(envelope, trusted, sign.Expect{
 		TicketPath:   "changes/CHG-2026-0042.cue",
 		TicketDigest: sign.Digest(ticketJSON),

@@ -17,7 +17,7 @@ import (
 	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/sign/statement"
 )
 
@@ -105,7 +105,7 @@ func IsBundle(signed []byte) bool { return statement.IsBundle(signed) }
 // entry timestamp verifies, the certificate was valid at the integrated
 // time, and the certificate's issuer equals the identity's and its subject
 // equals (or, anchored, matches) the identity's.
-func verifyBundle(signed []byte, trusted []schema.Key, payloadType string) ([]byte, error) {
+func verifyBundle(signed []byte, trusted []model.Key, payloadType string) ([]byte, error) {
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(signed); err != nil {
 		return nil, fmt.Errorf("%w: sigstore bundle: %v", ErrMalformed, err)
@@ -137,7 +137,7 @@ func verifyBundle(signed []byte, trusted []schema.Key, payloadType string) ([]by
 	return nil, fmt.Errorf("%w: no trusted keyless identity verifies the bundle (%s)", ErrUntrusted, strings.Join(reasons, "; "))
 }
 
-func verifyIdentity(b *bundle.Bundle, id *schema.Keyless) error {
+func verifyIdentity(b *bundle.Bundle, id *model.Keyless) error {
 	tr, err := root.NewTrustedRootFromJSON(id.TrustedRoot)
 	if err != nil {
 		return fmt.Errorf("trusted root: %w", err)

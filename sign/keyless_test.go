@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/sign/sigstoretest"
 )
 
@@ -32,12 +32,12 @@ func keylessSign(t *testing.T, ss *sigstoretest.Sigstore, st Statement) []byte {
 	return env
 }
 
-func identity(ss *sigstoretest.Sigstore, t *testing.T, mod func(*schema.Keyless)) []schema.Key {
-	k := &schema.Keyless{Issuer: sigstoretest.GitHubIssuer, Subject: sigstoretest.Subject, TrustedRoot: ss.TrustedRoot(t)}
+func identity(ss *sigstoretest.Sigstore, t *testing.T, mod func(*model.Keyless)) []model.Key {
+	k := &model.Keyless{Issuer: sigstoretest.GitHubIssuer, Subject: sigstoretest.Subject, TrustedRoot: ss.TrustedRoot(t)}
 	if mod != nil {
 		mod(k)
 	}
-	return []schema.Key{{Name: "ci", Keyless: k, Roles: []string{schema.RoleSign}}}
+	return []model.Key{{Name: "ci", Keyless: k, Roles: []string{model.RoleSign}}}
 }
 
 // editBundle decodes a bundle, lets edit change it and encodes it again.
@@ -60,9 +60,9 @@ func TestKeylessRoundTrip(t *testing.T) {
 	b := keylessSign(t, ss, statementA())
 	require.True(t, IsBundle(b), "a keyless signature is a sigstore bundle: %.80s", b)
 
-	for name, mod := range map[string]func(*schema.Keyless){
+	for name, mod := range map[string]func(*model.Keyless){
 		"exact subject": nil,
-		"subject regexp": func(k *schema.Keyless) {
+		"subject regexp": func(k *model.Keyless) {
 			k.Subject, k.SubjectRegexp = "", `https://github\.com/acme/app/\.github/workflows/sign\.yml@refs/heads/(main|release)`
 		},
 	} {
@@ -101,20 +101,20 @@ func TestKeylessRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		bundle []byte
-		keys   []schema.Key
+		keys   []model.Key
 		reason string // in the error
 	}{
-		{"wrong subject", good, identity(ss, t, func(k *schema.Keyless) {
+		{"wrong subject", good, identity(ss, t, func(k *model.Keyless) {
 			k.Subject = "https://github.com/acme/app/.github/workflows/other.yml@refs/heads/main"
 		}), "expected SAN value"},
-		{"wrong issuer", good, identity(ss, t, func(k *schema.Keyless) { k.Issuer = "https://gitlab.com" }), "expected issuer value"},
-		{"subject regexp matching a prefix only", good, identity(ss, t, func(k *schema.Keyless) {
+		{"wrong issuer", good, identity(ss, t, func(k *model.Keyless) { k.Issuer = "https://gitlab.com" }), "expected issuer value"},
+		{"subject regexp matching a prefix only", good, identity(ss, t, func(k *model.Keyless) {
 			k.Subject, k.SubjectRegexp = "", `https://github\.com/acme/app/`
 		}), "expected SAN value to match regex"},
-		{"subject regexp matching a suffix only", good, identity(ss, t, func(k *schema.Keyless) {
+		{"subject regexp matching a suffix only", good, identity(ss, t, func(k *model.Keyless) {
 			k.Subject, k.SubjectRegexp = "", `sign\.yml@refs/heads/main`
 		}), "expected SAN value to match regex"},
-		{"certificate from another CA", good, identity(ss, t, func(k *schema.Keyless) { k.TrustedRoot = ss.TrustedRootWithCA(t, other) }), "certificate"},
+		{"certificate from another CA", good, identity(ss, t, func(k *model.Keyless) { k.TrustedRoot = ss.TrustedRootWithCA(t, other) }), "certificate"},
 		{"another Sigstore altogether", good, identity(other, t, nil), "log entries"},
 		{"no Rekor entry", editBundle(t, good, func(m map[string]any) {
 			delete(m["verificationMaterial"].(map[string]any), "tlogEntries")
@@ -134,7 +134,7 @@ func TestKeylessRejects(t *testing.T) {
 			require.NoError(t, json.Unmarshal(otherPayload, &o))
 			m["dsseEnvelope"].(map[string]any)["payload"] = o["dsseEnvelope"].(map[string]any)["payload"]
 		}), identity(ss, t, nil), "payload hash"},
-		{"no SCT while the root names a CT log", good, identity(ss, t, func(k *schema.Keyless) { k.TrustedRoot = ss.TrustedRootWithCTLog(t) }), "SCT"},
+		{"no SCT while the root names a CT log", good, identity(ss, t, func(k *model.Keyless) { k.TrustedRoot = ss.TrustedRootWithCTLog(t) }), "SCT"},
 		{"envelope signature altered", editBundle(t, good, func(m map[string]any) {
 			sig := m["dsseEnvelope"].(map[string]any)["signatures"].([]any)[0].(map[string]any)
 			b, err := base64.StdEncoding.DecodeString(sig["sig"].(string))
@@ -143,10 +143,10 @@ func TestKeylessRejects(t *testing.T) {
 			sig["sig"] = base64.StdEncoding.EncodeToString(b)
 		}), identity(ss, t, nil), "signature does not match"},
 		{"certificate expired at the integrated time", expiredBundle, identity(expired, t, nil), "outside certificate validity"},
-		{"no keyless identity trusted", good, []schema.Key{{Name: "ci", PublicKey: "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n"}}, "trusts no keyless identity"},
-		{"keyless identity trusted for reconcile only", good, func() []schema.Key {
+		{"no keyless identity trusted", good, []model.Key{{Name: "ci", PublicKey: "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n"}}, "trusts no keyless identity"},
+		{"keyless identity trusted for reconcile only", good, func() []model.Key {
 			k := identity(ss, t, nil)
-			k[0].Roles = []string{schema.RoleReconcile}
+			k[0].Roles = []string{model.RoleReconcile}
 			return k
 		}(), "trusts no keyless identity"},
 	} {
@@ -171,7 +171,7 @@ func TestKeylessAndKeysTogether(t *testing.T) {
 	_, err = Verify(keylessSign(t, ss, statementA()), keys, expectA())
 	require.NoError(t, err, "a bundle verifies beside keys")
 
-	v, err := NewVerifier(keys, schema.RoleSign)
+	v, err := NewVerifier(keys, model.RoleSign)
 	require.NoError(t, err, "a keyless identity does not break the outcome verifier")
 	assert.Equal(t, 1, v.Len(), "only keys verify outcome events")
 
@@ -240,7 +240,7 @@ func TestIdentityToken(t *testing.T) {
 		require.NoError(t, err)
 		b, err := s.Sign(context.Background(), statementA())
 		require.NoError(t, err)
-		_, err = Verify(b, identity(gl, t, func(k *schema.Keyless) {
+		_, err = Verify(b, identity(gl, t, func(k *model.Keyless) {
 			k.Issuer, k.Subject = sigstoretest.GitLabIssuer, sigstoretest.GitLabSubject
 		}), expectA())
 		require.NoError(t, err)

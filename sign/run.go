@@ -17,7 +17,7 @@ import (
 	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/ledger"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -254,7 +254,7 @@ func (o Options) event(ctx context.Context, c *candidate) (ledger.Event, error) 
 		ev.Kind, ev.Data = ledger.KindUnsigned, data
 		return ev, nil
 	}
-	var t schema.Ticket
+	var t model.Ticket
 	if err := json.Unmarshal(c.json, &t); err != nil {
 		return ev, fmt.Errorf("reading %s: %w", c.path, err)
 	}
@@ -315,7 +315,7 @@ func AttachImages(ctx context.Context, signer *Signer, outcomes []Outcome, opts 
 }
 
 // images lists the source images a ticket's oci actions promote.
-func images(t schema.Ticket) []string {
+func images(t model.Ticket) []string {
 	var out []string
 	for _, a := range t.Actions {
 		if a.Type == "oci" && !slices.Contains(out, a.Image) {

@@ -19,6 +19,7 @@ import (
 	"github.com/cabhq/cab/internal/sandbox"
 	"github.com/cabhq/cab/internal/testsize"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/validate"
@@ -177,7 +178,7 @@ func TestRunSignsOnceAndRecordsBypasses(t *testing.T) {
 		}, kinds, "iteration %d: exactly one event per ticket", it)
 		if it == 0 {
 			for _, ev := range log.Ticket("CHG-2026-0001") {
-				_, err := Verify(ev.Envelope, []schema.Key{pub}, Expect{
+				_, err := Verify(ev.Envelope, []model.Key{pub}, Expect{
 					TicketPath: "changes/payments/CHG-2026-0001.cue", TicketDigest: digestOf(t, check, "changes/payments/CHG-2026-0001.cue"),
 					ID: "CHG-2026-0001", Environments: []string{"staging"}, Repository: "example.com/acme/changes",
 				})

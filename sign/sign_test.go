@@ -12,8 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cabhq/cab/policy"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 const (
@@ -28,13 +27,13 @@ var (
 
 // writeKey generates a key pair for alg, writes the private key into a
 // temporary directory and returns its path and the trusted public key.
-func writeKey(t *testing.T, alg string, opts ...KeygenOption) (string, schema.Key) {
+func writeKey(t *testing.T, alg string, opts ...KeygenOption) (string, model.Key) {
 	t.Helper()
 	priv, pub, err := Keygen(alg, opts...)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "cab.key")
 	require.NoError(t, os.WriteFile(path, priv, 0o600))
-	return path, schema.Key{Name: alg, PublicKey: string(pub)}
+	return path, model.Key{Name: alg, PublicKey: string(pub)}
 }
 
 func statementA() Statement {
@@ -43,7 +42,7 @@ func statementA() Statement {
 		MergeCommit:  "0123456789abcdef0123456789abcdef01234567",
 		PR:           42,
 		Author:       "github:1001",
-		Approvals:    []policy.Approval{{ID: "github:2002", Login: "bob"}},
+		Approvals:    []model.Approval{{ID: "github:2002", Login: "bob"}},
 		PolicyDigest: "sha256:" + Digest([]byte("rules")),
 		Environments: []string{"staging"},
 		Repository:   "github.com/acme/changes",
@@ -98,7 +97,7 @@ func TestRoundTrip(t *testing.T) {
 				assert.Equal(t, key.PublicKey, string(pub))
 
 				_, otherKey := writeKey(t, AlgEd25519)
-				st, err := Verify(env, []schema.Key{otherKey, key}, expectA())
+				st, err := Verify(env, []model.Key{otherKey, key}, expectA())
 				require.NoError(t, err)
 				assert.Equal(t, statementA(), *st)
 			}
@@ -140,19 +139,19 @@ func TestVerifyRefuses(t *testing.T) {
 	tests := []struct {
 		name     string
 		envelope []byte
-		trusted  []schema.Key // nil: the signing key
+		trusted  []model.Key // nil: the signing key
 		want     func(e *Expect)
 		err      error
 		field    string
 	}{
 		{
 			name:    "wrong key",
-			trusted: []schema.Key{otherKey, otherEd},
+			trusted: []model.Key{otherKey, otherEd},
 			err:     ErrUntrusted,
 		},
 		{
 			name:    "no trusted keys",
-			trusted: []schema.Key{},
+			trusted: []model.Key{},
 			err:     ErrUntrusted,
 		},
 		{
@@ -242,7 +241,7 @@ func TestVerifyRefuses(t *testing.T) {
 			}
 			trusted := tt.trusted
 			if trusted == nil {
-				trusted = []schema.Key{key}
+				trusted = []model.Key{key}
 			}
 			want := expectA()
 			if tt.want != nil {
@@ -294,7 +293,7 @@ func TestLoadSignerEncrypted(t *testing.T) {
 					require.NoError(t, err)
 					env, err := s.Sign(context.Background(), statementA())
 					require.NoError(t, err)
-					_, err = Verify(env, []schema.Key{key}, expectA())
+					_, err = Verify(env, []model.Key{key}, expectA())
 					assert.NoError(t, err)
 				})
 			}

@@ -14,7 +14,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // Expect is what a verified statement must say. The caller computes
@@ -34,14 +34,14 @@ type Expect struct {
 // decoded from the verified payload bytes. A Sigstore bundle (a keyless
 // signature, see [IsBundle]) is verified against the keyless identities of
 // trusted instead of its keys; everything after that is the same.
-func Verify(envelope []byte, trusted []schema.Key, want Expect) (*Statement, error) {
+func Verify(envelope []byte, trusted []model.Key, want Expect) (*Statement, error) {
 	ticket := want.TicketPath
 	if ticket == "" || want.TicketDigest == "" || want.ID == "" {
 		return nil, errors.New("verifying: ticket path, digest and id are required")
 	}
 	// Only keys trusted to sign tickets count: a reconciler's key signs
 	// outcomes, never a change.
-	trusted = schema.KeysFor(trusted, schema.RoleSign)
+	trusted = model.KeysFor(trusted, model.RoleSign)
 	var payload []byte
 	if IsBundle(envelope) {
 		// Signed keylessly: the bundle carries the envelope with the
@@ -72,7 +72,7 @@ func Verify(envelope []byte, trusted []schema.Key, want Expect) (*Statement, err
 
 // verifyEnvelope checks a plain DSSE envelope against the public keys of
 // trusted and returns the payload bytes its signature covers.
-func verifyEnvelope(ticket string, envelope []byte, trusted []schema.Key) ([]byte, error) {
+func verifyEnvelope(ticket string, envelope []byte, trusted []model.Key) ([]byte, error) {
 	var env ssldsse.Envelope
 	if err := json.Unmarshal(envelope, &env); err != nil {
 		return nil, fmt.Errorf("%s: %w: envelope: %v", ticket, ErrMalformed, err)
@@ -85,7 +85,7 @@ func verifyEnvelope(ticket string, envelope []byte, trusted []schema.Key) ([]byt
 	if len(env.Signatures) != 1 {
 		return nil, fmt.Errorf("%s: %w: envelope has %d signatures, want 1", ticket, ErrMalformed, len(env.Signatures))
 	}
-	trusted = slices.DeleteFunc(slices.Clone(trusted), func(k schema.Key) bool { return k.PublicKey == "" })
+	trusted = slices.DeleteFunc(slices.Clone(trusted), func(k model.Key) bool { return k.PublicKey == "" })
 	if len(trusted) == 0 {
 		return nil, fmt.Errorf("%s: %w: no trusted keys configured", ticket, ErrUntrusted)
 	}
@@ -108,7 +108,7 @@ func verifyEnvelope(ticket string, envelope []byte, trusted []schema.Key) ([]byt
 	return nil, fmt.Errorf("%s: %w (keyid %q; tried %s)", ticket, ErrUntrusted, env.Signatures[0].KeyID, strings.Join(names, ", "))
 }
 
-func loadVerifier(k schema.Key) (signature.Verifier, error) {
+func loadVerifier(k model.Key) (signature.Verifier, error) {
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(k.PublicKey))
 	if err != nil {
 		return nil, fmt.Errorf("trusted key %q: %w", k.Name, err)
@@ -161,7 +161,7 @@ func check(st *Statement, want Expect) error {
 
 // Verifier checks DSSE envelopes of any payload type against the keys
 // cab.cue trusts for one role; the ledger uses it (role
-// schema.RoleReconcile) to check the reconciler's outcome events. Make
+// model.RoleReconcile) to check the reconciler's outcome events. Make
 // it with [NewVerifier]; it is safe for concurrent use.
 type Verifier struct {
 	role  string
@@ -176,9 +176,9 @@ type verifierKey struct {
 
 // NewVerifier returns a verifier trusting the keys of trusted that have
 // role. It fails on a key that does not parse.
-func NewVerifier(trusted []schema.Key, role string) (*Verifier, error) {
+func NewVerifier(trusted []model.Key, role string) (*Verifier, error) {
 	out := &Verifier{role: role}
-	for _, k := range schema.KeysFor(trusted, role) {
+	for _, k := range model.KeysFor(trusted, role) {
 		if k.PublicKey == "" {
 			continue // a keyless identity signs tickets only (see Verify)
 		}

@@ -8,19 +8,20 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 )
 
 // Layout of a change repository.
 const (
-	ConfigFile = "cab.cue"
-	PolicyDir  = "policy"
+	ConfigFile = load.ConfigFile
+	PolicyDir  = load.PolicyDir
 	ChangesDir = "changes"
 )
 
@@ -51,7 +52,7 @@ type Report struct {
 	Repository string `json:"repository,omitempty"`
 	// Review is the review evidence the policies saw (pull-request mode):
 	// what a signature about the change records.
-	Review *policy.Review `json:"review,omitempty"`
+	Review *model.Review `json:"review,omitempty"`
 }
 
 // Errors counts the diagnostics that fail the check.
@@ -122,7 +123,7 @@ func resolve(paths []string) ([]*target, error) {
 			return nil, fmt.Errorf("checking %s: %w", p, err)
 		}
 		if fi.IsDir() {
-			root := findRoot(abs)
+			root := load.FindRoot(abs)
 			if root == "" {
 				return nil, fmt.Errorf("%s: %w (no %s here or above); run `cab init` to make one, or name ticket files", p, ErrNotRepo, ConfigFile)
 			}
@@ -141,7 +142,7 @@ func resolve(paths []string) ([]*target, error) {
 			t.refused = append(t.refused, refused...)
 			continue
 		}
-		t := get(findRoot(filepath.Dir(abs)))
+		t := get(load.FindRoot(filepath.Dir(abs)))
 		t.tickets = append(t.tickets, filepath.Clean(p))
 	}
 	out := make([]*target, 0, len(order))
@@ -181,7 +182,7 @@ func walkTickets(root, dir string) ([]string, diag.List, error) {
 		}
 		switch {
 		case d.Type()&fs.ModeSymlink != 0:
-			refuse(symlinkMessage(p), "replace the symlink with the file itself")
+			refuse(load.SymlinkMessage(p), "replace the symlink with the file itself")
 		case d.IsDir():
 		case !d.Type().IsRegular():
 			refuse("not a regular file", "only ticket files belong under changes/")
@@ -213,35 +214,11 @@ type repo struct {
 
 func loadRepo(root string) (*repo, diag.List, error) {
 	r := &repo{ids: map[string][]string{}}
-	display := namer(root)
-	var refused diag.List
-	cfgName := display(filepath.Join(root, ConfigFile))
-	b, d, err := readFile(cfgName, schema.MaxConfigBytes)
+	rules, err := load.ReadDir(root, namer(root))
 	if err != nil {
 		return nil, nil, err
 	}
-	if d != nil {
-		refused = append(refused, *d)
-	} else {
-		r.config = &File{Name: cfgName, Source: b}
-	}
-	names, err := filepath.Glob(filepath.Join(root, PolicyDir, "*.cue"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("listing policies: %w", err)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		n = display(n)
-		b, d, err := readFile(n, policy.MaxPolicyBytes)
-		if err != nil {
-			return nil, nil, err
-		}
-		if d != nil {
-			refused = append(refused, *d)
-			continue
-		}
-		r.policies = append(r.policies, File{Name: n, Source: b})
-	}
+	r.config, r.policies = rules.Config, rules.Policies
 	all, _, err := walkTickets(root, filepath.Join(root, ChangesDir))
 	if err != nil {
 		return nil, nil, err
@@ -250,7 +227,7 @@ func loadRepo(root string) (*repo, diag.List, error) {
 		id := strings.TrimSuffix(filepath.Base(f), ".cue")
 		r.ids[id] = append(r.ids[id], f)
 	}
-	return r, refused, nil
+	return r, rules.Refused, nil
 }
 
 func checkTarget(ctx context.Context, t *target, opts Options, rep *Report) error {
@@ -275,7 +252,7 @@ func checkTarget(ctx context.Context, t *target, opts Options, rep *Report) erro
 	}
 	var files []File
 	for _, name := range t.tickets {
-		b, d, err := readFile(name, schema.MaxTicketBytes)
+		b, d, err := load.ReadFile(name, schema.MaxTicketBytes)
 		if err != nil {
 			return err
 		}
@@ -375,7 +352,7 @@ func absolute(name string) string {
 func asGiven(dir, abs, file string) string {
 	rel, err := filepath.Rel(abs, file)
 	if err != nil {
-		return namer(findRoot(dir))(file)
+		return namer(load.FindRoot(dir))(file)
 	}
 	return filepath.Join(dir, rel)
 }

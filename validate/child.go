@@ -10,6 +10,7 @@ import (
 
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/internal/sandbox"
+	"github.com/cabhq/cab/schema/load"
 )
 
 // ChildRole is the sandbox role of a child process that evaluates tickets.
@@ -163,11 +164,15 @@ func evaluate(req request, emit func(event)) error {
 func work(req request, prep *prepared, w int, next <-chan int, emit func(event)) error {
 	current := -1
 	trace := func(step string) { emit(event{Kind: "step", Worker: w, Index: current, Step: step}) }
+	// The worker's own schema, in a context of its own: CUE contexts are
+	// not safe for concurrent use, and only grow, so a recycle drops it.
+	l := load.New()
 	// Set up before the first ticket, so that configuration and policy
 	// problems are reported even when there is no ticket to check.
 	setup := func() (*Evaluator, error) {
 		current = -1
-		ev, err := newEvaluator(req.Job, prep, trace)
+		l.Recycle()
+		ev, err := newEvaluator(req.Job, prep, l, trace)
 		if err != nil {
 			return nil, err
 		}

@@ -14,8 +14,10 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 )
 
 // Open is a merged ticket whose window has not closed, as conflict
@@ -24,7 +26,7 @@ type Open struct {
 	ID    string    `json:"id"`
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
-	// Targets are resources (schema.Action.Resource,
+	// Targets are resources (model.Action.Resource,
 	// "<environment>/<target>/<object>"): the same registry repository and
 	// tag, file of an environment repository, or webhook path in the same
 	// environment.
@@ -37,9 +39,9 @@ type Open struct {
 	PostReviewOf string `json:"postReviewOf,omitempty"`
 }
 
-// targets lists the resources a ticket changes (schema.Action.Resource),
+// targets lists the resources a ticket changes (model.Action.Resource),
 // in every environment, sorted.
-func targets(t schema.Ticket) []string {
+func targets(t model.Ticket) []string {
 	var out []string
 	for _, env := range t.Environments {
 		out = append(out, t.Resources(env)...)
@@ -52,7 +54,7 @@ func targets(t schema.Ticket) []string {
 // t's on a shared resource. A ticket that depends on t is ordered after it
 // by the reconciler and is left out (t depending on the other is for the
 // policy to weigh: it sees dependsOn).
-func conflicts(t schema.Ticket, open []Open) []policy.Conflict {
+func conflicts(t model.Ticket, open []Open) []policy.Conflict {
 	start, err1 := time.Parse(time.RFC3339, t.Window.Start)
 	end, err2 := time.Parse(time.RFC3339, t.Window.End)
 	if err1 != nil || err2 != nil {
@@ -235,11 +237,11 @@ func saveSummaries(repo *git.Repository, cache map[string]*Open) {
 // memory and saves the summaries once, with Close. The zero value (or nil)
 // is a session of one check. Not safe for concurrent use.
 type Session struct {
-	repo    *git.Repository
-	batch   bool
-	cache   map[string]*Open
-	configs map[string]*schema.Config
-	dirty   bool
+	repo   *git.Repository
+	batch  bool
+	cache  map[string]*Open
+	loader *load.Loader // base cab.cue, compiled once per blob
+	dirty  bool
 	// targets is the index of targets last used; targetsDirty says it
 	// is not saved yet (batch).
 	targets      *targetIndex
@@ -277,19 +279,23 @@ func (s *Session) summaries(repo *git.Repository) map[string]*Open {
 	return s.cache
 }
 
-// config decodes a cab.cue once per content.
-func (s *Session) config(job Job) *schema.Config {
+// config decodes the base's cab.cue, once per blob (the session's
+// Loader caches it): nil when there is none or it is invalid. An invalid
+// one is tolerated here because the evaluation reports every one of its
+// diagnostics (prepare), and governanceRule then refuses rule changes.
+func (s *Session) config(job Job) (*model.Config, error) {
 	if job.Config == nil {
-		return nil
+		return nil, nil
 	}
-	key := string(job.Config.Source)
-	if c, ok := s.configs[key]; ok {
-		return c
+	if s.loader == nil {
+		s.loader = load.New()
 	}
-	c := parseConfig(job)
-	if s.configs == nil {
-		s.configs = map[string]*schema.Config{}
+	cfg, err := s.loader.Config(load.Rules{Config: job.Config}, "the base")
+	if load.Tolerable(err) {
+		return nil, nil // reported by the evaluation, diagnostic by diagnostic
 	}
-	s.configs[key] = c
-	return c
+	if err != nil {
+		return nil, err
+	}
+	return &cfg.Config, nil
 }

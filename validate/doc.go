@@ -18,7 +18,7 @@
 //     sees a ticket fails the pull request that adds it, by name. The
 //     head's cab.cue and policies are never evaluated outside the sandbox.
 //   - Conflicts are looked up, not scanned for: the merged side comes from
-//     an index of targets (keyed by schema.Action.Resource) derived from
+//     an index of targets (keyed by model.Action.Resource) derived from
 //     git under .git/cab/, so finding them across every service costs what
 //     may conflict, not the size of the repository.
 //   - Committed secrets (private keys, common token formats) are refused
@@ -26,7 +26,7 @@
 //     blobs (size-limited, binary skipped), and in the files a local check
 //     is given.
 //   - What the reconciler would fail at apply time (a prometheus check
-//     without a server, a hold longer than schema.DefaultCheckBudget, an
+//     without a server, a hold longer than model.DefaultCheckBudget, an
 //     image without a registry, an undeclared target) fails the check.
 //   - Every problem is a diagnostic with file:line:col, message and hint;
 //     errors are kept for failures of cab itself.

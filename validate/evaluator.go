@@ -10,29 +10,26 @@ import (
 	"strings"
 	"time"
 
-	"cuelang.org/go/cue/cuecontext"
-
 	"github.com/cabhq/cab/internal/calendar"
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 )
 
 // File is a file's repository-relative (or user-given) name and content.
-type File struct {
-	Name   string `json:"name"`
-	Source []byte `json:"source"`
-}
+type File = load.File
 
 // Job is everything one evaluation needs besides the tickets: it is what a
 // sandboxed child receives.
 type Job struct {
 	// Config is cab.cue, or nil outside a change repository.
-	Config   *File          `json:"config,omitempty"`
-	Policies []File         `json:"policies"`
-	Mode     policy.Mode    `json:"mode"`
-	Now      time.Time      `json:"now"`
-	Review   *policy.Review `json:"review,omitempty"`
+	Config   *File         `json:"config,omitempty"`
+	Policies []File        `json:"policies"`
+	Mode     policy.Mode   `json:"mode"`
+	Now      time.Time     `json:"now"`
+	Review   *model.Review `json:"review,omitempty"`
 	// ChangedFiles are passed to policies as input.changedFiles.
 	ChangedFiles []string `json:"changedFiles,omitempty"`
 	// Skip names policies left out (they blew their budget before).
@@ -88,7 +85,7 @@ type Evaluator struct {
 // tickets against what compiled. trace, if not nil, becomes e.Trace and
 // also sees the setup steps ("config", then each policy).
 func NewEvaluator(job Job, trace func(step string)) (*Evaluator, error) {
-	return newEvaluator(job, prepare(job, trace), trace)
+	return newEvaluator(job, prepare(job, trace), load.New(), trace)
 }
 
 // prepared is the configuration of a job, validated once and shared, read
@@ -108,12 +105,11 @@ func prepare(job Job, trace func(step string)) *prepared {
 	if trace != nil {
 		trace(stepConfig)
 	}
-	s, err := schema.Compile(cuecontext.New())
+	cfg, ds, err := load.New().Parse(*job.Config)
 	if err != nil {
 		p.setup = diag.List{{File: job.Config.Name, Severity: diag.Error, Code: "internal", Message: err.Error()}}
 		return p
 	}
-	cfg, ds := s.ParseConfig(job.Config.Name, job.Config.Source)
 	p.setup = ds
 	if cfg == nil {
 		return p
@@ -134,8 +130,10 @@ func prepare(job Job, trace func(step string)) *prepared {
 	return p
 }
 
-func newEvaluator(job Job, prep *prepared, trace func(step string)) (*Evaluator, error) {
-	s, err := schema.Compile(cuecontext.New())
+// newEvaluator sets up an evaluator with l's schema. An evaluator runs on
+// one goroutine and owns l's cue.Context: each worker holds its own Loader.
+func newEvaluator(job Job, prep *prepared, l *load.Loader, trace func(step string)) (*Evaluator, error) {
+	s, err := l.Schema()
 	if err != nil {
 		return nil, err
 	}
@@ -246,14 +244,14 @@ func (e *Evaluator) Check(f File) Result {
 
 // repoFor returns the configuration as a policy sees it for ticket t:
 // pruned to the entries t concerns (see policy.TicketInput.Repo).
-func (e *Evaluator) repoFor(t schema.Ticket) ([]byte, error) {
+func (e *Evaluator) repoFor(t model.Ticket) ([]byte, error) {
 	if e.config == nil {
 		return []byte("{}"), nil
 	}
 	cfg := e.config.Config
-	out := schema.Config{
+	out := model.Config{
 		APIVersion: cfg.APIVersion, Repository: cfg.Repository, LedgerBranch: cfg.LedgerBranch,
-		Promotion: cfg.Promotion, Environments: map[string]schema.Environment{},
+		Promotion: cfg.Promotion, Environments: map[string]model.Environment{},
 	}
 	for _, env := range t.Environments {
 		if v, ok := cfg.Environments[env]; ok {
@@ -261,27 +259,27 @@ func (e *Evaluator) repoFor(t schema.Ticket) ([]byte, error) {
 		}
 	}
 	if svc, ok := cfg.Services[t.Service]; ok {
-		out.Services = map[string]schema.Service{t.Service: svc}
+		out.Services = map[string]model.Service{t.Service: svc}
 		for _, g := range []string{svc.Approvers, svc.Oncall} {
 			if grp, ok := cfg.Approvers[g]; ok && g != "" {
 				if out.Approvers == nil {
-					out.Approvers = map[string]schema.ApproverGroup{}
+					out.Approvers = map[string]model.ApproverGroup{}
 				}
 				out.Approvers[g] = grp
 			}
 		}
 	}
 	if tmpl, ok := cfg.Templates[t.Template]; ok && t.Template != "" {
-		out.Templates = map[string]schema.Template{t.Template: tmpl}
+		out.Templates = map[string]model.Template{t.Template: tmpl}
 	}
 	if sla, ok := cfg.SLAFor(t.Service, t.Risk); ok {
-		out.ApprovalSLA = &schema.ApprovalSLA{
+		out.ApprovalSLA = &model.ApprovalSLA{
 			Risk:   map[string]string{t.Risk: sla.Wait.String()},
 			Backup: sla.Backup, EscalateAfter: sla.Escalate.String(),
 		}
 		if grp, ok := cfg.Approvers[sla.Backup]; ok && sla.Backup != "" {
 			if out.Approvers == nil {
-				out.Approvers = map[string]schema.ApproverGroup{}
+				out.Approvers = map[string]model.ApproverGroup{}
 			}
 			out.Approvers[sla.Backup] = grp
 		}
@@ -303,7 +301,7 @@ func internal(file string, err error) diag.Diagnostic {
 	return diag.Diagnostic{File: file, Severity: diag.Error, Code: "internal", Message: err.Error()}
 }
 
-func (e *Evaluator) ticketCalendar(t schema.Ticket) policy.TicketCalendar {
+func (e *Evaluator) ticketCalendar(t model.Ticket) policy.TicketCalendar {
 	tc := policy.TicketCalendar{Overlapping: []policy.Freeze{}}
 	start, err1 := time.Parse(time.RFC3339, t.Window.Start)
 	end, err2 := time.Parse(time.RFC3339, t.Window.End)
@@ -354,7 +352,7 @@ func (e *Evaluator) checkRefs(p *schema.Parsed) diag.List {
 				"use one of: "+strings.Join(slices.Sorted(maps.Keys(cfg.Environments)), ", "))
 		}
 	}
-	checkActions := func(prefix string, actions []schema.Action) {
+	checkActions := func(prefix string, actions []model.Action) {
 		for i, a := range actions {
 			for _, env := range p.Ticket.Environments {
 				envCfg, ok := cfg.Environments[env]
@@ -394,9 +392,9 @@ func (e *Evaluator) checkApplicable(p *schema.Parsed) diag.List {
 	t := p.Ticket
 	for _, phase := range []struct {
 		name   string
-		checks []schema.Check
+		checks []model.Check
 		budget time.Duration
-	}{{"prechecks", t.Prechecks, 0}, {"postchecks", t.Postchecks, schema.DefaultCheckBudget}} {
+	}{{"prechecks", t.Prechecks, 0}, {"postchecks", t.Postchecks, model.DefaultCheckBudget}} {
 		for i, c := range phase.checks {
 			at := fmt.Sprintf("%s.%d", phase.name, i)
 			if hold, err := time.ParseDuration(c.For); err == nil && hold > phase.budget {
@@ -419,7 +417,7 @@ func (e *Evaluator) checkApplicable(p *schema.Parsed) diag.List {
 			}
 		}
 	}
-	checkImages := func(prefix string, actions []schema.Action) {
+	checkImages := func(prefix string, actions []model.Action) {
 		for i, a := range actions {
 			if a.Type != "oci" || a.Image == "" {
 				continue

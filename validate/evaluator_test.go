@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 )
 
@@ -74,18 +75,18 @@ func ticket(fields map[string]string) string {
 }
 
 // opened returns r as proposed ago before the test's time.
-func opened(r *policy.Review, ago time.Duration) *policy.Review {
+func opened(r *model.Review, ago time.Duration) *model.Review {
 	r.OpenedAt = before.Add(-ago).Format(time.RFC3339)
 	return r
 }
 
-func review(author string, pushers []string, approvers ...string) *policy.Review {
-	r := &policy.Review{Forge: "github", Author: author, Pushers: pushers, Approvals: []policy.Approval{}, Labels: []string{}}
+func review(author string, pushers []string, approvers ...string) *model.Review {
+	r := &model.Review{Forge: "github", Author: author, Pushers: pushers, Approvals: []model.Approval{}, Labels: []string{}}
 	if r.Pushers == nil {
 		r.Pushers = []string{}
 	}
 	for _, a := range approvers {
-		r.Approvals = append(r.Approvals, policy.Approval{ID: a})
+		r.Approvals = append(r.Approvals, model.Approval{ID: a})
 	}
 	return r
 }
@@ -97,7 +98,7 @@ func TestDefaultPolicies(t *testing.T) {
 		name   string
 		fields map[string]string
 		mode   policy.Mode
-		review *policy.Review
+		review *model.Review
 		now    time.Time
 		// want lists fragments of the expected error messages; warn of
 		// the expected warnings. Each diagnostic must be matched.
@@ -112,7 +113,7 @@ func TestDefaultPolicies(t *testing.T) {
 			want: []string{"has 1"}, warn: []string{"approvals by the author or a pusher do not count: github:1"}},
 		{name: "pusher never counts", mode: policy.PullRequest, review: review("github:7", []string{"github:2"}, "github:1", "github:2"),
 			want: []string{"has 1"}, warn: []string{"do not count: github:2"}},
-		{name: "merger never counts", mode: policy.PullRequest, review: func() *policy.Review {
+		{name: "merger never counts", mode: policy.PullRequest, review: func() *model.Review {
 			r := review("github:7", nil, "github:1", "github:2")
 			r.Merger = "github:2"
 			return r

@@ -6,7 +6,7 @@ import (
 
 	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/internal/diag"
-	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/model"
 )
 
 // reviewOf is the review the policies see for the change judged at head:
@@ -14,8 +14,8 @@ import (
 // Evidence of another commit counts as none, with an error that says so;
 // no evidence at all is a warning (approvals count as missing). The
 // evidence's reasons for not counting approvals are reported as warnings.
-func reviewOf(ev *forge.Evidence, head string) (*policy.Review, diag.List, error) {
-	none := &policy.Review{Forge: "none", Pushers: []string{}, Approvals: []policy.Approval{}, Labels: []string{}}
+func reviewOf(ev *forge.Evidence, head string) (*model.Review, diag.List, error) {
+	none := &model.Review{Forge: "none", Pushers: []string{}, Approvals: []model.Approval{}, Labels: []string{}}
 	if ev == nil {
 		return none, diag.List{{File: ConfigFile, Severity: diag.Warning, Code: "review",
 			Message: "no review evidence: approvals count as missing",

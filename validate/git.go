@@ -60,24 +60,6 @@ func blobRead(name string, src []byte, err error) ([]byte, *diag.Diagnostic, err
 	return src, nil, nil
 }
 
-// treeDir lists the regular .cue files directly in dir of tree, by name.
-func treeCUEFiles(tree *object.Tree, dir string) ([]string, error) {
-	sub, err := tree.Tree(dir)
-	if errors.Is(err, object.ErrDirectoryNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s/: %w", dir, err)
-	}
-	var out []string
-	for _, e := range sub.Entries {
-		if e.Mode.IsFile() && strings.HasSuffix(e.Name, ".cue") {
-			out = append(out, path.Join(dir, e.Name))
-		}
-	}
-	return out, nil
-}
-
 // ticketIndex maps every ticket id of a tree (from the file names under
 // changes/<service>/) to its paths. It reads tree objects only, never a
 // blob: one per service directory.

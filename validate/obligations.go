@@ -13,7 +13,7 @@ import (
 
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/ledger"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/sign/statement"
 )
 
@@ -128,7 +128,7 @@ func overdueReviews(repo *git.Repository, head *object.Tree, author string, days
 
 // PostReviewDays is cfg's emergency.postReviewDays, DefaultPostReviewDays
 // when cfg is nil or sets none.
-func PostReviewDays(cfg *schema.Config) int {
+func PostReviewDays(cfg *model.Config) int {
 	if cfg != nil && cfg.Emergency != nil && cfg.Emergency.PostReviewDays != nil {
 		return *cfg.Emergency.PostReviewDays
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 func TestPostReviewOf(t *testing.T) {
@@ -36,7 +36,7 @@ func TestPostReviewOf(t *testing.T) {
 		})
 	}
 	days := 3
-	assert.Equal(t, 3, PostReviewDays(&schema.Config{Emergency: &schema.EmergencyPolicy{PostReviewDays: &days}}))
+	assert.Equal(t, 3, PostReviewDays(&model.Config{Emergency: &model.EmergencyPolicy{PostReviewDays: &days}}))
 	assert.Equal(t, DefaultPostReviewDays, PostReviewDays(nil))
-	assert.Equal(t, DefaultPostReviewDays, PostReviewDays(&schema.Config{}))
+	assert.Equal(t, DefaultPostReviewDays, PostReviewDays(&model.Config{}))
 }

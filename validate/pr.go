@@ -20,8 +20,10 @@ import (
 	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/internal/gitx"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 )
 
 // ErrRevision is returned when a base or head revision cannot be resolved.
@@ -102,7 +104,10 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 		return nil, err
 	}
 	rep.RulesDigest = job.RulesDigest()
-	baseCfg := session.config(job)
+	baseCfg, err := session.config(job)
+	if err != nil {
+		return nil, err
+	}
 	if cfg := baseCfg; cfg != nil {
 		rep.Repository = cfg.Repository
 	}
@@ -239,32 +244,8 @@ func (job Job) RulesDigest() string {
 // rulesIn reads cab.cue and policy/*.cue from a tree; refused files are
 // diagnostics.
 func rulesIn(tree *object.Tree) (config *File, policies []File, refused diag.List, err error) {
-	src, d, err := treeFile(tree, ConfigFile, schema.MaxConfigBytes)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	switch {
-	case d != nil:
-		refused = append(refused, *d)
-	case src != nil:
-		config = &File{Name: ConfigFile, Source: src}
-	}
-	names, err := treeCUEFiles(tree, PolicyDir)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	for _, n := range names {
-		src, d, err := treeFile(tree, n, policy.MaxPolicyBytes)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		if d != nil {
-			refused = append(refused, *d)
-			continue
-		}
-		policies = append(policies, File{Name: n, Source: src})
-	}
-	return config, policies, refused, nil
+	r, err := load.ReadTree(tree)
+	return r.Config, r.Policies, r.Refused, err
 }
 
 // baseRules reads cab.cue and the policies from the base tree. Without a
@@ -346,7 +327,7 @@ func firstChangedLine(c change) int {
 
 // checkGovernance judges a pull request that changes cab.cue or policy/:
 // the new rules must compile, and the base's governance group must approve.
-func checkGovernance(ctx context.Context, head *object.Tree, base Job, baseCfg *schema.Config, files []string, review *policy.Review, limits Limits) (diag.List, error) {
+func checkGovernance(ctx context.Context, head *object.Tree, base Job, baseCfg *model.Config, files []string, review *model.Review, limits Limits) (diag.List, error) {
 	var out diag.List
 	// The new rules must at least be valid and evaluate in bounded time
 	// and memory: compile them and evaluate them on a sample ticket, so
@@ -405,7 +386,7 @@ const sampleFile = "changes/sample/CHG-2000-0001.cue"
 
 // sampleTicket is a valid ticket for the first service and environment of
 // cfg (if any), with a window around now: what a policy meets every day.
-func sampleTicket(cfg *schema.Config, now time.Time) File {
+func sampleTicket(cfg *model.Config, now time.Time) File {
 	svc, env, target, typ := "sample", "sample", "sample", "http"
 	if cfg != nil {
 		if names := slices.Sorted(maps.Keys(cfg.Services)); len(names) > 0 {
@@ -442,25 +423,8 @@ rollback: {auto: true}
 	return File{Name: sampleFile, Source: []byte(src)}
 }
 
-// parseConfig decodes a job's cab.cue; nil when there is none or it is
-// invalid (its diagnostics are reported by the evaluation).
-func parseConfig(job Job) *schema.Config {
-	if job.Config == nil {
-		return nil
-	}
-	s, err := schema.Compile(nil)
-	if err != nil {
-		return nil
-	}
-	cfg, _ := s.ParseConfig(job.Config.Name, job.Config.Source)
-	if cfg == nil {
-		return nil
-	}
-	return &cfg.Config
-}
-
 // governanceRule reads the base configuration's governance section.
-func governanceRule(base Job, cfg *schema.Config) (need int, group string, members []string, problem string) {
+func governanceRule(base Job, cfg *model.Config) (need int, group string, members []string, problem string) {
 	switch {
 	case base.Config == nil:
 		return 0, "", nil, "" // bootstrap: no rules to protect yet
@@ -484,7 +448,7 @@ func governanceRule(base Job, cfg *schema.Config) (need int, group string, membe
 
 // validApprovals returns the distinct approvers of review who are members
 // and neither the author, a pusher nor the merger.
-func validApprovals(r *policy.Review, members []string) []string {
+func validApprovals(r *model.Review, members []string) []string {
 	var out []string
 	for _, a := range r.Approvals {
 		if !slices.Contains(members, a.ID) || a.ID == r.Author || a.ID == r.Merger || slices.Contains(r.Pushers, a.ID) || slices.Contains(out, a.ID) {
@@ -518,46 +482,4 @@ func RulesAt(repo *git.Repository, commit plumbing.Hash) (Job, error) {
 	job, err := baseRules(base, &Report{})
 	job.Mode = policy.Merge
 	return job, err
-}
-
-// ErrNoConfig is matched (errors.Is) when a revision has no cab.cue.
-var ErrNoConfig = errors.New("no " + ConfigFile)
-
-// ConfigAt reads and validates cab.cue at rev of repo with s, refusing
-// what is not a regular file of reasonable size. The error names the file
-// and the first problem; it matches ErrNoConfig when there is none.
-func ConfigAt(s *schema.Schema, repo *git.Repository, rev string) (*schema.Config, error) {
-	h, err := repo.ResolveRevision(plumbing.Revision(rev))
-	if err != nil {
-		return nil, fmt.Errorf("revision %q: %w", rev, err)
-	}
-	c, err := repo.CommitObject(*h)
-	if err != nil {
-		return nil, fmt.Errorf("reading commit %s: %w", h, err)
-	}
-	tree, err := c.Tree()
-	if err != nil {
-		return nil, fmt.Errorf("reading commit %s: %w", h, err)
-	}
-	src, d, err := treeFile(tree, ConfigFile, schema.MaxConfigBytes)
-	switch {
-	case err != nil:
-		return nil, err
-	case d != nil:
-		return nil, fmt.Errorf("%s at %s: %s", ConfigFile, rev, d.String())
-	case src == nil:
-		return nil, fmt.Errorf("%w at %s", ErrNoConfig, rev)
-	}
-	parsed, ds := s.ParseConfig(ConfigFile, src)
-	if parsed == nil {
-		msg := "no detail"
-		for _, d := range ds {
-			if d.Severity == diag.Error {
-				msg = d.String()
-				break
-			}
-		}
-		return nil, fmt.Errorf("%s at %s does not validate: %s", ConfigFile, rev, msg)
-	}
-	return &parsed.Config, nil
 }

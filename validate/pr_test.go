@@ -23,8 +23,9 @@ import (
 
 	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 )
 
 // The PR gate is tested on real git repositories: objects are written with
@@ -162,12 +163,12 @@ var newTicket = idTicket("CHG-2026-0002", map[string]string{"window": laterWindo
 
 const laterWindow = `{start: "2026-12-02T22:00:00Z", end: "2026-12-02T23:00:00Z"}`
 
-func approvedBy(ids ...string) *policy.Review {
+func approvedBy(ids ...string) *model.Review {
 	return review("github:7", []string{"github:7"}, ids...)
 }
 
 // bound is the forge evidence of a review given on head.
-func bound(r *policy.Review, head plumbing.Hash) *forge.Evidence {
+func bound(r *model.Review, head plumbing.Hash) *forge.Evidence {
 	if r == nil {
 		return nil
 	}
@@ -178,7 +179,7 @@ func bound(r *policy.Review, head plumbing.Hash) *forge.Evidence {
 	return e
 }
 
-func checkPR(t *testing.T, head map[string]*entry, r *policy.Review) *Report {
+func checkPR(t *testing.T, head map[string]*entry, r *model.Review) *Report {
 	t.Helper()
 	g := newGitRepo(t)
 	base := g.commit("main", plumbing.ZeroHash, baseFiles())
@@ -203,7 +204,7 @@ func TestCheckPR(t *testing.T) {
 	tests := []struct {
 		name   string
 		head   map[string]*entry
-		review *policy.Review
+		review *model.Review
 		// want lists fragments of the expected errors, each matching one.
 		want []string
 	}{
@@ -317,15 +318,15 @@ func TestCheckPRIsOChange(t *testing.T) {
 }
 
 func TestConflicts(t *testing.T) {
-	mk := func(envs []string, start, end, tag string) schema.Ticket {
-		return schema.Ticket{ID: "CHG-2026-0100", Environments: envs, Window: schema.Window{Start: start, End: end},
-			Actions: []schema.Action{{Type: "oci", Target: "images", Image: "ghcr.io/acme/pay@sha256:00", Tag: tag}}}
+	mk := func(envs []string, start, end, tag string) model.Ticket {
+		return model.Ticket{ID: "CHG-2026-0100", Environments: envs, Window: model.Window{Start: start, End: end},
+			Actions: []model.Action{{Type: "oci", Target: "images", Image: "ghcr.io/acme/pay@sha256:00", Tag: tag}}}
 	}
 	at := func(s string) time.Time { x, _ := time.Parse(time.RFC3339, s); return x }
 	open := []Open{{ID: "CHG-2026-0001", Start: at("2026-12-01T22:00:00Z"), End: at("2026-12-01T23:00:00Z"), Targets: []string{"prod/images/acme/pay:v1"}}}
 	tests := []struct {
 		name string
-		t    schema.Ticket
+		t    model.Ticket
 		want int
 	}{
 		{"overlap on the same target", mk([]string{"prod"}, "2026-12-01T22:59:00Z", "2026-12-02T01:00:00Z", "v1"), 1},
@@ -406,8 +407,7 @@ func TestCheckPRPostReviewObligation(t *testing.T) {
 }
 
 func TestConfigAt(t *testing.T) {
-	s, err := schema.Compile(nil)
-	require.NoError(t, err)
+	l := load.New()
 	g := newGitRepo(t)
 	tests := []struct {
 		name, branch string
@@ -423,14 +423,14 @@ func TestConfigAt(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g.commit(tt.branch, plumbing.ZeroHash, tt.files)
-			cfg, err := ConfigAt(s, g.repo, tt.branch)
+			cfg, err := l.ConfigAt(g.repo, tt.branch)
 			if tt.err == "" {
 				require.NoError(t, err)
-				assert.NotEmpty(t, cfg.Environments)
+				assert.NotEmpty(t, cfg.Config.Environments)
 				return
 			}
 			require.ErrorContains(t, err, tt.err)
-			assert.Equal(t, tt.noConfig, errors.Is(err, ErrNoConfig))
+			assert.Equal(t, tt.noConfig, errors.Is(err, load.ErrNoConfig))
 			assert.Nil(t, cfg)
 		})
 	}

@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/internal/gitx"
+	"github.com/cabhq/cab/schema/load"
 )
 
 // Committed secrets. The gate refuses private keys and tokens of the common
@@ -42,18 +44,21 @@ type secretKind struct {
 
 // secretKinds are the formats refused. Each pattern is anchored on a fixed
 // prefix that real formats carry, so that ordinary text does not match.
-var secretKinds = []secretKind{
-	{"a private key (PEM)", regexp.MustCompile(`-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----`)},
-	{"a GitHub token", regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,})\b`)},
-	{"a GitLab token", regexp.MustCompile(`\b(?:glpat|gldt|glrt|glptt|gloas|glsoat|glcbt)-[A-Za-z0-9_-]{20,}`)},
-	{"an AWS access key id", regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`)},
-	{"a Slack token", regexp.MustCompile(`\bxox[abposr]-[0-9A-Za-z-]{10,}`)},
-	{"a Slack webhook URL", regexp.MustCompile(`https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]{20,}`)},
-	{"a Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`)},
-	{"a Stripe secret key", regexp.MustCompile(`\b[rs]k_live_[0-9A-Za-z]{20,}\b`)},
-	{"an npm token", regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}\b`)},
-	{"a PyPI token", regexp.MustCompile(`\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}`)},
-}
+// They are compiled on first use, not at start-up.
+var secretKinds = sync.OnceValue(func() []secretKind {
+	return []secretKind{
+		{"a private key (PEM)", regexp.MustCompile(`-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----`)},
+		{"a GitHub token", regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,})\b`)},
+		{"a GitLab token", regexp.MustCompile(`\b(?:glpat|gldt|glrt|glptt|gloas|glsoat|glcbt)-[A-Za-z0-9_-]{20,}`)},
+		{"an AWS access key id", regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`)},
+		{"a Slack token", regexp.MustCompile(`\bxox[abposr]-[0-9A-Za-z-]{10,}`)},
+		{"a Slack webhook URL", regexp.MustCompile(`https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]{20,}`)},
+		{"a Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`)},
+		{"a Stripe secret key", regexp.MustCompile(`\b[rs]k_live_[0-9A-Za-z]{20,}\b`)},
+		{"an npm token", regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}\b`)},
+		{"a PyPI token", regexp.MustCompile(`\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}`)},
+	}
+})
 
 // isBinary reports whether data looks binary, as git decides it.
 func isBinary(data []byte) bool {
@@ -77,7 +82,7 @@ func scanSecrets(name string, data []byte, hint string) diag.List {
 			data = nil
 		}
 		if !bytes.Contains(l, []byte(allowSecretMarker)) {
-			for _, k := range secretKinds {
+			for _, k := range secretKinds() {
 				for _, m := range k.re.FindAllIndex(l, -1) {
 					out = append(out, diag.Diagnostic{File: name, Line: line, Column: m[0] + 1, Severity: diag.Error, Code: "secret",
 						Message: fmt.Sprintf("%s is committed here (%s)", k.what, redact(l[m[0]:m[1]])), Hint: hint})
@@ -150,7 +155,7 @@ func notScanned(c change, size int64) (diag.List, error) {
 func scanPaths(paths []string) (diag.List, error) {
 	var out diag.List
 	scan := func(name string) error {
-		b, d, err := readFile(name, maxScanBytes)
+		b, d, err := load.ReadFile(name, maxScanBytes)
 		if err != nil || d != nil {
 			return err
 		}

@@ -9,11 +9,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
 )
 
-// TestSLALevelAgreesWithPolicy holds schema.SLA.Level (what cab serve's
+// TestSLALevelAgreesWithPolicy holds model.SLA.Level (what cab serve's
 // poller escalates by) and the default policy's approval-SLA warning
 // (what cab check shows) together: for each risk and wait around the
 // edges, the policy warns exactly when Level is breached, and names the
@@ -45,8 +46,8 @@ func TestSLALevelAgreesWithPolicy(t *testing.T) {
 				}
 			}
 			level := sla.Level(before.Add(-waited), before)
-			assert.Equal(t, level >= schema.SLABreached, warned, "%s risk, waited %s: breached", risk, waited)
-			assert.Equal(t, level == schema.SLAEscalated, escalated, "%s risk, waited %s: escalated", risk, waited)
+			assert.Equal(t, level >= model.SLABreached, warned, "%s risk, waited %s: breached", risk, waited)
+			assert.Equal(t, level == model.SLAEscalated, escalated, "%s risk, waited %s: escalated", risk, waited)
 		}
 	}
 }

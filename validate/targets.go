@@ -17,7 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
-// The index of targets maps every resource (schema.Action.Resource) that a
+// The index of targets maps every resource (model.Action.Resource) that a
 // merged ticket changes to the tickets that change it, for one tree of
 // changes/. Conflicts across services are found through it: a check looks
 // up the resources of the tickets it judges, never the other tickets.

@@ -17,7 +17,7 @@ import (
 
 	"github.com/cabhq/cab/internal/gittest"
 	"github.com/cabhq/cab/ledger"
-	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/sign"
 )
 
@@ -128,7 +128,7 @@ func fixtureRepo(t testing.TB) string {
 			}
 		}
 		p := sign.Predicate{ID: id, MergeCommit: merges[id], PR: 1, Author: "github:1001", Environments: envs,
-			Approvals:  []policy.Approval{{ID: "github:1002", Login: "bob", At: at.Add(-time.Hour).Format(time.RFC3339)}},
+			Approvals:  []model.Approval{{ID: "github:1002", Login: "bob", At: at.Add(-time.Hour).Format(time.RFC3339)}},
 			Repository: "github.com/acme/changes", SignedAt: at}
 		payload, err := json.Marshal(sign.NewStatement(ft.path(), strings.Repeat("ab", 32), p))
 		require.NoError(t, err)

@@ -9,7 +9,7 @@ import (
 	"github.com/cabhq/cab/audit"
 	"github.com/cabhq/cab/internal/calendar"
 	"github.com/cabhq/cab/ledger"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // Board columns: the lifecycle states a ticket is shown in.
@@ -40,12 +40,12 @@ type Ticket struct {
 	// Description, Window, DependsOn, PostReviewOf, Links and Incident
 	// come from the ticket file on main (empty when it could not be read
 	// as ticket data).
-	Description  string           `json:"description,omitempty"`
-	Window       Window           `json:"window"`
-	DependsOn    []string         `json:"dependsOn,omitempty"`
-	PostReviewOf string           `json:"postReviewOf,omitempty"`
-	Links        *schema.Links    `json:"links,omitempty"`
-	Incident     *schema.Incident `json:"incident,omitempty"`
+	Description  string          `json:"description,omitempty"`
+	Window       Window          `json:"window"`
+	DependsOn    []string        `json:"dependsOn,omitempty"`
+	PostReviewOf string          `json:"postReviewOf,omitempty"`
+	Links        *model.Links    `json:"links,omitempty"`
+	Incident     *model.Incident `json:"incident,omitempty"`
 	// State is the board column; Detail the precise state within it
 	// (e.g. rolled-back in the failed column).
 	State  string `json:"state"`
@@ -74,11 +74,11 @@ type details struct {
 	Window       Window
 	DependsOn    []string
 	PostReviewOf string
-	Links        *schema.Links
-	Incident     *schema.Incident
+	Links        *model.Links
+	Incident     *model.Incident
 }
 
-func detailsOf(t schema.Ticket) *details {
+func detailsOf(t model.Ticket) *details {
 	d := &details{Description: t.Description, DependsOn: t.DependsOn, PostReviewOf: t.PostReviewOf, Links: t.Links, Incident: t.Incident}
 	d.Window.Start, _ = time.Parse(time.RFC3339, t.Window.Start)
 	d.Window.End, _ = time.Parse(time.RFC3339, t.Window.End)

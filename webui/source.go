@@ -20,7 +20,9 @@ import (
 	"github.com/cabhq/cab/internal/calendar"
 	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -59,6 +61,9 @@ type Source struct {
 	heads    [2]plumbing.Hash
 	details  map[plumbing.Hash]*details // ticket blob → its details (blobs never change)
 	building chan struct{}              // closed when the running build ends
+	// rules compiles main's cab.cue, once per blob; only the one running
+	// build uses it.
+	rules *load.Loader
 }
 
 // NewSource returns a Source reading the repository o.Dir names.
@@ -81,7 +86,7 @@ func NewSource(o Options) *Source {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Source{o: o, details: map[plumbing.Hash]*details{}}
+	return &Source{o: o, details: map[plumbing.Hash]*details{}, rules: load.New()}
 }
 
 // Snapshot returns the snapshot of the current heads: the cached one
@@ -173,7 +178,7 @@ func (s *Source) build(ctx context.Context, repo *git.Repository) (*Snapshot, er
 			return nil, fmt.Errorf("reading the ledger at %s: %w", ledgerHead, err)
 		}
 	}
-	files, cfgSrc, err := s.readMain(ctx, repo, mainHead)
+	files, cfg, err := s.readMain(ctx, repo, mainHead)
 	if err != nil {
 		return nil, err
 	}
@@ -188,14 +193,16 @@ func (s *Source) build(ctx context.Context, repo *git.Repository) (*Snapshot, er
 	}
 	snap := newSnapshot(tickets, l)
 	snap.MainHead, snap.LedgerHead, snap.Problems = res.MainHead, res.LedgerHead, res.Problems
-	snap.Freezes, snap.PostReviewDays = s.config(cfgSrc)
+	snap.Freezes, snap.PostReviewDays = s.config(cfg)
 	s.o.Logger.Debug("web UI snapshot", "main", res.MainHead, "ledger", res.LedgerHead, "tickets", len(tickets), "took", time.Since(start))
 	return snap, nil
 }
 
 // readMain returns the details of every ticket file under changes/ at
-// head, by path (decoding only the blobs not seen before), and cab.cue.
-func (s *Source) readMain(ctx context.Context, repo *git.Repository, head plumbing.Hash) (map[string]*details, []byte, error) {
+// head, by path (decoding only the blobs not seen before), and cab.cue
+// (nil when there is none, or it is refused or invalid: the pages still
+// show the tickets, and the log says why).
+func (s *Source) readMain(ctx context.Context, repo *git.Repository, head plumbing.Hash) (map[string]*details, *model.Config, error) {
 	out := map[string]*details{}
 	if head.IsZero() {
 		return out, nil, nil
@@ -208,11 +215,14 @@ func (s *Source) readMain(ctx context.Context, repo *git.Repository, head plumbi
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading main's tree: %w", err)
 	}
-	var cfg []byte
-	if f, err := root.File(validate.ConfigFile); err == nil && f.Size <= schema.MaxConfigBytes {
-		if src, err := f.Contents(); err == nil {
-			cfg = []byte(src)
-		}
+	var cfg *model.Config
+	parsed, err := s.rules.ConfigAtTree(root, head.String())
+	switch {
+	case err == nil:
+		cfg = &parsed.Config
+	case errors.Is(err, load.ErrNoConfig):
+	default: // refused, invalid or unreadable: the pages go on without it
+		s.o.Logger.Warn("web UI: cab.cue not usable; no freezes and the default post-review deadline shown", "err", err)
 	}
 	changes, err := root.Tree("changes")
 	if errors.Is(err, object.ErrDirectoryNotFound) {
@@ -265,23 +275,15 @@ func (s *Source) decode(repo *git.Repository, p string, h plumbing.Hash) *detail
 }
 
 // config reads the freezes and the post-review deadline of cab.cue (none,
-// and the default, when it does not parse: the pages still show the
+// and the default, without a usable one: the pages still show the
 // tickets).
-func (s *Source) config(src []byte) (calendar.Calendar, int) {
+func (s *Source) config(cfg *model.Config) (calendar.Calendar, int) {
 	days := validate.DefaultPostReviewDays
-	if src == nil {
-		return calendar.Calendar{}, days
-	}
-	sch, err := schema.Compile(nil)
-	if err != nil {
-		return calendar.Calendar{}, days
-	}
-	cfg, _ := sch.ParseConfig(validate.ConfigFile, src)
 	if cfg == nil {
 		return calendar.Calendar{}, days
 	}
-	days = validate.PostReviewDays(&cfg.Config)
-	cal, err := calendar.New(cfg.Config.Freezes)
+	days = validate.PostReviewDays(cfg)
+	cal, err := calendar.New(cfg.Freezes)
 	if err != nil {
 		s.o.Logger.Debug("web UI: freezes do not resolve", "err", err)
 		return calendar.Calendar{}, days

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cabhq/cab/audit"
@@ -138,8 +139,8 @@ func Build(changes []audit.Change, o Options) (*Data, error) {
 }
 
 var (
-	hexSHA   = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
-	repoPath = regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)+$`)
+	hexSHA   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{7,64}$`) })
+	repoPath = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)+$`) })
 )
 
 // forge recognises a repository name on github.com or gitlab.com and
@@ -148,7 +149,7 @@ func forge(repository string) (base, host string) {
 	r := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(repository, "https://"), "http://"), ".git")
 	r = strings.TrimSuffix(r, "/")
 	host, path, ok := strings.Cut(r, "/")
-	if !ok || !repoPath.MatchString(path) || strings.Contains(path, "..") {
+	if !ok || !repoPath().MatchString(path) || strings.Contains(path, "..") {
 		return "", ""
 	}
 	switch host {
@@ -170,7 +171,7 @@ func fillLinks(c *audit.Change, repository string) {
 	if base == "" {
 		return
 	}
-	if c.CommitURL == "" && hexSHA.MatchString(c.MergeCommit) {
+	if c.CommitURL == "" && hexSHA().MatchString(c.MergeCommit) {
 		if host == "gitlab.com" {
 			c.CommitURL = base + "/-/commit/" + c.MergeCommit
 		} else {
@@ -192,9 +193,13 @@ var pageTemplate string
 //go:embed assets/report.css
 var pageCSS string
 
-var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"f": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
-}).Parse(pageTemplate))
+// page is the parsed template, parsed on first use rather than at every
+// start of cab.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"f": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	}).Parse(pageTemplate))
+})
 
 // contentSecurityPolicy allows nothing but the embedded style sheet and
 // data: images: no script runs in a report, whatever a ticket holds.
@@ -210,7 +215,7 @@ func contentSecurityPolicy() string {
 // policy forbids scripts.
 func Render(w io.Writer, d *Data) error {
 	v := newView(d)
-	if err := page.Execute(w, v); err != nil {
+	if err := page().Execute(w, v); err != nil {
 		return fmt.Errorf("rendering the report: %w", err)
 	}
 	return nil

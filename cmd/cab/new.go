@@ -11,8 +11,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/scaffold"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -80,13 +81,13 @@ func (o *newOptions) ticket(now time.Time) scaffold.Ticket {
 		if tag == "" {
 			tag = o.Service
 		}
-		t.Actions = append(t.Actions, schema.Action{Type: "oci", Target: o.Target, Image: o.Image, Tag: tag})
+		t.Actions = append(t.Actions, model.Action{Type: "oci", Target: o.Target, Image: o.Image, Tag: tag})
 	}
 	for _, u := range o.Prechecks {
-		t.Prechecks = append(t.Prechecks, schema.Check{Type: "http", URL: u})
+		t.Prechecks = append(t.Prechecks, model.Check{Type: "http", URL: u})
 	}
 	for _, u := range o.Postchecks {
-		t.Postchecks = append(t.Postchecks, schema.Check{Type: "http", URL: u})
+		t.Postchecks = append(t.Postchecks, model.Check{Type: "http", URL: u})
 	}
 	return t
 }
@@ -117,18 +118,16 @@ Warnings, such as the approvals the pull request will need, are printed too.`,
 			if err := o.validate(); err != nil {
 				return err
 			}
-			src, err := readConfig(o.Dir)
-			if err != nil {
-				return err
-			}
-			s, err := schema.Compile(nil)
-			if err != nil {
-				return err
-			}
-			cfg, ds := s.ParseConfig(filepath.Join(o.Dir, validate.ConfigFile), src)
-			if cfg == nil {
-				_ = diag.WriteText(cmd.ErrOrStderr(), ds)
+			cfg, err := load.New().ConfigIn(o.Dir)
+			var invalid *load.ConfigError
+			switch {
+			case errors.As(err, &invalid):
+				_ = diag.WriteText(cmd.ErrOrStderr(), invalid.Diagnostics)
 				return errViolations
+			case errors.Is(err, load.ErrNoConfig):
+				return fmt.Errorf("%s is not a change repository; run `cab init` first: %w", o.Dir, err)
+			case err != nil:
+				return err
 			}
 			now := time.Now()
 			path, err := scaffold.NewTicket(o.Dir, cfg.Config, o.ticket(now))
@@ -160,12 +159,4 @@ Warnings, such as the approvals the pull request will need, are printed too.`,
 	}
 	o.addFlags(cmd.Flags())
 	return cmd
-}
-
-func readConfig(dir string) ([]byte, error) {
-	src, err := os.ReadFile(filepath.Join(dir, validate.ConfigFile))
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("%s is not a change repository; run `cab init` first", dir), err)
-	}
-	return src, nil
 }

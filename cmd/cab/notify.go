@@ -14,8 +14,7 @@ import (
 	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/notify"
-	"github.com/cabhq/cab/schema"
-	"github.com/cabhq/cab/validate"
+	"github.com/cabhq/cab/schema/load"
 )
 
 // newNotifier returns the notifier of the checkout in dir from the notify:
@@ -30,12 +29,8 @@ func (o *reconcileOptions) newNotifier(dir string, logger *slog.Logger) (*notify
 	if err != nil {
 		return nil, nil // the reconciler reports it
 	}
-	s, err := schema.Compile(nil)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := validate.ConfigAt(s, repo, o.Rev)
-	if errors.Is(err, validate.ErrNoConfig) {
+	parsed, err := load.New().ConfigAt(repo, o.Rev)
+	if errors.Is(err, load.ErrNoConfig) {
 		return nil, nil
 	}
 	if err != nil {
@@ -44,6 +39,7 @@ func (o *reconcileOptions) newNotifier(dir string, logger *slog.Logger) (*notify
 		logger.Warn("notifications off: cab.cue not readable", "rev", o.Rev, "err", err)
 		return nil, nil
 	}
+	cfg := &parsed.Config
 	if cfg.Notify == nil {
 		return nil, nil
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cabhq/cab/plan"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -39,14 +39,11 @@ func (o *planOptions) make(ctx context.Context, dir, base string, rep *validate.
 	if err != nil {
 		return nil, fmt.Errorf("opening the git repository at %s: %w", dir, err)
 	}
-	s, err := schema.Compile(nil)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := validate.ConfigAt(s, repo, base)
+	parsed, err := load.New().ConfigAt(repo, base)
 	if err != nil {
 		return nil, fmt.Errorf("the base cab.cue: %w", err)
 	}
+	cfg := &parsed.Config
 	cacheDir := o.CacheDir
 	if cacheDir == "" {
 		wt, err := repo.Worktree()

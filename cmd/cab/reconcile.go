@@ -25,13 +25,13 @@ import (
 	"github.com/cabhq/cab/internal/gitpush"
 	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/ledger"
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile"
 	"github.com/cabhq/cab/reconcile/check"
 	"github.com/cabhq/cab/reconcile/target"
 	gittarget "github.com/cabhq/cab/reconcile/target/git"
 	httptarget "github.com/cabhq/cab/reconcile/target/http"
 	"github.com/cabhq/cab/reconcile/target/oci"
-	"github.com/cabhq/cab/schema"
 	"github.com/cabhq/cab/sign"
 )
 
@@ -103,7 +103,7 @@ func (o *reconcileOptions) addEngineFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Instance, "instance", "", "this reconciler's name on the ledger (default cab-reconcile@<host>); give concurrent reconcilers distinct names")
 	fs.DurationVar(&o.Lease, "lease", reconcile.DefaultLease, "how long an unfinished step belongs to the reconciler that started it; must exceed the longest apply plus postchecks (a pass may take a lease per ticket-environment in flight, and one more)")
 	fs.IntVar(&o.Workers, "workers", 0, "applies, checks and restores run at once (default max(4, cores))")
-	fs.DurationVar(&o.CheckBudget, "check-budget", schema.DefaultCheckBudget, "how long failing postchecks are retried before the change is rolled back")
+	fs.DurationVar(&o.CheckBudget, "check-budget", model.DefaultCheckBudget, "how long failing postchecks are retried before the change is rolled back")
 	fs.DurationVar(&o.CheckInterval, "check-interval", 5*time.Second, "pause between check attempts")
 	fs.StringVar(&o.CacheDir, "cache-dir", "", "where environment repositories are cloned (default .git/cab/env)")
 	fs.IntVar(&o.Retries, "retries", 3, "attempts of each target call that meets a 5xx or a network error")
@@ -239,7 +239,7 @@ func (o *reconcileOptions) reconciler(dir string, logger *slog.Logger, observer 
 	}
 	return reconcile.New(reconcile.Options{
 		Dir: dir, Rev: o.Rev, MainRemote: mainRemote, MainBranch: o.MainBranch, Ledger: l, Drivers: drivers,
-		Checks: func(ctx context.Context, phase reconcile.Phase, checks []schema.Check, prometheus string) error {
+		Checks: func(ctx context.Context, phase reconcile.Phase, checks []model.Check, prometheus string) error {
 			co := check.Options{Client: client, Prometheus: prometheus, Interval: o.CheckInterval}
 			if phase == reconcile.Post {
 				co.Budget = o.CheckBudget

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -13,8 +14,7 @@ import (
 	"github.com/cabhq/cab/audit"
 	"github.com/cabhq/cab/audit/htmlreport"
 	"github.com/cabhq/cab/ledger"
-	"github.com/cabhq/cab/schema"
-	"github.com/cabhq/cab/validate"
+	"github.com/cabhq/cab/schema/load"
 )
 
 type reportOptions struct {
@@ -104,13 +104,13 @@ ledger is broken (the report is written all the same), 0 otherwise.`,
 			if loadErr != nil && !errors.Is(loadErr, errLedgerBroken) {
 				return loadErr
 			}
-			repository := o.Repository
-			if repository == "" {
-				repository = configRepository(".")
+			repository, postReviewDays := reportConfig(".", cmd.ErrOrStderr())
+			if o.Repository != "" {
+				repository = o.Repository
 			}
 			ro := htmlreport.Options{
 				Title: o.Title, Repository: repository, Period: o.period, ProdEnv: o.ProdEnv, Location: o.loc,
-				Since: o.since, Until: o.until, Now: time.Now(), Verify: verdict, PostReviewDays: configPostReviewDays("."),
+				Since: o.since, Until: o.until, Now: time.Now(), Verify: verdict, PostReviewDays: postReviewDays,
 			}
 			if err := htmlreport.Write(ctx, o.HTML, changes, ro); err != nil {
 				return err
@@ -152,39 +152,21 @@ func countIn(changes []audit.Change, since, until time.Time) int {
 	return n
 }
 
-// configPostReviewDays returns emergency.postReviewDays of dir's cab.cue
-// (0, the default, when there is none or it does not parse).
-func configPostReviewDays(dir string) int {
-	src, err := readConfig(dir)
-	if err != nil {
-		return 0
+// reportConfig returns the repository field and emergency.postReviewDays
+// of dir's cab.cue. Without a usable one the report still runs, with no
+// forge links beyond those in the history and the default deadline (0);
+// a refused or invalid cab.cue is said on stderr, once.
+func reportConfig(dir string, stderr io.Writer) (repository string, postReviewDays int) {
+	cfg, err := load.New().ConfigIn(dir)
+	switch {
+	case errors.Is(err, load.ErrNoConfig):
+		return "", 0
+	case err != nil:
+		fmt.Fprintf(stderr, "cab: warning: %v (the report goes on without it)\n", err)
+		return "", 0
 	}
-	s, err := schema.Compile(nil)
-	if err != nil {
-		return 0
+	if e := cfg.Config.Emergency; e != nil && e.PostReviewDays != nil {
+		postReviewDays = *e.PostReviewDays
 	}
-	cfg, _ := s.ParseConfig(filepath.Join(dir, validate.ConfigFile), src)
-	if cfg == nil || cfg.Config.Emergency == nil || cfg.Config.Emergency.PostReviewDays == nil {
-		return 0
-	}
-	return *cfg.Config.Emergency.PostReviewDays
-}
-
-// configRepository returns the repository field of dir's cab.cue ("" when
-// there is none or it does not parse: the report then has no forge links
-// beyond those in the history).
-func configRepository(dir string) string {
-	src, err := readConfig(dir)
-	if err != nil {
-		return ""
-	}
-	s, err := schema.Compile(nil)
-	if err != nil {
-		return ""
-	}
-	cfg, _ := s.ParseConfig(filepath.Join(dir, validate.ConfigFile), src)
-	if cfg == nil {
-		return ""
-	}
-	return cfg.Config.Repository
+	return cfg.Config.Repository, postReviewDays
 }

@@ -19,7 +19,8 @@ import (
 	"github.com/cabhq/cab/forge"
 	forgegit "github.com/cabhq/cab/forge/git"
 	"github.com/cabhq/cab/ledger"
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
+	"github.com/cabhq/cab/schema/load"
 	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
 )
@@ -243,18 +244,17 @@ func writeOutcomes(w io.Writer, format string, outcomes []sign.Outcome) error {
 // cab.cue at rev trusts its key): signing with a key cab.cue does not list
 // is allowed (a rotation lands the key first) but almost always a mistake.
 func untrustedKey(repo *gogit.Repository, rev string, signer *sign.Signer) string {
-	s, err := schema.Compile(nil)
-	if err != nil {
-		return ""
-	}
-	cfg, err := validate.ConfigAt(s, repo, rev)
-	if errors.Is(err, validate.ErrNoConfig) {
+	cfg, err := load.New().ConfigAt(repo, rev)
+	if errors.Is(err, load.ErrNoConfig) {
 		return "there is no cab.cue: nothing trusts the signing key, and cab reconcile will refuse these signatures"
 	}
-	if err != nil {
-		return ""
+	if load.Tolerable(err) {
+		return fmt.Sprintf("%v: until it is fixed it trusts no key, and cab reconcile will refuse these signatures", err)
 	}
-	for _, k := range schema.KeysFor(cfg.Keys, schema.RoleSign) {
+	if err != nil {
+		return "" // cab sign itself reads the revision and reports what fails
+	}
+	for _, k := range model.KeysFor(cfg.Config.Keys, model.RoleSign) {
 		if signer.Keyless() {
 			if k.Keyless != nil {
 				return "" // which identity signs is known only to the verifier

@@ -21,6 +21,7 @@ import (
 	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/schema/load"
 	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/sign/statement"
 )
@@ -216,7 +217,7 @@ func (o *verifyOptions) writeSigned(ctx context.Context, w, stderr io.Writer, re
 	case err != nil:
 		return fmt.Errorf("%s: %s: %w", id, subject.Name, err)
 	}
-	s, err := schema.Compile(nil)
+	s, err := load.New().Schema()
 	if err != nil {
 		return err
 	}

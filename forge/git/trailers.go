@@ -16,8 +16,8 @@ import (
 
 	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/internal/gitx"
-	"github.com/cabhq/cab/schema"
-	"github.com/cabhq/cab/validate"
+	"github.com/cabhq/cab/model"
+	"github.com/cabhq/cab/schema/load"
 )
 
 // MaxCommits bounds how many commits of a change are read for pushers.
@@ -27,19 +27,16 @@ const MaxCommits = 1000
 var ErrTooManyCommits = errors.New("too many commits in the change")
 
 // Reader reads plain-git review evidence from one repository. Make one
-// with NewReader; it compiles the schema once.
+// with NewReader; it compiles the schema once, and each distinct base
+// cab.cue once. Not safe for concurrent use.
 type Reader struct {
 	repo   *gogit.Repository
-	schema *schema.Schema
+	loader *load.Loader
 }
 
 // NewReader returns a Reader of repo.
 func NewReader(repo *gogit.Repository) (*Reader, error) {
-	s, err := schema.Compile(nil)
-	if err != nil {
-		return nil, fmt.Errorf("compiling the schema: %w", err)
-	}
-	return &Reader{repo: repo, schema: s}, nil
+	return &Reader{repo: repo, loader: load.New()}, nil
 }
 
 // Review builds the review evidence of the change base..head. The author
@@ -123,16 +120,18 @@ func (r *Reader) mergeSigner(base string, baseCommit, merge *object.Commit) (ide
 	case merge.PGPSignature == "":
 		return "", "the merge commit is not signed", nil
 	}
-	cfg, err := validate.ConfigAt(r.schema, r.repo, baseCommit.Hash.String())
+	cfg, err := r.loader.ConfigAtCommit(r.repo, baseCommit.Hash, baseCommit.Hash.String())
 	switch {
-	case errors.Is(err, validate.ErrNoConfig):
+	case errors.Is(err, load.ErrNoConfig):
 		return "", "the base has no cab.cue, so no merge signer is trusted", nil
 	case err != nil:
+		// Refused, invalid or unreadable: the evidence says why it has no
+		// approval; the gate reports the base cab.cue's diagnostics.
 		return "", fmt.Sprintf("the base cab.cue cannot be read (%v), so no merge signer is trusted", err), nil
-	case len(cfg.MergeSigners) == 0:
+	case len(cfg.Config.MergeSigners) == 0:
 		return "", "the base cab.cue lists no mergeSigners", nil
 	}
-	id, err := verifyCommit(merge, cfg.MergeSigners)
+	id, err := verifyCommit(merge, cfg.Config.MergeSigners)
 	if err != nil {
 		return "", err.Error(), nil
 	}
@@ -141,7 +140,7 @@ func (r *Reader) mergeSigner(base string, baseCommit, merge *object.Commit) (ide
 
 // verifyCommit returns the identity of the signer whose key made c's
 // signature.
-func verifyCommit(c *object.Commit, signers []schema.MergeSigner) (string, error) {
+func verifyCommit(c *object.Commit, signers []model.MergeSigner) (string, error) {
 	sig := c.PGPSignature
 	switch {
 	case strings.HasPrefix(sig, "-----BEGIN SSH SIGNATURE-----"):

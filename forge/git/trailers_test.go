@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/model"
 )
 
 func TestTrailers(t *testing.T) {
@@ -140,7 +140,7 @@ type Review struct {
 	IDs         []string
 }
 
-func ids(as []policy.Approval) []string {
+func ids(as []model.Approval) []string {
 	var out []string
 	for _, a := range as {
 		out = append(out, a.ID)

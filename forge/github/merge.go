@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cabhq/cab/forge"
 )
@@ -122,7 +123,9 @@ func landed(ctx context.Context, pr *pull, commit string, chain forge.FirstParen
 
 // queueRef is the ref of a merge-queue run:
 // gh-readonly-queue/<base branch>/pr-<number>-<sha of the queue entry's parent>.
-var queueRef = regexp.MustCompile(`^refs/heads/gh-readonly-queue/.+/pr-([0-9]{1,9})-[0-9a-f]{40}$`)
+var queueRef = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^refs/heads/gh-readonly-queue/.+/pr-([0-9]{1,9})-[0-9a-f]{40}$`)
+})
 
 // EventEvidence returns the review evidence of the change an Actions run
 // checks. For a pull request event it is the pull request's, pinned to the
@@ -134,7 +137,7 @@ func (c *Client) EventEvidence(ctx context.Context, ev *Event, ref string) (*for
 	if ev.Name != EventMergeGroup {
 		return c.Review(ctx, ev.Owner, ev.Repo, ev.Number, ev.HeadSHA)
 	}
-	m := queueRef.FindStringSubmatch(ref)
+	m := queueRef().FindStringSubmatch(ref)
 	if m == nil {
 		return nil, fmt.Errorf("%s event without a pull request in GITHUB_REF %q", ev.Name, ref)
 	}

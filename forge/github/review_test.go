@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/model"
 )
 
 const (
@@ -32,26 +32,26 @@ func TestReview(t *testing.T) {
 		commitJSON(oldSHA, authorID, authorID),
 		commitJSON(headSHA, authorID, WebFlowUserID),
 	}
-	approval := func(uid, at string) policy.Approval {
-		return policy.Approval{ID: "github:" + uid, Login: "reviewer" + uid, At: at, Commit: headSHA}
+	approval := func(uid, at string) model.Approval {
+		return model.Approval{ID: "github:" + uid, Login: "reviewer" + uid, At: at, Commit: headSHA}
 	}
 	tests := []struct {
 		name        string
 		reviews     []string
 		commits     []string // defaultCommits when nil
 		pageSize    int      // 100 when zero
-		want        []policy.Approval
+		want        []model.Approval
 		wantPushers []string
 	}{
 		{
 			name:    "approval of the head counts",
 			reviews: []string{reviewJSON(1, 1001, "APPROVED", headSHA, t1)},
-			want:    []policy.Approval{approval("1001", t1)},
+			want:    []model.Approval{approval("1001", t1)},
 		},
 		{
 			name:    "approval before the last push does not count",
 			reviews: []string{reviewJSON(1, 1001, "APPROVED", oldSHA, t1)},
-			want:    []policy.Approval{},
+			want:    []model.Approval{},
 		},
 		{
 			name: "approval renewed after the last push counts",
@@ -59,12 +59,12 @@ func TestReview(t *testing.T) {
 				reviewJSON(1, 1001, "APPROVED", oldSHA, t1),
 				reviewJSON(2, 1001, "APPROVED", headSHA, t2),
 			},
-			want: []policy.Approval{approval("1001", t2)},
+			want: []model.Approval{approval("1001", t2)},
 		},
 		{
 			name:    "author approving their own pull request is reported",
 			reviews: []string{reviewJSON(1, authorID, "APPROVED", headSHA, t1)},
-			want:    []policy.Approval{{ID: "github:583231", Login: "reviewer583231", At: t1, Commit: headSHA}},
+			want:    []model.Approval{{ID: "github:583231", Login: "reviewer583231", At: t1, Commit: headSHA}},
 		},
 		{
 			name: "changes requested after approval withdraw it",
@@ -72,12 +72,12 @@ func TestReview(t *testing.T) {
 				reviewJSON(1, 1001, "APPROVED", headSHA, t1),
 				reviewJSON(2, 1001, "CHANGES_REQUESTED", headSHA, t2),
 			},
-			want: []policy.Approval{},
+			want: []model.Approval{},
 		},
 		{
 			name:    "dismissed approval does not count",
 			reviews: []string{reviewJSON(1, 1001, "DISMISSED", headSHA, t1)},
-			want:    []policy.Approval{},
+			want:    []model.Approval{},
 		},
 		{
 			name: "approval after changes requested counts",
@@ -85,7 +85,7 @@ func TestReview(t *testing.T) {
 				reviewJSON(1, 1001, "CHANGES_REQUESTED", oldSHA, t1),
 				reviewJSON(2, 1001, "APPROVED", headSHA, t2),
 			},
-			want: []policy.Approval{approval("1001", t2)},
+			want: []model.Approval{approval("1001", t2)},
 		},
 		{
 			name: "comment after approval keeps it",
@@ -93,7 +93,7 @@ func TestReview(t *testing.T) {
 				reviewJSON(1, 1001, "APPROVED", headSHA, t1),
 				reviewJSON(2, 1001, "COMMENTED", headSHA, t2),
 			},
-			want: []policy.Approval{approval("1001", t1)},
+			want: []model.Approval{approval("1001", t1)},
 		},
 		{
 			name: "deleted account and pending review are ignored",
@@ -101,7 +101,7 @@ func TestReview(t *testing.T) {
 				reviewJSON(1, 0, "APPROVED", headSHA, t1),
 				reviewJSON(2, 1002, "PENDING", headSHA, ""),
 			},
-			want: []policy.Approval{},
+			want: []model.Approval{},
 		},
 		{
 			name: "reviews and commits across pages",
@@ -118,14 +118,14 @@ func TestReview(t *testing.T) {
 				commitJSON(headSHA, 0, 2002),
 			},
 			pageSize:    2,
-			want:        []policy.Approval{approval("1001", t1), approval("1002", t2)},
+			want:        []model.Approval{approval("1001", t1), approval("1002", t2)},
 			wantPushers: []string{"github:2001", "github:2002", "github:583231"},
 		},
 		{
 			name:        "web-flow and unknown accounts are not pushers",
 			reviews:     []string{},
 			commits:     []string{commitJSON(headSHA, 0, WebFlowUserID), commitJSON(oldSHA, 2001, WebFlowUserID)},
-			want:        []policy.Approval{},
+			want:        []model.Approval{},
 			wantPushers: []string{"github:2001"},
 		},
 	}

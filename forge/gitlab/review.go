@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	gitlab "gitlab.com/gitlab-org/api/client-go"
@@ -21,7 +22,7 @@ const approvedNote = "approved this merge request"
 
 // addedCommitsNote matches the note GitLab writes, as the pushing user,
 // when a push adds commits to a merge request: "added 3 commits\n\n<ul>…".
-var addedCommitsNote = regexp.MustCompile(`^added [0-9]+ commits?(\n|$)`)
+var addedCommitsNote = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^added [0-9]+ commits?(\n|$)`) })
 
 // Review collects the review evidence of merge request iid of project
 // (a numeric id or a "group/project" path). A non-empty headSHA is the
@@ -102,7 +103,7 @@ func (c *Client) evidence(ctx context.Context, project string, mr *gitlab.MergeR
 			if t, ok := lastApproval[n.Author.ID]; !ok || n.CreatedAt.After(t) {
 				lastApproval[n.Author.ID] = *n.CreatedAt
 			}
-		case addedCommitsNote.MatchString(body):
+		case addedCommitsNote().MatchString(body):
 			pushers[n.Author.ID] = true
 		}
 	}

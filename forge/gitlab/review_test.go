@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/model"
 )
 
 const (
@@ -28,8 +28,8 @@ func TestReview(t *testing.T) {
 	approved := func(id, author int64, at string) string {
 		return noteJSON(id, author, true, "approved this merge request", at)
 	}
-	approval := func(uid, at string) policy.Approval {
-		return policy.Approval{ID: "gitlab:" + uid, Login: "user" + uid, At: at, Commit: headSHA}
+	approval := func(uid, at string) model.Approval {
+		return model.Approval{ID: "gitlab:" + uid, Login: "user" + uid, At: at, Commit: headSHA}
 	}
 	tests := []struct {
 		name        string
@@ -37,20 +37,20 @@ func TestReview(t *testing.T) {
 		notes       []string
 		versions    []string // versions above when nil
 		pageSize    int      // 100 when zero
-		want        []policy.Approval
+		want        []model.Approval
 		wantPushers []string // the author alone when nil
 	}{
 		{
 			name:       "approval after the last push counts",
 			approvedBy: []int64{1001},
 			notes:      []string{approved(1, 1001, tLate)},
-			want:       []policy.Approval{approval("1001", "2026-01-11T12:00:00Z")},
+			want:       []model.Approval{approval("1001", "2026-01-11T12:00:00Z")},
 		},
 		{
 			name:       "approval kept across a push does not count",
 			approvedBy: []int64{1001},
 			notes:      []string{approved(1, 1001, tEarly)},
-			want:       []policy.Approval{},
+			want:       []model.Approval{},
 		},
 		{
 			name:       "approval renewed after the push counts",
@@ -60,19 +60,19 @@ func TestReview(t *testing.T) {
 				noteJSON(2, 1001, true, "unapproved this merge request", tPush),
 				approved(3, 1001, tLater),
 			},
-			want: []policy.Approval{approval("1001", "2026-01-11T13:00:00Z")},
+			want: []model.Approval{approval("1001", "2026-01-11T13:00:00Z")},
 		},
 		{
 			name:       "approval at the instant of the push counts",
 			approvedBy: []int64{1001},
 			notes:      []string{approved(1, 1001, tPush)},
-			want:       []policy.Approval{approval("1001", "2026-01-11T11:00:00Z")},
+			want:       []model.Approval{approval("1001", "2026-01-11T11:00:00Z")},
 		},
 		{
 			name:       "author approving their own merge request is reported",
 			approvedBy: []int64{authorID},
 			notes:      []string{approved(1, authorID, tLate)},
-			want:       []policy.Approval{{ID: "gitlab:583231", Login: "octocat", At: "2026-01-11T12:00:00Z", Commit: headSHA}},
+			want:       []model.Approval{{ID: "gitlab:583231", Login: "octocat", At: "2026-01-11T12:00:00Z", Commit: headSHA}},
 		},
 		{
 			name:       "revoked approval does not count",
@@ -81,13 +81,13 @@ func TestReview(t *testing.T) {
 				approved(1, 1001, tLate),
 				noteJSON(2, 1001, true, "unapproved this merge request", tLater),
 			},
-			want: []policy.Approval{},
+			want: []model.Approval{},
 		},
 		{
 			name:       "approval without a system note does not count",
 			approvedBy: []int64{1001, 1002},
 			notes:      []string{noteJSON(1, 1002, false, "approved this merge request", tLate)},
-			want:       []policy.Approval{},
+			want:       []model.Approval{},
 		},
 		{
 			name:       "pushers from added-commits system notes only",
@@ -99,7 +99,7 @@ func TestReview(t *testing.T) {
 				noteJSON(4, authorID, true, "added 3 commits\n\n<ul></ul>", tOld),
 				approved(5, 1001, tLate),
 			},
-			want:        []policy.Approval{approval("1001", "2026-01-11T12:00:00Z")},
+			want:        []model.Approval{approval("1001", "2026-01-11T12:00:00Z")},
 			wantPushers: []string{"gitlab:2001", "gitlab:583231"},
 		},
 		{
@@ -115,7 +115,7 @@ func TestReview(t *testing.T) {
 			},
 			versions:    []string{versionJSON(130, headSHA, tPush), versionJSON(120, oldSHA, tEarly), versionJSON(110, oldSHA, tOld)},
 			pageSize:    2,
-			want:        []policy.Approval{approval("1001", "2026-01-11T12:00:00Z"), approval("1002", "2026-01-11T13:00:00Z")},
+			want:        []model.Approval{approval("1001", "2026-01-11T12:00:00Z"), approval("1002", "2026-01-11T13:00:00Z")},
 			wantPushers: []string{"gitlab:2001", "gitlab:583231"},
 		},
 	}
@@ -299,7 +299,7 @@ func TestReviewProjectPath(t *testing.T) {
 	require.NoError(t, err)
 	review, err := got.Review(headSHA)
 	require.NoError(t, err)
-	assert.Equal(t, []policy.Approval{}, review.Approvals)
+	assert.Equal(t, []model.Approval{}, review.Approvals)
 }
 
 func TestReviewHonoursContext(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"time"
 	_ "time/tzdata" // freezes must resolve the same on every host
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // Span is a freeze, or one occurrence of a recurring freeze, resolved to
@@ -39,7 +39,7 @@ func (e *FreezeError) Unwrap() error { return e.Err }
 
 // Resolve converts a one-off freeze to a Span. A recurring freeze (one
 // with an rrule) has no single span: use New and ask the Calendar.
-func Resolve(f schema.Freeze) (Span, error) {
+func Resolve(f model.Freeze) (Span, error) {
 	fail := func(field string, err error) (Span, error) {
 		return Span{}, &FreezeError{Field: field, Err: err}
 	}
@@ -78,7 +78,7 @@ func Resolve(f schema.Freeze) (Span, error) {
 	}, nil
 }
 
-func location(f schema.Freeze) (*time.Location, error) {
+func location(f model.Freeze) (*time.Location, error) {
 	loc, err := time.LoadLocation(f.Timezone)
 	if err != nil || f.Timezone == "" || f.Timezone == "Local" {
 		return nil, &FreezeError{Field: "timezone",
@@ -183,7 +183,7 @@ type Calendar struct {
 }
 
 // New resolves every freeze of a configuration.
-func New(freezes []schema.Freeze) (Calendar, error) {
+func New(freezes []model.Freeze) (Calendar, error) {
 	var c Calendar
 	for i, f := range freezes {
 		var e entry

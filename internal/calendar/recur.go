@@ -6,11 +6,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/teambition/rrule-go"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // Bounds on expanding a recurrence. They keep a query's cost independent
@@ -49,7 +50,7 @@ type recurrence struct {
 }
 
 // newRecurrence checks and compiles a recurring freeze.
-func newRecurrence(f schema.Freeze) (*recurrence, error) {
+func newRecurrence(f model.Freeze) (*recurrence, error) {
 	fail := func(field, format string, a ...any) (*recurrence, error) {
 		return nil, &FreezeError{Field: field, Err: fmt.Errorf("freeze %q: %s: %s", f.Name, field, fmt.Sprintf(format, a...))}
 	}
@@ -159,12 +160,14 @@ func parseRule(s string, loc *time.Location) (*rrule.ROption, error) {
 	return opt, nil
 }
 
-var isoDuration = regexp.MustCompile(`^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`)
+var isoDuration = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`)
+})
 
 // parseDuration reads an ISO 8601 duration into whole days and a clock
 // part, both to be added on the wall clock.
 func parseDuration(s string) (days int, clock time.Duration, err error) {
-	m := isoDuration.FindStringSubmatch(s)
+	m := isoDuration().FindStringSubmatch(s)
 	if m == nil || s == "P" || strings.HasSuffix(s, "T") {
 		return 0, 0, fmt.Errorf("%q is not an ISO 8601 duration like \"P2DT16H\"", s)
 	}

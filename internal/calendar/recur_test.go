@@ -8,12 +8,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // weekend is every Friday 16:00 to Monday 08:00 in Berlin, from Friday
 // 2027-01-01 (a Friday).
-var weekend = schema.Freeze{Name: "weekend", Start: "2027-01-01T16:00", RRule: "FREQ=WEEKLY;BYDAY=FR",
+var weekend = model.Freeze{Name: "weekend", Start: "2027-01-01T16:00", RRule: "FREQ=WEEKLY;BYDAY=FR",
 	Duration: "P2DT16H", Timezone: "Europe/Berlin", ExDate: []string{"2027-12-24T16:00"}}
 
 func spans(t *testing.T, c Calendar, start, end string, envs ...string) [][2]string {
@@ -26,7 +26,7 @@ func spans(t *testing.T, c Calendar, start, end string, envs ...string) [][2]str
 }
 
 func TestRecurringAcrossDST(t *testing.T) {
-	cal, err := New([]schema.Freeze{weekend})
+	cal, err := New([]model.Freeze{weekend})
 	require.NoError(t, err)
 	tests := []struct {
 		name       string
@@ -65,25 +65,25 @@ func TestRecurringAcrossDST(t *testing.T) {
 func TestRecurringShapes(t *testing.T) {
 	tests := []struct {
 		name       string
-		freeze     schema.Freeze
+		freeze     model.Freeze
 		start, end string
 		want       [][2]string
 	}{
 		{"month-end close: last two days of each month",
-			schema.Freeze{Name: "close", Start: "2027-01-30T00:00", RRule: "FREQ=MONTHLY;BYMONTHDAY=-2", Duration: "P2D", Timezone: "America/New_York"},
+			model.Freeze{Name: "close", Start: "2027-01-30T00:00", RRule: "FREQ=MONTHLY;BYMONTHDAY=-2", Duration: "P2D", Timezone: "America/New_York"},
 			"2027-02-01T00:00:00Z", "2027-03-31T00:00:00Z",
 			// Feb 27 00:00 EST = 05:00Z to Mar 1 00:00 EST; Mar 30 00:00 EDT = 04:00Z.
 			[][2]string{{"2027-01-30T05:00:00Z", "2027-02-01T05:00:00Z"}, {"2027-02-27T05:00:00Z", "2027-03-01T05:00:00Z"}, {"2027-03-30T04:00:00Z", "2027-04-01T04:00:00Z"}}},
 		{"yearly holiday freeze with UNTIL in UTC",
-			schema.Freeze{Name: "xmas", Start: "2026-12-20T00:00", RRule: "FREQ=YEARLY;UNTIL=20271231T000000Z", Duration: "P15D", Timezone: "Europe/Berlin"},
+			model.Freeze{Name: "xmas", Start: "2026-12-20T00:00", RRule: "FREQ=YEARLY;UNTIL=20271231T000000Z", Duration: "P15D", Timezone: "Europe/Berlin"},
 			"2026-01-01T00:00:00Z", "2030-01-01T00:00:00Z",
 			[][2]string{{"2026-12-19T23:00:00Z", "2027-01-03T23:00:00Z"}, {"2027-12-19T23:00:00Z", "2028-01-03T23:00:00Z"}}},
 		{"COUNT ends the rule",
-			schema.Freeze{Name: "three", Start: "2027-01-04T09:00", RRule: "FREQ=DAILY;COUNT=3", Duration: "PT1H", Timezone: "UTC"},
+			model.Freeze{Name: "three", Start: "2027-01-04T09:00", RRule: "FREQ=DAILY;COUNT=3", Duration: "PT1H", Timezone: "UTC"},
 			"2027-01-01T00:00:00Z", "2028-01-01T00:00:00Z",
 			[][2]string{{"2027-01-04T09:00:00Z", "2027-01-04T10:00:00Z"}, {"2027-01-05T09:00:00Z", "2027-01-05T10:00:00Z"}, {"2027-01-06T09:00:00Z", "2027-01-06T10:00:00Z"}}},
 		{"an occurrence starting in the spring gap moves forward",
-			schema.Freeze{Name: "night", Start: "2027-03-27T02:30", RRule: "FREQ=DAILY;COUNT=2", Duration: "PT2H", Timezone: "Europe/Berlin"},
+			model.Freeze{Name: "night", Start: "2027-03-27T02:30", RRule: "FREQ=DAILY;COUNT=2", Duration: "PT2H", Timezone: "Europe/Berlin"},
 			"2027-03-28T00:00:00Z", "2027-03-29T00:00:00Z",
 			// 2027-03-28 02:30 does not exist: like a one-off start it moves
 			// forward by the gap, to 03:30 CEST = 01:30Z; 04:30 CEST = 02:30Z.
@@ -91,7 +91,7 @@ func TestRecurringShapes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cal, err := New([]schema.Freeze{tc.freeze})
+			cal, err := New([]model.Freeze{tc.freeze})
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, spans(t, cal, tc.start, tc.end))
 		})
@@ -99,44 +99,44 @@ func TestRecurringShapes(t *testing.T) {
 }
 
 func TestRecurringErrors(t *testing.T) {
-	base := func(mod func(*schema.Freeze)) schema.Freeze {
-		f := schema.Freeze{Name: "w", Start: "2027-01-01T16:00", RRule: "FREQ=WEEKLY;BYDAY=FR", Duration: "P2DT16H", Timezone: "Europe/Berlin"}
+	base := func(mod func(*model.Freeze)) model.Freeze {
+		f := model.Freeze{Name: "w", Start: "2027-01-01T16:00", RRule: "FREQ=WEEKLY;BYDAY=FR", Duration: "P2DT16H", Timezone: "Europe/Berlin"}
 		mod(&f)
 		return f
 	}
 	tests := []struct {
 		name   string
-		freeze schema.Freeze
+		freeze model.Freeze
 		field  string
 		msg    string
 	}{
-		{"secondly is refused", base(func(f *schema.Freeze) { f.RRule = "FREQ=SECONDLY" }), "rrule", "more often than daily"},
-		{"minutely is refused", base(func(f *schema.Freeze) { f.RRule = "FREQ=MINUTELY;INTERVAL=5" }), "rrule", "more often than daily"},
-		{"hourly is refused", base(func(f *schema.Freeze) { f.RRule = "FREQ=HOURLY" }), "rrule", "BYHOUR"},
-		{"unknown property", base(func(f *schema.Freeze) { f.RRule = "FREQ=WEEKLY;BYDAYS=FR" }), "rrule", "unknown RRULE property"},
-		{"bad weekday", base(func(f *schema.Freeze) { f.RRule = "FREQ=WEEKLY;BYDAY=XX" }), "rrule", "XX"},
-		{"out of range", base(func(f *schema.Freeze) { f.RRule = "FREQ=MONTHLY;BYMONTHDAY=32" }), "rrule", "bymonthday"},
-		{"count and until", base(func(f *schema.Freeze) { f.RRule = "FREQ=WEEKLY;COUNT=3;UNTIL=20270601T000000Z" }), "rrule", "COUNT and UNTIL"},
-		{"dtstart inside the rule", base(func(f *schema.Freeze) { f.RRule = "FREQ=WEEKLY;DTSTART=20270101T160000" }), "rrule", "DTSTART"},
-		{"no duration", base(func(f *schema.Freeze) { f.Duration = "" }), "rrule", "needs a duration"},
-		{"end and rrule", base(func(f *schema.Freeze) { f.End = "2027-01-04T08:00" }), "end", "not an end"},
-		{"bad duration", base(func(f *schema.Freeze) { f.Duration = "2 days" }), "duration", "ISO 8601"},
-		{"empty duration", base(func(f *schema.Freeze) { f.Duration = "PT" }), "duration", "ISO 8601"},
-		{"zero duration", base(func(f *schema.Freeze) { f.Duration = "P0D" }), "duration", "more than nothing"},
-		{"too long", base(func(f *schema.Freeze) { f.Duration = "P400D" }), "duration", "366 days"},
-		{"start is not an occurrence", base(func(f *schema.Freeze) { f.Start = "2027-01-02T16:00" }), "start", "not an occurrence"},
-		{"a rule that never occurs", base(func(f *schema.Freeze) { f.RRule = "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30" }), "start", "not an occurrence"},
-		{"exdate not an occurrence", base(func(f *schema.Freeze) { f.ExDate = []string{"2027-01-08T16:00", "2027-01-09T16:00"} }), "exdate[1]", "not an occurrence"},
-		{"exdate not a time", base(func(f *schema.Freeze) { f.ExDate = []string{"Christmas"} }), "exdate[0]", "want local time"},
-		{"unknown zone", base(func(f *schema.Freeze) { f.Timezone = "Europe/Atlantis" }), "timezone", "unknown time zone"},
-		{"host zone", base(func(f *schema.Freeze) { f.Timezone = "Local" }), "timezone", "unknown time zone"},
-		{"one-off with a duration", schema.Freeze{Name: "x", Start: "2027-01-01T00:00", End: "2027-01-02T00:00", Duration: "P1D", Timezone: "UTC"}, "duration", "needs an rrule"},
-		{"one-off with an exdate", schema.Freeze{Name: "x", Start: "2027-01-01T00:00", End: "2027-01-02T00:00", ExDate: []string{"2027-01-01T00:00"}, Timezone: "UTC"}, "exdate", "needs an rrule"},
-		{"neither end nor rrule", schema.Freeze{Name: "x", Start: "2027-01-01T00:00", Timezone: "UTC"}, "start", "neither end nor rrule"},
+		{"secondly is refused", base(func(f *model.Freeze) { f.RRule = "FREQ=SECONDLY" }), "rrule", "more often than daily"},
+		{"minutely is refused", base(func(f *model.Freeze) { f.RRule = "FREQ=MINUTELY;INTERVAL=5" }), "rrule", "more often than daily"},
+		{"hourly is refused", base(func(f *model.Freeze) { f.RRule = "FREQ=HOURLY" }), "rrule", "BYHOUR"},
+		{"unknown property", base(func(f *model.Freeze) { f.RRule = "FREQ=WEEKLY;BYDAYS=FR" }), "rrule", "unknown RRULE property"},
+		{"bad weekday", base(func(f *model.Freeze) { f.RRule = "FREQ=WEEKLY;BYDAY=XX" }), "rrule", "XX"},
+		{"out of range", base(func(f *model.Freeze) { f.RRule = "FREQ=MONTHLY;BYMONTHDAY=32" }), "rrule", "bymonthday"},
+		{"count and until", base(func(f *model.Freeze) { f.RRule = "FREQ=WEEKLY;COUNT=3;UNTIL=20270601T000000Z" }), "rrule", "COUNT and UNTIL"},
+		{"dtstart inside the rule", base(func(f *model.Freeze) { f.RRule = "FREQ=WEEKLY;DTSTART=20270101T160000" }), "rrule", "DTSTART"},
+		{"no duration", base(func(f *model.Freeze) { f.Duration = "" }), "rrule", "needs a duration"},
+		{"end and rrule", base(func(f *model.Freeze) { f.End = "2027-01-04T08:00" }), "end", "not an end"},
+		{"bad duration", base(func(f *model.Freeze) { f.Duration = "2 days" }), "duration", "ISO 8601"},
+		{"empty duration", base(func(f *model.Freeze) { f.Duration = "PT" }), "duration", "ISO 8601"},
+		{"zero duration", base(func(f *model.Freeze) { f.Duration = "P0D" }), "duration", "more than nothing"},
+		{"too long", base(func(f *model.Freeze) { f.Duration = "P400D" }), "duration", "366 days"},
+		{"start is not an occurrence", base(func(f *model.Freeze) { f.Start = "2027-01-02T16:00" }), "start", "not an occurrence"},
+		{"a rule that never occurs", base(func(f *model.Freeze) { f.RRule = "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30" }), "start", "not an occurrence"},
+		{"exdate not an occurrence", base(func(f *model.Freeze) { f.ExDate = []string{"2027-01-08T16:00", "2027-01-09T16:00"} }), "exdate[1]", "not an occurrence"},
+		{"exdate not a time", base(func(f *model.Freeze) { f.ExDate = []string{"Christmas"} }), "exdate[0]", "want local time"},
+		{"unknown zone", base(func(f *model.Freeze) { f.Timezone = "Europe/Atlantis" }), "timezone", "unknown time zone"},
+		{"host zone", base(func(f *model.Freeze) { f.Timezone = "Local" }), "timezone", "unknown time zone"},
+		{"one-off with a duration", model.Freeze{Name: "x", Start: "2027-01-01T00:00", End: "2027-01-02T00:00", Duration: "P1D", Timezone: "UTC"}, "duration", "needs an rrule"},
+		{"one-off with an exdate", model.Freeze{Name: "x", Start: "2027-01-01T00:00", End: "2027-01-02T00:00", ExDate: []string{"2027-01-01T00:00"}, Timezone: "UTC"}, "exdate", "needs an rrule"},
+		{"neither end nor rrule", model.Freeze{Name: "x", Start: "2027-01-01T00:00", Timezone: "UTC"}, "start", "neither end nor rrule"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := New([]schema.Freeze{{Name: "ok", Start: "2027-01-01T00:00", End: "2027-01-02T00:00", Timezone: "UTC"}, tc.freeze})
+			_, err := New([]model.Freeze{{Name: "ok", Start: "2027-01-01T00:00", End: "2027-01-02T00:00", Timezone: "UTC"}, tc.freeze})
 			require.Error(t, err)
 			var fe *FreezeError
 			require.True(t, errors.As(err, &fe), "want a FreezeError, got %T", err)
@@ -150,7 +150,7 @@ func TestRecurringErrors(t *testing.T) {
 func TestRecurringBounds(t *testing.T) {
 	t.Run("a window far from the start answers, frozen, past MaxSteps", func(t *testing.T) {
 		// BYHOUR makes 24 daily occurrences: MaxSteps is about 11 years.
-		cal, err := New([]schema.Freeze{{Name: "dense", Start: "2027-01-01T00:00", RRule: "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23",
+		cal, err := New([]model.Freeze{{Name: "dense", Start: "2027-01-01T00:00", RRule: "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23",
 			Duration: "PT30M", Timezone: "UTC"}})
 		require.NoError(t, err)
 		got := cal.Overlapping(utc("2090-01-01T00:40:00Z"), utc("2090-01-01T00:50:00Z"), nil)
@@ -161,13 +161,13 @@ func TestRecurringBounds(t *testing.T) {
 		assert.Empty(t, near, "between two occurrences nothing is frozen")
 	})
 	t.Run("a long window returns at most MaxOccurrences", func(t *testing.T) {
-		cal, err := New([]schema.Freeze{{Name: "daily", Start: "2027-01-01T00:00", RRule: "FREQ=DAILY", Duration: "PT1H", Timezone: "UTC"}})
+		cal, err := New([]model.Freeze{{Name: "daily", Start: "2027-01-01T00:00", RRule: "FREQ=DAILY", Duration: "PT1H", Timezone: "UTC"}})
 		require.NoError(t, err)
 		got := cal.Overlapping(utc("2027-01-01T00:00:00Z"), utc("2037-01-01T00:00:00Z"), nil)
 		assert.Len(t, got, MaxOccurrences)
 	})
 	t.Run("no COUNT or UNTIL is fine, far in the future", func(t *testing.T) {
-		cal, err := New([]schema.Freeze{weekend})
+		cal, err := New([]model.Freeze{weekend})
 		require.NoError(t, err)
 		got := cal.Active(utc("2100-01-02T12:00:00Z"), []string{"prod"}) // a Saturday
 		require.Len(t, got, 1)
@@ -178,7 +178,7 @@ func TestRecurringBounds(t *testing.T) {
 func TestCalendarMixed(t *testing.T) {
 	prodWeekend := weekend
 	prodWeekend.Environments = []string{"prod"}
-	cal, err := New([]schema.Freeze{
+	cal, err := New([]model.Freeze{
 		{Name: "ye", Start: "2027-12-20T00:00", End: "2028-01-04T00:00", Timezone: "Europe/Berlin"},
 		prodWeekend,
 	})

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -31,32 +32,34 @@ type rule struct {
 }
 
 // rules are the known credential shapes, applied in order. They are
-// compiled once and never change.
-var rules = []rule{
-	// PEM private keys, whole (or to the end when cut).
-	{regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)`), Placeholder},
-	// Credentials in URLs (first: "x-access-token:…@" is not a field).
-	{regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s"'<>]+@`), "${1}" + Placeholder + "@"},
-	// Header or field whose whole value is a credential: "Authorization:
-	// Bearer x", "authorization=...", `"Private-Token": "x"`.
-	{regexp.MustCompile(`(?i)((?:proxy-)?authorization|private-token|x-gitlab-token|job-token|x-api-key|set-cookie|cookie)("?\s*[:=]\s*"?)[^"\r\n]*`), "${1}${2}" + Placeholder},
-	// key=value or "key": "value" where the key names a secret.
-	// The value must be a word of six characters or more, so that prose
-	// ("the secret: open …") survives.
-	{regexp.MustCompile(`(?i)\b([a-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key))("?\s*[:=]\s*"?)[^\s"&,;'<>]{6,}`), "${1}${2}" + Placeholder},
-	// Bearer tokens wherever they appear.
-	{regexp.MustCompile(`(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]{8,}`), "${1}${2}" + Placeholder},
-	// Known token formats.
-	{regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{16,}`), Placeholder},
-	{regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9_]{16,}`), Placeholder},
-	{regexp.MustCompile(`\bgl[a-z]{1,6}-[A-Za-z0-9_-]{16,}`), Placeholder},
-	{regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA|AROA|AIDA)[A-Z0-9]{12,}`), Placeholder},
-	{regexp.MustCompile(`\bxox[abposre]-[A-Za-z0-9-]{8,}`), Placeholder},
-	{regexp.MustCompile(`\bxapp-[A-Za-z0-9-]{8,}`), Placeholder},
-	{regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?`), Placeholder},
-	{regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{30,}`), Placeholder},
-	{regexp.MustCompile(`\bnpm_[A-Za-z0-9]{30,}`), Placeholder},
-}
+// compiled once, on first use (not at start-up), and never change.
+var rules = sync.OnceValue(func() []rule {
+	return []rule{
+		// PEM private keys, whole (or to the end when cut).
+		{regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)`), Placeholder},
+		// Credentials in URLs (first: "x-access-token:…@" is not a field).
+		{regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s"'<>]+@`), "${1}" + Placeholder + "@"},
+		// Header or field whose whole value is a credential: "Authorization:
+		// Bearer x", "authorization=...", `"Private-Token": "x"`.
+		{regexp.MustCompile(`(?i)((?:proxy-)?authorization|private-token|x-gitlab-token|job-token|x-api-key|set-cookie|cookie)("?\s*[:=]\s*"?)[^"\r\n]*`), "${1}${2}" + Placeholder},
+		// key=value or "key": "value" where the key names a secret.
+		// The value must be a word of six characters or more, so that prose
+		// ("the secret: open …") survives.
+		{regexp.MustCompile(`(?i)\b([a-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key))("?\s*[:=]\s*"?)[^\s"&,;'<>]{6,}`), "${1}${2}" + Placeholder},
+		// Bearer tokens wherever they appear.
+		{regexp.MustCompile(`(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]{8,}`), "${1}${2}" + Placeholder},
+		// Known token formats.
+		{regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{16,}`), Placeholder},
+		{regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9_]{16,}`), Placeholder},
+		{regexp.MustCompile(`\bgl[a-z]{1,6}-[A-Za-z0-9_-]{16,}`), Placeholder},
+		{regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA|AROA|AIDA)[A-Z0-9]{12,}`), Placeholder},
+		{regexp.MustCompile(`\bxox[abposre]-[A-Za-z0-9-]{8,}`), Placeholder},
+		{regexp.MustCompile(`\bxapp-[A-Za-z0-9-]{8,}`), Placeholder},
+		{regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?`), Placeholder},
+		{regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{30,}`), Placeholder},
+		{regexp.MustCompile(`\bnpm_[A-Za-z0-9]{30,}`), Placeholder},
+	}
+})
 
 // Redactor scrubs credentials: the known formats, and the secrets
 // registered with New. A nil *Redactor scrubs the known formats only.
@@ -108,7 +111,7 @@ func (r *Redactor) Scrub(s string) string {
 			s = strings.ReplaceAll(s, sec, Placeholder)
 		}
 	}
-	for _, ru := range rules {
+	for _, ru := range rules() {
 		s = ru.re.ReplaceAllString(s, ru.repl)
 	}
 	if r == nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/cabhq/cab/internal/backoff"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // Defaults of Options and of the checks.
@@ -134,7 +134,7 @@ type running struct {
 // condition held on every sample for that long. It returns the outcomes in
 // the order of checks and, when any failed, a *Failed listing them. When
 // ctx ends first, it returns the outcomes so far and ctx's error.
-func Run(ctx context.Context, checks []schema.Check, o Options) ([]Outcome, error) {
+func Run(ctx context.Context, checks []model.Check, o Options) ([]Outcome, error) {
 	o = o.withDefaults()
 	out := make([]Outcome, len(checks))
 	var live []*running
@@ -225,7 +225,7 @@ func Run(ctx context.Context, checks []schema.Check, o Options) ([]Outcome, erro
 }
 
 // name is a check's name, or what it looks at.
-func name(c schema.Check) string {
+func name(c model.Check) string {
 	if c.Name != "" {
 		return c.Name
 	}
@@ -243,7 +243,7 @@ func name(c schema.Check) string {
 }
 
 // prepare turns a check into a prober, with its for.
-func prepare(c schema.Check, o Options) (prober, time.Duration, error) {
+func prepare(c model.Check, o Options) (prober, time.Duration, error) {
 	switch c.Type {
 	case "http":
 		p, err := newHTTPProbe(c, o)

@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/check"
 	"github.com/cabhq/cab/reconcile/target"
-	"github.com/cabhq/cab/schema"
 )
 
 // clock is a fake clock: Sleep advances it.
@@ -236,8 +236,8 @@ func TestPrometheusCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, _ := server(t, tt.answer)
-			c := schema.Check{Type: "prometheus", Name: "errors", Query: "sum(rate(errors[5m]))", Op: tt.op, Threshold: threshold(tt.threshold)}
-			out, err := check.Run(t.Context(), []schema.Check{c}, check.Options{Prometheus: srv.URL})
+			c := model.Check{Type: "prometheus", Name: "errors", Query: "sum(rate(errors[5m]))", Op: tt.op, Threshold: threshold(tt.threshold)}
+			out, err := check.Run(t.Context(), []model.Check{c}, check.Options{Prometheus: srv.URL})
 			require.Len(t, out, 1)
 			assert.Equal(t, check.Outcome{Name: "errors", Type: "prometheus", OK: tt.wantOK, Detail: tt.wantDetail, Attempts: 1}, out[0])
 			if tt.wantOK {
@@ -254,20 +254,20 @@ func TestPrometheusCheck(t *testing.T) {
 func TestPrometheusServer(t *testing.T) {
 	envSrv, envCalls := server(t, value("1"))
 	ownSrv, ownCalls := server(t, value("1"))
-	c := schema.Check{Type: "prometheus", Query: "up", Op: "==", Threshold: threshold(1)}
+	c := model.Check{Type: "prometheus", Query: "up", Op: "==", Threshold: threshold(1)}
 
-	_, err := check.Run(t.Context(), []schema.Check{c}, check.Options{Prometheus: envSrv.URL})
+	_, err := check.Run(t.Context(), []model.Check{c}, check.Options{Prometheus: envSrv.URL})
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, envCalls.n.Load(), "the environment's server is the default")
 
 	c.Server = ownSrv.URL
-	_, err = check.Run(t.Context(), []schema.Check{c}, check.Options{Prometheus: envSrv.URL})
+	_, err = check.Run(t.Context(), []model.Check{c}, check.Options{Prometheus: envSrv.URL})
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, ownCalls.n.Load(), "the check's server wins")
 	assert.EqualValues(t, 1, envCalls.n.Load())
 
 	c.Server = ""
-	out, err := check.Run(t.Context(), []schema.Check{c}, check.Options{})
+	out, err := check.Run(t.Context(), []model.Check{c}, check.Options{})
 	require.Error(t, err)
 	assert.Equal(t, check.Outcome{Name: "up", Type: "prometheus", Detail: "no Prometheus server: set server on the check or prometheus on the environment in cab.cue"}, out[0])
 }
@@ -300,8 +300,8 @@ func TestFor(t *testing.T) {
 			clk := newClock()
 			o := clk.options(10*time.Second, time.Second)
 			o.Prometheus = srv.URL
-			c := schema.Check{Type: "prometheus", Name: "errors", Query: "errors", Op: "<", Threshold: threshold(0.5), For: tt.hold}
-			out, err := check.Run(t.Context(), []schema.Check{c}, o)
+			c := model.Check{Type: "prometheus", Name: "errors", Query: "errors", Op: "<", Threshold: threshold(0.5), For: tt.hold}
+			out, err := check.Run(t.Context(), []model.Check{c}, o)
 			require.Len(t, out, 1)
 			assert.Equal(t, check.Outcome{Name: "errors", Type: "prometheus", OK: tt.wantOK, Detail: tt.wantDetail, Attempts: tt.wantAttempts}, out[0])
 			assert.EqualValues(t, tt.wantAttempts, s.n.Load(), "queries sent")
@@ -345,9 +345,9 @@ func TestForRealClock(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, _ := server(t, tt.answers...)
-			c := schema.Check{Type: "prometheus", Server: srv.URL, Query: "up", Op: "==", Threshold: threshold(1), For: "30ms"}
+			c := model.Check{Type: "prometheus", Server: srv.URL, Query: "up", Op: "==", Threshold: threshold(1), For: "30ms"}
 			start := time.Now()
-			out, err := check.Run(t.Context(), []schema.Check{c}, check.Options{Budget: 300 * time.Millisecond, Interval: 5 * time.Millisecond})
+			out, err := check.Run(t.Context(), []model.Check{c}, check.Options{Budget: 300 * time.Millisecond, Interval: 5 * time.Millisecond})
 			assert.Less(t, time.Since(start), 10*time.Second)
 			assert.Equal(t, tt.wantOK, out[0].OK, out[0].Detail)
 			assert.Equal(t, tt.wantOK, err == nil, "err %v", err)
@@ -361,26 +361,26 @@ func TestHTTPCheck(t *testing.T) {
 	tests := []struct {
 		name       string
 		handler    http.HandlerFunc
-		check      schema.Check
+		check      model.Check
 		wantOK     bool
 		wantDetail string // prefix
 		attempts   int
 	}{
-		{"ok", respond(200, "ok"), schema.Check{}, true, "status 200 in ", 1},
-		{"status mismatch", respond(503, "down"), schema.Check{}, false, "status 503, want 200", 1},
-		{"expected status", respond(204, ""), schema.Check{ExpectStatus: 204}, true, "status 204 in ", 1},
-		{"expected status mismatch", respond(200, ""), schema.Check{ExpectStatus: 204}, false, "status 200, want 204", 1},
-		{"regex matches", respond(200, `{"status":"green","version":"1.4.2"}`), schema.Check{BodyRegex: `"version":"1\.4\.\d+"`}, true, "status 200 in ", 1},
-		{"regex mismatch", respond(200, `{"version":"1.3.9"}`), schema.Check{BodyRegex: `"version":"1\.4\.\d+"`}, false, `body does not match "\"version\":\"1\\.4\\.\\d+\""`, 1},
-		{"regex beyond the cap", respond(200, strings.Repeat("x", check.MaxBody)+"ok"), schema.Check{BodyRegex: "ok"}, false, `body does not match "ok"`, 1},
-		{"invalid regex", respond(200, "ok"), schema.Check{BodyRegex: "(ok"}, false, "bodyRegex: error parsing regexp: missing closing ): `(ok` (RE2 syntax", 0},
-		{"latency within", respond(200, "ok"), schema.Check{MaxLatency: "5s"}, true, "status 200 in ", 1},
-		{"latency over", slow(80*time.Millisecond, 200), schema.Check{MaxLatency: "20ms"}, false, "latency ", 1},
-		{"status before latency", slow(80*time.Millisecond, 500), schema.Check{MaxLatency: "20ms"}, false, "status 500, want 200", 1},
-		{"timeout", slow(5*time.Second, 200), schema.Check{Timeout: "50ms"}, false, "no answer within 50ms", 1},
-		{"bad maxLatency", respond(200, "ok"), schema.Check{MaxLatency: "fast"}, false, `maxLatency "fast": want a duration such as 500ms or 2m`, 0},
-		{"bad timeout", respond(200, "ok"), schema.Check{Timeout: "-1s"}, false, `timeout "-1s": must not be negative`, 0},
-		{"bad expectStatus", respond(200, "ok"), schema.Check{ExpectStatus: 99}, false, "expectStatus 99: want an HTTP status between 100 and 599", 0},
+		{"ok", respond(200, "ok"), model.Check{}, true, "status 200 in ", 1},
+		{"status mismatch", respond(503, "down"), model.Check{}, false, "status 503, want 200", 1},
+		{"expected status", respond(204, ""), model.Check{ExpectStatus: 204}, true, "status 204 in ", 1},
+		{"expected status mismatch", respond(200, ""), model.Check{ExpectStatus: 204}, false, "status 200, want 204", 1},
+		{"regex matches", respond(200, `{"status":"green","version":"1.4.2"}`), model.Check{BodyRegex: `"version":"1\.4\.\d+"`}, true, "status 200 in ", 1},
+		{"regex mismatch", respond(200, `{"version":"1.3.9"}`), model.Check{BodyRegex: `"version":"1\.4\.\d+"`}, false, `body does not match "\"version\":\"1\\.4\\.\\d+\""`, 1},
+		{"regex beyond the cap", respond(200, strings.Repeat("x", check.MaxBody)+"ok"), model.Check{BodyRegex: "ok"}, false, `body does not match "ok"`, 1},
+		{"invalid regex", respond(200, "ok"), model.Check{BodyRegex: "(ok"}, false, "bodyRegex: error parsing regexp: missing closing ): `(ok` (RE2 syntax", 0},
+		{"latency within", respond(200, "ok"), model.Check{MaxLatency: "5s"}, true, "status 200 in ", 1},
+		{"latency over", slow(80*time.Millisecond, 200), model.Check{MaxLatency: "20ms"}, false, "latency ", 1},
+		{"status before latency", slow(80*time.Millisecond, 500), model.Check{MaxLatency: "20ms"}, false, "status 500, want 200", 1},
+		{"timeout", slow(5*time.Second, 200), model.Check{Timeout: "50ms"}, false, "no answer within 50ms", 1},
+		{"bad maxLatency", respond(200, "ok"), model.Check{MaxLatency: "fast"}, false, `maxLatency "fast": want a duration such as 500ms or 2m`, 0},
+		{"bad timeout", respond(200, "ok"), model.Check{Timeout: "-1s"}, false, `timeout "-1s": must not be negative`, 0},
+		{"bad expectStatus", respond(200, "ok"), model.Check{ExpectStatus: 99}, false, "expectStatus 99: want an HTTP status between 100 and 599", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -388,7 +388,7 @@ func TestHTTPCheck(t *testing.T) {
 			t.Cleanup(srv.Close)
 			c := tt.check
 			c.Type, c.Name, c.URL = "http", "health", srv.URL+"/healthz"
-			out, err := check.Run(t.Context(), []schema.Check{c}, check.Options{})
+			out, err := check.Run(t.Context(), []model.Check{c}, check.Options{})
 			require.Len(t, out, 1)
 			o := out[0]
 			assert.Equal(t, tt.wantOK, o.OK, "detail %q", o.Detail)
@@ -402,8 +402,8 @@ func TestHTTPCheck(t *testing.T) {
 func TestHTTPLatencyDetail(t *testing.T) {
 	srv := httptest.NewServer(slow(60*time.Millisecond, 200))
 	t.Cleanup(srv.Close)
-	c := schema.Check{Type: "http", URL: srv.URL, MaxLatency: "10ms"}
-	out, _ := check.Run(t.Context(), []schema.Check{c}, check.Options{})
+	c := model.Check{Type: "http", URL: srv.URL, MaxLatency: "10ms"}
+	out, _ := check.Run(t.Context(), []model.Check{c}, check.Options{})
 	fields := strings.Fields(out[0].Detail)
 	require.Len(t, fields, 6, out[0].Detail)
 	assert.Equal(t, []string{"latency", "want", "at", "most", "10ms"}, append(fields[:1:1], fields[2:]...))
@@ -432,8 +432,8 @@ func slow(d time.Duration, status int) http.HandlerFunc {
 
 func TestRetriesUntilPass(t *testing.T) {
 	srv, s := server(t, answer{503, "starting"}, answer{503, "starting"}, answer{200, "ok"})
-	c := schema.Check{Type: "http", URL: srv.URL + "/healthz"}
-	out, err := check.Run(t.Context(), []schema.Check{c}, check.Options{Budget: 2 * time.Second, Interval: 5 * time.Millisecond})
+	c := model.Check{Type: "http", URL: srv.URL + "/healthz"}
+	out, err := check.Run(t.Context(), []model.Check{c}, check.Options{Budget: 2 * time.Second, Interval: 5 * time.Millisecond})
 	require.NoError(t, err)
 	assert.True(t, out[0].OK)
 	assert.Equal(t, 3, out[0].Attempts)
@@ -444,7 +444,7 @@ func TestBudgetSpent(t *testing.T) {
 	down, _ := server(t, answer{500, "down"})
 	up, upCalls := server(t, answer{200, "ok"})
 	prom, _ := server(t, value("0.9"))
-	checks := []schema.Check{
+	checks := []model.Check{
 		{Type: "http", Name: "api", URL: down.URL + "/healthz"},
 		{Type: "http", URL: up.URL + "/healthz"},
 		{Type: "prometheus", Name: "error rate", Query: "errors", Op: "<", Threshold: threshold(0.5)},
@@ -477,7 +477,7 @@ func TestBudgetSpent(t *testing.T) {
 
 func TestNoBudgetOneAttempt(t *testing.T) {
 	srv, s := server(t, answer{500, "down"})
-	out, err := check.Run(t.Context(), []schema.Check{{Type: "http", URL: srv.URL}}, check.Options{})
+	out, err := check.Run(t.Context(), []model.Check{{Type: "http", URL: srv.URL}}, check.Options{})
 	require.Error(t, err)
 	assert.Equal(t, 1, out[0].Attempts)
 	assert.EqualValues(t, 1, s.n.Load())
@@ -488,7 +488,7 @@ func TestCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	out, err := check.Run(ctx, []schema.Check{{Type: "http", URL: srv.URL}}, check.Options{Budget: time.Hour, Interval: 10 * time.Millisecond})
+	out, err := check.Run(ctx, []model.Check{{Type: "http", URL: srv.URL}}, check.Options{Budget: time.Hour, Interval: 10 * time.Millisecond})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	var f *check.Failed
 	assert.False(t, errors.As(err, &f), "a cancelled run is not a failed check")
@@ -499,18 +499,18 @@ func TestCancel(t *testing.T) {
 func TestNames(t *testing.T) {
 	long := "sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m])) / sum by (job) (rate(http_requests_total[5m]))"
 	tests := []struct {
-		check schema.Check
+		check model.Check
 		want  string
 	}{
-		{schema.Check{Type: "http", Name: "health", URL: "http://127.0.0.1:1/"}, "health"},
-		{schema.Check{Type: "http", URL: "http://user:secret@127.0.0.1:1/healthz"}, "GET http://user:xxxxx@127.0.0.1:1/healthz"},
-		{schema.Check{Type: "prometheus", Query: "sum(\n  up\n)"}, "sum( up )"},
-		{schema.Check{Type: "prometheus", Query: long}, long[:59] + "…"},
-		{schema.Check{Type: "tcp"}, "tcp check"},
+		{model.Check{Type: "http", Name: "health", URL: "http://127.0.0.1:1/"}, "health"},
+		{model.Check{Type: "http", URL: "http://user:secret@127.0.0.1:1/healthz"}, "GET http://user:xxxxx@127.0.0.1:1/healthz"},
+		{model.Check{Type: "prometheus", Query: "sum(\n  up\n)"}, "sum( up )"},
+		{model.Check{Type: "prometheus", Query: long}, long[:59] + "…"},
+		{model.Check{Type: "tcp"}, "tcp check"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
-			out, err := check.Run(t.Context(), []schema.Check{tt.check}, check.Options{})
+			out, err := check.Run(t.Context(), []model.Check{tt.check}, check.Options{})
 			require.Error(t, err)
 			assert.Equal(t, tt.want, out[0].Name)
 			assert.NotContains(t, out[0].Detail, "secret")
@@ -521,20 +521,20 @@ func TestNames(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	tests := []struct {
 		name  string
-		check schema.Check
+		check model.Check
 		want  string
 	}{
-		{"unknown type", schema.Check{Type: "tcp"}, `unknown check type "tcp": want http or prometheus`},
-		{"http without URL", schema.Check{Type: "http"}, `url "": want an http or https URL`},
-		{"http ftp URL", schema.Check{Type: "http", URL: "ftp://x/"}, `url "ftp://x/": want an http or https URL`},
-		{"unknown op", schema.Check{Type: "prometheus", Server: "http://p", Query: "up", Op: "=>", Threshold: threshold(1)}, `op "=>": want one of < <= > >= == !=`},
-		{"no threshold", schema.Check{Type: "prometheus", Server: "http://p", Query: "up", Op: "<"}, "threshold is missing"},
-		{"no query", schema.Check{Type: "prometheus", Server: "http://p", Op: "<", Threshold: threshold(1)}, "query is empty"},
-		{"bad server", schema.Check{Type: "prometheus", Server: "p:9090", Query: "up", Op: "<", Threshold: threshold(1)}, `server "p:9090": want an http or https URL such as http://prometheus:9090`},
+		{"unknown type", model.Check{Type: "tcp"}, `unknown check type "tcp": want http or prometheus`},
+		{"http without URL", model.Check{Type: "http"}, `url "": want an http or https URL`},
+		{"http ftp URL", model.Check{Type: "http", URL: "ftp://x/"}, `url "ftp://x/": want an http or https URL`},
+		{"unknown op", model.Check{Type: "prometheus", Server: "http://p", Query: "up", Op: "=>", Threshold: threshold(1)}, `op "=>": want one of < <= > >= == !=`},
+		{"no threshold", model.Check{Type: "prometheus", Server: "http://p", Query: "up", Op: "<"}, "threshold is missing"},
+		{"no query", model.Check{Type: "prometheus", Server: "http://p", Op: "<", Threshold: threshold(1)}, "query is empty"},
+		{"bad server", model.Check{Type: "prometheus", Server: "p:9090", Query: "up", Op: "<", Threshold: threshold(1)}, `server "p:9090": want an http or https URL such as http://prometheus:9090`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, err := check.Run(t.Context(), []schema.Check{tt.check}, check.Options{Budget: time.Minute})
+			out, err := check.Run(t.Context(), []model.Check{tt.check}, check.Options{Budget: time.Minute})
 			require.Error(t, err)
 			assert.Equal(t, tt.want, out[0].Detail)
 			assert.Zero(t, out[0].Attempts, "a check that cannot pass is not tried")

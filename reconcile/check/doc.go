@@ -1,5 +1,5 @@
 // Package check runs a ticket's prechecks and postchecks: HTTP probes and
-// Prometheus queries (schema.Check), retrying the failing ones within a
+// Prometheus queries (model.Check), retrying the failing ones within a
 // time budget, and reports one Outcome per check.
 //
 // An http check GETs its URL and passes when the answer has the expected

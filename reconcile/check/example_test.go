@@ -8,8 +8,8 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/check"
-	"github.com/cabhq/cab/schema"
 )
 
 func ExampleRun() {
@@ -24,7 +24,7 @@ func ExampleRun() {
 	defer prom.Close()
 
 	limit := 0.5
-	checks := []schema.Check{
+	checks := []model.Check{
 		{Type: "http", Name: "health", URL: svc.URL + "/healthz", BodyRegex: `"green"`},
 		{Type: "prometheus", Name: "error rate", Query: "sum(rate(errors_total[5m]))", Op: "<", Threshold: &limit},
 	}

@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // httpProbe is an http check.
@@ -24,7 +24,7 @@ type httpProbe struct {
 	now        func() time.Time
 }
 
-func newHTTPProbe(c schema.Check, o Options) (*httpProbe, error) {
+func newHTTPProbe(c model.Check, o Options) (*httpProbe, error) {
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("url %q: want an http or https URL", redactURL(c.URL))

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 
 	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/reconcile/target"
@@ -211,7 +211,7 @@ type promProbe struct {
 // ops are the comparisons a prometheus check may make.
 var ops = []string{"<", "<=", ">", ">=", "==", "!="}
 
-func newPromProbe(c schema.Check, o Options) (*promProbe, error) {
+func newPromProbe(c model.Check, o Options) (*promProbe, error) {
 	p := &promProbe{client: o.Client, server: c.Server, query: c.Query, op: c.Op}
 	if p.server == "" {
 		p.server = o.Prometheus

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/model"
 )
 
 // Change is one action of one ticket in one environment, with the target
@@ -22,9 +22,9 @@ type Change struct {
 	// Index is the position of the action in the ticket's action list.
 	Index int
 	// Action is the ticket's action (type oci, git or http).
-	Action schema.Action
+	Action model.Action
 	// Target is the target of that type that cab.cue declares for Env.
-	Target schema.Target
+	Target model.Target
 	// TargetName is the target's name in cab.cue.
 	TargetName string
 	// Commit is the main commit that merged the ticket; drivers that write

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cabhq/cab/policy"
+	"github.com/cabhq/cab/model"
 )
 
 const (
@@ -37,12 +37,12 @@ type Predicate struct {
 	PR          int64  `json:"pr,omitempty"`
 	Author      string `json:"author"`
 	// Merger merged the change (never one of the approvers).
-	Merger       string            `json:"merger,omitempty"`
-	Approvals    []policy.Approval `json:"approvals"`
-	PolicyDigest string            `json:"policyDigest"` // "sha256:<hex>" of the base rules
-	Environments []string          `json:"environments"`
-	Repository   string            `json:"repository"`
-	SignedAt     time.Time         `json:"signedAt"`
+	Merger       string           `json:"merger,omitempty"`
+	Approvals    []model.Approval `json:"approvals"`
+	PolicyDigest string           `json:"policyDigest"` // "sha256:<hex>" of the base rules
+	Environments []string         `json:"environments"`
+	Repository   string           `json:"repository"`
+	SignedAt     time.Time        `json:"signedAt"`
 }
 
 // Subject is an in-toto resource descriptor: the ticket path and digest.

@@ -35,9 +35,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
 	"github.com/cabhq/cab/reconcile/target/oci"
-	"github.com/cabhq/cab/schema"
 )
 
 func main() {
@@ -196,8 +196,8 @@ func changes(reg, repo, file string) ([]target.Change, error) {
 	for i, line := range strings.Fields(string(b)) {
 		cs = append(cs, target.Change{
 			Ticket: fmt.Sprintf("CHG-2026-%04d", i), Env: "prod", Seq: i,
-			Action:     schema.Action{Type: "oci", Target: "images", Image: line, Repository: repo, Tag: fmt.Sprintf("t%04d", i)},
-			Target:     schema.Target{Type: "oci", Registry: reg},
+			Action:     model.Action{Type: "oci", Target: "images", Image: line, Repository: repo, Tag: fmt.Sprintf("t%04d", i)},
+			Target:     model.Target{Type: "oci", Registry: reg},
 			TargetName: "images",
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -17,8 +18,8 @@ import (
 const DefaultBranch = "main"
 
 var (
-	digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
-	tagRE    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	digestRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256:[a-f0-9]{64}$`) })
+	tagRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`) })
 )
 
 // spec is a git change checked and parsed: where to write and what.
@@ -152,10 +153,10 @@ func newSpec(c target.Change) (*spec, error) {
 		if k.Name == "" || strings.ContainsAny(k.Name, " \t\n") || strings.ContainsAny(k.NewName, " \t\n") {
 			return nil, fmt.Errorf("action %d of %s: kustomizeImage needs a name without spaces", c.Index, c.Ticket)
 		}
-		if k.NewTag != "" && !tagRE.MatchString(k.NewTag) {
+		if k.NewTag != "" && !tagRE().MatchString(k.NewTag) {
 			return nil, unsafef("action %d of %s: kustomizeImage.newTag %q is not an image tag", c.Index, c.Ticket, k.NewTag)
 		}
-		if !digestRE.MatchString(k.Digest) {
+		if !digestRE().MatchString(k.Digest) {
 			return nil, unsafef("action %d of %s: kustomizeImage.digest %q is not a sha256 digest (sha256:<64 hex>)", c.Index, c.Ticket, k.Digest)
 		}
 		s.image = &imageSpec{name: k.Name, newName: k.NewName, newTag: k.NewTag, digest: k.Digest}

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
-	"github.com/cabhq/cab/schema"
 )
 
 func TestRestoreKeepsOthersEdits(t *testing.T) {
@@ -26,7 +26,7 @@ func TestRestoreKeepsOthersEdits(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		action schema.Action
+		action model.Action
 		file   string
 		// other is the third party's edit of another part of the file;
 		// want is the file after restoring.
@@ -250,7 +250,7 @@ func TestChangeErrors(t *testing.T) {
 	srv := newGitServer(t)
 	repo := srv.seed(t, "errors", map[string]string{"k.yaml": "images: []\n"})
 	both := setAction("k.yaml", ".a", "x")
-	both.KustomizeImage = &schema.KustomizeImage{Name: "x", Digest: digest1}
+	both.KustomizeImage = &model.KustomizeImage{Name: "x", Digest: digest1}
 	tests := []struct {
 		name   string
 		mutate func(*target.Change)

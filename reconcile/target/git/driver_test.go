@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
-	"github.com/cabhq/cab/schema"
 )
 
 // gitServer is a real git smart-HTTP server (git http-backend behind
@@ -149,7 +149,7 @@ func TestApplyObserveRestore(t *testing.T) {
 	}
 	tests := []struct {
 		name          string
-		action        schema.Action
+		action        model.Action
 		golden        string // under testdata/edit/golden
 		before, after string
 		file          string

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
-	"github.com/cabhq/cab/schema"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -21,24 +21,24 @@ const (
 	digest2 = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
 )
 
-func setAction(file, path string, v any) schema.Action {
-	return schema.Action{Type: "git", Target: "env", File: file, Set: &schema.SetValue{Path: path, Value: v}}
+func setAction(file, path string, v any) model.Action {
+	return model.Action{Type: "git", Target: "env", File: file, Set: &model.SetValue{Path: path, Value: v}}
 }
 
-func imageAction(file, name, newName, digest string) schema.Action {
-	return schema.Action{Type: "git", Target: "env", File: file, KustomizeImage: &schema.KustomizeImage{Name: name, NewName: newName, Digest: digest}}
+func imageAction(file, name, newName, digest string) model.Action {
+	return model.Action{Type: "git", Target: "env", File: file, KustomizeImage: &model.KustomizeImage{Name: name, NewName: newName, Digest: digest}}
 }
 
 // imageTagAction sets the digest and newTag of the images: entry name.
-func imageTagAction(file, name, tag, digest string) schema.Action {
+func imageTagAction(file, name, tag, digest string) model.Action {
 	a := imageAction(file, name, "", digest)
 	a.KustomizeImage.NewTag = tag
 	return a
 }
 
-func change(url string, a schema.Action) target.Change {
+func change(url string, a model.Action) target.Change {
 	return target.Change{Ticket: "CHG-2026-0042", Env: "prod", Seq: 3, Action: a, Commit: "abc123",
-		Target: schema.Target{Type: "git", URL: url}, TargetName: "env"}
+		Target: model.Target{Type: "git", URL: url}, TargetName: "env"}
 }
 
 func readTestdata(t *testing.T, name string) []byte {
@@ -83,7 +83,7 @@ func TestEdit(t *testing.T) {
 	tests := []struct {
 		name   string
 		in     string
-		action schema.Action
+		action model.Action
 		// before is State.Value before the edit.
 		before string
 		// added are the lines the edit adds or changes; every other line
@@ -181,7 +181,7 @@ func TestEdit(t *testing.T) {
 func TestEditErrors(t *testing.T) {
 	tests := []struct {
 		name, in string
-		action   schema.Action
+		action   model.Action
 		want     string
 	}{
 		{"index out of range", "deployment.yaml", setAction("deployment.yaml", ".spec.template.spec.containers[5].image", "x"), "index 5 is out of range, the list has 2 items"},

@@ -11,9 +11,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
 	gittarget "github.com/cabhq/cab/reconcile/target/git"
-	"github.com/cabhq/cab/schema"
 )
 
 // An environment repository holds values.yaml; a ticket sets the image
@@ -47,9 +47,9 @@ func ExampleDriver_Apply() {
 	}
 	c := target.Change{
 		Ticket: "CHG-2026-0042", Env: "prod", Seq: 4, Commit: "9f1c2e7",
-		Action: schema.Action{Type: "git", Target: "payments", File: "values.yaml",
-			Set: &schema.SetValue{Path: ".image.tag", Value: "1.4.2"}},
-		Target: schema.Target{Type: "git", URL: envDir},
+		Action: model.Action{Type: "git", Target: "payments", File: "values.yaml",
+			Set: &model.SetValue{Path: ".image.tag", Value: "1.4.2"}},
+		Target: model.Target{Type: "git", URL: envDir},
 	}
 	before, err := d.Observe(ctx, c)
 	if err != nil {

@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
 	httptarget "github.com/cabhq/cab/reconcile/target/http"
-	"github.com/cabhq/cab/schema"
 )
 
 func ExampleDriver_Apply() {
@@ -18,8 +18,8 @@ func ExampleDriver_Apply() {
 
 	c := target.Change{
 		Ticket: "CHG-2026-0042", Env: "prod", Seq: 3,
-		Action:     schema.Action{Type: "http", Target: "flags", Method: http.MethodPut, Path: "/flags/new-checkout", Body: []byte(`{"state": "on"}`)},
-		Target:     schema.Target{Type: "http", URL: hook.URL + "/cab"},
+		Action:     model.Action{Type: "http", Target: "flags", Method: http.MethodPut, Path: "/flags/new-checkout", Body: []byte(`{"state": "on"}`)},
+		Target:     model.Target{Type: "http", URL: hook.URL + "/cab"},
 		TargetName: "flags",
 	}
 	d := httptarget.New()

@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
 	httptarget "github.com/cabhq/cab/reconcile/target/http"
-	"github.com/cabhq/cab/schema"
 )
 
 // webhook is a webhook that speaks cab's protocol the way a careful one
@@ -139,8 +139,8 @@ func serve(t *testing.T, w *webhook) *httptest.Server {
 func change(base string, body string) target.Change {
 	return target.Change{
 		Ticket: "CHG-2026-0042", Env: "prod", Seq: 3, Index: 0,
-		Action:     schema.Action{Type: "http", Target: "flags", Path: "/flags/checkout", Body: json.RawMessage(body)},
-		Target:     schema.Target{Type: "http", URL: base + "/hooks"},
+		Action:     model.Action{Type: "http", Target: "flags", Path: "/flags/checkout", Body: json.RawMessage(body)},
+		Target:     model.Target{Type: "http", URL: base + "/hooks"},
 		TargetName: "flags",
 		Commit:     "0123456789abcdef0123456789abcdef01234567",
 	}

@@ -13,9 +13,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
 	"github.com/cabhq/cab/reconcile/target/oci"
-	"github.com/cabhq/cab/schema"
 )
 
 // A ticket promotes an image built into a staging repository to the prod
@@ -36,9 +36,9 @@ func ExampleDriver_Apply() {
 
 	c := target.Change{
 		Ticket: "CHG-2026-0042", Env: "prod",
-		Action: schema.Action{Type: "oci", Target: "images",
+		Action: model.Action{Type: "oci", Target: "images",
 			Image: host + "/staging/payments@" + digest.String(), Repository: "prod/payments", Tag: "prod"},
-		Target:     schema.Target{Type: "oci", Registry: host},
+		Target:     model.Target{Type: "oci", Registry: host},
 		TargetName: "images",
 	}
 	d := oci.New()

@@ -16,8 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/reconcile/target"
-	"github.com/cabhq/cab/schema"
 )
 
 // testRegistry is an in-process registry (go-containerregistry's
@@ -156,11 +156,11 @@ func change(image, registry, repository, tag string) target.Change {
 		Ticket: "CHG-2026-0042",
 		Env:    "prod",
 		Seq:    7,
-		Action: schema.Action{
+		Action: model.Action{
 			Type: "oci", Target: "images",
 			Image: image, Repository: repository, Tag: tag,
 		},
-		Target:     schema.Target{Type: "oci", Registry: registry},
+		Target:     model.Target{Type: "oci", Registry: registry},
 		TargetName: "images",
 		Commit:     "0123456789abcdef0123456789abcdef01234567",
 	}

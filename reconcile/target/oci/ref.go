@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -12,14 +13,16 @@ import (
 
 // The OCI distribution spec's grammar for repository names and tags.
 var (
-	repositoryRE = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
-	tagRE        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	repositoryRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
+	})
+	tagRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`) })
 	// digestLikeRE matches tags that spell a digest: "sha256:<hex>" (no
 	// valid tag, but a likely mistake), and the sha256-<hex>[.suffix] tags
 	// that cosign signatures and attestations and the OCI referrers
 	// fallback index live under. Pointing an environment tag there would
 	// overwrite them.
-	digestLikeRE = regexp.MustCompile(`^(sha256|sha384|sha512)[:-][a-fA-F0-9]{32,}`)
+	digestLikeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(sha256|sha384|sha512)[:-][a-fA-F0-9]{32,}`) })
 )
 
 // Destination is where an oci action points a tag, worked out from the
@@ -83,7 +86,7 @@ func Resolve(c target.Change) (Destination, error) {
 	if prefix != "" {
 		repo = prefix + "/" + repo
 	}
-	if !repositoryRE.MatchString(repo) || len(repo) > 255 {
+	if !repositoryRE().MatchString(repo) || len(repo) > 255 {
 		return Destination{}, unsafef("repository %q is not a valid repository name (lowercase path components of letters, digits and . _ - separators)", repo)
 	}
 	if err := checkTag(a.Tag); err != nil {
@@ -122,7 +125,7 @@ func parseImage(image, destHost string, insecure bool) (name.Digest, error) {
 	if !strings.HasPrefix(ref.(name.Digest).DigestStr(), "sha256:") {
 		return name.Digest{}, unsafef("image %q is not named by a sha256 digest", image)
 	}
-	if !repositoryRE.MatchString(ref.Context().RepositoryStr()) {
+	if !repositoryRE().MatchString(ref.Context().RepositoryStr()) {
 		return name.Digest{}, unsafef("image %q: repository %q is not a valid repository name", image, ref.Context().RepositoryStr())
 	}
 	if insecure && first == destHost {
@@ -140,9 +143,9 @@ func checkTag(tag string) error {
 	switch {
 	case tag == "":
 		return unsafef("the action names no tag; set tag to the environment's tag, e.g. prod")
-	case digestLikeRE.MatchString(tag):
+	case digestLikeRE().MatchString(tag):
 		return unsafef("tag %q spells a digest (or a cosign/referrers tag); a tag names an environment, e.g. prod", tag)
-	case !tagRE.MatchString(tag):
+	case !tagRE().MatchString(tag):
 		return unsafef("tag %q is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)", tag)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package validate
+package load
 
 import (
 	"errors"
@@ -13,10 +13,10 @@ import (
 	"github.com/cabhq/cab/internal/diag"
 )
 
-// readFile reads a regular file without following symlinks and refuses
+// ReadFile reads a regular file without following symlinks and refuses
 // anything larger than max without reading it. A refusal is a diagnostic;
 // an error is a failure of the system (permissions, I/O).
-func readFile(name string, max int64) ([]byte, *diag.Diagnostic, error) {
+func ReadFile(name string, max int64) ([]byte, *diag.Diagnostic, error) {
 	refuse := func(msg, hint string) ([]byte, *diag.Diagnostic, error) {
 		return nil, &diag.Diagnostic{File: name, Line: 1, Column: 1, Severity: diag.Error, Code: "file", Message: msg, Hint: hint}, nil
 	}
@@ -25,7 +25,7 @@ func readFile(name string, max int64) ([]byte, *diag.Diagnostic, error) {
 		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		return refuse(symlinkMessage(name), "replace the symlink with the file itself")
+		return refuse(SymlinkMessage(name), "replace the symlink with the file itself")
 	}
 	if !fi.Mode().IsRegular() {
 		return refuse("not a regular file", "tickets and policies are plain files")
@@ -37,7 +37,7 @@ func readFile(name string, max int64) ([]byte, *diag.Diagnostic, error) {
 	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
-			return refuse(symlinkMessage(name), "replace the symlink with the file itself")
+			return refuse(SymlinkMessage(name), "replace the symlink with the file itself")
 		}
 		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
 	}
@@ -52,7 +52,9 @@ func readFile(name string, max int64) ([]byte, *diag.Diagnostic, error) {
 	return b, nil, nil
 }
 
-func symlinkMessage(name string) string {
+// SymlinkMessage says that the symlink at name is refused and where it
+// points, flagging a target outside the change repository.
+func SymlinkMessage(name string) string {
 	target, err := os.Readlink(name)
 	if err != nil {
 		return "symlinks are refused"
@@ -67,7 +69,7 @@ func symlinkMessage(name string) string {
 // describeTarget says where a symlink leads, flagging escapes from the
 // repository the link is in.
 func describeTarget(link, target string) string {
-	root := findRoot(filepath.Dir(link))
+	root := FindRoot(filepath.Dir(link))
 	if root == "" {
 		return target
 	}
@@ -81,8 +83,9 @@ func describeTarget(link, target string) string {
 	return target
 }
 
-// findRoot walks up from dir to the nearest directory holding cab.cue.
-func findRoot(dir string) string {
+// FindRoot walks up from dir to the nearest directory holding a regular
+// cab.cue, the root of a change repository ("" when there is none).
+func FindRoot(dir string) string {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return ""
