@@ -75,11 +75,13 @@ func TestRoundTrip(t *testing.T) {
 	// What C git sees on the server.
 	files := strings.Fields(runGit(t, dir, "ls-tree", "-r", "--name-only", "cab/ledger"))
 	assert.Equal(t, []string{
-		"ledger/CHG-2026-0042/1-signed.dsse",
-		"ledger/CHG-2026-0042/1-signed.json",
-		"ledger/CHG-2026-0042/2-applying.json",
-		"ledger/CHG-2026-0042/3-applied.json",
-	}, files)
+		"LEDGER-VERSION",
+		"ledger/42/CHG-2026-0042/1-signed.dsse",
+		"ledger/42/CHG-2026-0042/1-signed.json",
+		"ledger/42/CHG-2026-0042/2-applying.json",
+		"ledger/42/CHG-2026-0042/3-applied.json",
+	}, files, "layout 2: a new ledger starts with the version marker and sharded by the id's last two digits")
+	assert.Equal(t, "2\n", runGit(t, dir, "show", "cab/ledger:LEDGER-VERSION"))
 	assert.Equal(t, "3\n", runGit(t, dir, "rev-list", "--count", "--first-parent", "cab/ledger"), "one commit per event")
 	assert.Equal(t, "applied CHG-2026-0042 prod\n\nCab-Ticket: CHG-2026-0042\nCab-Env: prod\nCab-Event: applied\n",
 		strings.TrimSuffix(runGit(t, dir, "log", "-1", "--format=%B", "cab/ledger"), "\n"), "commit message")
@@ -87,8 +89,8 @@ func TestRoundTrip(t *testing.T) {
 		runGit(t, dir, "log", "--format=%(trailers:key=Cab-Event,valueonly,separator=%x2C)/%(trailers:key=Cab-Env,valueonly,separator=%x2C)/%(trailers:key=Cab-Ticket,valueonly,separator=%x2C)", "cab/ledger"),
 		"trailers as C git parses them")
 	assert.Equal(t, "signed CHG-2026-0042\n", runGit(t, dir, "log", "--format=%s", "--grep", "Cab-Event: signed", "cab/ledger"), "git log --grep")
-	assert.Equal(t, string(envelope), runGit(t, dir, "show", "cab/ledger:ledger/CHG-2026-0042/1-signed.dsse"))
-	assert.Contains(t, runGit(t, dir, "show", "cab/ledger:ledger/CHG-2026-0042/1-signed.json"), `"commit": "abc123"`)
+	assert.Equal(t, string(envelope), runGit(t, dir, "show", "cab/ledger:ledger/42/CHG-2026-0042/1-signed.dsse"))
+	assert.Contains(t, runGit(t, dir, "show", "cab/ledger:ledger/42/CHG-2026-0042/1-signed.json"), `"commit": "abc123"`)
 
 	// A second clone reads the same log.
 	got, err := Open(clone(t, url), "origin", "").Read(ctx)
