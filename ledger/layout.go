@@ -230,7 +230,7 @@ func listShards(objs Objects, h plumbing.Hash) ([]object.TreeEntry, []error, err
 	var problems []error
 	for _, e := range entries {
 		if !isShard(e.Name) || e.Mode != filemode.Dir {
-			problems = append(problems, &CorruptError{Path: dir + "/" + e.Name, Reason: "not a shard directory (two digits)"})
+			problems = append(problems, &CorruptError{Path: dir + "/" + e.Name, Reason: "not a ticket directory"})
 			continue
 		}
 		shards = append(shards, e)
