@@ -194,9 +194,9 @@ func diffLayouts(objs Objects, old, head plumbing.Hash) ([]Change, error) {
 // diffTrees returns the entries of tree a (a ledger root) that tree b
 // (zero: none) does not keep unchanged, descending only into subtrees
 // whose ids differ: O(change), not O(ledger). With adds, the entries of
-// b that a lacks are reported too ("adds"). A shard directory gone is
-// reported ticket directory by ticket directory, so that every ticket
-// that lost events is named.
+// b that a lacks are reported too ("adds"). A shard directory gone (or
+// added) is reported ticket directory by ticket directory, so that every
+// ticket concerned is named.
 func diffTrees(objs Objects, a, b plumbing.Hash, adds bool) ([]Change, error) {
 	var out []Change
 	err := diffInto(objs, a, b, "", adds, &out)
@@ -246,10 +246,16 @@ func diffInto(objs Objects, a, b plumbing.Hash, prefix string, adds bool, out *[
 	}
 	if adds {
 		for _, e := range eb {
-			if _, ok := have[e.Name]; ok {
-				name := prefix + e.Name
-				*out = append(*out, Change{Ticket: ticketOf(name), Path: name, What: "adds"})
+			if _, ok := have[e.Name]; !ok {
+				continue
 			}
+			name := prefix + e.Name
+			if prefix == dir+"/" && isShard(e.Name) && e.Mode == filemode.Dir {
+				if err := diffInto(objs, plumbing.ZeroHash, e.Hash, name+"/", true, out); err == nil {
+					continue
+				}
+			}
+			*out = append(*out, Change{Ticket: ticketOf(name), Path: name, What: "adds"})
 		}
 	}
 	return nil
@@ -358,7 +364,11 @@ func CheckAppendOnly(repo *git.Repository, checkpoint, head plumbing.Hash) error
 		if err != nil {
 			return err
 		}
-		changes = append(changes, migrations...)
+		for _, c := range migrations {
+			if !slices.Contains(changes, c) {
+				changes = append(changes, c)
+			}
+		}
 	}
 	e.Changes = changes
 	if e.Rewritten || !e.Merge.IsZero() || len(changes) > 0 {
