@@ -171,7 +171,8 @@ func (d decoder) incremental(head plumbing.Hash, lo layout, prev *snapshot) (*sn
 		}
 	}
 	if len(changed) > 0 {
-		out.tickets = maps.Clone(prev.tickets)
+		// prev is the Ledger's own and is replaced by out: its map is
+		// taken over rather than copied (nothing can fail from here on).
 		for id, t := range changed {
 			if t == nil {
 				delete(out.tickets, id)
