@@ -57,6 +57,9 @@ func BenchmarkUpdate(b *testing.B) {
 	for _, layout := range []int{2, 1} {
 		for _, n := range []int{1_000, 10_000} {
 			b.Run(fmt.Sprintf("layout=%d/tickets=%d", layout, n), func(b *testing.B) {
+				if testing.Short() && n > 1_000 {
+					b.Skip("-short: the small ledger only")
+				}
 				repo, head := benchLedger(b, n)
 				if layout == 1 {
 					head = flatten(b, repo, head)
@@ -87,6 +90,9 @@ func BenchmarkUpdate(b *testing.B) {
 func BenchmarkAppendOnly(b *testing.B) {
 	for _, tc := range []struct{ layout, n int }{{2, 1_000}, {2, 10_000}, {1, 1_000}, {1, 2_000}} {
 		b.Run(fmt.Sprintf("layout=%d/commits=%d", tc.layout, tc.n), func(b *testing.B) {
+			if testing.Short() && tc.n > 1_000 {
+				b.Skip("-short: the small ledger only")
+			}
 			repo, head := benchLedger(b, tc.n)
 			if tc.layout == 1 {
 				head = layout1(b, repo, head)
