@@ -189,8 +189,17 @@ func (d decoder) incremental(head plumbing.Hash, lo layout, prev *snapshot) (*sn
 // decode decodes the ticket directory td, or takes it from cache when
 // it holds that directory as it is.
 func (d decoder) decode(td TicketDir, cache map[string]*TicketLog) *TicketLog {
-	if t := cache[td.ID]; t != nil && t.Tree == td.Tree && t.Path == td.Path {
+	t := cache[td.ID]
+	switch {
+	case t == nil || t.Tree != td.Tree:
+	case t.Path == td.Path:
 		return t
+	case len(t.Problems) == 0:
+		// The same directory moved (the migration): nothing it holds
+		// names its path but its problems, and it has none.
+		moved := *t
+		moved.Path = td.Path
+		return &moved
 	}
 	return DecodeTicket(d.objs, td, d.v)
 }
