@@ -146,8 +146,8 @@ func TestIncrementalReadEqualsFullRead(t *testing.T) {
 				require.NoError(t, err, "step %d (%s)", step, what)
 				full, err := ReadAt(repo, inc.Head)
 				require.NoError(t, err)
-				require.Equal(t, full.Events, inc.Events, "step %d (%s): events", step, what)
-				require.Equal(t, full.States, inc.States, "step %d (%s): states", step, what)
+				require.Equal(t, full.Events(), inc.Events(), "step %d (%s): events", step, what)
+				require.Equal(t, full.States(), inc.States(), "step %d (%s): states", step, what)
 				require.Equal(t, problemTexts(full), problemTexts(inc), "step %d (%s): problems", step, what)
 			}
 		})

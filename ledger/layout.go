@@ -243,23 +243,32 @@ func listShards(objs Objects, h plumbing.Hash) ([]object.TreeEntry, []error, err
 // layout 2 ledger, sorted by id; problems are the other entries, and
 // tickets in the wrong shard.
 func listShard(objs Objects, name string, h plumbing.Hash) ([]TicketDir, []error, error) {
+	var tickets []TicketDir
+	problems, err := scanShard(objs, name, h, func(e object.TreeEntry) {
+		tickets = append(tickets, TicketDir{ID: e.Name, Path: dir + "/" + name + "/" + e.Name, Tree: e.Hash})
+	})
+	slices.SortFunc(tickets, func(a, b TicketDir) int { return strings.Compare(a.ID, b.ID) })
+	return tickets, problems, err
+}
+
+// scanShard calls ticket with each ticket directory of shard name (tree
+// h), in the tree's order, and returns the entries that are not ticket
+// directories of that shard as problems.
+func scanShard(objs Objects, name string, h plumbing.Hash, ticket func(object.TreeEntry)) ([]error, error) {
 	entries, err := objs.Tree(h)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s/%s/: %w", dir, name, err)
+		return nil, fmt.Errorf("reading %s/%s/: %w", dir, name, err)
 	}
-	var tickets []TicketDir
 	var problems []error
 	for _, e := range entries {
-		p := dir + "/" + name + "/" + e.Name
 		switch {
 		case !ValidTicketID(e.Name) || e.Mode != filemode.Dir:
-			problems = append(problems, &CorruptError{Path: p, Reason: "not a ticket directory"})
+			problems = append(problems, &CorruptError{Path: dir + "/" + name + "/" + e.Name, Reason: "not a ticket directory"})
 		case shardOf(e.Name) != name:
-			problems = append(problems, &CorruptError{Path: p, Reason: "in the wrong shard (want " + pathIn(2, e.Name, "") + ")"})
+			problems = append(problems, &CorruptError{Path: dir + "/" + name + "/" + e.Name, Reason: "in the wrong shard (want " + pathIn(2, e.Name, "") + ")"})
 		default:
-			tickets = append(tickets, TicketDir{ID: e.Name, Path: p, Tree: e.Hash})
+			ticket(e)
 		}
 	}
-	slices.SortFunc(tickets, func(a, b TicketDir) int { return strings.Compare(a.ID, b.ID) })
-	return tickets, problems, nil
+	return problems, nil
 }

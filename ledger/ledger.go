@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -49,70 +46,6 @@ func (e *RewrittenError) Error() string {
 
 // Is makes errors.Is(err, ErrRewritten) true.
 func (e *RewrittenError) Is(target error) bool { return target == ErrRewritten }
-
-// Log is the ledger as read at one head. A malformed or forged entry
-// costs only its own ticket: that ticket is set aside (see SetAside) and
-// every other ticket reads as usual.
-type Log struct {
-	// Head is the commit read; the zero hash for an empty or missing
-	// branch. Keep it as a checkpoint for VerifyCheckpoint.
-	Head plumbing.Hash
-	// Events are the events of every ticket not set aside, ordered by
-	// ticket id, then sequence number, without the outcome events that
-	// did not verify (when read with a verifier).
-	Events []Event
-	// States maps each ticket id to where it stands; a ticket set aside
-	// has Status StatusSetAside and, as Seq, the highest sequence number
-	// on the branch.
-	States map[string]*TicketState
-	// Problems maps each ticket id to what is wrong with its entries
-	// (see TicketLog.Problems); the key "" holds the entries of the
-	// branch that belong to no ticket.
-	Problems map[string][]error
-}
-
-// StatusSetAside is the TicketState.Status of a ticket whose ledger
-// entries are broken (unreadable, out of sequence, an impossible
-// transition): nothing is appended to it and readers that act leave it
-// alone until a human repairs the ledger.
-const StatusSetAside = "set-aside"
-
-// State returns the state of ticket (the zero state when it has no event).
-func (l *Log) State(ticket string) TicketState {
-	if st := l.States[ticket]; st != nil {
-		return *st
-	}
-	return TicketState{}
-}
-
-// SetAside reports whether ticket's entries are broken (see
-// StatusSetAside).
-func (l *Log) SetAside(ticket string) bool { return l.State(ticket).Status == StatusSetAside }
-
-// Err is the strict reading of the log: every problem, joined, ticket by
-// ticket (nil when there is none).
-func (l *Log) Err() error {
-	var errs []error
-	for _, id := range slices.Sorted(maps.Keys(l.Problems)) {
-		errs = append(errs, l.Problems[id]...)
-	}
-	return errors.Join(errs...)
-}
-
-// Ticket returns the events of one ticket, in order. Events are sorted by
-// ticket id, so this is a binary search, not a scan: callers ask it for
-// every ticket of the ledger.
-func (l *Log) Ticket(id string) []Event {
-	i, _ := slices.BinarySearchFunc(l.Events, id, func(ev Event, id string) int { return strings.Compare(ev.Ticket, id) })
-	j := i
-	for j < len(l.Events) && l.Events[j].Ticket == id {
-		j++
-	}
-	if i == j {
-		return nil
-	}
-	return slices.Clone(l.Events[i:j])
-}
 
 // Ledger reads and appends the ledger branch of a git repository.
 // Its methods serialize with each other; two Ledgers must not share one
@@ -387,7 +320,7 @@ func (l *Ledger) attempt(ctx context.Context, log *Log, decide Decide) (*Log, er
 			ev.At = now().UTC()
 		}
 	}
-	states, err := replay(log.States, events)
+	states, err := replay(log.stateOf, events)
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +348,7 @@ func (l *Ledger) attempt(ctx context.Context, log *Log, decide Decide) (*Log, er
 		return nil, err
 	}
 	for id := range states {
-		if out.States[id] == nil {
+		if out.stateOf(id) == nil {
 			return nil, fmt.Errorf("ledger: read back no state for %s, just appended", id)
 		}
 	}

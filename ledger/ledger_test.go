@@ -69,8 +69,8 @@ func TestRoundTrip(t *testing.T) {
 		Event{Ticket: "CHG-2026-0042", Env: "prod", Kind: KindApplied, Actor: "reconciler"},
 	))
 	require.NoError(t, err)
-	require.Len(t, log.Events, 3)
-	assert.Equal(t, []int{1, 2, 3}, []int{log.Events[0].Seq, log.Events[1].Seq, log.Events[2].Seq})
+	require.Len(t, log.Events(), 3)
+	assert.Equal(t, []int{1, 2, 3}, []int{log.Events()[0].Seq, log.Events()[1].Seq, log.Events()[2].Seq})
 
 	// What C git sees on the server.
 	files := strings.Fields(runGit(t, dir, "ls-tree", "-r", "--name-only", "cab/ledger"))
@@ -96,10 +96,10 @@ func TestRoundTrip(t *testing.T) {
 	got, err := Open(clone(t, url), "origin", "").Read(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, log.Head, got.Head)
-	require.Len(t, got.Events, 3)
-	assert.Equal(t, envelope, got.Events[0].Envelope)
-	assert.JSONEq(t, `{"pr":7}`, string(got.Events[0].Data))
-	assert.Equal(t, t0.Add(time.Second), got.Events[0].At)
+	require.Len(t, got.Events(), 3)
+	assert.Equal(t, envelope, got.Events()[0].Envelope)
+	assert.JSONEq(t, `{"pr":7}`, string(got.Events()[0].Data))
+	assert.Equal(t, t0.Add(time.Second), got.Events()[0].At)
 	assert.Equal(t, KindApplied, got.State("CHG-2026-0042").Envs["prod"])
 	assert.Equal(t, KindSigned, got.State("CHG-2026-0042").Status)
 }
@@ -175,7 +175,7 @@ func TestReadRejectsImpossibleTransitionOnBranch(t *testing.T) {
 	log, err := l.Read(context.Background())
 	require.NoError(t, err, "one broken ticket does not make the ledger unreadable")
 	assert.True(t, log.SetAside("CHG-2026-0007"))
-	assert.Empty(t, log.Events, "a set-aside ticket's events are not read")
+	assert.Empty(t, log.Events(), "a set-aside ticket's events are not read")
 	err = log.Err()
 	var te *TransitionError
 	require.ErrorAs(t, err, &te)
@@ -190,7 +190,7 @@ func TestMissingBranchIsEmptyLog(t *testing.T) {
 	log, err := Open(clone(t, url), "origin", "").Read(ctx)
 	require.NoError(t, err)
 	assert.True(t, log.Head.IsZero())
-	assert.Empty(t, log.Events)
+	assert.Empty(t, log.Events())
 
 	repo, err := git.Init(memory.NewStorage(), nil)
 	require.NoError(t, err)
@@ -240,7 +240,7 @@ func TestLocalModeCompareAndSwap(t *testing.T) {
 	// Through Update, b retries on the latest state.
 	log, err := b.Update(ctx, add(Event{Ticket: "CHG-2026-0003", Kind: KindSigned}))
 	require.NoError(t, err)
-	assert.Len(t, log.Events, 3)
+	assert.Len(t, log.Events(), 3)
 }
 
 func TestStalePushIsRejected(t *testing.T) {
@@ -356,7 +356,7 @@ func TestConcurrentWriters(t *testing.T) {
 
 		log, err := writers[0].Read(ctx) // fetches what b pushed
 		require.NoError(t, err)
-		require.Len(t, log.Events, want, "iteration %d: 5 signed + 10 scheduled", i)
+		require.Len(t, log.Events(), want, "iteration %d: 5 signed + 10 scheduled", i)
 		for _, id := range tickets {
 			kinds := map[string]int{}
 			for _, ev := range log.Ticket(id) {

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -202,15 +203,27 @@ func storeSorted(s storer.EncodedObjectStorer, entries []object.TreeEntry) (plum
 }
 
 // sortEntries sorts tree entries as git does: by name, a directory's
-// name compared as if it ended in "/".
+// name compared as if it ended in "/" (without building that string).
 func sortEntries(entries []object.TreeEntry) {
-	key := func(e object.TreeEntry) string {
-		if e.Mode == filemode.Dir {
-			return e.Name + "/"
+	slices.SortFunc(entries, func(a, b object.TreeEntry) int {
+		n := min(len(a.Name), len(b.Name))
+		if c := strings.Compare(a.Name[:n], b.Name[:n]); c != 0 {
+			return c
 		}
-		return e.Name
+		return cmp.Compare(nameByte(a, n), nameByte(b, n))
+	})
+}
+
+// nameByte is byte i of e's name as git sorts it: "/" past the end of a
+// directory's name, 0 past the end of a file's.
+func nameByte(e object.TreeEntry, i int) byte {
+	switch {
+	case i < len(e.Name):
+		return e.Name[i]
+	case e.Mode == filemode.Dir:
+		return '/'
 	}
-	slices.SortFunc(entries, func(a, b object.TreeEntry) int { return strings.Compare(key(a), key(b)) })
+	return 0
 }
 
 // overlay reads objects from a memory store first, then from base: the

@@ -94,7 +94,7 @@ func TestMigrateKeepsEveryEvent(t *testing.T) {
 	before, err := l.Update(ctx, add(Event{Ticket: "CHG-2026-0042", Env: "staging", Kind: KindVerified}))
 	require.NoError(t, err)
 	require.Empty(t, before.Problems)
-	require.Len(t, before.Events, 10)
+	require.Len(t, before.Events(), 10)
 	assert.Equal(t, 1, listAt(t, repo, before.Head).Version, "a layout 1 ledger is appended in layout 1")
 	fileAt(t, repo, before.Head, "ledger/CHG-2026-0042/4-verified.json")
 
@@ -127,8 +127,8 @@ func TestMigrateKeepsEveryEvent(t *testing.T) {
 		after, err := read()
 		require.NoError(t, err)
 		assert.Equal(t, m.Head, after.Head)
-		assert.Equal(t, before.Events, after.Events, "every event, byte for byte")
-		assert.Equal(t, before.States, after.States)
+		assert.Equal(t, before.Events(), after.Events(), "every event, byte for byte")
+		assert.Equal(t, before.States(), after.States())
 		assert.Empty(t, after.Problems)
 	}
 
@@ -276,9 +276,9 @@ func TestReadBothLayouts(t *testing.T) {
 	require.NoError(t, err)
 	b, err := ReadAt(repo, m.Head)
 	require.NoError(t, err)
-	assert.Equal(t, a.Events, b.Events)
-	assert.Equal(t, a.States, b.States)
-	assert.Len(t, a.Events, 9)
+	assert.Equal(t, a.Events(), b.Events())
+	assert.Equal(t, a.States(), b.States())
+	assert.Len(t, a.Events(), 9)
 
 	// A marker naming a layout this cab does not know.
 	c, err := repo.CommitObject(m.Head)
@@ -294,7 +294,7 @@ func TestReadBothLayouts(t *testing.T) {
 	require.NoError(t, err)
 	log, err := ReadAt(repo, h)
 	require.NoError(t, err)
-	assert.Empty(t, log.Events)
+	assert.Empty(t, log.Events())
 	require.Len(t, log.Problems[""], 1)
 	assert.Contains(t, log.Problems[""][0].Error(), `LEDGER-VERSION: layout version "3"`)
 	err = AppendOnly(repo, h, plumbing.ZeroHash)

@@ -53,9 +53,7 @@ func (d decoder) read(s storer.EncodedObjectStorer, head plumbing.Hash, prev *sn
 	}
 	if prev != nil && prev.log != nil && prev.lo.root == c.TreeHash {
 		out := *prev
-		lg := *prev.log
-		lg.Head = head
-		out.log = &lg
+		out.log = splice(prev.log, head, nil)
 		return &out, nil
 	}
 	lo, err := readLayout(d.objs, c.TreeHash)
@@ -72,10 +70,6 @@ func (d decoder) read(s storer.EncodedObjectStorer, head plumbing.Hash, prev *sn
 		return d.full(head, lo, prev)
 	}
 	return d.incremental(head, lo, prev)
-}
-
-func emptyLog(head plumbing.Hash) *Log {
-	return &Log{Head: head, States: map[string]*TicketState{}, Problems: map[string][]error{}}
 }
 
 // full lists every ticket directory and decodes those prev does not hold
@@ -144,17 +138,18 @@ func (d decoder) incremental(head plumbing.Hash, lo layout, prev *snapshot) (*sn
 				out.shards[sh.Name] = old
 				continue
 			}
-			tickets, problems, err := listShard(d.objs, sh.Name, sh.Hash)
+			sl := shardListing{tree: sh.Hash, ids: make([]string, 0, len(old.ids)+1)}
+			sl.problems, err = scanShard(d.objs, sh.Name, sh.Hash, func(e object.TreeEntry) {
+				sl.ids = append(sl.ids, e.Name)
+				if t := prev.tickets[e.Name]; t != nil && t.Tree == e.Hash {
+					return // unchanged: not even its path is built
+				}
+				changed[e.Name] = d.decode(TicketDir{ID: e.Name, Path: dir + "/" + sh.Name + "/" + e.Name, Tree: e.Hash}, prev.tickets)
+			})
 			if err != nil {
 				return nil, err
 			}
-			sl := shardListing{tree: sh.Hash, problems: problems}
-			for _, td := range tickets {
-				sl.ids = append(sl.ids, td.ID)
-				if t := d.decode(td, prev.tickets); t != prev.tickets[td.ID] {
-					changed[td.ID] = t
-				}
-			}
+			slices.Sort(sl.ids)
 			for _, id := range old.ids {
 				if _, found := slices.BinarySearch(sl.ids, id); !found {
 					changed[id] = nil
@@ -217,22 +212,6 @@ func (s *snapshot) setProblems(lg *Log) {
 	}
 }
 
-// addTicket appends ticket t (the last by id so far) to lg.
-func addTicket(lg *Log, t *TicketLog) {
-	if len(t.Problems) > 0 {
-		lg.Problems[t.ID] = t.Problems
-	}
-	lg.States[t.ID] = t.state()
-	if t.SetAside() {
-		return
-	}
-	for _, ev := range t.Events {
-		if !t.ignored(ev.Seq) {
-			lg.Events = append(lg.Events, ev)
-		}
-	}
-}
-
 // state is the TicketState the log shows for t: its replayed state, or
 // StatusSetAside at its highest sequence number.
 func (t *TicketLog) state() *TicketState {
@@ -248,46 +227,3 @@ func (t *TicketLog) state() *TicketState {
 	return &st
 }
 
-// splice returns prev at head with the tickets in changed replaced (nil:
-// removed). prev is not modified: a Log, once returned, never changes.
-func splice(prev *Log, head plumbing.Hash, changed map[string]*TicketLog) *Log {
-	lg := &Log{Head: head, States: prev.States, Problems: maps.Clone(prev.Problems), Events: prev.Events}
-	if len(changed) == 0 {
-		return lg
-	}
-	lg.States = maps.Clone(prev.States)
-	ids := slices.Sorted(maps.Keys(changed))
-	for _, id := range ids {
-		delete(lg.States, id)
-		delete(lg.Problems, id)
-	}
-	tmp := &Log{States: lg.States, Problems: lg.Problems}
-	for _, id := range ids {
-		if t := changed[id]; t != nil {
-			addTicket(tmp, t)
-		}
-	}
-	// Events: prev's, with the changed tickets' ranges replaced by theirs
-	// (both sorted by ticket id).
-	events := make([]Event, 0, len(prev.Events)+len(tmp.Events))
-	rest, added := prev.Events, tmp.Events
-	for _, id := range ids {
-		i, _ := slices.BinarySearchFunc(rest, id, func(ev Event, id string) int { return strings.Compare(ev.Ticket, id) })
-		events = append(events, rest[:i]...)
-		j := i
-		for j < len(rest) && rest[j].Ticket == id {
-			j++
-		}
-		rest = rest[j:]
-		k := 0
-		for k < len(added) && added[k].Ticket == id {
-			k++
-		}
-		events = append(events, added[:k]...)
-		added = added[k:]
-	}
-	if lg.Events = append(events, rest...); len(lg.Events) == 0 {
-		lg.Events = nil
-	}
-	return lg
-}

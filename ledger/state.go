@@ -223,16 +223,20 @@ func Validate(events []Event) error {
 	return err
 }
 
-// replay applies events on top of states (not modified) and returns the
-// new states of the tickets the events concern: the cost is the events',
-// not the ledger's.
-func replay(states map[string]*TicketState, events []Event) (map[string]*TicketState, error) {
+// replay applies events on top of the states that state gives (nil: none;
+// not modified) and returns the new states of the tickets the events concern:
+// the cost is the events', not the ledger's.
+func replay(state func(id string) *TicketState, events []Event) (map[string]*TicketState, error) {
 	out := map[string]*TicketState{}
 	for i := range events {
 		ev := &events[i]
 		st := out[ev.Ticket]
 		if st == nil {
-			st = states[ev.Ticket].clone()
+			var prev *TicketState
+			if state != nil {
+				prev = state(ev.Ticket)
+			}
+			st = prev.clone()
 			out[ev.Ticket] = st
 		}
 		if err := st.apply(ev); err != nil {

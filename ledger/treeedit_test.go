@@ -58,3 +58,31 @@ func entryAt(t *testing.T, root *object.Tree, path string) object.TreeEntry {
 	require.NoError(t, err, path)
 	return *e
 }
+
+// TestSortEntries: entries sort as git sorts them (go-git refuses to
+// encode a tree otherwise): a directory as if its name ended in "/".
+func TestSortEntries(t *testing.T) {
+	e := func(name string, dir bool) object.TreeEntry {
+		if dir {
+			return object.TreeEntry{Name: name, Mode: filemode.Dir}
+		}
+		return object.TreeEntry{Name: name, Mode: filemode.Regular}
+	}
+	got := []object.TreeEntry{e("42", true), e("42.txt", false), e("4", true), e("LEDGER-VERSION", false), e("ledger", true), e("42-a", false)}
+	sortEntries(got)
+	var names []string
+	for _, x := range got {
+		names = append(names, x.Name)
+	}
+	require.Equal(t, []string{"4", "42-a", "42.txt", "42", "LEDGER-VERSION", "ledger"}, names)
+	require.True(t, slices.IsSortedFunc(got, func(a, b object.TreeEntry) int {
+		return strings.Compare(sortName(a), sortName(b))
+	}))
+}
+
+func sortName(e object.TreeEntry) string {
+	if e.Mode == filemode.Dir {
+		return e.Name + "/"
+	}
+	return e.Name
+}
