@@ -226,4 +226,3 @@ func (t *TicketLog) state() *TicketState {
 	st.Envs = maps.Clone(st.Envs)
 	return &st
 }
-
