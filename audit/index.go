@@ -30,7 +30,7 @@ const (
 	// indexMagic starts the file; indexVersion changes whenever what the
 	// scan records changes, so that an older index is rebuilt.
 	indexMagic   = "CABLOGIX"
-	indexVersion = 5
+	indexVersion = 6 // 6: the ledger view's tree is the root tree of the ledger head (layout 2)
 )
 
 // logIndex is the content of the index.
