@@ -78,6 +78,16 @@ type Ledger struct {
 	// guard: every read checks the head against checkpoint.
 	guard      bool
 	checkpoint plumbing.Hash
+	// trees keeps the trees last read or written.
+	trees *treeMemo
+}
+
+// memo is the Ledger's tree memo.
+func (l *Ledger) memo() *treeMemo {
+	if l.trees == nil {
+		l.trees = newTreeMemo(l.repo.Storer)
+	}
+	return l.trees
 }
 
 // SetVerifier makes every later read check outcome events with v (the
@@ -187,7 +197,7 @@ func (l *Ledger) read(ctx context.Context) (*Log, error) {
 // readLog decodes the log at head, reading only the ticket directories
 // whose tree changed since the last read.
 func (l *Ledger) readLog(head plumbing.Hash) (*Log, error) {
-	snap, err := decoder{objs: StorerObjects(l.repo.Storer), v: l.verifier}.read(l.repo.Storer, head, l.last)
+	snap, err := decoder{objs: l.memo(), v: l.verifier}.read(l.repo.Storer, head, l.last)
 	if err != nil {
 		return nil, err
 	}
@@ -335,7 +345,7 @@ func (l *Ledger) attempt(ctx context.Context, log *Log, decide Decide) (*Log, er
 	}
 	head := log.Head
 	for i := range events {
-		if head, err = appendCommit(l.repo.Storer, head, &events[i], l.Author); err != nil {
+		if head, err = appendCommit(l.repo.Storer, l.memo(), head, &events[i], l.Author); err != nil {
 			return nil, fmt.Errorf("appending %s %s: %w", events[i].Kind, events[i].Ticket, err)
 		}
 	}

@@ -168,7 +168,7 @@ func TestReadRejectsImpossibleTransitionOnBranch(t *testing.T) {
 	repo, err := git.Init(memory.NewStorage(), nil)
 	require.NoError(t, err)
 	l := Open(repo, "", "")
-	head, err := appendCommit(repo.Storer, plumbing.ZeroHash,
+	head, err := appendCommit(repo.Storer, newTreeMemo(repo.Storer), plumbing.ZeroHash,
 		&Event{Seq: 1, Ticket: "CHG-2026-0007", Env: "prod", Kind: KindApplied, At: t0}, l.Author)
 	require.NoError(t, err)
 	require.NoError(t, repo.Storer.SetReference(plumbing.NewHashReference(l.branchRef(), head)))
@@ -212,7 +212,7 @@ func TestPathValidation(t *testing.T) {
 	} {
 		_, err := l.Update(context.Background(), add(ev))
 		assert.ErrorIs(t, err, ErrInvalid, "ticket %q env %q kind %q", ev.Ticket, ev.Env, ev.Kind)
-		_, err = appendCommit(repo.Storer, plumbing.ZeroHash, &Event{Seq: 1, Ticket: ev.Ticket, Env: ev.Env, Kind: ev.Kind}, l.Author)
+		_, err = appendCommit(repo.Storer, newTreeMemo(repo.Storer), plumbing.ZeroHash, &Event{Seq: 1, Ticket: ev.Ticket, Env: ev.Env, Kind: ev.Kind}, l.Author)
 		assert.ErrorIs(t, err, ErrInvalid, "appendCommit checks too")
 	}
 	_, err = repo.Reference(l.branchRef(), true)
@@ -233,7 +233,7 @@ func TestLocalModeCompareAndSwap(t *testing.T) {
 	_, err = a.Update(ctx, add(Event{Ticket: "CHG-2026-0002", Kind: KindSigned}))
 	require.NoError(t, err)
 	// b decided on a stale head: its CAS loses.
-	head, err := appendCommit(repo.Storer, first.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
+	head, err := appendCommit(repo.Storer, newTreeMemo(repo.Storer), first.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
 	require.NoError(t, err)
 	assert.ErrorIs(t, b.casLocal(first.Head, head), errConflict)
 	assert.ErrorIs(t, b.casLocal(plumbing.ZeroHash, head), errConflict, "creating an existing branch")
@@ -255,7 +255,7 @@ func TestStalePushIsRejected(t *testing.T) {
 	_, err = a.Update(ctx, add(Event{Ticket: "CHG-2026-0002", Kind: KindSigned}))
 	require.NoError(t, err)
 
-	head, err := appendCommit(b.repo.Storer, stale.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
+	head, err := appendCommit(b.repo.Storer, newTreeMemo(b.repo.Storer), stale.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
 	require.NoError(t, err)
 	err = b.push(ctx, stale.Head, head)
 	require.ErrorIs(t, err, errConflict)

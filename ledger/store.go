@@ -64,9 +64,9 @@ func storeBlob(s storer.EncodedObjectStorer, data []byte) (plumbing.Hash, error)
 	return s.SetEncodedObject(o)
 }
 
-// subtree returns the entries of the tree named name in entries (none
-// when there is no such entry); path names it in errors.
-func subtree(s storer.EncodedObjectStorer, entries []object.TreeEntry, name, path string) ([]object.TreeEntry, error) {
+// subtree returns a copy of the entries of the tree named name in entries
+// (none when there is no such entry); path names it in errors.
+func subtree(objs Objects, entries []object.TreeEntry, name, path string) ([]object.TreeEntry, error) {
 	for _, e := range entries {
 		if e.Name != name {
 			continue
@@ -74,13 +74,51 @@ func subtree(s storer.EncodedObjectStorer, entries []object.TreeEntry, name, pat
 		if e.Mode != filemode.Dir {
 			return nil, &CorruptError{Path: path, Reason: "not a directory"}
 		}
-		st, err := object.GetTree(s, e.Hash)
+		st, err := objs.Tree(e.Hash)
 		if err != nil {
 			return nil, fmt.Errorf("reading tree %s: %w", path, err)
 		}
-		return slices.Clone(st.Entries), nil
+		return slices.Clone(st), nil
 	}
 	return nil, nil
+}
+
+// treeMemo reads trees through a storer and keeps the last ones read or
+// written: an append writes the trees on the path to one ticket, which
+// the read that follows and the next append read again.
+type treeMemo struct {
+	s     storer.EncodedObjectStorer
+	trees map[plumbing.Hash][]object.TreeEntry
+}
+
+// memoSize bounds the trees a treeMemo keeps (a handful per event).
+const memoSize = 256
+
+func newTreeMemo(s storer.EncodedObjectStorer) *treeMemo {
+	return &treeMemo{s: s, trees: map[plumbing.Hash][]object.TreeEntry{}}
+}
+
+func (m *treeMemo) Tree(h plumbing.Hash) ([]object.TreeEntry, error) {
+	if t, ok := m.trees[h]; ok {
+		return t, nil
+	}
+	t, err := StorerObjects(m.s).Tree(h)
+	if err == nil {
+		m.remember(h, t)
+	}
+	return t, err
+}
+
+func (m *treeMemo) Blob(h plumbing.Hash, limit int64) ([]byte, error) {
+	return StorerObjects(m.s).Blob(h, limit)
+}
+
+// remember keeps tree h (entries, not to be modified afterwards).
+func (m *treeMemo) remember(h plumbing.Hash, entries []object.TreeEntry) {
+	if len(m.trees) >= memoSize {
+		clear(m.trees)
+	}
+	m.trees[h] = entries
 }
 
 // put replaces or adds the entry in entries and stores the sorted tree.
@@ -106,7 +144,7 @@ func put(s storer.EncodedObjectStorer, entries []object.TreeEntry, add ...object
 // which starts a ledger of layout Version) adding ev's files where the
 // layout of parent puts them, and returns its hash. Only the trees on
 // the path to the ticket's directory are rewritten.
-func appendCommit(s storer.EncodedObjectStorer, parent plumbing.Hash, ev *Event, author object.Signature) (plumbing.Hash, error) {
+func appendCommit(s storer.EncodedObjectStorer, memo *treeMemo, parent plumbing.Hash, ev *Event, author object.Signature) (plumbing.Hash, error) {
 	// ev was checked (ticket id, env, kind, seq) by the state machine
 	// before reaching here; check again since the names become paths.
 	if err := ev.check(); err != nil {
@@ -120,15 +158,15 @@ func appendCommit(s storer.EncodedObjectStorer, parent plumbing.Hash, ev *Event,
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("reading ledger head %s: %w", parent, err)
 		}
-		root, err := c.Tree()
+		root, err := memo.Tree(c.TreeHash)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("reading ledger tree: %w", err)
 		}
-		lo, err := readLayout(StorerObjects(s), c.TreeHash)
+		lo, err := readLayout(memo, c.TreeHash)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
-		version, rootEntries, parents = lo.version, slices.Clone(root.Entries), []plumbing.Hash{parent}
+		version, rootEntries, parents = lo.version, slices.Clone(root), []plumbing.Hash{parent}
 	} else {
 		vh, err := storeBlob(s, versionContent)
 		if err != nil {
@@ -143,7 +181,7 @@ func appendCommit(s storer.EncodedObjectStorer, parent plumbing.Hash, ev *Event,
 	levels[0] = rootEntries
 	for i, n := range names {
 		var err error
-		if levels[i+1], err = subtree(s, levels[i], n, strings.Join(names[:i+1], "/")); err != nil {
+		if levels[i+1], err = subtree(memo, levels[i], n, strings.Join(names[:i+1], "/")); err != nil {
 			return plumbing.ZeroHash, err
 		}
 	}
@@ -170,9 +208,13 @@ func appendCommit(s storer.EncodedObjectStorer, parent plumbing.Hash, ev *Event,
 		}
 		files = append(files, object.TreeEntry{Name: ev.name() + ".dsse", Mode: filemode.Regular, Hash: dh})
 	}
-	_, h, err := put(s, ticketEntries, files...)
+	t, h, err := put(s, ticketEntries, files...)
 	for i := len(names) - 1; i >= 0 && err == nil; i-- {
-		_, h, err = put(s, levels[i], object.TreeEntry{Name: names[i], Mode: filemode.Dir, Hash: h})
+		memo.remember(h, t.Entries)
+		t, h, err = put(s, levels[i], object.TreeEntry{Name: names[i], Mode: filemode.Dir, Hash: h})
+	}
+	if err == nil {
+		memo.remember(h, t.Entries)
 	}
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("storing tree: %w", err)
