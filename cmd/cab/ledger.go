@@ -24,7 +24,12 @@ func newLedgerCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ledger",
 		Short: "Maintain the ledger branch",
-		Args:  cobra.NoArgs,
+		Long: `The ledger branch (cab/ledger) records every event of every ticket, one
+commit each. cab writes it in layout 2 (LEDGER-VERSION at the root, tickets
+under ledger/<last two digits of the id>/<id>/); a ledger written before is
+read as it is, and moved to layout 2 by cab ledger migrate.`,
+		Example: `  cab ledger migrate`,
+		Args:    cobra.NoArgs,
 	}
 	cmd.AddCommand(newLedgerMigrateCmd())
 	return cmd
