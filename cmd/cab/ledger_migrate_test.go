@@ -97,6 +97,8 @@ func layout1World(t *testing.T) (*lworld, string) {
 func TestLedgerMigrationIsLossless(t *testing.T) {
 	w, vcp := layout1World(t)
 	before := w.blobs("cab/ledger")
+	logBefore, code := lrun(t, w.rc, "cab", "log", "--fetch", "--format", "csv")
+	require.Zero(t, code, logBefore)
 
 	out, code := lrun(t, w.work, "cab", "ledger", "migrate")
 	require.Zero(t, code, out)
@@ -112,6 +114,9 @@ func TestLedgerMigrationIsLossless(t *testing.T) {
 	out, code = lrun(t, w.work, "cab", "ledger", "migrate")
 	require.Zero(t, code, out)
 	assert.Contains(t, out, "already in layout 2")
+	logAfter, code := lrun(t, w.rc, "cab", "log", "--fetch", "--format", "csv")
+	assert.Zero(t, code, "cab log, whose index read the ledger before, accepts the migration:\n%s", logAfter)
+	assert.Equal(t, logBefore, logAfter, "the same rows")
 
 	w.mergeAndSign("CHG-2026-0002", "app:v2", "second.yaml")
 	out, code = w.reconcile()
