@@ -23,7 +23,7 @@ import (
 //
 // indexVersion changes whenever what the scan records changes, so that an
 // older index is rebuilt.
-const indexVersion = 5
+const indexVersion = 6 // 6: the ledger view's tree is the root tree of the ledger head (layout 2)
 
 // logIndex is the content of the index.
 type logIndex struct {

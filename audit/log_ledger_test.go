@@ -58,22 +58,22 @@ func TestLogBrokenLedgerIsReportedRowsStillShown(t *testing.T) {
 		// outcome of CHG-2026-0001 from what is still readable
 		outcome string
 	}{
-		{"gap", func(f map[string]string) { delete(f, "ledger/CHG-2026-0001/3-applied.json") },
-			"CHG-2026-0001: ledger/CHG-2026-0001/event 3 is missing", "rolled-back"},
+		{"gap", func(f map[string]string) { delete(f, "ledger/01/CHG-2026-0001/3-applied.json") },
+			"CHG-2026-0001: ledger/01/CHG-2026-0001/event 3 is missing", "rolled-back"},
 		{"gap at the end", func(f map[string]string) {
-			delete(f, "ledger/CHG-2026-0001/7-failed.json")
-		}, "CHG-2026-0001: ledger/CHG-2026-0001/event 7 is missing", "rolled-back"},
-		{"undecodable event", func(f map[string]string) { f["ledger/CHG-2026-0001/2-applying.json"] = "{not json" },
-			"CHG-2026-0001: ledger/CHG-2026-0001/2-applying.json: invalid character 'n' looking for beginning of object key string", "rolled-back"},
+			delete(f, "ledger/01/CHG-2026-0001/7-failed.json")
+		}, "CHG-2026-0001: ledger/01/CHG-2026-0001/event 7 is missing", "rolled-back"},
+		{"undecodable event", func(f map[string]string) { f["ledger/01/CHG-2026-0001/2-applying.json"] = "{not json" },
+			"CHG-2026-0001: ledger/01/CHG-2026-0001/2-applying.json: invalid character 'n' looking for beginning of object key string", "rolled-back"},
 		{"event disagreeing with its name", func(f map[string]string) {
-			f["ledger/CHG-2026-0001/2-applying.json"] = strings.Replace(f["ledger/CHG-2026-0001/2-applying.json"], `"seq": 2`, `"seq": 3`, 1)
-		}, "CHG-2026-0001: ledger/CHG-2026-0001/2-applying.json: holds applying event 3 of CHG-2026-0001", "rolled-back"},
+			f["ledger/01/CHG-2026-0001/2-applying.json"] = strings.Replace(f["ledger/01/CHG-2026-0001/2-applying.json"], `"seq": 2`, `"seq": 3`, 1)
+		}, "CHG-2026-0001: ledger/01/CHG-2026-0001/2-applying.json: holds applying event 3 of CHG-2026-0001", "rolled-back"},
 		{"impossible transition", func(f map[string]string) {
-			f["ledger/CHG-2026-0001/9-verified.json"] = strings.NewReplacer(`"seq": 8`, `"seq": 9`, `"rolled-back"`, `"verified"`).
-				Replace(f["ledger/CHG-2026-0001/8-rolled-back.json"])
+			f["ledger/01/CHG-2026-0001/9-verified.json"] = strings.NewReplacer(`"seq": 8`, `"seq": 9`, `"rolled-back"`, `"verified"`).
+				Replace(f["ledger/01/CHG-2026-0001/8-rolled-back.json"])
 		}, "CHG-2026-0001: ledger: CHG-2026-0001 event 9 in prod: impossible transition rolled-back → verified: not applied", "verified"},
-		{"stray file", func(f map[string]string) { f["ledger/CHG-2026-0001/notes.txt"] = "x" },
-			"CHG-2026-0001: ledger/CHG-2026-0001/notes.txt: not <seq>-<kind>.json or .dsse", "rolled-back"},
+		{"stray file", func(f map[string]string) { f["ledger/01/CHG-2026-0001/notes.txt"] = "x" },
+			"CHG-2026-0001: ledger/01/CHG-2026-0001/notes.txt: not <seq>-<kind>.json or .dsse", "rolled-back"},
 		{"not a ticket directory", func(f map[string]string) { f["ledger/README"] = "x" },
 			": ledger/README: not a ticket directory", "rolled-back"},
 	} {
@@ -135,14 +135,14 @@ func TestLogLedgerEditedInPlace(t *testing.T) {
 	_, res := logRows(t, h.dir, LogOptions{})
 	require.False(t, res.LedgerBroken())
 	h.editLedger("fix a typo\n", func(f map[string]string) {
-		f["ledger/CHG-2026-0001/7-failed.json"] = strings.Replace(f["ledger/CHG-2026-0001/7-failed.json"], "0.41", "0.21", 1)
+		f["ledger/01/CHG-2026-0001/7-failed.json"] = strings.Replace(f["ledger/01/CHG-2026-0001/7-failed.json"], "0.41", "0.21", 1)
 	})
 	rows, res := logRows(t, h.dir, LogOptions{})
 	require.Len(t, rows, 5)
 	require.True(t, res.LedgerBroken())
 	got := problemsOf(res, ProblemLedgerRewritten)
 	require.Len(t, got, 1)
-	assert.Contains(t, got[0], "modifies ledger/CHG-2026-0001/7-failed.json")
+	assert.Contains(t, got[0], "modifies ledger/01/CHG-2026-0001/7-failed.json")
 }
 
 func TestLogLedgerAppendedIncrementally(t *testing.T) {

@@ -272,87 +272,62 @@ func (r *runner) change(m *mergeRec, t *ticketRec, lt *ledgerTicket) *Change {
 }
 
 // outcomes replays a ticket's events over its environments (promotion
-// order; environments only the ledger names follow, sorted) and sums
-// them up.
+// order; environments only the ledger names follow, sorted) through the
+// ledger's state machine, tolerantly (a broken ledger still shows where it
+// says the ticket went; its problems are reported by the decoder), and
+// sums them up. What each environment shows is where the state machine
+// leaves the ticket there; the times, reasons and burn rates are read off
+// the events that moved it.
 func outcomes(envs []string, events []ledgerEvent, signature string) ([]EnvOutcome, string) {
-	out := make([]EnvOutcome, len(envs), len(envs)+1)
-	for i, e := range envs {
-		out[i] = EnvOutcome{Env: e, Outcome: "pending"}
+	evs := make([]ledger.Event, len(events))
+	for i, ev := range events {
+		evs[i] = ledger.Event{Seq: ev.Seq, Kind: ev.Kind, Env: ev.Env, At: ev.At}
 	}
-	var extra []EnvOutcome
-	for _, ev := range events {
-		if ev.Env != "" && !slices.ContainsFunc(out, func(o EnvOutcome) bool { return o.Env == ev.Env }) &&
-			!slices.ContainsFunc(extra, func(o EnvOutcome) bool { return o.Env == ev.Env }) {
-			extra = append(extra, EnvOutcome{Env: ev.Env, Outcome: "pending"})
-		}
-	}
-	if len(extra) > 0 {
-		slices.SortFunc(extra, func(a, b EnvOutcome) int { return strings.Compare(a.Env, b.Env) })
-		out = append(out, extra...)
-	}
-	find := func(env string) *EnvOutcome {
-		for i := range out {
-			if out[i].Env == env {
-				return &out[i]
+	rp := ledger.Replay(evs, envs, ledger.Tolerant)
+	out := make([]EnvOutcome, len(rp.Envs))
+	for i, e := range rp.Envs {
+		o := &out[i]
+		o.Env, o.Outcome = e.Env, e.Status
+		for _, j := range e.Steps {
+			ev := &events[j]
+			t := ev.At.UTC()
+			if ev.Env != "" && ev.Kind == ledger.KindScheduled && causeKind(ev.Cause) == "prechecks" {
+				o.PrecheckHolds = append(o.PrecheckHolds, t)
 			}
-		}
-		return nil
-	}
-	ticketWide := ""
-	for _, ev := range events {
-		if ev.Env == "" {
+			o.At = t
+			if ev.Reason != "" {
+				o.Reason = ev.Reason
+			}
+			if ev.Env == "" {
+				continue // a ticket-wide wait or end reached this environment
+			}
 			switch ev.Kind {
-			case ledger.KindScheduled, ledger.KindExpired, ledger.KindQuarantined:
-				ticketWide = ev.Kind
-				for i := range out {
-					if o := &out[i]; o.Outcome == "pending" || o.Outcome == ledger.KindScheduled {
-						o.Outcome, o.At = ev.Kind, ev.At.UTC()
-						if ev.Reason != "" {
-							o.Reason = ev.Reason
-						}
-					}
-				}
-			}
-			continue
-		}
-		if ev.Kind == ledger.KindDrifted || ev.Kind == ledger.KindDriftCleared {
-			continue // drift leaves the deployment's outcome as it was (the ledger keeps the environment verified)
-		}
-		o := find(ev.Env)
-		t := ev.At.UTC()
-		if ev.Kind == ledger.KindScheduled && causeKind(ev.Cause) == "prechecks" {
-			o.PrecheckHolds = append(o.PrecheckHolds, t)
-		}
-		o.Outcome, o.At = ev.Kind, t
-		if ev.Reason != "" {
-			o.Reason = ev.Reason
-		}
-		switch ev.Kind {
-		case ledger.KindApplying:
-			o.Applying = t
-			o.BurnBefore, o.BurnAfter = ev.BurnRate, nil
-		case ledger.KindApplied:
-			o.Applied = t
-		case ledger.KindVerified:
-			o.Verified = t
-			o.BurnAfter = ev.BurnRate
-		case ledger.KindFailed:
-			o.Failed = t
-			if ev.BurnRate != nil {
+			case ledger.KindApplying:
+				o.Applying = t
+				o.BurnBefore, o.BurnAfter = ev.BurnRate, nil
+			case ledger.KindApplied:
+				o.Applied = t
+			case ledger.KindVerified:
+				o.Verified = t
 				o.BurnAfter = ev.BurnRate
+			case ledger.KindFailed:
+				o.Failed = t
+				if ev.BurnRate != nil {
+					o.BurnAfter = ev.BurnRate
+				}
+			case ledger.KindRolledBack:
+				o.RolledBack = t
+			case ledger.KindRollbackFailed:
+				o.RollbackFailed = t
 			}
-		case ledger.KindRolledBack:
-			o.RolledBack = t
-		case ledger.KindRollbackFailed:
-			o.RollbackFailed = t
 		}
 	}
-	return out, summarize(out, signature, ticketWide)
+	return out, summarize(out, signature, rp.State.Status)
 }
 
 // summarize is Change.Outcome: the most pressing of the environments'
-// outcomes.
-func summarize(envs []EnvOutcome, signature, ticketWide string) string {
+// outcomes; status is the ticket-wide state (ledger.TicketState.Status).
+func summarize(envs []EnvOutcome, signature, status string) string {
 	has := func(kinds ...string) bool {
 		for _, e := range envs {
 			if slices.Contains(kinds, e.Outcome) {
@@ -372,7 +347,7 @@ func summarize(envs []EnvOutcome, signature, ticketWide string) string {
 	switch {
 	case signature == "unsigned":
 		return "unsigned"
-	case ticketWide == ledger.KindQuarantined:
+	case status == ledger.KindQuarantined:
 		return "quarantined"
 	case has(ledger.KindRollbackFailed):
 		return "rollback-failed"
@@ -382,7 +357,7 @@ func summarize(envs []EnvOutcome, signature, ticketWide string) string {
 		return "failed"
 	case has(ledger.KindApplying, ledger.KindApplied):
 		return "in-progress"
-	case ticketWide == ledger.KindExpired:
+	case status == ledger.KindExpired:
 		return "expired"
 	case all(ledger.KindVerified):
 		return "verified"

@@ -60,7 +60,7 @@ type approval struct {
 // ledgerTicket is what the ledger holds about one ticket.
 type ledgerTicket struct {
 	ID string
-	// Tree is the id of ledger/<ID>/ at the ledger head read.
+	// Tree is the id of the ticket's directory at the ledger head read.
 	Tree   plumbing.Hash
 	Events []ledgerEvent
 	// Problems are what is wrong with the ticket's events: unreadable
@@ -72,7 +72,8 @@ type ledgerTicket struct {
 type ledgerView struct {
 	// Head is the ledger commit read (zero: no ledger branch).
 	Head plumbing.Hash
-	// Tree is the id of the ledger/ directory at Head.
+	// Tree is the root tree of Head (ledger.Listing.Root): two views of
+	// the same Tree are the same.
 	Tree plumbing.Hash
 	// Tickets are sorted by id.
 	Tickets []*ledgerTicket
@@ -133,11 +134,12 @@ func (o ledgerObjects) missing(err error) error {
 }
 
 // readLedger reads the ledger at commit head through the ledger
-// package's tolerant decoder (ledger.LedgerDir, TicketDirs, DecodeTicket):
-// it keeps every event it can read and records each problem on its
-// ticket, so that cab log shows the rows as far as the ledger is readable
-// and says what is broken. Ticket directories whose tree id is the one in
-// prev are taken from prev; the others are read by up to workers
+// package's layout and tolerant decoder (ledger.List, DecodeTicket): it
+// keeps every event it can read and records each problem on its ticket,
+// so that cab log shows the rows as far as the ledger is readable and
+// says what is broken. Ticket directories whose tree id is the one in
+// prev are taken from prev (unless prev reported problems for them, whose
+// text names the directory); the others are read by up to workers
 // goroutines.
 func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView, workers int) (*ledgerView, error) {
 	v := &ledgerView{Head: head}
@@ -152,45 +154,32 @@ func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView, workers int)
 	if err != nil {
 		return nil, err
 	}
-	lo := ledgerObjects{obj}
-	dirHash, err := ledger.LedgerDir(lo, c.Tree)
-	var ce *ledger.CorruptError
-	switch {
-	case errors.As(err, &ce):
-		v.Problems = append(v.Problems, err.Error())
-		return v, nil
-	case err != nil:
-		return nil, fmt.Errorf("reading the tree of ledger commit %s: %w", head, err)
-	case dirHash.IsZero():
-		return v, nil
-	}
-	v.Tree = dirHash
+	v.Tree = c.Tree
 	if prev != nil && prev.Tree == v.Tree {
 		v.Tickets, v.Problems = prev.Tickets, prev.Problems
 		return v, nil
 	}
-	dirs, problems, err := ledger.TicketDirs(lo, dirHash)
+	ls, err := ledger.List(ledgerObjects{obj}, c.Tree)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the tree of ledger commit %s: %w", head, err)
 	}
-	for _, p := range problems {
+	for _, p := range ls.Problems {
 		v.Problems = append(v.Problems, p.Error())
 	}
 	type job struct {
-		i    int
-		name string
-		tree plumbing.Hash
+		i int
+		d ledger.TicketDir
 	}
 	var jobs []job
-	for _, te := range dirs {
+	for _, d := range ls.Tickets {
 		if prev != nil {
-			if pt := prev.ticket(te.Name); pt != nil && pt.Tree == te.Hash {
+			if pt := prev.ticket(d.ID); pt != nil && pt.Tree == d.Tree && len(pt.Problems) == 0 {
 				v.Tickets = append(v.Tickets, pt)
 				continue
 			}
 		}
 		v.Tickets = append(v.Tickets, nil)
-		jobs = append(jobs, job{i: len(v.Tickets) - 1, name: te.Name, tree: te.Hash})
+		jobs = append(jobs, job{i: len(v.Tickets) - 1, d: d})
 	}
 	// The directories to read, spread over the workers.
 	var (
@@ -206,7 +195,7 @@ func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView, workers int)
 		go func() {
 			defer wg.Done()
 			for j := range next {
-				v.Tickets[j.i] = readLedgerTicket(o, j.name, j.tree)
+				v.Tickets[j.i] = readLedgerTicket(o, j.d)
 			}
 		}()
 	}
@@ -219,17 +208,17 @@ func readLedger(obj *objects, head plumbing.Hash, prev *ledgerView, workers int)
 	return v, nil
 }
 
-// readLedgerTicket reads the events in ledger/<id>/ (tree h) through the
+// readLedgerTicket reads the events in the ticket directory d through the
 // ledger package's tolerant decoder: every event it can read, and each
 // problem on the ticket.
-func readLedgerTicket(obj *objects, id string, h plumbing.Hash) *ledgerTicket {
-	d := ledger.DecodeTicket(ledgerObjects{obj}, id, h, nil)
-	t := &ledgerTicket{ID: id, Tree: h}
-	for _, p := range d.Problems {
+func readLedgerTicket(obj *objects, d ledger.TicketDir) *ledgerTicket {
+	dl := ledger.DecodeTicket(ledgerObjects{obj}, d, nil)
+	t := &ledgerTicket{ID: d.ID, Tree: d.Tree}
+	for _, p := range dl.Problems {
 		t.Problems = append(t.Problems, p.Error())
 	}
-	dir := "ledger/" + id + "/"
-	for _, ev := range d.Events {
+	dir := d.Path + "/"
+	for _, ev := range dl.Events {
 		le := ledgerEvent{Seq: ev.Seq, Kind: ev.Kind, Env: ev.Env, At: ev.At, Actor: ev.Actor, Commit: ev.Commit, Reason: eventReason(ev.Data), Cause: eventCause(ev.Data), BurnRate: ledger.BurnRateOf(ev.Data)}
 		if ev.Kind == ledger.KindSigned {
 			if len(ev.Envelope) == 0 {

@@ -96,7 +96,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the ledger: %w", err)
 	}
-	rep := &Report{Breaks: []Break{}, Events: len(log.Events), LedgerHead: log.Head.String()}
+	rep := &Report{Breaks: []Break{}, Events: len(log.Events()), LedgerHead: log.Head.String()}
 	if !o.Checkpoint.IsZero() {
 		brks, err := checkpointBreaks(repo, o.Checkpoint, log.Head)
 		if err != nil {

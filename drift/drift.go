@@ -53,8 +53,8 @@ type Finding struct {
 func Settings(log *ledger.Log, tickets map[string]model.Ticket) []Setting {
 	last := map[string]Setting{} // env/target/key → the last setter
 	var order []string
-	for i := range log.Events {
-		ev := &log.Events[i]
+	for i := range log.Events() {
+		ev := &log.Events()[i]
 		t, ok := tickets[ev.Ticket]
 		if ev.Kind != ledger.KindApplied || !ok || log.State(ev.Ticket).Envs[ev.Env] != ledger.KindVerified {
 			continue

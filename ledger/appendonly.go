@@ -24,7 +24,8 @@ type Change struct {
 	// Path is the entry, e.g. ledger/CHG-2026-0042/3-applied.json, or a
 	// whole ticket directory that is gone.
 	Path string `json:"path"`
-	// What is "deletes" or "modifies".
+	// What is "deletes" or "modifies"; "adds" only for what a commit
+	// claiming to migrate the layout adds (see Ledger.Migrate).
 	What string `json:"what"`
 }
 
@@ -52,11 +53,16 @@ const maxWalk = 10_000_000
 // every commit only adds files (an event and its envelope) to its parent:
 // Read trusts the head tree, and this is what proves that no event was
 // removed or edited in place by a later commit. A merge commit on the
-// ledger is refused too: cab never writes one. The walk stops at since (a
-// checkpoint verified before; zero: walk to the root), which keeps
-// repeated verification incremental. Each commit costs a comparison of
-// the ledger directory with its parent's, descending only into the
-// ticket directories that differ.
+// ledger is refused too: cab never writes one. The one commit allowed to
+// move files is the migration from layout 1 to 2, and only when it is
+// exactly what Ledger.Migrate writes (every file of the parent, byte for
+// byte, at its layout 2 path, and the version marker; nothing else). The
+// walk stops at since (a checkpoint verified before; zero: walk to the
+// root), which keeps repeated verification incremental. Each commit
+// costs a comparison of its tree with its parent's, descending only into
+// the directories that differ: in layout 2, the root, ledger/, one shard
+// and one ticket directory, so the walk is linear in the commits (in
+// layout 1, each comparison reads the directory of every ticket).
 func AppendOnly(repo *git.Repository, head, since plumbing.Hash) error {
 	if head.IsZero() {
 		return nil
@@ -65,6 +71,7 @@ func AppendOnly(repo *git.Repository, head, since plumbing.Hash) error {
 	if err != nil {
 		return fmt.Errorf("reading ledger commit %s: %w", head, err)
 	}
+	objs := newTreeCache(StorerObjects(repo.Storer))
 	for i := 0; i < maxWalk; i++ {
 		if c.Hash == since {
 			return nil
@@ -79,21 +86,66 @@ func AppendOnly(repo *git.Repository, head, since plumbing.Hash) error {
 		if err != nil {
 			return fmt.Errorf("reading the parent of ledger commit %s: %w", c.Hash, err)
 		}
-		changes, err := diffCommits(repo, parent.TreeHash, c.TreeHash)
+		changes, migration, err := commitChanges(objs, parent.TreeHash, c.TreeHash)
 		if err != nil {
 			return err
 		}
 		if len(changes) > 0 {
-			return &AppendOnlyError{Commit: c.Hash, Reason: changes[0].What, Path: changes[0].Path, Changes: changes}
+			reason := changes[0].What
+			if migration {
+				reason = "is not a lossless migration to layout 2: it " + reason
+			}
+			return &AppendOnlyError{Commit: c.Hash, Reason: reason, Path: changes[0].Path, Changes: changes}
 		}
+		objs.rotate()
 		c = parent
 	}
 	return fmt.Errorf("ledger longer than %d commits", maxWalk)
 }
 
+// commitChanges returns what a commit whose tree is b loses of its
+// parent's tree a: the entries of a it deletes or modifies, or, when it
+// moves a layout 1 ledger to layout 2 (migration), every way it differs
+// from the exact migration of a.
+func commitChanges(objs Objects, a, b plumbing.Hash) (changes []Change, migration bool, err error) {
+	if a == b {
+		return nil, false, nil
+	}
+	va, err := versionOf(objs, a)
+	if err != nil {
+		return nil, false, err
+	}
+	vb, err := versionOf(objs, b)
+	if err != nil {
+		return nil, false, err
+	}
+	if va == 1 && vb == 2 {
+		changes, err := checkMigration(objs, a, b)
+		return changes, true, err
+	}
+	changes, err = diffTrees(objs, a, b, false)
+	return changes, false, err
+}
+
+// versionOf is the layout version of the ledger tree root (0 when cab
+// cannot read it: then only a plain comparison of trees applies).
+func versionOf(objs Objects, root plumbing.Hash) (int, error) {
+	lo, err := readLayout(objs, root)
+	var ce *CorruptError
+	switch {
+	case errors.As(err, &ce):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	return lo.version, nil
+}
+
 // Diff returns the entries of the ledger at commit old that the ledger at
 // commit head no longer holds as they were (zero head: everything is
-// gone), ticket by ticket. What head adds is not reported.
+// gone), ticket by ticket. What head adds is not reported. When old is
+// in layout 1 and head in layout 2, old's entries are looked for where
+// the migration puts them (and named by that path).
 func Diff(repo *git.Repository, old, head plumbing.Hash) ([]Change, error) {
 	if old.IsZero() {
 		return nil, nil
@@ -102,86 +154,111 @@ func Diff(repo *git.Repository, old, head plumbing.Hash) ([]Change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading ledger commit %s: %w", old, err)
 	}
-	var nt plumbing.Hash
-	if !head.IsZero() {
-		hc, err := repo.CommitObject(head)
-		if err != nil {
-			return nil, fmt.Errorf("reading ledger commit %s: %w", head, err)
-		}
-		nt = hc.TreeHash
+	objs := StorerObjects(repo.Storer)
+	if head.IsZero() {
+		return diffTrees(objs, oc.TreeHash, plumbing.ZeroHash, false)
 	}
-	return diffCommits(repo, oc.TreeHash, nt)
+	hc, err := repo.CommitObject(head)
+	if err != nil {
+		return nil, fmt.Errorf("reading ledger commit %s: %w", head, err)
+	}
+	return diffLayouts(objs, oc.TreeHash, hc.TreeHash)
 }
 
-func diffCommits(repo *git.Repository, a, b plumbing.Hash) ([]Change, error) {
-	if a == b {
-		return nil, nil
-	}
-	ta, err := object.GetTree(repo.Storer, a)
+// diffLayouts is Diff of two ledger trees: old, migrated first when it is
+// in layout 1 and head in layout 2.
+func diffLayouts(objs Objects, old, head plumbing.Hash) ([]Change, error) {
+	vo, err := versionOf(objs, old)
 	if err != nil {
-		return nil, fmt.Errorf("reading ledger tree %s: %w", a, err)
+		return nil, err
 	}
-	var tb *object.Tree
-	if !b.IsZero() {
-		if tb, err = object.GetTree(repo.Storer, b); err != nil {
-			return nil, fmt.Errorf("reading ledger tree %s: %w", b, err)
+	vh, err := versionOf(objs, head)
+	if err != nil {
+		return nil, err
+	}
+	if vo == 1 && vh == 2 {
+		ov := newOverlay(objs)
+		want, _, err := migrateTree(ov, ov.mem, old)
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			return diffTrees(objs, old, head, false) // no migration keeps it: all of it is lost
 		}
+		if err != nil {
+			return nil, err
+		}
+		return diffTrees(ov, want, head, false)
 	}
+	return diffTrees(objs, old, head, false)
+}
+
+// diffTrees returns the entries of tree a (a ledger root) that tree b
+// (zero: none) does not keep unchanged, descending only into subtrees
+// whose ids differ: O(change), not O(ledger). With adds, the entries of
+// b that a lacks are reported too ("adds"). A shard directory gone (or
+// added) is reported ticket directory by ticket directory, so that every
+// ticket concerned is named.
+func diffTrees(objs Objects, a, b plumbing.Hash, adds bool) ([]Change, error) {
 	var out []Change
-	err = lost(ta, tb, "", &out)
+	err := diffInto(objs, a, b, "", adds, &out)
 	return out, err
 }
 
-// lost appends to out every entry of tree a that tree b (nil: none) does
-// not keep unchanged, descending only into subtrees whose ids differ:
-// O(change), not O(ledger), below the ticket directories.
-func lost(a, b *object.Tree, prefix string, out *[]Change) error {
-	have := map[string]object.TreeEntry{}
-	if b != nil {
-		have = make(map[string]object.TreeEntry, len(b.Entries))
-		for _, e := range b.Entries {
-			have[e.Name] = e
+func diffInto(objs Objects, a, b plumbing.Hash, prefix string, adds bool, out *[]Change) error {
+	if a == b {
+		return nil
+	}
+	var ea, eb []object.TreeEntry
+	var err error
+	if !a.IsZero() {
+		if ea, err = objs.Tree(a); err != nil {
+			return fmt.Errorf("reading ledger tree %s%s: %w", prefix, a, err)
 		}
 	}
-	for _, e := range a.Entries {
+	if !b.IsZero() {
+		if eb, err = objs.Tree(b); err != nil {
+			return fmt.Errorf("reading ledger tree %s%s: %w", prefix, b, err)
+		}
+	}
+	have := make(map[string]object.TreeEntry, len(eb))
+	for _, e := range eb {
+		have[e.Name] = e
+	}
+	for _, e := range ea {
 		name := prefix + e.Name
 		n, ok := have[e.Name]
+		delete(have, e.Name)
 		switch {
 		case !ok:
+			if prefix == dir+"/" && isShard(e.Name) && e.Mode == filemode.Dir {
+				if err := diffInto(objs, e.Hash, plumbing.ZeroHash, name+"/", false, out); err == nil {
+					continue
+				}
+			}
 			*out = append(*out, Change{Ticket: ticketOf(name), Path: name, What: "deletes"})
-			continue
 		case n.Hash == e.Hash && n.Mode == e.Mode:
-			continue
 		case e.Mode != filemode.Dir || n.Mode != filemode.Dir:
 			*out = append(*out, Change{Ticket: ticketOf(name), Path: name, What: "modifies"})
-			continue
+		default:
+			if err := diffInto(objs, e.Hash, n.Hash, name+"/", adds, out); err != nil {
+				return err
+			}
 		}
-		sa, err := a.Tree(e.Name)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", name, err)
-		}
-		sb, err := b.Tree(e.Name)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", name, err)
-		}
-		if err := lost(sa, sb, name+"/", out); err != nil {
-			return err
+	}
+	if adds {
+		for _, e := range eb {
+			if _, ok := have[e.Name]; !ok {
+				continue
+			}
+			name := prefix + e.Name
+			if prefix == dir+"/" && isShard(e.Name) && e.Mode == filemode.Dir {
+				if err := diffInto(objs, plumbing.ZeroHash, e.Hash, name+"/", true, out); err == nil {
+					continue
+				}
+			}
+			*out = append(*out, Change{Ticket: ticketOf(name), Path: name, What: "adds"})
 		}
 	}
 	return nil
-}
-
-// ticketOf is the ticket id of a path ledger/<id>[/...] ("" for others).
-func ticketOf(path string) string {
-	rest, ok := strings.CutPrefix(path, dir+"/")
-	if !ok {
-		return ""
-	}
-	id, _, _ := strings.Cut(rest, "/")
-	if !ValidTicketID(id) {
-		return ""
-	}
-	return id
 }
 
 // CheckpointError reports a ledger head that is not the checkpoint plus
@@ -239,20 +316,26 @@ func (e *CheckpointError) Is(target error) bool {
 
 // CheckAppendOnly checks that head is checkpoint plus added events: the
 // checkpoint is on head's first-parent chain with no merge in between,
-// and every entry of the checkpoint's tree is still in head's, unchanged.
-// It reads the commits since the checkpoint (not their trees) and
-// compares two trees once, descending only into the ticket directories
-// that differ: linear in what was added. A zero checkpoint accepts any
-// head. Anything else fails with a *CheckpointError naming every ticket
-// whose events vanished or changed.
+// and every entry of the checkpoint's tree is still in head's, unchanged
+// (at its layout 2 path when the ledger was migrated since; the
+// migration commit itself must then be exactly the migration of its
+// parent, see AppendOnly). It reads the commits since the checkpoint
+// (not their trees, but for the root trees when the layout changed) and
+// compares two trees once, descending only into the directories that
+// differ: linear in what was added. A zero checkpoint accepts any head.
+// Anything else fails with a *CheckpointError naming every ticket whose
+// events vanished or changed.
 func CheckAppendOnly(repo *git.Repository, checkpoint, head plumbing.Hash) error {
 	if checkpoint.IsZero() || checkpoint == head {
 		return nil
 	}
-	if _, err := repo.CommitObject(checkpoint); err != nil {
+	cp, err := repo.CommitObject(checkpoint)
+	if err != nil {
 		return fmt.Errorf("reading the ledger checkpoint %s: %w", checkpoint, err)
 	}
 	e := &CheckpointError{Checkpoint: checkpoint, Head: head, Rewritten: true}
+	// The commits since the checkpoint, newest first.
+	var chain []*object.Commit
 	h := head
 	for i := 0; i < maxWalk && !h.IsZero(); i++ {
 		if h == checkpoint {
@@ -263,6 +346,7 @@ func CheckAppendOnly(repo *git.Repository, checkpoint, head plumbing.Hash) error
 		if err != nil {
 			return fmt.Errorf("reading ledger commit %s: %w", h, err)
 		}
+		chain = append(chain, c)
 		if c.NumParents() > 1 && e.Merge.IsZero() {
 			e.Merge = c.Hash
 		}
@@ -275,9 +359,53 @@ func CheckAppendOnly(repo *git.Repository, checkpoint, head plumbing.Hash) error
 	if err != nil {
 		return err
 	}
+	if !e.Rewritten && len(chain) > 0 {
+		migrations, err := checkMigrations(StorerObjects(repo.Storer), cp.TreeHash, chain)
+		if err != nil {
+			return err
+		}
+		for _, c := range migrations {
+			if !slices.Contains(changes, c) {
+				changes = append(changes, c)
+			}
+		}
+	}
 	e.Changes = changes
 	if e.Rewritten || !e.Merge.IsZero() || len(changes) > 0 {
 		return e
 	}
 	return nil
+}
+
+// checkMigrations checks, when the ledger moved from layout 1 at the
+// checkpoint (tree root) to layout 2 at the head of chain (the commits
+// since, newest first), every commit of chain that moves it: each must be
+// exactly the migration of its parent. It returns how they differ.
+func checkMigrations(objs Objects, root plumbing.Hash, chain []*object.Commit) ([]Change, error) {
+	vc, err := versionOf(objs, root)
+	if err != nil {
+		return nil, err
+	}
+	vh, err := versionOf(objs, chain[0].TreeHash)
+	if err != nil || vc != 1 || vh != 2 {
+		return nil, err
+	}
+	var out []Change
+	parent, pv := root, vc
+	for i := len(chain) - 1; i >= 0; i-- {
+		t := chain[i].TreeHash
+		v, err := versionOf(objs, t)
+		if err != nil {
+			return nil, err
+		}
+		if pv == 1 && v == 2 {
+			changes, err := checkMigration(objs, parent, t)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, changes...)
+		}
+		parent, pv = t, v
+	}
+	return out, nil
 }

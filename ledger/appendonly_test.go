@@ -31,16 +31,7 @@ func TestAppendOnly(t *testing.T) {
 	require.NoError(t, err)
 	tree, err := head.Tree()
 	require.NoError(t, err)
-	ledgerDir, err := tree.Tree("ledger")
-	require.NoError(t, err)
-	var kept []object.TreeEntry
-	for _, e := range ledgerDir.Entries {
-		if e.Name != "CHG-2026-0001" {
-			kept = append(kept, e)
-		}
-	}
-	sub := storeTree(t, repo, kept)
-	root := storeTree(t, repo, []object.TreeEntry{{Name: "ledger", Mode: 0o40000, Hash: sub}})
+	root := storeTree(t, repo, setEntry(t, repo, tree.Entries, Path("CHG-2026-0001", ""), nil))
 	sig := object.Signature{Name: "x", Email: "x@example.com", When: time.Now()}
 	c := &object.Commit{Author: sig, Committer: sig, Message: "drop\n", TreeHash: root, ParentHashes: []plumbing.Hash{log.Head}}
 	obj := repo.Storer.NewEncodedObject()
@@ -51,7 +42,7 @@ func TestAppendOnly(t *testing.T) {
 	err = AppendOnly(repo, bad, plumbing.ZeroHash)
 	require.ErrorIs(t, err, ErrNotAppendOnly)
 	require.NoError(t, AppendOnly(repo, log.Head, log.Head), "nothing to check past the checkpoint")
-	assert.Contains(t, err.Error(), "deletes ledger/CHG-2026-0001")
+	assert.Contains(t, err.Error(), "deletes "+Path("CHG-2026-0001", ""))
 }
 
 func storeTree(t *testing.T, repo *git.Repository, entries []object.TreeEntry) plumbing.Hash {

@@ -13,16 +13,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
-
-// The layout (v1): the root tree of a ledger commit holds the directory
-// ledger/, which holds one directory per ticket id, which holds the files
-// <seq>-<kind>.json and <seq>-<kind>.dsse. This file is the only reader of
-// that layout.
-
-// dir is the directory of the ledger branch holding one directory per ticket.
-const dir = "ledger"
 
 // maxFile bounds the size of one file read from the ledger branch.
 const maxFile = 4 << 20
@@ -49,7 +40,9 @@ func (e *CorruptError) Error() string {
 // every event that could be read, and everything that is wrong.
 type TicketLog struct {
 	ID string
-	// Tree is the id of ledger/<ID>/ read.
+	// Path is the ticket's directory (see TicketDir).
+	Path string
+	// Tree is the id of the directory read.
 	Tree plumbing.Hash
 	// Events are the events that could be read, by sequence number, with
 	// their envelopes; outcome events that did not verify are included
@@ -90,56 +83,18 @@ func (t *TicketLog) ignored(seq int) bool {
 	return false
 }
 
-// LedgerDir returns the id of the ledger/ directory in the root tree of a
-// ledger commit (zero when there is none).
-func LedgerDir(objs Objects, root plumbing.Hash) (plumbing.Hash, error) {
-	entries, err := objs.Tree(root)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("reading the ledger tree %s: %w", root, err)
-	}
-	for _, e := range entries {
-		if e.Name != dir {
-			continue
-		}
-		if e.Mode != filemode.Dir {
-			return plumbing.ZeroHash, &CorruptError{Path: dir, Reason: "not a directory"}
-		}
-		return e.Hash, nil
-	}
-	return plumbing.ZeroHash, nil
-}
-
-// TicketDirs lists the ticket directories of the ledger/ directory tree
-// h, sorted by id; problems are the entries that are not ticket
-// directories (which belong to no ticket and are otherwise ignored).
-func TicketDirs(objs Objects, h plumbing.Hash) (tickets []object.TreeEntry, problems []error, err error) {
-	if h.IsZero() {
-		return nil, nil, nil
-	}
-	entries, err := objs.Tree(h)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s/: %w", dir, err)
-	}
-	for _, e := range entries {
-		if !ValidTicketID(e.Name) || e.Mode != filemode.Dir {
-			problems = append(problems, &CorruptError{Path: dir + "/" + e.Name, Reason: "not a ticket directory"})
-			continue
-		}
-		tickets = append(tickets, e)
-	}
-	return tickets, problems, nil
-}
-
-// DecodeTicket reads ledger/<id>/ (tree h) tolerantly: it keeps every
-// event it can read and records each problem instead of stopping. The
+// DecodeTicket reads the directory of one ticket (see List) tolerantly:
+// it keeps every event it can read and records each problem instead of
+// stopping. The
 // state machine is replayed when every file was read: with a verifier,
 // outcome events must carry an envelope it accepts over their canonical
 // JSON, and those that do not are left out of the state (an
 // *OutcomeError each); without one, outcomes are not checked.
-func DecodeTicket(objs Objects, id string, h plumbing.Hash, v EventVerifier) *TicketLog {
-	t := &TicketLog{ID: id, Tree: h}
-	tpath := dir + "/" + id + "/"
-	files, err := objs.Tree(h)
+func DecodeTicket(objs Objects, d TicketDir, v EventVerifier) *TicketLog {
+	id := d.ID
+	t := &TicketLog{ID: id, Path: d.Path, Tree: d.Tree}
+	tpath := d.Path + "/"
+	files, err := objs.Tree(d.Tree)
 	if err != nil {
 		t.Problems = append(t.Problems, &CorruptError{Path: tpath, Reason: "unreadable: " + err.Error()})
 		return t

@@ -3,18 +3,33 @@
 //
 // Every event — signed, unsigned, applying, applied, verified, failed,
 // rolled-back, rollback-failed, scheduled, expired, quarantined, drifted,
-// drift-cleared — is one
-// commit on the branch adding the file ledger/<ticket-id>/<seq>-<kind>.json
-// (and <seq>-<kind>.dsse beside it when the event carries a DSSE envelope).
-// The commit message is "<kind> <ticket> [<env>]" followed by the git
-// trailers Cab-Ticket, Cab-Env (when set) and Cab-Event, so that plain
+// drift-cleared — is one commit on the branch adding the file
+// <seq>-<kind>.json of its ticket (and <seq>-<kind>.dsse beside it when
+// the event carries a DSSE envelope). The commit message is
+// "<kind> <ticket> [<env>]" followed by the git trailers Cab-Ticket,
+// Cab-Env (when set) and Cab-Event, so that plain
 // `git log cab/ledger --grep 'Cab-Event: applied'` works.
 //
-// This package is the one owner of the layout (decode.go), of decoding
-// events (DecodeTicket: tolerant, every problem reported per ticket; the
-// strict reading is Log.Err) and of the state machine (state.go). Readers
-// that need speed (cab log) supply their own object reader (Objects), never
-// their own rules.
+// The layout (layout.go) is versioned. Layout 2, which every new ledger
+// starts with, has the file LEDGER-VERSION ("2") at the root and each
+// ticket's files in ledger/<last two digits of the id>/<id>/ (Path):
+// appending an event rewrites the root, ledger/ (at most 100 entries), one
+// shard and one ticket directory, whatever the number of tickets.
+// Layout 1 (no LEDGER-VERSION, ledger/<id>/) is read as it is and
+// appended in layout 1 until Ledger.Migrate moves it, in one commit, to
+// layout 2.
+//
+// This package is the one owner of the layout (layout.go, List), of
+// decoding events (DecodeTicket: tolerant, every problem reported per
+// ticket; the strict reading is Log.Err) and of the state machine
+// (state.go; Replay runs it strictly or tolerantly for readers that show
+// a broken ledger, such as cab log). Readers that need speed (cab log)
+// supply their own object reader (Objects), never their own rules.
+//
+// A Ledger reads incrementally: it keeps what it read last and, on a new
+// head, compares trees to decode only the ticket directories whose tree
+// changed (whatever the commits in between). A Log, once returned, is
+// never modified: successive reads may share its parts.
 //
 // Invariants:
 //
@@ -22,7 +37,15 @@
 //     deleted. CheckAppendOnly proves a head is a checkpoint plus added
 //     events and names every ticket whose events vanished or changed; a
 //     Guarded ledger refuses to read anything else, so a reconciler never
-//     acts on a rewritten or edited ledger. AppendOnly checks every commit.
+//     acts on a rewritten or edited ledger. AppendOnly checks every commit,
+//     each against its parent only: linear in the commits (layout 2).
+//   - The one commit that moves files is the migration from layout 1 to 2,
+//     and only when it is exactly what Migrate writes: every file of its
+//     parent at its layout 2 path with the same blob, LEDGER-VERSION, and
+//     nothing else. AppendOnly and CheckAppendOnly rebuild that migration
+//     and compare tree ids; any other commit adding LEDGER-VERSION (one
+//     that drops, edits or adds an event, or moves one to another ticket)
+//     is a rewrite, named path by path.
 //   - One commit per event, with per-ticket sequence numbers 1, 2, 3, …
 //     matching the file names.
 //   - Per-ticket isolation. A ticket whose entries are broken (unreadable

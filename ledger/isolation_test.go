@@ -84,20 +84,13 @@ func editHead(t *testing.T, repo *git.Repository, l *Ledger, edit func(s *object
 	return head
 }
 
-// addFile returns the root entries with path ledger/<id>/<name> set to data.
+// addFile returns the root entries with the file name of ticket id set
+// to data.
 func addFile(t *testing.T, repo *git.Repository, root *object.Tree, id, name string, data []byte) []object.TreeEntry {
 	t.Helper()
 	bh, err := storeBlob(repo.Storer, data)
 	require.NoError(t, err)
-	ledgerTree, err := root.Tree(dir)
-	require.NoError(t, err)
-	tt, err := ledgerTree.Tree(id)
-	require.NoError(t, err)
-	_, th, err := put(repo.Storer, append([]object.TreeEntry(nil), tt.Entries...), object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: bh})
-	require.NoError(t, err)
-	_, lh, err := put(repo.Storer, append([]object.TreeEntry(nil), ledgerTree.Entries...), object.TreeEntry{Name: id, Mode: filemode.Dir, Hash: th})
-	require.NoError(t, err)
-	return []object.TreeEntry{{Name: dir, Mode: filemode.Dir, Hash: lh}}
+	return setEntry(t, repo, root.Entries, Path(id, name), &object.TreeEntry{Mode: filemode.Regular, Hash: bh})
 }
 
 // TestBrokenTicketIsSetAsideOthersRead: a second signed event, an
@@ -262,23 +255,15 @@ func TestCheckAppendOnly(t *testing.T) {
 			return editHead(t, repo, l, func(root *object.Tree) []object.TreeEntry {
 				return dropFile(t, repo, root, "CHG-2026-0002", "2-scheduled.json")
 			})
-		}, []string{"CHG-2026-0002"}, []string{"deletes ledger/CHG-2026-0002/2-scheduled.json"}},
+		}, []string{"CHG-2026-0002"}, []string{"deletes " + Path("CHG-2026-0002", "2-scheduled.json")}},
 		{"delete a ticket and edit another", func(t *testing.T, repo *git.Repository, l *Ledger) plumbing.Hash {
 			editHead(t, repo, l, func(root *object.Tree) []object.TreeEntry {
 				return addFile(t, repo, root, "CHG-2026-0001", "1-signed.json", []byte("{}"))
 			})
 			return editHead(t, repo, l, func(root *object.Tree) []object.TreeEntry {
-				lt, err := root.Tree(dir)
-				require.NoError(t, err)
-				var kept []object.TreeEntry
-				for _, e := range lt.Entries {
-					if e.Name != "CHG-2026-0002" {
-						kept = append(kept, e)
-					}
-				}
-				return []object.TreeEntry{{Name: dir, Mode: filemode.Dir, Hash: storeTree(t, repo, kept)}}
+				return setEntry(t, repo, root.Entries, Path("CHG-2026-0002", ""), nil)
 			})
-		}, []string{"CHG-2026-0001", "CHG-2026-0002"}, []string{"modifies ledger/CHG-2026-0001/1-signed.json", "deletes ledger/CHG-2026-0002"}},
+		}, []string{"CHG-2026-0001", "CHG-2026-0002"}, []string{"modifies " + Path("CHG-2026-0001", "1-signed.json"), "deletes " + Path("CHG-2026-0002", "")}},
 		{"rewind", func(t *testing.T, repo *git.Repository, l *Ledger) plumbing.Hash {
 			// Back to before the checkpoint's last event.
 			ref, err := repo.Reference(l.branchRef(), true)
@@ -290,7 +275,7 @@ func TestCheckAppendOnly(t *testing.T) {
 			h := c.ParentHashes[0]
 			require.NoError(t, repo.Storer.SetReference(plumbing.NewHashReference(l.branchRef(), h)))
 			return h
-		}, []string{"CHG-2026-0002"}, []string{"deletes ledger/CHG-2026-0002/2-scheduled.json"}},
+		}, []string{"CHG-2026-0002"}, []string{"deletes " + Path("CHG-2026-0002", "2-scheduled.json")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			repo, l, checkpoint := setup(t)
@@ -327,23 +312,10 @@ func TestCheckAppendOnly(t *testing.T) {
 	}
 }
 
-// dropFile returns the root entries without ledger/<id>/<name>.
+// dropFile returns the root entries without the file name of ticket id.
 func dropFile(t *testing.T, repo *git.Repository, root *object.Tree, id, name string) []object.TreeEntry {
 	t.Helper()
-	lt, err := root.Tree(dir)
-	require.NoError(t, err)
-	tt, err := lt.Tree(id)
-	require.NoError(t, err)
-	var files []object.TreeEntry
-	for _, e := range tt.Entries {
-		if e.Name != name {
-			files = append(files, e)
-		}
-	}
-	th := storeTree(t, repo, files)
-	_, lh, err := put(repo.Storer, append([]object.TreeEntry(nil), lt.Entries...), object.TreeEntry{Name: id, Mode: filemode.Dir, Hash: th})
-	require.NoError(t, err)
-	return []object.TreeEntry{{Name: dir, Mode: filemode.Dir, Hash: lh}}
+	return setEntry(t, repo, root.Entries, Path(id, name), nil)
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,7 +16,6 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage"
 )
@@ -51,70 +47,6 @@ func (e *RewrittenError) Error() string {
 // Is makes errors.Is(err, ErrRewritten) true.
 func (e *RewrittenError) Is(target error) bool { return target == ErrRewritten }
 
-// Log is the ledger as read at one head. A malformed or forged entry
-// costs only its own ticket: that ticket is set aside (see SetAside) and
-// every other ticket reads as usual.
-type Log struct {
-	// Head is the commit read; the zero hash for an empty or missing
-	// branch. Keep it as a checkpoint for VerifyCheckpoint.
-	Head plumbing.Hash
-	// Events are the events of every ticket not set aside, ordered by
-	// ticket id, then sequence number, without the outcome events that
-	// did not verify (when read with a verifier).
-	Events []Event
-	// States maps each ticket id to where it stands; a ticket set aside
-	// has Status StatusSetAside and, as Seq, the highest sequence number
-	// on the branch.
-	States map[string]*TicketState
-	// Problems maps each ticket id to what is wrong with its entries
-	// (see TicketLog.Problems); the key "" holds the entries of the
-	// branch that belong to no ticket.
-	Problems map[string][]error
-}
-
-// StatusSetAside is the TicketState.Status of a ticket whose ledger
-// entries are broken (unreadable, out of sequence, an impossible
-// transition): nothing is appended to it and readers that act leave it
-// alone until a human repairs the ledger.
-const StatusSetAside = "set-aside"
-
-// State returns the state of ticket (the zero state when it has no event).
-func (l *Log) State(ticket string) TicketState {
-	if st := l.States[ticket]; st != nil {
-		return *st
-	}
-	return TicketState{}
-}
-
-// SetAside reports whether ticket's entries are broken (see
-// StatusSetAside).
-func (l *Log) SetAside(ticket string) bool { return l.State(ticket).Status == StatusSetAside }
-
-// Err is the strict reading of the log: every problem, joined, ticket by
-// ticket (nil when there is none).
-func (l *Log) Err() error {
-	var errs []error
-	for _, id := range slices.Sorted(maps.Keys(l.Problems)) {
-		errs = append(errs, l.Problems[id]...)
-	}
-	return errors.Join(errs...)
-}
-
-// Ticket returns the events of one ticket, in order. Events are sorted by
-// ticket id, so this is a binary search, not a scan: callers ask it for
-// every ticket of the ledger.
-func (l *Log) Ticket(id string) []Event {
-	i, _ := slices.BinarySearchFunc(l.Events, id, func(ev Event, id string) int { return strings.Compare(ev.Ticket, id) })
-	j := i
-	for j < len(l.Events) && l.Events[j].Ticket == id {
-		j++
-	}
-	if i == j {
-		return nil
-	}
-	return slices.Clone(l.Events[i:j])
-}
-
 // Ledger reads and appends the ledger branch of a git repository.
 // Its methods serialize with each other; two Ledgers must not share one
 // repository concurrently.
@@ -140,12 +72,22 @@ type Ledger struct {
 	mu sync.Mutex
 	// verifier checks outcome events on read (nil: not checked).
 	verifier EventVerifier
-	// cache holds the tickets decoded at the last read, by id: a ticket
-	// directory whose tree did not change is not decoded again.
-	cache map[string]*TicketLog
+	// last is what the last read read: the next one decodes only the
+	// ticket directories whose tree changed since.
+	last *snapshot
 	// guard: every read checks the head against checkpoint.
 	guard      bool
 	checkpoint plumbing.Hash
+	// trees keeps the trees last read or written.
+	trees *treeMemo
+}
+
+// memo is the Ledger's tree memo.
+func (l *Ledger) memo() *treeMemo {
+	if l.trees == nil {
+		l.trees = newTreeMemo(l.repo.Storer)
+	}
+	return l.trees
 }
 
 // SetVerifier makes every later read check outcome events with v (the
@@ -155,7 +97,7 @@ type Ledger struct {
 func (l *Ledger) SetVerifier(v EventVerifier) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.verifier, l.cache = v, nil
+	l.verifier, l.last = v, nil
 }
 
 // Guard makes every later read refuse, with a *CheckpointError, a ledger
@@ -252,15 +194,15 @@ func (l *Ledger) read(ctx context.Context) (*Log, error) {
 	return l.readLog(head)
 }
 
-// readLog decodes the log at head, reusing the tickets whose directory
-// did not change since the last read.
+// readLog decodes the log at head, reading only the ticket directories
+// whose tree changed since the last read.
 func (l *Ledger) readLog(head plumbing.Hash) (*Log, error) {
-	log, tickets, err := decodeLog(l.repo.Storer, head, l.verifier, l.cache)
+	snap, err := decoder{objs: l.memo(), v: l.verifier}.read(l.repo.Storer, head, l.last)
 	if err != nil {
 		return nil, err
 	}
-	l.cache = tickets
-	return log, nil
+	l.last = snap
+	return snap.log, nil
 }
 
 // ReadAt reads the ledger as it is at commit head (zero: empty), without
@@ -268,68 +210,11 @@ func (l *Ledger) readLog(head plumbing.Hash) (*Log, error) {
 // found the branch themselves, e.g. a remote-tracking ref of a CI
 // checkout.
 func ReadAt(repo *git.Repository, head plumbing.Hash) (*Log, error) {
-	log, _, err := decodeLog(repo.Storer, head, nil, nil)
-	return log, err
-}
-
-// decodeLog reads the ledger at head from s, ticket by ticket (taking
-// from prev the tickets whose tree is unchanged), and returns the log and
-// the tickets decoded.
-func decodeLog(s storer.EncodedObjectStorer, head plumbing.Hash, v EventVerifier, prev map[string]*TicketLog) (*Log, map[string]*TicketLog, error) {
-	log := &Log{Head: head, States: map[string]*TicketState{}, Problems: map[string][]error{}}
-	if head.IsZero() {
-		return log, nil, nil
-	}
-	objs := StorerObjects(s)
-	c, err := object.GetCommit(s, head)
+	snap, err := decoder{objs: StorerObjects(repo.Storer)}.read(repo.Storer, head, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading ledger head %s: %w", head, err)
+		return nil, err
 	}
-	ldir, err := LedgerDir(objs, c.TreeHash)
-	var ce *CorruptError
-	if errors.As(err, &ce) {
-		log.Problems[""] = []error{err}
-		return log, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	dirs, problems, err := TicketDirs(objs, ldir)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(problems) > 0 {
-		log.Problems[""] = problems
-	}
-	slices.SortFunc(dirs, func(a, b object.TreeEntry) int { return strings.Compare(a.Name, b.Name) })
-	tickets := make(map[string]*TicketLog, len(dirs))
-	for _, d := range dirs {
-		t := prev[d.Name]
-		if t == nil || t.Tree != d.Hash {
-			t = DecodeTicket(objs, d.Name, d.Hash, v)
-		}
-		tickets[d.Name] = t
-		if len(t.Problems) > 0 {
-			log.Problems[t.ID] = t.Problems
-		}
-		if t.SetAside() {
-			seq := 0
-			for _, ev := range t.Events {
-				seq = max(seq, ev.Seq)
-			}
-			log.States[t.ID] = &TicketState{Seq: seq, Status: StatusSetAside}
-			continue
-		}
-		st := t.State
-		st.Envs = maps.Clone(st.Envs)
-		log.States[t.ID] = &st
-		for _, ev := range t.Events {
-			if !t.ignored(ev.Seq) {
-				log.Events = append(log.Events, ev)
-			}
-		}
-	}
-	return log, tickets, nil
+	return snap.log, nil
 }
 
 // fetch updates the tracking ref from the remote (forced, so that a
@@ -380,27 +265,42 @@ var errConflict = errors.New("ledger head moved")
 func (l *Ledger) Update(ctx context.Context, decide Decide) (*Log, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var out *Log
+	err := l.retry(ctx, func() error {
+		log, err := l.read(ctx)
+		if err != nil {
+			return err
+		}
+		out, err = l.attempt(ctx, log, decide)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// retry runs try until it does not lose the compare-and-swap on the
+// branch (errConflict), up to MaxAttempts times with a short jittered
+// backoff.
+func (l *Ledger) retry(ctx context.Context, try func() error) error {
 	attempts := l.MaxAttempts
 	if attempts <= 0 {
 		attempts = DefaultMaxAttempts
 	}
 	wait := 5 * time.Millisecond
 	for attempt := 1; attempt <= attempts; attempt++ {
-		log, err := l.read(ctx)
-		if err != nil {
-			return nil, err
-		}
-		next, err := l.attempt(ctx, log, decide)
+		err := try()
 		if !errors.Is(err, errConflict) {
-			return next, err
+			return err
 		}
 		l.Logger.Debug("ledger head moved, retrying", "branch", l.branch, "attempt", attempt, "err", err)
 		if err := backoff.Sleep(ctx, backoff.Jitter(wait)); err != nil {
-			return nil, err
+			return err
 		}
 		wait = min(2*wait, 200*time.Millisecond)
 	}
-	return nil, fmt.Errorf("%w after %d attempts on %s", ErrContention, attempts, l.branch)
+	return fmt.Errorf("%w after %d attempts on %s", ErrContention, attempts, l.branch)
 }
 
 func (l *Ledger) attempt(ctx context.Context, log *Log, decide Decide) (*Log, error) {
@@ -430,7 +330,7 @@ func (l *Ledger) attempt(ctx context.Context, log *Log, decide Decide) (*Log, er
 			ev.At = now().UTC()
 		}
 	}
-	states, err := replay(log.States, events)
+	states, err := replay(log.stateOf, events)
 	if err != nil {
 		return nil, err
 	}
@@ -445,7 +345,7 @@ func (l *Ledger) attempt(ctx context.Context, log *Log, decide Decide) (*Log, er
 	}
 	head := log.Head
 	for i := range events {
-		if head, err = appendCommit(l.repo.Storer, head, &events[i], l.Author); err != nil {
+		if head, err = appendCommit(l.repo.Storer, l.memo(), head, &events[i], l.Author); err != nil {
 			return nil, fmt.Errorf("appending %s %s: %w", events[i].Kind, events[i].Ticket, err)
 		}
 	}
@@ -457,8 +357,10 @@ func (l *Ledger) attempt(ctx context.Context, log *Log, decide Decide) (*Log, er
 	if err != nil {
 		return nil, err
 	}
-	if len(out.States) != len(states) {
-		return nil, fmt.Errorf("ledger: read back %d tickets, want %d", len(out.States), len(states))
+	for id := range states {
+		if out.stateOf(id) == nil {
+			return nil, fmt.Errorf("ledger: read back no state for %s, just appended", id)
+		}
 	}
 	for _, ev := range events {
 		for _, p := range out.Problems[ev.Ticket] {

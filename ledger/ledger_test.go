@@ -69,17 +69,19 @@ func TestRoundTrip(t *testing.T) {
 		Event{Ticket: "CHG-2026-0042", Env: "prod", Kind: KindApplied, Actor: "reconciler"},
 	))
 	require.NoError(t, err)
-	require.Len(t, log.Events, 3)
-	assert.Equal(t, []int{1, 2, 3}, []int{log.Events[0].Seq, log.Events[1].Seq, log.Events[2].Seq})
+	require.Len(t, log.Events(), 3)
+	assert.Equal(t, []int{1, 2, 3}, []int{log.Events()[0].Seq, log.Events()[1].Seq, log.Events()[2].Seq})
 
 	// What C git sees on the server.
 	files := strings.Fields(runGit(t, dir, "ls-tree", "-r", "--name-only", "cab/ledger"))
 	assert.Equal(t, []string{
-		"ledger/CHG-2026-0042/1-signed.dsse",
-		"ledger/CHG-2026-0042/1-signed.json",
-		"ledger/CHG-2026-0042/2-applying.json",
-		"ledger/CHG-2026-0042/3-applied.json",
-	}, files)
+		"LEDGER-VERSION",
+		"ledger/42/CHG-2026-0042/1-signed.dsse",
+		"ledger/42/CHG-2026-0042/1-signed.json",
+		"ledger/42/CHG-2026-0042/2-applying.json",
+		"ledger/42/CHG-2026-0042/3-applied.json",
+	}, files, "layout 2: a new ledger starts with the version marker and sharded by the id's last two digits")
+	assert.Equal(t, "2\n", runGit(t, dir, "show", "cab/ledger:LEDGER-VERSION"))
 	assert.Equal(t, "3\n", runGit(t, dir, "rev-list", "--count", "--first-parent", "cab/ledger"), "one commit per event")
 	assert.Equal(t, "applied CHG-2026-0042 prod\n\nCab-Ticket: CHG-2026-0042\nCab-Env: prod\nCab-Event: applied\n",
 		strings.TrimSuffix(runGit(t, dir, "log", "-1", "--format=%B", "cab/ledger"), "\n"), "commit message")
@@ -87,17 +89,17 @@ func TestRoundTrip(t *testing.T) {
 		runGit(t, dir, "log", "--format=%(trailers:key=Cab-Event,valueonly,separator=%x2C)/%(trailers:key=Cab-Env,valueonly,separator=%x2C)/%(trailers:key=Cab-Ticket,valueonly,separator=%x2C)", "cab/ledger"),
 		"trailers as C git parses them")
 	assert.Equal(t, "signed CHG-2026-0042\n", runGit(t, dir, "log", "--format=%s", "--grep", "Cab-Event: signed", "cab/ledger"), "git log --grep")
-	assert.Equal(t, string(envelope), runGit(t, dir, "show", "cab/ledger:ledger/CHG-2026-0042/1-signed.dsse"))
-	assert.Contains(t, runGit(t, dir, "show", "cab/ledger:ledger/CHG-2026-0042/1-signed.json"), `"commit": "abc123"`)
+	assert.Equal(t, string(envelope), runGit(t, dir, "show", "cab/ledger:ledger/42/CHG-2026-0042/1-signed.dsse"))
+	assert.Contains(t, runGit(t, dir, "show", "cab/ledger:ledger/42/CHG-2026-0042/1-signed.json"), `"commit": "abc123"`)
 
 	// A second clone reads the same log.
 	got, err := Open(clone(t, url), "origin", "").Read(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, log.Head, got.Head)
-	require.Len(t, got.Events, 3)
-	assert.Equal(t, envelope, got.Events[0].Envelope)
-	assert.JSONEq(t, `{"pr":7}`, string(got.Events[0].Data))
-	assert.Equal(t, t0.Add(time.Second), got.Events[0].At)
+	require.Len(t, got.Events(), 3)
+	assert.Equal(t, envelope, got.Events()[0].Envelope)
+	assert.JSONEq(t, `{"pr":7}`, string(got.Events()[0].Data))
+	assert.Equal(t, t0.Add(time.Second), got.Events()[0].At)
 	assert.Equal(t, KindApplied, got.State("CHG-2026-0042").Envs["prod"])
 	assert.Equal(t, KindSigned, got.State("CHG-2026-0042").Status)
 }
@@ -166,14 +168,14 @@ func TestReadRejectsImpossibleTransitionOnBranch(t *testing.T) {
 	repo, err := git.Init(memory.NewStorage(), nil)
 	require.NoError(t, err)
 	l := Open(repo, "", "")
-	head, err := appendCommit(repo.Storer, plumbing.ZeroHash,
+	head, err := appendCommit(repo.Storer, newTreeMemo(repo.Storer), plumbing.ZeroHash,
 		&Event{Seq: 1, Ticket: "CHG-2026-0007", Env: "prod", Kind: KindApplied, At: t0}, l.Author)
 	require.NoError(t, err)
 	require.NoError(t, repo.Storer.SetReference(plumbing.NewHashReference(l.branchRef(), head)))
 	log, err := l.Read(context.Background())
 	require.NoError(t, err, "one broken ticket does not make the ledger unreadable")
 	assert.True(t, log.SetAside("CHG-2026-0007"))
-	assert.Empty(t, log.Events, "a set-aside ticket's events are not read")
+	assert.Empty(t, log.Events(), "a set-aside ticket's events are not read")
 	err = log.Err()
 	var te *TransitionError
 	require.ErrorAs(t, err, &te)
@@ -188,7 +190,7 @@ func TestMissingBranchIsEmptyLog(t *testing.T) {
 	log, err := Open(clone(t, url), "origin", "").Read(ctx)
 	require.NoError(t, err)
 	assert.True(t, log.Head.IsZero())
-	assert.Empty(t, log.Events)
+	assert.Empty(t, log.Events())
 
 	repo, err := git.Init(memory.NewStorage(), nil)
 	require.NoError(t, err)
@@ -210,7 +212,7 @@ func TestPathValidation(t *testing.T) {
 	} {
 		_, err := l.Update(context.Background(), add(ev))
 		assert.ErrorIs(t, err, ErrInvalid, "ticket %q env %q kind %q", ev.Ticket, ev.Env, ev.Kind)
-		_, err = appendCommit(repo.Storer, plumbing.ZeroHash, &Event{Seq: 1, Ticket: ev.Ticket, Env: ev.Env, Kind: ev.Kind}, l.Author)
+		_, err = appendCommit(repo.Storer, newTreeMemo(repo.Storer), plumbing.ZeroHash, &Event{Seq: 1, Ticket: ev.Ticket, Env: ev.Env, Kind: ev.Kind}, l.Author)
 		assert.ErrorIs(t, err, ErrInvalid, "appendCommit checks too")
 	}
 	_, err = repo.Reference(l.branchRef(), true)
@@ -231,14 +233,14 @@ func TestLocalModeCompareAndSwap(t *testing.T) {
 	_, err = a.Update(ctx, add(Event{Ticket: "CHG-2026-0002", Kind: KindSigned}))
 	require.NoError(t, err)
 	// b decided on a stale head: its CAS loses.
-	head, err := appendCommit(repo.Storer, first.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
+	head, err := appendCommit(repo.Storer, newTreeMemo(repo.Storer), first.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
 	require.NoError(t, err)
 	assert.ErrorIs(t, b.casLocal(first.Head, head), errConflict)
 	assert.ErrorIs(t, b.casLocal(plumbing.ZeroHash, head), errConflict, "creating an existing branch")
 	// Through Update, b retries on the latest state.
 	log, err := b.Update(ctx, add(Event{Ticket: "CHG-2026-0003", Kind: KindSigned}))
 	require.NoError(t, err)
-	assert.Len(t, log.Events, 3)
+	assert.Len(t, log.Events(), 3)
 }
 
 func TestStalePushIsRejected(t *testing.T) {
@@ -253,7 +255,7 @@ func TestStalePushIsRejected(t *testing.T) {
 	_, err = a.Update(ctx, add(Event{Ticket: "CHG-2026-0002", Kind: KindSigned}))
 	require.NoError(t, err)
 
-	head, err := appendCommit(b.repo.Storer, stale.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
+	head, err := appendCommit(b.repo.Storer, newTreeMemo(b.repo.Storer), stale.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
 	require.NoError(t, err)
 	err = b.push(ctx, stale.Head, head)
 	require.ErrorIs(t, err, errConflict)
@@ -354,7 +356,7 @@ func TestConcurrentWriters(t *testing.T) {
 
 		log, err := writers[0].Read(ctx) // fetches what b pushed
 		require.NoError(t, err)
-		require.Len(t, log.Events, want, "iteration %d: 5 signed + 10 scheduled", i)
+		require.Len(t, log.Events(), want, "iteration %d: 5 signed + 10 scheduled", i)
 		for _, id := range tickets {
 			kinds := map[string]int{}
 			for _, ev := range log.Ticket(id) {

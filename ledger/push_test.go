@@ -39,7 +39,7 @@ func TestPushDeclinedByHook(t *testing.T) {
 	require.NoError(t, os.Remove(flag))
 	log, err := l.Update(ctx, decide)
 	require.NoError(t, err)
-	assert.Len(t, log.Events, 1)
+	assert.Len(t, log.Events(), 1)
 }
 
 // TestHangingRemote: a ledger remote that accepts the connection and

@@ -3,6 +3,8 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // ErrTransition is matched (errors.Is) by every *TransitionError.
@@ -55,8 +57,25 @@ func none(s string) string {
 	return s
 }
 
-// apply checks ev against the state and advances it.
-func (st *TicketState) apply(ev *Event) error {
+// apply checks ev against the state and advances it; an event the state
+// machine refuses leaves the state as it was.
+func (st *TicketState) apply(ev *Event) error { return st.step(ev, false) }
+
+// step checks ev against the state and advances it. Tolerant, it
+// advances even when the state machine refuses the event, as if it had
+// been allowed, and returns why it refused.
+func (st *TicketState) step(ev *Event, tolerant bool) error {
+	err := st.check(ev)
+	if err != nil && !tolerant {
+		return err
+	}
+	st.advance(ev)
+	return err
+}
+
+// check reports whether the state machine allows ev in this state: nil,
+// an *InvalidError or a *TransitionError.
+func (st *TicketState) check(ev *Event) error {
 	if err := ev.check(); err != nil {
 		return err
 	}
@@ -107,37 +126,24 @@ func (st *TicketState) apply(ev *Event) error {
 		if st.Status != "" {
 			return deny("ticket already " + st.Status)
 		}
-		st.Status = ev.Kind
-		st.Signed = ev.Kind == KindSigned
 	case KindQuarantined:
-		if ev.Env == "" {
-			if st.Status == KindQuarantined {
-				return deny("ticket already quarantined")
-			}
-			st.Status = KindQuarantined
-		} else if envState == KindQuarantined {
+		if ev.Env == "" && st.Status == KindQuarantined {
+			return deny("ticket already quarantined")
+		}
+		if ev.Env != "" && envState == KindQuarantined {
 			return deny("environment already quarantined")
 		}
 	case KindScheduled, KindApplying:
-		if ev.Kind == KindScheduled && ev.Env == "" && st.Status == KindQuarantined {
-			// Readmitted: the reconciler judged a ticket set aside for a
-			// cause a retry can fix (its merge commit not yet fetched)
-			// again; it is back in the running and judged afresh.
-			st.Status = KindSigned
-			break
+		if readmits(st, ev) {
+			return nil
 		}
-		if err := usable(); err != nil {
-			return err
-		}
+		return usable()
 	case KindExpired:
 		if err := usable(); err != nil {
 			return err
 		}
-		if ev.Env == "" {
-			if inFlight() {
-				return deny("an environment is being applied")
-			}
-			st.Status = KindExpired
+		if ev.Env == "" && inFlight() {
+			return deny("an environment is being applied")
 		}
 	case KindApplied:
 		if envState != KindApplying {
@@ -159,16 +165,43 @@ func (st *TicketState) apply(ev *Event) error {
 		if envState != KindVerified {
 			return deny("not verified")
 		}
+		if ev.Kind == KindDriftCleared && st.Drifts[ev.Env] == 0 {
+			return deny("no drift to clear")
+		}
+	}
+	return nil
+}
+
+// readmits reports whether ev readmits a quarantined ticket: the
+// reconciler judged a ticket set aside for a cause a retry can fix (its
+// merge commit not yet fetched) again; it is back in the running and
+// judged afresh.
+func readmits(st *TicketState, ev *Event) bool {
+	return ev.Kind == KindScheduled && ev.Env == "" && st.Status == KindQuarantined
+}
+
+// advance moves the state on by ev (checked or not).
+func (st *TicketState) advance(ev *Event) {
+	switch ev.Kind {
+	case KindSigned, KindUnsigned:
+		st.Status = ev.Kind
+		st.Signed = ev.Kind == KindSigned
+	case KindQuarantined, KindExpired:
+		if ev.Env == "" {
+			st.Status = ev.Kind
+		}
+	case KindScheduled:
+		if readmits(st, ev) {
+			st.Status = KindSigned
+		}
+	case KindDrifted, KindDriftCleared:
 		if st.Drifts == nil {
 			st.Drifts = map[string]int{}
 		}
-		if ev.Kind == KindDriftCleared {
-			if st.Drifts[ev.Env] == 0 {
-				return deny("no drift to clear")
-			}
-			st.Drifts[ev.Env]--
-		} else {
+		if ev.Kind == KindDrifted {
 			st.Drifts[ev.Env]++
+		} else if st.Drifts[ev.Env] > 0 {
+			st.Drifts[ev.Env]--
 		}
 	}
 	if ev.Env != "" && !driftKind(ev.Kind) {
@@ -178,7 +211,6 @@ func (st *TicketState) apply(ev *Event) error {
 		st.Envs[ev.Env] = ev.Kind
 	}
 	st.Seq = ev.Seq
-	return nil
 }
 
 // Validate checks a sequence of events, in order, against the state
@@ -191,29 +223,20 @@ func Validate(events []Event) error {
 	return err
 }
 
-// replay applies events on top of states (copied, not modified) and
-// returns the new states.
-func replay(states map[string]*TicketState, events []Event) (map[string]*TicketState, error) {
-	out := make(map[string]*TicketState, len(states))
-	for id, st := range states {
-		c := *st
-		c.Envs = make(map[string]string, len(st.Envs))
-		for k, v := range st.Envs {
-			c.Envs[k] = v
-		}
-		if st.Drifts != nil {
-			c.Drifts = make(map[string]int, len(st.Drifts))
-			for k, v := range st.Drifts {
-				c.Drifts[k] = v
-			}
-		}
-		out[id] = &c
-	}
+// replay applies events on top of the states that state gives (nil: none;
+// not modified) and returns the new states of the tickets the events concern:
+// the cost is the events', not the ledger's.
+func replay(state func(id string) *TicketState, events []Event) (map[string]*TicketState, error) {
+	out := map[string]*TicketState{}
 	for i := range events {
 		ev := &events[i]
 		st := out[ev.Ticket]
 		if st == nil {
-			st = &TicketState{}
+			var prev *TicketState
+			if state != nil {
+				prev = state(ev.Ticket)
+			}
+			st = prev.clone()
 			out[ev.Ticket] = st
 		}
 		if err := st.apply(ev); err != nil {
@@ -221,4 +244,114 @@ func replay(states map[string]*TicketState, events []Event) (map[string]*TicketS
 		}
 	}
 	return out, nil
+}
+
+// clone is a deep copy of st (the zero state for nil).
+func (st *TicketState) clone() *TicketState {
+	if st == nil {
+		return &TicketState{}
+	}
+	c := *st
+	c.Envs = maps.Clone(st.Envs)
+	c.Drifts = maps.Clone(st.Drifts)
+	return &c
+}
+
+// ReplayMode says what Replay does with an event the state machine
+// refuses.
+type ReplayMode int
+
+const (
+	// Strict stops at the first event the state machine refuses: the
+	// state is where the events before it left the ticket.
+	Strict ReplayMode = iota
+	// Tolerant records why the state machine refuses an event and goes
+	// on as if it had been allowed, so that a reader shows where the
+	// ledger says the ticket went (cab log, the web UI), and what is
+	// wrong with it.
+	Tolerant
+)
+
+// StatusPending is the EnvReplay.Status of an environment no event has
+// reached yet.
+const StatusPending = "pending"
+
+// Replayed is one ticket's events run through the state machine.
+type Replayed struct {
+	// State is where the events leave the ticket.
+	State TicketState
+	// Envs is where they leave it in each environment: those given, in
+	// that order, then the others the events name, by name.
+	Envs []EnvReplay
+	// Problems are what the state machine refused (*InvalidError,
+	// *TransitionError), in order; Strict stops at the first.
+	Problems []error
+}
+
+// EnvReplay is where a ticket stands in one environment.
+type EnvReplay struct {
+	Env string
+	// Status is StatusPending, or the kind of the last event that moved
+	// the ticket in Env: an event of Env (drifted and drift-cleared
+	// aside: the environment stays verified), or a ticket-wide scheduled,
+	// expired or quarantined that came while the ticket still waited in
+	// Env (StatusPending or scheduled there).
+	Status string
+	// Steps are the indices, in the events replayed, of the events that
+	// moved the ticket in Env, in order: the last one set Status.
+	Steps []int
+}
+
+// Replay runs one ticket's events, in order, through the state machine
+// (the one DecodeTicket and Update use), and says where they leave the
+// ticket, ticket-wide and in each environment. envs are the environments
+// of the ticket in promotion order (those the events name are added).
+func Replay(events []Event, envs []string, mode ReplayMode) *Replayed {
+	r := &Replayed{Envs: make([]EnvReplay, len(envs))}
+	for i, e := range envs {
+		r.Envs[i] = EnvReplay{Env: e, Status: StatusPending}
+	}
+	var extra []string
+	for i := range events {
+		if e := events[i].Env; e != "" && !slices.Contains(envs, e) && !slices.Contains(extra, e) {
+			extra = append(extra, e)
+		}
+	}
+	slices.Sort(extra)
+	for _, e := range extra {
+		r.Envs = append(r.Envs, EnvReplay{Env: e, Status: StatusPending})
+	}
+	for i := range events {
+		ev := &events[i]
+		if err := r.State.step(ev, mode == Tolerant); err != nil {
+			r.Problems = append(r.Problems, err)
+			if mode == Strict {
+				break
+			}
+		}
+		r.move(i, ev)
+	}
+	return r
+}
+
+// move records where event i moved the ticket in its environments.
+func (r *Replayed) move(i int, ev *Event) {
+	switch {
+	case ev.Env == "":
+		if ev.Kind != KindScheduled && ev.Kind != KindExpired && ev.Kind != KindQuarantined {
+			return
+		}
+		for j := range r.Envs {
+			if o := &r.Envs[j]; o.Status == StatusPending || o.Status == KindScheduled {
+				o.Status, o.Steps = ev.Kind, append(o.Steps, i)
+			}
+		}
+	case driftKind(ev.Kind):
+	default:
+		for j := range r.Envs {
+			if o := &r.Envs[j]; o.Env == ev.Env {
+				o.Status, o.Steps = ev.Kind, append(o.Steps, i)
+			}
+		}
+	}
 }

@@ -2,9 +2,8 @@ package ledger
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -65,26 +64,61 @@ func storeBlob(s storer.EncodedObjectStorer, data []byte) (plumbing.Hash, error)
 	return s.SetEncodedObject(o)
 }
 
-// subtree returns the entries of the tree named name in t (nil t or a
-// missing entry give none).
-func subtree(s storer.EncodedObjectStorer, t *object.Tree, name string) ([]object.TreeEntry, error) {
-	if t == nil {
-		return nil, nil
-	}
-	for _, e := range t.Entries {
+// subtree returns a copy of the entries of the tree named name in entries
+// (none when there is no such entry); path names it in errors.
+func subtree(objs Objects, entries []object.TreeEntry, name, path string) ([]object.TreeEntry, error) {
+	for _, e := range entries {
 		if e.Name != name {
 			continue
 		}
 		if e.Mode != filemode.Dir {
-			return nil, &CorruptError{Path: name, Reason: "not a directory"}
+			return nil, &CorruptError{Path: path, Reason: "not a directory"}
 		}
-		st, err := object.GetTree(s, e.Hash)
+		st, err := objs.Tree(e.Hash)
 		if err != nil {
-			return nil, fmt.Errorf("reading tree %s: %w", name, err)
+			return nil, fmt.Errorf("reading tree %s: %w", path, err)
 		}
-		return append([]object.TreeEntry(nil), st.Entries...), nil
+		return slices.Clone(st), nil
 	}
 	return nil, nil
+}
+
+// treeMemo reads trees through a storer and keeps the last ones read or
+// written: an append writes the trees on the path to one ticket, which
+// the read that follows and the next append read again.
+type treeMemo struct {
+	s     storer.EncodedObjectStorer
+	trees map[plumbing.Hash][]object.TreeEntry
+}
+
+// memoSize bounds the trees a treeMemo keeps (a handful per event).
+const memoSize = 256
+
+func newTreeMemo(s storer.EncodedObjectStorer) *treeMemo {
+	return &treeMemo{s: s, trees: map[plumbing.Hash][]object.TreeEntry{}}
+}
+
+func (m *treeMemo) Tree(h plumbing.Hash) ([]object.TreeEntry, error) {
+	if t, ok := m.trees[h]; ok {
+		return t, nil
+	}
+	t, err := StorerObjects(m.s).Tree(h)
+	if err == nil {
+		m.remember(h, t)
+	}
+	return t, err
+}
+
+func (m *treeMemo) Blob(h plumbing.Hash, limit int64) ([]byte, error) {
+	return StorerObjects(m.s).Blob(h, limit)
+}
+
+// remember keeps tree h (entries, not to be modified afterwards).
+func (m *treeMemo) remember(h plumbing.Hash, entries []object.TreeEntry) {
+	if len(m.trees) >= memoSize {
+		clear(m.trees)
+	}
+	m.trees[h] = entries
 }
 
 // put replaces or adds the entry in entries and stores the sorted tree.
@@ -100,44 +134,58 @@ func put(s storer.EncodedObjectStorer, entries []object.TreeEntry, add ...object
 			entries = append(entries, a)
 		}
 	}
-	sort.Sort(object.TreeEntrySorter(entries))
+	sortEntries(entries)
 	t := &object.Tree{Entries: entries}
 	h, err := storeObject(s, t)
 	return t, h, err
 }
 
-// appendCommit stores one commit on top of parent (zero: a root commit)
-// adding ev's files, and returns its hash.
-func appendCommit(s storer.EncodedObjectStorer, parent plumbing.Hash, ev *Event, author object.Signature) (plumbing.Hash, error) {
+// appendCommit stores one commit on top of parent (zero: a root commit,
+// which starts a ledger of layout Version) adding ev's files where the
+// layout of parent puts them, and returns its hash. Only the trees on
+// the path to the ticket's directory are rewritten.
+func appendCommit(s storer.EncodedObjectStorer, memo *treeMemo, parent plumbing.Hash, ev *Event, author object.Signature) (plumbing.Hash, error) {
 	// ev was checked (ticket id, env, kind, seq) by the state machine
 	// before reaching here; check again since the names become paths.
 	if err := ev.check(); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	var root *object.Tree
+	var rootEntries []object.TreeEntry
 	var parents []plumbing.Hash
+	version := Version
 	if !parent.IsZero() {
 		c, err := object.GetCommit(s, parent)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("reading ledger head %s: %w", parent, err)
 		}
-		if root, err = c.Tree(); err != nil {
+		root, err := memo.Tree(c.TreeHash)
+		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("reading ledger tree: %w", err)
 		}
-		parents = []plumbing.Hash{parent}
+		lo, err := readLayout(memo, c.TreeHash)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		version, rootEntries, parents = lo.version, slices.Clone(root), []plumbing.Hash{parent}
+	} else {
+		vh, err := storeBlob(s, versionContent)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		rootEntries = []object.TreeEntry{{Name: VersionFile, Mode: filemode.Regular, Hash: vh}}
 	}
-	ledgerEntries, err := subtree(s, root, dir)
-	if err != nil {
-		return plumbing.ZeroHash, err
+	// The trees from the root to the ticket's directory.
+	tdir := pathIn(version, ev.Ticket, "")
+	names := strings.Split(tdir, "/")
+	levels := make([][]object.TreeEntry, len(names)+1)
+	levels[0] = rootEntries
+	for i, n := range names {
+		var err error
+		if levels[i+1], err = subtree(memo, levels[i], n, strings.Join(names[:i+1], "/")); err != nil {
+			return plumbing.ZeroHash, err
+		}
 	}
-	var ledgerTree *object.Tree
-	if len(ledgerEntries) > 0 {
-		ledgerTree = &object.Tree{Entries: ledgerEntries}
-	}
-	ticketEntries, err := subtreeOf(s, ledgerTree, ev.Ticket)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
+	ticketEntries := levels[len(names)]
 
 	data, err := encodeEvent(ev)
 	if err != nil {
@@ -150,7 +198,7 @@ func appendCommit(s storer.EncodedObjectStorer, parent plumbing.Hash, ev *Event,
 	files := []object.TreeEntry{{Name: ev.name() + ".json", Mode: filemode.Regular, Hash: jh}}
 	for _, e := range ticketEntries {
 		if e.Name == files[0].Name {
-			return plumbing.ZeroHash, &CorruptError{Path: dir + "/" + ev.Ticket + "/" + e.Name, Reason: "already exists"}
+			return plumbing.ZeroHash, &CorruptError{Path: tdir + "/" + e.Name, Reason: "already exists"}
 		}
 	}
 	if len(ev.Envelope) > 0 {
@@ -160,19 +208,14 @@ func appendCommit(s storer.EncodedObjectStorer, parent plumbing.Hash, ev *Event,
 		}
 		files = append(files, object.TreeEntry{Name: ev.name() + ".dsse", Mode: filemode.Regular, Hash: dh})
 	}
-	_, th, err := put(s, ticketEntries, files...)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("storing tree: %w", err)
+	t, h, err := put(s, ticketEntries, files...)
+	for i := len(names) - 1; i >= 0 && err == nil; i-- {
+		memo.remember(h, t.Entries)
+		t, h, err = put(s, levels[i], object.TreeEntry{Name: names[i], Mode: filemode.Dir, Hash: h})
 	}
-	_, lh, err := put(s, ledgerEntries, object.TreeEntry{Name: ev.Ticket, Mode: filemode.Dir, Hash: th})
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("storing tree: %w", err)
+	if err == nil {
+		memo.remember(h, t.Entries)
 	}
-	var rootEntries []object.TreeEntry
-	if root != nil {
-		rootEntries = append(rootEntries, root.Entries...)
-	}
-	_, rh, err := put(s, rootEntries, object.TreeEntry{Name: dir, Mode: filemode.Dir, Hash: lh})
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("storing tree: %w", err)
 	}
@@ -182,19 +225,8 @@ func appendCommit(s storer.EncodedObjectStorer, parent plumbing.Hash, ev *Event,
 		Author:       sig,
 		Committer:    sig,
 		Message:      message(ev),
-		TreeHash:     rh,
+		TreeHash:     h,
 		ParentHashes: parents,
 	}
 	return storeObject(s, c)
-}
-
-func subtreeOf(s storer.EncodedObjectStorer, t *object.Tree, name string) ([]object.TreeEntry, error) {
-	es, err := subtree(s, t, name)
-	if err != nil {
-		var ce *CorruptError
-		if errors.As(err, &ce) {
-			ce.Path = dir + "/" + ce.Path
-		}
-	}
-	return es, err
 }

@@ -60,7 +60,7 @@ func (r *Reconciler) Drift(ctx context.Context, timeout time.Duration) (*DriftRe
 		return rep, fmt.Errorf("reading the ledger: %w", err)
 	}
 	var tickets []*ticket
-	for id, st := range log.States {
+	for id, st := range log.States() {
 		if !slices.Contains(slices.Collect(maps.Values(st.Envs)), ledger.KindVerified) {
 			continue
 		}
@@ -213,9 +213,9 @@ func (r *Reconciler) heal(ctx context.Context, cfg *model.Config, log *ledger.Lo
 // applyingIn names a ticket with an apply in flight in env ("" when
 // none): a heal waits for it rather than write under it.
 func applyingIn(log *ledger.Log, env string) string {
-	ids := slices.Sorted(maps.Keys(log.States))
+	ids := slices.Sorted(maps.Keys(log.States()))
 	for _, id := range ids {
-		switch log.States[id].Envs[env] {
+		switch log.States()[id].Envs[env] {
 		case ledger.KindApplying, ledger.KindApplied, ledger.KindFailed:
 			return id
 		}

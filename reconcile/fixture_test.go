@@ -390,7 +390,7 @@ func (f *fixture) events() map[string][]string {
 	log, err := f.ledger().Read(context.Background())
 	require.NoError(f.t, err)
 	out := map[string][]string{}
-	for _, ev := range log.Events {
+	for _, ev := range log.Events() {
 		k := ev.Kind
 		if ev.Env != "" {
 			k = ev.Env + ":" + k

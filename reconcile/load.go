@@ -72,7 +72,7 @@ func envelopeEnvironments(env []byte) []string {
 // signature names. only, when not empty, limits them to those ids.
 func open(log *ledger.Log, only []string) []*ticket {
 	var out []*ticket
-	for id, st := range log.States {
+	for id, st := range log.States() {
 		if len(only) > 0 && !slices.Contains(only, id) {
 			continue
 		}

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -126,8 +127,11 @@ func TestWaitIsRecognisedByItsCause(t *testing.T) {
 			require.NotEqual(t, tt.first.reason, tt.now.reason, "the words differ")
 			ev := ledger.Event{Ticket: id, Env: "prod", Kind: ledger.KindScheduled, Seq: 2, Data: encodeData(tt.first.data())}
 			sum := &Summary{}
+			log, err := ledger.LogOf([]ledger.Event{
+				{Ticket: id, Kind: ledger.KindSigned, Seq: 1, Data: json.RawMessage(`{"environments":["prod"]}`)}, ev})
+			require.NoError(t, err)
 			p := &pass{r: &Reconciler{o: Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}},
-				log: &ledger.Log{Events: []ledger.Event{ev}}, sum: sum}
+				log: log, sum: sum}
 			j := &job{decision: decision{tk: &ticket{id: id}, env: "prod", seq: 2, out: tt.now}}
 			for range 2 { // two rounds of one pass
 				es := p.collect([]*job{j}, []result{settled(j.out)})

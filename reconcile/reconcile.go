@@ -384,7 +384,7 @@ type signedTicket struct {
 
 func allSigned(log *ledger.Log, only []string) []signedTicket {
 	var out []signedTicket
-	for _, ev := range log.Events {
+	for _, ev := range log.Events() {
 		if ev.Kind != ledger.KindSigned {
 			continue
 		}

@@ -157,7 +157,7 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 // lastRecorded is the newest main commit the ledger names that is still
 // on the main line, where the walk can stop; zero to walk it all.
 func lastRecorded(dir string, log *ledger.Log, rev string) (plumbing.Hash, error) {
-	if len(log.Events) == 0 {
+	if len(log.Events()) == 0 {
 		return plumbing.ZeroHash, nil
 	}
 	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
@@ -174,7 +174,7 @@ func lastRecorded(dir string, log *ledger.Log, rev string) (plumbing.Hash, error
 	}
 	var best plumbing.Hash
 	var bestTime time.Time
-	for _, ev := range log.Events {
+	for _, ev := range log.Events() {
 		if ev.Kind != ledger.KindSigned && ev.Kind != ledger.KindUnsigned || ev.Commit == "" {
 			continue
 		}

@@ -168,7 +168,7 @@ func TestRunSignsOnceAndRecordsBypasses(t *testing.T) {
 		log, err := ledger.Open(repo, "origin", "").Read(context.Background())
 		require.NoError(t, err)
 		kinds := map[string][]string{}
-		for _, ev := range log.Events {
+		for _, ev := range log.Events() {
 			kinds[ev.Ticket] = append(kinds[ev.Ticket], ev.Kind)
 		}
 		require.Equal(t, map[string][]string{

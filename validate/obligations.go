@@ -85,7 +85,7 @@ func overdueReviews(repo *git.Repository, head *object.Tree, author string, days
 	scanned := map[string]bool{}   // service directories read
 	emergency := map[string]bool{} // emergency ticket ids on head
 	reviewed := map[string]bool{}  // emergency ids a ticket reviews
-	for _, ev := range log.Events {
+	for _, ev := range log.Events() {
 		if ev.Kind != ledger.KindSigned || len(ev.Envelope) == 0 {
 			continue
 		}

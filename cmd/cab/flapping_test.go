@@ -115,7 +115,7 @@ func localEvents(t *testing.T) map[string][]string {
 	log, err := ledger.Open(repo, "", "").Read(context.Background())
 	require.NoError(t, err)
 	out := map[string][]string{}
-	for _, ev := range log.Events {
+	for _, ev := range log.Events() {
 		k := ev.Kind
 		if ev.Env != "" {
 			k = ev.Env + ":" + k

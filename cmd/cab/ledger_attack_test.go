@@ -243,7 +243,7 @@ func (w *lworld) tamper(msg string, edit func(dir string)) {
 }
 
 func (w *lworld) writeEvent(dir, id string, seq int, env, kind, extra string) string {
-	p := filepath.Join(dir, "ledger", id, fmt.Sprintf("%d-%s.json", seq, kind))
+	p := filepath.Join(dir, ledger.Path(id, fmt.Sprintf("%d-%s.json", seq, kind)))
 	ev := fmt.Sprintf(`{"seq": %d, "ticket": %q, "env": %q, "kind": %q, "at": %q, "actor": "rc"%s}`,
 		seq, id, env, kind, time.Now().UTC().Format(time.RFC3339), extra)
 	require.NoError(w.t, os.WriteFile(p, []byte(ev+"\n"), 0o644))
@@ -273,7 +273,7 @@ func TestForgedOutcomesAreIgnored(t *testing.T) {
 		}},
 		{"another event's envelope", "the envelope signs another event", func(w *lworld, dir, id string) {
 			// The genuine envelope of CHG-2026-0001's staging verified.
-			genuine, err := os.ReadFile(filepath.Join(dir, "ledger", "CHG-2026-0001", "4-verified.dsse"))
+			genuine, err := os.ReadFile(filepath.Join(dir, ledger.Path("CHG-2026-0001", "4-verified.dsse")))
 			require.NoError(t, err)
 			for i, kind := range []string{"applying", "applied", "verified"} {
 				p := w.writeEvent(dir, id, i+2, "staging", kind, "")
@@ -330,7 +330,7 @@ func TestDuplicateSignedSetsAsideOneTicket(t *testing.T) {
 	w := newLWorld(t)
 	w.mergeAndSign("CHG-2026-0001", "app:a", "")
 	w.tamper("second signed", func(dir string) {
-		d := filepath.Join(dir, "ledger", "CHG-2026-0001")
+		d := filepath.Join(dir, ledger.Path("CHG-2026-0001", ""))
 		for _, ext := range []string{".json", ".dsse"} {
 			b, err := os.ReadFile(filepath.Join(d, "1-signed"+ext))
 			require.NoError(t, err)
@@ -348,7 +348,7 @@ func TestDuplicateSignedSetsAsideOneTicket(t *testing.T) {
 	assert.Contains(t, out, "impossible transition signed → signed")
 	assert.Equal(t, "app:b", w.imageIn("prod", "second.yaml"), "the other ticket went on:\n%s", out)
 	for _, f := range w.ledgerFiles() {
-		assert.False(t, strings.HasPrefix(f, "ledger/CHG-2026-0001/3-"), "nothing appended to the ticket set aside: %s", f)
+		assert.False(t, strings.HasPrefix(f, "ledger/01/CHG-2026-0001/3-"), "nothing appended to the ticket set aside: %s", f)
 	}
 }
 
@@ -364,32 +364,32 @@ func TestLedgerRewritesStopTheReconciler(t *testing.T) {
 		rewind bool
 		want   string // a path named
 	}{
-		{"force-push rewinding the ledger", nil, true, "ledger/CHG-2026-0001/7-verified.json"},
+		{"force-push rewinding the ledger", nil, true, "ledger/01/CHG-2026-0001/7-verified.json"},
 		{"delete the last event", func(dir string) {
-			rm(t, dir, "ledger/CHG-2026-0001/7-verified.json", "ledger/CHG-2026-0001/7-verified.dsse")
-		}, false, "deletes ledger/CHG-2026-0001/7-verified.json"},
+			rm(t, dir, "ledger/01/CHG-2026-0001/7-verified.json", "ledger/01/CHG-2026-0001/7-verified.dsse")
+		}, false, "deletes ledger/01/CHG-2026-0001/7-verified.json"},
 		{"edit an event's JSON", func(dir string) {
-			p := filepath.Join(dir, "ledger/CHG-2026-0001/5-applying.json")
+			p := filepath.Join(dir, "ledger/01/CHG-2026-0001/5-applying.json")
 			b, err := os.ReadFile(p)
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(p, bytes.Replace(b, []byte(`"actor": "rc"`), []byte(`"actor": "rc2"`), 1), 0o644))
-		}, false, "modifies ledger/CHG-2026-0001/5-applying.json"},
+		}, false, "modifies ledger/01/CHG-2026-0001/5-applying.json"},
 		{"rename an event file", func(dir string) {
-			lgit(t, dir, "mv", "ledger/CHG-2026-0001/7-verified.dsse", "ledger/CHG-2026-0001/7-verified.dsse.bak")
-		}, false, "deletes ledger/CHG-2026-0001/7-verified.dsse"},
+			lgit(t, dir, "mv", "ledger/01/CHG-2026-0001/7-verified.dsse", "ledger/01/CHG-2026-0001/7-verified.dsse.bak")
+		}, false, "deletes ledger/01/CHG-2026-0001/7-verified.dsse"},
 		{"re-add an event with a new seq", func(dir string) {
-			d := filepath.Join(dir, "ledger/CHG-2026-0001")
+			d := filepath.Join(dir, "ledger/01/CHG-2026-0001")
 			b, err := os.ReadFile(filepath.Join(d, "7-verified.json"))
 			require.NoError(t, err)
-			rm(t, dir, "ledger/CHG-2026-0001/7-verified.json", "ledger/CHG-2026-0001/7-verified.dsse")
+			rm(t, dir, "ledger/01/CHG-2026-0001/7-verified.json", "ledger/01/CHG-2026-0001/7-verified.dsse")
 			require.NoError(t, os.WriteFile(filepath.Join(d, "8-verified.json"), bytes.Replace(b, []byte(`"seq": 7`), []byte(`"seq": 8`), 1), 0o644))
-		}, false, "deletes ledger/CHG-2026-0001/7-verified.json"},
+		}, false, "deletes ledger/01/CHG-2026-0001/7-verified.json"},
 		{"modify a .dsse", func(dir string) {
-			p := filepath.Join(dir, "ledger/CHG-2026-0001/1-signed.dsse")
+			p := filepath.Join(dir, "ledger/01/CHG-2026-0001/1-signed.dsse")
 			b, err := os.ReadFile(p)
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(p, append(b, ' '), 0o644))
-		}, false, "modifies ledger/CHG-2026-0001/1-signed.dsse"},
+		}, false, "modifies ledger/01/CHG-2026-0001/1-signed.dsse"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newLWorld(t)

@@ -737,7 +737,7 @@ func (s *soakRun) events(t *testing.T) (map[string][]string, *ledger.Log) {
 	log, err := ledger.Open(repo, "", "").Read(t.Context())
 	require.NoError(t, err)
 	out := map[string][]string{}
-	for _, ev := range log.Events {
+	for _, ev := range log.Events() {
 		k := ev.Kind
 		if ev.Env != "" {
 			k = ev.Env + ":" + k
@@ -1042,7 +1042,7 @@ func (s *soakRun) check(t *testing.T) {
 		}
 	}
 	bound := len(s.w.tickets) * (1 + maxWaits + len(soakEnvs)*(3+maxWaits))
-	assert.LessOrEqual(t, len(log.Events), bound, "ledger events (bound: tickets × (signed + %[1]d waits + environments × (3 outcome events + %[1]d waits)))", maxWaits)
+	assert.LessOrEqual(t, len(log.Events()), bound, "ledger events (bound: tickets × (signed + %[1]d waits + environments × (3 outcome events + %[1]d waits)))", maxWaits)
 	ledgerCommits := gittest.Git(t, s.w.changes, "rev-list", "--count", "refs/heads/"+ledger.DefaultBranch)
 
 	// Faults met and survived.
@@ -1125,7 +1125,7 @@ func (s *soakRun) check(t *testing.T) {
 		s.storm.sent, s.storm.answers, s.windows, s.windowsRefused, s.refusals.Load(),
 		s.w.hooks.flapped.Load(), s.w.hooks.hung.Load(), s.w.hooks.lost.Load(),
 		s.passes.Load(), s.passesFailed.Load(), time.Duration(s.maxPass.Load()).Round(time.Millisecond), passesTotal,
-		len(log.Events), waits, bound, ledgerCommits, peak>>20, soakCeiling>>20, first>>20, final>>20, s.health.byStatus)
+		len(log.Events()), waits, bound, ledgerCommits, peak>>20, soakCeiling>>20, first>>20, final>>20, s.health.byStatus)
 	s.health.mu.Unlock()
 	s.storm.mu.Unlock()
 }
