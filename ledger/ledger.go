@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/cabhq/cab/internal/gitpush"
+	"github.com/cabhq/cab/internal/gitx"
 
 	"github.com/cabhq/cab/internal/backoff"
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -224,27 +224,10 @@ func (l *Ledger) fetch(ctx context.Context) error {
 	if l.remote == "" {
 		return nil
 	}
-	spec := config.RefSpec("+" + l.branchRef().String() + ":" + l.trackingRef().String())
-	call, cancel := gitpush.Call(ctx) // a remote that never answers must not hang the caller
-	defer cancel()
-	err := gitpush.Err(call, l.repo.FetchContext(call, &git.FetchOptions{
-		RemoteName: l.remote,
-		RefSpecs:   []config.RefSpec{spec},
-		Auth:       l.Auth,
-		Tags:       git.NoTags,
-	}))
-	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-		return nil
-	case errors.Is(err, git.NoMatchingRefSpecError{}), errors.Is(err, transport.ErrEmptyRemoteRepository):
-		err := l.repo.Storer.RemoveReference(l.trackingRef())
-		if err != nil && !errors.Is(err, plumbing.ErrReferenceNotFound) {
-			return fmt.Errorf("removing %s: %w", l.trackingRef(), err)
-		}
-		return nil
-	default:
-		return fmt.Errorf("fetching ledger %s from %s: %w", l.branch, l.remote, err)
+	if _, err := gitx.FetchRef(ctx, l.repo, l.remote, l.Auth, l.branchRef(), l.trackingRef()); err != nil {
+		return fmt.Errorf("ledger %s: %w", l.branch, err)
 	}
+	return nil
 }
 
 // Decide looks at the latest log and returns the events to append (none

@@ -14,11 +14,10 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/cabhq/cab/internal/calendar"
-	"github.com/cabhq/cab/internal/gitpush"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/model"
@@ -278,14 +277,9 @@ func (r *Reconciler) fetchMain(ctx context.Context) error {
 	if r.o.MainRemote == "" {
 		return nil
 	}
-	spec := config.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/remotes/%[2]s/%[1]s", r.o.MainBranch, r.o.MainRemote))
-	call, cancel := gitpush.Call(ctx) // a remote that never answers must not hang the pass
-	err := gitpush.Err(call, r.repo.FetchContext(call, &git.FetchOptions{RemoteName: r.o.MainRemote, RefSpecs: []config.RefSpec{spec}, Tags: git.NoTags}))
-	cancel()
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return fmt.Errorf("fetching %s from %s: %w", r.o.MainBranch, r.o.MainRemote, err)
-	}
-	return nil
+	_, err := gitx.FetchRef(ctx, r.repo, r.o.MainRemote, nil, plumbing.NewBranchReferenceName(r.o.MainBranch),
+		plumbing.NewRemoteReferenceName(r.o.MainRemote, r.o.MainBranch))
+	return err
 }
 
 // trustOutcomes makes the ledger check outcome events against the keys

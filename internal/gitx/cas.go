@@ -5,13 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 
 	"github.com/cabhq/cab/internal/backoff"
 	"github.com/cabhq/cab/internal/gitpush"
@@ -286,7 +292,62 @@ func (o *CASOptions) fetch(ctx context.Context, repo *git.Repository) (plumbing.
 // ref tracking (forced: the remote is the truth, a rewrite is seen as it
 // is), within the bound of gitpush.Call, and returns where it is. When
 // the remote has no such ref it removes tracking and returns zero.
+//
+// go-git writes a ref by truncating its file and writing the new value, so
+// a process killed in between leaves an empty file, which go-git reads as
+// no ref and which fails every later fetch (dotgit.ErrEmptyRefFile). A ref
+// under refs/remotes/ is only a copy of a remote: such a torn copy is
+// removed and fetched again. Any other torn ref is an error naming it.
 func FetchRef(ctx context.Context, repo *git.Repository, remote string, auth transport.AuthMethod, ref, tracking plumbing.ReferenceName) (plumbing.Hash, error) {
+	h, err := fetchRef(ctx, repo, remote, auth, ref, tracking)
+	if errors.Is(err, dotgit.ErrEmptyRefFile) {
+		if rerr := removeTornRemoteRefs(repo); rerr != nil {
+			return plumbing.ZeroHash, errors.Join(err, rerr)
+		}
+		h, err = fetchRef(ctx, repo, remote, auth, ref, tracking)
+	}
+	return h, err
+}
+
+// removeTornRemoteRefs removes the empty loose ref files under
+// refs/remotes/ of repo's storage (see FetchRef) and reports one under
+// any other prefix.
+func removeTornRemoteRefs(repo *git.Repository) error {
+	fs, ok := repo.Storer.(*filesystem.Storage)
+	if !ok {
+		return nil
+	}
+	root := fs.Filesystem().Root()
+	var torn []string
+	err := filepath.WalkDir(filepath.Join(root, "refs"), func(p string, d iofs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil || info.Size() > 0 {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		name := filepath.ToSlash(rel)
+		if !strings.HasPrefix(name, "refs/remotes/") {
+			torn = append(torn, name)
+			return nil
+		}
+		return os.Remove(p)
+	})
+	if err != nil {
+		return fmt.Errorf("removing torn remote-tracking refs: %w", err)
+	}
+	if len(torn) > 0 {
+		return fmt.Errorf("%w: %s in %s (a process was killed while writing it): set it again with git update-ref, or delete it", dotgit.ErrEmptyRefFile, strings.Join(torn, ", "), root)
+	}
+	return nil
+}
+
+func fetchRef(ctx context.Context, repo *git.Repository, remote string, auth transport.AuthMethod, ref, tracking plumbing.ReferenceName) (plumbing.Hash, error) {
 	spec := config.RefSpec("+" + ref.String() + ":" + tracking.String())
 	call, cancel := gitpush.Call(ctx)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +20,8 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 	"github.com/go-git/go-git/v5/storage/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -422,6 +425,32 @@ func TestFetchRef(t *testing.T) {
 
 	_, err = FetchRef(t.Context(), repo, "nope", nil, mainRef, tr)
 	assert.Error(t, err, "an unknown remote")
+}
+
+// A process killed while go-git rewrote the tracking ref (it truncates,
+// then writes) leaves an empty ref file: the next fetch repairs it from
+// the remote instead of failing forever.
+func TestFetchRefRepairsATornTrackingRef(t *testing.T) {
+	r := newRemote(t)
+	repo := r.clone(t)
+	tr := plumbing.NewRemoteReferenceName("origin", "main")
+	root := repo.Storer.(*filesystem.Storage).Filesystem().Root()
+	require.NoError(t, os.WriteFile(filepath.Join(root, tr.String()), nil, 0o644))
+	err := repo.Fetch(&git.FetchOptions{RefSpecs: []config.RefSpec{"+refs/heads/main:refs/remotes/origin/main"}})
+	require.ErrorIs(t, err, dotgit.ErrEmptyRefFile, "go-git fails on the torn ref")
+
+	moved := r.otherPush(t, "moved")
+	got, err := FetchRef(t.Context(), repo, "origin", nil, mainRef, tr)
+	require.NoError(t, err)
+	assert.Equal(t, moved, got)
+	assert.Equal(t, moved, tracking(t, repo))
+
+	// A torn ref that is not a copy of a remote is named, not removed.
+	require.NoError(t, os.WriteFile(filepath.Join(root, "refs", "heads", "mine"), nil, 0o644))
+	_, err = FetchRef(t.Context(), repo, "origin", nil, mainRef, tr)
+	require.ErrorIs(t, err, dotgit.ErrEmptyRefFile)
+	assert.Contains(t, err.Error(), "refs/heads/mine")
+	assert.FileExists(t, filepath.Join(root, "refs", "heads", "mine"))
 }
 
 // flakyProxy stands between cab and the remote at url: it passes every
