@@ -373,7 +373,7 @@ func (w *world) reconcile(extra ...string) (summary, int) {
 // ("kind" for ticket-wide events).
 func (w *world) events() map[string][]string {
 	out := map[string][]string{}
-	for _, ev := range w.ledger().Events {
+	for _, ev := range w.ledger().Events() {
 		k := ev.Kind
 		if ev.Env != "" {
 			k = ev.Env + ":" + k
