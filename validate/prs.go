@@ -71,7 +71,7 @@ func CheckPRs(ctx context.Context, opts []PROptions) ([]*Report, error) {
 	setups := make([]diag.List, len(checks))
 	judged := make([]bool, len(checks))
 	for _, k := range order {
-		if err := shared(ctx, checks, groups[k], results, setups, judged); err != nil {
+		if _, err := shared(ctx, checks, groups[k], results, setups, judged); err != nil {
 			return nil, err
 		}
 	}
@@ -95,8 +95,9 @@ func CheckPRs(ctx context.Context, opts []PROptions) ([]*Report, error) {
 // shared evaluates the tickets of the checks group (indexes into checks,
 // all with the same rules and limits) in shared children, and records the
 // verdicts of every check judged cleanly in results, setups and judged.
-// Checks left unjudged are checked alone by the caller.
-func shared(ctx context.Context, checks []*prCheck, group []int, results [][]Result, setups []diag.List, judged []bool) error {
+// Checks left unjudged are checked alone by the caller. It returns how
+// many children it ran.
+func shared(ctx context.Context, checks []*prCheck, group []int, results [][]Result, setups []diag.List, judged []bool) (children int, err error) {
 	pending := slices.Clone(group)
 	for failures := 0; len(pending) > 0 && failures < maxSharedFailures; {
 		// A chunk of whole checks, at least one, up to maxShared tickets.
@@ -126,12 +127,13 @@ func shared(ctx context.Context, checks []*prCheck, group []int, results [][]Res
 		for i := range all {
 			all[i] = i
 		}
+		children++
 		fail, err := r.child(ctx, all, limits.Workers, false)
 		if err != nil {
-			return err
+			return children, err
 		}
 		if fail == nil && len(r.unfinished(all)) > 0 {
-			return fmt.Errorf("evaluation child exited without judging %d ticket(s)", len(r.unfinished(all)))
+			return children, fmt.Errorf("evaluation child exited without judging %d ticket(s)", len(r.unfinished(all)))
 		}
 		guilty := map[int]bool{}
 		if fail != nil {
@@ -165,5 +167,5 @@ func shared(ctx context.Context, checks []*prCheck, group []int, results [][]Res
 		}
 		pending = append(retry, pending...)
 	}
-	return nil
+	return children, nil
 }
