@@ -248,6 +248,10 @@ type Session struct {
 	// is not saved yet (batch).
 	targets      *targetIndex
 	targetsDirty bool
+	// ids is the ticket index last made, signed the ledger's signed
+	// tickets by author last read (see session_cache.go).
+	ids    *idIndex
+	signed *signedLog
 }
 
 // NewSession returns a batch session on the repository at dir.

@@ -78,7 +78,8 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 type prCheck struct {
 	o          PROptions
 	session    *Session
-	head       *object.Tree
+	base, head *object.Tree
+	changes    []change
 	rep        *Report
 	review     *policy.Review
 	job        Job
@@ -196,7 +197,7 @@ func preparePR(o PROptions) (*prCheck, error) {
 			return nil, err
 		}
 	}
-	return &prCheck{o: o, session: session, head: head, rep: rep, review: review, job: job, baseCfg: baseCfg,
+	return &prCheck{o: o, session: session, base: base, head: head, changes: changes, rep: rep, review: review, job: job, baseCfg: baseCfg,
 		added: added, governance: governance}, nil
 }
 
@@ -208,7 +209,7 @@ func (c *prCheck) finish(ctx context.Context, results []Result, setup diag.List)
 	rep, o, head, review := c.rep, c.o, c.head, c.review
 	if c.evaluates() {
 		rep.Diagnostics = append(rep.Diagnostics, setup...)
-		ids, err := ticketIndex(head)
+		ids, err := c.session.ticketIDs(c.base, head, c.changes)
 		if err != nil {
 			return nil, err
 		}
