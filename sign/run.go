@@ -79,9 +79,11 @@ type candidate struct {
 // each merge is judged again by the gate (rules of its first parent,
 // approvals of the merge), and only what passes is signed. A ticket that
 // reached main without passing (a direct push, an admin bypass) is
-// recorded as unsigned with the reason, and is never applied. Appending to
-// the ledger is a compare-and-swap, so concurrent runs record each ticket
-// exactly once.
+// recorded as unsigned with the reason, and is never applied. The merges
+// are judged with one validate.CheckPRs call: the merges judged by the
+// same rules share one sandboxed evaluation child, each with its own
+// verdict. Appending to the ledger is a compare-and-swap, so concurrent
+// runs record each ticket exactly once.
 func Run(ctx context.Context, o Options) ([]Outcome, error) {
 	if o.Rev == "" {
 		o.Rev = "HEAD"
