@@ -250,8 +250,9 @@ type Session struct {
 	targetsDirty bool
 	// ids is the ticket index last made, signed the ledger's signed
 	// tickets by author last read (see session_cache.go).
-	ids    *idIndex
-	signed *signedLog
+	ids      *idIndex
+	idsDirty bool
+	signed   *signedLog
 }
 
 // NewSession returns a batch session on the repository at dir.
@@ -275,6 +276,10 @@ func (s *Session) Close() {
 	if s.targetsDirty && s.targets != nil {
 		s.targets.save(s.repo)
 		s.targetsDirty = false
+	}
+	if s.idsDirty && s.ids != nil {
+		s.ids.save(s.repo)
+		s.idsDirty = false
 	}
 }
 

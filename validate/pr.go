@@ -80,6 +80,7 @@ type prCheck struct {
 	session    *Session
 	base, head *object.Tree
 	changes    []change
+	refused    bool // the diff refused entries (see diffTrees)
 	rep        *Report
 	review     *policy.Review
 	job        Job
@@ -197,8 +198,17 @@ func preparePR(o PROptions) (*prCheck, error) {
 			return nil, err
 		}
 	}
-	return &prCheck{o: o, session: session, base: base, head: head, changes: changes, rep: rep, review: review, job: job, baseCfg: baseCfg,
+	return &prCheck{o: o, session: session, base: base, head: head, changes: changes, refused: len(refused) > 0, rep: rep, review: review, job: job, baseCfg: baseCfg,
 		added: added, governance: governance}, nil
+}
+
+// ids is the ticket index of the head.
+func (c *prCheck) ids() (map[string][]string, error) {
+	if c.refused {
+		// Entries the diff refused are not in c.changes.
+		return ticketIndex(c.head)
+	}
+	return c.session.ticketIDs(c.base, c.head, c.changes)
 }
 
 // finish completes the check with the verdicts on the tickets it adds
@@ -209,7 +219,7 @@ func (c *prCheck) finish(ctx context.Context, results []Result, setup diag.List)
 	rep, o, head, review := c.rep, c.o, c.head, c.review
 	if c.evaluates() {
 		rep.Diagnostics = append(rep.Diagnostics, setup...)
-		ids, err := c.session.ticketIDs(c.base, head, c.changes)
+		ids, err := c.ids()
 		if err != nil {
 			return nil, err
 		}

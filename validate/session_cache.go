@@ -1,12 +1,18 @@
 package validate
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -32,26 +38,154 @@ func changesHash(t *object.Tree) plumbing.Hash {
 	return plumbing.ZeroHash
 }
 
-// ticketIDs is ticketIndex(head). A session keeps the last index it made
-// and moves it by the changes from base to head when it describes base,
-// so that judging the merges of main one after the other costs what each
-// merge adds, not the size of the tree. The map returned is valid until
-// the next call.
+// ticketIDs is ticketIndex(head). A session keeps the last index it made,
+// starting from the one stored under the git directory (cab/ids-v1.idx),
+// and moves it by the changes from the tree it describes to head's: from
+// base, by the changes the caller has; from another tree, by their
+// difference (git skips identical subtrees by hash). So a check costs
+// what changed since the last one, and judging the merges of main one
+// after the other costs what each merge adds, not the size of the tree.
+// The map returned is valid until the next call.
 func (s *Session) ticketIDs(base, head *object.Tree, changes []change) (map[string][]string, error) {
 	want := changesHash(head)
-	if s.ids != nil && s.ids.tree == want {
-		return s.ids.ids, nil
+	if s.ids == nil {
+		s.ids = loadIDs(s.repo)
 	}
-	if s.ids != nil && s.ids.tree == changesHash(base) && applyIDs(s.ids.ids, changes) {
-		s.ids.tree = want
-		return s.ids.ids, nil
+	x := s.ids
+	if x != nil && x.tree == want {
+		return x.ids, nil
 	}
-	ids, err := ticketIndex(head)
+	// A move that fails leaves x in an unknown state: read afresh then.
+	moved := false
+	switch {
+	case x == nil:
+	case x.tree == changesHash(base):
+		moved = applyIDs(x.ids, changes)
+	default:
+		moved = s.moveIDs(x, head)
+	}
+	if !moved {
+		ids, err := ticketIndex(head)
+		if err != nil {
+			return nil, err
+		}
+		x = &idIndex{ids: ids}
+	}
+	x.tree = want
+	s.ids = x
+	if s.batch {
+		s.idsDirty = true
+	} else {
+		x.save(s.repo)
+	}
+	return x.ids, nil
+}
+
+// moveIDs moves x by the difference between its tree and head's; false
+// when it cannot (the tree is gone, or the difference is not only files
+// added and deleted under changes/<service>/).
+func (s *Session) moveIDs(x *idIndex, head *object.Tree) bool {
+	var from *object.Tree
+	if !x.tree.IsZero() {
+		var err error
+		if from, err = s.repo.TreeObject(x.tree); err != nil {
+			return false
+		}
+	}
+	to, _, err := changesTree(head)
 	if err != nil {
-		return nil, err
+		return false
 	}
-	s.ids = &idIndex{tree: want, ids: ids}
-	return ids, nil
+	changes, refused, err := diffTrees(from, to, ChangesDir)
+	return err == nil && len(refused) == 0 && applyIDs(x.ids, changes)
+}
+
+// The stored ticket-id index, one file for the last tree indexed:
+//
+//	cab-ids v1 <hash of the changes/ tree> <number of entries>
+//	<id>\t<path>
+//	...
+//
+// A file for another tree, or one that does not parse, is only a cost:
+// the header says which tree the entries describe.
+const (
+	idsName   = "ids-v1.idx"
+	idsHeader = "cab-ids v1 "
+)
+
+func idsPath(repo *git.Repository) string {
+	p := indexPath(repo)
+	if p == "" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(p), idsName)
+}
+
+// loadIDs reads the stored index; nil when there is none or it does not
+// parse.
+func loadIDs(repo *git.Repository) *idIndex {
+	p := idsPath(repo)
+	if p == "" {
+		return nil
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	head, rest, ok := bytes.Cut(b, []byte("\n"))
+	fields, ok2 := strings.CutPrefix(string(head), idsHeader)
+	hash, count, ok3 := strings.Cut(fields, " ")
+	if !ok || !ok2 || !ok3 || !plumbing.IsHash(hash) && hash != "" || len(rest) > 0 && rest[len(rest)-1] != '\n' {
+		return nil
+	}
+	x := &idIndex{tree: plumbing.NewHash(hash), ids: map[string][]string{}}
+	n := 0
+	for line := range bytes.Lines(rest) {
+		id, path, ok := strings.Cut(strings.TrimSuffix(string(line), "\n"), "\t")
+		if !ok || id == "" || !strings.HasPrefix(path, ChangesDir+"/") {
+			return nil
+		}
+		x.ids[id] = append(x.ids[id], path)
+		n++
+	}
+	if strconv.Itoa(n) != count {
+		return nil // cut short or padded: derive it again
+	}
+	return x
+}
+
+// save writes the index atomically; failing to is not an error (the next
+// check derives it again).
+func (x *idIndex) save(repo *git.Repository) {
+	p := idsPath(repo)
+	if p == "" || os.MkdirAll(filepath.Dir(p), 0o755) != nil {
+		return
+	}
+	var lines []string
+	for id, paths := range x.ids {
+		for _, path := range paths {
+			if strings.ContainsAny(id+path, "\t\n") {
+				return // not representable: derive it again next time
+			}
+			lines = append(lines, id+"\t"+path+"\n")
+		}
+	}
+	slices.Sort(lines)
+	tree := ""
+	if !x.tree.IsZero() {
+		tree = x.tree.String()
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), idsName+".*")
+	if err != nil {
+		return
+	}
+	_, err = fmt.Fprintf(f, "%s%s %d\n%s", idsHeader, tree, len(lines), strings.Join(lines, ""))
+	if cerr := f.Close(); err == nil && cerr == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
 }
 
 // applyIDs moves ids by changes (files added and deleted under
