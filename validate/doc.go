@@ -22,9 +22,12 @@
 //     another pull request's verdict: the pull requests in flight are
 //     checked again alone, as CheckPR checks them, the rest are shared
 //     again, and after a few such failures the rest are checked alone.
-//   - A session (cab sign's walk of main) moves its ticket-id index by each
-//     merge's changes and decodes the ledger once per ledger commit, so
-//     that judging N merges costs what they add, not N times the history.
+//   - Ticket ids (unique ids, references) are looked up in an index derived
+//     from git and stored under .git/cab/ (ids-v1.idx, like the index of
+//     targets), moved by the difference to the head under check; a session
+//     (cab sign's walk of main) moves it merge by merge and decodes the
+//     ledger once per ledger commit, so that judging N merges costs what
+//     they add, not N times the history.
 //   - A governance change's new rules are compiled and tried on a sample
 //     ticket in the sandbox: a policy that blows its budget only when it
 //     sees a ticket fails the pull request that adds it, by name. The
