@@ -2,7 +2,7 @@
 # sign.sh: `cab sign` of N new merges on an empty ledger, then `cab verify`
 # of what it signed, on repositories from bench/gen (N merges: 2N tickets,
 # 4N commits). Signs with the key the generated cab.cue trusts
-# (BENCH-ONLY-INSECURE-sign.key) and fails unless `cab verify` verifies
+# (.bench-keys/BENCH-ONLY-INSECURE-sign.key) and fails unless `cab verify` verifies
 # exactly as many signatures as `cab sign` made, and at least one.
 #
 # Environment: CAB [bin/cab], SIGN_MERGES ["100 500 1000"], SEED [1],
@@ -28,7 +28,7 @@ for n in ${SIGN_MERGES:-100 500 1000}; do
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
 	start=$(date +%s.%N)
 	rc=0
-	(cd "$work" && "$CAB" sign --key "$work/BENCH-ONLY-INSECURE-sign.key" --remote "" --forge none --format json >"$OUT/sign-$n.json" 2>"$OUT/sign-$n.err") || rc=$?
+	(cd "$work" && "$CAB" sign --key "$work/.bench-keys/BENCH-ONLY-INSECURE-sign.key" --remote "" --forge none --format json >"$OUT/sign-$n.json" 2>"$OUT/sign-$n.err") || rc=$?
 	sign_s=$(echo "$(date +%s.%N) - $start" | bc)
 	# exit 1: some merges were recorded unsigned (no approvals with --forge none)
 	((rc <= 1)) || { echo "sign.sh: cab sign failed ($rc):" >&2; cat "$OUT/sign-$n.err" >&2; exit 1; }

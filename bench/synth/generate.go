@@ -76,7 +76,7 @@ func Generate(ctx context.Context, dir string, opts Options) (reused bool, err e
 			return err
 		}
 		// Keep the stamp and the keys out of `git status`.
-		return appendFile(filepath.Join(tmp, ".git", "info", "exclude"), "/"+StampFile+"\n/"+SignKeyFile+"\n/"+ReconcileKeyFile+"\n")
+		return appendFile(filepath.Join(tmp, ".git", "info", "exclude"), "/"+StampFile+"\n/"+KeyDir+"/\n")
 	})
 }
 

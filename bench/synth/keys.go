@@ -13,13 +13,15 @@ import (
 // Benchmark keys. cab.cue of a generated repository trusts two Ed25519
 // keys derived from the seed: one to sign tickets (role "sign") and one to
 // sign the reconciler's outcome events (role "reconcile"). Their private
-// halves are written beside the repository, unencrypted, under the names
-// below, so that the sign, verify and reconcile benchmarks really sign and
-// really verify. They are test keys, public to anyone who runs the
-// generator: never trust them anywhere else.
+// halves are written beside the repository's files, unencrypted, under
+// the names below (in a hidden directory, which `cab check` does not scan
+// for secrets, excluded from git), so that the sign, verify and reconcile
+// benchmarks really sign and really verify. They are test keys, public to
+// anyone who runs the generator: never trust them anywhere else.
 const (
-	SignKeyFile      = "BENCH-ONLY-INSECURE-sign.key"
-	ReconcileKeyFile = "BENCH-ONLY-INSECURE-reconcile.key"
+	KeyDir           = ".bench-keys"
+	SignKeyFile      = KeyDir + "/BENCH-ONLY-INSECURE-sign.key"
+	ReconcileKeyFile = KeyDir + "/BENCH-ONLY-INSECURE-reconcile.key"
 	SignKeyName      = "bench-sign"
 	ReconcileKeyName = "bench-reconcile"
 )
@@ -70,8 +72,11 @@ func (p *plan) keysConfig() []any {
 
 // writeKeys writes the private keys into dir.
 func (r *Repo) writeKeys(dir string) error {
+	if err := os.MkdirAll(filepath.Join(dir, KeyDir), 0o700); err != nil {
+		return err
+	}
 	for name, pem := range map[string][]byte{SignKeyFile: SignKey(r.Options), ReconcileKeyFile: ReconcileKey(r.Options)} {
-		if err := os.WriteFile(filepath.Join(dir, name), pem, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), pem, 0o600); err != nil {
 			return fmt.Errorf("writing %s: %w", name, err)
 		}
 	}
