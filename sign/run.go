@@ -43,7 +43,8 @@ type Options struct {
 	Actor  string
 	Now    func() time.Time
 	Limits validate.Limits
-	// Progress, if not nil, is called after each merge is judged.
+	// Progress, if not nil, is called as each merge is read (its review
+	// evidence fetched), before the merges are judged together.
 	Progress func(done, total int)
 }
 
