@@ -74,6 +74,17 @@ soak:
 bench: build
 	bash bench/run.sh
 
+## bench-sign: cab sign of N new merges then cab verify, every signature verified (bench/sign.sh;
+## SIGN_MERGES="100 500 1000" by default, e.g. make bench-sign SIGN_MERGES=5000)
+.PHONY: bench-sign bench-pr
+bench-sign: build
+	SIGN_MERGES="$(or $(SIGN_MERGES),100 500 1000)" bash bench/sign.sh
+
+## bench-pr: the PR gate for one ticket on real histories of 1k, 10k and 100k commits
+## (BenchmarkCheckPR; the repositories are generated once under bench/.repos)
+bench-pr:
+	$(GO) test -run '^$$' -bench '^BenchmarkCheckPR$$' -benchtime 10x ./validate
+
 ## verify: formatting, vet and a tidy go.mod; fails on a dirty tree
 verify:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))"

@@ -59,6 +59,16 @@ type Set struct {
 	paths []cue.Path
 	// shared is the input bound by Bind.
 	shared cue.Value
+	// combined is what combine makes of policies, made once and shared
+	// by every set Bind derives, so that binding again (a new time, as
+	// when many merges are judged in one evaluator) costs only the fill.
+	combined *combination
+}
+
+// combination is every policy under its path, nothing bound (see combine).
+type combination struct {
+	all   cue.Value
+	paths []cue.Path
 }
 
 type compiled struct {
@@ -165,8 +175,12 @@ func (s *Set) Bind(shared []byte) (*Set, error) {
 	if err := v.Err(); err != nil {
 		return nil, fmt.Errorf("compiling shared policy input: %w", err)
 	}
-	out := &Set{ctx: s.ctx, policies: s.policies, shared: v}
-	out.all, out.paths = s.combine()
+	if s.combined == nil {
+		all, paths := s.combine()
+		s.combined = &combination{all: all, paths: paths}
+	}
+	out := &Set{ctx: s.ctx, policies: s.policies, shared: v, combined: s.combined}
+	out.all, out.paths = s.combined.all, s.combined.paths
 	if out.all.Exists() {
 		out.all = out.all.FillPath(inputPath, v)
 	}

@@ -43,7 +43,8 @@ type Options struct {
 	Actor  string
 	Now    func() time.Time
 	Limits validate.Limits
-	// Progress, if not nil, is called after each merge is judged.
+	// Progress, if not nil, is called as each merge is read (its review
+	// evidence fetched), before the merges are judged together.
 	Progress func(done, total int)
 }
 
@@ -79,9 +80,11 @@ type candidate struct {
 // each merge is judged again by the gate (rules of its first parent,
 // approvals of the merge), and only what passes is signed. A ticket that
 // reached main without passing (a direct push, an admin bypass) is
-// recorded as unsigned with the reason, and is never applied. Appending to
-// the ledger is a compare-and-swap, so concurrent runs record each ticket
-// exactly once.
+// recorded as unsigned with the reason, and is never applied. The merges
+// are judged with one validate.CheckPRs call: the merges judged by the
+// same rules share one sandboxed evaluation child, each with its own
+// verdict. Appending to the ledger is a compare-and-swap, so concurrent
+// runs record each ticket exactly once.
 func Run(ctx context.Context, o Options) ([]Outcome, error) {
 	if o.Rev == "" {
 		o.Rev = "HEAD"
@@ -106,7 +109,11 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 		return nil, err
 	}
 	defer session.Close()
-	var cands []*candidate
+	// Every merge is judged by the gate at once (CheckPRs evaluates the
+	// merges that share rules in one sandboxed child), then its verdicts
+	// are turned into candidates in the order of main.
+	var judging []*judgement
+	var prs []validate.PROptions
 	for i, m := range merges {
 		if o.Progress != nil {
 			o.Progress(i, len(merges))
@@ -120,11 +127,24 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 		if len(todo) == 0 {
 			continue
 		}
-		cs, err := o.judge(ctx, session, m, todo)
-		if err != nil {
-			return nil, err
+		j := o.review(ctx, m, todo)
+		if j.merge.Parent != "" {
+			j.pr = len(prs)
+			prs = append(prs, validate.PROptions{Session: session, Base: m.Parent, Head: m.Commit, Evidence: j.evidence, Now: m.Time, Limits: o.Limits})
 		}
-		cands = append(cands, cs...)
+		judging = append(judging, j)
+	}
+	reports, err := validate.CheckPRs(ctx, prs)
+	if err != nil {
+		return nil, fmt.Errorf("judging the merges: %w", err)
+	}
+	var cands []*candidate
+	for _, j := range judging {
+		var rep *validate.Report
+		if j.merge.Parent != "" {
+			rep = reports[j.pr]
+		}
+		cands = append(cands, j.candidates(rep)...)
 	}
 	var outcomes []Outcome
 	_, err = o.Ledger.Update(ctx, func(l *ledger.Log) ([]ledger.Event, error) {
@@ -189,26 +209,36 @@ func lastRecorded(dir string, log *ledger.Log, rev string) (plumbing.Hash, error
 	return best, nil
 }
 
-// judge re-runs the gate on a merge for the tickets it added.
-func (o Options) judge(ctx context.Context, session *validate.Session, m validate.Merge, paths []string) ([]*candidate, error) {
-	var evidence *forge.Evidence
-	var reviewErr error
+// judgement is a merge being judged for the tickets it added.
+type judgement struct {
+	merge     validate.Merge
+	paths     []string
+	evidence  *forge.Evidence
+	reviewErr error
+	pr        int // index of its check in the CheckPRs call
+}
+
+// review fetches the review evidence of a merge.
+func (o Options) review(ctx context.Context, m validate.Merge, paths []string) *judgement {
+	j := &judgement{merge: m, paths: paths}
 	if o.Review != nil {
-		evidence, reviewErr = o.Review(ctx, m)
+		j.evidence, j.reviewErr = o.Review(ctx, m)
 	}
-	base := m.Parent
-	if base == "" {
+	return j
+}
+
+// candidates are the verdicts of the gate's report rep on the merge (nil
+// for a root commit).
+func (j *judgement) candidates(rep *validate.Report) []*candidate {
+	m, paths, evidence := j.merge, j.paths, j.evidence
+	if m.Parent == "" {
 		// A root commit has no base whose rules could judge it: its
 		// tickets are recorded as unsigned.
 		var out []*candidate
 		for _, p := range paths {
 			out = append(out, &candidate{id: ticketID(p), path: p, merge: m, problems: []string{"added by a root commit: no base rules to judge it by"}})
 		}
-		return out, nil
-	}
-	rep, err := validate.CheckPR(ctx, validate.PROptions{Session: session, Base: base, Head: m.Commit, Evidence: evidence, Now: m.Time, Limits: o.Limits})
-	if err != nil {
-		return nil, fmt.Errorf("judging merge %s: %w", short(m.Commit), err)
+		return out
 	}
 	var global []string
 	for _, d := range rep.Diagnostics {
@@ -216,8 +246,8 @@ func (o Options) judge(ctx context.Context, session *validate.Session, m validat
 			global = append(global, d.String())
 		}
 	}
-	if reviewErr != nil {
-		global = append(global, "no review evidence: "+reviewErr.Error())
+	if j.reviewErr != nil {
+		global = append(global, "no review evidence: "+j.reviewErr.Error())
 	}
 	var out []*candidate
 	for _, p := range paths {
@@ -243,7 +273,7 @@ func (o Options) judge(ctx context.Context, session *validate.Session, m validat
 		}
 		out = append(out, c)
 	}
-	return out, nil
+	return out
 }
 
 // event signs a candidate that passed, or records why it was not signed.

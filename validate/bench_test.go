@@ -156,3 +156,40 @@ func BenchmarkEvaluate1000(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/ticket")
 }
+
+// BenchmarkEvaluateOneInContext is BenchmarkEvaluateOne with every ticket
+// in a context of its own time, as cab sign judges merges in a shared
+// child (see CheckPRs): each ticket binds the policies' shared input
+// again. The difference to BenchmarkEvaluateOne is the cost of sharing.
+func BenchmarkEvaluateOneInContext(b *testing.B) {
+	r := benchRepo(b, 200, 200)
+	now := time.Now()
+	job, files := jobOf(r, now)
+	newEval := func() *Evaluator {
+		ev, err := NewEvaluator(job, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		requireClean(b, "setup", ev.Setup)
+		return ev
+	}
+	ev := newEval()
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		if i > 0 && i%recycleEvery == 0 {
+			b.StopTimer()
+			ev = newEval()
+			b.StartTimer()
+		}
+		c := contextOf(job)
+		c.Now = now.Add(time.Duration(i+1) * time.Second)
+		res, err := ev.CheckIn(files[i%len(files)], c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		requireClean(b, files[i%len(files)].Name, res.Diags)
+		i++
+	}
+}

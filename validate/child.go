@@ -26,6 +26,11 @@ type request struct {
 	Job     Job    `json:"job"`
 	Tickets []File `json:"tickets"`
 	Workers int    `json:"workers"`
+	// Contexts, when set, are the changes the tickets belong to (several
+	// merges judged by the same rules, see CheckPRs), and Of[i] is the
+	// index in Contexts of ticket i; Job's own context is then unused.
+	Contexts []Context `json:"contexts,omitempty"`
+	Of       []int     `json:"of,omitempty"`
 }
 
 // event is one line of a child's output.
@@ -133,6 +138,9 @@ func (e *eventWriter) flushEvery(d time.Duration) (stop func()) {
 // through emit. It is the body of the child, and runs in process in tests
 // and benchmarks.
 func evaluate(req request, emit func(event)) error {
+	if err := req.valid(); err != nil {
+		return fmt.Errorf("reading request: %w", err)
+	}
 	workers := max(1, min(req.Workers, len(req.Tickets)))
 	next := make(chan int)
 	go func() {
@@ -194,9 +202,30 @@ func work(req request, prep *prepared, w int, next <-chan int, emit func(event))
 			n = 0
 		}
 		current = i
-		res := ev.Check(req.Tickets[i])
+		var res Result
+		if req.Contexts == nil {
+			res = ev.Check(req.Tickets[i])
+		} else if res, err = ev.CheckIn(req.Tickets[i], req.Contexts[req.Of[i]]); err != nil {
+			return err
+		}
 		n++
 		emit(event{Kind: "done", Worker: w, Index: i, Result: &res})
+	}
+	return nil
+}
+
+// valid checks that every ticket of a request with contexts has one.
+func (req request) valid() error {
+	if req.Contexts == nil {
+		return nil
+	}
+	if len(req.Of) != len(req.Tickets) {
+		return fmt.Errorf("%d tickets but %d context indexes", len(req.Tickets), len(req.Of))
+	}
+	for i, c := range req.Of {
+		if c < 0 || c >= len(req.Contexts) {
+			return fmt.Errorf("ticket %d: no context %d", i, c)
+		}
 	}
 	return nil
 }

@@ -246,6 +246,11 @@ type Session struct {
 	// is not saved yet (batch).
 	targets      *targetIndex
 	targetsDirty bool
+	// ids is the ticket index last made, signed the ledger's signed
+	// tickets by author last read (see session_cache.go).
+	ids      *idIndex
+	idsDirty bool
+	signed   *signedLog
 }
 
 // NewSession returns a batch session on the repository at dir.
@@ -269,6 +274,10 @@ func (s *Session) Close() {
 	if s.targetsDirty && s.targets != nil {
 		s.targets.save(s.repo)
 		s.targetsDirty = false
+	}
+	if s.idsDirty && s.ids != nil {
+		s.ids.save(s.repo)
+		s.idsDirty = false
 	}
 }
 

@@ -13,6 +13,21 @@
 //     to blown budgets, over all its children and compile included; what is
 //     left then fails unevaluated, so a hostile policy fails a check in
 //     bounded time however many tickets it meets.
+//   - Pull requests judged by the same rules (CheckPRs, as cab sign judges
+//     every new merge of main) share a child: the rules are compiled once
+//     and each ticket is evaluated in its own pull request's context
+//     (time, review, changed files, open tickets), with the same per-ticket
+//     time budget and per-child memory budget, at most a few hundred
+//     tickets a child. A shared child that blows a budget never decides
+//     another pull request's verdict: the pull requests in flight are
+//     checked again alone, as CheckPR checks them, the rest are shared
+//     again, and after a few such failures the rest are checked alone.
+//   - Ticket ids (unique ids, references) are looked up in an index derived
+//     from git and stored under .git/cab/ (ids-v1.idx, like the index of
+//     targets), moved by the difference to the head under check; a session
+//     (cab sign's walk of main) moves it merge by merge and decodes the
+//     ledger once per ledger commit, so that judging N merges costs what
+//     they add, not N times the history.
 //   - A governance change's new rules are compiled and tried on a sample
 //     ticket in the sandbox: a policy that blows its budget only when it
 //     sees a ticket fails the pull request that adds it, by name. The

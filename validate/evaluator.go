@@ -72,6 +72,8 @@ type Evaluator struct {
 	config   *schema.ParsedConfig
 	calendar calendar.Calendar
 	policies *policy.Set
+	// compiled is policies before the shared input was bound.
+	compiled *policy.Set
 	job      Job
 	// Trace, if set, is called with the step about to run: "schema",
 	// "policies" or, with Job.Isolate, each policy file's name. A sandbox parent uses it to name what blew a budget.
@@ -147,19 +149,59 @@ func newEvaluator(job Job, prep *prepared, l *load.Loader, trace func(step strin
 	}
 	set, ds := policy.Compile(s.Context(), files, trace)
 	e.Setup = append(e.Setup, ds...)
+	e.compiled = set
+	if err := e.bind(); err != nil {
+		return nil, err
+	}
+	e.Setup = e.Setup.Sort()
+	return e, nil
+}
+
+// bind fills the parts of the policy input shared by every ticket (mode,
+// time, calendar) from e.job into the compiled policies.
+func (e *Evaluator) bind() error {
+	job := e.job
 	shared, err := json.Marshal(policy.Shared{
 		Mode:     job.Mode,
 		Now:      job.Now.UTC().Format(time.RFC3339),
 		Calendar: policy.SharedCalendar{Freezes: freezes(e.calendar.Listing(job.Now, job.Now.AddDate(1, 0, 0)))},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("encoding policy input: %w", err)
+		return fmt.Errorf("encoding policy input: %w", err)
 	}
-	if e.policies, err = set.Bind(shared); err != nil {
-		return nil, err
+	if e.policies, err = e.compiled.Bind(shared); err != nil {
+		return err
 	}
-	e.Setup = e.Setup.Sort()
-	return e, nil
+	return nil
+}
+
+// Context is what differs between the changes one evaluation judges
+// together: several merges judged by the same rules (see CheckPRs) share
+// the compiled schema, configuration and policies, and each ticket is
+// checked in the context of its own change.
+type Context struct {
+	Now          time.Time     `json:"now"`
+	Review       *model.Review `json:"review,omitempty"`
+	ChangedFiles []string      `json:"changedFiles,omitempty"`
+	Open         []Open        `json:"open,omitempty"`
+}
+
+// contextOf is the context a job gives its tickets.
+func contextOf(job Job) Context {
+	return Context{Now: job.Now, Review: job.Review, ChangedFiles: job.ChangedFiles, Open: job.Open}
+}
+
+// CheckIn validates one ticket file in context c: as if the evaluator's
+// job had c's time, review, changed files and open tickets.
+func (e *Evaluator) CheckIn(f File, c Context) (Result, error) {
+	rebind := !c.Now.Equal(e.job.Now)
+	e.job.Now, e.job.Review, e.job.ChangedFiles, e.job.Open = c.Now, c.Review, c.ChangedFiles, c.Open
+	if rebind {
+		if err := e.bind(); err != nil {
+			return Result{}, err
+		}
+	}
+	return e.Check(f), nil
 }
 
 func freezes(c []calendar.Span) []policy.Freeze {

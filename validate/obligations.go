@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"encoding/json"
 	"fmt"
 	"path"
 	"slices"
@@ -14,7 +13,6 @@ import (
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/model"
-	"github.com/cabhq/cab/sign/statement"
 )
 
 // DefaultPostReviewDays is when an emergency's post-incident review is due
@@ -67,40 +65,29 @@ func overdueReviews(repo *git.Repository, head *object.Tree, author string, days
 	if author == "" {
 		return nil, nil
 	}
-	var log *ledger.Log
+	var signed []signedRecord
+	found := false
 	for _, ref := range ledgerRefs {
 		r, err := repo.Reference(ref, true)
 		if err != nil {
 			continue
 		}
-		if log, err = ledger.ReadAt(repo, r.Hash()); err != nil {
+		if signed, err = session.signedBy(r.Hash(), author); err != nil {
 			return nil, fmt.Errorf("reading the ledger at %s: %w", ref, err)
 		}
+		found = true
 		break
 	}
-	if log == nil {
+	if !found {
 		return nil, nil
 	}
 	var out []PostReview
 	scanned := map[string]bool{}   // service directories read
 	emergency := map[string]bool{} // emergency ticket ids on head
 	reviewed := map[string]bool{}  // emergency ids a ticket reviews
-	for _, ev := range log.Events() {
-		if ev.Kind != ledger.KindSigned || len(ev.Envelope) == 0 {
-			continue
-		}
-		p, err := statement.PredicateOf(ev.Envelope)
-		if err != nil || p.Author != author {
-			continue
-		}
-		var data struct {
-			Path string `json:"path"`
-		}
-		if json.Unmarshal(ev.Data, &data) != nil || data.Path == "" {
-			continue
-		}
+	for _, rec := range signed {
 		// Reviews are filed in the service of the emergency they review.
-		if svc := path.Base(path.Dir(data.Path)); !scanned[svc] {
+		if svc := path.Base(path.Dir(rec.path)); !scanned[svc] {
 			scanned[svc] = true
 			sums, err := serviceSummaries(repo, head, svc, session)
 			if err != nil {
@@ -116,10 +103,10 @@ func overdueReviews(repo *git.Repository, head *object.Tree, author string, days
 			}
 		}
 		kind := ""
-		if emergency[ev.Ticket] {
+		if emergency[rec.ticket] {
 			kind = "emergency"
 		}
-		if pr, ok := PostReviewOf(ev.Ticket, kind, p.SignedAt, days, func(id string) bool { return reviewed[id] }); ok && pr.Overdue(now) {
+		if pr, ok := PostReviewOf(rec.ticket, kind, rec.signedAt, days, func(id string) bool { return reviewed[id] }); ok && pr.Overdue(now) {
 			out = append(out, pr)
 		}
 	}

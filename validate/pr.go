@@ -62,6 +62,43 @@ func isGovernance(name string) bool {
 // approvals the base demands. The work grows with the size of the change:
 // untouched tickets are never read.
 func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
+	c, err := preparePR(o)
+	if err != nil {
+		return nil, err
+	}
+	var results []Result
+	var setup diag.List
+	if c.evaluates() {
+		if results, setup, err = Run(ctx, c.job, c.added, c.o.Limits, c.o.Progress); err != nil {
+			return nil, err
+		}
+	}
+	return c.finish(ctx, results, setup)
+}
+
+// prCheck is a pull request read and ready to evaluate: what CheckPR
+// does before and after its tickets are evaluated.
+type prCheck struct {
+	o          PROptions
+	session    *Session
+	base, head *object.Tree
+	changes    []change
+	refused    bool // the diff refused entries (see diffTrees)
+	rep        *Report
+	review     *model.Review
+	job        Job
+	baseCfg    *model.Config
+	added      []File
+	governance []string
+}
+
+// evaluates says whether the check evaluates anything in a child: the
+// tickets it adds, or at least the rules when it changes them.
+func (c *prCheck) evaluates() bool { return len(c.added) > 0 || len(c.governance) > 0 }
+
+// preparePR reads a pull request: its changes, the rules of its base, the
+// tickets it adds and what they may conflict with.
+func preparePR(o PROptions) (*prCheck, error) {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
@@ -167,17 +204,32 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 			return nil, err
 		}
 	}
-	if len(added) > 0 || len(governance) > 0 {
-		results, setup, err := Run(ctx, job, added, o.Limits, o.Progress)
-		if err != nil {
-			return nil, err
-		}
+	return &prCheck{o: o, session: session, base: base, head: head, changes: changes, refused: len(refused) > 0, rep: rep, review: review, job: job, baseCfg: baseCfg,
+		added: added, governance: governance}, nil
+}
+
+// ids is the ticket index of the head.
+func (c *prCheck) ids() (map[string][]string, error) {
+	if c.refused {
+		// Entries the diff refused are not in c.changes.
+		return ticketIndex(c.head)
+	}
+	return c.session.ticketIDs(c.base, c.head, c.changes)
+}
+
+// finish completes the check with the verdicts on the tickets it adds
+// (results, in the order of c.added) and the setup problems of their
+// evaluation: the checks across the repository, and the new rules of a
+// governance change.
+func (c *prCheck) finish(ctx context.Context, results []Result, setup diag.List) (*Report, error) {
+	rep, o, head, review := c.rep, c.o, c.head, c.review
+	if c.evaluates() {
 		rep.Diagnostics = append(rep.Diagnostics, setup...)
-		ids, err := ticketIndex(head)
+		ids, err := c.ids()
 		if err != nil {
 			return nil, err
 		}
-		late, err := overdueReviews(repo, head, review.Author, PostReviewDays(baseCfg), o.Now, session)
+		late, err := overdueReviews(c.session.repo, head, review.Author, PostReviewDays(c.baseCfg), o.Now, c.session)
 		if err != nil {
 			return nil, err
 		}
@@ -188,8 +240,8 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 		}
 		rep.Tickets = append(rep.Tickets, results...)
 	}
-	if len(governance) > 0 {
-		ds, err := checkGovernance(ctx, head, job, baseCfg, governance, review, o.Limits)
+	if len(c.governance) > 0 {
+		ds, err := checkGovernance(ctx, head, c.job, c.baseCfg, c.governance, review, o.Limits)
 		if err != nil {
 			return nil, err
 		}

@@ -36,14 +36,15 @@ func checkPRBench(b *testing.B, o PROptions) {
 	}
 }
 
-// BenchmarkCheckPR checks a pull request adding one ticket to repositories
-// of growing size: the time must stay flat, since the gate reads only what
+// BenchmarkCheckPROneCommit checks a pull request adding one ticket to
+// repositories of growing size, each one commit (BenchmarkCheckPR runs on
+// real histories): the time must stay flat, since the gate reads only what
 // the change touches, plus one tree object per service directory and the
 // entries of the index of targets that the new ticket's resources match.
 // The index under .git/cab/ is there, as on any runner that checked a pull
 // request against this base before (BenchmarkTargetIndexCold measures the
 // first one of a clone).
-func BenchmarkCheckPR(b *testing.B) {
+func BenchmarkCheckPROneCommit(b *testing.B) {
 	sizes := []int{100, 1000, 10000}
 	if testing.Short() {
 		sizes = []int{100}

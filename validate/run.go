@@ -106,6 +106,11 @@ type runner struct {
 	limits   Limits
 	progress func(done, total int)
 
+	// contexts, when set, are the changes the tickets belong to, and
+	// of[i] the index in contexts of ticket i (see CheckPRs).
+	contexts []Context
+	of       []int
+
 	results []*Result
 	done    int
 	setup   diag.List
@@ -343,6 +348,19 @@ func (r *runner) child(ctx context.Context, batch []int, workers int, isolated b
 	req.Job.Isolate = isolated
 	for _, i := range batch {
 		req.Tickets = append(req.Tickets, r.tickets[i])
+	}
+	if r.of != nil {
+		// Send only the contexts of this batch, renumbered.
+		seen := map[int]int{}
+		for _, i := range batch {
+			k, ok := seen[r.of[i]]
+			if !ok {
+				k = len(req.Contexts)
+				seen[r.of[i]] = k
+				req.Contexts = append(req.Contexts, r.contexts[r.of[i]])
+			}
+			req.Of = append(req.Of, k)
+		}
 	}
 	payload, err := json.Marshal(req)
 	if err != nil {

@@ -27,6 +27,13 @@
 // commits use the GitHub noreply address "<id>+<login>@users.noreply.github.com",
 // so the id can be read back from an Approved-by: trailer.
 //
+// Keys: cab.cue trusts two Ed25519 keys derived from the seed, one with
+// role "sign" and one with role "reconcile", and Generate writes their
+// private halves unencrypted beside the files as
+// .bench-keys/BENCH-ONLY-INSECURE-*.key (a hidden directory `cab check`
+// does not scan, excluded from git, never committed), so that benchmarks sign with a key
+// cab.cue trusts and verify every signature. They are public test keys.
+//
 // Generate caches: a directory whose stamp file records the same Options
 // and generator version is reused as is.
 package synth

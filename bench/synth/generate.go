@@ -64,13 +64,19 @@ func Generate(ctx context.Context, dir string, opts Options) (reused bool, err e
 			return err
 		}
 		if opts.Commits == 0 {
-			return r.WriteTree(tmp)
+			if err := r.WriteTree(tmp); err != nil {
+				return err
+			}
+			return r.writeKeys(tmp)
 		}
 		if err := r.writeHistory(ctx, tmp); err != nil {
 			return err
 		}
-		// Keep the stamp out of `git status`.
-		return appendFile(filepath.Join(tmp, ".git", "info", "exclude"), "/"+StampFile+"\n")
+		if err := r.writeKeys(tmp); err != nil {
+			return err
+		}
+		// Keep the stamp and the keys out of `git status`.
+		return appendFile(filepath.Join(tmp, ".git", "info", "exclude"), "/"+StampFile+"\n/"+KeyDir+"/\n")
 	})
 }
 

@@ -9,7 +9,7 @@ import (
 // Version identifies the generator's output. Bump it whenever a change
 // to this package changes the files or the history it writes, so that
 // cached repositories are regenerated.
-const Version = 1
+const Version = 3
 
 // Options parameterise a synthetic change repository. The zero values of
 // Services, Authors, Start and Span pick defaults that scale with

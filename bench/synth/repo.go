@@ -180,6 +180,7 @@ func (p *plan) config() []byte {
 		{"apiVersion", "cab.dev/v1"},
 		{"repository", "github.com/acme/changes"},
 		{"ledgerBranch", "cab/ledger"},
+		{"keys", p.keysConfig()},
 		{"promotion", []string{"staging", "prod"}},
 		{"environments", envs},
 		{"approvers", approvers},

@@ -18,6 +18,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/internal/sandbox"
+	"github.com/cabhq/cab/model"
+	"github.com/cabhq/cab/schema"
+	"github.com/cabhq/cab/sign"
 	"github.com/cabhq/cab/validate"
 )
 
@@ -244,5 +247,78 @@ func TestExportJSON(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(dir, tk.ID+".json"))
 		require.NoError(t, err)
 		assert.Contains(t, string(b), `"id": "`+tk.ID+`"`)
+	}
+}
+
+// TestBenchKeysAreTrusted: the private keys written beside a generated
+// repository are the ones its cab.cue trusts, each for its role only, so
+// that what the benchmarks sign verifies.
+func TestBenchKeysAreTrusted(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "repo")
+	opts := Options{Seed: 3, Tickets: 20}
+	_, err := Generate(ctx, dir, opts)
+	require.NoError(t, err)
+
+	s, err := schema.Compile(nil)
+	require.NoError(t, err)
+	src, err := os.ReadFile(filepath.Join(dir, "cab.cue"))
+	require.NoError(t, err)
+	cfg, ds := s.ParseConfig("cab.cue", src)
+	require.NotNil(t, cfg, "cab.cue: %v", ds)
+	require.Len(t, cfg.Config.Keys, 2)
+
+	for _, tc := range []struct {
+		file, role, other string
+	}{
+		{SignKeyFile, model.RoleSign, model.RoleReconcile},
+		{ReconcileKeyFile, model.RoleReconcile, model.RoleSign},
+	} {
+		t.Run(tc.role, func(t *testing.T) {
+			signer, err := sign.LoadSigner(ctx, filepath.Join(dir, tc.file), nil)
+			require.NoError(t, err)
+			env, err := signer.SignPayload(ctx, sign.PayloadType, []byte(`{"bench":true}`))
+			require.NoError(t, err)
+
+			v, err := sign.NewVerifier(cfg.Config.Keys, tc.role)
+			require.NoError(t, err)
+			require.True(t, v.Trusts(signer.KeyID()))
+			payload, err := v.VerifyPayload(env, sign.PayloadType)
+			require.NoError(t, err)
+			assert.JSONEq(t, `{"bench":true}`, string(payload))
+
+			other, err := sign.NewVerifier(cfg.Config.Keys, tc.other)
+			require.NoError(t, err)
+			_, err = other.VerifyPayload(env, sign.PayloadType)
+			require.ErrorIs(t, err, sign.ErrUntrusted, "a key must be trusted for its own role only")
+		})
+	}
+
+	// Deterministic, and the seed changes the keys.
+	assert.Equal(t, SignKey(opts), SignKey(opts))
+	assert.NotEqual(t, SignKey(opts), SignKey(Options{Seed: 4, Tickets: 20}))
+	assert.NotEqual(t, SignKey(opts), ReconcileKey(opts))
+}
+
+// TestBenchKeysStayOutOfGit: the private keys are beside the history,
+// never in it, and git status is clean.
+func TestBenchKeysStayOutOfGit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	_, err := Generate(context.Background(), dir, Options{Seed: 3, Tickets: 20, Commits: 9})
+	require.NoError(t, err)
+	for _, f := range []string{SignKeyFile, ReconcileKeyFile} {
+		require.FileExists(t, filepath.Join(dir, f))
+	}
+	assert.Empty(t, git(t, dir, "status", "--porcelain", "--ignored=no"))
+	assert.Empty(t, git(t, dir, "log", "--all", "--format=%H", "--", SignKeyFile, ReconcileKeyFile))
+
+	// `cab check` in the repository does not take them for committed
+	// secrets.
+	t.Chdir(dir)
+	rep, err := validate.CheckPaths(context.Background(), nil, validate.Options{})
+	require.NoError(t, err)
+	require.Len(t, rep.Tickets, 20, "the check ran over the repository")
+	for _, d := range rep.Diagnostics {
+		assert.NotEqual(t, "secret", d.Code, "%s", d)
 	}
 }

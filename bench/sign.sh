@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# sign.sh: `cab sign` of N new merges on an empty ledger, then `cab verify`
+# of what it signed, on repositories from bench/gen (N merges: 2N tickets,
+# 4N commits). Signs with the key the generated cab.cue trusts
+# (.bench-keys/BENCH-ONLY-INSECURE-sign.key) and fails unless `cab verify` verifies
+# exactly as many signatures as `cab sign` made, and at least one.
+#
+# Environment: CAB [bin/cab], SIGN_MERGES ["100 500 1000"], SEED [1],
+# OUT [bench/.repos/out]. Repositories are cached under bench/.repos; each
+# run signs a fresh copy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CAB=${CAB:-$PWD/bin/cab}
+OUT=${OUT:-$PWD/bench/.repos/out}
+SEED=${SEED:-1}
+mkdir -p "$OUT"
+[[ -x $CAB ]] || go build -o "$CAB" ./cmd/cab
+count() { # count FILE KEY: the number in "KEY": N of a JSON file
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[sys.argv[2]])' "$1" "$2"
+}
+echo "== cab sign: N new merges on an empty ledger, then cab verify ($(nproc) CPUs)"
+printf '%-8s %-9s %-7s %-9s %-14s %-9s %-9s %s\n' merges sign_s signed unsigned loose_objs/MiB verify_s verified "load (1/5/15 min, at start)"
+for n in ${SIGN_MERGES:-100 500 1000}; do
+	src=bench/.repos/t$((2 * n))-c$((4 * n))-s$SEED
+	go run ./bench/gen -tickets $((2 * n)) -commits $((4 * n)) -seed "$SEED" -out "$src" >/dev/null
+	work=$(mktemp -d "${TMPDIR:-/tmp}/cab-sign-bench.XXXXXX")
+	cp -a "$src/." "$work"
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	start=$(date +%s.%N)
+	rc=0
+	(cd "$work" && "$CAB" sign --key "$work/.bench-keys/BENCH-ONLY-INSECURE-sign.key" --remote "" --forge none --format json >"$OUT/sign-$n.json" 2>"$OUT/sign-$n.err") || rc=$?
+	sign_s=$(echo "$(date +%s.%N) - $start" | bc)
+	# exit 1: some merges were recorded unsigned (no approvals with --forge none)
+	((rc <= 1)) || { echo "sign.sh: cab sign failed ($rc):" >&2; cat "$OUT/sign-$n.err" >&2; exit 1; }
+	loose=$(git -C "$work" count-objects -v | awk '/^count:/ {c=$2} /^size:/ {s=$2} END {printf "%d/%.0f", c, s/1024}')
+	read -r signed unsigned < <(python3 -c 'import json,sys,collections
+d=json.load(open(sys.argv[1])); c=collections.Counter(o.get("kind") for o in d["outcomes"]); print(c["signed"], c["unsigned"])' "$OUT/sign-$n.json")
+	start=$(date +%s.%N)
+	rc=0
+	(cd "$work" && "$CAB" verify --remote "" --format json >"$OUT/verify-$n.json" 2>"$OUT/verify-$n.err") || rc=$?
+	verify_s=$(echo "$(date +%s.%N) - $start" | bc)
+	((rc <= 1)) || { echo "sign.sh: cab verify failed ($rc):" >&2; cat "$OUT/verify-$n.err" >&2; exit 1; }
+	verified=$(count "$OUT/verify-$n.json" signed)
+	if ((signed == 0 || verified != signed)); then
+		echo "sign.sh: cab sign signed $signed ticket(s) but cab verify verified $verified signature(s)" >&2
+		exit 1
+	fi
+	printf '%-8s %-9.2f %-7s %-9s %-14s %-9.2f %-9s %s\n' "$n" "$sign_s" "$signed" "$unsigned" "$loose" "$verify_s" "$verified" "$load"
+	rm -rf "$work"
+done
