@@ -70,6 +70,15 @@ waitfor "http://$reg/v2/"
 "$work/demoenv" serve --addr-file "$work/health.addr" >/dev/null 2>&1 & pids+=($!)
 for _ in $(seq 100); do [[ -s $work/health.addr ]] && break; sleep 0.1; done
 health=$(cat "$work/health.addr")
+# sign/sigstoretest's fake Fulcio, Rekor and GitHub Actions token endpoint, for
+# cab sign --keyless (Sigstore's public instances are unreachable here).
+(cd "$root" && go build -o "$work/fakesigstore" ./conformance/fakesigstore)
+mkdir -p "$work/sigstore"
+"$work/fakesigstore" --dir "$work/sigstore" >"$work/fakesigstore.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do [[ -e $work/sigstore/ready ]] && break; sleep 0.1; done
+[[ -e $work/sigstore/ready ]] || { cat "$work/fakesigstore.log"; echo "conformance: fakesigstore never got ready" >&2; exit 1; }
+fulcio=$(cat "$work/sigstore/fulcio.url") rekor=$(cat "$work/sigstore/rekor.url")
+kl_issuer=$(cat "$work/sigstore/issuer") kl_subject=$(cat "$work/sigstore/subject")
 
 # Environment repositories: a kustomize overlay per environment (Argo CD/Flux style).
 for env in staging prod; do
@@ -137,7 +146,8 @@ EOF
 	sed 's/^/\t/' "$work/cab.pub"
 	printf '\t"""}, {name: "reconciler", roles: ["reconcile"], publicKey: """\n'
 	sed 's/^/\t/' "$work/reconciler.pub"
-	printf '\t"""}]\n'
+	printf '\t"""}, {name: "sign-workflow", roles: ["sign"], keyless: {issuer: "%s", subject: "%s", trustedRoot: %s}}]\n' \
+		"$kl_issuer" "$kl_subject" "$(cat "$work/sigstore/trusted_root.json")"
 	printf 'mergeSigners: [{identity: "git:maintainer@example.com", publicKey: "%s"}]\n' "$(cat "$work/maintainer.pub")"
 } >cab.cue
 git init -q -b main && git remote add origin "$work/changes.git"
@@ -231,6 +241,44 @@ check "cab sign --attach wrote an attestation" test -n "$attached"
 check "cosign verify-attestation of the --attach referrer on docker-registry" \
 	cosign verify-attestation --key "$work/cab.pub" --type https://cab.dev/change/v1 --insecure-ignore-tlog \
 	--allow-http-registry --allow-insecure-registry "$img"
+
+step "keyless bundle: cosign against the fake Sigstore's trusted root"
+# A second ticket, signed by cab sign --keyless as the GitHub Actions workflow
+# cab.cue trusts; the ledger holds a Sigstore bundle (v0.3) that the real cosign
+# verifies against trusted_root.json. The fake root names no certificate
+# transparency log (the fake Fulcio embeds no SCT, and cab does not check SCTs),
+# hence --insecure-ignore-sct; the Rekor entry (SET and inclusion proof) is checked.
+id2=CHG-$(date -u +%Y)-0002
+ticket2=changes/platform/$id2.cue
+git checkout -q -b pr2 main
+sed -e "s/$id/$id2/" -e 's/1\.4\.3/1.4.4/g' "$ticket" >"$ticket2"
+git add "$ticket2" && git commit -q -m "$id2: promote platform 1.4.4"
+git checkout -q main
+GIT_COMMITTER_EMAIL=maintainer@example.com git -c gpg.format=ssh -c user.signingkey="$work/maintainer" merge -q --no-ff -S pr2 -m "Merge pr2" \
+	-m "$(printf 'Approved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>')"
+git push -q origin main
+(set -a && . "$work/sigstore/env" && "$cab" sign --keyless --fulcio-url "$fulcio" --rekor-url "$rekor" --forge git) >"$out/sign-keyless.txt" 2>&1 ||
+	{ cat "$out/sign-keyless.txt"; echo "conformance: cab sign --keyless failed" >&2; exit 1; }
+"$cab" verify --subject "$id2" >"$out/ticket-keyless.json"
+"$cab" verify --envelope "$id2" >"$out/ticket-keyless.sigstore.json"
+cp "$work/sigstore/trusted_root.json" "$out/trusted_root.json"
+check "cab verify accepts the keyless bundle" "$cab" verify
+cosign_keyless() { # identity subject: verify-blob-attestation of the keyless bundle
+	cosign verify-blob-attestation --bundle "$out/ticket-keyless.sigstore.json" --new-bundle-format \
+		--trusted-root "$out/trusted_root.json" --insecure-ignore-sct \
+		--certificate-identity "$2" --certificate-oidc-issuer "$1" \
+		--type https://cab.dev/change/v1 "$out/ticket-keyless.json"
+}
+check "cosign verify-blob-attestation --bundle (cab sign --keyless) --trusted-root" cosign_keyless "$kl_issuer" "$kl_subject"
+refuses "control: cosign refuses the bundle for another workflow identity" \
+	cosign_keyless "$kl_issuer" "https://github.com/acme/app/.github/workflows/other.yml@refs/heads/main"
+refuses "control: cosign refuses the bundle for another OIDC issuer" \
+	cosign_keyless "https://gitlab.com" "$kl_subject"
+sed 's/"title":"/"title":"X/' "$out/ticket-keyless.json" >"$work/tampered-keyless.json"
+refuses "control: cosign refuses a keyless subject changed by one byte" \
+	bash -c 'cosign verify-blob-attestation --bundle "$1" --new-bundle-format --trusted-root "$2" --insecure-ignore-sct \
+		--certificate-identity "$3" --certificate-oidc-issuer "$4" --type https://cab.dev/change/v1 "$5"' \
+	_ "$out/ticket-keyless.sigstore.json" "$out/trusted_root.json" "$kl_subject" "$kl_issuer" "$work/tampered-keyless.json"
 
 step "promoted tags: crane"
 for env in staging prod; do
