@@ -32,13 +32,18 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "fakesigstore:", err)
+		stop()
 		os.Exit(2)
 	}
 }
 
-func run(args []string) error {
+// run starts the fakes, writes their files into --dir and serves until
+// ctx is done.
+func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fakesigstore", flag.ContinueOnError)
 	dir := fs.String("dir", "", "directory to write trusted_root.json, env, URLs and the identity to")
 	if err := fs.Parse(args); err != nil {
@@ -47,8 +52,6 @@ func run(args []string) error {
 	if *dir == "" || fs.NArg() != 0 {
 		return errors.New("usage: fakesigstore --dir DIR")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	ss, err := sigstoretest.Start()
 	if err != nil {
 		return fmt.Errorf("start the fakes: %w", err)
