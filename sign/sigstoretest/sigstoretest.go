@@ -5,7 +5,10 @@
 // endpoint. Sigstore's public instances are unreachable here, so the fakes
 // replay their documented APIs with a CA, a log key and an OIDC issuer key
 // generated for each test, and [Sigstore.TrustedRoot] describes them in
-// Sigstore's trusted_root.json format.
+// Sigstore's trusted_root.json format. [New] ties the fakes to a test;
+// [Start] and [Sigstore.Close] run them outside one (conformance/fakesigstore
+// serves them to the real cosign in `make conformance`). These are the
+// only fakes of Sigstore in cab: tests and the conformance run share them.
 package sigstoretest
 
 import (
