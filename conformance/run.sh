@@ -48,6 +48,14 @@ refuses() {
 	local name=$1; shift
 	if "$@" >"$work/check.log" 2>&1; then fail "$name (accepted what it must refuse)"; else ok "$name"; fi
 }
+# refuses_because NAME ERE CMD...: a control that must fail for the reason ERE matches
+# in its output (not for a mistyped flag).
+refuses_because() {
+	local name=$1 why=$2; shift 2
+	if "$@" >"$work/check.log" 2>&1; then fail "$name (accepted what it must refuse)"
+	elif grep -Eq "$why" "$work/check.log"; then ok "$name"
+	else fail "$name (refused, but not because /$why/)"; sed 's/^/      /' "$work/check.log" | tail -40; fi
+}
 step() { printf '\n== %s\n' "$*"; }
 freeport() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 waitfor() { # url: wait until it answers (bounded)
@@ -70,6 +78,15 @@ waitfor "http://$reg/v2/"
 "$work/demoenv" serve --addr-file "$work/health.addr" >/dev/null 2>&1 & pids+=($!)
 for _ in $(seq 100); do [[ -s $work/health.addr ]] && break; sleep 0.1; done
 health=$(cat "$work/health.addr")
+# sign/sigstoretest's fake Fulcio, Rekor and GitHub Actions token endpoint, for
+# cab sign --keyless (Sigstore's public instances are unreachable here).
+(cd "$root" && go build -o "$work/fakesigstore" ./conformance/fakesigstore)
+mkdir -p "$work/sigstore"
+"$work/fakesigstore" --dir "$work/sigstore" >"$work/fakesigstore.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do [[ -e $work/sigstore/ready ]] && break; sleep 0.1; done
+[[ -e $work/sigstore/ready ]] || { cat "$work/fakesigstore.log"; echo "conformance: fakesigstore never got ready" >&2; exit 1; }
+fulcio=$(cat "$work/sigstore/fulcio.url") rekor=$(cat "$work/sigstore/rekor.url")
+kl_issuer=$(cat "$work/sigstore/issuer") kl_subject=$(cat "$work/sigstore/subject")
 
 # Environment repositories: a kustomize overlay per environment (Argo CD/Flux style).
 for env in staging prod; do
@@ -137,7 +154,8 @@ EOF
 	sed 's/^/\t/' "$work/cab.pub"
 	printf '\t"""}, {name: "reconciler", roles: ["reconcile"], publicKey: """\n'
 	sed 's/^/\t/' "$work/reconciler.pub"
-	printf '\t"""}]\n'
+	printf '\t"""}, {name: "sign-workflow", roles: ["sign"], keyless: {issuer: "%s", subject: "%s", trustedRoot: %s}}]\n' \
+		"$kl_issuer" "$kl_subject" "$(cat "$work/sigstore/trusted_root.json")"
 	printf 'mergeSigners: [{identity: "git:maintainer@example.com", publicKey: "%s"}]\n' "$(cat "$work/maintainer.pub")"
 } >cab.cue
 git init -q -b main && git remote add origin "$work/changes.git"
@@ -231,6 +249,54 @@ check "cab sign --attach wrote an attestation" test -n "$attached"
 check "cosign verify-attestation of the --attach referrer on docker-registry" \
 	cosign verify-attestation --key "$work/cab.pub" --type https://cab.dev/change/v1 --insecure-ignore-tlog \
 	--allow-http-registry --allow-insecure-registry "$img"
+
+step "keyless bundle: cosign against the fake Sigstore's trusted root"
+# A second ticket, signed by cab sign --keyless as the GitHub Actions workflow
+# cab.cue trusts; the ledger holds a Sigstore bundle (v0.3) that the real cosign
+# verifies against trusted_root.json, the same root cab.cue trusts. The fake
+# Fulcio embeds no SCT and its root names no certificate transparency log (there
+# is none to fake here); cab then asks for no SCT (it does when the root names a
+# CT log, as the public-good root does), but cosign always wants one unless told
+# --insecure-ignore-sct: that is the one check relaxed, and a control below shows
+# it is the only reason cosign would refuse. The Rekor entry (SET and inclusion
+# proof against the root's log key) is checked.
+id2=CHG-$(date -u +%Y)-0002
+ticket2=changes/platform/$id2.cue
+git checkout -q -b pr2 main
+from2=$to to2=$(date -u -d '+6 hours' +%Y-%m-%dT%H:%M:%SZ) # after the first ticket's window: no conflict
+sed -e "s/$id/$id2/" -e 's/1\.4\.3/1.4.4/g' -e "s/start: \"$from\", end: \"$to\"/start: \"$from2\", end: \"$to2\"/" "$ticket" >"$ticket2"
+git add "$ticket2" && git commit -q -m "$id2: promote platform 1.4.4"
+git checkout -q main
+GIT_COMMITTER_EMAIL=maintainer@example.com git -c gpg.format=ssh -c user.signingkey="$work/maintainer" merge -q --no-ff -S pr2 -m "Merge pr2" \
+	-m "$(printf 'Approved-by: Alice <alice@example.com>\nApproved-by: Bob <bob@example.com>')"
+git push -q origin main
+(set -a && . "$work/sigstore/env" && "$cab" sign --keyless --fulcio-url "$fulcio" --rekor-url "$rekor" --forge git) >"$out/sign-keyless.txt" 2>&1 ||
+	{ cat "$out/sign-keyless.txt"; echo "conformance: cab sign --keyless failed" >&2; exit 1; }
+"$cab" verify --subject "$id2" >"$out/ticket-keyless.json"
+"$cab" verify --envelope "$id2" >"$out/ticket-keyless.sigstore.json"
+cp "$work/sigstore/trusted_root.json" "$out/trusted_root.json"
+check "cab verify accepts the keyless bundle" "$cab" verify
+cosign_keyless() { # issuer identity [bundle [subject]]: verify-blob-attestation of a keyless bundle
+	cosign verify-blob-attestation --bundle "${3:-$out/ticket-keyless.sigstore.json}" \
+		--trusted-root "$out/trusted_root.json" --insecure-ignore-sct \
+		--certificate-oidc-issuer "$1" --certificate-identity "$2" \
+		--type https://cab.dev/change/v1 "${4:-$out/ticket-keyless.json}"
+}
+check "cosign verify-blob-attestation --bundle (cab sign --keyless) --trusted-root" cosign_keyless "$kl_issuer" "$kl_subject"
+refuses_because "control: cosign refuses the bundle for another workflow identity" 'expected SAN value' \
+	cosign_keyless "$kl_issuer" "https://github.com/acme/app/.github/workflows/other.yml@refs/heads/main"
+refuses_because "control: cosign refuses the bundle for another OIDC issuer" 'expected issuer value' \
+	cosign_keyless "https://gitlab.com" "$kl_subject"
+sed 's/"title":"/"title":"X/' "$out/ticket-keyless.json" >"$work/tampered-keyless.json"
+refuses_because "control: cosign refuses a keyless subject changed by one byte" 'digest does not match' \
+	cosign_keyless "$kl_issuer" "$kl_subject" "" "$work/tampered-keyless.json"
+node -e 'const f=require("fs"),b=JSON.parse(f.readFileSync(process.argv[1],"utf8")),e=b.verificationMaterial.tlogEntries[0];e.integratedTime=String(Number(e.integratedTime)+1);f.writeFileSync(process.argv[2],JSON.stringify(b))' \
+	"$out/ticket-keyless.sigstore.json" "$work/badset.sigstore.json"
+refuses_because "control: cosign checks the Rekor entry (integrated time changed, SET breaks)" 'verified log entries' \
+	cosign_keyless "$kl_issuer" "$kl_subject" "$work/badset.sigstore.json"
+refuses_because "control: without --insecure-ignore-sct cosign wants the SCT the fake Fulcio does not embed" 'SCT' \
+	cosign verify-blob-attestation --bundle "$out/ticket-keyless.sigstore.json" --trusted-root "$out/trusted_root.json" \
+	--certificate-oidc-issuer "$kl_issuer" --certificate-identity "$kl_subject" --type https://cab.dev/change/v1 "$out/ticket-keyless.json"
 
 step "promoted tags: crane"
 for env in staging prod; do

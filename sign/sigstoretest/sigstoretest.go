@@ -5,7 +5,10 @@
 // endpoint. Sigstore's public instances are unreachable here, so the fakes
 // replay their documented APIs with a CA, a log key and an OIDC issuer key
 // generated for each test, and [Sigstore.TrustedRoot] describes them in
-// Sigstore's trusted_root.json format.
+// Sigstore's trusted_root.json format. [New] ties the fakes to a test;
+// [Start] and [Sigstore.Close] run them outside one (conformance/fakesigstore
+// serves them to the real cosign in `make conformance`). These are the
+// only fakes of Sigstore in cab: tests and the conformance run share them.
 package sigstoretest
 
 import (
@@ -62,6 +65,7 @@ type Sigstore struct {
 	rekorKey            *ecdsa.PrivateKey
 	oidcKey             *ecdsa.PrivateKey
 	created             time.Time
+	servers             []*httptest.Server
 
 	mu       sync.Mutex
 	claims   Claims
@@ -99,21 +103,49 @@ const GitLabSubject = "https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/ma
 // workflow acme/app/.github/workflows/sign.yml on refs/heads/main.
 func New(t testing.TB) *Sigstore {
 	t.Helper()
+	s, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start is [New] outside a test (conformance/fakesigstore serves the fakes
+// to the real cosign): it starts the servers on loopback, which run until
+// [Sigstore.Close].
+func Start() (*Sigstore, error) {
 	s := &Sigstore{RequestToken: "gha-request-token", created: time.Now()}
-	rootKey := mustKey(t)
-	s.rootCert = mustCert(t, &x509.Certificate{
+	rootKey, err := newKey()
+	if err != nil {
+		return nil, err
+	}
+	s.rootCert, err = newCert(&x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fake-fulcio-root", Organization: []string{"cab test"}},
 		NotBefore: s.created.Add(-24 * time.Hour), NotAfter: s.created.Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true,
 	}, nil, rootKey, rootKey)
-	s.interKey = mustKey(t)
-	s.interCert = mustCert(t, &x509.Certificate{
+	if err != nil {
+		return nil, err
+	}
+	if s.interKey, err = newKey(); err != nil {
+		return nil, err
+	}
+	s.interCert, err = newCert(&x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "fake-fulcio-intermediate", Organization: []string{"cab test"}},
 		NotBefore: s.created.Add(-24 * time.Hour), NotAfter: s.created.Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 		BasicConstraintsValid: true, IsCA: true,
 	}, s.rootCert, s.interKey, rootKey)
-	s.rekorKey, s.oidcKey = mustKey(t), mustKey(t)
+	if err != nil {
+		return nil, err
+	}
+	if s.rekorKey, err = newKey(); err != nil {
+		return nil, err
+	}
+	if s.oidcKey, err = newKey(); err != nil {
+		return nil, err
+	}
 	s.claims = Claims{Issuer: GitHubIssuer, Sub: "repo:acme/app:ref:refs/heads/main",
 		JobWorkflowRef: "acme/app/.github/workflows/sign.yml@refs/heads/main"}
 	for _, srv := range []struct {
@@ -121,10 +153,17 @@ func New(t testing.TB) *Sigstore {
 		h   http.HandlerFunc
 	}{{&s.Fulcio, s.fulcio}, {&s.Rekor, s.rekor}, {&s.OIDC, s.token}} {
 		ts := httptest.NewServer(srv.h)
-		t.Cleanup(ts.Close)
+		s.servers = append(s.servers, ts)
 		*srv.url = ts.URL
 	}
-	return s
+	return s, nil
+}
+
+// Close stops the servers.
+func (s *Sigstore) Close() {
+	for _, ts := range s.servers {
+		ts.Close()
+	}
 }
 
 // Subject is the certificate subject Fulcio issues for the default
@@ -173,14 +212,19 @@ func (s *Sigstore) Token(t testing.TB) string {
 // Rekor log key.
 func (s *Sigstore) TrustedRoot(t testing.TB) []byte {
 	t.Helper()
-	return s.trustedRoot(t, s, false)
+	return must(t)(s.trustedRoot(s, false))
+}
+
+// TrustedRootJSON is [Sigstore.TrustedRoot] outside a test.
+func (s *Sigstore) TrustedRootJSON() ([]byte, error) {
+	return s.trustedRoot(s, false)
 }
 
 // TrustedRootWithCA returns trusted_root.json trusting this fake's Rekor
 // log but the Fulcio CA of ca.
 func (s *Sigstore) TrustedRootWithCA(t testing.TB, ca *Sigstore) []byte {
 	t.Helper()
-	return s.trustedRoot(t, ca, false)
+	return must(t)(s.trustedRoot(ca, false))
 }
 
 // TrustedRootWithCTLog returns trusted_root.json that also names a
@@ -188,34 +232,44 @@ func (s *Sigstore) TrustedRootWithCA(t testing.TB, ca *Sigstore) []byte {
 // Fulcio embeds no SCT in its certificates.
 func (s *Sigstore) TrustedRootWithCTLog(t testing.TB) []byte {
 	t.Helper()
-	return s.trustedRoot(t, s, true)
+	return must(t)(s.trustedRoot(s, true))
 }
 
-func (s *Sigstore) trustedRoot(t testing.TB, ca *Sigstore, ctlog bool) []byte {
-	t.Helper()
+// must fails the test on err, else returns b.
+func must(t testing.TB) func([]byte, error) []byte {
+	return func(b []byte, err error) []byte {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+}
+
+func (s *Sigstore) trustedRoot(ca *Sigstore, ctlog bool) ([]byte, error) {
 	logID, err := s.logID()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	id, _ := hex.DecodeString(logID)
+	cts, err := ctlogs(ctlog, s.created)
+	if err != nil {
+		return nil, err
+	}
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
 		[]root.CertificateAuthority{&root.FulcioCertificateAuthority{
 			Root: ca.rootCert, Intermediates: []*x509.Certificate{ca.interCert},
 			ValidityPeriodStart: ca.created.Add(-24 * time.Hour), URI: ca.Fulcio,
 		}},
-		ctlogs(t, ctlog, s.created), nil,
+		cts, nil,
 		map[string]*root.TransparencyLog{logID: {
 			BaseURL: s.Rekor, ID: id, ValidityPeriodStart: s.created.Add(-24 * time.Hour),
 			HashFunc: crypto.SHA256, PublicKey: s.rekorKey.Public(), SignatureHashFunc: crypto.SHA256,
 		}})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	b, err := tr.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return tr.MarshalJSON()
 }
 
 // token answers GitHub Actions' OIDC token request: GET with the request
@@ -501,21 +555,24 @@ func split(n int) int {
 }
 
 // ctlogs is a certificate transparency log of a fresh key, or none.
-func ctlogs(t testing.TB, want bool, created time.Time) map[string]*root.TransparencyLog {
+func ctlogs(want bool, created time.Time) (map[string]*root.TransparencyLog, error) {
 	if !want {
-		return nil
+		return nil, nil
 	}
-	k := mustKey(t)
+	k, err := newKey()
+	if err != nil {
+		return nil, err
+	}
 	der, err := x509.MarshalPKIXPublicKey(k.Public())
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	d := sha256.Sum256(der)
 	id := hex.EncodeToString(d[:])
 	return map[string]*root.TransparencyLog{id: {
 		BaseURL: "https://ctfe.localhost/test", ID: d[:], ValidityPeriodStart: created.Add(-24 * time.Hour),
 		HashFunc: crypto.SHA256, PublicKey: k.Public(), SignatureHashFunc: crypto.SHA256,
-	}}
+	}}, nil
 }
 
 func (s *Sigstore) logID() (string, error) {
@@ -527,27 +584,20 @@ func (s *Sigstore) logID() (string, error) {
 	return hex.EncodeToString(d[:]), nil
 }
 
-func mustKey(t testing.TB) *ecdsa.PrivateKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+func newKey() (*ecdsa.PrivateKey, error) {
+	return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 }
 
-func mustCert(t testing.TB, tmpl, parent *x509.Certificate, key, parentKey *ecdsa.PrivateKey) *x509.Certificate {
+// newCert issues tmpl for key, signed by parentKey as parent (nil: self-signed).
+func newCert(tmpl, parent *x509.Certificate, key, parentKey *ecdsa.PrivateKey) (*x509.Certificate, error) {
 	if parent == nil {
 		parent = tmpl
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return x509.ParseCertificate(der)
 }
 
 func pemCert(der []byte) string {
