@@ -3,12 +3,8 @@ package validate
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -113,54 +109,29 @@ const (
 	idsHeader = "cab-ids v1 "
 )
 
-func idsPath(repo *git.Repository) string {
-	p := indexPath(repo)
-	if p == "" {
-		return ""
-	}
-	return filepath.Join(filepath.Dir(p), idsName)
-}
+// idsFile is where the ticket-id index is stored.
+var idsFile = treeIndexFile{name: idsName, header: idsHeader}
 
 // loadIDs reads the stored index; nil when there is none or it does not
 // parse.
 func loadIDs(repo *git.Repository) *idIndex {
-	p := idsPath(repo)
-	if p == "" {
+	tree, body, ok := idsFile.read(repo)
+	if !ok {
 		return nil
 	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil
-	}
-	head, rest, ok := bytes.Cut(b, []byte("\n"))
-	fields, ok2 := strings.CutPrefix(string(head), idsHeader)
-	hash, count, ok3 := strings.Cut(fields, " ")
-	if !ok || !ok2 || !ok3 || !plumbing.IsHash(hash) && hash != "" || len(rest) > 0 && rest[len(rest)-1] != '\n' {
-		return nil
-	}
-	x := &idIndex{tree: plumbing.NewHash(hash), ids: map[string][]string{}}
-	n := 0
-	for line := range bytes.Lines(rest) {
+	x := &idIndex{tree: tree, ids: map[string][]string{}}
+	for line := range bytes.Lines(body) {
 		id, path, ok := strings.Cut(strings.TrimSuffix(string(line), "\n"), "\t")
 		if !ok || id == "" || !strings.HasPrefix(path, ChangesDir+"/") {
 			return nil
 		}
 		x.ids[id] = append(x.ids[id], path)
-		n++
-	}
-	if strconv.Itoa(n) != count {
-		return nil // cut short or padded: derive it again
 	}
 	return x
 }
 
-// save writes the index atomically; failing to is not an error (the next
-// check derives it again).
+// save writes the index (see treeIndexFile.write).
 func (x *idIndex) save(repo *git.Repository) {
-	p := idsPath(repo)
-	if p == "" || os.MkdirAll(filepath.Dir(p), 0o755) != nil {
-		return
-	}
 	var lines []string
 	for id, paths := range x.ids {
 		for _, path := range paths {
@@ -171,21 +142,7 @@ func (x *idIndex) save(repo *git.Repository) {
 		}
 	}
 	slices.Sort(lines)
-	tree := ""
-	if !x.tree.IsZero() {
-		tree = x.tree.String()
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), idsName+".*")
-	if err != nil {
-		return
-	}
-	_, err = fmt.Fprintf(f, "%s%s %d\n%s", idsHeader, tree, len(lines), strings.Join(lines, ""))
-	if cerr := f.Close(); err == nil && cerr == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-	}
+	idsFile.write(repo, x.tree, []byte(strings.Join(lines, "")))
 }
 
 // applyIDs moves ids by changes (files added and deleted under

@@ -68,7 +68,7 @@ func TestTicketIDsStored(t *testing.T) {
 	s := &Session{repo: g.repo}
 	_, err := s.ticketIDs(tree(first), tree(first), nil)
 	require.NoError(t, err)
-	path := idsPath(g.repo)
+	path := idsFile.path(g.repo)
 	require.FileExists(t, path)
 
 	// Two merges later, in a new session: moved by the difference.

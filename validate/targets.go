@@ -4,17 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // The index of targets maps every resource (model.Action.Resource) that a
@@ -126,64 +122,21 @@ func (x *targetIndex) lookup(out map[string]*Open, resource string, after, befor
 	}
 }
 
-func indexPath(repo *git.Repository) string {
-	fs, ok := repo.Storer.(*filesystem.Storage)
-	if !ok {
-		return ""
-	}
-	return filepath.Join(fs.Filesystem().Root(), "cab", indexName)
-}
+// targetsFile is where the index of targets is stored.
+var targetsFile = treeIndexFile{name: indexName, header: indexHeader}
 
 // loadIndex reads the stored index; nil when there is none or it does not
 // parse.
 func loadIndex(repo *git.Repository) *targetIndex {
-	p := indexPath(repo)
-	if p == "" {
+	tree, body, ok := targetsFile.read(repo)
+	if !ok {
 		return nil
 	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil
-	}
-	head, rest, ok := bytes.Cut(b, []byte("\n"))
-	fields, ok2 := strings.CutPrefix(string(head), indexHeader)
-	hash, count, ok3 := strings.Cut(fields, " ")
-	if !ok || !ok2 || !ok3 || !plumbing.IsHash(hash) && hash != "" {
-		return nil
-	}
-	x := newIndex(plumbing.NewHash(hash), rest)
-	if strconv.Itoa(len(x.lines)) != count || len(rest) > 0 && rest[len(rest)-1] != '\n' {
-		return nil // cut short or padded: derive it again
-	}
-	return x
+	return newIndex(tree, body)
 }
 
-// save writes the index atomically; failing to is not an error (the next
-// check derives it again).
-func (x *targetIndex) save(repo *git.Repository) {
-	p := indexPath(repo)
-	if p == "" || os.MkdirAll(filepath.Dir(p), 0o755) != nil {
-		return
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), indexName+".*")
-	if err != nil {
-		return
-	}
-	tree := ""
-	if !x.tree.IsZero() {
-		tree = x.tree.String()
-	}
-	_, err = fmt.Fprintf(f, "%s%s %d\n", indexHeader, tree, len(x.lines))
-	if err == nil {
-		_, err = f.Write(x.data)
-	}
-	if cerr := f.Close(); err == nil && cerr == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-	}
-}
+// save writes the index (see treeIndexFile.write).
+func (x *targetIndex) save(repo *git.Repository) { targetsFile.write(repo, x.tree, x.data) }
 
 // changesTree returns the changes/ tree of root and its hash (nil and zero
 // when there is none).
