@@ -82,6 +82,7 @@ tail -1 "$OUT/cab-check.txt"
 # median NAME RUNS WARMUP COMMAND: seconds, to $OUT/NAME.median
 median() {
 	local name=$1 runs=$2 warmup=$3 cmd=$4
+	cut -d' ' -f1 /proc/loadavg >"$OUT/$name.load" # beside the figure: the machine is shared
 	if command -v hyperfine >/dev/null; then
 		hyperfine --style basic --warmup "$warmup" --runs "$runs" --export-csv "$OUT/$name.csv" -n "$name" "$cmd" >&2
 		awk -F, 'NR==2{print $4}' "$OUT/$name.csv" >"$OUT/$name.median"
@@ -147,12 +148,12 @@ each_all=$(calc "$each * $TICKETS / $sample")
 echo
 echo "== results: medians of $RUNS runs (cab: $CAB_RUNS), $TICKETS tickets"
 cpu() { calc "$(cat "$OUT/$1.cpu") * $2"; }
-printf '%-10s %10s  %10s  %s\n' form "wall s" "CPU s" "wall per ticket  (wall: median; CPU: mean user+sys)"
-printf '%-10s %10.2f  %10.2f  %6.2f ms\n' cab "$cab" "$(cpu cab 1)" "$(calc "$cab * 1000 / $TICKETS")"
-printf '%-10s %10.2f  %10.2f  %6.2f ms\n' cue-1 "$one" "$(cpu cue-1 1)" "$(calc "$one * 1000 / $TICKETS")"
-printf '%-10s %10.2f  %10.2f  %6.2f ms  (%d tickets: %.2f s, extrapolated)\n' cue-each "$each_all" "$(cpu cue-each "$TICKETS / $sample")" \
-	"$(calc "$each * 1000 / $sample")" "$sample" "$each"
-printf 'ratio cab / cue-1:    %.2f wall, %.2f CPU  (target: at most 0.5 wall)\n' "$(calc "$cab / $one")" "$(calc "$(cpu cab 1) / $(cpu cue-1 1)")"
+printf '%-10s %10s  %10s  %s\n' form "wall s" "CPU s" "wall per ticket, load (1 min) at the start  (wall: median; CPU: mean user+sys)"
+printf '%-10s %10.2f  %10.2f  %6.2f ms  load %s\n' cab "$cab" "$(cpu cab 1)" "$(calc "$cab * 1000 / $TICKETS")" "$(cat "$OUT/cab.load")"
+printf '%-10s %10.2f  %10.2f  %6.2f ms  load %s\n' cue-1 "$one" "$(cpu cue-1 1)" "$(calc "$one * 1000 / $TICKETS")" "$(cat "$OUT/cue-1.load")"
+printf '%-10s %10.2f  %10.2f  %6.2f ms  load %s  (%d tickets: %.2f s, extrapolated)\n' cue-each "$each_all" "$(cpu cue-each "$TICKETS / $sample")" \
+	"$(calc "$each * 1000 / $sample")" "$(cat "$OUT/cue-each.load")" "$sample" "$each"
+printf 'ratio cab / cue-1:    %.2f wall, %.2f CPU  (target: at most 0.5, wall and CPU)\n' "$(calc "$cab / $one")" "$(calc "$(cpu cab 1) / $(cpu cue-1 1)")"
 printf 'ratio cab / cue-each: %.3f\n' "$(calc "$cab / $each_all")"
 printf 'cab peak memory: %d MiB largest process (GNU time), %d MiB parent + child (sampled)  (target: under 500 MB)\n' \
 	$((maxrss / 1024)) $((sumrss / 1024))

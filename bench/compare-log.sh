@@ -104,6 +104,7 @@ done
 # median NAME RUNS WARMUP PREPARE COMMAND: seconds, to $OUT/NAME.median
 median() {
 	local name=$1 runs=$2 warmup=$3 prepare=$4 cmd=$5
+	cut -d' ' -f1 /proc/loadavg >"$OUT/$name.load" # beside the figure: the machine is shared
 	local args=(--style basic --runs "$runs" --warmup "$warmup" --export-csv "$OUT/$name.csv" -n "$name")
 	[[ -n $prepare ]] && args+=(--prepare "$prepare")
 	if command -v hyperfine >/dev/null; then
@@ -145,7 +146,7 @@ echo "commit-graph with Bloom filters written in ${graph_s} s; cab's index: ${in
 calc() { awk "BEGIN{print $1}"; }
 table() { # table KIND: wall (median) or cpu (mean user + system)
 	local ext=$1
-	printf '%-8s %10s %10s %10s %10s %10s  %10s %10s\n' "$2" "git" "git+graph" "git best" "cab cold" "cab warm" "warm/best" "cold/best"
+	printf '%-8s %10s %10s %10s %10s %10s  %10s %10s  %s\n' "$2" "git" "git+graph" "git best" "cab cold" "cab warm" "warm/best" "cold/best" "load (1 min) at git, git+graph, cold, warm"
 	for q in "${questions[@]}"; do
 		local g gg best cold warm
 		g=$(cat "$OUT/git-$q.$ext")
@@ -153,8 +154,9 @@ table() { # table KIND: wall (median) or cpu (mean user + system)
 		best=$(calc "($g < $gg) ? $g : $gg")
 		cold=$(cat "$OUT/cab-cold-$q.$ext")
 		warm=$(cat "$OUT/cab-warm-$q.$ext")
-		printf '%-8s %9.3fs %9.3fs %9.3fs %9.3fs %9.3fs  %9.2fx %9.2fx\n' "$q" "$g" "$gg" "$best" "$cold" "$warm" \
-			"$(calc "$warm / $best")" "$(calc "$cold / $best")"
+		printf '%-8s %9.3fs %9.3fs %9.3fs %9.3fs %9.3fs  %9.2fx %9.2fx  %s %s %s %s\n' "$q" "$g" "$gg" "$best" "$cold" "$warm" \
+			"$(calc "$warm / $best")" "$(calc "$cold / $best")" \
+			"$(cat "$OUT/git-$q.load")" "$(cat "$OUT/git-graph-$q.load")" "$(cat "$OUT/cab-cold-$q.load")" "$(cat "$OUT/cab-warm-$q.load")"
 		echo "$ext $q git=$g git_graph=$gg cab_cold=$cold cab_warm=$warm" >>"$OUT/compare-log.txt"
 	done
 }
@@ -162,5 +164,5 @@ table() { # table KIND: wall (median) or cpu (mean user + system)
 table median "wall"
 echo
 table cpu "CPU"
-echo "targets: warm at most 0.10x, cold at most 2x of C git's best (wall)"
+echo "targets: warm at most 0.10x, cold at most 2x of C git's best (wall); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "raw results in $OUT (hyperfine CSV per form)"

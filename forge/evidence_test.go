@@ -1,6 +1,7 @@
 package forge
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +86,44 @@ func TestNumberHint(t *testing.T) {
 		"Merge pull request #x from": 0,
 	} {
 		assert.Equal(t, want, NumberHint(msg), "%q", msg)
+		assert.Equal(t, numberHintAllForms(msg), NumberHint(msg), "%q", msg)
 	}
+}
+
+// numberHintAllForms is NumberHint as it was before its literal
+// pre-checks: every form's regexp run on every message.
+func numberHintAllForms(msg string) int64 {
+	subject, _, _ := strings.Cut(msg, "\n")
+	for _, m := range [][]string{
+		githubMergeRE().FindStringSubmatch(subject),
+		gitlabMergeRE().FindStringSubmatch(msg),
+		squashRE().FindStringSubmatch(subject),
+	} {
+		if m != nil {
+			if n, err := strconv.ParseInt(m[1], 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// FuzzNumberHint holds NumberHint's pre-checks to what the regexps alone
+// answer.
+func FuzzNumberHint(f *testing.F) {
+	for _, s := range []string{
+		"Merge pull request #5099 from kturing/chg-2026-1657\n\nRelease",
+		"Add CHG-2026-0005 (#7)\n",
+		"Merge branch 'x' into 'main'\n\nSee merge request acme/changes!42\n",
+		"Add x (#7)\n\nSee merge request a/b!9\r\n",
+		"Merge pull request #1 x (#2)",
+		"See merge request !123456789012345678",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		if got, want := NumberHint(msg), numberHintAllForms(msg); got != want {
+			t.Fatalf("NumberHint(%q) = %d, the regexps alone say %d", msg, got, want)
+		}
+	})
 }

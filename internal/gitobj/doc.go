@@ -3,7 +3,10 @@
 // for speed: go-git decodes, hashes and caches every object it reads,
 // which makes a walk over thousands of commits and trees several times
 // slower than C git. A Reader maps the pack files and their version 2
-// indexes, inflates only what is asked for, resolves offset and reference
+// indexes, inflates only what is asked for (with klauspost/compress's
+// zlib, already in the module graph through go-containerregistry: about
+// 10% less CPU than compress/zlib over a cold cab log, where inflating
+// small objects is half the work), resolves offset and reference
 // deltas and keeps recently resolved objects in a cache bounded in bytes;
 // loose objects are read from objects/xx/…, and anything it cannot find
 // (objects of alternates, packs with a v1 index, packs that appeared

@@ -2,7 +2,6 @@ package gitobj
 
 import (
 	"bytes"
-	"compress/zlib"
 	"container/list"
 	"encoding/binary"
 	"errors"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/klauspost/compress/zlib"
 )
 
 // Type is the type of a git object, numbered as in pack files.
@@ -107,8 +107,8 @@ func (o *Reader) loadPacks() error {
 		have[p.name] = true
 	}
 	for _, name := range names {
-		if have[name] {
-			continue
+		if have[packName(name)] {
+			continue // already mapped
 		}
 		p, err := openPack(name)
 		if err != nil {
@@ -511,8 +511,14 @@ type pack struct {
 	unmap  []func() error
 }
 
+// packName is the name a pack is known by: the base name of the pack
+// file its index idxName describes.
+func packName(idxName string) string {
+	return filepath.Base(strings.TrimSuffix(idxName, ".idx") + ".pack")
+}
+
 func openPack(idxName string) (*pack, error) {
-	p := &pack{name: filepath.Base(strings.TrimSuffix(idxName, ".idx") + ".pack")}
+	p := &pack{name: packName(idxName)}
 	idx, unmapIdx, err := mapFile(idxName)
 	if err != nil {
 		return nil, err

@@ -124,6 +124,38 @@ func TestObjectsFallBackToGoGit(t *testing.T) {
 	assert.Contains(t, string(data), "commit 29")
 }
 
+// A miss makes the reader look for packs that appeared since it opened
+// (once): it maps those, not again the ones it has.
+func TestReloadMapsOnlyNewPacks(t *testing.T) {
+	dir := gitRepo(t, nil, "-a", "-d")
+	r, err := git.PlainOpen(dir)
+	require.NoError(t, err)
+	obj, err := Open(filepath.Join(dir, ".git", "objects"), r.Storer)
+	require.NoError(t, err)
+	t.Cleanup(func() { obj.Close() })
+	require.Len(t, obj.packs, 1)
+
+	// A second pack appears: a new commit, packed incrementally.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "late.txt"), []byte("late\n"), 0o644))
+	gitCLI(t, dir, "add", "-A")
+	gitCLI(t, dir, "commit", "-q", "-m", "late commit")
+	gitCLI(t, dir, "repack", "-q", "-d") // no loose copy left
+	head := plumbing.NewHash(strings.TrimSpace(gitCLI(t, dir, "rev-parse", "HEAD")))
+
+	typ, data, err := obj.Read(head)
+	require.NoError(t, err)
+	assert.Equal(t, TypeCommit, typ)
+	assert.Contains(t, string(data), "late commit")
+	names := map[string]int{}
+	for _, p := range obj.packs {
+		names[p.name]++
+	}
+	assert.Len(t, obj.packs, 2, "the old pack and the new one, each mapped once: %v", names)
+	for name, n := range names {
+		assert.Equal(t, 1, n, "%s mapped %d times", name, n)
+	}
+}
+
 func FuzzApplyDelta(f *testing.F) {
 	f.Add([]byte("hello world"), []byte{11, 5, 0x90, 5, 'x'})
 	f.Add([]byte(""), []byte{0, 3, 3, 'a', 'b', 'c'})
