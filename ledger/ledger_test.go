@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/internal/gittest"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/internal/testsize"
 )
 
@@ -235,8 +236,8 @@ func TestLocalModeCompareAndSwap(t *testing.T) {
 	// b decided on a stale head: its CAS loses.
 	head, err := appendCommit(repo.Storer, newTreeMemo(repo.Storer), first.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
 	require.NoError(t, err)
-	assert.ErrorIs(t, b.casLocal(first.Head, head), errConflict)
-	assert.ErrorIs(t, b.casLocal(plumbing.ZeroHash, head), errConflict, "creating an existing branch")
+	assert.ErrorIs(t, b.publish(ctx, first.Head, head, nil), gitx.ErrLostRace)
+	assert.ErrorIs(t, b.publish(ctx, plumbing.ZeroHash, head, nil), gitx.ErrLostRace, "creating an existing branch")
 	// Through Update, b retries on the latest state.
 	log, err := b.Update(ctx, add(Event{Ticket: "CHG-2026-0003", Kind: KindSigned}))
 	require.NoError(t, err)
@@ -257,8 +258,8 @@ func TestStalePushIsRejected(t *testing.T) {
 
 	head, err := appendCommit(b.repo.Storer, newTreeMemo(b.repo.Storer), stale.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
 	require.NoError(t, err)
-	err = b.push(ctx, stale.Head, head)
-	require.ErrorIs(t, err, errConflict)
+	err = b.publish(ctx, stale.Head, head, nil)
+	require.ErrorIs(t, err, gitx.ErrLostRace)
 	t.Logf("stale push: %v", err)
 }
 
