@@ -182,7 +182,43 @@ func (l *Ledger) read(ctx context.Context) (*Log, error) {
 	default:
 		head = ref.Hash()
 	}
+	return l.readFetched(ctx, head)
+}
+
+// readFetched reads the log at head, just fetched (readAt). With a
+// remote, a read that finds an object of the branch missing from the
+// repository is not a broken ledger (the remote checks that a pushed
+// branch is complete) but an incomplete local store, which a fetch does
+// not mend (see gitx.Refetch): the branch is fetched whole, once, and
+// read again at the head fetched.
+func (l *Ledger) readFetched(ctx context.Context, head plumbing.Hash) (*Log, error) {
+	log, err := l.readAt(head)
+	if l.remote == "" || !incomplete(log, err) {
+		return log, err
+	}
+	l.Logger.Warn("ledger objects missing from the local repository; fetching the branch whole", "branch", l.branch, "head", head, "err", err)
+	// Nothing read from the incomplete store is kept.
+	l.last, l.trees = nil, nil
+	if head, err = gitx.Refetch(ctx, l.repo, l.remote, l.Auth, l.branchRef(), l.trackingRef()); err != nil {
+		return nil, fmt.Errorf("ledger %s: %w", l.branch, err)
+	}
 	return l.readAt(head)
+}
+
+// incomplete reports whether a read of the log failed, or set a ticket
+// aside, because an object was missing from the repository.
+func incomplete(log *Log, err error) bool {
+	if err != nil {
+		return errors.Is(err, plumbing.ErrObjectNotFound)
+	}
+	for _, ps := range log.Problems {
+		for _, p := range ps {
+			if errors.Is(p, plumbing.ErrObjectNotFound) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // readAt reads the log at head, fetched already: a guarded ledger first
@@ -302,7 +338,7 @@ func (l *Ledger) transact(ctx context.Context, build func(context.Context, *Log)
 		return head, err
 	}
 	rebase := func(ctx context.Context, remoteHead plumbing.Hash) (plumbing.Hash, error) {
-		log, err := l.readAt(remoteHead)
+		log, err := l.readFetched(ctx, remoteHead)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
