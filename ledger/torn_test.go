@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/internal/gittest"
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // TestIncompleteStoreIsRefetched: a repository whose store holds the

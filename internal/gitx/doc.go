@@ -34,4 +34,7 @@
 //     won (rebuild with Rebase and retry, a bounded number of times, else
 //     *LostRaceError matching ErrLostRace), the ref still at Old means the
 //     update failed for a reason of its own (*UpdateError).
+//   - FetchRef asks for nothing whose commit the store holds (go-git's
+//     rule); Refetch fetches a ref whole, as if the store held nothing of
+//     it, and writes only the objects the store lacks.
 package gitx
