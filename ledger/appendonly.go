@@ -198,6 +198,11 @@ func diffLayouts(objs Objects, old, head plumbing.Hash) ([]Change, error) {
 // b that a lacks are reported too ("adds"). A shard directory gone (or
 // added) is reported ticket directory by ticket directory, so that every
 // ticket concerned is named.
+//
+// It is not gitx.DiffTrees: it reads through Objects, so that cab log's
+// fast pack reader and the in-memory overlay of a rebuilt migration
+// serve it, and it names tickets (a shard gone, ticket by ticket) rather
+// than files.
 func diffTrees(objs Objects, a, b plumbing.Hash, adds bool) ([]Change, error) {
 	var out []Change
 	err := diffInto(objs, a, b, "", adds, &out)
