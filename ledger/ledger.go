@@ -287,16 +287,24 @@ type Decide func(*Log) ([]Event, error)
 func (l *Ledger) Update(ctx context.Context, decide Decide) (*Log, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var events []Event
-	var states map[string]*TicketState
+	var (
+		read   *Log
+		events []Event
+		states map[string]*TicketState
+	)
 	head, err := l.transact(ctx, func(ctx context.Context, log *Log) (plumbing.Hash, error) {
 		var err error
 		var head plumbing.Hash
+		read = log
 		events, states, head, err = l.build(ctx, log, decide)
 		return head, err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(events) == 0 {
+		// Nothing appended: the log decided on is the latest.
+		return read, nil
 	}
 	// Re-read what was written: the stored form is the truth.
 	out, err := l.readLog(head)
