@@ -393,7 +393,8 @@ func (l *Ledger) publish(ctx context.Context, old, head plumbing.Hash, rebase fu
 	case err == nil, errors.Is(err, errSettled):
 		return err
 	case errors.Is(err, gitx.ErrLostRace):
-		return fmt.Errorf("%w after %d attempts on %s: %w", ErrContention, attempts, l.branch, err)
+		// The lost race names the branch and counts the attempts.
+		return fmt.Errorf("%w: %w", ErrContention, err)
 	case l.remote != "":
 		return fmt.Errorf("pushing ledger %s to %s: %w", l.branch, l.remote, err)
 	}

@@ -244,6 +244,31 @@ func TestLocalModeCompareAndSwap(t *testing.T) {
 	assert.Len(t, log.Events(), 3)
 }
 
+// Every attempt lost (another writer appends each time b decides): after
+// MaxAttempts, ErrContention, which is gitx's lost race too; b decided on
+// the latest state each time and wrote nothing.
+func TestContentionGivesUp(t *testing.T) {
+	ctx := context.Background()
+	repo, err := git.Init(memory.NewStorage(), nil)
+	require.NoError(t, err)
+	a, b := Open(repo, "", ""), Open(repo, "", "")
+	b.MaxAttempts = 3
+	var seen []int
+	_, err = b.Update(ctx, func(log *Log) ([]Event, error) {
+		seen = append(seen, len(log.Events()))
+		_, err := a.Update(ctx, add(Event{Ticket: fmt.Sprintf("CHG-2026-%04d", len(seen)), Kind: KindSigned}))
+		require.NoError(t, err)
+		return []Event{{Ticket: "CHG-2026-0099", Kind: KindSigned}}, nil
+	})
+	require.ErrorIs(t, err, ErrContention)
+	require.ErrorIs(t, err, gitx.ErrLostRace)
+	assert.Equal(t, []int{0, 1, 2}, seen, "each attempt decides on the latest log")
+	log, err := a.Read(ctx)
+	require.NoError(t, err)
+	assert.Len(t, log.Events(), 3)
+	assert.Empty(t, log.Ticket("CHG-2026-0099"), "the loser wrote nothing")
+}
+
 func TestStalePushIsRejected(t *testing.T) {
 	ctx := context.Background()
 	srv := gittest.NewServer(t)
