@@ -71,8 +71,8 @@
 //     refusal of the server's own (a hook) is a *gitpush.RejectedError,
 //     not retried. Two writers therefore never lose each other's events,
 //     and every decision is made on the latest state.
-//   - A local store missing objects of the branch (a clone copied while a
-//     push landed) is mended, not read as a broken ledger: with a remote,
+//   - A local store missing objects of the branch is mended, not read as
+//     a broken ledger: with a remote,
 //     a read that finds an object missing fetches the branch whole once
 //     (gitx.Refetch) and reads again. Blobs, first-parent walks and the
 //     swap are gitx's; the tree comparisons (diffTrees) are this

@@ -15,13 +15,12 @@ import (
 )
 
 // TestIncompleteStoreIsRefetched: a repository whose store holds the
-// ledger head's commit but not everything it reaches (what a local
-// `git clone` makes when it copies the objects while a push lands: C git
-// skips the connectivity check of a local clone) is not mended by a
-// fetch — go-git asks for nothing whose commit it holds — and once read
-// "object not found" (TestRunSignsOnceAndRecordsBypasses under load). The
-// ledger fetches the branch whole, once, and reads and appends as usual:
-// every event, no ticket set aside, the new event appended once.
+// ledger head's commit but not everything it reaches is not mended by a
+// fetch — go-git asks for nothing whose commit it holds — and read
+// "object not found" for ever (the errors TestRunSignsOnceAndRecordsBypasses
+// showed under load). The ledger fetches the branch whole, once, and
+// reads and appends as usual: every event, no ticket set aside, the new
+// event appended once.
 func TestIncompleteStoreIsRefetched(t *testing.T) {
 	ctx := context.Background()
 	srv := gittest.NewServer(t)

@@ -20,15 +20,13 @@ import (
 // remote has no such ref).
 //
 // It repairs a store that holds a commit but not everything the commit
-// reaches, which FetchRef cannot: go-git asks for no object it holds
-// (a head whose commit is present is "up to date") and tells the server
-// it has everything reachable from its refs. Such a store is made, for
-// one, by a local `git clone` that copies the objects while a push lands
-// and then reads the new ref: C git skips the connectivity check of a
-// local clone. The remote itself is complete (receive-pack checks
-// connectivity), so what is missing here is fetched whole, into memory,
-// and only what repo lacks is written, as one pack when repo's store
-// takes packs. The fetch is bounded by gitpush.Call as FetchRef's is.
+// reaches (a fetch or a copy cut short, objects removed by hand), which
+// FetchRef cannot: go-git asks for no object it holds (a head whose
+// commit is present is "up to date") and tells the server it has
+// everything reachable from its refs. The remote itself is complete
+// (receive-pack checks connectivity), so what is missing here is fetched
+// whole, into memory, and only what repo lacks is written, as one pack
+// when repo's store takes packs. The fetch is bounded by gitpush.Call as FetchRef's is.
 // Its cost is that of the whole history of ref: a repair, not a reading.
 func Refetch(ctx context.Context, repo *git.Repository, remote string, auth transport.AuthMethod, ref, tracking plumbing.ReferenceName) (plumbing.Hash, error) {
 	rem, err := repo.Remote(remote)

@@ -16,8 +16,8 @@ import (
 	"github.com/cabhq/cab/internal/gittest"
 )
 
-// A store holding a head's commit but not its tree (a local clone made
-// while a push landed) is not mended by FetchRef: go-git wants nothing
+// A store holding a head's commit but not its tree is not mended by
+// FetchRef: go-git wants nothing
 // whose commit it holds. Refetch fetches the branch whole and writes, as
 // one pack, what the store lacks; a branch the remote lacks is zero and
 // its tracking ref goes.
