@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // ErrNotAppendOnly is returned when a ledger commit changes or removes a
@@ -64,43 +67,41 @@ const maxWalk = 10_000_000
 // and one ticket directory, so the walk is linear in the commits (in
 // layout 1, each comparison reads the directory of every ticket).
 func AppendOnly(repo *git.Repository, head, since plumbing.Hash) error {
-	if head.IsZero() {
-		return nil
-	}
-	c, err := repo.CommitObject(head)
-	if err != nil {
-		return fmt.Errorf("reading ledger commit %s: %w", head, err)
-	}
 	objs := newTreeCache(StorerObjects(repo.Storer))
-	for i := 0; i < maxWalk; i++ {
+	// Each commit is compared with its parent when the walk reaches the
+	// parent: child is the commit before, newer.
+	var child *object.Commit
+	n := 0
+	for c, err := range gitx.FirstParents(context.Background(), repo.Storer, head) {
+		if err != nil {
+			return fmt.Errorf("reading the ledger: %w", err)
+		}
+		if child != nil {
+			changes, migration, err := commitChanges(objs, c.TreeHash, child.TreeHash)
+			if err != nil {
+				return err
+			}
+			if len(changes) > 0 {
+				reason := changes[0].What
+				if migration {
+					reason = "is not a lossless migration to layout 2: it " + reason
+				}
+				return &AppendOnlyError{Commit: child.Hash, Reason: reason, Path: changes[0].Path, Changes: changes}
+			}
+			objs.rotate()
+		}
 		if c.Hash == since {
 			return nil
 		}
 		if c.NumParents() > 1 {
 			return &AppendOnlyError{Commit: c.Hash, Reason: "is a merge at", Path: "/"}
 		}
-		if c.NumParents() == 0 {
-			return nil
+		if n++; n >= maxWalk {
+			return fmt.Errorf("ledger longer than %d commits", maxWalk)
 		}
-		parent, err := c.Parent(0)
-		if err != nil {
-			return fmt.Errorf("reading the parent of ledger commit %s: %w", c.Hash, err)
-		}
-		changes, migration, err := commitChanges(objs, parent.TreeHash, c.TreeHash)
-		if err != nil {
-			return err
-		}
-		if len(changes) > 0 {
-			reason := changes[0].What
-			if migration {
-				reason = "is not a lossless migration to layout 2: it " + reason
-			}
-			return &AppendOnlyError{Commit: c.Hash, Reason: reason, Path: changes[0].Path, Changes: changes}
-		}
-		objs.rotate()
-		c = parent
+		child = c
 	}
-	return fmt.Errorf("ledger longer than %d commits", maxWalk)
+	return nil
 }
 
 // commitChanges returns what a commit whose tree is b loses of its
@@ -197,6 +198,11 @@ func diffLayouts(objs Objects, old, head plumbing.Hash) ([]Change, error) {
 // b that a lacks are reported too ("adds"). A shard directory gone (or
 // added) is reported ticket directory by ticket directory, so that every
 // ticket concerned is named.
+//
+// It is not gitx.DiffTrees: it reads through Objects, so that cab log's
+// fast pack reader and the in-memory overlay of a rebuilt migration
+// serve it, and it names tickets (a shard gone, ticket by ticket) rather
+// than files.
 func diffTrees(objs Objects, a, b plumbing.Hash, adds bool) ([]Change, error) {
 	var out []Change
 	err := diffInto(objs, a, b, "", adds, &out)
@@ -336,24 +342,21 @@ func CheckAppendOnly(repo *git.Repository, checkpoint, head plumbing.Hash) error
 	e := &CheckpointError{Checkpoint: checkpoint, Head: head, Rewritten: true}
 	// The commits since the checkpoint, newest first.
 	var chain []*object.Commit
-	h := head
-	for i := 0; i < maxWalk && !h.IsZero(); i++ {
-		if h == checkpoint {
+	for c, err := range gitx.FirstParents(context.Background(), repo.Storer, head) {
+		if err != nil {
+			return fmt.Errorf("reading the ledger: %w", err)
+		}
+		if c.Hash == checkpoint {
 			e.Rewritten = false
 			break
 		}
-		c, err := repo.CommitObject(h)
-		if err != nil {
-			return fmt.Errorf("reading ledger commit %s: %w", h, err)
+		if len(chain) >= maxWalk {
+			break
 		}
 		chain = append(chain, c)
 		if c.NumParents() > 1 && e.Merge.IsZero() {
 			e.Merge = c.Hash
 		}
-		if c.NumParents() == 0 {
-			break
-		}
-		h = c.ParentHashes[0]
 	}
 	changes, err := Diff(repo, checkpoint, head)
 	if err != nil {

@@ -27,7 +27,14 @@ var fileRE = regexp.MustCompile(`^([1-9][0-9]{0,8})-([a-z-]{1,32})\.(json|dsse)$
 type CorruptError struct {
 	Path   string
 	Reason string
+	// Err is the error reading the entry, if that is what went wrong
+	// (plumbing.ErrObjectNotFound for an object missing from the
+	// repository).
+	Err error
 }
+
+// Unwrap returns the error reading the entry, if any.
+func (e *CorruptError) Unwrap() error { return e.Err }
 
 func (e *CorruptError) Error() string {
 	if strings.HasSuffix(e.Path, "/") {
@@ -96,7 +103,7 @@ func DecodeTicket(objs Objects, d TicketDir, v EventVerifier) *TicketLog {
 	tpath := d.Path + "/"
 	files, err := objs.Tree(d.Tree)
 	if err != nil {
-		t.Problems = append(t.Problems, &CorruptError{Path: tpath, Reason: "unreadable: " + err.Error()})
+		t.Problems = append(t.Problems, &CorruptError{Path: tpath, Reason: "unreadable: " + err.Error(), Err: err})
 		return t
 	}
 	bySeq := map[int]*Event{}
@@ -111,10 +118,10 @@ func DecodeTicket(objs Objects, d TicketDir, v EventVerifier) *TicketLog {
 		data, err := objs.Blob(fe.Hash, maxFile)
 		switch {
 		case errors.Is(err, plumbing.ErrObjectNotFound):
-			t.Problems = append(t.Problems, &CorruptError{Path: fpath, Reason: "missing from the repository"})
+			t.Problems = append(t.Problems, &CorruptError{Path: fpath, Reason: "missing from the repository", Err: err})
 			continue
 		case err != nil:
-			t.Problems = append(t.Problems, &CorruptError{Path: fpath, Reason: err.Error()})
+			t.Problems = append(t.Problems, &CorruptError{Path: fpath, Reason: err.Error(), Err: err})
 			continue
 		}
 		if m[3] == "dsse" {

@@ -60,12 +60,23 @@
 //     made by a key the verifier does not trust, or over other bytes is an
 //     *OutcomeError of its ticket and is left out of the state; it keeps
 //     its sequence number, so nothing is ever written over it.
-//   - Appending is a compare-and-swap on the branch ref: Update builds the
-//     new commits on top of the head it read and pushes them as a plain
-//     (non-force) fast-forward required to start from that head; when the
-//     ref moved, the push is rejected and the transaction re-reads the log
-//     and decides again. Two writers therefore never lose each other's
-//     events, and every decision is made on the latest state.
+//   - Appending is a compare-and-swap on the branch ref
+//     (gitx.CompareAndSwap, the one owner of it): Update builds the new
+//     commits on top of the head it read and pushes them as a plain
+//     (non-force) fast-forward required to start from that head (or
+//     updates the local ref in its place); a lost race is told by reading
+//     the ref back, never by an error's text, and the transaction then
+//     reads the log at the winner's head and decides again, a bounded
+//     number of times (then ErrContention, matching gitx.ErrLostRace). A
+//     refusal of the server's own (a hook) is a *gitpush.RejectedError,
+//     not retried. Two writers therefore never lose each other's events,
+//     and every decision is made on the latest state.
+//   - A local store missing objects of the branch is mended, not read as
+//     a broken ledger: with a remote,
+//     a read that finds an object missing fetches the branch whole once
+//     (gitx.Refetch) and reads again. Blobs, first-parent walks and the
+//     swap are gitx's; the tree comparisons (diffTrees) are this
+//     package's, over Objects.
 //   - Drift is an observation. drifted and drift-cleared are recorded only
 //     in an environment where the ticket is verified and leave it verified;
 //     a drift-cleared needs an uncleared drifted before it (Drifts).

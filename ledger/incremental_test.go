@@ -14,6 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/memory"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // nextEvent is a legal next event for a ticket in state st (none for a
@@ -107,7 +109,7 @@ func TestIncrementalReadEqualsFullRead(t *testing.T) {
 							return root.Entries
 						}
 						td := ls.Tickets[rng.IntN(len(ls.Tickets))]
-						bh, err := storeBlob(repo.Storer, []byte("x"))
+						bh, err := gitx.StoreBlob(repo.Storer, []byte("x"))
 						require.NoError(t, err)
 						return setEntry(t, repo, root.Entries, td.Path+"/notes.txt", &object.TreeEntry{Mode: filemode.Regular, Hash: bh})
 					})
@@ -124,7 +126,7 @@ func TestIncrementalReadEqualsFullRead(t *testing.T) {
 				case op == 16:
 					what = "junk in ledger/"
 					editHead(t, repo, l, func(root *object.Tree) []object.TreeEntry {
-						bh, err := storeBlob(repo.Storer, []byte(fmt.Sprint(step)))
+						bh, err := gitx.StoreBlob(repo.Storer, []byte(fmt.Sprint(step)))
 						require.NoError(t, err)
 						name := []string{"ledger/README", "ledger/" + ids[rng.IntN(len(ids))][11:] + "/junk"}[rng.IntN(2)]
 						return setEntry(t, repo, root.Entries, name, &object.TreeEntry{Mode: filemode.Regular, Hash: bh})

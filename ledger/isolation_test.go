@@ -21,6 +21,8 @@ import (
 	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // testKey is a DSSE signer and a verifier trusting only it.
@@ -88,7 +90,7 @@ func editHead(t *testing.T, repo *git.Repository, l *Ledger, edit func(s *object
 // to data.
 func addFile(t *testing.T, repo *git.Repository, root *object.Tree, id, name string, data []byte) []object.TreeEntry {
 	t.Helper()
-	bh, err := storeBlob(repo.Storer, data)
+	bh, err := gitx.StoreBlob(repo.Storer, data)
 	require.NoError(t, err)
 	return setEntry(t, repo, root.Entries, Path(id, name), &object.TreeEntry{Mode: filemode.Regular, Hash: bh})
 }

@@ -9,15 +9,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cabhq/cab/internal/gitpush"
-	"github.com/cabhq/cab/internal/gitx"
-
-	"github.com/cabhq/cab/internal/backoff"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/storage"
+
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // DefaultBranch is the ledger branch used when Open is given none.
@@ -185,6 +182,49 @@ func (l *Ledger) read(ctx context.Context) (*Log, error) {
 	default:
 		head = ref.Hash()
 	}
+	return l.readFetched(ctx, head)
+}
+
+// readFetched reads the log at head, just fetched (readAt). With a
+// remote, a read that finds an object of the branch missing from the
+// repository is not a broken ledger (the remote checks that a pushed
+// branch is complete) but an incomplete local store, which a fetch does
+// not mend (see gitx.Refetch): the branch is fetched whole, once, and
+// read again at the head fetched.
+func (l *Ledger) readFetched(ctx context.Context, head plumbing.Hash) (*Log, error) {
+	log, err := l.readAt(head)
+	if l.remote == "" || !incomplete(log, err) {
+		return log, err
+	}
+	l.Logger.Warn("ledger objects missing from the local repository; fetching the branch whole", "branch", l.branch, "head", head, "err", err)
+	// Nothing read from the incomplete store is kept.
+	l.last, l.trees = nil, nil
+	if head, err = gitx.Refetch(ctx, l.repo, l.remote, l.Auth, l.branchRef(), l.trackingRef()); err != nil {
+		return nil, fmt.Errorf("ledger %s: %w", l.branch, err)
+	}
+	return l.readAt(head)
+}
+
+// incomplete reports whether a read of the log failed, or set a ticket
+// aside, because an object was missing from the repository.
+func incomplete(log *Log, err error) bool {
+	if err != nil {
+		return errors.Is(err, plumbing.ErrObjectNotFound)
+	}
+	for _, ps := range log.Problems {
+		for _, p := range ps {
+			if errors.Is(p, plumbing.ErrObjectNotFound) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// readAt reads the log at head, fetched already: a guarded ledger first
+// checks that head is its checkpoint plus added events and moves the
+// checkpoint there.
+func (l *Ledger) readAt(head plumbing.Hash) (*Log, error) {
 	if l.guard {
 		if err := CheckAppendOnly(l.repo, l.checkpoint, head); err != nil {
 			return nil, err
@@ -234,106 +274,37 @@ func (l *Ledger) fetch(ctx context.Context) error {
 // to append nothing). Seq and At may be left zero to be filled in.
 type Decide func(*Log) ([]Event, error)
 
-// errConflict marks a lost compare-and-swap.
-var errConflict = errors.New("ledger head moved")
-
 // Update runs a transaction: it reads the latest log, calls decide with
 // it, appends the returned events as one commit each on top of the head
 // it read, and publishes them with a compare-and-swap on the branch ref
-// (a plain, non-force push required to start from that head, or a checked
-// local ref update). When another writer moved the ref first, it re-reads
-// and calls decide again, up to MaxAttempts times with a short jittered
-// backoff; decide must therefore have no side effects of its own. It
-// returns the log including the appended events.
+// (gitx.CompareAndSwap: a plain, non-force push required to start from
+// that head, or a checked local ref update). When another writer moved
+// the ref first, it reads the log at the head that writer put there and
+// calls decide again, up to MaxAttempts updates with a short jittered
+// backoff, then fails with ErrContention; decide must therefore have no
+// side effects of its own. It returns the log including the appended
+// events.
 func (l *Ledger) Update(ctx context.Context, decide Decide) (*Log, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out *Log
-	err := l.retry(ctx, func() error {
-		log, err := l.read(ctx)
-		if err != nil {
-			return err
-		}
-		out, err = l.attempt(ctx, log, decide)
-		return err
+	var (
+		read   *Log
+		events []Event
+		states map[string]*TicketState
+	)
+	head, err := l.transact(ctx, func(ctx context.Context, log *Log) (plumbing.Hash, error) {
+		var err error
+		var head plumbing.Hash
+		read = log
+		events, states, head, err = l.build(ctx, log, decide)
+		return head, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
-}
-
-// retry runs try until it does not lose the compare-and-swap on the
-// branch (errConflict), up to MaxAttempts times with a short jittered
-// backoff.
-func (l *Ledger) retry(ctx context.Context, try func() error) error {
-	attempts := l.MaxAttempts
-	if attempts <= 0 {
-		attempts = DefaultMaxAttempts
-	}
-	wait := 5 * time.Millisecond
-	for attempt := 1; attempt <= attempts; attempt++ {
-		err := try()
-		if !errors.Is(err, errConflict) {
-			return err
-		}
-		l.Logger.Debug("ledger head moved, retrying", "branch", l.branch, "attempt", attempt, "err", err)
-		if err := backoff.Sleep(ctx, backoff.Jitter(wait)); err != nil {
-			return err
-		}
-		wait = min(2*wait, 200*time.Millisecond)
-	}
-	return fmt.Errorf("%w after %d attempts on %s", ErrContention, attempts, l.branch)
-}
-
-func (l *Ledger) attempt(ctx context.Context, log *Log, decide Decide) (*Log, error) {
-	events, err := decide(log)
-	if err != nil {
-		return nil, err
-	}
 	if len(events) == 0 {
-		return log, nil
-	}
-	events = append([]Event(nil), events...)
-	next := map[string]int{}
-	now := l.Now
-	if now == nil {
-		now = time.Now
-	}
-	for i := range events {
-		ev := &events[i]
-		if ev.Seq == 0 {
-			if next[ev.Ticket] == 0 {
-				next[ev.Ticket] = log.State(ev.Ticket).Seq + 1
-			}
-			ev.Seq = next[ev.Ticket]
-		}
-		next[ev.Ticket] = ev.Seq + 1
-		if ev.At.IsZero() {
-			ev.At = now().UTC()
-		}
-	}
-	states, err := replay(log.stateOf, events)
-	if err != nil {
-		return nil, err
-	}
-	if l.Signer != nil {
-		for i := range events {
-			if ev := &events[i]; IsOutcome(ev.Kind) && len(ev.Envelope) == 0 {
-				if err := signOutcome(ctx, l.Signer, ev); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	head := log.Head
-	for i := range events {
-		if head, err = appendCommit(l.repo.Storer, l.memo(), head, &events[i], l.Author); err != nil {
-			return nil, fmt.Errorf("appending %s %s: %w", events[i].Kind, events[i].Ticket, err)
-		}
-	}
-	if err := l.publish(ctx, log.Head, head); err != nil {
-		return nil, err
+		// Nothing appended: the log decided on is the latest.
+		return read, nil
 	}
 	// Re-read what was written: the stored form is the truth.
 	out, err := l.readLog(head)
@@ -356,102 +327,130 @@ func (l *Ledger) attempt(ctx context.Context, log *Log, decide Decide) (*Log, er
 	return out, nil
 }
 
-// publish moves the branch from old to head, or fails with errConflict.
-func (l *Ledger) publish(ctx context.Context, old, head plumbing.Hash) error {
-	if l.remote == "" {
-		return l.casLocal(old, head)
-	}
-	if err := l.push(ctx, old, head); err != nil {
-		return err
-	}
-	// The push landed: the tracking ref follows.
-	if err := l.repo.Storer.SetReference(plumbing.NewHashReference(l.trackingRef(), head)); err != nil {
-		return fmt.Errorf("updating %s: %w", l.trackingRef(), err)
-	}
-	return nil
-}
+// errSettled ends a compare-and-swap whose rebuilt change is empty: the
+// head another writer put there is already what the transaction wants.
+var errSettled = errors.New("nothing left to append")
 
-func (l *Ledger) casLocal(old, head plumbing.Hash) error {
-	name := l.branchRef()
-	ref := plumbing.NewHashReference(name, head)
-	if old.IsZero() {
-		// go-git has no "create only if absent": check, then set.
-		_, err := l.repo.Storer.Reference(name)
-		switch {
-		case err == nil:
-			return errConflict
-		case !errors.Is(err, plumbing.ErrReferenceNotFound):
-			return fmt.Errorf("reading %s: %w", name, err)
-		}
-		return l.repo.Storer.SetReference(ref)
-	}
-	err := l.repo.Storer.CheckAndSetReference(ref, plumbing.NewHashReference(name, old))
-	if errors.Is(err, storage.ErrReferenceHasChanged) {
-		return errConflict
-	}
-	if err != nil {
-		return fmt.Errorf("updating %s: %w", name, err)
-	}
-	return nil
-}
-
-// push sends head to the remote branch as a plain fast-forward that must
-// start from old.
-func (l *Ledger) push(ctx context.Context, old, head plumbing.Hash) error {
-	err := gitpush.Push(ctx, l.repo, l.remote, l.Auth, l.branchRef(), old, head, nil)
-	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return nil
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if errors.Is(err, gitpush.ErrRejected) {
-		// The server refused for a reason of its own (a hook, a
-		// protected branch): permanent, not a lost swap to retry.
-		return fmt.Errorf("pushing ledger %s to %s: %w", l.branch, l.remote, err)
-	}
-	if rejected(err) {
-		return fmt.Errorf("%w: %v", errConflict, err)
-	}
-	// Anything else (a dropped connection after the update, say): look at
-	// the remote before deciding.
-	now, lerr := l.remoteHead(ctx)
-	switch {
-	case lerr != nil:
-		return fmt.Errorf("pushing ledger %s to %s: %w", l.branch, l.remote, err)
-	case now == head:
-		return nil
-	case now != old:
-		return fmt.Errorf("%w: %v", errConflict, err)
-	}
-	return fmt.Errorf("pushing ledger %s to %s: %w", l.branch, l.remote, err)
-}
-
-// rejected reports whether a push error means the remote ref was not
-// where we required it: gitpush found it elsewhere before sending, or the
-// server's receive-pack lost the race (both gitpush.ErrMoved); go-git's
-// own push reports the same as ErrForceNeeded or ErrNonFastForwardUpdate.
-func rejected(err error) bool {
-	return errors.Is(err, gitpush.ErrMoved) || errors.Is(err, git.ErrForceNeeded) || errors.Is(err, git.ErrNonFastForwardUpdate)
-}
-
-func (l *Ledger) remoteHead(ctx context.Context) (plumbing.Hash, error) {
-	rem, err := l.repo.Remote(l.remote)
+// transact reads the latest log and asks build for the head to put on
+// the branch on top of it (the log's own head: nothing to write), then
+// moves the branch there by compare-and-swap (publish). After a lost race
+// it reads the log at the winner's head (guarded as every read is) and
+// asks build again. It returns the head the branch is at afterwards.
+func (l *Ledger) transact(ctx context.Context, build func(context.Context, *Log) (plumbing.Hash, error)) (plumbing.Hash, error) {
+	log, err := l.read(ctx)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	call, cancel := gitpush.Call(ctx)
-	defer cancel()
-	refs, err := rem.ListContext(call, &git.ListOptions{Auth: l.Auth})
-	if err != nil {
-		return plumbing.ZeroHash, gitpush.Err(call, err)
+	head, err := build(ctx, log)
+	if err != nil || head == log.Head {
+		return head, err
 	}
-	for _, r := range refs {
-		if r.Name() == l.branchRef() {
-			return r.Hash(), nil
+	rebase := func(ctx context.Context, remoteHead plumbing.Hash) (plumbing.Hash, error) {
+		log, err := l.readFetched(ctx, remoteHead)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		if head, err = build(ctx, log); err == nil && head == log.Head {
+			return plumbing.ZeroHash, errSettled
+		}
+		return head, err
+	}
+	switch err := l.publish(ctx, log.Head, head, rebase); {
+	case errors.Is(err, errSettled):
+	case err != nil:
+		return plumbing.ZeroHash, err
+	}
+	return head, nil
+}
+
+// publish moves the branch from old to head by gitx.CompareAndSwap: on
+// the remote by a push that never forces, or in the local ref. A lost
+// race is rebuilt by rebase (nil: not retried); running out of attempts
+// is ErrContention (and gitx.ErrLostRace); a refusal of the server's own
+// (a hook, a protected branch) is a *gitpush.RejectedError, not retried.
+func (l *Ledger) publish(ctx context.Context, old, head plumbing.Hash, rebase func(context.Context, plumbing.Hash) (plumbing.Hash, error)) error {
+	attempts := l.MaxAttempts
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
+	}
+	opts := gitx.CASOptions{
+		Remote:      l.remote,
+		Auth:        l.Auth,
+		Ref:         l.branchRef(),
+		Old:         old,
+		New:         head,
+		Rebase:      rebase,
+		MaxAttempts: attempts,
+		Wait:        5 * time.Millisecond,
+		MaxWait:     200 * time.Millisecond,
+		Logger:      l.Logger,
+	}
+	if l.remote != "" {
+		opts.Tracking = l.trackingRef()
+	}
+	err := gitx.CompareAndSwap(ctx, l.repo, opts)
+	switch {
+	case err == nil, errors.Is(err, errSettled):
+		return err
+	case errors.Is(err, gitx.ErrLostRace):
+		// The lost race names the branch and counts the attempts.
+		return fmt.Errorf("%w: %w", ErrContention, err)
+	case l.remote != "":
+		return fmt.Errorf("pushing ledger %s to %s: %w", l.branch, l.remote, err)
+	}
+	return fmt.Errorf("ledger %s: %w", l.branch, err)
+}
+
+// build decides on log and stores the commits of the events decide
+// returns on top of log.Head, returning them, the states they lead to and
+// the new head (log.Head when there is nothing to append).
+func (l *Ledger) build(ctx context.Context, log *Log, decide Decide) ([]Event, map[string]*TicketState, plumbing.Hash, error) {
+	events, err := decide(log)
+	if err != nil {
+		return nil, nil, plumbing.ZeroHash, err
+	}
+	if len(events) == 0 {
+		return nil, nil, log.Head, nil
+	}
+	events = append([]Event(nil), events...)
+	next := map[string]int{}
+	now := l.Now
+	if now == nil {
+		now = time.Now
+	}
+	for i := range events {
+		ev := &events[i]
+		if ev.Seq == 0 {
+			if next[ev.Ticket] == 0 {
+				next[ev.Ticket] = log.State(ev.Ticket).Seq + 1
+			}
+			ev.Seq = next[ev.Ticket]
+		}
+		next[ev.Ticket] = ev.Seq + 1
+		if ev.At.IsZero() {
+			ev.At = now().UTC()
 		}
 	}
-	return plumbing.ZeroHash, nil
+	states, err := replay(log.stateOf, events)
+	if err != nil {
+		return nil, nil, plumbing.ZeroHash, err
+	}
+	if l.Signer != nil {
+		for i := range events {
+			if ev := &events[i]; IsOutcome(ev.Kind) && len(ev.Envelope) == 0 {
+				if err := signOutcome(ctx, l.Signer, ev); err != nil {
+					return nil, nil, plumbing.ZeroHash, err
+				}
+			}
+		}
+	}
+	head := log.Head
+	for i := range events {
+		if head, err = appendCommit(l.repo.Storer, l.memo(), head, &events[i], l.Author); err != nil {
+			return nil, nil, plumbing.ZeroHash, fmt.Errorf("appending %s %s: %w", events[i].Kind, events[i].Ticket, err)
+		}
+	}
+	return events, states, head, nil
 }
 
 // VerifyCheckpoint checks that the ledger was only appended to since a
@@ -463,20 +462,13 @@ func VerifyCheckpoint(repo *git.Repository, old, newHead plumbing.Hash) error {
 	if old.IsZero() || old == newHead {
 		return nil
 	}
-	rewritten := &RewrittenError{Checkpoint: old, Head: newHead}
-	h := newHead
-	for !h.IsZero() {
-		if h == old {
+	for c, err := range gitx.FirstParents(context.Background(), repo.Storer, newHead) {
+		if err != nil {
+			return fmt.Errorf("reading the ledger: %w", err)
+		}
+		if c.Hash == old {
 			return nil
 		}
-		c, err := repo.CommitObject(h)
-		if err != nil {
-			return fmt.Errorf("reading ledger commit %s: %w", h, err)
-		}
-		if len(c.ParentHashes) == 0 {
-			break
-		}
-		h = c.ParentHashes[0]
 	}
-	return rewritten
+	return &RewrittenError{Checkpoint: old, Head: newHead}
 }

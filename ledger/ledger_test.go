@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/internal/gittest"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/internal/testsize"
 )
 
@@ -235,12 +236,37 @@ func TestLocalModeCompareAndSwap(t *testing.T) {
 	// b decided on a stale head: its CAS loses.
 	head, err := appendCommit(repo.Storer, newTreeMemo(repo.Storer), first.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
 	require.NoError(t, err)
-	assert.ErrorIs(t, b.casLocal(first.Head, head), errConflict)
-	assert.ErrorIs(t, b.casLocal(plumbing.ZeroHash, head), errConflict, "creating an existing branch")
+	assert.ErrorIs(t, b.publish(ctx, first.Head, head, nil), gitx.ErrLostRace)
+	assert.ErrorIs(t, b.publish(ctx, plumbing.ZeroHash, head, nil), gitx.ErrLostRace, "creating an existing branch")
 	// Through Update, b retries on the latest state.
 	log, err := b.Update(ctx, add(Event{Ticket: "CHG-2026-0003", Kind: KindSigned}))
 	require.NoError(t, err)
 	assert.Len(t, log.Events(), 3)
+}
+
+// Every attempt lost (another writer appends each time b decides): after
+// MaxAttempts, ErrContention, which is gitx's lost race too; b decided on
+// the latest state each time and wrote nothing.
+func TestContentionGivesUp(t *testing.T) {
+	ctx := context.Background()
+	repo, err := git.Init(memory.NewStorage(), nil)
+	require.NoError(t, err)
+	a, b := Open(repo, "", ""), Open(repo, "", "")
+	b.MaxAttempts = 3
+	var seen []int
+	_, err = b.Update(ctx, func(log *Log) ([]Event, error) {
+		seen = append(seen, len(log.Events()))
+		_, err := a.Update(ctx, add(Event{Ticket: fmt.Sprintf("CHG-2026-%04d", len(seen)), Kind: KindSigned}))
+		require.NoError(t, err)
+		return []Event{{Ticket: "CHG-2026-0099", Kind: KindSigned}}, nil
+	})
+	require.ErrorIs(t, err, ErrContention)
+	require.ErrorIs(t, err, gitx.ErrLostRace)
+	assert.Equal(t, []int{0, 1, 2}, seen, "each attempt decides on the latest log")
+	log, err := a.Read(ctx)
+	require.NoError(t, err)
+	assert.Len(t, log.Events(), 3)
+	assert.Empty(t, log.Ticket("CHG-2026-0099"), "the loser wrote nothing")
 }
 
 func TestStalePushIsRejected(t *testing.T) {
@@ -257,8 +283,8 @@ func TestStalePushIsRejected(t *testing.T) {
 
 	head, err := appendCommit(b.repo.Storer, newTreeMemo(b.repo.Storer), stale.Head, &Event{Seq: 1, Ticket: "CHG-2026-0003", Kind: KindSigned, At: t0}, b.Author)
 	require.NoError(t, err)
-	err = b.push(ctx, stale.Head, head)
-	require.ErrorIs(t, err, errConflict)
+	err = b.publish(ctx, stale.Head, head, nil)
+	require.ErrorIs(t, err, gitx.ErrLostRace)
 	t.Logf("stale push: %v", err)
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // migrationMessage is the commit message of the migration to layout 2:
@@ -46,29 +48,25 @@ func (l *Ledger) Migrate(ctx context.Context) (*Migration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out *Migration
-	err := l.retry(ctx, func() error {
-		log, err := l.read(ctx)
-		if err != nil {
-			return err
-		}
+	head, err := l.transact(ctx, func(ctx context.Context, log *Log) (plumbing.Hash, error) {
 		out = &Migration{Head: log.Head}
 		if log.Head.IsZero() {
-			return nil
+			return log.Head, nil
 		}
 		c, err := object.GetCommit(l.repo.Storer, log.Head)
 		if err != nil {
-			return fmt.Errorf("reading ledger head %s: %w", log.Head, err)
+			return plumbing.ZeroHash, fmt.Errorf("reading ledger head %s: %w", log.Head, err)
 		}
 		lo, err := readLayout(StorerObjects(l.repo.Storer), c.TreeHash)
 		if err != nil {
-			return fmt.Errorf("reading the layout of the ledger: %w", err)
+			return plumbing.ZeroHash, fmt.Errorf("reading the layout of the ledger: %w", err)
 		}
 		if out.From = lo.version; lo.version != 1 {
-			return nil
+			return log.Head, nil
 		}
 		root, n, err := migrateTree(StorerObjects(l.repo.Storer), l.repo.Storer, c.TreeHash)
 		if err != nil {
-			return fmt.Errorf("migrating the ledger: %w", err)
+			return plumbing.ZeroHash, fmt.Errorf("migrating the ledger: %w", err)
 		}
 		now := l.Now
 		if now == nil {
@@ -80,18 +78,21 @@ func (l *Ledger) Migrate(ctx context.Context) (*Migration, error) {
 			Author: sig, Committer: sig, Message: migrationMessage, TreeHash: root, ParentHashes: []plumbing.Hash{log.Head},
 		})
 		if err != nil {
-			return fmt.Errorf("storing the migration commit: %w", err)
+			return plumbing.ZeroHash, fmt.Errorf("storing the migration commit: %w", err)
 		}
-		if err := l.publish(ctx, log.Head, head); err != nil {
-			return err
-		}
-		if _, err := l.readLog(head); err != nil {
-			return err
-		}
-		out.Head, out.Tickets = head, n
-		return nil
+		out.Tickets = n
+		return head, nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if head != out.Head {
+		if _, err := l.readLog(head); err != nil {
+			return nil, err
+		}
+		out.Head = head
+	}
+	return out, nil
 }
 
 // migrateTree stores in s the layout 2 tree of the layout 1 ledger tree
@@ -106,7 +107,7 @@ func migrateTree(objs Objects, s storer.EncodedObjectStorer, root plumbing.Hash)
 	if err != nil {
 		return plumbing.ZeroHash, 0, fmt.Errorf("reading the ledger tree %s: %w", root, err)
 	}
-	vh, err := storeBlob(s, versionContent)
+	vh, err := gitx.StoreBlob(s, versionContent)
 	if err != nil {
 		return plumbing.ZeroHash, 0, err
 	}

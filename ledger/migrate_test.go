@@ -11,6 +11,8 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // layout1 rewrites the first-parent history ending at head into layout 1,
@@ -178,7 +180,7 @@ func fileAt(t *testing.T, repo *git.Repository, head plumbing.Hash, path string)
 // and path), and a guarded reader refuses it.
 func TestForgedMigrationsAreRewrites(t *testing.T) {
 	blob := func(t *testing.T, repo *git.Repository, data string) *object.TreeEntry {
-		h, err := storeBlob(repo.Storer, []byte(data))
+		h, err := gitx.StoreBlob(repo.Storer, []byte(data))
 		require.NoError(t, err)
 		return &object.TreeEntry{Mode: filemode.Regular, Hash: h}
 	}
@@ -285,7 +287,7 @@ func TestReadBothLayouts(t *testing.T) {
 	require.NoError(t, err)
 	tree, err := c.Tree()
 	require.NoError(t, err)
-	vh, err := storeBlob(repo.Storer, []byte("3\n"))
+	vh, err := gitx.StoreBlob(repo.Storer, []byte("3\n"))
 	require.NoError(t, err)
 	root, err := storeSorted(repo.Storer, setEntry(t, repo, tree.Entries, VersionFile, &object.TreeEntry{Mode: filemode.Regular, Hash: vh}))
 	require.NoError(t, err)
@@ -309,7 +311,7 @@ func TestMigrateRefusesWhatItCannotKeep(t *testing.T) {
 	require.NoError(t, err)
 	tree, err := c.Tree()
 	require.NoError(t, err)
-	bh, err := storeBlob(repo.Storer, []byte("x"))
+	bh, err := gitx.StoreBlob(repo.Storer, []byte("x"))
 	require.NoError(t, err)
 	_, _, err = migrateTree(StorerObjects(repo.Storer), repo.Storer, must(storeSorted(repo.Storer, setEntry(t, repo, tree.Entries, "ledger/42", &object.TreeEntry{Mode: filemode.Regular, Hash: bh}))))
 	var ce *CorruptError

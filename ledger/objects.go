@@ -1,13 +1,11 @@
 package ledger
 
 import (
-	"errors"
-	"fmt"
-	"io"
-
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // Objects reads the git objects a ledger is made of. The ledger reads
@@ -23,8 +21,9 @@ type Objects interface {
 	Blob(h plumbing.Hash, limit int64) ([]byte, error)
 }
 
-// ErrTooLarge is wrapped by Objects.Blob for a blob over its limit.
-var ErrTooLarge = errors.New("too large")
+// ErrTooLarge is wrapped by Objects.Blob for a blob over its limit. It is
+// gitx.ErrTooLarge itself, so that a *gitx.TooLargeError matches it.
+var ErrTooLarge = gitx.ErrTooLarge
 
 // StorerObjects reads the objects of a go-git storer.
 func StorerObjects(s storer.EncodedObjectStorer) Objects { return storerObjects{s} }
@@ -39,18 +38,8 @@ func (o storerObjects) Tree(h plumbing.Hash) ([]object.TreeEntry, error) {
 	return t.Entries, nil
 }
 
+// Blob reads through gitx.ReadBlob: the size is checked from the
+// object's header before the blob is inflated.
 func (o storerObjects) Blob(h plumbing.Hash, limit int64) ([]byte, error) {
-	b, err := object.GetBlob(o.s, h)
-	if err != nil {
-		return nil, err
-	}
-	if b.Size > limit {
-		return nil, fmt.Errorf("%d bytes, more than %d: %w", b.Size, limit, ErrTooLarge)
-	}
-	r, err := b.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	return io.ReadAll(io.LimitReader(r, limit+1))
+	return gitx.ReadBlob(o.s, h, limit)
 }

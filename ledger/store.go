@@ -10,6 +10,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // message is the commit message of ev: "<kind> <ticket> [<env>]" and trailers.
@@ -41,24 +43,6 @@ func storeObject(s storer.EncodedObjectStorer, enc interface {
 }) (plumbing.Hash, error) {
 	o := s.NewEncodedObject()
 	if err := enc.Encode(o); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	return s.SetEncodedObject(o)
-}
-
-func storeBlob(s storer.EncodedObjectStorer, data []byte) (plumbing.Hash, error) {
-	o := s.NewEncodedObject()
-	o.SetType(plumbing.BlobObject)
-	o.SetSize(int64(len(data)))
-	w, err := o.Writer()
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	if _, err := w.Write(data); err != nil {
-		_ = w.Close()
-		return plumbing.ZeroHash, err
-	}
-	if err := w.Close(); err != nil {
 		return plumbing.ZeroHash, err
 	}
 	return s.SetEncodedObject(o)
@@ -168,7 +152,7 @@ func appendCommit(s storer.EncodedObjectStorer, memo *treeMemo, parent plumbing.
 		}
 		version, rootEntries, parents = lo.version, slices.Clone(root), []plumbing.Hash{parent}
 	} else {
-		vh, err := storeBlob(s, versionContent)
+		vh, err := gitx.StoreBlob(s, versionContent)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
@@ -191,7 +175,7 @@ func appendCommit(s storer.EncodedObjectStorer, memo *treeMemo, parent plumbing.
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("encoding event: %w", err)
 	}
-	jh, err := storeBlob(s, data)
+	jh, err := gitx.StoreBlob(s, data)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -202,7 +186,7 @@ func appendCommit(s storer.EncodedObjectStorer, memo *treeMemo, parent plumbing.
 		}
 	}
 	if len(ev.Envelope) > 0 {
-		dh, err := storeBlob(s, ev.Envelope)
+		dh, err := gitx.StoreBlob(s, ev.Envelope)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}

@@ -160,7 +160,7 @@ func serviceSummaries(repo *git.Repository, tree *object.Tree, svc string, sessi
 // summarize reads one merged ticket; nil when it does not parse (it was
 // judged when it was merged; it cannot conflict with anything now).
 func summarize(tree *object.Tree, name string) *Open {
-	src, d, err := treeFile(tree, name, schema.MaxTicketBytes)
+	src, d, err := load.TreeFile(tree, name, schema.MaxTicketBytes)
 	if err != nil || d != nil || src == nil {
 		return nil
 	}

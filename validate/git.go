@@ -12,53 +12,8 @@ import (
 
 	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/internal/gitx"
+	"github.com/cabhq/cab/schema/load"
 )
-
-// treeFile reads the regular file at name (a '/'-separated repository
-// path) from tree without trusting it: symlinks, submodules and blobs over
-// max are refused by their entry, before any byte is read. It returns
-// (nil, nil, nil) when there is no such file.
-func treeFile(tree *object.Tree, name string, max int64) ([]byte, *diag.Diagnostic, error) {
-	src, err := gitx.ReadFile(tree, name, max)
-	if errors.Is(err, gitx.ErrNotFound) {
-		return nil, nil, nil
-	}
-	if nr, ok := errors.AsType[*gitx.NotRegularError](err); ok {
-		return nil, refuseEntry(name, nr.Mode), nil
-	}
-	return blobRead(name, src, err)
-}
-
-// refuseEntry refuses what is not a regular file.
-func refuseEntry(name string, mode filemode.FileMode) *diag.Diagnostic {
-	refuse := func(msg, hint string) *diag.Diagnostic {
-		return &diag.Diagnostic{File: name, Line: 1, Column: 1, Severity: diag.Error, Code: "file", Message: msg, Hint: hint}
-	}
-	switch {
-	case gitx.IsRegular(mode):
-		return nil
-	case mode == filemode.Symlink:
-		return refuse("symlinks are refused", "commit the file itself, not a link to it")
-	case mode == filemode.Submodule:
-		return refuse("submodules are refused", "tickets and policies live in this repository")
-	default:
-		return refuse(fmt.Sprintf("not a regular file (mode %s)", mode), "commit a plain file")
-	}
-}
-
-// blobRead turns the result of a gitx read of name into a diagnostic
-// when the blob was too large.
-func blobRead(name string, src []byte, err error) ([]byte, *diag.Diagnostic, error) {
-	if tl, ok := errors.AsType[*gitx.TooLargeError](err); ok {
-		return nil, &diag.Diagnostic{File: name, Line: 1, Column: 1, Severity: diag.Error, Code: "file",
-			Message: fmt.Sprintf("file is %d bytes, more than the %d allowed", tl.Size, tl.Limit),
-			Hint:    "a ticket describes one change; keep large content in the repository it changes"}, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	return src, nil, nil
-}
 
 // ticketIndex maps every ticket id of a tree (from the file names under
 // changes/<service>/) to its paths. It reads tree objects only, never a
@@ -98,11 +53,7 @@ type change struct {
 // read reads the file as the change leaves it, refusing (as a
 // diagnostic) what is not a regular file or is larger than max.
 func (c change) read(max int64) ([]byte, *diag.Diagnostic, error) {
-	if d := refuseEntry(c.Path, c.ToMode); d != nil {
-		return nil, d, nil
-	}
-	src, err := gitx.ReadBlob(c.s, c.To, max)
-	return blobRead(c.Path, src, err)
+	return load.BlobFile(c.s, c.Path, c.ToMode, c.To, max)
 }
 
 // diffTrees lists the files that differ between two trees of s

@@ -113,7 +113,7 @@ const (
 // regular files only, at most maxScanBytes (a larger text file is a
 // warning that says it was not scanned), binary skipped.
 func scanChange(c change) (diag.List, error) {
-	if c.Deleted() || refuseEntry(c.Path, c.ToMode) != nil {
+	if c.Deleted() || !gitx.IsRegular(c.ToMode) {
 		return nil, nil
 	}
 	src, err := gitx.ReadBlob(c.s, c.To, maxScanBytes)

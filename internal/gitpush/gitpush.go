@@ -23,17 +23,21 @@ import (
 	"github.com/cabhq/cab/internal/redact"
 )
 
-// ErrMoved is returned when the remote ref is not at old: the
-// compare-and-swap was lost (before anything was sent, or inside the
-// server's receive-pack). Re-read and try again.
+// ErrMoved is returned when the remote advertises the ref elsewhere than
+// old before anything is sent: the compare-and-swap was lost. Re-read and
+// try again.
 var ErrMoved = errors.New("remote ref moved")
 
 // ErrRejected is matched (errors.Is) by a *RejectedError.
 var ErrRejected = errors.New("push rejected by the server")
 
-// RejectedError is a push the server refused for a reason of its own: a
+// RejectedError is a push whose ref update receive-pack refused: a
 // pre-receive hook declined it, the branch is protected, the ref is
-// hidden. Retrying does not help; a human must look at Reason.
+// hidden — or another writer moved the ref while the pack was sent (a
+// race lost inside the server). This package does not read the server's
+// words to tell these apart; gitx.CompareAndSwap does, by reading the ref
+// back. When the ref is still at old, retrying does not help; a human
+// must look at Status and Remote.
 type RejectedError struct {
 	// Ref is the ref the push was to update.
 	Ref plumbing.ReferenceName
@@ -56,13 +60,6 @@ func (e *RejectedError) Error() string {
 
 // Is makes errors.Is(err, ErrRejected) hold.
 func (e *RejectedError) Is(target error) bool { return target == ErrRejected }
-
-// movedStatuses are receive-pack's reasons for refusing a ref update that
-// mean "the ref was not where the command said": another writer won.
-// (C git: "failed to lock", "failed to update ref", "cannot lock ref …",
-// "non-fast-forward", "fetch first", "stale info"; go-git's server:
-// "reference has changed".)
-var movedStatuses = []string{"failed to lock", "failed to update ref", "cannot lock ref", "non-fast-forward", "fetch first", "stale info", "reference has changed", "incorrect old value"}
 
 // DefaultTimeout bounds one exchange with a git remote (a push, a fetch,
 // a listing of its refs) when the context carries no bound of its own
@@ -110,11 +107,12 @@ func Err(call context.Context, err error) error {
 // to their parents. progress, if not nil, receives what the remote says
 // while receiving (a hook's reason for refusing, say).
 //
-// It fails with an error matching ErrMoved when the ref is not at old
-// (a lost swap: re-read and retry), with a *RejectedError when the server
-// refused the update for a reason of its own (permanent: a hook declined,
-// a protected branch), and with one matching ErrTimeout when the remote
-// did not answer within the bound of ctx (see Call).
+// It fails with an error matching ErrMoved when the remote advertises the
+// ref elsewhere than old (a lost swap: re-read and retry), with a
+// *RejectedError when receive-pack refused the update (a hook declined, a
+// protected branch, or a race lost inside the server: read the ref back
+// to tell), and with one matching ErrTimeout when the remote did not
+// answer within the bound of ctx (see Call).
 //
 // go-git's Push works out what to send by walking every object reachable
 // from what the remote has: on a ledger of thousands of events, or an
@@ -219,8 +217,10 @@ func push(ctx context.Context, repo *git.Repository, remote string, auth transpo
 	return nil
 }
 
-// refused types receive-pack's refusal of ref, if it reported one: a
-// lost swap (ErrMoved) or a refusal of the server's own (*RejectedError).
+// refused types receive-pack's refusal of ref, if it reported one, as a
+// *RejectedError. Its text is not read to tell a lost race from a refusal
+// of the server's own: a caller that needs to know reads the ref back
+// (gitx.CompareAndSwap).
 func refused(rs *packp.ReportStatus, ref plumbing.ReferenceName, said string) error {
 	if rs == nil {
 		return nil
@@ -229,13 +229,7 @@ func refused(rs *packp.ReportStatus, ref plumbing.ReferenceName, said string) er
 		if cs.ReferenceName != ref || cs.Status == "ok" {
 			continue
 		}
-		status := redact.Bound(cs.Status, 512)
-		for _, m := range movedStatuses {
-			if strings.Contains(cs.Status, m) {
-				return fmt.Errorf("%w: the server refused %s: %s", ErrMoved, ref, status)
-			}
-		}
-		return &RejectedError{Ref: ref, Status: status, Remote: redact.Bound(strings.TrimSpace(said), 1024)}
+		return &RejectedError{Ref: ref, Status: redact.Bound(cs.Status, 512), Remote: redact.Bound(strings.TrimSpace(said), 1024)}
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -81,4 +82,29 @@ func TestCallDefault(t *testing.T) {
 	require.True(t, ok, "every call has a deadline")
 	assert.InDelta(t, DefaultTimeout.Seconds(), time.Until(dl).Seconds(), 5)
 	assert.NoError(t, Err(call, nil))
+}
+
+// TestRefusedReadsNoWords: every refusal receive-pack reports is a
+// *RejectedError whatever its words, the ones C git uses for a race lost
+// inside the server included; the caller reads the ref back to tell a
+// race (gitx.CompareAndSwap). Only the refused ref counts.
+func TestRefusedReadsNoWords(t *testing.T) {
+	ref := plumbing.NewBranchReferenceName("cab/ledger")
+	for _, status := range []string{"failed to lock", "cannot lock ref 'refs/heads/cab/ledger'", "non-fast-forward", "pre-receive hook declined"} {
+		t.Run(status, func(t *testing.T) {
+			rs := &packp.ReportStatus{UnpackStatus: "ok", CommandStatuses: []*packp.CommandStatus{
+				{ReferenceName: "refs/heads/other", Status: "ok"},
+				{ReferenceName: ref, Status: status},
+			}}
+			err := refused(rs, ref, "  remote: said so \n")
+			var rej *RejectedError
+			require.ErrorAs(t, err, &rej)
+			assert.NotErrorIs(t, err, ErrMoved)
+			assert.Equal(t, status, rej.Status)
+			assert.Equal(t, "remote: said so", rej.Remote)
+		})
+	}
+	ok := &packp.ReportStatus{UnpackStatus: "ok", CommandStatuses: []*packp.CommandStatus{{ReferenceName: ref, Status: "ok"}}}
+	assert.NoError(t, refused(ok, ref, ""))
+	assert.NoError(t, refused(nil, ref, ""))
 }

@@ -2,7 +2,8 @@
 // reading a blob or a file of a tree within a size limit, storing a blob,
 // diffing two trees, walking a branch by first parent, and moving a ref by
 // compare-and-swap (with FetchRef and RemoteHead, the reads of a remote
-// it is made of). Every other package does these through it, so that each
+// it is made of, and Refetch, which mends a store that holds a commit but
+// not all it reaches). Every other package does these through it, so that each
 // has one set of rules. Every exchange with a remote is bounded by
 // gitpush.Call's deadline as well as by ctx.
 //
@@ -34,4 +35,7 @@
 //     won (rebuild with Rebase and retry, a bounded number of times, else
 //     *LostRaceError matching ErrLostRace), the ref still at Old means the
 //     update failed for a reason of its own (*UpdateError).
+//   - FetchRef asks for nothing whose commit the store holds (go-git's
+//     rule); Refetch fetches a ref whole, as if the store held nothing of
+//     it, and writes only the objects the store lacks.
 package gitx

@@ -6,6 +6,9 @@
 //     other non-regular file is refused, and so is a file over its limit
 //     (schema.MaxConfigBytes, policy.MaxPolicyBytes), by its tree entry or
 //     its lstat, before a byte of it is read. A refusal is a diagnostic.
+//     At a revision the reading is gitx's (TreeFile, BlobFile: a link or a
+//     submodule anywhere on the path is refused too, the size comes from
+//     the blob's header); validate reads tickets through the same two.
 //   - Diagnostics are never dropped: a cab.cue that is refused or does not
 //     validate comes back as a *ConfigError carrying every diagnostic with
 //     its file:line:col. A caller that goes on without it (a report, the

@@ -1,10 +1,8 @@
 package load
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/cabhq/cab/internal/diag"
@@ -97,7 +94,7 @@ type Rules struct {
 // before any byte is read.
 func ReadTree(tree *object.Tree) (Rules, error) {
 	var r Rules
-	src, d, err := treeFile(tree, ConfigFile, schema.MaxConfigBytes)
+	src, d, err := TreeFile(tree, ConfigFile, schema.MaxConfigBytes)
 	switch {
 	case err != nil:
 		return r, err
@@ -121,7 +118,7 @@ func ReadTree(tree *object.Tree) (Rules, error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		src, d, err := treeFile(tree, n, policy.MaxPolicyBytes)
+		src, d, err := TreeFile(tree, n, policy.MaxPolicyBytes)
 		if err != nil {
 			return r, err
 		}
@@ -286,7 +283,7 @@ func (l *Loader) ConfigAtTree(tree *object.Tree, where string) (*schema.ParsedCo
 		}
 	}
 	var r Rules
-	src, d, err := treeFile(tree, ConfigFile, schema.MaxConfigBytes)
+	src, d, err := TreeFile(tree, ConfigFile, schema.MaxConfigBytes)
 	switch {
 	case err != nil:
 		return nil, err
@@ -341,47 +338,4 @@ func (l *Loader) ConfigIn(dir string) (*schema.ParsedConfig, error) {
 		r.Config = &File{Name: name, Source: src}
 	}
 	return l.Config(r, dir)
-}
-
-// treeFile reads the regular file at name of tree, refusing symlinks,
-// submodules and blobs over max by their entry, before any byte is read;
-// (nil, nil, nil) when there is no such file.
-func treeFile(tree *object.Tree, name string, max int64) ([]byte, *diag.Diagnostic, error) {
-	e, err := tree.FindEntry(name)
-	if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	refuse := func(msg, hint string) ([]byte, *diag.Diagnostic, error) {
-		return nil, &diag.Diagnostic{File: name, Line: 1, Column: 1, Severity: diag.Error, Code: "file", Message: msg, Hint: hint}, nil
-	}
-	switch e.Mode {
-	case filemode.Regular, filemode.Executable, filemode.Deprecated:
-	case filemode.Symlink:
-		return refuse("symlinks are refused", "commit the file itself, not a link to it")
-	case filemode.Submodule:
-		return refuse("submodules are refused", "tickets and policies live in this repository")
-	default:
-		return refuse(fmt.Sprintf("not a regular file (mode %s)", e.Mode), "commit a plain file")
-	}
-	f, err := tree.TreeEntryFile(e)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	if f.Size > max {
-		return refuse(fmt.Sprintf("file is %d bytes, more than the %d allowed", f.Size, max),
-			"a ticket describes one change; keep large content in the repository it changes")
-	}
-	rd, err := f.Reader()
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	defer rd.Close()
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, io.LimitReader(rd, max+1)); err != nil {
-		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	return buf.Bytes(), nil, nil
 }

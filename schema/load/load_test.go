@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -339,4 +340,71 @@ func headTree(t *testing.T, r *repo) *object.Tree {
 	tree, err := c.Tree()
 	require.NoError(t, err)
 	return tree
+}
+
+// TreeFile reads a file of a tree through gitx, refusing by entry what is
+// not a regular file (on the path as well as at its end) and by header a
+// blob over its limit; a missing file is (nil, nil, nil). BlobFile gives
+// the same refusals for an entry found by a diff.
+func TestTreeFile(t *testing.T) {
+	r := newRepo(t)
+	r.write("changes/svc/a.cue", "a: 1\n")
+	r.write("real/b.cue", "b: 2\n")
+	r.symlink("changes/link", "../real")
+	r.symlink("changes/svc/l.cue", "a.cue")
+	r.write("big.cue", strings.Repeat("x", 100))
+	r.commit("files")
+	tree := headTree(t, r)
+	tests := []struct {
+		name    string
+		max     int64
+		want    string // the content read
+		wantMsg string // else the refusal
+	}{
+		{name: "changes/svc/a.cue", max: 100, want: "a: 1\n"},
+		{name: "big.cue", max: 100, want: strings.Repeat("x", 100)},
+		{name: "big.cue", max: 99, wantMsg: "file is 100 bytes, more than the 99 allowed"},
+		{name: "changes/svc/l.cue", max: 100, wantMsg: "symlinks are refused"},
+		{name: "changes/link/b.cue", max: 100, wantMsg: "symlinks are refused"},
+		{name: "changes/svc", max: 100, wantMsg: "not a regular file"},
+		{name: "changes/svc/none.cue", max: 100},
+		{name: "big.cue/x", max: 100},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s within %d", tt.name, tt.max), func(t *testing.T) {
+			src, d, err := load.TreeFile(tree, tt.name, tt.max)
+			require.NoError(t, err)
+			if tt.wantMsg == "" {
+				assert.Nil(t, d)
+				if tt.want == "" {
+					assert.Nil(t, src, "missing")
+				} else {
+					assert.Equal(t, tt.want, string(src))
+				}
+				return
+			}
+			require.NotNil(t, d)
+			assert.Nil(t, src)
+			assert.Equal(t, tt.name, d.File)
+			assert.Equal(t, "file", d.Code)
+			assert.Contains(t, d.Message, tt.wantMsg)
+		})
+	}
+
+	e, err := tree.FindEntry("big.cue")
+	require.NoError(t, err)
+	src, d, err := load.BlobFile(r.git.Storer, "big.cue", e.Mode, e.Hash, 100)
+	require.NoError(t, err)
+	assert.Nil(t, d)
+	assert.Len(t, src, 100)
+	_, d, err = load.BlobFile(r.git.Storer, "big.cue", e.Mode, e.Hash, 10)
+	require.NoError(t, err)
+	require.NotNil(t, d)
+	assert.Contains(t, d.Message, "more than the 10 allowed")
+	l, err := tree.FindEntry("changes/svc/l.cue")
+	require.NoError(t, err)
+	_, d, err = load.BlobFile(r.git.Storer, "changes/svc/l.cue", l.Mode, l.Hash, 100)
+	require.NoError(t, err)
+	require.NotNil(t, d, "a link is refused by its mode, not read")
+	assert.Contains(t, d.Message, "symlinks are refused")
 }

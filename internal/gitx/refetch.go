@@ -1,0 +1,95 @@
+package gitx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// Refetch fetches ref from the remote named remote of repo as if repo
+// held nothing of it, adds to repo the objects it lacks, sets tracking
+// to the head fetched and returns it (zero, tracking removed, when the
+// remote has no such ref).
+//
+// It repairs a store that holds a commit but not everything the commit
+// reaches (a fetch or a copy cut short, objects removed by hand), which
+// FetchRef cannot: go-git asks for no object it holds (a head whose
+// commit is present is "up to date") and tells the server it has
+// everything reachable from its refs. The remote itself is complete
+// (receive-pack checks connectivity), so what is missing here is fetched
+// whole, into memory, and only what repo lacks is written, as one pack
+// when repo's store takes packs. The fetch is bounded by gitpush.Call as FetchRef's is.
+// Its cost is that of the whole history of ref: a repair, not a reading.
+func Refetch(ctx context.Context, repo *git.Repository, remote string, auth transport.AuthMethod, ref, tracking plumbing.ReferenceName) (plumbing.Hash, error) {
+	rem, err := repo.Remote(remote)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("remote %q: %w", remote, err)
+	}
+	mem := memory.NewStorage()
+	tmp, err := git.Init(mem, nil)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if _, err := tmp.CreateRemote(&config.RemoteConfig{Name: remote, URLs: rem.Config().URLs}); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	head, err := fetchRef(ctx, tmp, remote, auth, ref, tracking)
+	if err != nil || head.IsZero() {
+		if err == nil {
+			err = repo.Storer.RemoveReference(tracking)
+			if errors.Is(err, plumbing.ErrReferenceNotFound) {
+				err = nil
+			}
+		}
+		return plumbing.ZeroHash, err
+	}
+	if err := copyMissing(repo.Storer, mem); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("refetching %s from %s: %w", ref, remote, err)
+	}
+	if err := repo.Storer.SetReference(plumbing.NewHashReference(tracking, head)); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("updating %s: %w", tracking, err)
+	}
+	return head, nil
+}
+
+// copyMissing writes to dst the objects of src that dst lacks.
+func copyMissing(dst storer.EncodedObjectStorer, src *memory.Storage) error {
+	var missing []plumbing.Hash
+	for h := range src.Objects {
+		if dst.HasEncodedObject(h) != nil {
+			missing = append(missing, h)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if pw, ok := dst.(storer.PackfileWriter); ok {
+		w, err := pw.PackfileWriter()
+		if err != nil {
+			return err
+		}
+		if _, err := packfile.NewEncoder(w, src, false).Encode(missing, 10); err != nil {
+			_ = w.Close()
+			return err
+		}
+		return w.Close()
+	}
+	for _, h := range missing {
+		o, err := src.EncodedObject(plumbing.AnyObject, h)
+		if err != nil {
+			return err
+		}
+		if _, err := dst.SetEncodedObject(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
