@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/cab
 
-.PHONY: all build test demo bench verify fuzz soak clean
+.PHONY: all build test demo bench bench-scale verify fuzz soak clean
 
 all: build
 
@@ -73,6 +73,10 @@ soak:
 ## bench: Go benchmarks and comparisons against real peers (see bench/RESULTS.md)
 bench: build
 	bash bench/run.sh
+
+## bench-scale: issue 12's scale targets for cab verify and a reconcile pass (bench/scale.sh)
+bench-scale:
+	bash bench/scale.sh
 
 ## verify: formatting, vet and a tidy go.mod; fails on a dirty tree
 verify:
