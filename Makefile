@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/cab
 
-.PHONY: all build test demo bench verify fuzz soak clean
+.PHONY: all build test demo bench bench-scale verify fuzz soak clean
 
 all: build
 
@@ -84,6 +84,10 @@ bench-sign: build
 ## (BenchmarkCheckPR; the repositories are generated once under bench/.repos)
 bench-pr:
 	$(GO) test -run '^$$' -bench '^BenchmarkCheckPR$$' -benchtime 10x ./validate
+
+## bench-scale: issue 12's scale targets for cab verify and a reconcile pass (bench/scale.sh)
+bench-scale:
+	bash bench/scale.sh
 
 ## verify: formatting, vet and a tidy go.mod; fails on a dirty tree
 verify:

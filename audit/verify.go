@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
@@ -69,13 +73,10 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", o.Dir, err)
 	}
-	// Tickets are parsed with tickets' schema, recycled now and then;
-	// the cab.cue of each merge's base with bases', once per blob.
+	// Tickets are parsed by judgeAll's workers; the main line's cab.cue
+	// with tickets, the cab.cue of each merge's base with bases', once
+	// per blob.
 	tickets := load.New()
-	s, err := tickets.Schema()
-	if err != nil {
-		return nil, err
-	}
 	// Outcome events are checked against the reconcile keys of the main
 	// line's cab.cue (none without a valid one: then no outcome verifies,
 	// and every outcome event is a break that says so).
@@ -129,6 +130,17 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 		return nil, err
 	}
 	bases := load.New()
+	files := newDirCache(repo.Storer, head)
+	// Breaks stay in the order of the tickets: a ticket's slot holds its
+	// break, or the index of its job when it is judged below.
+	type slot struct {
+		brk *Break
+		job int
+	}
+	var (
+		jobs  []ticketJob
+		slots []slot
+	)
 	for _, m := range merges {
 		for _, p := range m.Tickets {
 			rep.Tickets++
@@ -145,26 +157,38 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 				b.What, b.Message = "not-signed", "merged in "+short(m.Commit)+" but the ledger has no signature for it (run cab sign)"
 			}
 			if b.What != "" {
-				rep.Breaks = append(rep.Breaks, b)
+				slots = append(slots, slot{brk: &b})
 				continue
 			}
 			bs, err := baseAt(bases, repo, m.Parent)
 			if err != nil {
 				return nil, err
 			}
-			if rep.Tickets%recycleEvery == 0 {
-				// CUE contexts only grow: start afresh now and then.
-				tickets.Recycle()
-				if s, err = tickets.Schema(); err != nil {
-					return nil, err
-				}
-			}
-			if brk := checkTicket(s, head, p, id, m, signed, bs); brk != nil {
-				rep.Breaks = append(rep.Breaks, *brk)
+			src, brk := readTicket(files, p, id, m)
+			if brk != nil {
+				slots = append(slots, slot{brk: brk})
 				continue
 			}
-			rep.Signed++
+			slots = append(slots, slot{job: len(jobs)})
+			jobs = append(jobs, ticketJob{p: p, id: id, m: m, signed: signed, base: bs, src: src})
 		}
+	}
+	// Parsing a ticket and checking its signature are pure computation:
+	// they run on every core, each worker with a CUE context of its own.
+	brks, err := judgeAll(ctx, jobs, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return nil, err
+	}
+	for _, sl := range slots {
+		brk := sl.brk
+		if brk == nil {
+			brk = brks[sl.job]
+		}
+		if brk == nil {
+			rep.Signed++
+			continue
+		}
+		rep.Breaks = append(rep.Breaks, *brk)
 	}
 	return rep, nil
 }
@@ -228,42 +252,174 @@ func problemBreaks(log *ledger.Log) []Break {
 	return out
 }
 
-// checkTicket verifies one merged ticket against its signed event.
-func checkTicket(s *schema.Schema, head *object.Tree, p, id string, m validate.Merge, signed *ledger.Event, bs *base) *Break {
+// ticketJob is a merged ticket, read from main, to judge against its
+// signed event.
+type ticketJob struct {
+	p, id  string
+	m      validate.Merge
+	signed *ledger.Event
+	base   *base
+	src    []byte
+}
+
+// readTicket reads the ticket at p as it is on main, or says why it no
+// longer is one.
+func readTicket(files *dirCache, p, id string, m validate.Merge) ([]byte, *Break) {
 	b := &Break{Ticket: id, Path: p, Commit: m.Commit}
-	src, err := gitx.ReadFile(head, p, schema.MaxTicketBytes)
+	src, err := files.read(p, schema.MaxTicketBytes)
 	if errors.Is(err, gitx.ErrNotFound) {
 		b.What, b.Message = "deleted", "merged in "+short(m.Commit)+" but no longer on main"
-		return b
+		return nil, b
 	}
 	if errors.Is(err, gitx.ErrNotRegular) || errors.Is(err, gitx.ErrTooLarge) {
 		// The gate merged it as a regular file within the limit.
 		b.What, b.Message = "changed", "the ticket on main is no longer a ticket file: "+err.Error()
-		return b
+		return nil, b
 	}
 	if err != nil {
 		b.What, b.Message = "unreadable", err.Error()
-		return b
+		return nil, b
 	}
-	parsed, ds := s.ParseTicket(p, src)
+	return src, nil
+}
+
+// judgeAll judges jobs on workers goroutines and returns each job's
+// break (nil: it verified), in the order of jobs.
+func judgeAll(ctx context.Context, jobs []ticketJob, workers int) ([]*Break, error) {
+	out := make([]*Break, len(jobs))
+	workers = max(1, min(workers, len(jobs)))
+	next := make(chan int)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each worker parses with a schema of its own (a CUE context
+			// is not safe for concurrent use), recycled now and then:
+			// CUE contexts only grow.
+			l := load.New()
+			var s *schema.Schema
+			n := 0
+			for i := range next {
+				if s == nil || n%recycleEvery == 0 {
+					l.Recycle()
+					var err error
+					if s, err = l.Schema(); err != nil {
+						errs <- err
+						for range next {
+						}
+						return
+					}
+				}
+				n++
+				out[i] = judgeTicket(s, jobs[i])
+			}
+		}()
+	}
+feed:
+	for i := range jobs {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// judgeTicket verifies one merged ticket, read from main, against its
+// signed event.
+func judgeTicket(s *schema.Schema, j ticketJob) *Break {
+	b := &Break{Ticket: j.id, Path: j.p, Commit: j.m.Commit}
+	parsed, ds := s.ParseTicket(j.p, j.src)
 	if parsed == nil {
 		b.What, b.Message = "changed", "the ticket on main no longer parses: "+ds[0].String()
 		return b
 	}
-	_, err = sign.Verify(signed.Envelope, bs.keys, sign.Expect{
-		TicketPath: p, TicketDigest: sign.Digest(parsed.JSON), ID: id,
-		Environments: parsed.Ticket.Environments, MergeCommit: m.Commit, Repository: bs.repository,
+	_, err := sign.Verify(j.signed.Envelope, j.base.keys, sign.Expect{
+		TicketPath: j.p, TicketDigest: sign.Digest(parsed.JSON), ID: j.id,
+		Environments: parsed.Ticket.Environments, MergeCommit: j.m.Commit, Repository: j.base.repository,
 	})
 	var mm *sign.MismatchError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &mm) && strings.HasPrefix(mm.Field, "subject"):
-		b.What, b.Message = "changed", "the ticket on main differs from what was signed at merge "+short(m.Commit)+": "+err.Error()
+		b.What, b.Message = "changed", "the ticket on main differs from what was signed at merge "+short(j.m.Commit)+": "+err.Error()
 	default:
 		b.What, b.Message = "signature", err.Error()
 	}
 	return b
+}
+
+// dirCache reads files of one tree, keeping each directory on the way
+// (tickets share a few: changes/<service>/) so that a file costs one
+// lookup in its directory instead of a walk from the root. A directory is
+// kept only when every element of its path is a plain directory entry
+// (mode 040000); any other path is read by gitx.ReadFile from the root,
+// with its refusals (a symlink or submodule on the path).
+type dirCache struct {
+	s    storer.EncodedObjectStorer
+	root *object.Tree
+	dirs map[string]*object.Tree
+}
+
+func newDirCache(s storer.EncodedObjectStorer, root *object.Tree) *dirCache {
+	return &dirCache{s: s, root: root, dirs: map[string]*object.Tree{"": root}}
+}
+
+// read reads the regular file at p within limit, as gitx.ReadFile(root,
+// p, limit) does.
+func (c *dirCache) read(p string, limit int64) ([]byte, error) {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return gitx.ReadFile(c.root, p, limit)
+	}
+	dt := c.dir(p[:i])
+	if dt == nil {
+		return gitx.ReadFile(c.root, p, limit)
+	}
+	src, err := gitx.ReadFile(dt, p[i+1:], limit)
+	if err != nil {
+		// The errors name the path from the root.
+		return gitx.ReadFile(c.root, p, limit)
+	}
+	return src, nil
+}
+
+// dir returns the tree at dir when every element of dir is a directory
+// entry, and nil otherwise.
+func (c *dirCache) dir(dir string) *object.Tree {
+	if t, ok := c.dirs[dir]; ok {
+		return t
+	}
+	parent, name := "", dir
+	if i := strings.LastIndexByte(dir, '/'); i >= 0 {
+		parent, name = dir[:i], dir[i+1:]
+	}
+	var t *object.Tree
+	if pt := c.dir(parent); pt != nil {
+		for _, e := range pt.Entries {
+			if e.Name == name && e.Mode == filemode.Dir {
+				if sub, err := object.GetTree(c.s, e.Hash); err == nil {
+					t = sub
+				}
+				break
+			}
+		}
+	}
+	c.dirs[dir] = t
+	return t
 }
 
 // recycleEvery bounds how many tickets one cue.Context parses.

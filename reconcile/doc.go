@@ -66,6 +66,10 @@
 //     flight there, with the drifted event's seq in the change (a new
 //     idempotency key), and records a signed drift-cleared with healed:
 //     true.
+//   - Costs follow the work in flight, not the ledger: the environments a
+//     signed statement names are decoded once per envelope for the life of
+//     a Reconciler (memoised by ticket id and the exact envelope bytes,
+//     never across processes), not on every round of every pass.
 //   - Every apply of a service with burnRate in cab.cue records the burn
 //     rate read before it (the budget gate's reading of the round) in
 //     applying and a fresh one at postcheck in verified or failed

@@ -64,8 +64,8 @@ func (r *Reconciler) Drift(ctx context.Context, timeout time.Duration) (*DriftRe
 		if !slices.Contains(slices.Collect(maps.Values(st.Envs)), ledger.KindVerified) {
 			continue
 		}
-		if tk, _ := fromSigned(log, id); tk != nil {
-			tickets = append(tickets, tk)
+		if ev := signedEvent(log, id); ev != nil {
+			tickets = append(tickets, ticketOf(ev))
 		}
 	}
 	slices.SortFunc(tickets, func(a, b *ticket) int { return strings.Compare(a.id, b.id) })

@@ -347,6 +347,23 @@ func (f *fixture) signAll(commit string, specs []spec) {
 	require.NoError(f.t, err)
 }
 
+// recordVerified records, signed with the fixture's key as the
+// reconciler would, each ticket applied and verified in env (applying,
+// applied, verified) without applying anything: the history of a ledger
+// whose tickets are done there.
+func (f *fixture) recordVerified(specs []spec, env string) {
+	l := f.ledger()
+	l.Signer = f.signer
+	for _, kind := range []string{ledger.KindApplying, ledger.KindApplied, ledger.KindVerified} {
+		evs := make([]ledger.Event, len(specs))
+		for i, s := range specs {
+			evs[i] = ledger.Event{Ticket: s.id, Env: env, Kind: kind, Actor: "test"}
+		}
+		_, err := l.Update(context.Background(), func(*ledger.Log) ([]ledger.Event, error) { return evs, nil })
+		require.NoError(f.t, err)
+	}
+}
+
 // mergeAndSign merges and signs each ticket in its own merge, in order.
 func (f *fixture) mergeAndSign(specs ...spec) {
 	for _, s := range specs {

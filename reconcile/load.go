@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -66,11 +68,48 @@ func envelopeEnvironments(env []byte) []string {
 	return p.Environments
 }
 
+// statementEnvs memoises envelopeEnvironments by ticket id and the exact
+// envelope bytes, for the life of a Reconciler. A pass asks for the
+// environments of every signed ticket of the ledger (to skip those done
+// everywhere, and to count states) every round; decoding each envelope
+// again made that the largest cost of a pass that grows with the ledger
+// rather than with the tickets in flight. An entry is used only for the
+// very bytes it was decoded from, so a ledger that changed an envelope is
+// decoded afresh; nothing is kept across processes. The zero value is
+// ready; a nil *statementEnvs decodes every time.
+type statementEnvs struct {
+	mu sync.Mutex
+	m  map[string]envsEntry
+}
+
+type envsEntry struct {
+	envelope []byte
+	envs     []string
+}
+
+// of returns the environments the statement of ticket id's envelope names.
+func (s *statementEnvs) of(id string, envelope []byte) []string {
+	if s == nil {
+		return envelopeEnvironments(envelope)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.m[id]; ok && bytes.Equal(e.envelope, envelope) {
+		return e.envs
+	}
+	envs := envelopeEnvironments(envelope)
+	if s.m == nil {
+		s.m = map[string]envsEntry{}
+	}
+	s.m[id] = envsEntry{envelope: envelope, envs: envs}
+	return envs
+}
+
 // open lists the signed tickets of log that still have work: not
 // quarantined (unless for a cause a retry can fix, see setAside) or
 // expired as a whole, and not terminal in every environment their
 // signature names. only, when not empty, limits them to those ids.
-func open(log *ledger.Log, only []string) []*ticket {
+func open(log *ledger.Log, only []string, stmts *statementEnvs) []*ticket {
 	var out []*ticket
 	for id, st := range log.States() {
 		if len(only) > 0 && !slices.Contains(only, id) {
@@ -85,10 +124,11 @@ func open(log *ledger.Log, only []string) []*ticket {
 		default:
 			continue
 		}
-		tk, envs := fromSigned(log, id)
-		if tk == nil {
+		ev := signedEvent(log, id)
+		if ev == nil {
 			continue
 		}
+		envs := stmts.of(id, ev.Envelope)
 		done := len(envs) > 0
 		for _, e := range envs {
 			done = done && terminal(st.Envs[e])
@@ -96,7 +136,7 @@ func open(log *ledger.Log, only []string) []*ticket {
 		if done {
 			continue
 		}
-		out = append(out, tk)
+		out = append(out, ticketOf(ev))
 	}
 	slices.SortFunc(out, func(a, b *ticket) int {
 		if c := a.order.Compare(b.order); c != 0 {
@@ -107,18 +147,22 @@ func open(log *ledger.Log, only []string) []*ticket {
 	return out
 }
 
-// fromSigned returns the ticket id's signed event names, not yet read or
-// verified, and the environments its statement lists (nil when it has no
-// signed event).
-func fromSigned(log *ledger.Log, id string) (*ticket, []string) {
+// signedEvent returns ticket id's signed event (nil when it has none).
+func signedEvent(log *ledger.Log, id string) *ledger.Event {
 	for _, ev := range log.Ticket(id) {
 		if ev.Kind == ledger.KindSigned {
-			var d signedData
-			_ = json.Unmarshal(ev.Data, &d)
-			return &ticket{id: id, path: d.Path, commit: ev.Commit, order: ev.At}, envelopeEnvironments(ev.Envelope)
+			return &ev
 		}
 	}
-	return nil, nil
+	return nil
+}
+
+// ticketOf names the ticket a signed event signs, not yet read or
+// verified.
+func ticketOf(ev *ledger.Event) *ticket {
+	var d signedData
+	_ = json.Unmarshal(ev.Data, &d)
+	return &ticket{id: ev.Ticket, path: d.Path, commit: ev.Commit, order: ev.At}
 }
 
 // setAside returns the cause id was quarantined (as a whole) for when a

@@ -198,10 +198,8 @@ func (p *pass) dependencies(tk *ticket, env string) outcome {
 
 // envsOf returns the environments a signed ticket's statement names.
 func (p *pass) envsOf(id string) []string {
-	for _, ev := range p.log.Ticket(id) {
-		if ev.Kind == ledger.KindSigned {
-			return envelopeEnvironments(ev.Envelope)
-		}
+	if ev := signedEvent(p.log, id); ev != nil {
+		return p.r.stmts.of(id, ev.Envelope)
 	}
 	return nil
 }

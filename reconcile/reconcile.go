@@ -123,6 +123,9 @@ type Reconciler struct {
 	keys []model.Key
 	// saved is the checkpoint last written.
 	saved plumbing.Hash
+	// stmts memoises what each signed statement names, between rounds
+	// and passes.
+	stmts *statementEnvs
 }
 
 // New returns a reconciler for o.
@@ -172,7 +175,7 @@ func New(o Options) (*Reconciler, error) {
 		return nil, err
 	}
 	o.Ledger.Guard(cp)
-	return &Reconciler{o: o, repo: repo, saved: cp, loader: &loader{repo: repo, limits: o.Limits, now: o.Now, verdicts: map[string]*ticket{}, rules: load.New()}}, nil
+	return &Reconciler{o: o, repo: repo, saved: cp, loader: &loader{repo: repo, limits: o.Limits, now: o.Now, verdicts: map[string]*ticket{}, rules: load.New()}, stmts: &statementEnvs{}}, nil
 }
 
 // Run is New followed by one Pass.
@@ -233,7 +236,7 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 		}
 	}
 	sum.LedgerHead = log.Head.String()
-	count(sum, log, r.o.Tickets)
+	count(sum, log, r.o.Tickets, r.stmts)
 	r.problems(sum, log)
 	return sum, err
 }
@@ -254,7 +257,7 @@ func (r *Reconciler) rounds(b *bound, cfg *model.Config, cal calendar.Calendar, 
 		if log, err = r.o.Ledger.Read(ctx); err != nil {
 			return nil, fmt.Errorf("reading the ledger: %w", err)
 		}
-		tickets := open(log, r.o.Tickets)
+		tickets := open(log, r.o.Tickets, r.stmts)
 		if err := r.loader.verify(ctx, log, tickets); err != nil {
 			return log, err
 		}
@@ -355,8 +358,8 @@ func (r *Reconciler) config() (*model.Config, error) {
 }
 
 // count fills in sum.States from the ledger.
-func count(sum *Summary, log *ledger.Log, only []string) {
-	for _, tk := range allSigned(log, only) {
+func count(sum *Summary, log *ledger.Log, only []string, stmts *statementEnvs) {
+	for _, tk := range allSigned(log, only, stmts) {
 		st := log.State(tk.id)
 		for _, e := range tk.envs {
 			k := st.Envs[e]
@@ -376,7 +379,7 @@ type signedTicket struct {
 	envs []string
 }
 
-func allSigned(log *ledger.Log, only []string) []signedTicket {
+func allSigned(log *ledger.Log, only []string, stmts *statementEnvs) []signedTicket {
 	var out []signedTicket
 	for _, ev := range log.Events() {
 		if ev.Kind != ledger.KindSigned {
@@ -385,7 +388,7 @@ func allSigned(log *ledger.Log, only []string) []signedTicket {
 		if len(only) > 0 && !slices.Contains(only, ev.Ticket) {
 			continue
 		}
-		out = append(out, signedTicket{id: ev.Ticket, envs: envelopeEnvironments(ev.Envelope)})
+		out = append(out, signedTicket{id: ev.Ticket, envs: stmts.of(ev.Ticket, ev.Envelope)})
 	}
 	return out
 }
