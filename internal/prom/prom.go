@@ -45,8 +45,10 @@ func (r *Registry) add(name string, c collector) {
 	r.collectors = append(r.collectors, c)
 }
 
-// Gather returns every family of r, normalised (see the package doc).
-func (r *Registry) Gather() []*dto.MetricFamily {
+// Gather returns every family of r, normalised (see the package doc). The
+// error is always nil (as client_golang's Gather, whose shape it keeps, it
+// would report a collector's failure; these collectors cannot fail).
+func (r *Registry) Gather() ([]*dto.MetricFamily, error) {
 	r.mu.Lock()
 	cs := slices.Clone(r.collectors)
 	r.mu.Unlock()
@@ -54,7 +56,7 @@ func (r *Registry) Gather() []*dto.MetricFamily {
 	for _, c := range cs {
 		out = c(out)
 	}
-	return Normalize(out)
+	return Normalize(out), nil
 }
 
 // Normalize sorts fams as client_golang's Gather does (see the package
@@ -110,7 +112,7 @@ func (r *Registry) Handler() http.Handler {
 	errs.WithLabelValues("encoding").Add(0)
 	errs.WithLabelValues("gathering").Add(0)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		fams := r.Gather()
+		fams, _ := r.Gather()
 		format := expfmt.Negotiate(req.Header)
 		w.Header().Set("Content-Type", string(format))
 		var out io.Writer = w

@@ -100,7 +100,9 @@ func text(t *testing.T, fams []*dto.MetricFamily) string {
 func TestExpositionMatchesClientGolang(t *testing.T) {
 	want, err := theirs().Gather()
 	require.NoError(t, err)
-	got := text(t, ours().Gather())
+	fams, err := ours().Gather()
+	require.NoError(t, err)
+	got := text(t, fams)
 	assert.Equal(t, text(t, want), got, "the same updates give the same text exposition")
 	assert.Contains(t, got, `t_seconds_bucket{outcome="ok",le="0.5"} 2`, "buckets are cumulative and inclusive")
 	assert.NotContains(t, got, "t_empty", "a family without samples is left out")
@@ -169,7 +171,8 @@ func TestRuntimeSeriesMatchClientGolang(t *testing.T) {
 	}
 	r := prom.NewRegistry()
 	r.AddRuntime()
-	got := r.Gather()
+	got, err := r.Gather()
+	require.NoError(t, err)
 	cr := prometheus.NewRegistry()
 	cr.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	want, err := cr.Gather()
