@@ -20,7 +20,8 @@
 # cab binary, e.g. one built from an earlier commit, timed alternately with
 # CAB], RUNS [40], ROUNDS [8], INIT_RUNS [20] runs of GODEBUG=inittrace=1 (each
 # package's minimum is kept), TICKETS [10000], COMMITS [100000], SEED [1],
-# OUT [bench/.repos/out].
+# CALLGRIND [1: count each form's instructions with valgrind when it is
+# installed], OUT [bench/.repos/out].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -50,7 +51,7 @@ REPO=$OUT/startup-$name
 rm -rf "$REPO"
 git clone -q --local --no-checkout "$SRC" "$REPO"
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
-ID=$(git -C "$REPO" ls-tree -r --name-only HEAD -- changes | sed -n 's|^changes/[^/]*/\(CHG-[0-9-]*\)\.cue$|\1|p' | head -1)
+ID=$(git -C "$REPO" ls-tree -r --name-only HEAD -- changes | sed -n 's|^changes/[^/]*/\(CHG-[0-9-]*\)\.cue$|\1|p' | awk 'NR == 1')
 (cd "$REPO" && "$CAB" log --format json >/dev/null) # build the index: the runs below are warm
 [[ -z ${BASE:-} ]] || (cd "$REPO" && "$BASE" log --format json >/dev/null)
 
@@ -109,5 +110,18 @@ if [[ -n ${BASE:-} ]]; then
 	echo
 	echo "== package init of base --help"
 	inits "$BASE"
+fi
+# Instructions (valgrind's callgrind; the figure the machine's load does
+# not move): GOMAXPROCS=1 and asyncpreemptoff=1, without which callgrind
+# aborts on Go's preemption signal.
+if [[ ${CALLGRIND:-1} == 1 ]] && command -v valgrind >/dev/null; then
+	echo
+	echo "== instructions (callgrind, GOMAXPROCS=1)"
+	instr() { (cd "$REPO" && GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null) |
+		sed -n 's/.*Collected : \([0-9]*\)/\1/p' | awk '{printf "%.1f M\n", $1 / 1e6}'; }
+	for i in "${!cmds[@]}"; do
+		# shellcheck disable=SC2086
+		printf '%-24s %s\n' "${labels[$i]}" "$(instr ${cmds[$i]})"
+	done | tee "$OUT/startup-instructions.txt"
 fi
 echo "target: cab --help and warm cab log --id at most 15 ms wall"
