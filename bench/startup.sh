@@ -21,7 +21,7 @@
 # CAB], RUNS [40], ROUNDS [8], INIT_RUNS [20] runs of GODEBUG=inittrace=1 (each
 # package's minimum is kept), TICKETS [10000], COMMITS [100000], SEED [1],
 # CALLGRIND [1: count each form's instructions with valgrind when it is
-# installed], OUT [bench/.repos/out].
+# installed], CALLGRIND_RUNS [3], OUT [bench/.repos/out].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -101,7 +101,7 @@ inits() {
 	done | awk '{if (!($1 in m) || $2 < m[$1]) m[$1] = $2; b[$1] = $3}
 		END {for (k in m) {t += m[k]; tb += b[k]; n++}
 			printf "%d packages with init work: %.2f ms (sum of each package'"'"'s minimum), %.2f MB allocated\n", n, t, tb / 1e6
-			for (k in m) printf "%8.3f ms %9d B  %s\n", m[k], b[k], k}' | sort -k1,1 -rn -s | head -"${TOP:-16}"
+			for (k in m) printf "%8.3f ms %9d B  %s\n", m[k], b[k], k}' | sort -k1,1 -rn -s | awk -v n="${TOP:-16}" 'NR <= n'
 }
 echo
 echo "== package init of cab --help ($INIT_RUNS runs; load $(load))"
@@ -116,9 +116,15 @@ fi
 # aborts on Go's preemption signal.
 if [[ ${CALLGRIND:-1} == 1 ]] && command -v valgrind >/dev/null; then
 	echo
-	echo "== instructions (callgrind, GOMAXPROCS=1)"
-	instr() { (cd "$REPO" && GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null) |
-		sed -n 's/.*Collected : \([0-9]*\)/\1/p' | awk '{printf "%.1f M\n", $1 / 1e6}'; }
+	echo "== instructions (callgrind, GOMAXPROCS=1, ${CALLGRIND_RUNS:-3} runs each)"
+	# instr CMD...: the median of CALLGRIND_RUNS counts (the garbage
+	# collector's timing moves a count by a few per cent), in millions
+	instr() {
+		for _ in $(seq "${CALLGRIND_RUNS:-3}"); do
+			(cd "$REPO" && GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null) |
+				sed -n 's/.*Collected : \([0-9]*\)/\1/p'
+		done | sort -n | awk '{v[NR] = $1} END {printf "%.1f M (median of %d; %.1f .. %.1f)\n", v[int((NR + 1) / 2)] / 1e6, NR, v[1] / 1e6, v[NR] / 1e6}'
+	}
 	for i in "${!cmds[@]}"; do
 		# shellcheck disable=SC2086
 		printf '%-24s %s\n' "${labels[$i]}" "$(instr ${cmds[$i]})"
