@@ -22,11 +22,11 @@ import (
 // (cue/inject/embed → txtpbfmt); go-git's openpgp and url patterns;
 // go-containerregistry's zstd (klauspost snapref's CRC table).
 var startupDenied = map[string]string{
-	"cuelang.org/go/cue/load":        "schema builds its one embedded instance with cue/build; cue/load brings CUE's module resolution, registry client and file-format support",
-	"cuelabs.dev/go/oci/ociregistry": "CUE's module registry client, linked only through cue/load",
+	"cuelang.org/go/cue/load":             "schema builds its one embedded instance with cue/build; cue/load brings CUE's module resolution, registry client and file-format support",
+	"cuelabs.dev/go/oci/ociregistry":      "CUE's module registry client, linked only through cue/load",
 	"github.com/prometheus/client_golang": "its init builds a default registry with Go and process collectors in every command; internal/prom keeps cab serve's metrics and writes cab metrics' exposition over prometheus/common/expfmt (tests may still use client_golang)",
-	"github.com/prometheus/procfs": "client_golang's /proc reader; internal/prom reads the few /proc files the process series need",
-	"expvar": "linked only by client_golang; it registers /debug/vars on http.DefaultServeMux at init",
+	"github.com/prometheus/procfs":        "client_golang's /proc reader; internal/prom reads the few /proc files the process series need",
+	"expvar":                              "linked only by client_golang; it registers /debug/vars on http.DefaultServeMux at init",
 }
 
 // TestStartupDenylist fails when the cab binary links a package of
