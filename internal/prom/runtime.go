@@ -115,36 +115,42 @@ func processFamilies(out []*dto.MetricFamily) []*dto.MetricFamily {
 		return out
 	}
 	var s Set
-	if st, err := readStat(); err == nil {
+	if st, err := parseStat(readProc("/proc/self/stat")); err == nil {
 		s.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", float64(st.utime+st.stime)/userHZ)
 		s.Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", float64(st.vsize), nil)
 		s.Gauge("process_resident_memory_bytes", "Resident memory size in bytes.", float64(st.rss*uint64(os.Getpagesize())), nil)
-		if boot, err := bootTime(); err == nil {
+		if boot, err := parseBootTime(readProc("/proc/stat")); err == nil {
 			s.Gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", float64(boot)+float64(st.start)/userHZ, nil)
 		}
 	}
 	if fds, err := os.ReadDir("/proc/self/fd"); err == nil {
 		s.Gauge("process_open_fds", "Number of open file descriptors.", float64(len(fds)), nil)
 	}
-	if files, space, err := readLimits(); err == nil {
+	if files, space, err := parseLimits(readProc("/proc/self/limits")); err == nil {
 		s.Gauge("process_max_fds", "Maximum number of open file descriptors.", files, nil)
 		s.Gauge("process_virtual_memory_max_bytes", "Maximum amount of virtual memory available in bytes.", space, nil)
 	}
-	if in, outb, err := readNetstat(); err == nil {
+	if in, outb, err := parseNetstat(readProc("/proc/self/net/netstat")); err == nil {
 		s.counter("process_network_receive_bytes_total", "Number of bytes received by the process over the network.", in)
 		s.counter("process_network_transmit_bytes_total", "Number of bytes sent by the process over the network.", outb)
 	}
 	return append(out, s.Families()...)
 }
 
+// readProc returns the content of a /proc file, nil when unreadable
+// (which the parsers refuse).
+func readProc(name string) []byte {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
 type procStat struct{ utime, stime, start, vsize, rss uint64 }
 
-// readStat reads the fields of /proc/self/stat the process series need.
-func readStat() (procStat, error) {
-	b, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return procStat{}, err
-	}
+// parseStat reads the fields of /proc/<pid>/stat the process series need.
+func parseStat(b []byte) (procStat, error) {
 	// The command name, in parentheses, may hold spaces: fields follow
 	// the last ')'. Field 3 (state) is f[0].
 	i := bytes.LastIndexByte(b, ')')
@@ -169,12 +175,8 @@ func readStat() (procStat, error) {
 	return st, nil
 }
 
-// bootTime reads the btime line of /proc/stat.
-func bootTime() (uint64, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
+// parseBootTime reads the btime line of /proc/stat.
+func parseBootTime(b []byte) (uint64, error) {
 	for line := range strings.SplitSeq(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "btime "); ok {
 			return strconv.ParseUint(strings.TrimSpace(v), 10, 64)
@@ -183,13 +185,9 @@ func bootTime() (uint64, error) {
 	return 0, os.ErrNotExist
 }
 
-// readLimits reads the soft limits of open files and address space from
-// /proc/self/limits ("unlimited" as 2^64-1, as procfs reads it).
-func readLimits() (files, space float64, err error) {
-	b, err := os.ReadFile("/proc/self/limits")
-	if err != nil {
-		return 0, 0, err
-	}
+// parseLimits reads the soft limits of open files and address space from
+// /proc/<pid>/limits ("unlimited" as 2^64-1, as procfs reads it).
+func parseLimits(b []byte) (files, space float64, err error) {
 	found := 0
 	for line := range strings.SplitSeq(string(b), "\n") {
 		// "Max open files            1024                 4096                 files"
@@ -223,13 +221,9 @@ func readLimits() (files, space float64, err error) {
 	return files, space, nil
 }
 
-// readNetstat reads InOctets and OutOctets of the IpExt lines of
-// /proc/self/net/netstat (a header line of names, then one of values).
-func readNetstat() (in, out float64, err error) {
-	b, err := os.ReadFile("/proc/self/net/netstat")
-	if err != nil {
-		return 0, 0, err
-	}
+// parseNetstat reads InOctets and OutOctets of the IpExt lines of
+// /proc/<pid>/net/netstat (a header line of names, then one of values).
+func parseNetstat(b []byte) (in, out float64, err error) {
 	lines := strings.Split(string(b), "\n")
 	for i := 0; i+1 < len(lines); i++ {
 		names, ok := strings.CutPrefix(lines[i], "IpExt: ")
