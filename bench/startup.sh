@@ -56,7 +56,7 @@ ID=$(git -C "$REPO" ls-tree -r --name-only HEAD -- changes | sed -n 's|^changes/
 [[ -z ${BASE:-} ]] || (cd "$REPO" && "$BASE" log --format json >/dev/null)
 
 echo "== startup: $(nproc) CPUs; $(git --version); $(go version)"
-echo "cab: $CAB ($(du -m "$CAB" | cut -f1) MB)$([[ -z ${BASE:-} ]] || echo "; base: $BASE ($(du -m "$BASE" | cut -f1) MB)")"
+echo "tree: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ':!bench' || echo ' (dirty)'); cab: $CAB ($(du -m "$CAB" | cut -f1) MB)$([[ -z ${BASE:-} ]] || echo "; base: $BASE ($(du -m "$BASE" | cut -f1) MB)")"
 echo "repository: $name ($(git -C "$REPO" rev-list --count HEAD) commits), warm index; ticket $ID"
 
 # The forms timed: label and command (run in $REPO), in ROUNDS rounds of
