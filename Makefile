@@ -85,6 +85,13 @@ bench-sign: build
 bench-pr:
 	$(GO) test -run '^$$' -bench '^BenchmarkCheckPR$$' -benchtime 10x ./validate
 
+## bench-startup: what a cab process costs before it works: `cab --help` and a warm `cab log --id`
+## beside `git --version` (wall, CPU, instructions) and package init by size (bench/startup.sh;
+## BASE=path/to/other/cab times a second build alternately)
+.PHONY: bench-startup
+bench-startup: build
+	bash bench/startup.sh
+
 ## bench-scale: issue 12's scale targets for cab verify and a reconcile pass (bench/scale.sh)
 bench-scale:
 	bash bench/scale.sh

@@ -9,8 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
+	"github.com/cabhq/cab/internal/prom"
 )
 
 // WriteJSON writes m as one indented JSON document; times are RFC 3339 in
@@ -135,108 +134,103 @@ func ShortDuration(d time.Duration) string {
 	return fmt.Sprintf("%dd", days)
 }
 
-// Prometheus metric names, each labelled service, env and period.
-var (
-	promLabels = []string{"service", "env", "period"}
+// Prometheus metric families, each labelled service, env and period.
+var promLabels = []string{"service", "env", "period"}
 
-	promMerged = prometheus.NewDesc("cab_change_merged",
-		"Changes merged in the period (throughput).", promLabels, nil)
-	promEmergency = prometheus.NewDesc("cab_change_emergency",
-		"Merged changes of kind emergency.", promLabels, nil)
-	promEmergencyRatio = prometheus.NewDesc("cab_change_emergency_ratio",
-		"Emergency changes / changes merged.", promLabels, nil)
-	promUnsigned = prometheus.NewDesc("cab_change_unsigned",
-		"Merged changes recorded unsigned (they reached main without passing the gate).", promLabels, nil)
-	promApproval = prometheus.NewDesc("cab_change_approval_lead_time_seconds",
-		"Opened to approvals complete, per merged change.", promLabels, nil)
-	promFinished = prometheus.NewDesc("cab_change_finished",
-		"Merged changes with a final outcome.", promLabels, nil)
-	promSucceeded = prometheus.NewDesc("cab_change_succeeded",
-		"Merged changes verified.", promLabels, nil)
-	promSuccessRatio = prometheus.NewDesc("cab_change_success_ratio",
-		"Change success rate: changes verified / changes with a final outcome.", promLabels, nil)
-	promRolledBack = prometheus.NewDesc("cab_change_rolled_back",
-		"Merged changes rolled back (or whose rollback failed).", promLabels, nil)
-	promRollbackRatio = prometheus.NewDesc("cab_change_rollback_ratio",
-		"Rollback rate: changes rolled back / changes with a final outcome.", promLabels, nil)
-	promDeployments = prometheus.NewDesc("cab_change_deployments",
-		"Applies started in the environment (deployment frequency).", promLabels, nil)
-	promDeploymentsFinished = prometheus.NewDesc("cab_change_deployments_finished",
-		"Deployments with an outcome (verified or failed).", promLabels, nil)
-	promDeploymentsFailed = prometheus.NewDesc("cab_change_deployments_failed",
-		"Deployments that failed.", promLabels, nil)
-	promFailureRatio = prometheus.NewDesc("cab_change_failure_ratio",
-		"Change failure rate: failed deployments / deployments with an outcome.", promLabels, nil)
-	promLeadTime = prometheus.NewDesc("cab_change_lead_time_seconds",
-		"Merge to verified in the environment (merge to production for the production environment).", promLabels, nil)
-	promRestore = prometheus.NewDesc("cab_change_time_to_restore_seconds",
-		"Time to restore (MTTR): a failure to the next verified deployment of the service in the environment.", promLabels, nil)
-	promUnrestored = prometheus.NewDesc("cab_change_unrestored",
-		"Failures not followed by a verified deployment yet.", promLabels, nil)
-	promPrecheckPassed = prometheus.NewDesc("cab_change_precheck_passed",
-		"M6: applies started (prechecks passed or none declared).", promLabels, nil)
-	promPrecheckFailed = prometheus.NewDesc("cab_change_precheck_failed",
-		"M6: holds recorded because prechecks failed.", promLabels, nil)
-	promPrecheckRatio = prometheus.NewDesc("cab_change_precheck_pass_ratio",
-		"M6 precheck pass rate: passed / (passed + failed).", promLabels, nil)
-	promPostcheckRuns = prometheus.NewDesc("cab_change_postcheck_runs",
-		"M7: deployments whose postchecks reached an outcome.", promLabels, nil)
-	promPostcheckPassed = prometheus.NewDesc("cab_change_postcheck_passed",
-		"M7: deployments verified by their postchecks.", promLabels, nil)
-	promPostcheckRatio = prometheus.NewDesc("cab_change_postcheck_validation_ratio",
-		"M7 postcheck validation rate: passed / runs.", promLabels, nil)
-	promIncidentInducing = prometheus.NewDesc("cab_change_incident_inducing",
-		"M9: merged changes named in the fixes of a later ticket.", promLabels, nil)
-	promIncidentRatio = prometheus.NewDesc("cab_change_incident_ratio",
-		"M9 change-induced incident rate: incident-inducing changes / changes merged.", promLabels, nil)
-	promOrchestratorErrors = prometheus.NewDesc("cab_change_orchestrator_errors",
-		"M11: deployments whose apply or rollback failed.", promLabels, nil)
-	promOrchestratorRatio = prometheus.NewDesc("cab_change_orchestrator_error_ratio",
-		"M11 orchestrator error rate: orchestrator errors / deployments.", promLabels, nil)
-	promBudgetMeasured = prometheus.NewDesc("cab_change_error_budget_measured",
-		"M10: deployments with the burn rate recorded before the apply and at postcheck.", promLabels, nil)
-	promBudgetImpact = prometheus.NewDesc("cab_change_error_budget_impact",
-		"M10 error-budget impact: mean of the burn rate at postcheck minus the one before the apply.", promLabels, nil)
-	promSLAMeasured = prometheus.NewDesc("cab_change_approval_sla_measured",
-		"M8: merged changes with an approval SLA and known opened and approved times.", promLabels, nil)
-	promSLABreaches = prometheus.NewDesc("cab_change_approval_sla_breaches",
-		"M8: merged changes whose approvals took longer than their approval SLA.", promLabels, nil)
-	promExecute = prometheus.NewDesc("cab_change_time_to_execute_seconds",
-		"M12 time to execute: applying to the deployment's outcome.", promLabels, nil)
+// promDesc names one family of [Metrics.WritePrometheus].
+type promDesc struct{ name, help string }
+
+var (
+	promMerged = promDesc{"cab_change_merged",
+		"Changes merged in the period (throughput)."}
+	promEmergency = promDesc{"cab_change_emergency",
+		"Merged changes of kind emergency."}
+	promEmergencyRatio = promDesc{"cab_change_emergency_ratio",
+		"Emergency changes / changes merged."}
+	promUnsigned = promDesc{"cab_change_unsigned",
+		"Merged changes recorded unsigned (they reached main without passing the gate)."}
+	promApproval = promDesc{"cab_change_approval_lead_time_seconds",
+		"Opened to approvals complete, per merged change."}
+	promFinished = promDesc{"cab_change_finished",
+		"Merged changes with a final outcome."}
+	promSucceeded = promDesc{"cab_change_succeeded",
+		"Merged changes verified."}
+	promSuccessRatio = promDesc{"cab_change_success_ratio",
+		"Change success rate: changes verified / changes with a final outcome."}
+	promRolledBack = promDesc{"cab_change_rolled_back",
+		"Merged changes rolled back (or whose rollback failed)."}
+	promRollbackRatio = promDesc{"cab_change_rollback_ratio",
+		"Rollback rate: changes rolled back / changes with a final outcome."}
+	promDeployments = promDesc{"cab_change_deployments",
+		"Applies started in the environment (deployment frequency)."}
+	promDeploymentsFinished = promDesc{"cab_change_deployments_finished",
+		"Deployments with an outcome (verified or failed)."}
+	promDeploymentsFailed = promDesc{"cab_change_deployments_failed",
+		"Deployments that failed."}
+	promFailureRatio = promDesc{"cab_change_failure_ratio",
+		"Change failure rate: failed deployments / deployments with an outcome."}
+	promLeadTime = promDesc{"cab_change_lead_time_seconds",
+		"Merge to verified in the environment (merge to production for the production environment)."}
+	promRestore = promDesc{"cab_change_time_to_restore_seconds",
+		"Time to restore (MTTR): a failure to the next verified deployment of the service in the environment."}
+	promUnrestored = promDesc{"cab_change_unrestored",
+		"Failures not followed by a verified deployment yet."}
+	promPrecheckPassed = promDesc{"cab_change_precheck_passed",
+		"M6: applies started (prechecks passed or none declared)."}
+	promPrecheckFailed = promDesc{"cab_change_precheck_failed",
+		"M6: holds recorded because prechecks failed."}
+	promPrecheckRatio = promDesc{"cab_change_precheck_pass_ratio",
+		"M6 precheck pass rate: passed / (passed + failed)."}
+	promPostcheckRuns = promDesc{"cab_change_postcheck_runs",
+		"M7: deployments whose postchecks reached an outcome."}
+	promPostcheckPassed = promDesc{"cab_change_postcheck_passed",
+		"M7: deployments verified by their postchecks."}
+	promPostcheckRatio = promDesc{"cab_change_postcheck_validation_ratio",
+		"M7 postcheck validation rate: passed / runs."}
+	promIncidentInducing = promDesc{"cab_change_incident_inducing",
+		"M9: merged changes named in the fixes of a later ticket."}
+	promIncidentRatio = promDesc{"cab_change_incident_ratio",
+		"M9 change-induced incident rate: incident-inducing changes / changes merged."}
+	promOrchestratorErrors = promDesc{"cab_change_orchestrator_errors",
+		"M11: deployments whose apply or rollback failed."}
+	promOrchestratorRatio = promDesc{"cab_change_orchestrator_error_ratio",
+		"M11 orchestrator error rate: orchestrator errors / deployments."}
+	promBudgetMeasured = promDesc{"cab_change_error_budget_measured",
+		"M10: deployments with the burn rate recorded before the apply and at postcheck."}
+	promBudgetImpact = promDesc{"cab_change_error_budget_impact",
+		"M10 error-budget impact: mean of the burn rate at postcheck minus the one before the apply."}
+	promSLAMeasured = promDesc{"cab_change_approval_sla_measured",
+		"M8: merged changes with an approval SLA and known opened and approved times."}
+	promSLABreaches = promDesc{"cab_change_approval_sla_breaches",
+		"M8: merged changes whose approvals took longer than their approval SLA."}
+	promExecute = promDesc{"cab_change_time_to_execute_seconds",
+		"M12 time to execute: applying to the deployment's outcome."}
 )
 
-// metricsCollector exposes Metrics to a prometheus.Registry.
-type metricsCollector struct{ m *Metrics }
-
-func (c metricsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{promMerged, promEmergency, promEmergencyRatio, promUnsigned, promApproval,
-		promFinished, promSucceeded, promSuccessRatio, promRolledBack, promRollbackRatio, promDeployments,
-		promDeploymentsFinished, promDeploymentsFailed, promFailureRatio, promLeadTime, promRestore, promUnrestored,
-		promPrecheckPassed, promPrecheckFailed, promPrecheckRatio, promPostcheckRuns, promPostcheckPassed,
-		promPostcheckRatio, promIncidentInducing, promIncidentRatio, promOrchestratorErrors, promOrchestratorRatio,
-		promExecute, promBudgetMeasured, promBudgetImpact, promSLAMeasured, promSLABreaches} {
-		ch <- d
-	}
-}
-
-func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, r := range c.m.Rows {
+// WritePrometheus writes m in the Prometheus text exposition format (for a
+// Pushgateway or a node exporter textfile collector): gauges named
+// cab_change_* and, for durations, summaries with the 0.5 and 0.9
+// quantiles, each labelled service, env and period. Ratios without a
+// denominator are left out.
+func (m *Metrics) WritePrometheus(w io.Writer) error {
+	var set prom.Set
+	for _, r := range m.Rows {
 		labels := []string{r.Service, r.Env, r.Period}
-		gauge := func(d *prometheus.Desc, v int) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
+		gauge := func(d promDesc, v int) {
+			set.Gauge(d.name, d.help, float64(v), prom.Labels(promLabels, labels))
 		}
-		ratio := func(d *prometheus.Desc, v *float64) {
+		ratio := func(d promDesc, v *float64) {
 			if v != nil {
-				ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, *v, labels...)
+				set.Gauge(d.name, d.help, *v, prom.Labels(promLabels, labels))
 			}
 		}
-		summary := func(d *prometheus.Desc, s DurationStats) {
+		summary := func(d promDesc, s DurationStats) {
 			q := map[float64]float64{}
 			if s.Count > 0 {
 				q[0.5] = s.P50.Seconds()
 				q[0.9] = s.P90.Seconds()
 			}
-			ch <- prometheus.MustNewConstSummary(d, uint64(s.Count), s.Sum.Seconds(), q, labels...)
+			set.Summary(d.name, d.help, uint64(s.Count), s.Sum.Seconds(), q, prom.Labels(promLabels, labels))
 		}
 		gauge(promMerged, r.Merged)
 		gauge(promEmergency, r.Emergency)
@@ -268,31 +262,13 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		summary(promExecute, r.TimeToExecute)
 		gauge(promBudgetMeasured, r.BudgetMeasured)
 		ratio(promBudgetImpact, r.BudgetImpact)
-		if c.m.SLA {
+		if m.SLA {
 			gauge(promSLAMeasured, r.SLAMeasured)
 			gauge(promSLABreaches, r.SLABreaches)
 		}
 	}
-}
-
-// WritePrometheus writes m in the Prometheus text exposition format (for a
-// Pushgateway or a node exporter textfile collector): gauges named
-// cab_change_* and, for durations, summaries with the 0.5 and 0.9
-// quantiles, each labelled service, env and period. Ratios without a
-// denominator are left out.
-func (m *Metrics) WritePrometheus(w io.Writer) error {
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(metricsCollector{m}); err != nil {
-		return fmt.Errorf("registering metrics: %w", err)
-	}
-	families, err := reg.Gather()
-	if err != nil {
-		return fmt.Errorf("gathering metrics: %w", err)
-	}
-	for _, f := range families {
-		if _, err := expfmt.MetricFamilyToText(w, f); err != nil {
-			return fmt.Errorf("writing metric %s: %w", f.GetName(), err)
-		}
+	if err := prom.WriteText(w, set.Families()); err != nil {
+		return fmt.Errorf("writing metrics: %w", err)
 	}
 	return nil
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run.sh: what `make bench` runs (after `make build`). Installs what the
 # comparisons need (hyperfine, GNU time, the cue CLI at the version in
-# go.mod), runs the Go benchmarks, then every bench/compare-*.sh and
-# bench/sign.sh, and prints the figures bench/RESULTS.md reports.
+# go.mod), runs the Go benchmarks, then every bench/compare-*.sh,
+# bench/startup.sh and bench/sign.sh, and prints the figures bench/RESULTS.md reports.
 #
 # Environment: BENCH_PKGS [./...] packages whose Go benchmarks run,
 # BENCHTIME [1s]; the sizes and runs of the comparisons are those of
@@ -47,6 +47,8 @@ for script in bench/compare-*.sh; do
 	echo
 	bash "$script" || status=$?
 done
+echo
+CAB=$PWD/bin/cab bash bench/startup.sh || status=$?
 echo
 CAB=$PWD/bin/cab bash bench/sign.sh || status=$?
 echo

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -18,7 +19,10 @@ import (
 // maxFile bounds the size of one file read from the ledger branch.
 const maxFile = 4 << 20
 
-var fileRE = regexp.MustCompile(`^([1-9][0-9]{0,8})-([a-z-]{1,32})\.(json|dsse)$`)
+// fileRE is the form of a ledger file name, compiled on first use.
+var fileRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([1-9][0-9]{0,8})-([a-z-]{1,32})\.(json|dsse)$`)
+})
 
 // CorruptError reports ledger content cab did not write: an unexpected
 // path, a file disagreeing with its name, undecodable JSON, a gap in the
@@ -110,7 +114,7 @@ func DecodeTicket(objs Objects, d TicketDir, v EventVerifier) *TicketLog {
 	envelopes := map[string][]byte{}
 	for _, fe := range files {
 		fpath := tpath + fe.Name
-		m := fileRE.FindStringSubmatch(fe.Name)
+		m := fileRE().FindStringSubmatch(fe.Name)
 		if m == nil || fe.Mode != filemode.Regular {
 			t.Problems = append(t.Problems, &CorruptError{Path: fpath, Reason: "not <seq>-<kind>.json or .dsse"})
 			continue

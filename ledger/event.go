@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 )
 
@@ -104,9 +105,11 @@ type Event struct {
 	Envelope []byte `json:"-"`
 }
 
+// The forms of a ticket id and an environment name, compiled on first use
+// (not at start-up: every command pays for the package's init).
 var (
-	ticketRE = regexp.MustCompile(`^CHG-[0-9]{4}-[0-9]{4,6}$`)
-	envRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	ticketRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^CHG-[0-9]{4}-[0-9]{4,6}$`) })
+	envRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`) })
 )
 
 // ErrInvalid is matched (errors.Is) by every *InvalidError.
@@ -130,11 +133,11 @@ func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
 
 // ValidTicketID reports whether id is a well-formed ticket id, safe to use
 // as a path element.
-func ValidTicketID(id string) bool { return ticketRE.MatchString(id) }
+func ValidTicketID(id string) bool { return ticketRE().MatchString(id) }
 
 // ValidEnv reports whether env is a well-formed environment name, safe to
 // use in a commit message and trailer.
-func ValidEnv(env string) bool { return envRE.MatchString(env) }
+func ValidEnv(env string) bool { return envRE().MatchString(env) }
 
 // check validates the event on its own, without the log.
 func (ev *Event) check() error {

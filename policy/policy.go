@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -318,8 +319,8 @@ func (p compiled) finding(sev diag.Severity, v cue.Value) (Finding, error) {
 		if m.Msg == "" {
 			return f, fmt.Errorf("a finding needs a non-empty msg")
 		}
-		if m.ID != "" && !findingID.MatchString(m.ID) {
-			return f, fmt.Errorf("a finding's id must match %s, not %q", findingID, m.ID)
+		if m.ID != "" && !findingID().MatchString(m.ID) {
+			return f, fmt.Errorf("a finding's id must match %s, not %q", findingID(), m.ID)
 		}
 		f.Message, f.Path, f.Hint, f.ID = m.Msg, m.Path, m.Hint, m.ID
 		return f, nil
@@ -328,8 +329,8 @@ func (p compiled) finding(sev diag.Severity, v cue.Value) (Finding, error) {
 	}
 }
 
-// findingID is the form of a finding's stable name.
-var findingID = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+// findingID is the form of a finding's stable name, compiled on first use.
+var findingID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`) })
 
 func (p compiled) position(pos token.Pos) string {
 	if !pos.IsValid() || path.Clean(pos.Filename()) != path.Clean(p.name) {

@@ -7,8 +7,8 @@ import (
 	"sort"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
-	"cuelang.org/go/cue/load"
 )
 
 // APIVersion is the version of tickets and configuration this package reads.
@@ -54,19 +54,21 @@ func Compile(ctx *cue.Context) (*Schema, error) {
 	if ctx == nil {
 		ctx = cuecontext.New()
 	}
-	overlay := map[string]load.Source{}
+	// One package of embedded files importing only builtin packages: an
+	// instance built by hand, not cue/load, whose module, registry and
+	// file-format support (protobuf, OCI) cab never needs and every cab
+	// command would pay for at start-up.
+	inst := build.NewContext().NewInstance("/cab/schema", nil)
 	for _, f := range Files() {
-		overlay["/cab/schema/"+f.Name] = load.FromBytes(f.Source)
+		if err := inst.AddFile("/cab/schema/"+f.Name, f.Source); err != nil {
+			return nil, fmt.Errorf("loading embedded schema: %w", err)
+		}
 	}
-	insts := load.Instances([]string{"."}, &load.Config{
-		Dir:     "/cab/schema",
-		Overlay: overlay,
-	})
-	if len(insts) != 1 || insts[0].Err != nil {
-		return nil, fmt.Errorf("loading embedded schema: %w", insts[0].Err)
+	if inst.Err != nil {
+		return nil, fmt.Errorf("loading embedded schema: %w", inst.Err)
 	}
-	root := ctx.BuildInstance(insts[0])
-	if err := insts[0].Err; err != nil {
+	root := ctx.BuildInstance(inst)
+	if err := inst.Err; err != nil {
 		return nil, fmt.Errorf("building embedded schema: %w", err)
 	}
 	s := &Schema{

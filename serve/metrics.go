@@ -5,11 +5,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/cabhq/cab/drift"
+	"github.com/cabhq/cab/internal/prom"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/reconcile"
 )
@@ -29,86 +26,66 @@ var applyBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 60
 // metrics are a Server's Prometheus metrics, on a private registry so that
 // two servers in one process (tests) never share counters.
 type metrics struct {
-	reg *prometheus.Registry
+	reg *prom.Registry
+	// h serves reg (built once: it registers the handler's own counter)
+	h http.Handler
 
-	tickets       *prometheus.GaugeVec
-	applyDuration *prometheus.HistogramVec
-	rollbacks     *prometheus.CounterVec
-	steps         *prometheus.CounterVec
-	errors        prometheus.Counter
-	passes        prometheus.Counter
-	passDuration  prometheus.Histogram
-	lastPass      prometheus.Gauge
-	lastSuccess   prometheus.Gauge
-	webhooks      *prometheus.CounterVec
-	drifts        *prometheus.GaugeVec
-	slaBreaches   prometheus.Counter
+	tickets       *prom.GaugeVec
+	applyDuration *prom.HistogramVec
+	rollbacks     *prom.CounterVec
+	steps         *prom.CounterVec
+	errors        *prom.Counter
+	passes        *prom.Counter
+	passDuration  *prom.Histogram
+	lastPass      *prom.Gauge
+	lastSuccess   *prom.Gauge
+	webhooks      *prom.CounterVec
+	drifts        *prom.GaugeVec
+	slaBreaches   *prom.Counter
 
 	mu     sync.Mutex
 	states map[string]bool // every state label ever set, to zero vanished ones
 }
 
 func newMetrics() *metrics {
+	reg := prom.NewRegistry()
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		tickets: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "cab_tickets",
-			Help: "Ticket-environments by the kind of their last ledger event after the last pass (pending: signed, no event in the environment yet).",
-		}, []string{"state"}),
-		applyDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "cab_apply_duration_seconds",
-			Help:    "How long applying a ticket in an environment took, from applying to its outcome (applied or failed).",
-			Buckets: applyBuckets,
-		}, []string{"outcome"}),
-		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cab_rollbacks_total",
-			Help: "Rollbacks by outcome: rolled-back (previous state restored) or rollback-failed (a human is needed).",
-		}, []string{"outcome"}),
-		steps: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cab_reconcile_steps_total",
-			Help: "Steps the reconciler recorded, by ledger event kind.",
-		}, []string{"kind"}),
-		errors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cab_reconcile_errors_total",
-			Help: "Reconcile passes that ended with an error.",
-		}),
-		passes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cab_reconcile_passes_total",
-			Help: "Reconcile passes run, successful or not.",
-		}),
-		passDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "cab_reconcile_pass_duration_seconds",
-			Help:    "How long a reconcile pass took.",
-			Buckets: applyBuckets,
-		}),
-		lastPass: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "cab_last_pass_timestamp_seconds",
-			Help: "Unix time the last reconcile pass ended, successful or not (0: none yet).",
-		}),
-		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "cab_last_successful_pass_timestamp_seconds",
-			Help: "Unix time the last successful reconcile pass ended (0: none yet); alert when it is old.",
-		}),
-		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cab_webhooks_total",
-			Help: "Webhook deliveries by provider and result (queued, ignored, ping, unauthorized, disabled, too-large, bad-request).",
-		}, []string{"provider", "result"}),
-		drifts: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "cab_drift",
-			Help: "1 when a key a verified ticket last set no longer holds its value, 0 when it does (set by the last drift check; unreadable keys are left out).",
-		}, []string{"env", "target", "key"}),
-		slaBreaches: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cab_approval_sla_breaches_total",
-			Help: "Approval-SLA breaches of open pull requests notified, once per pull request and escalation level (the approver group, then the backup group).",
-		}),
+		reg: reg,
+		tickets: reg.GaugeVec("cab_tickets",
+			"Ticket-environments by the kind of their last ledger event after the last pass (pending: signed, no event in the environment yet).",
+			"state"),
+		applyDuration: reg.HistogramVec("cab_apply_duration_seconds",
+			"How long applying a ticket in an environment took, from applying to its outcome (applied or failed).",
+			applyBuckets, "outcome"),
+		rollbacks: reg.CounterVec("cab_rollbacks_total",
+			"Rollbacks by outcome: rolled-back (previous state restored) or rollback-failed (a human is needed).",
+			"outcome"),
+		steps: reg.CounterVec("cab_reconcile_steps_total",
+			"Steps the reconciler recorded, by ledger event kind.",
+			"kind"),
+		errors: reg.Counter("cab_reconcile_errors_total",
+			"Reconcile passes that ended with an error."),
+		passes: reg.Counter("cab_reconcile_passes_total",
+			"Reconcile passes run, successful or not."),
+		passDuration: reg.Histogram("cab_reconcile_pass_duration_seconds",
+			"How long a reconcile pass took.",
+			applyBuckets),
+		lastPass: reg.Gauge("cab_last_pass_timestamp_seconds",
+			"Unix time the last reconcile pass ended, successful or not (0: none yet)."),
+		lastSuccess: reg.Gauge("cab_last_successful_pass_timestamp_seconds",
+			"Unix time the last successful reconcile pass ended (0: none yet); alert when it is old."),
+		webhooks: reg.CounterVec("cab_webhooks_total",
+			"Webhook deliveries by provider and result (queued, ignored, ping, unauthorized, disabled, too-large, bad-request).",
+			"provider", "result"),
+		drifts: reg.GaugeVec("cab_drift",
+			"1 when a key a verified ticket last set no longer holds its value, 0 when it does (set by the last drift check; unreadable keys are left out).",
+			"env", "target", "key"),
+		slaBreaches: reg.Counter("cab_approval_sla_breaches_total",
+			"Approval-SLA breaches of open pull requests notified, once per pull request and escalation level (the approver group, then the backup group)."),
 		states: map[string]bool{},
 	}
-	m.reg.MustRegister(
-		m.tickets, m.applyDuration, m.rollbacks, m.steps, m.errors, m.passes,
-		m.passDuration, m.lastPass, m.lastSuccess, m.webhooks, m.drifts, m.slaBreaches,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
+	reg.AddRuntime()
+	m.h = reg.Handler()
 	// Series that exist from the start, at zero, so that rate() and
 	// absent() behave before the first event.
 	for _, s := range stateLabels() {
@@ -140,7 +117,7 @@ func label(k string) string {
 
 // handler serves the registry in the Prometheus exposition formats.
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return m.h
 }
 
 // step counts one step as the reconciler records it.
