@@ -103,10 +103,12 @@ func TestJudgeAllKeepsOrder(t *testing.T) {
 		brks, err := judgeAll(context.Background(), jobs, workers)
 		require.NoError(t, err)
 		require.Len(t, brks, len(jobs))
-		for i, b := range brks {
+		for i, vd := range brks {
+			b := vd.brk
 			require.NotNil(t, b)
 			assert.Equal(t, jobs[i].id, b.Ticket, "workers %d", workers)
 			assert.Equal(t, "changed", b.What)
+			assert.Nil(t, vd.parsed, "a ticket that does not parse leaves no parse to cache")
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
