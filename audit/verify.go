@@ -137,24 +137,29 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 		}
 		rep.Breaks = append(rep.Breaks, brks...)
 	}
-	if err := ledger.AppendOnly(repo, log.Head, o.Checkpoint); err != nil {
+	cache := openCache(repo, o.NoCache)
+	prev, carry := earlierRun(cache, o.Checkpoint)
+	// The append-only proof starts from the checkpoint, or, without one,
+	// from a ledger head an earlier run proved append-only to the root
+	// (and from the root when that head is not in the history).
+	since, fromRoot := o.Checkpoint, o.Checkpoint.IsZero()
+	if prev != nil && prev.LedgerProven && (since.IsZero() || since.String() == prev.Ledger) {
+		since, fromRoot = plumbing.NewHash(prev.Ledger), true
+	}
+	if err := ledger.AppendOnly(repo, log.Head, since); err != nil {
 		var ae *ledger.AppendOnlyError
 		if !errors.As(err, &ae) {
 			return nil, err
 		}
 		rep.Breaks = append(rep.Breaks, Break{What: "ledger-rewritten", Commit: ae.Commit.String(), Message: err.Error()})
+		fromRoot = false
 	}
 	rep.Breaks = append(rep.Breaks, problemBreaks(log)...)
 	h, err := repo.ResolveRevision(plumbing.Revision(o.Rev))
 	if err != nil {
 		return nil, fmt.Errorf("revision %q: %w", o.Rev, err)
 	}
-	cache := openCache(repo, o.NoCache)
-	var prev *verifycache.State
-	if cache != nil && !o.Checkpoint.IsZero() {
-		prev, _ = cache.State(o.Checkpoint)
-	}
-	main, err := readMain(ctx, repo, o.Dir, *h, prev)
+	main, err := readMain(ctx, repo, o.Dir, *h, prev, carry)
 	if err != nil {
 		return nil, err
 	}
@@ -169,10 +174,26 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if cache != nil {
 		// The cache is only ever a saving: failing to write it changes no
 		// verdict (the next run computes again).
+		st.Ledger, st.LedgerProven = log.Head.String(), fromRoot
 		_ = cache.SaveParses(parses)
-		_ = cache.SaveState(log.Head, st)
+		_ = cache.SaveState(st)
 	}
 	return rep, nil
+}
+
+// earlierRun returns the state an earlier run of this binary left in
+// cache: the one at checkpoint, whose verdicts may then be carried
+// (carry), or else the newest, whose main line and append-only proof
+// only may be reused.
+func earlierRun(cache *verifycache.Dir, checkpoint plumbing.Hash) (prev *verifycache.State, carry bool) {
+	if cache == nil {
+		return nil, false
+	}
+	if prev, ok := cache.State(checkpoint); ok {
+		return prev, true
+	}
+	prev, _ = cache.Newest()
+	return prev, false
 }
 
 // openCache returns the verify cache of repo; nil when off, or when repo
@@ -208,10 +229,11 @@ type carryKey struct{ commit, path string }
 
 // readMain reads the main line at h. With prev (the state an earlier run
 // left) whose main commit is on h's first-parent chain, only the commits
-// since are walked, and the verdicts of prev whose ticket file did not
-// change since are offered for carrying; otherwise the whole chain is
-// walked and nothing is carried.
-func readMain(ctx context.Context, repo *git.Repository, dir string, h plumbing.Hash, prev *verifycache.State) (*mainLine, error) {
+// since are walked (the merges before are prev's: commits cannot change),
+// and, with carry, the verdicts of prev whose ticket file did not change
+// since are offered for carrying; otherwise the whole chain is walked
+// and nothing is carried.
+func readMain(ctx context.Context, repo *git.Repository, dir string, h plumbing.Hash, prev *verifycache.State, carry bool) (*mainLine, error) {
 	headCommit, err := repo.CommitObject(h)
 	if err != nil {
 		return nil, err
@@ -223,6 +245,7 @@ func readMain(ctx context.Context, repo *git.Repository, dir string, h plumbing.
 	ml := &mainLine{head: head, commit: h}
 	var since plumbing.Hash
 	if prev != nil {
+		// carried is nil when prev's main is not on the chain.
 		since = plumbing.NewHash(prev.Main)
 		if ml.carry, err = carried(ctx, repo, h, head, since, prev); err != nil {
 			return nil, err
@@ -231,11 +254,15 @@ func readMain(ctx context.Context, repo *git.Repository, dir string, h plumbing.
 			since = plumbing.ZeroHash
 		}
 	}
+	reuse := ml.carry != nil
+	if !carry {
+		ml.carry = nil
+	}
 	merges, err := validate.Mainline(ctx, dir, h.String(), since)
 	if err != nil {
 		return nil, err
 	}
-	if ml.carry != nil {
+	if reuse {
 		for _, m := range prev.Merges {
 			vm := validate.Merge{Commit: m.Commit, Parent: m.Parent}
 			for _, t := range m.Tickets {

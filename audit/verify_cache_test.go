@@ -203,6 +203,14 @@ func TestVerifyFromACheckpointJudgesWhatChanged(t *testing.T) {
 			assert.Zero(t, fresh.Carried)
 			assert.Equal(t, fresh.Breaks, rep.Breaks)
 			assert.Equal(t, fresh.Signed, rep.Signed)
+			// Without a checkpoint, a run that reuses an earlier run's
+			// main line and append-only proof finds what a run without
+			// the cache finds.
+			full := w.verify(t, audit.VerifyOptions{})
+			freshFull := w.verify(t, audit.VerifyOptions{NoCache: true})
+			assert.Zero(t, full.Carried)
+			assert.Equal(t, freshFull.Breaks, full.Breaks)
+			assert.Equal(t, freshFull.Signed, full.Signed)
 			// And again from the state this run left: the same tickets
 			// still break (the ledger's own breaks are relative to the
 			// checkpoint, which moved).
@@ -264,7 +272,7 @@ func TestVerifyIgnoresAPoisonedCache(t *testing.T) {
 			require.NoError(t, c.SaveParses(ps))
 			// And a state claiming the edited ticket verified at the
 			// ledger head now.
-			require.NoError(t, c.SaveState(plumbing.NewHash(first.LedgerHead), &verifycache.State{Main: w.git(t, "rev-parse", "HEAD")[:40]}))
+			require.NoError(t, c.SaveState(&verifycache.State{Main: w.git(t, "rev-parse", "HEAD")[:40], Ledger: first.LedgerHead, LedgerProven: true}))
 			if tc.damage != nil {
 				tc.damage(t, filepath.Join(w.dir, ".git", "cab", "verify", "parses.json"))
 				tc.damage(t, filepath.Join(w.dir, ".git", "cab", "verify", "state-"+first.LedgerHead+".json"))

@@ -245,6 +245,12 @@ func (d *Dir) SaveParses(p *Parses) error {
 type State struct {
 	// Main is the main commit read.
 	Main string `json:"main"`
+	// Ledger is the ledger head read; LedgerProven says that the run
+	// proved its first-parent history append-only all the way to its
+	// root (ledger.AppendOnly), so that a later run need only prove
+	// what was added since.
+	Ledger       string `json:"ledger"`
+	LedgerProven bool   `json:"ledgerProven,omitempty"`
 	// Merges are the commits of the main line that added tickets, oldest
 	// first, as validate.Mainline returns them.
 	Merges []Merge `json:"merges"`
@@ -280,31 +286,54 @@ func stateFile(ledgerHead plumbing.Hash) string { return "state-" + ledgerHead.S
 // State returns the state a run recorded at ledgerHead, if d holds a
 // usable one.
 func (d *Dir) State(ledgerHead plumbing.Hash) (*State, bool) {
+	if ledgerHead.IsZero() {
+		return nil, false
+	}
+	return d.readState(stateFile(ledgerHead), ledgerHead)
+}
+
+// Newest returns the state recorded last, if d holds a usable one.
+func (d *Dir) Newest() (*State, bool) {
+	names := d.states()
+	if len(names) == 0 {
+		return nil, false
+	}
+	h := strings.TrimSuffix(strings.TrimPrefix(names[0], "state-"), ".json")
+	if !plumbing.IsHash(h) {
+		return nil, false
+	}
+	return d.readState(names[0], plumbing.NewHash(h))
+}
+
+func (d *Dir) readState(name string, ledgerHead plumbing.Hash) (*State, bool) {
 	var s State
-	if ledgerHead.IsZero() || !d.read(stateFile(ledgerHead), stateKind, &s) || !plumbing.IsHash(s.Main) {
+	if !d.read(name, stateKind, &s) || !plumbing.IsHash(s.Main) || s.Ledger != ledgerHead.String() {
 		return nil, false
 	}
 	return &s, true
 }
 
-// SaveState records s as the state at ledgerHead, and removes all but
-// the newest states.
-func (d *Dir) SaveState(ledgerHead plumbing.Hash, s *State) error {
-	if ledgerHead.IsZero() {
+// SaveState records s as the state at its ledger head, and removes all
+// but the newest states.
+func (d *Dir) SaveState(s *State) error {
+	if !plumbing.IsHash(s.Ledger) || plumbing.NewHash(s.Ledger).IsZero() {
 		return nil
 	}
-	if err := d.write(stateFile(ledgerHead), stateKind, s); err != nil {
+	if err := d.write(stateFile(plumbing.NewHash(s.Ledger)), stateKind, s); err != nil {
 		return err
 	}
-	d.prune()
+	names := d.states()
+	for _, name := range names[min(keepStates, len(names)):] {
+		_ = os.Remove(filepath.Join(d.path, name))
+	}
 	return nil
 }
 
-// prune removes the states beyond the newest keepStates.
-func (d *Dir) prune() {
+// states lists the state files, newest first.
+func (d *Dir) states() []string {
 	ents, err := os.ReadDir(d.path)
 	if err != nil {
-		return
+		return nil
 	}
 	type state struct {
 		name string
@@ -319,8 +348,10 @@ func (d *Dir) prune() {
 			states = append(states, state{e.Name(), info.ModTime().UnixNano()})
 		}
 	}
-	slices.SortFunc(states, func(a, b state) int { return cmp.Compare(b.mod, a.mod) })
-	for _, s := range states[min(keepStates, len(states)):] {
-		_ = os.Remove(filepath.Join(d.path, s.name))
+	slices.SortStableFunc(states, func(a, b state) int { return cmp.Compare(b.mod, a.mod) })
+	names := make([]string, len(states))
+	for i, s := range states {
+		names[i] = s.name
 	}
+	return names
 }
