@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -219,6 +220,9 @@ type mainLine struct {
 	head   *object.Tree
 	commit plumbing.Hash
 	merges []validate.Merge
+	// configs are the blob ids of the cab.cue at the base of each merge
+	// an earlier run read, by merge commit ("": not a regular file).
+	configs map[string]string
 	// carry holds the earlier verdicts, by merge commit and path, that
 	// may be carried over: those of tickets whose file is the same at
 	// head as where the earlier run read it.
@@ -263,7 +267,9 @@ func readMain(ctx context.Context, repo *git.Repository, dir string, h plumbing.
 		return nil, err
 	}
 	if reuse {
+		ml.configs = make(map[string]string, len(prev.Merges))
 		for _, m := range prev.Merges {
+			ml.configs[m.Commit] = m.Config
 			vm := validate.Merge{Commit: m.Commit, Parent: m.Parent}
 			for _, t := range m.Tickets {
 				vm.Tickets = append(vm.Tickets, t.Path)
@@ -323,7 +329,10 @@ func carried(ctx context.Context, repo *git.Repository, h plumbing.Hash, head *o
 // judgeMain judges every ticket of main against the ledger log, adding
 // to rep, and returns the state to keep for the next run.
 func judgeMain(ctx context.Context, repo *git.Repository, log *ledger.Log, main *mainLine, parses *verifycache.Parses, rep *Report) (*verifycache.State, error) {
-	bases := load.New()
+	bases := newBases()
+	// configs are the blob ids of the cab.cue at each merge's base, by
+	// merge commit, as read by this run.
+	configs := map[string]string{}
 	files := newDirCache(repo.Storer, main.head)
 	st := &verifycache.State{Main: main.commit.String()}
 	// Breaks stay in the order of the tickets: a ticket's slot holds its
@@ -374,10 +383,11 @@ func judgeMain(ctx context.Context, repo *git.Repository, log *ledger.Log, main 
 				slots = append(slots, sl)
 				continue
 			}
-			bs, err := baseAt(bases, repo, m.Parent)
+			bs, cfg, err := bases.at(repo, m.Parent, cmp.Or(configs[m.Commit], main.configs[m.Commit]))
 			if err != nil {
 				return nil, err
 			}
+			configs[m.Commit] = cfg
 			src, brk := readTicket(files, p, id, m)
 			if brk != nil {
 				slots = append(slots, slot{brk: brk, job: -1, signed: envHash, judged: brk.What != "unreadable"})
@@ -409,7 +419,7 @@ func judgeMain(ctx context.Context, repo *git.Repository, log *ledger.Log, main 
 	}
 	i := 0
 	for _, m := range main.merges {
-		sm := verifycache.Merge{Commit: m.Commit, Parent: m.Parent}
+		sm := verifycache.Merge{Commit: m.Commit, Parent: m.Parent, Config: cmp.Or(configs[m.Commit], main.configs[m.Commit])}
 		for _, p := range m.Tickets {
 			sl := slots[i]
 			i++
@@ -699,21 +709,58 @@ type base struct {
 	repository string
 }
 
-// baseAt reads the trusted keys and the repository name of cab.cue at
-// commit, each distinct cab.cue compiled once by l. Without a valid
-// cab.cue nothing is trusted: its signatures then fail as untrusted.
-func baseAt(l *load.Loader, repo *git.Repository, commit string) (*base, error) {
+// bases reads the trusted keys and the repository name of the cab.cue
+// at each merge's first parent, each distinct cab.cue compiled once.
+// Without a valid cab.cue nothing is trusted: its signatures then fail
+// as untrusted.
+type bases struct {
+	l *load.Loader
+	// byBlob are the bases read, by the blob id of a cab.cue that is a
+	// regular file at the root.
+	byBlob map[string]*base
+}
+
+func newBases() *bases { return &bases{l: load.New(), byBlob: map[string]*base{}} }
+
+// at returns the base of commit, and the blob id of its cab.cue when it
+// is a regular file ("" otherwise). known, when not "", is that blob id
+// as an earlier run found it at commit (commits cannot change): a base
+// read for it already is not read again.
+func (b *bases) at(repo *git.Repository, commit, known string) (*base, string, error) {
 	if commit == "" {
-		return &base{}, nil
+		return &base{}, "", nil
 	}
-	cfg, err := l.ConfigAtCommit(repo, plumbing.NewHash(commit), "")
+	if bs, ok := b.byBlob[known]; ok && known != "" {
+		return bs, known, nil
+	}
+	c, err := repo.CommitObject(plumbing.NewHash(commit))
+	if err != nil {
+		return nil, "", fmt.Errorf("reading commit %s: %w", commit, err)
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, "", fmt.Errorf("reading commit %s: %w", commit, err)
+	}
+	blob := ""
+	if e, err := tree.FindEntry(load.ConfigFile); err == nil && e.Mode.IsRegular() {
+		blob = e.Hash.String()
+		if bs, ok := b.byBlob[blob]; ok {
+			return bs, blob, nil
+		}
+	}
+	bs := &base{}
+	cfg, err := b.l.ConfigAtTree(tree, commit)
 	switch {
 	case load.Tolerable(err):
-		return &base{}, nil
 	case err != nil:
-		return nil, err
+		return nil, "", err
+	default:
+		bs = &base{keys: cfg.Config.Keys, repository: cfg.Config.Repository}
 	}
-	return &base{keys: cfg.Config.Keys, repository: cfg.Config.Repository}, nil
+	if blob != "" {
+		b.byBlob[blob] = bs
+	}
+	return bs, blob, nil
 }
 
 func find(log *ledger.Log, id string) (signed, unsigned *ledger.Event) {

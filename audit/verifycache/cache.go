@@ -258,8 +258,11 @@ type State struct {
 
 // Merge is a commit that added tickets, and their verdicts.
 type Merge struct {
-	Commit  string   `json:"commit"`
-	Parent  string   `json:"parent"`
+	Commit string `json:"commit"`
+	Parent string `json:"parent"`
+	// Config is the blob id of cab.cue at Parent when it is a regular
+	// file there ("" otherwise, or not read).
+	Config  string   `json:"config,omitempty"`
 	Tickets []Ticket `json:"tickets"`
 }
 
