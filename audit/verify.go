@@ -176,7 +176,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 		// The cache is only ever a saving: failing to write it changes no
 		// verdict (the next run computes again).
 		st.Ledger, st.LedgerProven = log.Head.String(), fromRoot
-		_ = cache.SaveParses(parses)
+		_ = cache.SaveParses(parses, rep.Carried == 0)
 		_ = cache.SaveState(st)
 	}
 	return rep, nil

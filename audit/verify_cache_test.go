@@ -269,7 +269,7 @@ func TestVerifyIgnoresAPoisonedCache(t *testing.T) {
 			c := verifycache.Open(filepath.Join(w.dir, ".git"), tc.id)
 			ps := c.Parses()
 			ps.Put(verifycache.ParseKey(w.tickets[0], edited), verifycache.Parse{Digest: sign.Digest(parsed.JSON), Environments: parsed.Ticket.Environments})
-			require.NoError(t, c.SaveParses(ps))
+			require.NoError(t, c.SaveParses(ps, false))
 			// And a state claiming the edited ticket verified at the
 			// ledger head now.
 			require.NoError(t, c.SaveState(&verifycache.State{Main: w.git(t, "rev-parse", "HEAD")[:40], Ledger: first.LedgerHead, LedgerProven: true}))

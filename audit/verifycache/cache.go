@@ -176,8 +176,10 @@ type Parse struct {
 	Environments []string `json:"environments"`
 }
 
-// Parses are the ticket parses of the cache, by key.
+// Parses are the ticket parses of the cache, by key, read on first use.
 type Parses struct {
+	d          *Dir
+	loaded     bool
 	have, used map[Key]Parse
 	added      bool
 }
@@ -189,29 +191,36 @@ type parseEntry struct {
 
 const parsesFile, parsesKind = "parses.json", "parses"
 
-// Parses reads the ticket parses d holds (none when the file is missing
-// or unusable).
+// Parses returns the ticket parses d holds (none when the file is
+// missing or unusable); the file is read on first use.
 func (d *Dir) Parses() *Parses {
-	p := &Parses{have: map[Key]Parse{}, used: map[Key]Parse{}}
+	return &Parses{d: d, have: map[Key]Parse{}, used: map[Key]Parse{}}
+}
+
+func (p *Parses) load() {
+	if p.loaded {
+		return
+	}
+	p.loaded = true
 	var entries []parseEntry
-	if !d.read(parsesFile, parsesKind, &entries) {
-		return p
+	if !p.d.read(parsesFile, parsesKind, &entries) {
+		return
 	}
 	for _, e := range entries {
 		var k Key
 		b, err := hex.DecodeString(e.Key)
 		if err != nil || len(b) != len(k) {
 			clear(p.have) // not a file this package wrote: none of it counts
-			return p
+			return
 		}
 		copy(k[:], b)
 		p.have[k] = e.Parse
 	}
-	return p
 }
 
 // Get returns the parse kept for k.
 func (p *Parses) Get(k Key) (Parse, bool) {
+	p.load()
 	r, ok := p.have[k]
 	if ok {
 		p.used[k] = r
@@ -221,19 +230,26 @@ func (p *Parses) Get(k Key) (Parse, bool) {
 
 // Put keeps r as the parse for k.
 func (p *Parses) Put(k Key, r Parse) {
+	p.load()
 	p.have[k], p.used[k] = r, r
 	p.added = true
 }
 
-// SaveParses replaces the parses of d with those of p that were got or
-// put since they were read (the parses of tickets no longer on main
-// leave the cache), unless nothing changed.
-func (d *Dir) SaveParses(p *Parses) error {
-	if !p.added && len(p.used) == len(p.have) {
+// SaveParses writes p back to d, unless nothing changed. With prune,
+// only the parses got or put since they were read are kept (the parses
+// of tickets no longer on main leave the cache): a run that read every
+// ticket prunes; one that carried verdicts over without reading their
+// tickets keeps every parse.
+func (d *Dir) SaveParses(p *Parses, prune bool) error {
+	if !p.loaded || !p.added && (!prune || len(p.used) == len(p.have)) {
 		return nil
 	}
-	entries := make([]parseEntry, 0, len(p.used))
-	for k, r := range p.used {
+	keep := p.have
+	if prune {
+		keep = p.used
+	}
+	entries := make([]parseEntry, 0, len(keep))
+	for k, r := range keep {
 		entries = append(entries, parseEntry{Key: hex.EncodeToString(k[:]), Parse: r})
 	}
 	slices.SortFunc(entries, func(a, b parseEntry) int { return strings.Compare(a.Key, b.Key) })

@@ -1,6 +1,7 @@
 package verifycache
 
 import (
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,14 +25,19 @@ func TestParsesRoundTrip(t *testing.T) {
 	require.False(t, ok)
 	p.Put(k1, Parse{Digest: "d1", Environments: []string{"staging", "prod"}})
 	p.Put(k2, Parse{Digest: "d2"})
-	require.NoError(t, d.SaveParses(p))
+	require.NoError(t, d.SaveParses(p, true))
 
 	p = d.Parses()
 	got, ok := p.Get(k1)
 	require.True(t, ok)
 	assert.Equal(t, Parse{Digest: "d1", Environments: []string{"staging", "prod"}}, got)
-	// Saved with only k1 used: k2 leaves the cache.
-	require.NoError(t, d.SaveParses(p))
+	// Saved without pruning: both stay.
+	require.NoError(t, d.SaveParses(p, false))
+	p = d.Parses()
+	_, ok = p.Get(k1)
+	require.True(t, ok)
+	// Saved pruning, with only k1 used: k2 leaves the cache.
+	require.NoError(t, d.SaveParses(p, true))
 	p = d.Parses()
 	_, ok = p.Get(k2)
 	assert.False(t, ok, "a parse not used by the last run is dropped")
@@ -124,16 +130,18 @@ func TestUnusableFilesReadAsEmpty(t *testing.T) {
 	h := plumbing.ComputeHash(plumbing.CommitObject, []byte("x"))
 	require.NoError(t, os.WriteFile(filepath.Join(d.path, parsesFile), []byte("garbage"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(d.path, stateFile(h)), []byte("garbage"), 0o644))
-	assert.Empty(t, d.Parses().have)
-	_, ok := d.State(h)
+	_, ok := d.Parses().Get(Key{})
+	assert.False(t, ok)
+	_, ok = d.State(h)
 	assert.False(t, ok)
 	// A state filed under another ledger head than it names.
 	require.NoError(t, d.write(stateFile(h), stateKind, State{Main: h.String(), Ledger: plumbing.ZeroHash.String()}))
 	_, ok = d.State(h)
 	assert.False(t, ok)
 	// Parses whose key is not a sha256.
-	require.NoError(t, d.write(parsesFile, parsesKind, []parseEntry{{Key: "abc"}}))
-	assert.Empty(t, d.Parses().have)
+	require.NoError(t, d.write(parsesFile, parsesKind, []parseEntry{{Key: "abc"}, {Key: hex.EncodeToString(make([]byte, 32))}}))
+	_, ok = d.Parses().Get(Key{})
+	assert.False(t, ok, "nothing of a file with a bad key counts")
 }
 
 func FuzzDecode(f *testing.F) {
