@@ -20,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/cabhq/cab/audit/verifycache"
+	"github.com/cabhq/cab/internal/gitobj"
 	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/model"
@@ -126,6 +127,17 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 		return nil, fmt.Errorf("%s: %w", validate.ConfigFile, err)
 	}
 	o.Ledger.SetVerifier(v)
+	// The ledger's objects and the tickets' blobs are read with cab log's
+	// pack reader (internal/gitobj), several times faster than go-git's;
+	// the ledger is still decoded by package ledger, with its rules.
+	objs := fastObjects(repo)
+	if objs != nil {
+		defer objs.obj.Close()
+		if o.Ledger.Objects == nil {
+			o.Ledger.Objects = objs
+			defer func() { o.Ledger.Objects = nil }()
+		}
+	}
 	log, err := o.Ledger.Read(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the ledger: %w", err)
@@ -168,7 +180,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if cache != nil {
 		parses = cache.Parses()
 	}
-	st, err := judgeMain(ctx, repo, log, main, parses, rep)
+	st, err := judgeMain(ctx, repo, objs, log, main, parses, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +207,20 @@ func earlierRun(cache *verifycache.Dir, checkpoint plumbing.Hash) (prev *verifyc
 	}
 	prev, _ = cache.Newest()
 	return prev, false
+}
+
+// fastObjects opens internal/gitobj's reader of repo's objects (nil when
+// repo is not on disk or it cannot be opened: then go-git reads them).
+func fastObjects(repo *git.Repository) *ledgerObjects {
+	_, objDir, err := gitDirs(repo)
+	if err != nil {
+		return nil
+	}
+	r, err := gitobj.Open(objDir, repo.Storer)
+	if err != nil {
+		return nil
+	}
+	return &ledgerObjects{&objects{r}}
 }
 
 // openCache returns the verify cache of repo; nil when off, or when repo
@@ -328,12 +354,15 @@ func carried(ctx context.Context, repo *git.Repository, h plumbing.Hash, head *o
 
 // judgeMain judges every ticket of main against the ledger log, adding
 // to rep, and returns the state to keep for the next run.
-func judgeMain(ctx context.Context, repo *git.Repository, log *ledger.Log, main *mainLine, parses *verifycache.Parses, rep *Report) (*verifycache.State, error) {
+func judgeMain(ctx context.Context, repo *git.Repository, objs *ledgerObjects, log *ledger.Log, main *mainLine, parses *verifycache.Parses, rep *Report) (*verifycache.State, error) {
 	bases := newBases()
 	// configs are the blob ids of the cab.cue at each merge's base, by
 	// merge commit, as read by this run.
 	configs := map[string]string{}
 	files := newDirCache(repo.Storer, main.head)
+	if objs != nil {
+		files.blobs = objs
+	}
 	st := &verifycache.State{Main: main.commit.String()}
 	// Breaks stay in the order of the tickets: a ticket's slot holds its
 	// verdict (brk nil: verified), or the index of its job when it is
@@ -650,6 +679,8 @@ type dirCache struct {
 	s    storer.EncodedObjectStorer
 	root *object.Tree
 	dirs map[string]*object.Tree
+	// blobs, when set, reads the blob of a file found (nil: go-git).
+	blobs ledger.Objects
 }
 
 func newDirCache(s storer.EncodedObjectStorer, root *object.Tree) *dirCache {
@@ -657,7 +688,8 @@ func newDirCache(s storer.EncodedObjectStorer, root *object.Tree) *dirCache {
 }
 
 // read reads the regular file at p within limit, as gitx.ReadFile(root,
-// p, limit) does.
+// p, limit) does: anything but a regular file within limit read from its
+// directory is read again from the root, for gitx.ReadFile's error.
 func (c *dirCache) read(p string, limit int64) ([]byte, error) {
 	i := strings.LastIndexByte(p, '/')
 	if i < 0 {
@@ -665,6 +697,14 @@ func (c *dirCache) read(p string, limit int64) ([]byte, error) {
 	}
 	dt := c.dir(p[:i])
 	if dt == nil {
+		return gitx.ReadFile(c.root, p, limit)
+	}
+	if c.blobs != nil {
+		if e, err := gitx.FileEntry(dt, p[i+1:]); err == nil {
+			if src, err := c.blobs.Blob(e.Hash, limit); err == nil {
+				return src, nil
+			}
+		}
 		return gitx.ReadFile(c.root, p, limit)
 	}
 	src, err := gitx.ReadFile(dt, p[i+1:], limit)
