@@ -46,7 +46,7 @@ func Executable() (Identity, error) {
 const magic = "cab-verify-cache v1 "
 
 // maxFile bounds the size of a file read: a larger one reads as empty.
-const maxFile = 1 << 30
+const maxFile = 256 << 20
 
 // ErrCorrupt is wrapped by every decoding error: the file is not a cache
 // this binary wrote, and reads as empty.
