@@ -6,6 +6,12 @@
 // on main (so no ticket changed after merge), no ticket merged without
 // passing the gate, and the ledger never rewritten since a recorded
 // checkpoint.
+// Every run verifies every signature; what it may reuse from an earlier
+// run (the parse of each ticket by its exact bytes, the main line and
+// the append-only proof by commit id, and from a checkpoint the verdicts
+// on tickets that provably did not change) it keeps under
+// .git/cab/verify (file format: the subpackage verifycache), every entry
+// keyed by all its inputs and by the cab binary.
 //
 // Log streams one Change per merged ticket (or one EventRow per ledger
 // event): who proposed, approved and signed it, and what happened in each

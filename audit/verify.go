@@ -1,7 +1,10 @@
 package audit
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -16,6 +19,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
+	"github.com/cabhq/cab/audit/verifycache"
+	"github.com/cabhq/cab/internal/gitobj"
 	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/model"
@@ -50,6 +55,10 @@ type Report struct {
 	Breaks  []Break `json:"breaks"`
 	// LedgerHead is the ledger commit read: the next checkpoint.
 	LedgerHead string `json:"ledgerHead"`
+	// Carried is how many of the tickets kept the verdict a run from the
+	// checkpoint reached, as provably unchanged since (see Verify); they
+	// count in Signed or Breaks as that run found.
+	Carried int `json:"carried,omitempty"`
 }
 
 // VerifyOptions configure Verify.
@@ -59,12 +68,37 @@ type VerifyOptions struct {
 	Ledger *ledger.Ledger
 	// Checkpoint is a ledger head an earlier run recorded (zero: none):
 	// the ledger must be it plus added events; every ticket whose events
-	// were dropped or rewritten since is named.
+	// were dropped or rewritten since is named. When this binary's run at
+	// that head left its verdicts in the cache, they are carried over for
+	// every ticket that provably did not change since (see Verify).
 	Checkpoint plumbing.Hash
+	// NoCache neither reads nor writes the cache under .git/cab/verify:
+	// every ticket is parsed and judged afresh.
+	NoCache bool
 }
 
 // Verify checks the chain from every ticket merged on main to its signed
 // ledger entry.
+//
+// Every run reads the whole ledger (every outcome signature checked),
+// proves it append-only (from the checkpoint, or from the root), and
+// judges every merged ticket: its signature checked against the digest
+// of the ticket as it is on main. The digest comes from a parse of the
+// ticket's exact bytes, taken from the cache when this binary parsed the
+// same bytes at the same path before (verifycache.ParseKey): the
+// signature itself is verified on every run.
+//
+// From a checkpoint whose run left its verdicts in the cache, a ticket's
+// verdict is carried over, without judging it again, only when all of
+// this holds: the main commit that run read is on the first-parent chain
+// of today's main (so the ticket's merge commit, its base cab.cue and its
+// path are what were judged: commits cannot change); the ticket's file is
+// not among the paths that differ between that commit's tree and today's
+// (a ticket edited, deleted or moved behind a symlink on main since is
+// judged again, and breaks); and the ledger's signed envelope for it is
+// byte for byte the one judged (sha256). Everything else is judged
+// afresh: tickets merged since, tickets whose file or signed event
+// changed, and every ticket when main was rewritten.
 func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if o.Rev == "" {
 		o.Rev = "HEAD"
@@ -93,6 +127,17 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 		return nil, fmt.Errorf("%s: %w", validate.ConfigFile, err)
 	}
 	o.Ledger.SetVerifier(v)
+	// The ledger's objects and the tickets' blobs are read with cab log's
+	// pack reader (internal/gitobj), several times faster than go-git's;
+	// the ledger is still decoded by package ledger, with its rules.
+	objs := fastObjects(repo)
+	if objs != nil {
+		defer objs.obj.Close()
+		if o.Ledger.Objects == nil {
+			o.Ledger.Objects = objs
+			defer func() { o.Ledger.Objects = nil }()
+		}
+	}
 	log, err := o.Ledger.Read(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the ledger: %w", err)
@@ -105,23 +150,121 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 		}
 		rep.Breaks = append(rep.Breaks, brks...)
 	}
-	if err := ledger.AppendOnly(repo, log.Head, o.Checkpoint); err != nil {
+	cache := openCache(repo, o.NoCache)
+	prev, carry := earlierRun(cache, o.Checkpoint)
+	// The append-only proof starts from the checkpoint, or, without one,
+	// from a ledger head an earlier run proved append-only to the root
+	// (and from the root when that head is not in the history).
+	since, fromRoot := o.Checkpoint, o.Checkpoint.IsZero()
+	if prev != nil && prev.LedgerProven && (since.IsZero() || since.String() == prev.Ledger) {
+		since, fromRoot = plumbing.NewHash(prev.Ledger), true
+	}
+	if err := ledger.AppendOnly(repo, log.Head, since); err != nil {
 		var ae *ledger.AppendOnlyError
 		if !errors.As(err, &ae) {
 			return nil, err
 		}
 		rep.Breaks = append(rep.Breaks, Break{What: "ledger-rewritten", Commit: ae.Commit.String(), Message: err.Error()})
+		fromRoot = false
 	}
 	rep.Breaks = append(rep.Breaks, problemBreaks(log)...)
-	merges, err := validate.Mainline(ctx, o.Dir, o.Rev, plumbing.ZeroHash)
-	if err != nil {
-		return nil, err
-	}
 	h, err := repo.ResolveRevision(plumbing.Revision(o.Rev))
 	if err != nil {
 		return nil, fmt.Errorf("revision %q: %w", o.Rev, err)
 	}
-	headCommit, err := repo.CommitObject(*h)
+	main, err := readMain(ctx, repo, o.Dir, *h, prev, carry)
+	if err != nil {
+		return nil, err
+	}
+	var parses *verifycache.Parses
+	if cache != nil {
+		parses = cache.Parses()
+	}
+	st, err := judgeMain(ctx, repo, objs, log, main, parses, rep)
+	if err != nil {
+		return nil, err
+	}
+	if cache != nil {
+		// The cache is only ever a saving: failing to write it changes no
+		// verdict (the next run computes again).
+		st.Ledger, st.LedgerProven = log.Head.String(), fromRoot
+		_ = cache.SaveParses(parses, rep.Carried == 0)
+		_ = cache.SaveState(st)
+	}
+	return rep, nil
+}
+
+// earlierRun returns the state an earlier run of this binary left in
+// cache: the one at checkpoint, whose verdicts may then be carried
+// (carry), or else the newest, whose main line and append-only proof
+// only may be reused.
+func earlierRun(cache *verifycache.Dir, checkpoint plumbing.Hash) (prev *verifycache.State, carry bool) {
+	if cache == nil {
+		return nil, false
+	}
+	if prev, ok := cache.State(checkpoint); ok {
+		return prev, true
+	}
+	prev, _ = cache.Newest()
+	return prev, false
+}
+
+// fastObjects opens internal/gitobj's reader of repo's objects (nil when
+// repo is not on disk or it cannot be opened: then go-git reads them).
+func fastObjects(repo *git.Repository) *ledgerObjects {
+	_, objDir, err := gitDirs(repo)
+	if err != nil {
+		return nil
+	}
+	r, err := gitobj.Open(objDir, repo.Storer)
+	if err != nil {
+		return nil
+	}
+	return &ledgerObjects{&objects{r}}
+}
+
+// openCache returns the verify cache of repo; nil when off, or when repo
+// is not on disk or the binary cannot be read (then nothing is cached).
+func openCache(repo *git.Repository, off bool) *verifycache.Dir {
+	if off {
+		return nil
+	}
+	gitDir, _, err := gitDirs(repo)
+	if err != nil {
+		return nil
+	}
+	id, err := verifycache.Executable()
+	if err != nil {
+		return nil
+	}
+	return verifycache.Open(gitDir, id)
+}
+
+// mainLine is the main line to verify: its merges, oldest first, and
+// what an earlier run at a commit of its first-parent chain concluded.
+type mainLine struct {
+	head   *object.Tree
+	commit plumbing.Hash
+	merges []validate.Merge
+	// configs are the blob ids of the cab.cue at the base of each merge
+	// an earlier run read, by merge commit ("": not a regular file).
+	configs map[string]string
+	// carry holds the earlier verdicts, by merge commit and path, that
+	// may be carried over: those of tickets whose file is the same at
+	// head as where the earlier run read it.
+	carry map[carryKey]verifycache.Ticket
+}
+
+type carryKey struct{ commit, path string }
+
+// readMain reads the main line at h. With prev (the state an earlier run
+// left) whose main commit is on h's first-parent chain, only the commits
+// since are walked (the merges before are prev's: commits cannot change),
+// and, with carry, the verdicts of prev whose ticket file did not change
+// since are offered for carrying; otherwise the whole chain is walked
+// and nothing is carried.
+func readMain(ctx context.Context, repo *git.Repository, dir string, h plumbing.Hash, prev *verifycache.State, carry bool) (*mainLine, error) {
+	headCommit, err := repo.CommitObject(h)
 	if err != nil {
 		return nil, err
 	}
@@ -129,24 +272,121 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	bases := load.New()
-	files := newDirCache(repo.Storer, head)
+	ml := &mainLine{head: head, commit: h}
+	var since plumbing.Hash
+	if prev != nil {
+		// carried is nil when prev's main is not on the chain.
+		since = plumbing.NewHash(prev.Main)
+		if ml.carry, err = carried(ctx, repo, h, head, since, prev); err != nil {
+			return nil, err
+		}
+		if ml.carry == nil {
+			since = plumbing.ZeroHash
+		}
+	}
+	reuse := ml.carry != nil
+	if !carry {
+		ml.carry = nil
+	}
+	merges, err := validate.Mainline(ctx, dir, h.String(), since)
+	if err != nil {
+		return nil, err
+	}
+	if reuse {
+		ml.configs = make(map[string]string, len(prev.Merges))
+		for _, m := range prev.Merges {
+			ml.configs[m.Commit] = m.Config
+			vm := validate.Merge{Commit: m.Commit, Parent: m.Parent}
+			for _, t := range m.Tickets {
+				vm.Tickets = append(vm.Tickets, t.Path)
+			}
+			ml.merges = append(ml.merges, vm)
+		}
+	}
+	ml.merges = append(ml.merges, merges...)
+	return ml, nil
+}
+
+// carried returns the verdicts of prev that may be carried to main at h
+// (tree head): nil when prev's main commit is not on h's first-parent
+// chain, and otherwise every verdict but those of tickets whose path
+// differs between prev's main tree and head.
+func carried(ctx context.Context, repo *git.Repository, h plumbing.Hash, head *object.Tree, since plumbing.Hash, prev *verifycache.State) (map[carryKey]verifycache.Ticket, error) {
+	found := false
+	for c, err := range gitx.FirstParents(ctx, repo.Storer, h) {
+		if err != nil {
+			return nil, err
+		}
+		if c.Hash == since {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return nil, nil // main was rewritten: judge it all
+	}
+	sc, err := repo.CommitObject(since)
+	if err != nil {
+		return nil, err
+	}
+	old, err := sc.Tree()
+	if err != nil {
+		return nil, err
+	}
+	changes, err := gitx.DiffTrees(old, head, "")
+	if err != nil {
+		return nil, nil // unsafe names: judge it all
+	}
+	changed := make(map[string]bool, len(changes))
+	for _, c := range changes {
+		changed[c.Path] = true
+	}
+	carry := map[carryKey]verifycache.Ticket{}
+	for _, m := range prev.Merges {
+		for _, t := range m.Tickets {
+			if t.Signed != "" && !changed[t.Path] {
+				carry[carryKey{m.Commit, t.Path}] = t
+			}
+		}
+	}
+	return carry, nil
+}
+
+// judgeMain judges every ticket of main against the ledger log, adding
+// to rep, and returns the state to keep for the next run.
+func judgeMain(ctx context.Context, repo *git.Repository, objs *ledgerObjects, log *ledger.Log, main *mainLine, parses *verifycache.Parses, rep *Report) (*verifycache.State, error) {
+	bases := newBases()
+	// configs are the blob ids of the cab.cue at each merge's base, by
+	// merge commit, as read by this run.
+	configs := map[string]string{}
+	files := newDirCache(repo.Storer, main.head)
+	if objs != nil {
+		files.blobs = objs
+	}
+	st := &verifycache.State{Main: main.commit.String()}
 	// Breaks stay in the order of the tickets: a ticket's slot holds its
-	// break, or the index of its job when it is judged below.
+	// verdict (brk nil: verified), or the index of its job when it is
+	// judged below.
 	type slot struct {
-		brk *Break
-		job int
+		brk    *Break
+		job    int // -1: none
+		signed string
+		// judged: the verdict is one a later run may carry (signed is
+		// the envelope it was reached against); aside: the ledger set
+		// the ticket aside.
+		judged, aside bool
 	}
 	var (
 		jobs  []ticketJob
 		slots []slot
 	)
-	for _, m := range merges {
+	for _, m := range main.merges {
 		for _, p := range m.Tickets {
 			rep.Tickets++
 			id := strings.TrimSuffix(p[strings.LastIndexByte(p, '/')+1:], ".cue")
 			b := Break{Ticket: id, Path: p, Commit: m.Commit}
 			if log.SetAside(id) {
+				slots = append(slots, slot{job: -1, aside: true})
 				continue // a ledger-broken break names it
 			}
 			signed, unsigned := find(log, id)
@@ -157,40 +397,85 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 				b.What, b.Message = "not-signed", "merged in "+short(m.Commit)+" but the ledger has no signature for it (run cab sign)"
 			}
 			if b.What != "" {
-				slots = append(slots, slot{brk: &b})
+				slots = append(slots, slot{brk: &b, job: -1})
 				continue
 			}
-			bs, err := baseAt(bases, repo, m.Parent)
+			sum := sha256.Sum256(signed.Envelope)
+			envHash := hex.EncodeToString(sum[:])
+			if t, ok := main.carry[carryKey{m.Commit, p}]; ok && t.Signed == envHash {
+				rep.Carried++
+				sl := slot{job: -1, signed: envHash, judged: true}
+				if t.What != "" {
+					b.What, b.Message = t.What, t.Message
+					sl.brk = &b
+				}
+				slots = append(slots, sl)
+				continue
+			}
+			bs, cfg, err := bases.at(repo, m.Parent, cmp.Or(configs[m.Commit], main.configs[m.Commit]))
 			if err != nil {
 				return nil, err
 			}
+			configs[m.Commit] = cfg
 			src, brk := readTicket(files, p, id, m)
 			if brk != nil {
-				slots = append(slots, slot{brk: brk})
+				slots = append(slots, slot{brk: brk, job: -1, signed: envHash, judged: brk.What != "unreadable"})
 				continue
 			}
-			slots = append(slots, slot{job: len(jobs)})
-			jobs = append(jobs, ticketJob{p: p, id: id, m: m, signed: signed, base: bs, src: src})
+			j := ticketJob{p: p, id: id, m: m, signed: signed, base: bs, src: src}
+			if parses != nil {
+				j.key = verifycache.ParseKey(p, src)
+				if r, ok := parses.Get(j.key); ok {
+					j.parse = &r
+				}
+			}
+			slots = append(slots, slot{job: len(jobs), signed: envHash, judged: true})
+			jobs = append(jobs, j)
 		}
 	}
 	// Parsing a ticket and checking its signature are pure computation:
 	// they run on every core, each worker with a CUE context of its own.
-	brks, err := judgeAll(ctx, jobs, runtime.GOMAXPROCS(0))
+	verdicts, err := judgeAll(ctx, jobs, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return nil, err
 	}
-	for _, sl := range slots {
-		brk := sl.brk
-		if brk == nil {
-			brk = brks[sl.job]
+	if parses != nil {
+		for i, vd := range verdicts {
+			if vd.parsed != nil {
+				parses.Put(jobs[i].key, *vd.parsed)
+			}
 		}
-		if brk == nil {
-			rep.Signed++
-			continue
-		}
-		rep.Breaks = append(rep.Breaks, *brk)
 	}
-	return rep, nil
+	i := 0
+	for _, m := range main.merges {
+		sm := verifycache.Merge{Commit: m.Commit, Parent: m.Parent, Config: cmp.Or(configs[m.Commit], main.configs[m.Commit])}
+		for _, p := range m.Tickets {
+			sl := slots[i]
+			i++
+			brk := sl.brk
+			if sl.job >= 0 {
+				brk = verdicts[sl.job].brk
+			}
+			t := verifycache.Ticket{Path: p}
+			if sl.judged {
+				t.Signed = sl.signed
+				if brk != nil {
+					t.What, t.Message = brk.What, brk.Message
+				}
+			}
+			sm.Tickets = append(sm.Tickets, t)
+			switch {
+			case sl.aside:
+				// named by problemBreaks
+			case brk == nil:
+				rep.Signed++
+			default:
+				rep.Breaks = append(rep.Breaks, *brk)
+			}
+		}
+		st.Merges = append(st.Merges, sm)
+	}
+	return st, nil
 }
 
 // checkpointBreaks compares the ledger at head with the one recorded at
@@ -260,6 +545,17 @@ type ticketJob struct {
 	signed *ledger.Event
 	base   *base
 	src    []byte
+	// key is the cache key of the ticket's parse; parse, when set, is
+	// the parse the cache holds for it (nil: parse src).
+	key   verifycache.Key
+	parse *verifycache.Parse
+}
+
+// verdict is the outcome of judging a ticketJob: its break (nil: it
+// verified) and the parse made of it, when it was parsed and parses.
+type verdict struct {
+	brk    *Break
+	parsed *verifycache.Parse
 }
 
 // readTicket reads the ticket at p as it is on main, or says why it no
@@ -284,9 +580,9 @@ func readTicket(files *dirCache, p, id string, m validate.Merge) ([]byte, *Break
 }
 
 // judgeAll judges jobs on workers goroutines and returns each job's
-// break (nil: it verified), in the order of jobs.
-func judgeAll(ctx context.Context, jobs []ticketJob, workers int) ([]*Break, error) {
-	out := make([]*Break, len(jobs))
+// verdict, in the order of jobs.
+func judgeAll(ctx context.Context, jobs []ticketJob, workers int) ([]verdict, error) {
+	out := make([]verdict, len(jobs))
 	workers = max(1, min(workers, len(jobs)))
 	next := make(chan int)
 	errs := make(chan error, workers)
@@ -296,13 +592,14 @@ func judgeAll(ctx context.Context, jobs []ticketJob, workers int) ([]*Break, err
 		go func() {
 			defer wg.Done()
 			// Each worker parses with a schema of its own (a CUE context
-			// is not safe for concurrent use), recycled now and then:
-			// CUE contexts only grow.
+			// is not safe for concurrent use), compiled when a ticket
+			// needs parsing and recycled now and then: CUE contexts only
+			// grow.
 			l := load.New()
 			var s *schema.Schema
 			n := 0
 			for i := range next {
-				if s == nil || n%recycleEvery == 0 {
+				if jobs[i].parse == nil && (s == nil || n%recycleEvery == 0) {
 					l.Recycle()
 					var err error
 					if s, err = l.Schema(); err != nil {
@@ -312,7 +609,9 @@ func judgeAll(ctx context.Context, jobs []ticketJob, workers int) ([]*Break, err
 						return
 					}
 				}
-				n++
+				if jobs[i].parse == nil {
+					n++
+				}
 				out[i] = judgeTicket(s, jobs[i])
 			}
 		}()
@@ -338,28 +637,36 @@ feed:
 }
 
 // judgeTicket verifies one merged ticket, read from main, against its
-// signed event.
-func judgeTicket(s *schema.Schema, j ticketJob) *Break {
+// signed event: the signature is checked against the digest of the
+// ticket's parse (j.parse, or parsed from j.src with s).
+func judgeTicket(s *schema.Schema, j ticketJob) verdict {
 	b := &Break{Ticket: j.id, Path: j.p, Commit: j.m.Commit}
-	parsed, ds := s.ParseTicket(j.p, j.src)
-	if parsed == nil {
-		b.What, b.Message = "changed", "the ticket on main no longer parses: "+ds[0].String()
-		return b
+	var vd verdict
+	p := j.parse
+	if p == nil {
+		parsed, ds := s.ParseTicket(j.p, j.src)
+		if parsed == nil {
+			b.What, b.Message = "changed", "the ticket on main no longer parses: "+ds[0].String()
+			return verdict{brk: b}
+		}
+		p = &verifycache.Parse{Digest: sign.Digest(parsed.JSON), Environments: parsed.Ticket.Environments}
+		vd.parsed = p
 	}
 	_, err := sign.Verify(j.signed.Envelope, j.base.keys, sign.Expect{
-		TicketPath: j.p, TicketDigest: sign.Digest(parsed.JSON), ID: j.id,
-		Environments: parsed.Ticket.Environments, MergeCommit: j.m.Commit, Repository: j.base.repository,
+		TicketPath: j.p, TicketDigest: p.Digest, ID: j.id,
+		Environments: p.Environments, MergeCommit: j.m.Commit, Repository: j.base.repository,
 	})
 	var mm *sign.MismatchError
 	switch {
 	case err == nil:
-		return nil
+		return vd
 	case errors.As(err, &mm) && strings.HasPrefix(mm.Field, "subject"):
 		b.What, b.Message = "changed", "the ticket on main differs from what was signed at merge "+short(j.m.Commit)+": "+err.Error()
 	default:
 		b.What, b.Message = "signature", err.Error()
 	}
-	return b
+	vd.brk = b
+	return vd
 }
 
 // dirCache reads files of one tree, keeping each directory on the way
@@ -372,6 +679,8 @@ type dirCache struct {
 	s    storer.EncodedObjectStorer
 	root *object.Tree
 	dirs map[string]*object.Tree
+	// blobs, when set, reads the blob of a file found (nil: go-git).
+	blobs ledger.Objects
 }
 
 func newDirCache(s storer.EncodedObjectStorer, root *object.Tree) *dirCache {
@@ -379,7 +688,8 @@ func newDirCache(s storer.EncodedObjectStorer, root *object.Tree) *dirCache {
 }
 
 // read reads the regular file at p within limit, as gitx.ReadFile(root,
-// p, limit) does.
+// p, limit) does: anything but a regular file within limit read from its
+// directory is read again from the root, for gitx.ReadFile's error.
 func (c *dirCache) read(p string, limit int64) ([]byte, error) {
 	i := strings.LastIndexByte(p, '/')
 	if i < 0 {
@@ -387,6 +697,14 @@ func (c *dirCache) read(p string, limit int64) ([]byte, error) {
 	}
 	dt := c.dir(p[:i])
 	if dt == nil {
+		return gitx.ReadFile(c.root, p, limit)
+	}
+	if c.blobs != nil {
+		if e, err := gitx.FileEntry(dt, p[i+1:]); err == nil {
+			if src, err := c.blobs.Blob(e.Hash, limit); err == nil {
+				return src, nil
+			}
+		}
 		return gitx.ReadFile(c.root, p, limit)
 	}
 	src, err := gitx.ReadFile(dt, p[i+1:], limit)
@@ -431,21 +749,58 @@ type base struct {
 	repository string
 }
 
-// baseAt reads the trusted keys and the repository name of cab.cue at
-// commit, each distinct cab.cue compiled once by l. Without a valid
-// cab.cue nothing is trusted: its signatures then fail as untrusted.
-func baseAt(l *load.Loader, repo *git.Repository, commit string) (*base, error) {
+// bases reads the trusted keys and the repository name of the cab.cue
+// at each merge's first parent, each distinct cab.cue compiled once.
+// Without a valid cab.cue nothing is trusted: its signatures then fail
+// as untrusted.
+type bases struct {
+	l *load.Loader
+	// byBlob are the bases read, by the blob id of a cab.cue that is a
+	// regular file at the root.
+	byBlob map[string]*base
+}
+
+func newBases() *bases { return &bases{l: load.New(), byBlob: map[string]*base{}} }
+
+// at returns the base of commit, and the blob id of its cab.cue when it
+// is a regular file ("" otherwise). known, when not "", is that blob id
+// as an earlier run found it at commit (commits cannot change): a base
+// read for it already is not read again.
+func (b *bases) at(repo *git.Repository, commit, known string) (*base, string, error) {
 	if commit == "" {
-		return &base{}, nil
+		return &base{}, "", nil
 	}
-	cfg, err := l.ConfigAtCommit(repo, plumbing.NewHash(commit), "")
+	if bs, ok := b.byBlob[known]; ok && known != "" {
+		return bs, known, nil
+	}
+	c, err := repo.CommitObject(plumbing.NewHash(commit))
+	if err != nil {
+		return nil, "", fmt.Errorf("reading commit %s: %w", commit, err)
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, "", fmt.Errorf("reading commit %s: %w", commit, err)
+	}
+	blob := ""
+	if e, err := tree.FindEntry(load.ConfigFile); err == nil && e.Mode.IsRegular() {
+		blob = e.Hash.String()
+		if bs, ok := b.byBlob[blob]; ok {
+			return bs, blob, nil
+		}
+	}
+	bs := &base{}
+	cfg, err := b.l.ConfigAtTree(tree, commit)
 	switch {
 	case load.Tolerable(err):
-		return &base{}, nil
 	case err != nil:
-		return nil, err
+		return nil, "", err
+	default:
+		bs = &base{keys: cfg.Config.Keys, repository: cfg.Config.Repository}
 	}
-	return &base{keys: cfg.Config.Keys, repository: cfg.Config.Repository}, nil
+	if blob != "" {
+		b.byBlob[blob] = bs
+	}
+	return bs, blob, nil
 }
 
 func find(log *ledger.Log, id string) (signed, unsigned *ledger.Event) {

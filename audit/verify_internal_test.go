@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/internal/gitobj"
 	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/validate"
 )
@@ -59,7 +60,19 @@ func TestDirCacheReadsAsReadFile(t *testing.T) {
 	root, err := object.GetTree(s, rootHash)
 	require.NoError(t, err)
 
-	c := newDirCache(s, root)
+	objs, err := gitobj.Open(t.TempDir(), s) // no packs: every object from s
+	require.NoError(t, err)
+	defer objs.Close()
+	for _, fast := range []bool{false, true} {
+		c := newDirCache(s, root)
+		if fast {
+			c.blobs = ledgerObjects{&objects{objs}}
+		}
+		checkDirCache(t, c, root)
+	}
+}
+
+func checkDirCache(t *testing.T, c *dirCache, root *object.Tree) {
 	for _, p := range []string{
 		"changes/payments/CHG-2026-0001.cue", "changes/payments/CHG-2026-0001.cue", // twice: cached
 		"changes/payments/CHG-2026-0002.cue", "changes/payments/missing.cue",
@@ -103,10 +116,12 @@ func TestJudgeAllKeepsOrder(t *testing.T) {
 		brks, err := judgeAll(context.Background(), jobs, workers)
 		require.NoError(t, err)
 		require.Len(t, brks, len(jobs))
-		for i, b := range brks {
+		for i, vd := range brks {
+			b := vd.brk
 			require.NotNil(t, b)
 			assert.Equal(t, jobs[i].id, b.Ticket, "workers %d", workers)
 			assert.Equal(t, "changed", b.What)
+			assert.Nil(t, vd.parsed, "a ticket that does not parse leaves no parse to cache")
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -7,8 +7,12 @@
 #
 #   BenchmarkVerify             audit.Verify over N signed tickets (2N
 #                               commits), every signature verified against
-#                               the key the generated cab.cue trusts: full,
-#                               and from a checkpoint 100 tickets back
+#                               the key the generated cab.cue trusts:
+#                               nocache (a first run: every ticket parsed),
+#                               full (the parses and the proofs an earlier
+#                               run left in .git/cab/verify), and from a
+#                               checkpoint 100 tickets back (only those 100
+#                               judged)
 #   BenchmarkReconcileInFlight  one pass with 10 tickets in flight over a
 #                               ledger of N tickets verified in staging:
 #                               warm (a Reconciler kept between passes, as

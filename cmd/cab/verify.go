@@ -32,6 +32,7 @@ type verifyOptions struct {
 	Branch     string
 	Checkpoint string
 	Format     string
+	NoCache    bool
 	// Subject and Envelope name a ticket whose signed subject bytes or
 	// signed envelope to print instead of verifying (see writeSigned).
 	Subject  string
@@ -44,6 +45,7 @@ func (o *verifyOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Branch, "ledger", ledger.DefaultBranch, "ledger branch")
 	fs.StringVar(&o.Checkpoint, "checkpoint", "", "file holding the ledger head a previous run saw: fail, naming every ticket whose events were dropped or rewritten, if the ledger is not that head plus added events; moved on to the head seen now unless it was rewritten")
 	fs.StringVar(&o.Format, "format", "text", "output format: text or json")
+	fs.BoolVar(&o.NoCache, "no-cache", false, "neither read nor write the cache under .git/cab/verify: parse and judge every ticket afresh")
 	fs.StringVar(&o.Subject, "subject", "", "print the exact bytes ticket `ID` was signed as (its canonical JSON at --rev, the in-toto subject) instead of verifying, for cosign verify-blob-attestation")
 	fs.StringVar(&o.Envelope, "envelope", "", "print what the ledger holds as ticket `ID`'s signature instead of verifying: its DSSE envelope (for cosign verify-blob-attestation --signature), or its Sigstore bundle when it was signed keylessly (for --bundle)")
 }
@@ -71,7 +73,18 @@ no ticket reached main without passing the gate, that every outcome event
 with roles: ["reconcile"], that every ticket's ledger entries read and
 replay, and, with --checkpoint, that the ledger is the last run's head plus
 added events (naming every ticket whose events were dropped or rewritten).
-Exit status 1 names each break: the ticket, the commit and what broke.`,
+Exit status 1 names each break: the ticket, the commit and what broke.
+
+Every signature is verified on every run. What verify may reuse it keeps
+under .git/cab/verify (never in the tree, where a push could write), each
+entry keyed by the sha256 of every input and by the cab binary: the parse
+of each ticket (by its exact bytes and path), the main line and the ledger
+head a run proved append-only (by commit id). With --checkpoint, the
+verdict on a ticket is carried over from the run that recorded the
+checkpoint only when main still descends from the commit that run read,
+the ticket's file is not among the paths changed since, and its signed
+envelope on the ledger is byte for byte the same; everything else is
+judged again. --no-cache ignores the cache.`,
 		Example: `  cab verify
   cab verify --checkpoint .cab-checkpoint --format json
 
@@ -111,7 +124,7 @@ Exit status 1 names each break: the ticket, the commit and what broke.`,
 				}
 			}
 			rep, err := audit.Verify(cmd.Context(), audit.VerifyOptions{
-				Dir: ".", Rev: o.Rev, Ledger: ledger.Open(repo, o.Remote, o.Branch), Checkpoint: checkpoint,
+				Dir: ".", Rev: o.Rev, Ledger: ledger.Open(repo, o.Remote, o.Branch), Checkpoint: checkpoint, NoCache: o.NoCache,
 			})
 			if err != nil {
 				return err
@@ -159,7 +172,11 @@ func writeVerify(w io.Writer, format string, rep *audit.Report) error {
 	if len(rep.Breaks) > 0 {
 		verdict = fmt.Sprintf("%d break(s)", len(rep.Breaks))
 	}
-	_, err := fmt.Fprintf(w, "%d merged ticket(s), %d verified, %d ledger event(s): %s\n", rep.Tickets, rep.Signed, rep.Events, verdict)
+	carried := ""
+	if rep.Carried > 0 {
+		carried = fmt.Sprintf(" (%d ticket(s) unchanged since the checkpoint: verdict carried over)", rep.Carried)
+	}
+	_, err := fmt.Fprintf(w, "%d merged ticket(s), %d verified%s, %d ledger event(s): %s\n", rep.Tickets, rep.Signed, carried, rep.Events, verdict)
 	return err
 }
 
