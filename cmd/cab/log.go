@@ -211,6 +211,7 @@ func (o *logOptions) run(cmd *cobra.Command) error {
 		}
 	}
 	lo := audit.LogOptions{Dir: ".", Rev: o.Rev, LedgerBranch: o.Branch, Remote: o.Remote, Filter: o.filter, Reverse: o.Reverse,
+		NoMerged: o.Format != "json", // the count is in the JSON document only
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.level}))}
 	switch {
 	case o.NoIndex:
