@@ -71,6 +71,9 @@ func graphTimeUsable(f *Filter) bool {
 }
 
 // direct answers the question by walking main from head (see above).
+// Between two commits the walk compares, every commit the Bloom filters
+// ruled out left changes/<service>/ as its first parent had it: the
+// older commit's trees are the newer one's parent trees, read once.
 func (r *runner) direct(ctx context.Context, head plumbing.Hash, services []string, row rowFunc) error {
 	r.res.Index.State = "direct"
 	r.res.Merged = -1
@@ -83,14 +86,62 @@ func (r *runner) direct(ctx context.Context, head plumbing.Hash, services []stri
 	defer g.Close()
 	f := &r.o.Filter
 	byTime := graphTimeUsable(f)
-	keys := make([]string, len(services))
+	keys := make([]*gitobj.BloomKey, len(services))
 	for i, s := range services {
-		keys[i] = "changes/" + s
+		keys[i] = gitobj.NewBloomKey("changes/" + s)
 	}
 	w := r.reader
 	var buffered []*mergeRec
+	emit := func(m *mergeRec) error {
+		if m == nil {
+			return nil
+		}
+		if r.o.Reverse {
+			buffered = append(buffered, m)
+			return nil
+		}
+		return r.emitMerge(m, row)
+	}
+
+	// pending is the last commit compared, waiting for its parent's
+	// trees; reuse says every commit walked since was ruled out by the
+	// Bloom filters (its trees under changes/ are then the next compared
+	// commit's).
+	var (
+		pending      *gitobj.Commit
+		pendingTrees []plumbing.Hash
+		reuse        bool
+	)
+	finish := func(parentTrees []plumbing.Hash) error {
+		if pending == nil {
+			return nil
+		}
+		c := pending
+		pending = nil
+		if parentTrees == nil {
+			var parent plumbing.Hash
+			if len(c.Parents) > 0 {
+				parent = c.Parents[0]
+			}
+			var err error
+			if parentTrees, err = w.directTrees(parent, services); err != nil {
+				return err
+			}
+		}
+		m, err := w.directMerge(c, parentTrees, pendingTrees, services)
+		if err != nil {
+			return err
+		}
+		return emit(m)
+	}
+
 	cur := head
-	for i := 1; !cur.IsZero(); i++ {
+	var pos uint32
+	inGraph := false
+	if g != nil {
+		pos, inGraph = g.Lookup(head)
+	}
+	for i := 1; ; i++ {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -102,13 +153,25 @@ func (r *runner) direct(ctx context.Context, head plumbing.Hash, services []stri
 		if i > maxChain {
 			return fmt.Errorf("main is longer than %d commits", maxChain)
 		}
-		r.res.Index.Commits++
-		if g != nil {
-			if next, skip := directSkip(g, cur, f, byTime, keys); skip {
-				cur = next
+		if inGraph {
+			if parent, root, skip, bloom := directSkip(g, pos, f, byTime, keys); skip {
+				r.res.Index.Commits++
+				reuse = reuse && bloom
+				if root {
+					cur = plumbing.ZeroHash
+					break
+				}
+				pos = parent
+				if cur, err = g.Hash(pos); err != nil {
+					return err
+				}
 				continue
 			}
 		}
+		if cur.IsZero() {
+			break
+		}
+		r.res.Index.Commits++
 		data, err := w.obj.ReadType(cur, gitobj.TypeCommit)
 		if err != nil {
 			return fmt.Errorf("reading commit %s: %w", cur, err)
@@ -117,24 +180,45 @@ func (r *runner) direct(ctx context.Context, head plumbing.Hash, services []stri
 		if err != nil {
 			return err
 		}
-		var parent plumbing.Hash
-		if len(c.Parents) > 0 {
-			parent = c.Parents[0]
-		}
-		if f.matchTime(c.Committer.When) {
-			m, err := w.directMerge(c, parent, services)
-			if err != nil {
+		var trees []plumbing.Hash
+		if pending != nil && reuse || f.matchTime(c.Committer.When) {
+			if trees, err = w.directTrees(cur, services, c.Tree); err != nil {
 				return err
 			}
-			if m != nil {
-				if r.o.Reverse {
-					buffered = append(buffered, m)
-				} else if err := r.emitMerge(m, row); err != nil {
-					return err
-				}
+		}
+		if pending != nil {
+			var parentTrees []plumbing.Hash
+			if reuse {
+				parentTrees = trees
+			}
+			if err := finish(parentTrees); err != nil {
+				return err
 			}
 		}
-		cur = parent
+		if f.matchTime(c.Committer.When) {
+			pending, pendingTrees, reuse = c, trees, true
+		}
+		cur = plumbing.ZeroHash
+		if len(c.Parents) > 0 {
+			cur = c.Parents[0]
+		}
+		if cur.IsZero() {
+			break
+		}
+		if g != nil {
+			pos, inGraph = g.Lookup(cur)
+		}
+	}
+	// The root reached: what the last commit compared had below it is
+	// nothing when only ruled-out commits followed it.
+	if pending != nil {
+		var none []plumbing.Hash
+		if reuse {
+			none = make([]plumbing.Hash, max(1, len(services)))
+		}
+		if err := finish(none); err != nil {
+			return err
+		}
 	}
 	if r.o.Progress != nil {
 		r.o.Progress(r.res.Index.Commits)
@@ -147,87 +231,91 @@ func (r *runner) direct(ctx context.Context, head plumbing.Hash, services []stri
 	return nil
 }
 
-// directSkip reports whether the graph rules commit h out (its first
-// parent is then next): outside the period, or touching none of keys.
-func directSkip(g *gitobj.CommitGraph, h plumbing.Hash, f *Filter, byTime bool, keys []string) (plumbing.Hash, bool) {
-	pos, ok := g.Lookup(h)
-	if !ok {
-		return plumbing.ZeroHash, false
-	}
+// directSkip reports whether the graph rules the commit at pos out, and
+// then the position of its first parent (root: it has none) and whether
+// the Bloom filters ruled it out (it touched none of keys; else it is
+// outside the period).
+func directSkip(g *gitobj.CommitGraph, pos uint32, f *Filter, byTime bool, keys []*gitobj.BloomKey) (parent uint32, root, skip, bloom bool) {
 	gc, err := g.Commit(pos)
 	if err != nil {
-		return plumbing.ZeroHash, false
+		return 0, false, false, false
 	}
-	out := byTime && !f.matchTime(time.Unix(gc.Time, 0))
-	if !out && len(keys) > 0 {
-		out = true
+	if len(keys) > 0 {
+		bloom = true
 		for _, k := range keys {
-			if g.Changed(pos, k) != gitobj.BloomNo {
-				out = false
+			if g.ChangedKey(pos, k) != gitobj.BloomNo {
+				bloom = false
 				break
 			}
 		}
 	}
-	if !out {
-		return plumbing.ZeroHash, false
+	if !bloom && !(byTime && !f.matchTime(time.Unix(gc.Time, 0))) {
+		return 0, false, false, false
 	}
 	if len(gc.Parents) == 0 {
-		return plumbing.ZeroHash, true
+		return 0, true, true, bloom
 	}
-	next, err := g.Hash(gc.Parents[0])
+	return gc.Parents[0], false, true, bloom
+}
+
+// directTrees returns, for commit h (zero: none), the trees directMerge
+// compares: the changes/ tree when services is empty, else the tree of
+// each service under changes/ (zero: none). root, when given, is h's root
+// tree (read from h otherwise).
+func (w *mainWalker) directTrees(h plumbing.Hash, services []string, root ...plumbing.Hash) ([]plumbing.Hash, error) {
+	out := make([]plumbing.Hash, max(1, len(services)))
+	if h.IsZero() {
+		return out, nil
+	}
+	var changes plumbing.Hash
+	var err error
+	if len(root) > 0 {
+		changes, err = w.changesTree(root[0])
+		if err != nil {
+			err = fmt.Errorf("reading the tree of %s: %w", h, err)
+		}
+	} else {
+		changes, err = w.changesOf(h)
+	}
+	if err != nil || changes.IsZero() {
+		return out, err
+	}
+	if len(services) == 0 {
+		out[0] = changes
+		return out, nil
+	}
+	tree, err := w.obj.ReadType(changes, gitobj.TypeTree)
 	if err != nil {
-		return plumbing.ZeroHash, false
+		return nil, fmt.Errorf("reading changes/ of %s: %w", h, err)
 	}
-	return next, true
+	for i, s := range services {
+		if refusedName([]byte(s)) {
+			continue
+		}
+		if out[i], err = subtree(tree, s); err != nil {
+			return nil, fmt.Errorf("reading changes/ of %s: %w", h, err)
+		}
+	}
+	return out, nil
 }
 
 // directMerge compares commit c with its first parent under changes/, or
 // only under changes/<service>/ for each of services, as merge does for
-// the whole of changes/: the record of the tickets it added there, nil
-// when none.
-func (w *mainWalker) directMerge(c *gitobj.Commit, parent plumbing.Hash, services []string) (*mergeRec, error) {
-	b, err := w.changesTree(c.Tree)
-	if err != nil {
-		return nil, fmt.Errorf("reading the tree of %s: %w", c.Hash, err)
-	}
-	var a plumbing.Hash
-	if !parent.IsZero() {
-		if a, err = w.changesOf(parent); err != nil {
-			return nil, err
-		}
-	}
-	if a == b || b.IsZero() {
-		return nil, nil
-	}
+// the whole of changes/ (a and b are directTrees of the parent and of c):
+// the record of the tickets it added there, nil when none.
+func (w *mainWalker) directMerge(c *gitobj.Commit, a, b []plumbing.Hash, services []string) (*mergeRec, error) {
 	if len(services) == 0 {
-		return w.merge(c, a, b)
-	}
-	var ta, tb []byte
-	if !a.IsZero() {
-		if ta, err = w.obj.ReadType(a, gitobj.TypeTree); err != nil {
-			return nil, fmt.Errorf("reading changes/ of %s: %w", parent, err)
+		if a[0] == b[0] || b[0].IsZero() {
+			return nil, nil
 		}
-	}
-	if tb, err = w.obj.ReadType(b, gitobj.TypeTree); err != nil {
-		return nil, fmt.Errorf("reading changes/ of %s: %w", c.Hash, err)
+		return w.merge(c, a[0], b[0])
 	}
 	var added []treeEntryAt
-	for _, s := range services {
-		if refusedName([]byte(s)) {
+	for i, s := range services {
+		if b[i].IsZero() || a[i] == b[i] {
 			continue
 		}
-		sb, err := subtree(tb, s)
-		if err != nil {
-			return nil, err
-		}
-		if sb.IsZero() {
-			continue
-		}
-		sa, err := subtree(ta, s)
-		if err != nil {
-			return nil, err
-		}
-		if err := w.added(sa, sb, "changes/"+s, &added); err != nil {
+		if err := w.added(a[i], b[i], "changes/"+s, &added); err != nil {
 			return nil, fmt.Errorf("comparing commit %s with its first parent: %w", c.Hash, err)
 		}
 	}

@@ -78,6 +78,7 @@ func TestLogDirectMatchesFullScan(t *testing.T) {
 	check(t, "commit-graph behind main")
 
 	// With the index present, the index answers (and Merged is counted).
+	require.NoError(t, os.RemoveAll(filepath.Join(h.dir, ".git", "cab")))
 	_, res := logRows(t, h.dir, LogOptions{})
 	require.Equal(t, "cold", res.Index.State)
 	_, res = logRows(t, h.dir, LogOptions{Filter: filters["service"], NoMerged: true})

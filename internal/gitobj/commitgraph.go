@@ -437,8 +437,42 @@ func (g *CommitGraph) Commit(pos uint32) (GraphCommit, error) {
 // holds every changed path and its leading directories, so that the
 // answer is No when any of them is missing.
 func (g *CommitGraph) Changed(pos uint32, path string) Bloom {
+	return g.ChangedKey(pos, NewBloomKey(path))
+}
+
+// BloomKey is a path hashed for Changed, once for many commits.
+type BloomKey struct {
+	// prefixes are the path and its leading directories, longest first;
+	// h the seeds' murmur3 of each, by hash version (1 and 2).
+	prefixes []string
+	h        [][2][2]uint32
+	// ascii: version 1 filters can answer (see Changed).
+	ascii bool
+}
+
+// NewBloomKey hashes path (see Changed).
+func NewBloomKey(path string) *BloomKey {
+	k := &BloomKey{ascii: !strings.ContainsFunc(path, func(r rune) bool { return r >= 0x80 })}
+	for p := path; p != ""; {
+		k.prefixes = append(k.prefixes, p)
+		var h [2][2]uint32
+		for v := range uint32(2) {
+			h[v] = [2]uint32{murmur3(0x293ae76f, p, v+1), murmur3(0x7e646e2c, p, v+1)}
+		}
+		k.h = append(k.h, h)
+		j := strings.LastIndexByte(p, '/')
+		if j <= 0 {
+			break
+		}
+		p = p[:j]
+	}
+	return k
+}
+
+// ChangedKey is Changed for a hashed path.
+func (g *CommitGraph) ChangedKey(pos uint32, key *BloomKey) Bloom {
 	l, i, ok := g.layer(pos)
-	if !ok || l.bdat == nil || path == "" {
+	if !ok || l.bdat == nil || len(key.prefixes) == 0 {
 		return BloomUnknown
 	}
 	start := uint32(0)
@@ -452,30 +486,25 @@ func (g *CommitGraph) Changed(pos uint32, path string) Bloom {
 		// unknown, as git reads it.
 		return BloomUnknown
 	}
-	filter := data[start:end]
-	if l.bloom.version == 1 && strings.ContainsFunc(path, func(r rune) bool { return r >= 0x80 }) {
+	if l.bloom.version == 1 && !key.ascii {
 		// Version 1 hashed bytes above 0x7f as the writer's C char
 		// (signed or not, by platform): no safe answer.
 		return BloomUnknown
 	}
-	for p := path; ; {
-		if !l.bloom.contains(filter, p) {
+	filter := data[start:end]
+	for j := range key.prefixes {
+		h := key.h[j][l.bloom.version-1]
+		if !l.bloom.contains(filter, h[0], h[1]) {
 			return BloomNo
 		}
-		j := strings.LastIndexByte(p, '/')
-		if j <= 0 {
-			return BloomMaybe
-		}
-		p = p[:j]
 	}
+	return BloomMaybe
 }
 
-// contains tests key against one filter, as git's
-// bloom_filter_contains: hashes h0 + i*h1 of murmur3 with two seeds,
-// each taken modulo the filter's bits.
-func (s bloomSettings) contains(filter []byte, key string) bool {
-	h0 := murmur3(0x293ae76f, key, s.version)
-	h1 := murmur3(0x7e646e2c, key, s.version)
+// contains tests a key against one filter, as git's
+// bloom_filter_contains: hashes h0 + i*h1, h0 and h1 the key's murmur3
+// with two seeds, each taken modulo the filter's bits.
+func (s bloomSettings) contains(filter []byte, h0, h1 uint32) bool {
 	mod := uint64(len(filter)) * 8
 	for i := range s.hashes {
 		bit := uint64(h0+i*h1) % mod
