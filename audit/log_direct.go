@@ -77,6 +77,9 @@ func graphTimeUsable(f *Filter) bool {
 func (r *runner) direct(ctx context.Context, head plumbing.Hash, services []string, row rowFunc) error {
 	r.res.Index.State = "direct"
 	r.res.Merged = -1
+	if head.IsZero() {
+		return nil // no commit yet
+	}
 	g, err := gitobj.OpenCommitGraph(r.objDir)
 	if err != nil {
 		// A cache: without it every commit is compared.
@@ -137,7 +140,7 @@ func (r *runner) direct(ctx context.Context, head plumbing.Hash, services []stri
 
 	cur := head
 	var pos uint32
-	inGraph := false
+	inGraph, stale := false, false
 	if g != nil {
 		pos, inGraph = g.Lookup(head)
 	}
@@ -161,15 +164,16 @@ func (r *runner) direct(ctx context.Context, head plumbing.Hash, services []stri
 					cur = plumbing.ZeroHash
 					break
 				}
-				pos = parent
-				if cur, err = g.Hash(pos); err != nil {
-					return err
-				}
+				pos, cur, stale = parent, plumbing.ZeroHash, true
 				continue
 			}
 		}
-		if cur.IsZero() {
-			break
+		if stale {
+			// The id of a commit the walk reached by graph position.
+			if cur, err = g.Hash(pos); err != nil {
+				return err
+			}
+			stale = false
 		}
 		r.res.Index.Commits++
 		data, err := w.obj.ReadType(cur, gitobj.TypeCommit)
@@ -236,7 +240,7 @@ func (r *runner) direct(ctx context.Context, head plumbing.Hash, services []stri
 // the Bloom filters ruled it out (it touched none of keys; else it is
 // outside the period).
 func directSkip(g *gitobj.CommitGraph, pos uint32, f *Filter, byTime bool, keys []*gitobj.BloomKey) (parent uint32, root, skip, bloom bool) {
-	gc, err := g.Commit(pos)
+	parent, hasParent, commitTime, err := g.FirstParent(pos)
 	if err != nil {
 		return 0, false, false, false
 	}
@@ -249,13 +253,10 @@ func directSkip(g *gitobj.CommitGraph, pos uint32, f *Filter, byTime bool, keys 
 			}
 		}
 	}
-	if !bloom && !(byTime && !f.matchTime(time.Unix(gc.Time, 0))) {
+	if !bloom && !(byTime && !f.matchTime(time.Unix(commitTime, 0))) {
 		return 0, false, false, false
 	}
-	if len(gc.Parents) == 0 {
-		return 0, true, true, bloom
-	}
-	return gc.Parents[0], false, true, bloom
+	return parent, !hasParent, true, bloom
 }
 
 // directTrees returns, for commit h (zero: none), the trees directMerge

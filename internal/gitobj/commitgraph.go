@@ -429,6 +429,26 @@ func (g *CommitGraph) Commit(pos uint32) (GraphCommit, error) {
 	return c, nil
 }
 
+// FirstParent returns the position of the first parent of the commit at
+// pos (false: it has none) and its commit time, without reading the
+// other parents: what a first-parent walk needs of each commit.
+func (g *CommitGraph) FirstParent(pos uint32) (parent uint32, ok bool, commitTime int64, err error) {
+	l, i, found := g.layer(pos)
+	if !found {
+		return 0, false, 0, fmt.Errorf("%w: position %d of %d", ErrBadCommitGraph, pos, g.total)
+	}
+	rec := l.cdat[i*(hashLen+16) : (i+1)*(hashLen+16)]
+	commitTime = int64(binary.BigEndian.Uint32(rec[hashLen+8:])&3)<<32 | int64(binary.BigEndian.Uint32(rec[hashLen+12:]))
+	p1 := binary.BigEndian.Uint32(rec[hashLen:])
+	if p1 == graphNoParent {
+		return 0, false, commitTime, nil
+	}
+	if p1 >= g.total {
+		return 0, false, 0, fmt.Errorf("%w: parent position %d of %d", ErrBadCommitGraph, p1, g.total)
+	}
+	return p1, true, commitTime, nil
+}
+
 // Changed says whether the diff of the commit at pos against its first
 // parent (against the empty tree for a root commit) may touch path, a
 // slash-separated path from the repository root without a trailing slash:

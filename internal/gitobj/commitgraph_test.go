@@ -113,6 +113,12 @@ func TestCommitGraphAgainstGit(t *testing.T) {
 					parents = append(parents, ph.String())
 				}
 				assert.Equal(t, f[3:], parents, "parents of %s", f[0])
+				p1, ok, ct1, err := g.FirstParent(pos)
+				require.NoError(t, err)
+				assert.Equal(t, ct, ct1)
+				if assert.Equal(t, len(c.Parents) > 0, ok) && ok {
+					assert.Equal(t, c.Parents[0], p1)
+				}
 
 				diff := []string{"-c", "core.quotePath=false", "diff-tree", "-r", "--root", "--no-commit-id", "--name-only", f[0]}
 				if len(f) > 3 {
@@ -218,6 +224,7 @@ func FuzzCommitGraph(f *testing.F) {
 				require.Equal(t, h, h2)
 			}
 			_, _ = g.Commit(pos)
+			_, _, _, _ = g.FirstParent(pos)
 			g.Changed(pos, "changes/svc/CHG-1.cue")
 		}
 	})
