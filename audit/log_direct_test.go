@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -84,4 +85,28 @@ func TestLogDirectMatchesFullScan(t *testing.T) {
 	_, res = logRows(t, h.dir, LogOptions{Filter: filters["service"], NoMerged: true})
 	assert.Equal(t, "warm", res.Index.State)
 	assert.Positive(t, res.Merged)
+}
+
+// The direct walk serves LogEvents as Log, and a repository without
+// commits.
+func TestLogDirectEventsAndEmpty(t *testing.T) {
+	h := fixture(t)
+	events := func(o LogOptions) ([]*EventRow, *LogResult) {
+		o.Dir = h.dir
+		var rows []*EventRow
+		res, err := LogEvents(context.Background(), o, func(e *EventRow) error { rows = append(rows, e); return nil })
+		require.NoError(t, err)
+		return rows, res
+	}
+	f := Filter{Services: []string{"payments"}, Envs: []string{"prod"}}
+	want, _ := events(LogOptions{Index: IndexOff, Filter: f})
+	require.NotEmpty(t, want)
+	got, res := events(LogOptions{Filter: f, NoMerged: true})
+	assert.Equal(t, want, got)
+	assert.Equal(t, "direct", res.Index.State)
+
+	empty := newHistory(t)
+	rows, res := logRows(t, empty.dir, LogOptions{Filter: f, NoMerged: true})
+	assert.Empty(t, rows)
+	assert.Equal(t, "direct", res.Index.State)
 }
