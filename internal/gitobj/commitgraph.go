@@ -69,8 +69,8 @@ type graphLayer struct {
 	data  []byte
 	unmap func() error
 	// base is the number of commits in the layers below this one.
-	base  uint32
-	n     uint32
+	base                      uint32
+	n                         uint32
 	fanout, oids, cdat, edges []byte
 	bidx, bdat                []byte
 	bloom                     bloomSettings
