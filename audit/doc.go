@@ -19,7 +19,11 @@
 // speed. It keeps a derived index under .git/cab/ (file format: the
 // subpackage logindex) that is checked against git on every run, extended
 // incrementally and rebuilt when it no longer fits; git stays the source
-// of truth.
+// of truth. Without an index, a question that does not need the count of
+// every merged ticket (LogOptions.NoMerged) and names its services or a
+// period is answered by a direct first-parent walk instead, helped by
+// git's commit-graph and its changed-path Bloom filters when present
+// (log_direct.go); the rows are the same.
 //
 // ComputeMetrics measures throughput, lead times, success, rollback and
 // change failure rates and time to restore over those changes; its doc

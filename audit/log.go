@@ -56,6 +56,11 @@ type LogOptions struct {
 	OpenedAt bool
 	// Filter selects rows.
 	Filter Filter
+	// NoMerged says the caller does not show LogResult.Merged (cab log's
+	// table and CSV): a cold run may then answer a question naming its
+	// services exactly, or a period, without building the index (see
+	// log_direct.go), and Merged is -1.
+	NoMerged bool
 	// Reverse emits the oldest merge first; the default is newest first,
 	// as git log, which lets the first rows appear before the scan ends.
 	Reverse bool
@@ -96,8 +101,8 @@ type LogResult struct {
 	// (zero hashes when there is none).
 	MainHead   string `json:"mainHead"`
 	LedgerHead string `json:"ledgerHead"`
-	// Merged is how many merged tickets main holds; Rows how many rows
-	// passed the filter.
+	// Merged is how many merged tickets main holds (-1: not counted, see
+	// LogOptions.NoMerged); Rows how many rows passed the filter.
 	Merged int `json:"merged"`
 	Rows   int `json:"rows"`
 	// Problems are sorted by ticket, then message.
@@ -122,7 +127,8 @@ func (r *LogResult) LedgerBroken() bool {
 type IndexStats struct {
 	// State is off, cold (none or unusable: built from scratch), warm
 	// (up to date), extended (brought up to date incrementally) or
-	// prefix (the revision read is older than the index's head).
+	// prefix (the revision read is older than the index's head); direct
+	// when a cold run answered without it (log_direct.go).
 	State string `json:"state"`
 	// Commits is how many main commits were walked; Blobs how many ticket
 	// files were read.
@@ -208,6 +214,7 @@ type runner struct {
 	repo   *git.Repository
 	gitDir string
 	obj    *gitobj.Reader
+	objDir string
 	log    *slog.Logger
 	res    *LogResult
 	ledger *ledgerView
@@ -258,7 +265,7 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 		return nil, err
 	}
 	defer obj.Close()
-	r := &runner{o: o, repo: repo, gitDir: gitDir, obj: obj, log: o.Logger,
+	r := &runner{o: o, repo: repo, gitDir: gitDir, obj: obj, objDir: objDir, log: o.Logger,
 		res: &LogResult{Problems: []Problem{}, MainHead: plumbing.ZeroHash.String(), LedgerHead: plumbing.ZeroHash.String()}}
 	r.reader = &mainWalker{obj: obj.Clone()}
 
@@ -288,6 +295,11 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 	default:
 		r.idx = r.loadIndex()
 	}
+	var directSvc []string
+	direct := false
+	if r.idx == nil {
+		directSvc, direct = r.directServices()
+	}
 	// The ledger is read beside the walk of main; rows wait for it.
 	prevIdx := r.idx
 	if r.idx == nil {
@@ -299,14 +311,18 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 		l, err := r.readLedger(ledgerObj, prevIdx, ledgerRef, ledgerHead)
 		r.ledgerDone <- ledgerResult{read: l, ref: ledgerRef, err: err}
 	}()
-	err = r.scan(ctx, head, row)
+	if direct {
+		err = r.direct(ctx, head, directSvc, row)
+	} else {
+		err = r.scan(ctx, head, row)
+	}
 	if lerr := r.awaitLedger(); lerr != nil {
 		return nil, lerr
 	}
 	if err != nil {
 		return nil, err
 	}
-	if o.Index != IndexOff && r.dirty {
+	if o.Index != IndexOff && r.dirty && !direct {
 		if err := r.saveIndex(); err != nil {
 			// The index is a cache: failing to write it costs the next
 			// run time, never a wrong answer.

@@ -139,6 +139,12 @@ func (w *mainWalker) merge(c *gitobj.Commit, a, b plumbing.Hash) (*mergeRec, err
 	if err := w.added(a, b, "changes", &added); err != nil {
 		return nil, fmt.Errorf("comparing commit %s with its first parent: %w", c.Hash, err)
 	}
+	return w.mergeOf(c, added)
+}
+
+// mergeOf builds the record of commit c, which added the ticket files
+// added (in any order); nil when there are none.
+func (w *mainWalker) mergeOf(c *gitobj.Commit, added []treeEntryAt) (*mergeRec, error) {
 	if len(added) == 0 {
 		return nil, nil
 	}

@@ -3,12 +3,14 @@
 # the benchmark change repository (bench/synth: TICKETS tickets over
 # COMMITS commits), timed side by side in one run.
 #
-# Four questions, each asked of main by first parent (how cab reads it):
+# Five questions, each asked of main by first parent (how cab reads it):
 #   all      every merge that added tickets     git log --first-parent -- changes/
 #   service  the merges of the largest service  git log --first-parent -- changes/<svc>/
 #   small    the merges of the smallest service (where Bloom filters let
 #            git skip nearly every tree, and cab's fixed cost shows)
 #   quarter  the merges of one quarter          git log --first-parent --since --until -- changes/
+#   id       the merge of one ticket (cab log --id X; git is given its
+#            whole path, changes/<svc>/X.cue, its best case)
 #
 # C git answers each without and with a commit-graph carrying changed-path
 # Bloom filters (git commit-graph write --reachable --changed-paths); its
@@ -16,6 +18,14 @@
 # cold (no index: .git/cab removed before each run) and warm (index up to
 # date). The commit sets are checked equal: C git's commits per question
 # against the merge commits of cab's rows.
+#
+# JSON carries "merged", the number of tickets main ever merged, which
+# only the whole index gives: a cold JSON run builds it. The table and CSV
+# do not show it, and a cold question naming its services or a period is
+# then answered by a direct first-parent walk (commit-graph Bloom filters
+# when present; no index written): "cab cold csv" times that form
+# (--format csv), whose output is checked byte for byte against the full
+# scan's (--no-index).
 #
 # The repository is a local clone of the generated one (objects hardlinked,
 # same packs), so the commit-graph and cab's index never touch the cache.
@@ -54,6 +64,9 @@ cd "$REPO"
 by_size=$(git -C "$SRC" ls-files changes | awk -F/ 'NF == 3 && /\.cue$/ {n[$2]++} END {for (s in n) print n[s], s}' | sort -k1,1nr -k2)
 SERVICE=${SERVICE:-$(echo "$by_size" | head -1 | cut -d' ' -f2)}
 SMALL=${SMALL:-$(echo "$by_size" | tail -1 | cut -d' ' -f2)}
+# The ticket of the id question: the first of the smallest service.
+ID_PATH=${ID_PATH:-$(git -C "$SRC" ls-files "changes/$SMALL" | grep '\.cue$' | head -1)}
+ID=$(basename "$ID_PATH" .cue)
 # Dates are days in UTC, as cab reads them (--until to the end of the day);
 # git gets the same instants (commit times are whole seconds).
 since_iso=${SINCE}T00:00:00Z
@@ -62,7 +75,7 @@ until_iso=${UNTIL}T23:59:59Z
 echo "== compare-log: $TICKETS tickets, $(git rev-list --count HEAD) commits, $(git rev-list --first-parent --count HEAD) on main by first parent ($name)"
 echo "machine: $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "cab: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ':!bench' || echo ' (dirty tree)'); $(git --version); $(go version)"
-echo "questions: all; service $SERVICE; small $SMALL; quarter $since_iso .. $until_iso (both ends included, as git log)"
+echo "questions: all; service $SERVICE; small $SMALL; quarter $since_iso .. $until_iso (both ends included, as git log); id $ID ($ID_PATH)"
 
 declare -A GIT CAB_ARGS
 GIT[all]="log --first-parent --format=%H -- changes/"
@@ -73,7 +86,10 @@ CAB_ARGS[all]="log --format json"
 CAB_ARGS[service]="log --format json --service $SERVICE"
 CAB_ARGS[small]="log --format json --service $SMALL"
 CAB_ARGS[quarter]="log --format json --since $SINCE --until $UNTIL"
-questions=(all service small quarter)
+GIT[id]="log --first-parent --format=%H -- $ID_PATH"
+CAB_ARGS[id]="log --format json --id $ID"
+questions=(all service small quarter id)
+csv_args() { echo "${CAB_ARGS[$1]/--format json/--format csv}"; }
 
 # The commit sets, untimed. The root commit touches changes/ (it adds
 # changes/.gitkeep) and adds no ticket: git lists it, cab has no row for
@@ -98,6 +114,22 @@ for q in "${questions[@]}"; do
 	[[ -n $extra ]] && note=" (git also lists the root commit, which adds changes/.gitkeep and no ticket)"
 	printf 'sets equal: %-8s %6d merges, %6d rows%s\n' "$q" "$(wc -l <"$OUT/log-$q.cab")" "$(sed -n 's/^  "rows": \([0-9]*\),$/\1/p' "$OUT/log-$q.json")" "$note"
 done
+# The CSV form, cold (the direct walk where it applies), is the full scan's
+# byte for byte, without and with a commit-graph.
+check_csv() {
+	for q in "${questions[@]}"; do
+		rm -rf .git/cab
+		# shellcheck disable=SC2046
+		"$CAB" $(csv_args "$q") >"$OUT/log-$q.csv"
+		# shellcheck disable=SC2046
+		if ! "$CAB" $(csv_args "$q") --no-index | cmp -s - "$OUT/log-$q.csv"; then
+			echo "compare-log: $q: cold CSV differs from the full scan's ($1)" >&2
+			exit 1
+		fi
+	done
+	echo "csv equal: cold CSV of every question is the full scan's ($1)"
+}
+check_csv "no commit-graph"
 # cab --verify-index re-derives the index from git and compares.
 "$CAB" log --verify-index
 
@@ -132,9 +164,11 @@ done
 start=$(date +%s.%N)
 git commit-graph write --reachable --changed-paths 2>/dev/null
 graph_s=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}')
+check_csv "commit-graph"
 for q in "${questions[@]}"; do
 	median "git-graph-$q" "$RUNS" 1 "" "git ${GIT[$q]}"
 	median "cab-cold-$q" "$COLD_RUNS" 0 "rm -rf .git/cab" "$CAB ${CAB_ARGS[$q]}"
+	median "cab-coldcsv-$q" "$COLD_RUNS" 0 "rm -rf .git/cab" "$CAB $(csv_args "$q")"
 	"$CAB" log --format json >/dev/null # bring the index up to date
 	median "cab-warm-$q" "$RUNS" 1 "" "$CAB ${CAB_ARGS[$q]}"
 done
@@ -146,23 +180,24 @@ echo "commit-graph with Bloom filters written in ${graph_s} s; cab's index: ${in
 calc() { awk "BEGIN{print $1}"; }
 table() { # table KIND: wall (median) or cpu (mean user + system)
 	local ext=$1
-	printf '%-8s %10s %10s %10s %10s %10s  %10s %10s  %s\n' "$2" "git" "git+graph" "git best" "cab cold" "cab warm" "warm/best" "cold/best" "load (1 min) at git, git+graph, cold, warm"
+	printf '%-8s %10s %10s %10s %10s %10s %10s  %10s %10s %10s  %s\n' "$2" "git" "git+graph" "git best" "cab cold" "cold csv" "cab warm" "warm/best" "cold/best" "csv/best" "load (1 min) at git, git+graph, cold, cold csv, warm"
 	for q in "${questions[@]}"; do
-		local g gg best cold warm
+		local g gg best cold csv warm
 		g=$(cat "$OUT/git-$q.$ext")
 		gg=$(cat "$OUT/git-graph-$q.$ext")
 		best=$(calc "($g < $gg) ? $g : $gg")
 		cold=$(cat "$OUT/cab-cold-$q.$ext")
+		csv=$(cat "$OUT/cab-coldcsv-$q.$ext")
 		warm=$(cat "$OUT/cab-warm-$q.$ext")
-		printf '%-8s %9.3fs %9.3fs %9.3fs %9.3fs %9.3fs  %9.2fx %9.2fx  %s %s %s %s\n' "$q" "$g" "$gg" "$best" "$cold" "$warm" \
-			"$(calc "$warm / $best")" "$(calc "$cold / $best")" \
-			"$(cat "$OUT/git-$q.load")" "$(cat "$OUT/git-graph-$q.load")" "$(cat "$OUT/cab-cold-$q.load")" "$(cat "$OUT/cab-warm-$q.load")"
-		echo "$ext $q git=$g git_graph=$gg cab_cold=$cold cab_warm=$warm" >>"$OUT/compare-log.txt"
+		printf '%-8s %9.3fs %9.3fs %9.3fs %9.3fs %9.3fs %9.3fs  %9.2fx %9.2fx %9.2fx  %s %s %s %s %s\n' "$q" "$g" "$gg" "$best" "$cold" "$csv" "$warm" \
+			"$(calc "$warm / $best")" "$(calc "$cold / $best")" "$(calc "$csv / $best")" \
+			"$(cat "$OUT/git-$q.load")" "$(cat "$OUT/git-graph-$q.load")" "$(cat "$OUT/cab-cold-$q.load")" "$(cat "$OUT/cab-coldcsv-$q.load")" "$(cat "$OUT/cab-warm-$q.load")"
+		echo "$ext $q git=$g git_graph=$gg cab_cold=$cold cab_cold_csv=$csv cab_warm=$warm" >>"$OUT/compare-log.txt"
 	done
 }
 : >"$OUT/compare-log.txt"
 table median "wall"
 echo
 table cpu "CPU"
-echo "targets: warm at most 0.10x, cold at most 2x of C git's best (wall); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "targets: warm at most 0.10x, cold at most 2x of C git's best; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "raw results in $OUT (hyperfine CSV per form)"

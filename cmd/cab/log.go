@@ -212,6 +212,9 @@ func (o *logOptions) run(cmd *cobra.Command) error {
 	}
 	lo := audit.LogOptions{Dir: ".", Rev: o.Rev, LedgerBranch: o.Branch, Remote: o.Remote, Filter: o.filter, Reverse: o.Reverse,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.level}))}
+	// Only the JSON document shows how many tickets main merged: without
+	// it, a cold question may be answered without building the index.
+	lo.NoMerged = o.Format != "json"
 	switch {
 	case o.NoIndex:
 		lo.Index = audit.IndexOff

@@ -10,7 +10,11 @@
 // deltas and keeps recently resolved objects in a cache bounded in bytes;
 // loose objects are read from objects/xx/…, and anything it cannot find
 // (objects of alternates, packs with a v1 index, packs that appeared
-// after a clone was made) it asks a go-git storer for.
+// after a clone was made) it asks a go-git storer for. CommitGraph reads
+// git's commit-graph (objects/info/commit-graph, or a chain of layers):
+// each commit's root tree, parents and time by position, and its
+// changed-path Bloom filter, so that a first-parent walk asking about one
+// path reads no commit the filters rule out.
 //
 // Invariants:
 //
@@ -34,6 +38,12 @@
 //     and the cache and may be used each by its own goroutine. Calls to
 //     the fallback storer are serialized (WithFallback takes the same
 //     lock for code that reads that storer directly).
+//   - A commit-graph is checked before use: header, chunk table (in
+//     order, inside the file), chunk sizes against the commit count, a
+//     monotonic fanout, every parent position and Bloom filter offset
+//     (ErrBadCommitGraph otherwise; a filter it cannot use answers
+//     BloomUnknown, never BloomNo). It is parsed by a fuzzed parser and
+//     trusted as git log trusts it (see audit/log_direct.go).
 //   - A missing object is an error wrapping ErrNotFound; a tree entry
 //     that does not decode is ErrBadTree.
 package gitobj
