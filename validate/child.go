@@ -31,6 +31,11 @@ type request struct {
 	// index in Contexts of ticket i; Job's own context is then unused.
 	Contexts []Context `json:"contexts,omitempty"`
 	Of       []int     `json:"of,omitempty"`
+	// Cached, when set, holds the stored verdict of each ticket (nil where
+	// there is none): used when its time-derived facts still hold.
+	Cached []*cached `json:"cached,omitempty"`
+	// Facts asks for the facts of each verdict evaluated afresh, to store.
+	Facts bool `json:"facts,omitempty"`
 }
 
 // event is one line of a child's output.
@@ -43,6 +48,11 @@ type event struct {
 	Step   string    `json:"s,omitempty"`
 	Result *Result   `json:"r,omitempty"`
 	Setup  diag.List `json:"d,omitempty"`
+	// Facts are the time-derived facts of Result, when asked for and the
+	// ticket was evaluated to the end.
+	Facts *facts `json:"f,omitempty"`
+	// Cached is set when Result is a stored verdict whose facts held.
+	Cached bool `json:"c,omitempty"`
 }
 
 // ServeChild is the main of a sandboxed evaluation child: it reads one
@@ -203,19 +213,33 @@ func work(req request, prep *prepared, w int, next <-chan int, emit func(event))
 		}
 		current = i
 		var res Result
-		if req.Contexts == nil {
-			res = ev.Check(req.Tickets[i])
-		} else if res, err = ev.CheckIn(req.Tickets[i], req.Contexts[req.Of[i]]); err != nil {
-			return err
+		var fx *facts
+		switch {
+		case req.Contexts != nil:
+			if res, err = ev.CheckIn(req.Tickets[i], req.Contexts[req.Of[i]]); err != nil {
+				return err
+			}
+		case req.Cached != nil && req.Cached[i] != nil && ev.stillHolds(req.Cached[i].Facts):
+			res = req.Cached[i].Result
+			emit(event{Kind: "done", Worker: w, Index: i, Result: &res, Cached: true})
+			continue // not counted: evaluated nothing
+		default:
+			res, fx = ev.check(req.Tickets[i])
+			if !req.Facts {
+				fx = nil
+			}
 		}
 		n++
-		emit(event{Kind: "done", Worker: w, Index: i, Result: &res})
+		emit(event{Kind: "done", Worker: w, Index: i, Result: &res, Facts: fx})
 	}
 	return nil
 }
 
 // valid checks that every ticket of a request with contexts has one.
 func (req request) valid() error {
+	if req.Cached != nil && (len(req.Cached) != len(req.Tickets) || req.Contexts != nil) {
+		return fmt.Errorf("%d tickets but %d cached verdicts", len(req.Tickets), len(req.Cached))
+	}
 	if req.Contexts == nil {
 		return nil
 	}

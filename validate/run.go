@@ -94,10 +94,12 @@ func (l Limits) remaining() time.Duration { return l.Total - l.lost.d }
 // that blows the budget on Strikes tickets is left out for the rest and
 // reported once. progress, if not nil, is called after each ticket.
 func Run(ctx context.Context, job Job, tickets []File, limits Limits, progress func(done, total int)) ([]Result, diag.List, error) {
-	limits = limits.withDefaults()
-	r := &runner{job: job, tickets: tickets, limits: limits, progress: progress,
+	return newRunner(job, tickets, limits, progress).run(ctx)
+}
+
+func newRunner(job Job, tickets []File, limits Limits, progress func(done, total int)) *runner {
+	return &runner{job: job, tickets: tickets, limits: limits.withDefaults(), progress: progress,
 		results: make([]*Result, len(tickets)), strikes: map[string]int{}}
-	return r.run(ctx)
 }
 
 type runner struct {
@@ -110,6 +112,13 @@ type runner struct {
 	// of[i] the index in contexts of ticket i (see CheckPRs).
 	contexts []Context
 	of       []int
+
+	// cached, when set, holds a stored verdict for each ticket (nil where
+	// none); facts, when set, receives the facts of every verdict evaluated
+	// afresh (see the verdict cache in cache.go).
+	cached []*cached
+	facts  []*facts
+	reused int
 
 	results []*Result
 	done    int
@@ -344,10 +353,13 @@ func (r *runner) advance() {
 // returns a failure if the child died or blew a budget, and an error if
 // the child could not be run at all.
 func (r *runner) child(ctx context.Context, batch []int, workers int, isolated bool) (fail *failure, err error) {
-	req := request{Job: r.job, Workers: workers}
+	req := request{Job: r.job, Workers: workers, Facts: r.facts != nil}
 	req.Job.Isolate = isolated
 	for _, i := range batch {
 		req.Tickets = append(req.Tickets, r.tickets[i])
+		if r.cached != nil {
+			req.Cached = append(req.Cached, r.cached[i])
+		}
 	}
 	if r.of != nil {
 		// Send only the contexts of this batch, renumbered.
@@ -460,6 +472,12 @@ loop:
 					res := *ev.Result
 					res.File = r.tickets[i].Name
 					r.results[i] = &res
+					if r.facts != nil {
+						r.facts[i] = ev.Facts
+					}
+					if ev.Cached {
+						r.reused++
+					}
 					r.advance()
 				}
 				delete(busy, ev.Worker)
