@@ -44,9 +44,9 @@ type facts struct {
 	Window window `json:"window"`
 	// Calendar is the JSON of the ticket's policy.TicketCalendar.
 	Calendar json.RawMessage `json:"calendar"`
-	// Shared is the JSON of the policies' shared input (mode, freezes), with
-	// now left out when no policy may read it.
-	Shared json.RawMessage `json:"shared"`
+	// Shared is the sha256 of the JSON of the policies' shared input (mode,
+	// freezes), with now left out when no policy may read it.
+	Shared []byte `json:"shared"`
 }
 
 // cached is one stored verdict.

@@ -31,9 +31,11 @@ type request struct {
 	// index in Contexts of ticket i; Job's own context is then unused.
 	Contexts []Context `json:"contexts,omitempty"`
 	Of       []int     `json:"of,omitempty"`
-	// Cached, when set, holds the stored verdict of each ticket (nil where
-	// there is none): used when its time-derived facts still hold.
-	Cached []*cached `json:"cached,omitempty"`
+	// Cached, when set, holds the time-derived facts of the stored verdict
+	// of each ticket (nil where there is none): when they still hold, the
+	// child answers Cached instead of evaluating the ticket, and the parent
+	// uses the verdict it holds.
+	Cached []*facts `json:"cached,omitempty"`
 	// Facts asks for the facts of each verdict evaluated afresh, to store.
 	Facts bool `json:"facts,omitempty"`
 }
@@ -51,7 +53,8 @@ type event struct {
 	// Facts are the time-derived facts of Result, when asked for and the
 	// ticket was evaluated to the end.
 	Facts *facts `json:"f,omitempty"`
-	// Cached is set when Result is a stored verdict whose facts held.
+	// Cached is set, instead of Result, when the facts of the ticket's
+	// stored verdict (request.Cached) still hold.
 	Cached bool `json:"c,omitempty"`
 }
 
@@ -219,9 +222,8 @@ func work(req request, prep *prepared, w int, next <-chan int, emit func(event))
 			if res, err = ev.CheckIn(req.Tickets[i], req.Contexts[req.Of[i]]); err != nil {
 				return err
 			}
-		case req.Cached != nil && req.Cached[i] != nil && ev.stillHolds(req.Cached[i].Facts):
-			res = req.Cached[i].Result
-			emit(event{Kind: "done", Worker: w, Index: i, Result: &res, Cached: true})
+		case req.Cached != nil && req.Cached[i] != nil && ev.stillHolds(*req.Cached[i]):
+			emit(event{Kind: "done", Worker: w, Index: i, Cached: true})
 			continue // not counted: evaluated nothing
 		default:
 			res, fx = ev.check(req.Tickets[i])

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,8 +83,8 @@ type Evaluator struct {
 	Setup diag.List
 	// readsNow is set when a policy may read input.now (policy.MayReadNow).
 	readsNow bool
-	// sharedFacts is the shared policy input as a verdict depends on it:
-	// without now unless a policy may read it (see facts).
+	// sharedFacts is the sha256 of the shared policy input as a verdict
+	// depends on it: without now unless a policy may read it (see facts).
 	sharedFacts []byte
 }
 
@@ -179,9 +180,12 @@ func (e *Evaluator) bind() error {
 	if !e.readsNow {
 		in.Now = ""
 	}
-	if e.sharedFacts, err = json.Marshal(in); err != nil {
+	b, err := json.Marshal(in)
+	if err != nil {
 		return fmt.Errorf("encoding policy input: %w", err)
 	}
+	sum := sha256.Sum256(b)
+	e.sharedFacts = sum[:]
 	if e.policies, err = e.compiled.Bind(shared); err != nil {
 		return err
 	}

@@ -358,7 +358,11 @@ func (r *runner) child(ctx context.Context, batch []int, workers int, isolated b
 	for _, i := range batch {
 		req.Tickets = append(req.Tickets, r.tickets[i])
 		if r.cached != nil {
-			req.Cached = append(req.Cached, r.cached[i])
+			var fx *facts
+			if c := r.cached[i]; c != nil {
+				fx = &c.Facts
+			}
+			req.Cached = append(req.Cached, fx)
 		}
 	}
 	if r.of != nil {
@@ -464,10 +468,16 @@ loop:
 				}
 				s.step = ev.Step
 			case "done":
-				if ev.Index < 0 || ev.Index >= len(batch) || ev.Result == nil {
+				if ev.Index < 0 || ev.Index >= len(batch) {
 					return nil, fmt.Errorf("evaluation child sent a bad result for ticket %d", ev.Index)
 				}
 				i := batch[ev.Index]
+				if ev.Cached && r.cached != nil && r.cached[i] != nil {
+					ev.Result = &r.cached[i].Result
+				}
+				if ev.Result == nil {
+					return nil, fmt.Errorf("evaluation child sent a bad result for ticket %d", ev.Index)
+				}
 				if r.results[i] == nil {
 					res := *ev.Result
 					res.File = r.tickets[i].Name
