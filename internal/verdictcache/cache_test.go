@@ -3,6 +3,7 @@ package verdictcache
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,6 +61,18 @@ func TestTamperedEntriesMiss(t *testing.T) {
 		"truncated":         b[:20],
 		"empty":             nil,
 	}
+	// A symlink to an authentic entry, and a FIFO (which must not block).
+	t.Run("symlink", func(t *testing.T) {
+		require.NoError(t, os.Remove(c.path(k2)))
+		require.NoError(t, os.Symlink(c.path(k1), c.path(k2)))
+		_, ok := c.Get(k2)
+		assert.False(t, ok)
+		require.NoError(t, os.Remove(c.path(k2)))
+		require.NoError(t, syscall.Mkfifo(c.path(k2), 0o600))
+		_, ok = c.Get(k2)
+		assert.False(t, ok)
+		require.NoError(t, os.Remove(c.path(k2)))
+	})
 	for name, content := range tests {
 		t.Run(name, func(t *testing.T) {
 			require.NoError(t, os.WriteFile(c.path(k2), content, 0o600))
