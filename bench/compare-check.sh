@@ -2,7 +2,11 @@
 # compare-check.sh: `cab check` against the cue CLI on a synthetic change
 # repository (bench/synth), timed in one run.
 #
-#   (a) cab       bin/cab check, in the repository, over every ticket
+#   (a) cab       bin/cab check, in the repository, over every ticket, with
+#                 its verdict cache emptied before each run (cold: every
+#                 ticket evaluated, every verdict stored)
+#   (a') cab-warm the same with the verdicts of an earlier run in the cache
+#                 (.git/cab/verdicts) and nothing changed since
 #   (b) cue-1     cue vet -c -d '#Ticket' over the JSON exports of every
 #                 ticket, as few processes as the argument list allows
 #                 (one for 10,000 tickets): cue's strongest form
@@ -79,18 +83,19 @@ cab_check="cd '$REPO' && '$CAB' check >/dev/null"
 (cd "$REPO" && "$CAB" check >"$OUT/cab-check.txt") || { echo "compare-check: cab check failed on $REPO:" >&2; tail -5 "$OUT/cab-check.txt" >&2; exit 1; }
 tail -1 "$OUT/cab-check.txt"
 
-# median NAME RUNS WARMUP COMMAND: seconds, to $OUT/NAME.median
+# median NAME RUNS WARMUP COMMAND [PREPARE]: seconds, to $OUT/NAME.median
 median() {
-	local name=$1 runs=$2 warmup=$3 cmd=$4
+	local name=$1 runs=$2 warmup=$3 cmd=$4 prepare=${5:-true}
 	cut -d' ' -f1 /proc/loadavg >"$OUT/$name.load" # beside the figure: the machine is shared
 	if command -v hyperfine >/dev/null; then
-		hyperfine --style basic --warmup "$warmup" --runs "$runs" --export-csv "$OUT/$name.csv" -n "$name" "$cmd" >&2
+		hyperfine --style basic --warmup "$warmup" --runs "$runs" --prepare "$prepare" --export-csv "$OUT/$name.csv" -n "$name" "$cmd" >&2
 		awk -F, 'NR==2{print $4}' "$OUT/$name.csv" >"$OUT/$name.median"
 		awk -F, 'NR==2{print $5 + $6}' "$OUT/$name.csv" >"$OUT/$name.cpu"
 	else
 		echo 0 >"$OUT/$name.cpu"
 		for _ in $(seq "$runs"); do
 			local t0 t1
+			bash -c "$prepare"
 			t0=$(date +%s.%N)
 			bash -c "$cmd"
 			t1=$(date +%s.%N)
@@ -102,7 +107,10 @@ median() {
 # The sanity run above warmed the file cache for cab.
 median cue-1 "$RUNS" 1 "$cue_one"
 median cue-each "$RUNS" 1 "$cue_each"
-median cab "$CAB_RUNS" 0 "$cab_check"
+cold="rm -rf '$REPO/.git/cab/verdicts'"
+median cab "$CAB_RUNS" 0 "$cab_check" "$cold"
+# The last cold run filled the cache.
+median cab-warm "$CAB_RUNS" 0 "$cab_check"
 
 # peak_rss: cab's parent and its sandboxed child run at the same time, so
 # the footprint is their sum. GNU time reports the largest single process
@@ -117,6 +125,7 @@ descendants() {
 	done
 }
 peak_rss() {
+	bash -c "$cold"
 	(cd "$REPO" && exec /usr/bin/time -f '%M' -o "$OUT/cab.time" "$CAB" check >/dev/null) &
 	local pid=$! peak=0 sum p r
 	while kill -0 "$pid" 2>/dev/null; do
@@ -141,6 +150,7 @@ else
 fi
 
 cab=$(cat "$OUT/cab.median")
+warm=$(cat "$OUT/cab-warm.median")
 one=$(cat "$OUT/cue-1.median")
 each=$(cat "$OUT/cue-each.median")
 calc() { awk "BEGIN{print $1}"; }
@@ -150,14 +160,16 @@ echo "== results: medians of $RUNS runs (cab: $CAB_RUNS), $TICKETS tickets"
 cpu() { calc "$(cat "$OUT/$1.cpu") * $2"; }
 printf '%-10s %10s  %10s  %s\n' form "wall s" "CPU s" "wall per ticket, load (1 min) at the start  (wall: median; CPU: mean user+sys)"
 printf '%-10s %10.2f  %10.2f  %6.2f ms  load %s\n' cab "$cab" "$(cpu cab 1)" "$(calc "$cab * 1000 / $TICKETS")" "$(cat "$OUT/cab.load")"
+printf '%-10s %10.2f  %10.2f  %6.2f ms  load %s\n' cab-warm "$warm" "$(cpu cab-warm 1)" "$(calc "$warm * 1000 / $TICKETS")" "$(cat "$OUT/cab-warm.load")"
 printf '%-10s %10.2f  %10.2f  %6.2f ms  load %s\n' cue-1 "$one" "$(cpu cue-1 1)" "$(calc "$one * 1000 / $TICKETS")" "$(cat "$OUT/cue-1.load")"
 printf '%-10s %10.2f  %10.2f  %6.2f ms  load %s  (%d tickets: %.2f s, extrapolated)\n' cue-each "$each_all" "$(cpu cue-each "$TICKETS / $sample")" \
 	"$(calc "$each * 1000 / $sample")" "$(cat "$OUT/cue-each.load")" "$sample" "$each"
 printf 'ratio cab / cue-1:    %.2f wall, %.2f CPU  (target: at most 0.5, wall and CPU)\n' "$(calc "$cab / $one")" "$(calc "$(cpu cab 1) / $(cpu cue-1 1)")"
+printf 'ratio cab-warm / cue-1: %.2f wall, %.2f CPU  (verdicts of an earlier run reused)\n' "$(calc "$warm / $one")" "$(calc "$(cpu cab-warm 1) / $(cpu cue-1 1)")"
 printf 'ratio cab / cue-each: %.3f\n' "$(calc "$cab / $each_all")"
-printf 'cab peak memory: %d MiB largest process (GNU time), %d MiB parent + child (sampled)  (target: under 500 MB)\n' \
+printf 'cab peak memory (cold): %d MiB largest process (GNU time), %d MiB parent + child (sampled)  (target: under 500 MB)\n' \
 	$((maxrss / 1024)) $((sumrss / 1024))
 {
-	echo "tickets=$TICKETS cab=$cab cue1=$one cue_each=$each_all cue_each_sample=$sample:$each"
+	echo "tickets=$TICKETS cab=$cab cab_warm=$warm cue1=$one cue_each=$each_all cue_each_sample=$sample:$each"
 	echo "maxrss_kib=$maxrss sum_rss_kib=$sumrss"
 } >"$OUT/compare-check.txt"

@@ -87,4 +87,10 @@ type TicketCalendar struct {
 	WindowClosed bool `json:"windowClosed"`
 	// WindowOpen is true when now is inside the window.
 	WindowOpen bool `json:"windowOpen"`
+	// ReviewWaited is how long the change has waited for review, in
+	// nanoseconds of whole seconds (now minus review.openedAt), when the
+	// review says when it was opened. Policies read it rather than now, so
+	// that the default set's verdicts depend on the time only through these
+	// facts (see MayReadNow).
+	ReviewWaited *int64 `json:"reviewWaited,omitempty"`
 }

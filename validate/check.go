@@ -37,6 +37,9 @@ type Options struct {
 	Limits Limits
 	// Progress, if not nil, is called after each ticket.
 	Progress func(done, total int)
+	// NoCache evaluates every ticket, neither using nor storing verdicts
+	// of earlier checks (the verdict cache, see cache.go).
+	NoCache bool
 }
 
 // Report is the outcome of a check.
@@ -53,6 +56,9 @@ type Report struct {
 	// Review is the review evidence the policies saw (pull-request mode):
 	// what a signature about the change records.
 	Review *model.Review `json:"review,omitempty"`
+	// Reused counts the verdicts taken from the verdict cache (checks on
+	// files; see Options.NoCache).
+	Reused int `json:"reused,omitempty"`
 }
 
 // Errors counts the diagnostics that fail the check.
@@ -266,9 +272,24 @@ func checkTarget(ctx context.Context, t *target, opts Options, rep *Report) erro
 	if len(files) == 0 && t.root == "" {
 		return nil
 	}
-	results, setup, err := Run(ctx, job, files, opts.Limits, opts.Progress)
+	r := newRunner(job, files, opts.Limits, opts.Progress)
+	var vc *verdicts
+	if !opts.NoCache && t.root != "" {
+		vc = openVerdicts(t.root, job)
+	}
+	if vc != nil {
+		r.cached = vc.lookup(files)
+		r.facts = make([]*facts, len(files))
+	}
+	results, setup, err := r.run(ctx)
 	if err != nil {
 		return err
+	}
+	rep.Reused += r.reused
+	if vc != nil && r.limits.lost.d == 0 && len(r.job.Skip) == 0 && r.job.Config == job.Config {
+		// Nothing blew a budget: every fresh verdict was made by the job
+		// the key names.
+		vc.store(files, results, r.facts)
 	}
 	rep.Diagnostics = append(rep.Diagnostics, setup...)
 	if t.root == "" {

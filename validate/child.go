@@ -31,6 +31,13 @@ type request struct {
 	// index in Contexts of ticket i; Job's own context is then unused.
 	Contexts []Context `json:"contexts,omitempty"`
 	Of       []int     `json:"of,omitempty"`
+	// Cached, when set, holds the time-derived facts of the stored verdict
+	// of each ticket (nil where there is none): when they still hold, the
+	// child answers Cached instead of evaluating the ticket, and the parent
+	// uses the verdict it holds.
+	Cached []*facts `json:"cached,omitempty"`
+	// Facts asks for the facts of each verdict evaluated afresh, to store.
+	Facts bool `json:"facts,omitempty"`
 }
 
 // event is one line of a child's output.
@@ -43,6 +50,12 @@ type event struct {
 	Step   string    `json:"s,omitempty"`
 	Result *Result   `json:"r,omitempty"`
 	Setup  diag.List `json:"d,omitempty"`
+	// Facts are the time-derived facts of Result, when asked for and the
+	// ticket was evaluated to the end.
+	Facts *facts `json:"f,omitempty"`
+	// Cached is set, instead of Result, when the facts of the ticket's
+	// stored verdict (request.Cached) still hold.
+	Cached bool `json:"c,omitempty"`
 }
 
 // ServeChild is the main of a sandboxed evaluation child: it reads one
@@ -203,19 +216,32 @@ func work(req request, prep *prepared, w int, next <-chan int, emit func(event))
 		}
 		current = i
 		var res Result
-		if req.Contexts == nil {
-			res = ev.Check(req.Tickets[i])
-		} else if res, err = ev.CheckIn(req.Tickets[i], req.Contexts[req.Of[i]]); err != nil {
-			return err
+		var fx *facts
+		switch {
+		case req.Contexts != nil:
+			if res, err = ev.CheckIn(req.Tickets[i], req.Contexts[req.Of[i]]); err != nil {
+				return err
+			}
+		case req.Cached != nil && req.Cached[i] != nil && ev.stillHolds(*req.Cached[i]):
+			emit(event{Kind: "done", Worker: w, Index: i, Cached: true})
+			continue // not counted: evaluated nothing
+		default:
+			res, fx = ev.check(req.Tickets[i])
+			if !req.Facts {
+				fx = nil
+			}
 		}
 		n++
-		emit(event{Kind: "done", Worker: w, Index: i, Result: &res})
+		emit(event{Kind: "done", Worker: w, Index: i, Result: &res, Facts: fx})
 	}
 	return nil
 }
 
 // valid checks that every ticket of a request with contexts has one.
 func (req request) valid() error {
+	if req.Cached != nil && (len(req.Cached) != len(req.Tickets) || req.Contexts != nil) {
+		return fmt.Errorf("%d tickets but %d cached verdicts", len(req.Tickets), len(req.Cached))
+	}
 	if req.Contexts == nil {
 		return nil
 	}

@@ -36,6 +36,16 @@
 //     an index of targets (keyed by model.Action.Resource) derived from
 //     git under .git/cab/, so finding them across every service costs what
 //     may conflict, not the size of the repository.
+//   - A check on files (CheckPaths) reuses a ticket's verdict from an earlier
+//     check only when every input of it is the same: the key hashes the cab
+//     binary, CUE's environment, cab.cue, every policy, the job's mode,
+//     review, changed files and open tickets, and the ticket's name and
+//     bytes; what the verdict takes from the time (calendar facts, the
+//     freeze listing, and now itself when policy.MayReadNow) is recomputed
+//     by the sandboxed child and must be equal. Entries live under
+//     .git/cab/verdicts/, authenticated by internal/verdictcache; only
+//     verdicts of a run where nothing blew a budget are kept. The
+//     pull-request gate and cab sign never use it.
 //   - Committed secrets (private keys, common token formats) are refused
 //     anywhere in what a pull request adds or changes, reading only those
 //     blobs (size-limited, binary skipped), and in the files a local check

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,6 +81,11 @@ type Evaluator struct {
 	Trace func(step string)
 	// Setup holds problems with the configuration and the policies.
 	Setup diag.List
+	// readsNow is set when a policy may read input.now (policy.MayReadNow).
+	readsNow bool
+	// sharedFacts is the sha256 of the shared policy input as a verdict
+	// depends on it: without now unless a policy may read it (see facts).
+	sharedFacts []byte
 }
 
 // NewEvaluator compiles the schema, the configuration and the policies of
@@ -147,6 +153,7 @@ func newEvaluator(job Job, prep *prepared, l *load.Loader, trace func(step strin
 			files = append(files, policy.File{Name: f.Name, Source: f.Source})
 		}
 	}
+	e.readsNow = policy.MayReadNow(files)
 	set, ds := policy.Compile(s.Context(), files, trace)
 	e.Setup = append(e.Setup, ds...)
 	e.compiled = set
@@ -161,14 +168,24 @@ func newEvaluator(job Job, prep *prepared, l *load.Loader, trace func(step strin
 // time, calendar) from e.job into the compiled policies.
 func (e *Evaluator) bind() error {
 	job := e.job
-	shared, err := json.Marshal(policy.Shared{
+	in := policy.Shared{
 		Mode:     job.Mode,
 		Now:      job.Now.UTC().Format(time.RFC3339),
 		Calendar: policy.SharedCalendar{Freezes: freezes(e.calendar.Listing(job.Now, job.Now.AddDate(1, 0, 0)))},
-	})
+	}
+	shared, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("encoding policy input: %w", err)
 	}
+	if !e.readsNow {
+		in.Now = ""
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return fmt.Errorf("encoding policy input: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	e.sharedFacts = sum[:]
 	if e.policies, err = e.compiled.Bind(shared); err != nil {
 		return err
 	}
@@ -222,12 +239,19 @@ func freezes(c []calendar.Span) []policy.Freeze {
 
 // Check validates one ticket file.
 func (e *Evaluator) Check(f File) Result {
+	r, _ := e.check(f)
+	return r
+}
+
+// check is Check that also returns the time-derived facts the verdict was
+// made with, when the policies ran to the end (see facts).
+func (e *Evaluator) check(f File) (Result, *facts) {
 	r := Result{File: f.Name}
 	e.trace(stepSchema)
 	p, ds := e.schema.ParseTicket(f.Name, f.Source)
 	if p == nil {
 		r.Diags = ds
-		return r
+		return r, nil
 	}
 	t := p.Ticket
 	r.JSON = p.JSON
@@ -249,7 +273,7 @@ func (e *Evaluator) Check(f File) Result {
 	repo, err := e.repoFor(t)
 	if err != nil {
 		r.Diags = append(r.Diags, internal(f.Name, err))
-		return r
+		return r, nil
 	}
 	in := policy.TicketInput{Ticket: p.JSON, Repo: repo, Review: e.job.Review, ChangedFiles: e.job.ChangedFiles}
 	if in.ChangedFiles == nil {
@@ -260,7 +284,7 @@ func (e *Evaluator) Check(f File) Result {
 	raw, err := json.Marshal(in)
 	if err != nil {
 		r.Diags = append(r.Diags, internal(f.Name, err))
-		return r
+		return r, nil
 	}
 	var findings []policy.Finding
 	if e.job.Isolate {
@@ -271,7 +295,7 @@ func (e *Evaluator) Check(f File) Result {
 	}
 	if err != nil {
 		r.Diags = append(r.Diags, internal(f.Name, err))
-		return r
+		return r, nil
 	}
 	for _, fd := range findings {
 		l, c := p.Position(fd.Path)
@@ -281,7 +305,11 @@ func (e *Evaluator) Check(f File) Result {
 		})
 	}
 	r.Diags = r.Diags.Sort()
-	return r
+	cal, err := json.Marshal(in.Calendar)
+	if err != nil {
+		return r, nil
+	}
+	return r, &facts{Window: window{Start: t.Window.Start, End: t.Window.End, Environments: t.Environments}, Calendar: cal, Shared: e.sharedFacts}
 }
 
 // repoFor returns the configuration as a policy sees it for ticket t:
@@ -344,16 +372,37 @@ func internal(file string, err error) diag.Diagnostic {
 }
 
 func (e *Evaluator) ticketCalendar(t model.Ticket) policy.TicketCalendar {
+	return e.calendarFor(window{Start: t.Window.Start, End: t.Window.End, Environments: t.Environments})
+}
+
+// window is what of a ticket its calendar facts are computed from.
+type window struct {
+	Start        string   `json:"start"`
+	End          string   `json:"end"`
+	Environments []string `json:"environments"`
+}
+
+// calendarFor computes the calendar facts of a ticket's window at the
+// evaluator's time, and how long its review has waited.
+func (e *Evaluator) calendarFor(w window) policy.TicketCalendar {
 	tc := policy.TicketCalendar{Overlapping: []policy.Freeze{}}
-	start, err1 := time.Parse(time.RFC3339, t.Window.Start)
-	end, err2 := time.Parse(time.RFC3339, t.Window.End)
+	now := e.job.Now
+	if r := e.job.Review; r != nil && r.OpenedAt != "" {
+		// As CUE's time.ToUnix reads it; unparseable: left out, and a
+		// policy that needs it fails to evaluate.
+		if opened, err := time.Parse(time.RFC3339Nano, r.OpenedAt); err == nil {
+			waited := (now.Unix() - opened.Unix()) * int64(time.Second)
+			tc.ReviewWaited = &waited
+		}
+	}
+	start, err1 := time.Parse(time.RFC3339, w.Start)
+	end, err2 := time.Parse(time.RFC3339, w.End)
 	if err1 != nil || err2 != nil {
 		return tc // the schema already refused such a window
 	}
-	now := e.job.Now
 	tc.WindowClosed = !now.Before(end)
 	tc.WindowOpen = !now.Before(start) && now.Before(end)
-	tc.Overlapping = freezes(e.calendar.Overlapping(start, end, t.Environments))
+	tc.Overlapping = freezes(e.calendar.Overlapping(start, end, w.Environments))
 	return tc
 }
 

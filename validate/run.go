@@ -94,10 +94,12 @@ func (l Limits) remaining() time.Duration { return l.Total - l.lost.d }
 // that blows the budget on Strikes tickets is left out for the rest and
 // reported once. progress, if not nil, is called after each ticket.
 func Run(ctx context.Context, job Job, tickets []File, limits Limits, progress func(done, total int)) ([]Result, diag.List, error) {
-	limits = limits.withDefaults()
-	r := &runner{job: job, tickets: tickets, limits: limits, progress: progress,
+	return newRunner(job, tickets, limits, progress).run(ctx)
+}
+
+func newRunner(job Job, tickets []File, limits Limits, progress func(done, total int)) *runner {
+	return &runner{job: job, tickets: tickets, limits: limits.withDefaults(), progress: progress,
 		results: make([]*Result, len(tickets)), strikes: map[string]int{}}
-	return r.run(ctx)
 }
 
 type runner struct {
@@ -110,6 +112,13 @@ type runner struct {
 	// of[i] the index in contexts of ticket i (see CheckPRs).
 	contexts []Context
 	of       []int
+
+	// cached, when set, holds a stored verdict for each ticket (nil where
+	// none); facts, when set, receives the facts of every verdict evaluated
+	// afresh (see the verdict cache in cache.go).
+	cached []*cached
+	facts  []*facts
+	reused int
 
 	results []*Result
 	done    int
@@ -344,10 +353,17 @@ func (r *runner) advance() {
 // returns a failure if the child died or blew a budget, and an error if
 // the child could not be run at all.
 func (r *runner) child(ctx context.Context, batch []int, workers int, isolated bool) (fail *failure, err error) {
-	req := request{Job: r.job, Workers: workers}
+	req := request{Job: r.job, Workers: workers, Facts: r.facts != nil}
 	req.Job.Isolate = isolated
 	for _, i := range batch {
 		req.Tickets = append(req.Tickets, r.tickets[i])
+		if r.cached != nil {
+			var fx *facts
+			if c := r.cached[i]; c != nil {
+				fx = &c.Facts
+			}
+			req.Cached = append(req.Cached, fx)
+		}
 	}
 	if r.of != nil {
 		// Send only the contexts of this batch, renumbered.
@@ -452,14 +468,26 @@ loop:
 				}
 				s.step = ev.Step
 			case "done":
-				if ev.Index < 0 || ev.Index >= len(batch) || ev.Result == nil {
+				if ev.Index < 0 || ev.Index >= len(batch) {
 					return nil, fmt.Errorf("evaluation child sent a bad result for ticket %d", ev.Index)
 				}
 				i := batch[ev.Index]
+				if ev.Cached && r.cached != nil && r.cached[i] != nil {
+					ev.Result = &r.cached[i].Result
+				}
+				if ev.Result == nil {
+					return nil, fmt.Errorf("evaluation child sent a bad result for ticket %d", ev.Index)
+				}
 				if r.results[i] == nil {
 					res := *ev.Result
 					res.File = r.tickets[i].Name
 					r.results[i] = &res
+					if r.facts != nil {
+						r.facts[i] = ev.Facts
+					}
+					if ev.Cached {
+						r.reused++
+					}
 					r.advance()
 				}
 				delete(busy, ev.Worker)

@@ -40,6 +40,10 @@ const (
 type secretKind struct {
 	what string
 	re   *regexp.Regexp
+	// lits are literals one of which every match of re contains: text
+	// without any of them is not searched (FuzzSecretLiterals holds the
+	// two together).
+	lits []string
 }
 
 // secretKinds are the formats refused. Each pattern is anchored on a fixed
@@ -47,18 +51,28 @@ type secretKind struct {
 // They are compiled on first use, not at start-up.
 var secretKinds = sync.OnceValue(func() []secretKind {
 	return []secretKind{
-		{"a private key (PEM)", regexp.MustCompile(`-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----`)},
-		{"a GitHub token", regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,})\b`)},
-		{"a GitLab token", regexp.MustCompile(`\b(?:glpat|gldt|glrt|glptt|gloas|glsoat|glcbt)-[A-Za-z0-9_-]{20,}`)},
-		{"an AWS access key id", regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`)},
-		{"a Slack token", regexp.MustCompile(`\bxox[abposr]-[0-9A-Za-z-]{10,}`)},
-		{"a Slack webhook URL", regexp.MustCompile(`https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]{20,}`)},
-		{"a Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`)},
-		{"a Stripe secret key", regexp.MustCompile(`\b[rs]k_live_[0-9A-Za-z]{20,}\b`)},
-		{"an npm token", regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}\b`)},
-		{"a PyPI token", regexp.MustCompile(`\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}`)},
+		{"a private key (PEM)", regexp.MustCompile(`-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----`), []string{"-----BEGIN"}},
+		{"a GitHub token", regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,})\b`), []string{"gh", "github_pat_"}},
+		{"a GitLab token", regexp.MustCompile(`\b(?:glpat|gldt|glrt|glptt|gloas|glsoat|glcbt)-[A-Za-z0-9_-]{20,}`), []string{"gl"}},
+		{"an AWS access key id", regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`), []string{"AKIA", "ASIA", "ABIA", "ACCA"}},
+		{"a Slack token", regexp.MustCompile(`\bxox[abposr]-[0-9A-Za-z-]{10,}`), []string{"xox"}},
+		{"a Slack webhook URL", regexp.MustCompile(`https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]{20,}`), []string{"https://hooks.slack.com/"}},
+		{"a Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`), []string{"AIza"}},
+		{"a Stripe secret key", regexp.MustCompile(`\b[rs]k_live_[0-9A-Za-z]{20,}\b`), []string{"k_live_"}},
+		{"an npm token", regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}\b`), []string{"npm_"}},
+		{"a PyPI token", regexp.MustCompile(`\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}`), []string{"pypi-AgEIcHlwaS5vcmc"}},
 	}
 })
+
+// mayMatch reports whether b holds one of k's literals.
+func (k secretKind) mayMatch(b []byte) bool {
+	for _, l := range k.lits {
+		if bytes.Contains(b, []byte(l)) {
+			return true
+		}
+	}
+	return false
+}
 
 // isBinary reports whether data looks binary, as git decides it.
 func isBinary(data []byte) bool {
@@ -72,6 +86,16 @@ func scanSecrets(name string, data []byte, hint string) diag.List {
 	if isBinary(data) {
 		return nil
 	}
+	// Only the kinds whose literals occur in the file are searched for.
+	var kinds []secretKind
+	for _, k := range secretKinds() {
+		if k.mayMatch(data) {
+			kinds = append(kinds, k)
+		}
+	}
+	if len(kinds) == 0 {
+		return nil
+	}
 	var out diag.List
 	line := 1
 	for len(data) > 0 {
@@ -82,7 +106,10 @@ func scanSecrets(name string, data []byte, hint string) diag.List {
 			data = nil
 		}
 		if !bytes.Contains(l, []byte(allowSecretMarker)) {
-			for _, k := range secretKinds() {
+			for _, k := range kinds {
+				if !k.mayMatch(l) {
+					continue
+				}
 				for _, m := range k.re.FindAllIndex(l, -1) {
 					out = append(out, diag.Diagnostic{File: name, Line: line, Column: m[0] + 1, Severity: diag.Error, Code: "secret",
 						Message: fmt.Sprintf("%s is committed here (%s)", k.what, redact(l[m[0]:m[1]])), Hint: hint})

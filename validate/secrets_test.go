@@ -206,3 +206,23 @@ func TestCheckPRRefusesSecrets(t *testing.T) {
 		})
 	}
 }
+
+// FuzzSecretLiterals holds each kind's literals to its pattern: whatever
+// the pattern matches contains one of them, so skipping text without any
+// (scanSecrets' prefilter) never skips a secret.
+func FuzzSecretLiterals(f *testing.F) {
+	for _, k := range []string{"pem", "openssh", "cosign", "pgp", "ghp", "gho", "github_pat", "glpat", "aws", "slack", "slack-webhook"} {
+		f.Add([]byte("x " + fakeSecret(k) + " y"))
+	}
+	f.Add([]byte("AIza" + strings.Repeat("a", 35) + " sk_live_" + strings.Repeat("b", 20) + " npm_" + strings.Repeat("c", 36)))
+	f.Add([]byte("pypi-AgEIcHlwaS5vcmc" + strings.Repeat("d", 50)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, k := range secretKinds() {
+			for _, m := range k.re.FindAllIndex(data, -1) {
+				if !k.mayMatch(data[m[0]:m[1]]) {
+					t.Fatalf("%s: match %q holds none of %q", k.what, data[m[0]:m[1]], k.lits)
+				}
+			}
+		}
+	})
+}

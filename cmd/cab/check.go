@@ -33,8 +33,10 @@ type checkOptions struct {
 	// Plan adds what each added ticket would change (see cab plan).
 	Plan     bool
 	planOpts planOptions
-	pr       bool       // set by validate
-	plan     *plan.Plan // set by checkPR with --plan
+	// NoCache turns the verdict cache off (checks on files).
+	NoCache bool
+	pr      bool       // set by validate
+	plan    *plan.Plan // set by checkPR with --plan
 }
 
 func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
@@ -44,6 +46,7 @@ func (o *checkOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.TicketTimeout, "ticket-timeout", validate.DefaultTicketTimeout, "time budget for checking one ticket")
 	fs.DurationVar(&o.TotalTimeout, "total-timeout", validate.DefaultTotalTimeout, "time one check may lose to evaluation that blows its budgets (a hostile policy), compile included; what is left then fails unevaluated")
 	fs.Uint64Var(&o.MaxMemoryMiB, "max-memory", 1024, "memory budget of the evaluation process, in MiB")
+	fs.BoolVar(&o.NoCache, "no-cache", false, "checks on files: evaluate every ticket, neither reusing nor storing the verdicts kept under .git/cab/ (a verdict is reused only when every input it depends on is the same, and only if it was written with this user's secret)")
 	fs.StringVar(&o.Base, "base", "", "pull-request mode: the target revision whose rules judge the change (e.g. origin/main)")
 	fs.StringVar(&o.Head, "head", "", "pull-request mode: the proposed revision (default HEAD)")
 	fs.StringVar(&o.Review, "review", "", "pull-request mode: review evidence as JSON (forge, headSHA, author, pushers, merger, approvals: [{id, commit}]), for CI systems without a forge client; headSHA is required")
@@ -144,8 +147,9 @@ internal error.`,
 				return err
 			}
 			opts := validate.Options{
-				Now:    now,
-				Limits: validate.Limits{Ticket: o.TicketTimeout, Total: o.TotalTimeout, Memory: o.MaxMemoryMiB << 20},
+				Now:     now,
+				Limits:  validate.Limits{Ticket: o.TicketTimeout, Total: o.TotalTimeout, Memory: o.MaxMemoryMiB << 20},
+				NoCache: o.NoCache,
 			}
 			stderr := cmd.ErrOrStderr()
 			if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && o.Format == "text" {
