@@ -12,8 +12,8 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
@@ -196,11 +196,11 @@ func summarizeSource(name string, src []byte) *Open {
 }
 
 func summariesPath(repo *git.Repository) string {
-	fs, ok := repo.Storer.(*filesystem.Storage)
-	if !ok {
+	dir := gitx.GitDir(repo)
+	if dir == "" {
 		return ""
 	}
-	return filepath.Join(fs.Filesystem().Root(), "cab", "tickets-v2.json")
+	return filepath.Join(dir, "cab", "tickets-v2.json")
 }
 
 // loadSummaries reads the cache; a missing or unreadable cache is empty.
@@ -251,22 +251,27 @@ type Session struct {
 	ids      *idIndex
 	idsDirty bool
 	signed   *signedLog
+	// closeRepo releases what reading repo holds (gitx.Open).
+	closeRepo func() error
 }
 
-// NewSession returns a batch session on the repository at dir.
+// NewSession returns a batch session on the repository at dir, its
+// objects read through gitx.Open. Close it when done.
 func NewSession(dir string) (*Session, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	repo, closeRepo, err := gitx.Open(dir)
 	if err != nil {
-		return nil, fmt.Errorf("opening the git repository at %s: %w", dir, err)
+		return nil, err
 	}
-	return &Session{repo: repo, batch: true}, nil
+	return &Session{repo: repo, closeRepo: closeRepo, batch: true}, nil
 }
 
-// Close saves what the session learnt.
+// Close saves what the session learnt and releases the repository (its
+// mapped packs): reports and objects read before stay valid.
 func (s *Session) Close() {
 	if s == nil {
 		return
 	}
+	defer s.release()
 	if s.dirty && s.cache != nil {
 		saveSummaries(s.repo, s.cache)
 		s.dirty = false
@@ -278,6 +283,14 @@ func (s *Session) Close() {
 	if s.idsDirty && s.ids != nil {
 		s.ids.save(s.repo)
 		s.idsDirty = false
+	}
+}
+
+// release releases the repository (its mapped packs).
+func (s *Session) release() {
+	if s.closeRepo != nil {
+		_ = s.closeRepo()
+		s.closeRepo = nil
 	}
 }
 

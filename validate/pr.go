@@ -66,6 +66,7 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.close()
 	var results []Result
 	var setup diag.List
 	if c.evaluates() {
@@ -81,6 +82,7 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 type prCheck struct {
 	o          PROptions
 	session    *Session
+	owned      bool // the session is the check's own (see close)
 	base, head *object.Tree
 	changes    []change
 	refused    bool // the diff refused entries (see diffTrees)
@@ -90,6 +92,14 @@ type prCheck struct {
 	baseCfg    *model.Config
 	added      []File
 	governance []string
+}
+
+// close releases the session's repository when the check opened it (a
+// session of one check has saved what it learnt as it went).
+func (c *prCheck) close() {
+	if c.owned {
+		c.session.release()
+	}
 }
 
 // evaluates says whether the check evaluates anything in a child: the
@@ -115,6 +125,19 @@ func preparePR(o PROptions) (*prCheck, error) {
 		}
 		session.batch = false
 	}
+	c, err := prepareIn(session, o)
+	if err != nil {
+		if o.Session == nil {
+			session.release()
+		}
+		return nil, err
+	}
+	c.owned = o.Session == nil
+	return c, nil
+}
+
+// prepareIn is preparePR in session.
+func prepareIn(session *Session, o PROptions) (*prCheck, error) {
 	repo := session.repo
 	base, err := resolveTree(repo, "base", o.Base)
 	if err != nil {
