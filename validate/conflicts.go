@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -253,6 +254,8 @@ type Session struct {
 	signed   *signedLog
 	// closeRepo releases what reading repo holds (gitx.Open).
 	closeRepo func() error
+	// loaderMu serializes the uses of loader (see configAsync).
+	loaderMu sync.Mutex
 }
 
 // NewSession returns a batch session on the repository at dir, its
@@ -299,6 +302,25 @@ func (s *Session) summaries(repo *git.Repository) map[string]*Open {
 		s.cache = loadSummaries(repo)
 	}
 	return s.cache
+}
+
+// configAsync starts s.config(job) and returns a function that waits for
+// its result. The decodings of a session run one at a time (its Loader is
+// not safe for concurrent use).
+func (s *Session) configAsync(job Job) func() (*model.Config, error) {
+	var cfg *model.Config
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.loaderMu.Lock()
+		defer s.loaderMu.Unlock()
+		cfg, err = s.config(job)
+	}()
+	return func() (*model.Config, error) {
+		<-done
+		return cfg, err
+	}
 }
 
 // config decodes the base's cab.cue, once per blob (the session's

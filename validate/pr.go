@@ -89,7 +89,7 @@ type prCheck struct {
 	rep        *Report
 	review     *model.Review
 	job        Job
-	baseCfg    *model.Config
+	baseCfg    func() (*model.Config, error) // waits for Session.configAsync
 	added      []File
 	governance []string
 }
@@ -164,13 +164,9 @@ func prepareIn(session *Session, o PROptions) (*prCheck, error) {
 		return nil, err
 	}
 	rep.RulesDigest = job.RulesDigest()
-	baseCfg, err := session.config(job)
-	if err != nil {
-		return nil, err
-	}
-	if cfg := baseCfg; cfg != nil {
-		rep.Repository = cfg.Repository
-	}
+	// The base's cab.cue is decoded while the rest is read and the
+	// tickets are evaluated (in a child, on another core): finish waits.
+	baseCfg := session.configAsync(job)
 	job.Mode, job.Now, job.Review = policy.PullRequest, o.Now, review
 
 	// A rename is a delete and an insert of the same blob.
@@ -246,13 +242,20 @@ func (c *prCheck) ids() (map[string][]string, error) {
 // governance change.
 func (c *prCheck) finish(ctx context.Context, results []Result, setup diag.List) (*Report, error) {
 	rep, o, head, review := c.rep, c.o, c.head, c.review
+	baseCfg, err := c.baseCfg()
+	if err != nil {
+		return nil, err
+	}
+	if baseCfg != nil {
+		rep.Repository = baseCfg.Repository
+	}
 	if c.evaluates() {
 		rep.Diagnostics = append(rep.Diagnostics, setup...)
 		ids, err := c.ids()
 		if err != nil {
 			return nil, err
 		}
-		late, err := overdueReviews(c.session.repo, head, review.Author, PostReviewDays(c.baseCfg), o.Now, c.session)
+		late, err := overdueReviews(c.session.repo, head, review.Author, PostReviewDays(baseCfg), o.Now, c.session)
 		if err != nil {
 			return nil, err
 		}
@@ -264,7 +267,7 @@ func (c *prCheck) finish(ctx context.Context, results []Result, setup diag.List)
 		rep.Tickets = append(rep.Tickets, results...)
 	}
 	if len(c.governance) > 0 {
-		ds, err := checkGovernance(ctx, head, c.job, c.baseCfg, c.governance, review, o.Limits)
+		ds, err := checkGovernance(ctx, head, c.job, baseCfg, c.governance, review, o.Limits)
 		if err != nil {
 			return nil, err
 		}
