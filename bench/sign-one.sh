@@ -58,7 +58,7 @@ for run in $(seq "${RUNS:-3}"); do
 		(cd "$work" && /usr/bin/time -f '%e %U %S' -o "$work/.time" "$CAB" sign --key .bench-keys/BENCH-ONLY-INSECURE-sign.key \
 			--remote "" --forge none --format json >"$work/.sign.json" 2>"$work/.sign.err") || rc=$?
 		((rc <= 1)) || { echo "sign-one.sh: cab sign failed ($rc):" >&2; cat "$work/.sign.err" >&2; exit 1; }
-		read -r wall user sys <"$work/.time"
+		read -r wall user sys < <(tail -1 "$work/.time") # after "Command exited with non-zero status 1"
 		read -r signed unsigned other < <(python3 -c 'import json,sys,collections
 d=json.load(open(sys.argv[1])); o=d["outcomes"]; c=collections.Counter(x.get("kind") for x in o)
 print(c["signed"], c["unsigned"], sum(1 for x in o if x["commit"] != sys.argv[2]))' "$work/.sign.json" "$merge")
