@@ -76,7 +76,7 @@ bench: build
 
 ## bench-sign: cab sign of N new merges then cab verify, every signature verified (bench/sign.sh;
 ## SIGN_MERGES="100 500 1000" by default, e.g. make bench-sign SIGN_MERGES=5000)
-.PHONY: bench-sign bench-pr
+.PHONY: bench-sign bench-pr bench-sign-one
 bench-sign: build
 	SIGN_MERGES="$(or $(SIGN_MERGES),100 500 1000)" bash bench/sign.sh
 
@@ -91,6 +91,11 @@ bench-pr:
 .PHONY: bench-startup
 bench-startup: build
 	bash bench/startup.sh
+
+## bench-sign-one: cab sign of the one new merge on a 100k-commit history whose ledger records
+## every merge before it, warm and cold caches, every signature then verified (bench/sign-one.sh)
+bench-sign-one: build
+	bash bench/sign-one.sh
 
 ## bench-scale: issue 12's scale targets for cab verify and a reconcile pass (bench/scale.sh)
 bench-scale:

@@ -9,13 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/validate"
@@ -96,7 +96,7 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the ledger: %w", err)
 	}
-	stop, err := lastRecorded(o.Dir, log, o.Rev)
+	stop, err := lastRecorded(ctx, o.Dir, log, o.Rev)
 	if err != nil {
 		return nil, err
 	}
@@ -174,39 +174,41 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 	return outcomes, nil
 }
 
-// lastRecorded is the newest main commit the ledger names that is still
-// on the main line, where the walk can stop; zero to walk it all.
-func lastRecorded(dir string, log *ledger.Log, rev string) (plumbing.Hash, error) {
-	if len(log.Events()) == 0 {
+// lastRecorded is the newest commit of the main line (rev's first-parent
+// chain, the one Mainline walks) that the ledger names, where the walk can
+// stop; zero to walk it all. It walks back from rev only as far as that
+// commit: the cost of the merges not yet recorded, not of the history.
+// A ledger naming no commit of the chain (another repository, a rewritten
+// main) costs one walk of the chain, and everything is judged again (the
+// tickets the ledger has are still left as recorded).
+func lastRecorded(ctx context.Context, dir string, log *ledger.Log, rev string) (plumbing.Hash, error) {
+	recorded := map[plumbing.Hash]bool{}
+	for _, ev := range log.Events() {
+		if (ev.Kind == ledger.KindSigned || ev.Kind == ledger.KindUnsigned) && ev.Commit != "" {
+			recorded[plumbing.NewHash(ev.Commit)] = true
+		}
+	}
+	if len(recorded) == 0 {
 		return plumbing.ZeroHash, nil
 	}
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	repo, closeRepo, err := gitx.Open(dir)
 	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("opening %s: %w", dir, err)
+		return plumbing.ZeroHash, err
 	}
+	defer closeRepo()
 	head, err := repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("revision %q: %w", rev, err)
 	}
-	hc, err := repo.CommitObject(*head)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	var best plumbing.Hash
-	var bestTime time.Time
-	for _, ev := range log.Events() {
-		if ev.Kind != ledger.KindSigned && ev.Kind != ledger.KindUnsigned || ev.Commit == "" {
-			continue
-		}
-		c, err := repo.CommitObject(plumbing.NewHash(ev.Commit))
+	for c, err := range gitx.FirstParents(ctx, repo.Storer, *head) {
 		if err != nil {
-			continue
+			return plumbing.ZeroHash, err
 		}
-		if ok, err := c.IsAncestor(hc); err == nil && (ok || c.Hash == hc.Hash) && c.Committer.When.After(bestTime) {
-			best, bestTime = c.Hash, c.Committer.When
+		if recorded[c.Hash] {
+			return c.Hash, nil
 		}
 	}
-	return best, nil
+	return plumbing.ZeroHash, nil
 }
 
 // judgement is a merge being judged for the tickets it added.

@@ -8,12 +8,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
 	"github.com/cabhq/cab/schema"
@@ -196,11 +197,11 @@ func summarizeSource(name string, src []byte) *Open {
 }
 
 func summariesPath(repo *git.Repository) string {
-	fs, ok := repo.Storer.(*filesystem.Storage)
-	if !ok {
+	dir := gitx.GitDir(repo)
+	if dir == "" {
 		return ""
 	}
-	return filepath.Join(fs.Filesystem().Root(), "cab", "tickets-v2.json")
+	return filepath.Join(dir, "cab", "tickets-v2.json")
 }
 
 // loadSummaries reads the cache; a missing or unreadable cache is empty.
@@ -251,22 +252,29 @@ type Session struct {
 	ids      *idIndex
 	idsDirty bool
 	signed   *signedLog
+	// closeRepo releases what reading repo holds (gitx.Open).
+	closeRepo func() error
+	// loaderMu serializes the uses of loader (see configAsync).
+	loaderMu sync.Mutex
 }
 
-// NewSession returns a batch session on the repository at dir.
+// NewSession returns a batch session on the repository at dir, its
+// objects read through gitx.Open. Close it when done.
 func NewSession(dir string) (*Session, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	repo, closeRepo, err := gitx.Open(dir)
 	if err != nil {
-		return nil, fmt.Errorf("opening the git repository at %s: %w", dir, err)
+		return nil, err
 	}
-	return &Session{repo: repo, batch: true}, nil
+	return &Session{repo: repo, closeRepo: closeRepo, batch: true}, nil
 }
 
-// Close saves what the session learnt.
+// Close saves what the session learnt and releases the repository (its
+// mapped packs): reports and objects read before stay valid.
 func (s *Session) Close() {
 	if s == nil {
 		return
 	}
+	defer s.release()
 	if s.dirty && s.cache != nil {
 		saveSummaries(s.repo, s.cache)
 		s.dirty = false
@@ -281,11 +289,38 @@ func (s *Session) Close() {
 	}
 }
 
+// release releases the repository (its mapped packs).
+func (s *Session) release() {
+	if s.closeRepo != nil {
+		_ = s.closeRepo()
+		s.closeRepo = nil
+	}
+}
+
 func (s *Session) summaries(repo *git.Repository) map[string]*Open {
 	if s.cache == nil {
 		s.cache = loadSummaries(repo)
 	}
 	return s.cache
+}
+
+// configAsync starts s.config(job) and returns a function that waits for
+// its result. The decodings of a session run one at a time (its Loader is
+// not safe for concurrent use).
+func (s *Session) configAsync(job Job) func() (*model.Config, error) {
+	var cfg *model.Config
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.loaderMu.Lock()
+		defer s.loaderMu.Unlock()
+		cfg, err = s.config(job)
+	}()
+	return func() (*model.Config, error) {
+		<-done
+		return cfg, err
+	}
 }
 
 // config decodes the base's cab.cue, once per blob (the session's

@@ -31,10 +31,11 @@ type Merge struct {
 // first parent: what a merge brought in is its diff to its first parent,
 // whatever the merged branch's own history says.
 func Mainline(ctx context.Context, dir, rev string, stop plumbing.Hash) ([]Merge, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	repo, closeRepo, err := gitx.Open(dir)
 	if err != nil {
-		return nil, fmt.Errorf("opening the git repository at %s: %w", dir, err)
+		return nil, err
 	}
+	defer closeRepo()
 	h, err := repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
 		return nil, fmt.Errorf("revision %q: %w (%v)", rev, ErrRevision, err)

@@ -66,6 +66,7 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.close()
 	var results []Result
 	var setup diag.List
 	if c.evaluates() {
@@ -81,15 +82,24 @@ func CheckPR(ctx context.Context, o PROptions) (*Report, error) {
 type prCheck struct {
 	o          PROptions
 	session    *Session
+	owned      bool // the session is the check's own (see close)
 	base, head *object.Tree
 	changes    []change
 	refused    bool // the diff refused entries (see diffTrees)
 	rep        *Report
 	review     *model.Review
 	job        Job
-	baseCfg    *model.Config
+	baseCfg    func() (*model.Config, error) // waits for Session.configAsync
 	added      []File
 	governance []string
+}
+
+// close releases the session's repository when the check opened it (a
+// session of one check has saved what it learnt as it went).
+func (c *prCheck) close() {
+	if c.owned {
+		c.session.release()
+	}
 }
 
 // evaluates says whether the check evaluates anything in a child: the
@@ -115,6 +125,19 @@ func preparePR(o PROptions) (*prCheck, error) {
 		}
 		session.batch = false
 	}
+	c, err := prepareIn(session, o)
+	if err != nil {
+		if o.Session == nil {
+			session.release()
+		}
+		return nil, err
+	}
+	c.owned = o.Session == nil
+	return c, nil
+}
+
+// prepareIn is preparePR in session.
+func prepareIn(session *Session, o PROptions) (*prCheck, error) {
 	repo := session.repo
 	base, err := resolveTree(repo, "base", o.Base)
 	if err != nil {
@@ -141,13 +164,9 @@ func preparePR(o PROptions) (*prCheck, error) {
 		return nil, err
 	}
 	rep.RulesDigest = job.RulesDigest()
-	baseCfg, err := session.config(job)
-	if err != nil {
-		return nil, err
-	}
-	if cfg := baseCfg; cfg != nil {
-		rep.Repository = cfg.Repository
-	}
+	// The base's cab.cue is decoded while the rest is read and the
+	// tickets are evaluated (in a child, on another core): finish waits.
+	baseCfg := session.configAsync(job)
 	job.Mode, job.Now, job.Review = policy.PullRequest, o.Now, review
 
 	// A rename is a delete and an insert of the same blob.
@@ -223,13 +242,20 @@ func (c *prCheck) ids() (map[string][]string, error) {
 // governance change.
 func (c *prCheck) finish(ctx context.Context, results []Result, setup diag.List) (*Report, error) {
 	rep, o, head, review := c.rep, c.o, c.head, c.review
+	baseCfg, err := c.baseCfg()
+	if err != nil {
+		return nil, err
+	}
+	if baseCfg != nil {
+		rep.Repository = baseCfg.Repository
+	}
 	if c.evaluates() {
 		rep.Diagnostics = append(rep.Diagnostics, setup...)
 		ids, err := c.ids()
 		if err != nil {
 			return nil, err
 		}
-		late, err := overdueReviews(c.session.repo, head, review.Author, PostReviewDays(c.baseCfg), o.Now, c.session)
+		late, err := overdueReviews(c.session.repo, head, review.Author, PostReviewDays(baseCfg), o.Now, c.session)
 		if err != nil {
 			return nil, err
 		}
@@ -241,7 +267,7 @@ func (c *prCheck) finish(ctx context.Context, results []Result, setup diag.List)
 		rep.Tickets = append(rep.Tickets, results...)
 	}
 	if len(c.governance) > 0 {
-		ds, err := checkGovernance(ctx, head, c.job, c.baseCfg, c.governance, review, o.Limits)
+		ds, err := checkGovernance(ctx, head, c.job, baseCfg, c.governance, review, o.Limits)
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,6 +65,21 @@ func historyRepo(b *testing.B, tickets, commits int) PROptions {
 	return PROptions{Dir: dir, Base: merge.ParentHashes[0].String(), Head: merge.Hash.String(), Evidence: ev, Now: merge.Committer.When}
 }
 
+// cpuTimes returns the user and system CPU time of this process and of
+// its children that ended (the evaluation children).
+func cpuTimes(b *testing.B) (self, children time.Duration) {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return self, time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // githubID reads "github:<id>" from a GitHub noreply address
 // ("<id>+<login>@users.noreply.github.com"), as synth writes them.
 func githubID(b *testing.B, email string) string {
@@ -76,12 +92,18 @@ func githubID(b *testing.B, email string) string {
 
 // BenchmarkCheckPR checks the last pull request merged into
 // repositories of growing history (100 tickets / 1k commits, 1k / 10k,
-// 10k / 100k; bench/synth, cached under bench/.repos): the gate must cost
+// 10k / 100k, and 1k / 100k; bench/synth, cached under bench/.repos): the gate must cost
 // what the change touches, flat in the history below it. The index of
 // targets under .git/cab/ is there, as on a runner that checked a pull
 // request against this base before. -short runs the smallest only.
+// Besides the wall time it reports the CPU time per check, the gate's
+// own (gate-cpu-ms/op) and with its evaluation child's (cpu-ms/op): on a
+// shared machine, the figures to compare.
 func BenchmarkCheckPR(b *testing.B) {
-	sizes := [][2]int{{100, 1000}, {1000, 10000}, {10000, 100000}}
+	// 1k tickets / 100k commits has the rules (services, people, so the
+	// size of cab.cue) of 1k / 10k and ten times its history: the two
+	// differ by the history alone.
+	sizes := [][2]int{{100, 1000}, {1000, 10000}, {10000, 100000}, {1000, 100000}}
 	if testing.Short() {
 		sizes = sizes[:1]
 	}
@@ -103,10 +125,16 @@ func BenchmarkCheckPR(b *testing.B) {
 				}
 			}
 			check()
+			self, children := cpuTimes(b)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				check()
 			}
+			b.StopTimer()
+			self2, children2 := cpuTimes(b)
+			gate := (self2 - self).Seconds() * 1000 / float64(b.N)
+			b.ReportMetric(gate, "gate-cpu-ms/op")
+			b.ReportMetric(gate+(children2-children).Seconds()*1000/float64(b.N), "cpu-ms/op")
 		})
 	}
 }

@@ -39,6 +39,13 @@ const maxSharedFailures = 3
 // checked one pull request at a time. The Progress of opts is not called.
 func CheckPRs(ctx context.Context, opts []PROptions) ([]*Report, error) {
 	checks := make([]*prCheck, len(opts))
+	defer func() {
+		for _, c := range checks {
+			if c != nil {
+				c.close()
+			}
+		}
+	}()
 	for i, o := range opts {
 		o.Progress = nil
 		c, err := preparePR(o)

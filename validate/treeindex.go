@@ -10,7 +10,8 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // A tree index is a cache the gate keeps under .git/cab/ about one
@@ -27,11 +28,11 @@ type treeIndexFile struct {
 
 // path is where the index of repo lives; "" when repo is not on disk.
 func (f treeIndexFile) path(repo *git.Repository) string {
-	fs, ok := repo.Storer.(*filesystem.Storage)
-	if !ok {
+	dir := gitx.GitDir(repo)
+	if dir == "" {
 		return ""
 	}
-	return filepath.Join(fs.Filesystem().Root(), "cab", f.name)
+	return filepath.Join(dir, "cab", f.name)
 }
 
 // read returns the tree the stored index describes and its lines (each

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cabhq/cab/forge"
 	forgegit "github.com/cabhq/cab/forge/git"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/schema/load"
@@ -114,10 +115,13 @@ trustedRoot}}]).`,
 				return err
 			}
 			ctx := cmd.Context()
-			repo, err := gogit.PlainOpenWithOptions(".", &gogit.PlainOpenOptions{DetectDotGit: true})
+			// Objects are read through gitobj (gitx.Open): the rules, the
+			// ledger and the merges, without decoding every pack index.
+			repo, closeRepo, err := gitx.Open(".")
 			if err != nil {
-				return fmt.Errorf("opening the git repository: %w", err)
+				return err
 			}
+			defer closeRepo()
 			if err := requireRemote(repo, o.Remote, withoutRemote); err != nil {
 				return err
 			}

@@ -16,7 +16,6 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 
 	"github.com/cabhq/cab/internal/backoff"
@@ -313,11 +312,10 @@ func FetchRef(ctx context.Context, repo *git.Repository, remote string, auth tra
 // refs/remotes/ of repo's storage (see FetchRef) and reports one under
 // any other prefix.
 func removeTornRemoteRefs(repo *git.Repository) error {
-	fs, ok := repo.Storer.(*filesystem.Storage)
-	if !ok {
+	root := GitDir(repo)
+	if root == "" {
 		return nil
 	}
-	root := fs.Filesystem().Root()
 	var torn []string
 	err := filepath.WalkDir(filepath.Join(root, "refs"), func(p string, d iofs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !d.Type().IsRegular() {

@@ -3,7 +3,9 @@
 // diffing two trees, walking a branch by first parent, and moving a ref by
 // compare-and-swap (with FetchRef and RemoteHead, the reads of a remote
 // it is made of, and Refetch, which mends a store that holds a commit but
-// not all it reaches). Every other package does these through it, so that each
+// not all it reaches), and opening a repository whose objects are read
+// fast (Open: go-git's storage with object reads answered by
+// internal/gitobj). Every other package does these through it, so that each
 // has one set of rules. Every exchange with a remote is bounded by
 // gitpush.Call's deadline as well as by ctx.
 //
@@ -35,6 +37,12 @@
 //     won (rebuild with Rebase and retry, a bounded number of times, else
 //     *LostRaceError matching ErrLostRace), the ref still at Old means the
 //     update failed for a reason of its own (*UpdateError).
+//   - A repository of Open reads every object go-git's storage would, with
+//     the same content, type and size, and the same errors for a missing
+//     object or one of another type (plumbing.ErrObjectNotFound); sizes
+//     come from headers, before anything is inflated; what gitobj will not
+//     return (over gitobj.MaxObject) go-git reads, as before. Objects are
+//     not re-hashed on either path. Objects it returns are read only.
 //   - FetchRef asks for nothing whose commit the store holds (go-git's
 //     rule); Refetch fetches a ref whole, as if the store held nothing of
 //     it, and writes only the objects the store lacks.
