@@ -251,6 +251,8 @@ type Session struct {
 	ids      *idIndex
 	idsDirty bool
 	signed   *signedLog
+	// rules are the rules read from base trees, by rulesKey.
+	rules map[rulesKey]load.Rules
 }
 
 // NewSession returns a batch session on the repository at dir.

@@ -136,7 +136,7 @@ func preparePR(o PROptions) (*prCheck, error) {
 	}
 	rep.Diagnostics = append(rep.Diagnostics, ds...)
 	rep.Review = review
-	job, err := baseRules(base, rep)
+	job, err := baseRules(session, base, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -300,14 +300,63 @@ func rulesIn(tree *object.Tree) (config *File, policies []File, refused diag.Lis
 	return r.Config, r.Policies, r.Refused, err
 }
 
-// baseRules reads cab.cue and the policies from the base tree. Without a
-// cab.cue on the base (a repository being created) the built-in default
-// policies apply.
-func baseRules(base *object.Tree, rep *Report) (Job, error) {
+// rulesKey is what load.ReadTree reads of a root tree: its cab.cue and
+// policy/ entries (name, mode and object id; zero for none). Two trees
+// with the same key hold the same rules, byte for byte.
+type rulesKey struct {
+	config, policies object.TreeEntry
+}
+
+func rulesKeyOf(tree *object.Tree) rulesKey {
+	var k rulesKey
+	for _, e := range tree.Entries {
+		switch e.Name {
+		case ConfigFile:
+			k.config = e
+		case PolicyDir:
+			k.policies = e
+		}
+	}
+	return k
+}
+
+// rulesOf is rulesIn(tree), kept by the session for the tree entries the
+// rules are read from (rulesKey): judging the merges of main one after
+// the other reads the rules once for each version of them.
+func (s *Session) rulesOf(tree *object.Tree) (config *File, policies []File, refused diag.List, err error) {
+	k := rulesKeyOf(tree)
+	r, ok := s.rules[k]
+	if !ok {
+		if r, err = load.ReadTree(tree); err != nil {
+			return nil, nil, nil, err
+		}
+		if len(s.rules) >= maxRules {
+			clear(s.rules)
+		}
+		if s.rules == nil {
+			s.rules = map[rulesKey]load.Rules{}
+		}
+		s.rules[k] = r
+	}
+	// Copies: the caller may append to what it gets.
+	return r.Config, slices.Clip(r.Policies), slices.Clip(r.Refused), nil
+}
+
+// maxRules bounds the versions of the rules a session keeps.
+const maxRules = 64
+
+// baseRules reads cab.cue and the policies from the base tree (through
+// the session's memory of them; s may be nil). Without a cab.cue on the
+// base (a repository being created) the built-in default policies apply.
+func baseRules(s *Session, base *object.Tree, rep *Report) (Job, error) {
 	var job Job
 	var refused diag.List
 	var err error
-	job.Config, job.Policies, refused, err = rulesIn(base)
+	if s != nil {
+		job.Config, job.Policies, refused, err = s.rulesOf(base)
+	} else {
+		job.Config, job.Policies, refused, err = rulesIn(base)
+	}
 	if err != nil {
 		return job, err
 	}
@@ -531,7 +580,7 @@ func RulesAt(repo *git.Repository, commit plumbing.Hash) (Job, error) {
 	} else {
 		base = &object.Tree{}
 	}
-	job, err := baseRules(base, &Report{})
+	job, err := baseRules(nil, base, &Report{})
 	job.Mode = policy.Merge
 	return job, err
 }
