@@ -196,11 +196,7 @@ func preparePR(o PROptions) (*prCheck, error) {
 	}
 
 	if len(added) > 0 {
-		names := make([]string, len(added))
-		for i, f := range added {
-			names[i] = f.Name
-		}
-		if job.Open, err = openTickets(base, head, names, o.Now, session); err != nil {
+		if job.Open, err = openTickets(base, added, o.Now, session); err != nil {
 			return nil, err
 		}
 	}
