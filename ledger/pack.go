@@ -20,7 +20,7 @@ const packMin = 64
 // packWindow is the delta window of the packs an append writes: each
 // event rewrites the trees on the path to its ticket, which differ from
 // the ones before them by an entry, so deltas keep a batch's pack small.
-const packWindow = 10
+const packWindow = 0
 
 // staging keeps the objects one append writes in memory, reading through
 // to the repository's store for the others, until store writes them to
