@@ -7,7 +7,10 @@
 #
 # Environment: CAB [bin/cab], SIGN_MERGES ["100 500 1000"], SEED [1],
 # OUT [bench/.repos/out]. Repositories are cached under bench/.repos; each
-# run signs a fresh copy.
+# run signs a fresh copy. sign_cpu_s is the CPU time (user + sys) of
+# cab sign and its evaluation children, the figure to compare on a shared
+# machine; objects is what the run left in the repository: loose objects,
+# packs (the generated repository has one) and their size in MiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CAB=${CAB:-$PWD/bin/cab}
@@ -15,11 +18,12 @@ OUT=${OUT:-$PWD/bench/.repos/out}
 SEED=${SEED:-1}
 mkdir -p "$OUT"
 [[ -x $CAB ]] || go build -o "$CAB" ./cmd/cab
+[[ -x /usr/bin/time ]] || { echo "sign.sh: needs GNU time at /usr/bin/time (apt-get install time)" >&2; exit 1; }
 count() { # count FILE KEY: the number in "KEY": N of a JSON file
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[sys.argv[2]])' "$1" "$2"
 }
 echo "== cab sign: N new merges on an empty ledger, then cab verify ($(nproc) CPUs)"
-printf '%-8s %-9s %-7s %-9s %-14s %-9s %-9s %s\n' merges sign_s signed unsigned loose_objs/MiB verify_s verified "load (1/5/15 min, at start)"
+printf '%-8s %-9s %-11s %-7s %-9s %-18s %-9s %-9s %s\n' merges sign_s sign_cpu_s signed unsigned loose/packs/MiB verify_s verified "load (1/5/15 min, at start)"
 for n in ${SIGN_MERGES:-100 500 1000}; do
 	src=bench/.repos/t$((2 * n))-c$((4 * n))-s$SEED
 	go run ./bench/gen -tickets $((2 * n)) -commits $((4 * n)) -seed "$SEED" -out "$src" >/dev/null
@@ -28,11 +32,12 @@ for n in ${SIGN_MERGES:-100 500 1000}; do
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
 	start=$(date +%s.%N)
 	rc=0
-	(cd "$work" && "$CAB" sign --key "$work/.bench-keys/BENCH-ONLY-INSECURE-sign.key" --remote "" --forge none --format json >"$OUT/sign-$n.json" 2>"$OUT/sign-$n.err") || rc=$?
+	(cd "$work" && /usr/bin/time -f '%U %S' -o "$OUT/sign-$n.time" "$CAB" sign --key "$work/.bench-keys/BENCH-ONLY-INSECURE-sign.key" --remote "" --forge none --format json >"$OUT/sign-$n.json" 2>"$OUT/sign-$n.err") || rc=$?
 	sign_s=$(echo "$(date +%s.%N) - $start" | bc)
+	sign_cpu=$(tail -1 "$OUT/sign-$n.time" | awk '{print $1 + $2}')
 	# exit 1: some merges were recorded unsigned (no approvals with --forge none)
 	((rc <= 1)) || { echo "sign.sh: cab sign failed ($rc):" >&2; cat "$OUT/sign-$n.err" >&2; exit 1; }
-	loose=$(git -C "$work" count-objects -v | awk '/^count:/ {c=$2} /^size:/ {s=$2} END {printf "%d/%.0f", c, s/1024}')
+	objects=$(git -C "$work" count-objects -v | awk '/^count:/ {c=$2} /^size:/ {s=$2} /^packs:/ {p=$2} /^size-pack:/ {sp=$2} END {printf "%d/%d/%.0f", c, p, (s + sp)/1024}')
 	read -r signed unsigned < <(python3 -c 'import json,sys,collections
 d=json.load(open(sys.argv[1])); c=collections.Counter(o.get("kind") for o in d["outcomes"]); print(c["signed"], c["unsigned"])' "$OUT/sign-$n.json")
 	start=$(date +%s.%N)
@@ -45,6 +50,6 @@ d=json.load(open(sys.argv[1])); c=collections.Counter(o.get("kind") for o in d["
 		echo "sign.sh: cab sign signed $signed ticket(s) but cab verify verified $verified signature(s)" >&2
 		exit 1
 	fi
-	printf '%-8s %-9.2f %-7s %-9s %-14s %-9.2f %-9s %s\n' "$n" "$sign_s" "$signed" "$unsigned" "$loose" "$verify_s" "$verified" "$load"
+	printf '%-8s %-9.2f %-11.2f %-7s %-9s %-18s %-9.2f %-9s %s\n' "$n" "$sign_s" "$sign_cpu" "$signed" "$unsigned" "$objects" "$verify_s" "$verified" "$load"
 	rm -rf "$work"
 done

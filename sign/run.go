@@ -16,6 +16,7 @@ import (
 
 	"github.com/cabhq/cab/forge"
 	"github.com/cabhq/cab/internal/diag"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/validate"
@@ -96,7 +97,7 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the ledger: %w", err)
 	}
-	stop, err := lastRecorded(o.Dir, log, o.Rev)
+	stop, err := lastRecorded(ctx, o.Dir, log, o.Rev)
 	if err != nil {
 		return nil, err
 	}
@@ -174,10 +175,21 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 	return outcomes, nil
 }
 
-// lastRecorded is the newest main commit the ledger names that is still
-// on the main line, where the walk can stop; zero to walk it all.
-func lastRecorded(dir string, log *ledger.Log, rev string) (plumbing.Hash, error) {
-	if len(log.Events()) == 0 {
+// lastRecorded is the newest commit of the main line (by first parent
+// from rev) that the ledger names as the merge of a signed or unsigned
+// ticket, where the walk can stop; zero to walk it all. A run records
+// every merge it walks in one transaction, so what is behind a recorded
+// merge was recorded too (a ticket the ledger has is skipped anyway). The
+// walk costs the merges since, whatever the length of the ledger or of
+// the history.
+func lastRecorded(ctx context.Context, dir string, log *ledger.Log, rev string) (plumbing.Hash, error) {
+	recorded := map[plumbing.Hash]bool{}
+	for _, ev := range log.Events() {
+		if (ev.Kind == ledger.KindSigned || ev.Kind == ledger.KindUnsigned) && plumbing.IsHash(ev.Commit) {
+			recorded[plumbing.NewHash(ev.Commit)] = true
+		}
+	}
+	if len(recorded) == 0 {
 		return plumbing.ZeroHash, nil
 	}
 	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
@@ -188,25 +200,15 @@ func lastRecorded(dir string, log *ledger.Log, rev string) (plumbing.Hash, error
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("revision %q: %w", rev, err)
 	}
-	hc, err := repo.CommitObject(*head)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	var best plumbing.Hash
-	var bestTime time.Time
-	for _, ev := range log.Events() {
-		if ev.Kind != ledger.KindSigned && ev.Kind != ledger.KindUnsigned || ev.Commit == "" {
-			continue
-		}
-		c, err := repo.CommitObject(plumbing.NewHash(ev.Commit))
+	for c, err := range gitx.FirstParents(ctx, repo.Storer, *head) {
 		if err != nil {
-			continue
+			return plumbing.ZeroHash, err
 		}
-		if ok, err := c.IsAncestor(hc); err == nil && (ok || c.Hash == hc.Hash) && c.Committer.When.After(bestTime) {
-			best, bestTime = c.Hash, c.Committer.When
+		if recorded[c.Hash] {
+			return c.Hash, nil
 		}
 	}
-	return best, nil
+	return plumbing.ZeroHash, nil
 }
 
 // judgement is a merge being judged for the tickets it added.
