@@ -259,13 +259,21 @@ func resolveCommit(repo *git.Repository, which, rev string) (*object.Tree, strin
 	if rev == "" {
 		return nil, "", fmt.Errorf("no %s revision given: %w", which, ErrRevision)
 	}
-	h, err := repo.ResolveRevision(plumbing.Revision(rev))
-	if err != nil {
-		return nil, "", fmt.Errorf("%s revision %q: %w (%v); fetch it first, e.g. git fetch origin %s", which, rev, ErrRevision, err, rev)
+	// A full commit id is what ResolveRevision would return first (an id
+	// wins over a ref of the same name, as in git): read it directly
+	// rather than looking it up among the refs. Anything else resolves.
+	var c *object.Commit
+	if plumbing.IsHash(rev) {
+		c, _ = repo.CommitObject(plumbing.NewHash(rev))
 	}
-	c, err := repo.CommitObject(*h)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s revision %q is not a commit: %w", which, rev, err)
+	if c == nil {
+		h, err := repo.ResolveRevision(plumbing.Revision(rev))
+		if err != nil {
+			return nil, "", fmt.Errorf("%s revision %q: %w (%v); fetch it first, e.g. git fetch origin %s", which, rev, ErrRevision, err, rev)
+		}
+		if c, err = repo.CommitObject(*h); err != nil {
+			return nil, "", fmt.Errorf("%s revision %q is not a commit: %w", which, rev, err)
+		}
 	}
 	t, err := c.Tree()
 	if err != nil {
