@@ -94,9 +94,13 @@ func openTickets(base *object.Tree, added []File, now time.Time, session *Sessio
 	for _, f := range added {
 		skip[f.Name] = true
 		sum := summarizeSource(f.Name, f.Source)
-		if key := plumbing.ComputeHash(plumbing.BlobObject, f.Source).String(); cache[key] == nil && sum != nil {
+		if sum != nil {
+			// What the bytes say replaces whatever the cache held.
+			key := plumbing.ComputeHash(plumbing.BlobObject, f.Source).String()
+			if _, ok := cache[key]; !ok {
+				session.dirty = true
+			}
 			cache[key] = sum
-			session.dirty = true
 		}
 		if sum != nil && len(sum.Targets) > 0 {
 			out = append(out, *sum)
