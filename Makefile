@@ -75,7 +75,8 @@ bench: build
 	bash bench/run.sh
 
 ## bench-sign: cab sign of N new merges then cab verify, every signature verified (bench/sign.sh;
-## SIGN_MERGES="100 500 1000" by default, e.g. make bench-sign SIGN_MERGES=5000)
+## SIGN_MERGES="100 500 1000" by default, e.g. make bench-sign SIGN_MERGES=5000; with
+## SIGN_INCREMENTAL=20, only the last 20 merges are timed, on top of a ledger of the others)
 .PHONY: bench-sign bench-pr bench-sign-one
 bench-sign: build
 	SIGN_MERGES="$(or $(SIGN_MERGES),100 500 1000)" bash bench/sign.sh

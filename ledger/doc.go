@@ -71,6 +71,10 @@
 //     refusal of the server's own (a hook) is a *gitpush.RejectedError,
 //     not retried. Two writers therefore never lose each other's events,
 //     and every decision is made on the latest state.
+//   - An Update stores the objects of its commits together, after all
+//     of them are built and before the swap (staging, pack.go): one pack
+//     and its index when there are many (a cab sign batch), loose objects
+//     for a few. Nothing is published that is not stored whole.
 //   - A local store missing objects of the branch is mended, not read as
 //     a broken ledger: with a remote,
 //     a read that finds an object missing fetches the branch whole once

@@ -453,11 +453,18 @@ func (l *Ledger) build(ctx context.Context, log *Log, decide Decide) ([]Event, m
 			}
 		}
 	}
+	// The commits are built in memory and stored together, as one pack
+	// when there are many (see staging), before anything is published.
+	st := newStaging(l.repo.Storer)
+	memo := l.memo().over(st)
 	head := log.Head
 	for i := range events {
-		if head, err = appendCommit(l.repo.Storer, l.memo(), head, &events[i], l.Author); err != nil {
+		if head, err = appendCommit(st, memo, head, &events[i], l.Author); err != nil {
 			return nil, nil, plumbing.ZeroHash, fmt.Errorf("appending %s %s: %w", events[i].Kind, events[i].Ticket, err)
 		}
+	}
+	if err := st.store(); err != nil {
+		return nil, nil, plumbing.ZeroHash, err
 	}
 	return events, states, head, nil
 }

@@ -64,7 +64,8 @@ func (l *Ledger) Migrate(ctx context.Context) (*Migration, error) {
 		if out.From = lo.version; lo.version != 1 {
 			return log.Head, nil
 		}
-		root, n, err := migrateTree(StorerObjects(l.repo.Storer), l.repo.Storer, c.TreeHash)
+		st := newStaging(l.repo.Storer)
+		root, n, err := migrateTree(StorerObjects(l.repo.Storer), st, c.TreeHash)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("migrating the ledger: %w", err)
 		}
@@ -74,9 +75,12 @@ func (l *Ledger) Migrate(ctx context.Context) (*Migration, error) {
 		}
 		sig := l.Author
 		sig.When = now().UTC()
-		head, err := storeObject(l.repo.Storer, &object.Commit{
+		head, err := storeObject(st, &object.Commit{
 			Author: sig, Committer: sig, Message: migrationMessage, TreeHash: root, ParentHashes: []plumbing.Hash{log.Head},
 		})
+		if err == nil {
+			err = st.store()
+		}
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("storing the migration commit: %w", err)
 		}

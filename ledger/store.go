@@ -69,17 +69,29 @@ func subtree(objs Objects, entries []object.TreeEntry, name, path string) ([]obj
 
 // treeMemo reads trees through a storer and keeps the last ones read or
 // written: an append writes the trees on the path to one ticket, which
-// the read that follows and the next append read again.
+// the read that follows and the next append read again. Small blobs (the
+// layout marker, read on every append) are kept too.
 type treeMemo struct {
 	s     storer.EncodedObjectStorer
 	trees map[plumbing.Hash][]object.TreeEntry
+	small map[plumbing.Hash][]byte
 }
 
 // memoSize bounds the trees a treeMemo keeps (a handful per event).
 const memoSize = 256
 
+// smallBlob is the size up to which treeMemo keeps blobs.
+const smallBlob = 64
+
 func newTreeMemo(s storer.EncodedObjectStorer) *treeMemo {
-	return &treeMemo{s: s, trees: map[plumbing.Hash][]object.TreeEntry{}}
+	return &treeMemo{s: s, trees: map[plumbing.Hash][]object.TreeEntry{}, small: map[plumbing.Hash][]byte{}}
+}
+
+// over returns a memo reading through s (the objects of an append being
+// built, see staging) that shares m's trees: what is kept is keyed by
+// object id, whichever store it came from.
+func (m *treeMemo) over(s storer.EncodedObjectStorer) *treeMemo {
+	return &treeMemo{s: s, trees: m.trees, small: m.small}
 }
 
 func (m *treeMemo) Tree(h plumbing.Hash) ([]object.TreeEntry, error) {
@@ -94,7 +106,20 @@ func (m *treeMemo) Tree(h plumbing.Hash) ([]object.TreeEntry, error) {
 }
 
 func (m *treeMemo) Blob(h plumbing.Hash, limit int64) ([]byte, error) {
-	return StorerObjects(m.s).Blob(h, limit)
+	if limit > smallBlob {
+		return StorerObjects(m.s).Blob(h, limit)
+	}
+	if b, ok := m.small[h]; ok && int64(len(b)) <= limit {
+		return b, nil
+	}
+	b, err := StorerObjects(m.s).Blob(h, limit)
+	if err == nil {
+		if len(m.small) >= memoSize {
+			clear(m.small)
+		}
+		m.small[h] = b
+	}
+	return b, err
 }
 
 // remember keeps tree h (entries, not to be modified afterwards).

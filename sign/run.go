@@ -174,17 +174,17 @@ func Run(ctx context.Context, o Options) ([]Outcome, error) {
 	return outcomes, nil
 }
 
-// lastRecorded is the newest commit of the main line (rev's first-parent
-// chain, the one Mainline walks) that the ledger names, where the walk can
-// stop; zero to walk it all. It walks back from rev only as far as that
-// commit: the cost of the merges not yet recorded, not of the history.
-// A ledger naming no commit of the chain (another repository, a rewritten
-// main) costs one walk of the chain, and everything is judged again (the
-// tickets the ledger has are still left as recorded).
+// lastRecorded is the newest commit of the main line (by first parent
+// from rev) that the ledger names as the merge of a signed or unsigned
+// ticket, where the walk can stop; zero to walk it all. A run records
+// every merge it walks in one transaction, so what is behind a recorded
+// merge was recorded too (a ticket the ledger has is skipped anyway). The
+// walk costs the merges since, whatever the length of the ledger or of
+// the history.
 func lastRecorded(ctx context.Context, dir string, log *ledger.Log, rev string) (plumbing.Hash, error) {
 	recorded := map[plumbing.Hash]bool{}
 	for _, ev := range log.Events() {
-		if (ev.Kind == ledger.KindSigned || ev.Kind == ledger.KindUnsigned) && ev.Commit != "" {
+		if (ev.Kind == ledger.KindSigned || ev.Kind == ledger.KindUnsigned) && plumbing.IsHash(ev.Commit) {
 			recorded[plumbing.NewHash(ev.Commit)] = true
 		}
 	}

@@ -155,10 +155,22 @@ func evaluate(req request, emit func(event)) error {
 		return fmt.Errorf("reading request: %w", err)
 	}
 	workers := max(1, min(req.Workers, len(req.Tickets)))
-	next := make(chan int)
+	// Tickets are handed out in runs of the same context (the tickets of
+	// one merge, see CheckPRs), so that a worker binds the policies to a
+	// context once for all of them rather than once per ticket.
+	next := make(chan []int)
 	go func() {
-		for i := range req.Tickets {
-			next <- i
+		for i := 0; i < len(req.Tickets); {
+			j := i + 1
+			for req.Contexts != nil && j < len(req.Tickets) && req.Of[j] == req.Of[i] {
+				j++
+			}
+			run := make([]int, 0, j-i)
+			for k := i; k < j; k++ {
+				run = append(run, k)
+			}
+			next <- run
+			i = j
 		}
 		close(next)
 	}()
@@ -182,7 +194,7 @@ func evaluate(req request, emit func(event)) error {
 	return nil
 }
 
-func work(req request, prep *prepared, w int, next <-chan int, emit func(event)) error {
+func work(req request, prep *prepared, w int, next <-chan []int, emit func(event)) error {
 	current := -1
 	trace := func(step string) { emit(event{Kind: "step", Worker: w, Index: current, Step: step}) }
 	// The worker's own schema, in a context of its own: CUE contexts are
@@ -207,7 +219,7 @@ func work(req request, prep *prepared, w int, next <-chan int, emit func(event))
 		return err
 	}
 	n := 0
-	for i := range next {
+	for i := range runs(next) {
 		if n == recycleEvery {
 			if ev, err = setup(); err != nil {
 				return err
@@ -235,6 +247,19 @@ func work(req request, prep *prepared, w int, next <-chan int, emit func(event))
 		emit(event{Kind: "done", Worker: w, Index: i, Result: &res, Facts: fx})
 	}
 	return nil
+}
+
+// runs yields the tickets of the runs received from next, in order.
+func runs(next <-chan []int) func(yield func(int) bool) {
+	return func(yield func(int) bool) {
+		for run := range next {
+			for _, i := range run {
+				if !yield(i) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // valid checks that every ticket of a request with contexts has one.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/cabhq/cab/internal/gitx"
@@ -78,17 +79,31 @@ func conflicts(t model.Ticket, open []Open) []policy.Conflict {
 	return out
 }
 
-// openTickets returns what the tickets added (by path, from head) may
+// openTickets returns what the tickets added (their files) may
 // conflict with: the merged tickets of base that change one of their
 // resources and whose windows end after now, found through the index of
 // targets (O(change), whatever the number of services), and the added
 // tickets themselves, which may conflict with each other.
-func openTickets(base, head *object.Tree, added []string, now time.Time, session *Session) ([]Open, error) {
+//
+// The added tickets are always summarised from their bytes; the summary
+// is kept in the session's cache (by blob id) for when the index of
+// targets moves past them, as for any merged ticket.
+func openTickets(base *object.Tree, added []File, now time.Time, session *Session) ([]Open, error) {
 	var out []Open
 	skip := map[string]bool{}
-	for _, name := range added {
-		skip[name] = true
-		if sum := summarize(head, name); sum != nil && len(sum.Targets) > 0 {
+	cache := session.summaries(session.repo)
+	for _, f := range added {
+		skip[f.Name] = true
+		sum := summarizeSource(f.Name, f.Source)
+		if sum != nil {
+			// What the bytes say replaces whatever the cache held.
+			key := plumbing.ComputeHash(plumbing.BlobObject, f.Source).String()
+			if _, ok := cache[key]; !ok {
+				session.dirty = true
+			}
+			cache[key] = sum
+		}
+		if sum != nil && len(sum.Targets) > 0 {
 			out = append(out, *sum)
 		}
 	}
@@ -256,6 +271,8 @@ type Session struct {
 	closeRepo func() error
 	// loaderMu serializes the uses of loader (see configAsync).
 	loaderMu sync.Mutex
+	// rules are the rules read from base trees, by rulesKey.
+	rules map[rulesKey]load.Rules
 }
 
 // NewSession returns a batch session on the repository at dir, its

@@ -159,7 +159,7 @@ func prepareIn(session *Session, o PROptions) (*prCheck, error) {
 	}
 	rep.Diagnostics = append(rep.Diagnostics, ds...)
 	rep.Review = review
-	job, err := baseRules(base, rep)
+	job, err := baseRules(session, base, rep)
 	if err != nil {
 		return nil, err
 	}
@@ -215,11 +215,7 @@ func prepareIn(session *Session, o PROptions) (*prCheck, error) {
 	}
 
 	if len(added) > 0 {
-		names := make([]string, len(added))
-		for i, f := range added {
-			names[i] = f.Name
-		}
-		if job.Open, err = openTickets(base, head, names, o.Now, session); err != nil {
+		if job.Open, err = openTickets(base, added, o.Now, session); err != nil {
 			return nil, err
 		}
 	}
@@ -289,13 +285,21 @@ func resolveCommit(repo *git.Repository, which, rev string) (*object.Tree, strin
 	if rev == "" {
 		return nil, "", fmt.Errorf("no %s revision given: %w", which, ErrRevision)
 	}
-	h, err := repo.ResolveRevision(plumbing.Revision(rev))
-	if err != nil {
-		return nil, "", fmt.Errorf("%s revision %q: %w (%v); fetch it first, e.g. git fetch origin %s", which, rev, ErrRevision, err, rev)
+	// A full commit id is what ResolveRevision would return first (an id
+	// wins over a ref of the same name, as in git): read it directly
+	// rather than looking it up among the refs. Anything else resolves.
+	var c *object.Commit
+	if plumbing.IsHash(rev) {
+		c, _ = repo.CommitObject(plumbing.NewHash(rev))
 	}
-	c, err := repo.CommitObject(*h)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s revision %q is not a commit: %w", which, rev, err)
+	if c == nil {
+		h, err := repo.ResolveRevision(plumbing.Revision(rev))
+		if err != nil {
+			return nil, "", fmt.Errorf("%s revision %q: %w (%v); fetch it first, e.g. git fetch origin %s", which, rev, ErrRevision, err, rev)
+		}
+		if c, err = repo.CommitObject(*h); err != nil {
+			return nil, "", fmt.Errorf("%s revision %q is not a commit: %w", which, rev, err)
+		}
 	}
 	t, err := c.Tree()
 	if err != nil {
@@ -326,14 +330,63 @@ func rulesIn(tree *object.Tree) (config *File, policies []File, refused diag.Lis
 	return r.Config, r.Policies, r.Refused, err
 }
 
-// baseRules reads cab.cue and the policies from the base tree. Without a
-// cab.cue on the base (a repository being created) the built-in default
-// policies apply.
-func baseRules(base *object.Tree, rep *Report) (Job, error) {
+// rulesKey is what load.ReadTree reads of a root tree: its cab.cue and
+// policy/ entries (name, mode and object id; zero for none). Two trees
+// with the same key hold the same rules, byte for byte.
+type rulesKey struct {
+	config, policies object.TreeEntry
+}
+
+func rulesKeyOf(tree *object.Tree) rulesKey {
+	var k rulesKey
+	for _, e := range tree.Entries {
+		switch e.Name {
+		case ConfigFile:
+			k.config = e
+		case PolicyDir:
+			k.policies = e
+		}
+	}
+	return k
+}
+
+// rulesOf is rulesIn(tree), kept by the session for the tree entries the
+// rules are read from (rulesKey): judging the merges of main one after
+// the other reads the rules once for each version of them.
+func (s *Session) rulesOf(tree *object.Tree) (config *File, policies []File, refused diag.List, err error) {
+	k := rulesKeyOf(tree)
+	r, ok := s.rules[k]
+	if !ok {
+		if r, err = load.ReadTree(tree); err != nil {
+			return nil, nil, nil, err
+		}
+		if len(s.rules) >= maxRules {
+			clear(s.rules)
+		}
+		if s.rules == nil {
+			s.rules = map[rulesKey]load.Rules{}
+		}
+		s.rules[k] = r
+	}
+	// Copies: the caller may append to what it gets.
+	return r.Config, slices.Clip(r.Policies), slices.Clip(r.Refused), nil
+}
+
+// maxRules bounds the versions of the rules a session keeps.
+const maxRules = 64
+
+// baseRules reads cab.cue and the policies from the base tree (through
+// the session's memory of them; s may be nil). Without a cab.cue on the
+// base (a repository being created) the built-in default policies apply.
+func baseRules(s *Session, base *object.Tree, rep *Report) (Job, error) {
 	var job Job
 	var refused diag.List
 	var err error
-	job.Config, job.Policies, refused, err = rulesIn(base)
+	if s != nil {
+		job.Config, job.Policies, refused, err = s.rulesOf(base)
+	} else {
+		job.Config, job.Policies, refused, err = rulesIn(base)
+	}
 	if err != nil {
 		return job, err
 	}
@@ -557,7 +610,7 @@ func RulesAt(repo *git.Repository, commit plumbing.Hash) (Job, error) {
 	} else {
 		base = &object.Tree{}
 	}
-	job, err := baseRules(base, &Report{})
+	job, err := baseRules(nil, base, &Report{})
 	job.Mode = policy.Merge
 	return job, err
 }

@@ -47,6 +47,13 @@ type targetIndex struct {
 	tree  plumbing.Hash // zero: no changes/ directory
 	data  []byte        // the entry lines, sorted, each ending in '\n'
 	lines []int         // offset of each line in data
+	// What the moves since data was built changed (see move), until they
+	// are folded into data (compact): the entries of data whose path is
+	// in gone no longer count, and added are the entries since, sorted;
+	// addedPaths counts them by path.
+	gone       map[string]bool
+	added      []string
+	addedPaths map[string]int
 }
 
 // indexEntry is one line of the index.
@@ -98,7 +105,8 @@ func (x *targetIndex) line(i int) []byte {
 
 // lookup adds to out (by path) the tickets that change resource in a
 // window ending after after and starting before before, each with the
-// matching resources.
+// matching resources. The entries of data and of added are visited
+// together in their sorted order, as one index would list them.
 func (x *targetIndex) lookup(out map[string]*Open, resource string, after, before time.Time) {
 	prefix := []byte(resource + "\t")
 	from := []byte(resource + "\t" + stamp(after))
@@ -106,9 +114,26 @@ func (x *targetIndex) lookup(out map[string]*Open, resource string, after, befor
 		l := x.data[off:]
 		return bytes.Compare(l[:min(len(l), len(p))], p)
 	})
-	for ; i < len(x.lines) && bytes.HasPrefix(x.line(i), prefix); i++ {
-		e, ok := parseEntry(x.line(i))
-		if !ok || !e.end.After(after) || !e.start.Before(before) {
+	j, _ := slices.BinarySearchFunc(x.added, from, func(l string, p []byte) int {
+		return strings.Compare(l[:min(len(l), len(p))], string(p))
+	})
+	for {
+		var line []byte
+		old := i < len(x.lines) && bytes.HasPrefix(x.line(i), prefix)
+		fresh := j < len(x.added) && strings.HasPrefix(x.added[j], string(prefix))
+		switch {
+		case old && (!fresh || bytes.Compare(x.line(i), []byte(x.added[j])) <= 0):
+			line = x.line(i)
+			i++
+		case fresh:
+			line = []byte(x.added[j])
+			j++
+			old = false
+		default:
+			return
+		}
+		e, ok := parseEntry(line)
+		if !ok || old && x.gone[e.path] || !e.end.After(after) || !e.start.Before(before) {
 			continue
 		}
 		o := out[e.path]
@@ -136,7 +161,65 @@ func loadIndex(repo *git.Repository) *targetIndex {
 }
 
 // save writes the index (see treeIndexFile.write).
-func (x *targetIndex) save(repo *git.Repository) { targetsFile.write(repo, x.tree, x.data) }
+func (x *targetIndex) save(repo *git.Repository) {
+	x.compact()
+	targetsFile.write(repo, x.tree, x.data)
+}
+
+// move records that the entries of the paths in drop are gone and that
+// the entries add (lines) are the index's now, and that it describes
+// tree. Moves cost what they change: they are folded into data (compact)
+// only once they add up to a share of it.
+func (x *targetIndex) move(tree plumbing.Hash, drop map[string]bool, add []string) {
+	x.tree = tree
+	if x.gone == nil {
+		x.gone, x.addedPaths = map[string]bool{}, map[string]int{}
+	}
+	for p := range drop {
+		x.gone[p] = true
+		if x.addedPaths[p] == 0 {
+			continue
+		}
+		delete(x.addedPaths, p)
+		x.added = slices.DeleteFunc(x.added, func(l string) bool {
+			e, ok := parseEntry([]byte(l))
+			return !ok || e.path == p
+		})
+	}
+	for _, l := range add {
+		i, _ := slices.BinarySearch(x.added, l)
+		x.added = slices.Insert(x.added, i, l)
+		if e, ok := parseEntry([]byte(l)); ok {
+			x.addedPaths[e.path]++
+		}
+	}
+	if len(x.gone)+len(x.added) > compactMin+len(x.lines)/4 {
+		x.compact()
+	}
+}
+
+// compactMin is how many changes (paths gone and entries added) an index
+// keeps beside data at least before folding them in.
+const compactMin = 1024
+
+// compact folds the moves since data was built into data: the entries of
+// data whose path is gone (and any that do not parse) are dropped and
+// the added ones merged in, sorted.
+func (x *targetIndex) compact() {
+	if len(x.gone) == 0 && len(x.added) == 0 {
+		return
+	}
+	kept := make([]string, 0, len(x.lines)+len(x.added))
+	for i := range x.lines {
+		l := x.line(i)
+		if e, ok := parseEntry(l); ok && !x.gone[e.path] {
+			kept = append(kept, string(l))
+		}
+	}
+	kept = append(kept, x.added...)
+	slices.Sort(kept)
+	*x = *newIndex(x.tree, []byte(strings.Join(kept, "")))
+}
 
 // changesTree returns the changes/ tree of root and its hash (nil and zero
 // when there is none).
@@ -232,14 +315,6 @@ func (s *Session) moveIndex(x *targetIndex, from, to *object.Tree, hash plumbing
 		saveSummaries(s.repo, cache)
 		s.dirty = false
 	}
-	kept := make([]string, 0, len(x.lines)+len(add))
-	for i := range x.lines {
-		l := x.line(i)
-		if e, ok := parseEntry(l); ok && !drop[e.path] {
-			kept = append(kept, string(l))
-		}
-	}
-	kept = append(kept, add...)
-	slices.Sort(kept)
-	return newIndex(hash, []byte(strings.Join(kept, ""))), nil
+	x.move(hash, drop, add)
+	return x, nil
 }

@@ -1,0 +1,105 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// packMin is the number of new objects from which an append is stored as
+// one pack rather than as loose objects: a batch (cab sign of many
+// merges) writes one pack and its index, where loose objects cost a file
+// each; a handful of events (a reconciler's step) stays loose, so that
+// small appends do not pile up packs every later lookup walks.
+const packMin = 64
+
+// packWindow is the delta window of the packs an append writes: each
+// event rewrites the trees on the path to its ticket, which differ from
+// the ones before them by an entry, so deltas keep a batch's pack small.
+const packWindow = 0
+
+// staging keeps the objects one append writes in memory, reading through
+// to the repository's store for the others, until store writes them to
+// the repository: as one pack (with its index) when there are packMin or
+// more, else loose. Nothing is in the repository before store, so an
+// append that fails leaves nothing behind, and nothing the append built
+// is published before all of it is stored.
+type staging struct {
+	storer.EncodedObjectStorer // the repository's objects
+	mem                        *memory.Storage
+	order                      []plumbing.Hash
+}
+
+func newStaging(s storer.EncodedObjectStorer) *staging {
+	return &staging{EncodedObjectStorer: s, mem: memory.NewStorage()}
+}
+
+func (s *staging) NewEncodedObject() plumbing.EncodedObject { return s.mem.NewEncodedObject() }
+
+// SetEncodedObject keeps o for store.
+func (s *staging) SetEncodedObject(o plumbing.EncodedObject) (plumbing.Hash, error) {
+	h := o.Hash()
+	if _, ok := s.mem.Objects[h]; ok {
+		return h, nil
+	}
+	if _, err := s.mem.SetEncodedObject(o); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	s.order = append(s.order, h)
+	return h, nil
+}
+
+func (s *staging) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	if o, err := s.mem.EncodedObject(t, h); !errors.Is(err, plumbing.ErrObjectNotFound) {
+		return o, err
+	}
+	return s.EncodedObjectStorer.EncodedObject(t, h)
+}
+
+func (s *staging) HasEncodedObject(h plumbing.Hash) error {
+	if _, ok := s.mem.Objects[h]; ok {
+		return nil
+	}
+	return s.EncodedObjectStorer.HasEncodedObject(h)
+}
+
+func (s *staging) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	if o, ok := s.mem.Objects[h]; ok {
+		return o.Size(), nil
+	}
+	return s.EncodedObjectStorer.EncodedObjectSize(h)
+}
+
+// store writes the staged objects to the repository's store and forgets
+// them: one pack, when there are packMin or more and the store writes
+// packs, else one loose object each.
+func (s *staging) store() error {
+	defer func() { s.order, s.mem = nil, memory.NewStorage() }()
+	if len(s.order) == 0 {
+		return nil
+	}
+	if pw, ok := s.EncodedObjectStorer.(storer.PackfileWriter); ok && len(s.order) >= packMin {
+		w, err := pw.PackfileWriter()
+		if err != nil {
+			return fmt.Errorf("storing ledger objects: %w", err)
+		}
+		if _, err := packfile.NewEncoder(w, s.mem, false).Encode(s.order, packWindow); err != nil {
+			_ = w.Close()
+			return fmt.Errorf("storing ledger objects as a pack: %w", err)
+		}
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("storing ledger objects as a pack: %w", err)
+		}
+		return nil
+	}
+	for _, h := range s.order {
+		if _, err := s.EncodedObjectStorer.SetEncodedObject(s.mem.Objects[h]); err != nil {
+			return fmt.Errorf("storing ledger object %s: %w", h, err)
+		}
+	}
+	return nil
+}
