@@ -5,9 +5,10 @@ import (
 	"fmt"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/cabhq/cab/internal/gitx"
 )
 
 // packMin is the number of new objects from which an append is stored as
@@ -82,24 +83,8 @@ func (s *staging) store() error {
 	if len(s.order) == 0 {
 		return nil
 	}
-	if pw, ok := s.EncodedObjectStorer.(storer.PackfileWriter); ok && len(s.order) >= packMin {
-		w, err := pw.PackfileWriter()
-		if err != nil {
-			return fmt.Errorf("storing ledger objects: %w", err)
-		}
-		if _, err := packfile.NewEncoder(w, s.mem, false).Encode(s.order, packWindow); err != nil {
-			_ = w.Close()
-			return fmt.Errorf("storing ledger objects as a pack: %w", err)
-		}
-		if err := w.Close(); err != nil {
-			return fmt.Errorf("storing ledger objects as a pack: %w", err)
-		}
-		return nil
-	}
-	for _, h := range s.order {
-		if _, err := s.EncodedObjectStorer.SetEncodedObject(s.mem.Objects[h]); err != nil {
-			return fmt.Errorf("storing ledger object %s: %w", h, err)
-		}
+	if err := gitx.StoreObjects(s.EncodedObjectStorer, s.mem, s.order, packMin, packWindow); err != nil {
+		return fmt.Errorf("storing ledger objects: %w", err)
 	}
 	return nil
 }

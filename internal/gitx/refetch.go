@@ -71,18 +71,30 @@ func copyMissing(dst storer.EncodedObjectStorer, src *memory.Storage) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	if pw, ok := dst.(storer.PackfileWriter); ok {
+	return StoreObjects(dst, src, missing, 1, 10)
+}
+
+// StoreObjects writes the objects hs of src to dst, in that order: as one
+// pack and its index (deltas searched over window objects; 0 for none)
+// when dst writes packs and there are at least packMin of them, else as
+// one loose object each. A pack is complete before dst knows it, so a
+// failure leaves no partial pack behind.
+func StoreObjects(dst, src storer.EncodedObjectStorer, hs []plumbing.Hash, packMin int, window uint) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	if pw, ok := dst.(storer.PackfileWriter); ok && len(hs) >= packMin {
 		w, err := pw.PackfileWriter()
 		if err != nil {
 			return err
 		}
-		if _, err := packfile.NewEncoder(w, src, false).Encode(missing, 10); err != nil {
+		if _, err := packfile.NewEncoder(w, src, false).Encode(hs, window); err != nil {
 			_ = w.Close()
 			return err
 		}
 		return w.Close()
 	}
-	for _, h := range missing {
+	for _, h := range hs {
 		o, err := src.EncodedObject(plumbing.AnyObject, h)
 		if err != nil {
 			return err
