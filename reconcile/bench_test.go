@@ -75,16 +75,22 @@ func BenchmarkReconcileInFlight(b *testing.B) {
 		// cleans up after each run. Cold passes follow the warm ones on
 		// the same ledger and checkout.
 		start := time.Now()
+		phase := func(what string) {
+			fmt.Fprintf(os.Stderr, "ledger=%d: %s at %s\n", size, what, time.Since(start).Round(100*time.Millisecond))
+		}
 		f := newFixture(b, "", nil)
 		img := f.reg.push(b, "build/payments")
 		done := make([]spec, size)
 		for i := range done {
 			done[i] = spec{id: fmt.Sprintf("CHG-2025-%05d", i+1), image: img, envs: []string{"staging"}}
 		}
-		f.signedVerified(f.merge(done...), done, "staging")
+		merged := f.merge(done...)
+		phase("merged")
+		f.signedVerified(merged, done, "staging")
+		phase("ledger written")
 		o := f.options(f.clone())
 		o.MainRemote = "origin"
-		b.Logf("ledger of %d tickets verified in staging built in %s", size, time.Since(start).Round(time.Second))
+		phase("cloned")
 		next := 0
 		var kept *reconcile.Reconciler
 		for _, mode := range []string{"warm", "cold"} {
@@ -95,6 +101,7 @@ func BenchmarkReconcileInFlight(b *testing.B) {
 					require.NoError(b, err)
 					_, err = kept.Pass(ctx) // reads the ledger; nothing in flight
 					require.NoError(b, err)
+					fmt.Fprintf(os.Stderr, "ledger=%d: first pass of the kept reconciler done\n", size)
 				}
 				var cpu time.Duration
 				b.ResetTimer()

@@ -369,6 +369,7 @@ func (f *fixture) signedVerified(commit string, specs []spec, env string) {
 			evs = append(evs, ledger.Event{Ticket: s.id, Env: env, Kind: kind, Actor: "test", At: now})
 		}
 	}
+	fmt.Fprintf(os.Stderr, "%d signed events made\n", len(specs))
 	_, err := signedledger.Append(context.Background(), signedledger.AppendOptions{Dir: f.bare, Signer: f.signer}, evs)
 	require.NoError(t, err)
 	sh(t, f.work, "git", "fetch", "-q", "origin", "+refs/heads/"+ledger.DefaultBranch+":refs/remotes/origin/"+ledger.DefaultBranch)
