@@ -387,6 +387,19 @@ func (f *fixture) signAll(commit string, specs []spec) {
 	require.NoError(f.t, err)
 }
 
+// signLookalikes signs the tickets merged together in commit, which
+// differ only by id (see digests), in one update.
+func (f *fixture) signLookalikes(commit string, specs []spec) {
+	digests := f.digests(specs)
+	evs := make([]ledger.Event, len(specs))
+	for i, s := range specs {
+		evs[i] = f.signedDigest(f.signer, s.id, commit, s.envs, digests[i])
+		evs[i].At = now.Add(time.Duration(i) * time.Second) // merge order
+	}
+	_, err := f.ledger().Update(context.Background(), func(*ledger.Log) ([]ledger.Event, error) { return evs, nil })
+	require.NoError(f.t, err)
+}
+
 // signedVerified lays down on the remote's ledger, for the tickets merged
 // together in commit, the events a reconciler would have recorded after
 // promoting each to env: signed (in merge order), then applying, applied
