@@ -87,7 +87,7 @@ func BenchmarkReconcileInFlight(b *testing.B) {
 		img := f.reg.push(b, "build/payments")
 		done := make([]spec, size)
 		for i := range done {
-			done[i] = spec{id: fmt.Sprintf("CHG-2025-%05d", i+1), image: img, envs: []string{"staging"}}
+			done[i] = spec{id: fmt.Sprintf("CHG-2025-%06d", i+1), image: img, envs: []string{"staging"}}
 		}
 		merged := f.merge(done...)
 		phase("merged")
