@@ -30,6 +30,12 @@ type AppendOptions struct {
 	// Author is the commits' author and committer, its When each event's
 	// At (default: the Author of ledger.Open).
 	Author object.Signature
+	// PerCommit is how many events one commit adds (default 1: the
+	// commits Ledger.Update writes). More makes the same head tree with
+	// fewer commits (each named by its first event, the others listed in
+	// its message), for fixtures whose readers read the head tree, not
+	// the history: a commit per event costs a rewritten shard tree each.
+	PerCommit int
 }
 
 // Append records events, in order, on the ledger branch of the
@@ -46,6 +52,9 @@ type AppendOptions struct {
 func Append(ctx context.Context, o AppendOptions, events []ledger.Event) (plumbing.Hash, error) {
 	if o.Branch == "" {
 		o.Branch = ledger.DefaultBranch
+	}
+	if o.PerCommit <= 0 {
+		o.PerCommit = 1
 	}
 	if o.Author.Name == "" {
 		o.Author = ledger.Open(nil, "", "").Author
@@ -124,23 +133,36 @@ func stream(ctx context.Context, w *bufio.Writer, o AppendOptions, ref plumbing.
 		w.Write(b)
 		w.WriteByte('\n')
 	}
-	for i := range events {
-		ev := &events[i]
+	for i := 0; i < len(events); i += o.PerCommit {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if ledger.IsOutcome(ev.Kind) && len(ev.Envelope) == 0 && o.Signer != nil {
-			if err := ledger.SignOutcome(ctx, o.Signer, ev); err != nil {
+		batch := events[i:min(i+o.PerCommit, len(events))]
+		var msg string
+		var files []ledger.File
+		for j := range batch {
+			ev := &batch[j]
+			if ledger.IsOutcome(ev.Kind) && len(ev.Envelope) == 0 && o.Signer != nil {
+				if err := ledger.SignOutcome(ctx, o.Signer, ev); err != nil {
+					return err
+				}
+			}
+			wr, err := ledger.WrittenOf(ev)
+			if err != nil {
 				return err
 			}
+			if j == 0 {
+				msg = wr.Message
+			} else {
+				first, _, _ := strings.Cut(wr.Message, "\n")
+				msg += "Also: " + first + "\n"
+			}
+			files = append(files, wr.Files...)
 		}
-		wr, err := ledger.WrittenOf(ev)
-		if err != nil {
-			return err
-		}
-		who := fmt.Sprintf("%s <%s> %d %s", o.Author.Name, o.Author.Email, ev.At.Unix(), ev.At.Format("-0700"))
+		at := batch[0].At
+		who := fmt.Sprintf("%s <%s> %d %s", o.Author.Name, o.Author.Email, at.Unix(), at.Format("-0700"))
 		fmt.Fprintf(w, "commit %s\nauthor %s\ncommitter %s\n", ref, who, who)
-		data([]byte(wr.Message))
+		data([]byte(msg))
 		if i == 0 {
 			if head.IsZero() {
 				// The root commit of a ledger starts its layout.
@@ -150,7 +172,7 @@ func stream(ctx context.Context, w *bufio.Writer, o AppendOptions, ref plumbing.
 				fmt.Fprintf(w, "from %s\n", head)
 			}
 		}
-		for _, f := range wr.Files {
+		for _, f := range files {
 			w.WriteString("M 100644 inline " + f.Path + "\n")
 			data(f.Content)
 		}

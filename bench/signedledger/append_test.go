@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -91,4 +92,20 @@ func TestAppendWritesWhatUpdateWrites(t *testing.T) {
 
 	_, err = signedledger.Append(ctx, o, batch(44, 46))
 	require.ErrorContains(t, err, "CHG-2026-0044 already has events")
+
+	// Several events a commit: fewer commits, the same head tree.
+	few, _ := repoAt()
+	_, err = signedledger.Append(ctx, signedledger.AppendOptions{Dir: few, Signer: signer, PerCommit: 7}, batch(1, 45))
+	require.NoError(t, err)
+	fewRepo, err := git.PlainOpen(few)
+	require.NoError(t, err)
+	ref, err := fewRepo.Reference(plumbing.NewBranchReferenceName(ledger.DefaultBranch), true)
+	require.NoError(t, err)
+	c, err := fewRepo.CommitObject(ref.Hash())
+	require.NoError(t, err)
+	repo, err := git.PlainOpen(dir)
+	require.NoError(t, err)
+	wantHead, err := repo.CommitObject(head)
+	require.NoError(t, err)
+	assert.Equal(t, wantHead.TreeHash, c.TreeHash)
 }
