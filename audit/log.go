@@ -308,7 +308,7 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 	r.ledgerDone = make(chan ledgerResult, 1)
 	ledgerObj := &objects{obj.Clone()}
 	go func() {
-		l, err := r.readLedger(ledgerObj, prevIdx, ledgerRef, ledgerHead)
+		l, err := r.readLedger(ctx, ledgerObj, prevIdx, ledgerRef, ledgerHead)
 		r.ledgerDone <- ledgerResult{read: l, ref: ledgerRef, err: err}
 	}()
 	if direct {
@@ -458,7 +458,7 @@ type ledgerRead struct {
 // prev's head (when prev read the same ref). It runs on its own goroutine
 // beside the walk of main: obj is its own reader, and go-git, which the
 // ledger package reads with, is used under the fallback's lock.
-func (r *runner) readLedger(obj *objects, idx *logIndex, name plumbing.ReferenceName, head plumbing.Hash) (*ledgerRead, error) {
+func (r *runner) readLedger(ctx context.Context, obj *objects, idx *logIndex, name plumbing.ReferenceName, head plumbing.Hash) (*ledgerRead, error) {
 	var prev *ledgerView
 	var notes []Problem
 	same := idx != nil && idx.ledgerRef == name.String()
@@ -474,9 +474,9 @@ func (r *runner) readLedger(obj *objects, idx *logIndex, name plumbing.Reference
 				"the ledger branch %s is gone; cab log last read it at %s", name.Short(), old)})
 		default:
 			err := r.withGoGit(func() error {
-				err := ledger.VerifyCheckpoint(r.repo, old, head)
+				err := ledger.VerifyCheckpoint(ctx, r.repo, old, head)
 				if err == nil {
-					err = ledger.AppendOnly(r.repo, head, old)
+					err = ledger.AppendOnly(ctx, r.repo, head, old)
 				}
 				return err
 			})

@@ -144,7 +144,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	}
 	rep := &Report{Breaks: []Break{}, Events: len(log.Events()), LedgerHead: log.Head.String()}
 	if !o.Checkpoint.IsZero() {
-		brks, err := checkpointBreaks(repo, o.Checkpoint, log.Head)
+		brks, err := checkpointBreaks(ctx, repo, o.Checkpoint, log.Head)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +159,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if prev != nil && prev.LedgerProven && (since.IsZero() || since.String() == prev.Ledger) {
 		since, fromRoot = plumbing.NewHash(prev.Ledger), true
 	}
-	if err := ledger.AppendOnly(repo, log.Head, since); err != nil {
+	if err := ledger.AppendOnly(ctx, repo, log.Head, since); err != nil {
 		var ae *ledger.AppendOnlyError
 		if !errors.As(err, &ae) {
 			return nil, err
@@ -481,8 +481,8 @@ func judgeMain(ctx context.Context, repo *git.Repository, objs *ledgerObjects, l
 // checkpointBreaks compares the ledger at head with the one recorded at
 // checkpoint: one break when the history was rewritten (or a merge pushed
 // onto it), and one per ticket whose events were dropped or rewritten.
-func checkpointBreaks(repo *git.Repository, checkpoint, head plumbing.Hash) ([]Break, error) {
-	err := ledger.CheckAppendOnly(repo, checkpoint, head)
+func checkpointBreaks(ctx context.Context, repo *git.Repository, checkpoint, head plumbing.Hash) ([]Break, error) {
+	err := ledger.CheckAppendOnly(ctx, repo, checkpoint, head)
 	var ce *ledger.CheckpointError
 	switch {
 	case err == nil:

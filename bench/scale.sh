@@ -14,13 +14,18 @@
 #                               checkpoint 100 tickets back (only those 100
 #                               judged)
 #   BenchmarkReconcileInFlight  one pass with 10 tickets in flight over a
-#                               ledger of N tickets verified in staging:
-#                               warm (a Reconciler kept between passes, as
-#                               in cab serve) and cold (a new one)
+#                               ledger of N tickets verified in staging
+#                               (written by bench/signedledger.Append: a
+#                               100,000-ticket ledger takes minutes): warm
+#                               (a Reconciler kept between passes, as in
+#                               cab serve) and cold (a new one)
+#   BenchmarkReconcile1000      one pass applying N ticket-environments:
+#                               CPU per ticket-environment (cpu-ms/ticket-env)
 #
 # Environment (defaults in brackets): VERIFY_SIZES [1000 10000],
-# LEDGER_SIZES [1000 10000], COUNT [3], PASSES [3] (passes timed per
-# reconcile benchmark run).
+# LEDGER_SIZES [1000 10000 100000], COUNT [3] (runs per verify size),
+# LEDGER_COUNT [1] (runs per ledger size), PASSES [3] (passes timed per
+# reconcile benchmark run), PASS_SIZES [250 1000 10000].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS=${GOFLAGS:--buildvcs=false}
@@ -32,9 +37,15 @@ for n in ${VERIFY_SIZES:-1000 10000}; do
 		-benchtime 1x -count "${COUNT:-3}" -timeout 0 | grep -E '^(Benchmark|FAIL|---|panic)'
 	echo "   (load $(load))"
 done
-for n in ${LEDGER_SIZES:-1000 10000}; do
+for n in ${LEDGER_SIZES:-1000 10000 100000}; do
 	echo "== reconcile pass, 10 in flight on a ledger of $n tickets (load $(load))"
 	CAB_BENCH_LEDGER=$n go test ./reconcile -run '^$' -bench "^BenchmarkReconcileInFlight$/ledger=$n/" \
-		-benchtime "${PASSES:-3}x" -count "${COUNT:-3}" -timeout 0 | grep -E '^(Benchmark|FAIL|---|panic)'
+		-benchtime "${PASSES:-3}x" -count "${LEDGER_COUNT:-1}" -timeout 0 | grep -E '^(Benchmark|FAIL|---|panic)'
+	echo "   (load $(load))"
+done
+for n in ${PASS_SIZES:-250 1000 10000}; do
+	echo "== reconcile pass applying $n ticket-environments (load $(load))"
+	CAB_BENCH_TICKETS=$n go test ./reconcile -run '^$' -bench '^BenchmarkReconcile1000$' \
+		-benchtime 1x -count "${LEDGER_COUNT:-1}" -timeout 0 | grep -E '^(Benchmark|FAIL|---|panic)'
 	echo "   (load $(load))"
 done

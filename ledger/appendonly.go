@@ -66,13 +66,13 @@ const maxWalk = 10_000_000
 // the directories that differ: in layout 2, the root, ledger/, one shard
 // and one ticket directory, so the walk is linear in the commits (in
 // layout 1, each comparison reads the directory of every ticket).
-func AppendOnly(repo *git.Repository, head, since plumbing.Hash) error {
+func AppendOnly(ctx context.Context, repo *git.Repository, head, since plumbing.Hash) error {
 	objs := newTreeCache(StorerObjects(repo.Storer))
 	// Each commit is compared with its parent when the walk reaches the
 	// parent: child is the commit before, newer.
 	var child *object.Commit
 	n := 0
-	for c, err := range gitx.FirstParents(context.Background(), repo.Storer, head) {
+	for c, err := range gitx.FirstParents(ctx, repo.Storer, head) {
 		if err != nil {
 			return fmt.Errorf("reading the ledger: %w", err)
 		}
@@ -331,7 +331,7 @@ func (e *CheckpointError) Is(target error) bool {
 // differ: linear in what was added. A zero checkpoint accepts any head.
 // Anything else fails with a *CheckpointError naming every ticket whose
 // events vanished or changed.
-func CheckAppendOnly(repo *git.Repository, checkpoint, head plumbing.Hash) error {
+func CheckAppendOnly(ctx context.Context, repo *git.Repository, checkpoint, head plumbing.Hash) error {
 	if checkpoint.IsZero() || checkpoint == head {
 		return nil
 	}
@@ -342,7 +342,7 @@ func CheckAppendOnly(repo *git.Repository, checkpoint, head plumbing.Hash) error
 	e := &CheckpointError{Checkpoint: checkpoint, Head: head, Rewritten: true}
 	// The commits since the checkpoint, newest first.
 	var chain []*object.Commit
-	for c, err := range gitx.FirstParents(context.Background(), repo.Storer, head) {
+	for c, err := range gitx.FirstParents(ctx, repo.Storer, head) {
 		if err != nil {
 			return fmt.Errorf("reading the ledger: %w", err)
 		}

@@ -24,7 +24,7 @@ func TestAppendOnly(t *testing.T) {
 	}
 	log, err := l.Read(context.Background())
 	require.NoError(t, err)
-	require.NoError(t, AppendOnly(repo, log.Head, plumbing.ZeroHash))
+	require.NoError(t, AppendOnly(context.Background(), repo, log.Head, plumbing.ZeroHash))
 
 	// A later commit that removes the first event, written behind cab's back.
 	head, err := repo.CommitObject(log.Head)
@@ -39,9 +39,9 @@ func TestAppendOnly(t *testing.T) {
 	bad, err := repo.Storer.SetEncodedObject(obj)
 	require.NoError(t, err)
 
-	err = AppendOnly(repo, bad, plumbing.ZeroHash)
+	err = AppendOnly(context.Background(), repo, bad, plumbing.ZeroHash)
 	require.ErrorIs(t, err, ErrNotAppendOnly)
-	require.NoError(t, AppendOnly(repo, log.Head, log.Head), "nothing to check past the checkpoint")
+	require.NoError(t, AppendOnly(context.Background(), repo, log.Head, log.Head), "nothing to check past the checkpoint")
 	assert.Contains(t, err.Error(), "deletes "+Path("CHG-2026-0001", ""))
 }
 

@@ -98,7 +98,7 @@ func BenchmarkAppendOnly(b *testing.B) {
 				head = layout1(b, repo, head)
 			}
 			for b.Loop() {
-				if err := AppendOnly(repo, head, plumbing.ZeroHash); err != nil {
+				if err := AppendOnly(context.Background(), repo, head, plumbing.ZeroHash); err != nil {
 					b.Fatal(err)
 				}
 			}

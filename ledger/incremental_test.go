@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/go-git/go-git/v5"
@@ -83,6 +85,7 @@ func TestIncrementalReadEqualsFullRead(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, repo.Storer.SetReference(plumbing.NewHashReference(l.branchRef(), layout1(t, repo, head.Hash()))))
 			}
+			var prev *Log
 			for step := range 60 {
 				var what string
 				switch op := rng.IntN(20); {
@@ -151,8 +154,33 @@ func TestIncrementalReadEqualsFullRead(t *testing.T) {
 				require.Equal(t, full.Events(), inc.Events(), "step %d (%s): events", step, what)
 				require.Equal(t, full.States(), inc.States(), "step %d (%s): states", step, what)
 				require.Equal(t, problemTexts(full), problemTexts(inc), "step %d (%s): problems", step, what)
+				requireChanged(t, prev, inc, fmt.Sprintf("step %d (%s)", step, what))
+				if what == "append" && prev != nil && seed%2 == 0 { // layout 2: read incrementally
+					require.LessOrEqual(t, len(inc.Changed(prev)), 3, "step %d: an append of at most 3 tickets", step)
+				}
+				prev = inc
 			}
 		})
+	}
+}
+
+// requireChanged checks that inc.Changed(prev) lists every ticket whose
+// events or state differ between the two reads.
+func requireChanged(t *testing.T, prev, inc *Log, step string) {
+	t.Helper()
+	changed := inc.Changed(prev)
+	require.True(t, slices.IsSorted(changed), step)
+	if prev == nil {
+		prev = emptyLog(plumbing.ZeroHash)
+	}
+	ids := slices.Concat(slices.Collect(maps.Keys(prev.States())), slices.Collect(maps.Keys(inc.States())))
+	for _, id := range ids {
+		if !reflect.DeepEqual(prev.Ticket(id), inc.Ticket(id)) || !reflect.DeepEqual(prev.State(id), inc.State(id)) {
+			require.Contains(t, changed, id, "%s: changed tickets", step)
+		}
+	}
+	if prev.Head == inc.Head {
+		require.Empty(t, changed, "%s: the same head", step)
 	}
 }
 

@@ -281,14 +281,14 @@ func TestCheckAppendOnly(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			repo, l, checkpoint := setup(t)
-			require.NoError(t, CheckAppendOnly(repo, checkpoint, checkpoint))
+			require.NoError(t, CheckAppendOnly(context.Background(), repo, checkpoint, checkpoint))
 			grown, err := l.Update(ctx, add(Event{Ticket: "CHG-2026-0003", Kind: KindSigned}))
 			require.NoError(t, err)
-			require.NoError(t, CheckAppendOnly(repo, checkpoint, grown.Head), "an append is no rewrite")
-			require.NoError(t, CheckAppendOnly(repo, plumbing.ZeroHash, grown.Head), "no checkpoint yet: trust on first use")
+			require.NoError(t, CheckAppendOnly(context.Background(), repo, checkpoint, grown.Head), "an append is no rewrite")
+			require.NoError(t, CheckAppendOnly(context.Background(), repo, plumbing.ZeroHash, grown.Head), "no checkpoint yet: trust on first use")
 
 			head := tc.edit(t, repo, l)
-			err = CheckAppendOnly(repo, checkpoint, head)
+			err = CheckAppendOnly(context.Background(), repo, checkpoint, head)
 			var ce *CheckpointError
 			require.ErrorAs(t, err, &ce)
 			assert.ErrorIs(t, err, ErrNotAppendOnly)

@@ -197,7 +197,7 @@ func (l *Ledger) read(ctx context.Context) (*Log, error) {
 // not mend (see gitx.Refetch): the branch is fetched whole, once, and
 // read again at the head fetched.
 func (l *Ledger) readFetched(ctx context.Context, head plumbing.Hash) (*Log, error) {
-	log, err := l.readAt(head)
+	log, err := l.readAt(ctx, head)
 	if l.remote == "" || !incomplete(log, err) {
 		return log, err
 	}
@@ -207,7 +207,7 @@ func (l *Ledger) readFetched(ctx context.Context, head plumbing.Hash) (*Log, err
 	if head, err = gitx.Refetch(ctx, l.repo, l.remote, l.Auth, l.branchRef(), l.trackingRef()); err != nil {
 		return nil, fmt.Errorf("ledger %s: %w", l.branch, err)
 	}
-	return l.readAt(head)
+	return l.readAt(ctx, head)
 }
 
 // incomplete reports whether a read of the log failed, or set a ticket
@@ -229,9 +229,9 @@ func incomplete(log *Log, err error) bool {
 // readAt reads the log at head, fetched already: a guarded ledger first
 // checks that head is its checkpoint plus added events and moves the
 // checkpoint there.
-func (l *Ledger) readAt(head plumbing.Hash) (*Log, error) {
+func (l *Ledger) readAt(ctx context.Context, head plumbing.Hash) (*Log, error) {
 	if l.guard {
-		if err := CheckAppendOnly(l.repo, l.checkpoint, head); err != nil {
+		if err := CheckAppendOnly(ctx, l.repo, l.checkpoint, head); err != nil {
 			return nil, err
 		}
 		l.checkpoint = head
@@ -474,11 +474,11 @@ func (l *Ledger) build(ctx context.Context, log *Log, decide Decide) ([]Event, m
 // chain of newHead. It fails with a *RewrittenError (errors.Is
 // ErrRewritten) when it is not, e.g. after a force-push dropped events.
 // A zero old checks nothing.
-func VerifyCheckpoint(repo *git.Repository, old, newHead plumbing.Hash) error {
+func VerifyCheckpoint(ctx context.Context, repo *git.Repository, old, newHead plumbing.Hash) error {
 	if old.IsZero() || old == newHead {
 		return nil
 	}
-	for c, err := range gitx.FirstParents(context.Background(), repo.Storer, newHead) {
+	for c, err := range gitx.FirstParents(ctx, repo.Storer, newHead) {
 		if err != nil {
 			return fmt.Errorf("reading the ledger: %w", err)
 		}

@@ -298,7 +298,7 @@ func TestForcePushedRemoteIsRewritten(t *testing.T) {
 	require.NoError(t, err)
 	two, err := l.Update(ctx, add(Event{Ticket: "CHG-2026-0002", Kind: KindSigned}))
 	require.NoError(t, err)
-	require.NoError(t, VerifyCheckpoint(repo, one.Head, two.Head), "an append is not a rewrite")
+	require.NoError(t, VerifyCheckpoint(context.Background(), repo, one.Head, two.Head), "an append is not a rewrite")
 	checkpoint := two.Head
 
 	// Someone else force-pushes the ledger back, dropping the second event.
@@ -311,14 +311,14 @@ func TestForcePushedRemoteIsRewritten(t *testing.T) {
 	now, err := l.Read(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, one.Head, now.Head)
-	err = VerifyCheckpoint(repo, checkpoint, now.Head)
+	err = VerifyCheckpoint(context.Background(), repo, checkpoint, now.Head)
 	var re *RewrittenError
 	require.ErrorAs(t, err, &re)
 	assert.ErrorIs(t, err, ErrRewritten)
 	assert.Equal(t, checkpoint, re.Checkpoint)
 
 	// A rewrite to unrelated history and a deleted branch are rewrites too.
-	assert.ErrorIs(t, VerifyCheckpoint(repo, checkpoint, plumbing.ZeroHash), ErrRewritten)
+	assert.ErrorIs(t, VerifyCheckpoint(context.Background(), repo, checkpoint, plumbing.ZeroHash), ErrRewritten)
 }
 
 // TestConcurrentWriters races two writers, each with its own clone, adding

@@ -163,6 +163,47 @@ func (l *Log) build() {
 	})
 }
 
+// Changed lists, sorted, the tickets whose entries differ between prev
+// (nil: none) and l: added, removed, or with events or a state that
+// changed. It is for readers that derive something from every ticket
+// and keep it between reads (the reconciler's index): successive reads of
+// one Ledger share the entries of the tickets that did not change, so
+// this costs the index shards that changed, not the ledger. Logs that
+// share nothing (a full read after SetVerifier, another Ledger) list
+// every ticket of both, which is still exact.
+func (l *Log) Changed(prev *Log) []string {
+	var out []string
+	for i := range l.shards {
+		var a []*logEntry
+		if prev != nil {
+			a = prev.shards[i]
+		}
+		b := l.shards[i]
+		if len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) {
+			continue // the same shard
+		}
+		j, k := 0, 0
+		for j < len(a) || k < len(b) {
+			switch {
+			case k == len(b) || (j < len(a) && a[j].id < b[k].id):
+				out = append(out, a[j].id)
+				j++
+			case j == len(a) || b[k].id < a[j].id:
+				out = append(out, b[k].id)
+				k++
+			default:
+				if a[j] != b[k] {
+					out = append(out, b[k].id)
+				}
+				j++
+				k++
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // newEntry is the entry of ticket t in a Log, and its problems.
 func newEntry(t *TicketLog) *logEntry {
 	e := &logEntry{id: t.ID, st: t.state()}

@@ -118,9 +118,9 @@ func TestMigrateKeepsEveryEvent(t *testing.T) {
 	}
 	assert.Equal(t, "ledger/42/CHG-2026-100042", Path("CHG-2026-100042", ""))
 
-	require.NoError(t, AppendOnly(repo, m.Head, plumbing.ZeroHash))
-	require.NoError(t, CheckAppendOnly(repo, before.Head, m.Head))
-	require.NoError(t, CheckAppendOnly(repo, v1, m.Head))
+	require.NoError(t, AppendOnly(context.Background(), repo, m.Head, plumbing.ZeroHash))
+	require.NoError(t, CheckAppendOnly(context.Background(), repo, before.Head, m.Head))
+	require.NoError(t, CheckAppendOnly(context.Background(), repo, v1, m.Head))
 
 	for _, read := range []func() (*Log, error){
 		func() (*Log, error) { return l.Read(ctx) },
@@ -138,8 +138,8 @@ func TestMigrateKeepsEveryEvent(t *testing.T) {
 	require.NoError(t, err)
 	fileAt(t, repo, next.Head, "ledger/01/CHG-2026-0001/4-verified.json")
 	fileAt(t, repo, next.Head, "ledger/01/CHG-2026-0001/4-verified.dsse")
-	require.NoError(t, AppendOnly(repo, next.Head, plumbing.ZeroHash))
-	require.NoError(t, CheckAppendOnly(repo, v1, next.Head))
+	require.NoError(t, AppendOnly(context.Background(), repo, next.Head, plumbing.ZeroHash))
+	require.NoError(t, CheckAppendOnly(context.Background(), repo, v1, next.Head))
 
 	again, err := l.Migrate(ctx)
 	require.NoError(t, err)
@@ -236,13 +236,13 @@ func TestForgedMigrationsAreRewrites(t *testing.T) {
 			bad, err := storeObject(repo.Storer, &object.Commit{Author: sig, Committer: sig, Message: migrationMessage, TreeHash: root, ParentHashes: []plumbing.Hash{v1}})
 			require.NoError(t, err)
 
-			err = AppendOnly(repo, bad, plumbing.ZeroHash)
+			err = AppendOnly(context.Background(), repo, bad, plumbing.ZeroHash)
 			var ae *AppendOnlyError
 			require.ErrorAs(t, err, &ae)
 			assert.Equal(t, bad, ae.Commit)
 			assert.Contains(t, err.Error(), "is not a lossless migration to layout 2")
 
-			err = CheckAppendOnly(repo, v1, bad)
+			err = CheckAppendOnly(context.Background(), repo, v1, bad)
 			var ce *CheckpointError
 			require.ErrorAs(t, err, &ce)
 			assert.ErrorIs(t, err, ErrNotAppendOnly)
@@ -299,7 +299,7 @@ func TestReadBothLayouts(t *testing.T) {
 	assert.Empty(t, log.Events())
 	require.Len(t, log.Problems[""], 1)
 	assert.Contains(t, log.Problems[""][0].Error(), `LEDGER-VERSION: layout version "3"`)
-	err = AppendOnly(repo, h, plumbing.ZeroHash)
+	err = AppendOnly(context.Background(), repo, h, plumbing.ZeroHash)
 	assert.ErrorIs(t, err, ErrNotAppendOnly, "changing the marker is an edit")
 }
 

@@ -76,7 +76,7 @@ func TestUpdateWritesPacks(t *testing.T) {
 			assert.Equal(t, tc.packs, packs, "packs")
 			runGit(t, dir, "fsck", "--strict", "--no-dangling")
 			assert.Equal(t, fmt.Sprint(tc.events), strings.TrimSpace(runGit(t, dir, "rev-list", "--count", ref)), "one commit per event")
-			require.NoError(t, AppendOnly(repo, log.Head, [20]byte{}))
+			require.NoError(t, AppendOnly(context.Background(), repo, log.Head, [20]byte{}))
 
 			// Read afresh from the same store, and from another clone.
 			again, err := Open(repo, tc.remote, "").Read(ctx)

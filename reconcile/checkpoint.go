@@ -100,7 +100,7 @@ func AcceptLedger(ctx context.Context, dir, checkpointPath string, l *ledger.Led
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("--accept-ledger %s: %w", commit, err)
 	}
-	if err := ledger.CheckAppendOnly(repo, *h, log.Head); err != nil {
+	if err := ledger.CheckAppendOnly(ctx, repo, *h, log.Head); err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("--accept-ledger %s: the ledger head %s is not that commit plus added events (accept the head itself once reviewed): %w", commit, log.Head, err)
 	}
 	if checkpointPath == "" {

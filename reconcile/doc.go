@@ -69,7 +69,13 @@
 //   - Costs follow the work in flight, not the ledger: the environments a
 //     signed statement names are decoded once per envelope for the life of
 //     a Reconciler (memoised by ticket id and the exact envelope bytes,
-//     never across processes), not on every round of every pass.
+//     never across processes), not on every round of every pass; which
+//     signed tickets have work, and where each stands (Summary.States),
+//     are kept per ticket for the life of a Reconciler and recomputed only
+//     for the tickets whose ledger entries changed since the last read
+//     (ledger.Log.Changed), each from its new entries as a whole. A new
+//     Reconciler (cab reconcile) still reads the whole ledger once, and
+//     verifies every outcome signature once.
 //   - Every apply of a service with burnRate in cab.cue records the burn
 //     rate read before it (the budget gate's reading of the round) in
 //     applying and a fresh one at postcheck in verified or failed

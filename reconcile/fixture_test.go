@@ -1,6 +1,7 @@
 package reconcile_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cabhq/cab/bench/signedledger"
 	"github.com/cabhq/cab/internal/sandbox"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/model"
@@ -287,21 +289,24 @@ actions: [%s]
 `, s.id, s.id, s.kind, envs, s.start.Format(time.RFC3339), s.end.Format(time.RFC3339), deps, incident, s.actions, s.extra)
 }
 
-// merge merges the tickets onto main in one merge commit and returns it.
+// merge merges the tickets onto main in one merge commit and returns it:
+// a commit adding them on a branch from main, merged with --no-ff. It
+// writes both commits with plumbing (the merge's tree is the branch's),
+// so that merging 100,000 tickets does not check them out three times.
 func (f *fixture) merge(specs ...spec) string {
 	t := f.t
-	sh(t, f.work, "git", "checkout", "-q", "-B", "pr")
 	for _, s := range specs {
 		p := filepath.Join(f.work, "changes", "payments", s.id+".cue")
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, []byte(s.source()), 0o644))
 	}
 	sh(t, f.work, "git", "add", "-A")
-	sh(t, f.work, "git", "commit", "-q", "-m", "tickets")
-	sh(t, f.work, "git", "checkout", "-q", "main")
-	sh(t, f.work, "git", "merge", "-q", "--no-ff", "pr", "-m", "Merge pr")
+	tree := sh(t, f.work, "git", "write-tree")
+	pr := sh(t, f.work, "git", "commit-tree", tree, "-p", "HEAD", "-m", "tickets")
+	m := sh(t, f.work, "git", "commit-tree", tree, "-p", "HEAD", "-p", pr, "-m", "Merge pr")
+	sh(t, f.work, "git", "update-ref", "refs/heads/main", m)
 	sh(t, f.work, "git", "push", "-q", "origin", "main")
-	return sh(t, f.work, "git", "rev-parse", "HEAD")
+	return m
 }
 
 // signed returns a signed event for the merged ticket id, signed by
@@ -316,14 +321,49 @@ func (f *fixture) signed(signer *sign.Signer, id, commit string, envs []string) 
 	if envs == nil {
 		envs = parsed.Ticket.Environments
 	}
-	st := sign.NewStatement(p, sign.Digest(parsed.JSON), sign.Predicate{
+	return f.signedDigest(signer, id, commit, envs, sign.Digest(parsed.JSON))
+}
+
+// signedDigest is signed for a ticket whose canonical JSON has digest.
+func (f *fixture) signedDigest(signer *sign.Signer, id, commit string, envs []string, digest string) ledger.Event {
+	p := "changes/payments/" + id + ".cue"
+	st := sign.NewStatement(p, digest, sign.Predicate{
 		ID: id, MergeCommit: commit, Environments: envs, Repository: "example.com/acme/changes",
 		Author: "git:dev@example.com", SignedAt: now,
 	})
 	env, err := signer.Sign(context.Background(), st)
-	require.NoError(t, err)
+	require.NoError(f.t, err)
 	return ledger.Event{Ticket: id, Kind: ledger.KindSigned, Commit: commit, At: now,
 		Data: []byte(fmt.Sprintf(`{"path":%q}`, p)), Envelope: env}
+}
+
+// digests returns the digest of the canonical JSON of each merged ticket
+// of specs, which differ only by id (the same fields otherwise, as
+// spec.source writes them): the first is parsed and the others are its
+// canonical JSON with the id (and the tag made of it) replaced, which a
+// parse of every 500th ticket and of the last checks byte for byte.
+// Parsing 100,000 tickets would take most of the fixture's time.
+func (f *fixture) digests(specs []spec) []string {
+	t := f.t
+	parse := func(s spec) []byte {
+		p := "changes/payments/" + s.id + ".cue"
+		parsed, ds := f.schema.ParseTicket(p, []byte(s.source()))
+		require.NotNil(t, parsed, "%v", ds)
+		return parsed.JSON
+	}
+	first := specs[0]
+	tmpl := parse(first)
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		require.Equal(t, len(first.id), len(s.id), "ids of one length")
+		js := bytes.ReplaceAll(tmpl, []byte(first.id), []byte(s.id))
+		js = bytes.ReplaceAll(js, []byte(first.tagOf()), []byte(s.tagOf()))
+		if i%500 == 0 || i == len(specs)-1 {
+			require.Equal(t, string(parse(s)), string(js), "the canonical JSON of %s", s.id)
+		}
+		out[i] = sign.Digest(js)
+	}
+	return out
 }
 
 // signWith records a signed event (see signed).
@@ -347,21 +387,53 @@ func (f *fixture) signAll(commit string, specs []spec) {
 	require.NoError(f.t, err)
 }
 
-// recordVerified records, signed with the fixture's key as the
-// reconciler would, each ticket applied and verified in env (applying,
-// applied, verified) without applying anything: the history of a ledger
-// whose tickets are done there.
-func (f *fixture) recordVerified(specs []spec, env string) {
-	l := f.ledger()
-	l.Signer = f.signer
-	for _, kind := range []string{ledger.KindApplying, ledger.KindApplied, ledger.KindVerified} {
-		evs := make([]ledger.Event, len(specs))
-		for i, s := range specs {
-			evs[i] = ledger.Event{Ticket: s.id, Env: env, Kind: kind, Actor: "test"}
-		}
-		_, err := l.Update(context.Background(), func(*ledger.Log) ([]ledger.Event, error) { return evs, nil })
-		require.NoError(f.t, err)
+// signLookalikes signs the tickets merged together in commit, which
+// differ only by id (see digests), in one update.
+func (f *fixture) signLookalikes(commit string, specs []spec) {
+	digests := f.digests(specs)
+	evs := make([]ledger.Event, len(specs))
+	for i, s := range specs {
+		evs[i] = f.signedDigest(f.signer, s.id, commit, s.envs, digests[i])
+		evs[i].At = now.Add(time.Duration(i) * time.Second) // merge order
 	}
+	_, err := f.ledger().Update(context.Background(), func(*ledger.Log) ([]ledger.Event, error) { return evs, nil })
+	require.NoError(f.t, err)
+}
+
+// signedVerified lays down on the remote's ledger, for the tickets merged
+// together in commit, the events a reconciler would have recorded after
+// promoting each to env: signed (in merge order), then applying, applied
+// and verified, each outcome signed with the fixture's key as the
+// reconciler signs it, without applying anything. It writes them in one
+// git fast-import (bench/signedledger.Append: the commits Ledger.Update
+// would write), so that ledgers of 100,000 tickets take minutes, and
+// fetches them into the working clone.
+func (f *fixture) signedVerified(commit string, specs []spec, env string) {
+	t := f.t
+	evs := make([]ledger.Event, 0, 4*len(specs))
+	digests := f.digests(specs)
+	for i, s := range specs {
+		ev := f.signedDigest(f.signer, s.id, commit, s.envs, digests[i])
+		ev.At = now.Add(time.Duration(i) * time.Second) // merge order
+		evs = append(evs, ev)
+	}
+	for _, kind := range []string{ledger.KindApplying, ledger.KindApplied, ledger.KindVerified} {
+		for _, s := range specs {
+			evs = append(evs, ledger.Event{Ticket: s.id, Env: env, Kind: kind, Actor: "test", At: now})
+		}
+	}
+	fmt.Fprintf(os.Stderr, "%d signed events made\n", len(specs))
+	// Up to 10,000 tickets, a commit per event (the commits the reconciler
+	// would have written); beyond, a commit per kind (the same head tree):
+	// a pass reads the head tree, and the commits since its checkpoint,
+	// never the history before it.
+	per := 1
+	if len(specs) > 10_000 {
+		per = len(specs)
+	}
+	_, err := signedledger.Append(context.Background(), signedledger.AppendOptions{Dir: f.bare, Signer: f.signer, PerCommit: per}, evs)
+	require.NoError(t, err)
+	sh(t, f.work, "git", "fetch", "-q", "origin", "+refs/heads/"+ledger.DefaultBranch+":refs/remotes/origin/"+ledger.DefaultBranch)
 }
 
 // mergeAndSign merges and signs each ticket in its own merge, in order.

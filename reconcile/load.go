@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -103,48 +102,6 @@ func (s *statementEnvs) of(id string, envelope []byte) []string {
 	}
 	s.m[id] = envsEntry{envelope: envelope, envs: envs}
 	return envs
-}
-
-// open lists the signed tickets of log that still have work: not
-// quarantined (unless for a cause a retry can fix, see setAside) or
-// expired as a whole, and not terminal in every environment their
-// signature names. only, when not empty, limits them to those ids.
-func open(log *ledger.Log, only []string, stmts *statementEnvs) []*ticket {
-	var out []*ticket
-	for id, st := range log.States() {
-		if len(only) > 0 && !slices.Contains(only, id) {
-			continue
-		}
-		switch st.Status {
-		case ledger.KindSigned:
-		case ledger.KindQuarantined:
-			if setAside(log, id) == "" {
-				continue // for good
-			}
-		default:
-			continue
-		}
-		ev := signedEvent(log, id)
-		if ev == nil {
-			continue
-		}
-		envs := stmts.of(id, ev.Envelope)
-		done := len(envs) > 0
-		for _, e := range envs {
-			done = done && terminal(st.Envs[e])
-		}
-		if done {
-			continue
-		}
-		out = append(out, ticketOf(ev))
-	}
-	slices.SortFunc(out, func(a, b *ticket) int {
-		if c := a.order.Compare(b.order); c != 0 {
-			return c
-		}
-		return strings.Compare(a.id, b.id)
-	})
-	return out
 }
 
 // signedEvent returns ticket id's signed event (nil when it has none).

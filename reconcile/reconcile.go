@@ -126,6 +126,9 @@ type Reconciler struct {
 	// stmts memoises what each signed statement names, between rounds
 	// and passes.
 	stmts *statementEnvs
+	// index keeps, ticket by ticket, which signed tickets have work and
+	// where they stand, updated from what each read of the ledger changed.
+	index *ledgerIndex
 }
 
 // New returns a reconciler for o.
@@ -175,7 +178,8 @@ func New(o Options) (*Reconciler, error) {
 		return nil, err
 	}
 	o.Ledger.Guard(cp)
-	return &Reconciler{o: o, repo: repo, saved: cp, loader: &loader{repo: repo, limits: o.Limits, now: o.Now, verdicts: map[string]*ticket{}, rules: load.New()}, stmts: &statementEnvs{}}, nil
+	stmts := &statementEnvs{}
+	return &Reconciler{o: o, repo: repo, saved: cp, loader: &loader{repo: repo, limits: o.Limits, now: o.Now, verdicts: map[string]*ticket{}, rules: load.New()}, stmts: stmts, index: newLedgerIndex(stmts)}, nil
 }
 
 // Run is New followed by one Pass.
@@ -236,7 +240,8 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 		}
 	}
 	sum.LedgerHead = log.Head.String()
-	count(sum, log, r.o.Tickets, r.stmts)
+	r.index.update(log)
+	r.index.count(sum, r.o.Tickets)
 	r.problems(sum, log)
 	return sum, err
 }
@@ -257,7 +262,8 @@ func (r *Reconciler) rounds(b *bound, cfg *model.Config, cal calendar.Calendar, 
 		if log, err = r.o.Ledger.Read(ctx); err != nil {
 			return nil, fmt.Errorf("reading the ledger: %w", err)
 		}
-		tickets := open(log, r.o.Tickets, r.stmts)
+		r.index.update(log)
+		tickets := r.index.openTickets(r.o.Tickets)
 		if err := r.loader.verify(ctx, log, tickets); err != nil {
 			return log, err
 		}
@@ -355,42 +361,6 @@ func (r *Reconciler) config() (*model.Config, error) {
 		return nil, err
 	}
 	return &cfg.Config, nil
-}
-
-// count fills in sum.States from the ledger.
-func count(sum *Summary, log *ledger.Log, only []string, stmts *statementEnvs) {
-	for _, tk := range allSigned(log, only, stmts) {
-		st := log.State(tk.id)
-		for _, e := range tk.envs {
-			k := st.Envs[e]
-			switch {
-			case st.Status == ledger.KindQuarantined || st.Status == ledger.KindExpired:
-				k = st.Status
-			case k == "":
-				k = "pending"
-			}
-			sum.States[k]++
-		}
-	}
-}
-
-type signedTicket struct {
-	id   string
-	envs []string
-}
-
-func allSigned(log *ledger.Log, only []string, stmts *statementEnvs) []signedTicket {
-	var out []signedTicket
-	for _, ev := range log.Events() {
-		if ev.Kind != ledger.KindSigned {
-			continue
-		}
-		if len(only) > 0 && !slices.Contains(only, ev.Ticket) {
-			continue
-		}
-		out = append(out, signedTicket{id: ev.Ticket, envs: stmts.of(ev.Ticket, ev.Envelope)})
-	}
-	return out
 }
 
 // eventData is the Data the reconciler records with its events.
