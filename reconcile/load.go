@@ -178,12 +178,13 @@ func (l *loader) verify(ctx context.Context, log *ledger.Log, tickets []*ticket)
 	}
 	groups := map[string]*group{}
 	var order []string
+	dirs := map[string]*object.Tree{}
 	for _, tk := range tickets {
 		if v := l.verdicts[l.key(tk)]; v != nil {
 			tk.t, tk.problem = v.t, v.problem
 			continue
 		}
-		src, err := l.read(tk)
+		src, err := l.read(tk, dirs)
 		switch {
 		case errors.Is(err, errMergeCommitMissing):
 			// Not judged yet, and not cached: the next pass, after a
@@ -236,8 +237,10 @@ func (l *loader) verify(ctx context.Context, log *ledger.Log, tickets []*ticket)
 }
 
 // read returns the ticket file as merged, refusing what is not a ticket
-// the merge commit added at changes/<service>/<id>.cue.
-func (l *loader) read(tk *ticket) ([]byte, error) {
+// the merge commit added at changes/<service>/<id>.cue. dirs keeps the
+// service directories read so far by merge commit, so that the tickets of
+// one merge decode their directory once.
+func (l *loader) read(tk *ticket, dirs map[string]*object.Tree) ([]byte, error) {
 	if tk.path == "" || tk.commit == "" || !plumbing.IsHash(tk.commit) {
 		return nil, errors.New("the signed event names no ticket path or merge commit")
 	}
@@ -245,33 +248,47 @@ func (l *loader) read(tk *ticket) ([]byte, error) {
 	if file != tk.id+".cue" || !strings.HasPrefix(dir, "changes/") || strings.Count(tk.path, "/") != 2 || strings.Contains(tk.path, "..") {
 		return nil, fmt.Errorf("the signed path %q is not changes/<service>/%s.cue", tk.path, tk.id)
 	}
-	c, err := l.repo.CommitObject(plumbing.NewHash(tk.commit))
-	switch {
-	case errors.Is(err, plumbing.ErrObjectNotFound):
-		return nil, fmt.Errorf("the merge commit %s is not in the checkout yet (fetch main): %w", tk.commit, errMergeCommitMissing)
-	case err != nil:
-		// Not the ticket's fault either: judged again once it reads.
-		return nil, fmt.Errorf("reading the merge commit %s: %w (%w)", tk.commit, err, errMergeCommitMissing)
+	key := tk.commit + "\x00" + dir
+	sub := dirs[key]
+	if sub == nil {
+		c, err := l.repo.CommitObject(plumbing.NewHash(tk.commit))
+		switch {
+		case errors.Is(err, plumbing.ErrObjectNotFound):
+			return nil, fmt.Errorf("the merge commit %s is not in the checkout yet (fetch main): %w", tk.commit, errMergeCommitMissing)
+		case err != nil:
+			// Not the ticket's fault either: judged again once it reads.
+			return nil, fmt.Errorf("reading the merge commit %s: %w (%w)", tk.commit, err, errMergeCommitMissing)
+		}
+		tree, err := c.Tree()
+		if err != nil {
+			return nil, fmt.Errorf("reading the tree of %s: %w", tk.commit, err)
+		}
+		if sub, err = gitx.Subtree(tree, strings.TrimSuffix(dir, "/")); err != nil {
+			return nil, readError(tk, err)
+		}
+		dirs[key] = sub
 	}
-	tree, err := c.Tree()
+	src, err := gitx.ReadFile(sub, file, schema.MaxTicketBytes)
 	if err != nil {
-		return nil, fmt.Errorf("reading the tree of %s: %w", tk.commit, err)
-	}
-	src, err := gitx.ReadFile(tree, tk.path, schema.MaxTicketBytes)
-	// The words are recorded with a set-aside ticket: they stay as they were.
-	if errors.Is(err, gitx.ErrNotFound) {
-		return nil, fmt.Errorf("%s is not in the merge commit %s: %w", tk.path, tk.commit, object.ErrFileNotFound)
-	}
-	if errors.Is(err, gitx.ErrNotRegular) {
-		return nil, fmt.Errorf("%s is not a regular file in %s", tk.path, tk.commit)
-	}
-	if tl, ok := errors.AsType[*gitx.TooLargeError](err); ok {
-		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit", tk.path, tl.Size, tl.Limit)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s at %s: %w", tk.path, tk.commit, err)
+		return nil, readError(tk, err)
 	}
 	return src, nil
+}
+
+// readError says why the ticket's file could not be read from its merge
+// commit. The words are recorded with a set-aside ticket: they stay as
+// they were.
+func readError(tk *ticket, err error) error {
+	if errors.Is(err, gitx.ErrNotFound) {
+		return fmt.Errorf("%s is not in the merge commit %s: %w", tk.path, tk.commit, object.ErrFileNotFound)
+	}
+	if errors.Is(err, gitx.ErrNotRegular) {
+		return fmt.Errorf("%s is not a regular file in %s", tk.path, tk.commit)
+	}
+	if tl, ok := errors.AsType[*gitx.TooLargeError](err); ok {
+		return fmt.Errorf("%s is %d bytes, over the %d-byte limit", tk.path, tl.Size, tl.Limit)
+	}
+	return fmt.Errorf("reading %s at %s: %w", tk.path, tk.commit, err)
 }
 
 // judge returns why the evaluated ticket must not be applied ("" when it

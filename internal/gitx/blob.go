@@ -175,27 +175,59 @@ func ReadFile(t *object.Tree, path string, limit int64) ([]byte, error) {
 // t) without reading it, with the refusals of ReadFile but the size's.
 // The entry returned is a copy whose Name is its last element.
 func FileEntry(t *object.Tree, path string) (*object.TreeEntry, error) {
+	elems, err := splitPath(path)
+	if err != nil {
+		return nil, err
+	}
+	last := len(elems) - 1
+	if t, err = descend(t, elems[:last], path); err != nil {
+		return nil, err
+	}
+	e := lookup(t, elems[last])
+	switch {
+	case e == nil:
+		return nil, &NotFoundError{Path: path, At: path}
+	case !IsRegular(e.Mode):
+		return nil, &NotRegularError{Path: path, Mode: e.Mode}
+	}
+	entry := *e
+	return &entry, nil
+}
+
+// Subtree returns the directory at path (relative to t) with the refusals
+// of FileEntry on the way: a symbolic link or submodule at or above path is
+// a NotRegularError, a missing directory or a file in its place a
+// NotFoundError. Reading many files of one directory through its Subtree
+// decodes the trees above it once.
+func Subtree(t *object.Tree, path string) (*object.Tree, error) {
+	elems, err := splitPath(path)
+	if err != nil {
+		return nil, err
+	}
+	return descend(t, elems, path)
+}
+
+func splitPath(path string) ([]string, error) {
 	elems := strings.Split(path, "/")
 	for _, el := range elems {
 		if el == "" || el == "." || el == ".." || strings.IndexByte(el, 0) >= 0 {
 			return nil, fmt.Errorf("%w: %q", ErrInvalidPath, path)
 		}
 	}
+	return elems, nil
+}
+
+// descend walks t down the directories elems, the leading elements of
+// path, which errors name.
+func descend(t *object.Tree, elems []string, path string) (*object.Tree, error) {
 	for i, el := range elems {
 		at := strings.Join(elems[:i+1], "/")
 		e := lookup(t, el)
-		if e == nil {
-			return nil, &NotFoundError{Path: path, At: at}
-		}
-		last := i == len(elems)-1
 		switch {
+		case e == nil:
+			return nil, &NotFoundError{Path: path, At: at}
 		case e.Mode == filemode.Symlink || e.Mode == filemode.Submodule:
 			return nil, &NotRegularError{Path: at, Mode: e.Mode}
-		case last && !IsRegular(e.Mode):
-			return nil, &NotRegularError{Path: at, Mode: e.Mode}
-		case last:
-			entry := *e
-			return &entry, nil
 		case e.Mode != filemode.Dir:
 			return nil, &NotFoundError{Path: path, At: at, NotDir: true}
 		}
@@ -205,7 +237,7 @@ func FileEntry(t *object.Tree, path string) (*object.TreeEntry, error) {
 		}
 		t = sub
 	}
-	panic("unreachable")
+	return t, nil
 }
 
 // IsRegular reports whether mode is a regular file's: 100644, 100755 or

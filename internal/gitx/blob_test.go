@@ -208,3 +208,57 @@ func TestReadBlobSizeFirst(t *testing.T) {
 	assert.Len(t, got, 4096)
 	assert.Equal(t, 1, s.decoded)
 }
+
+func TestSubtree(t *testing.T) {
+	s := memory.NewStorage()
+	tree := buildTree(t, s, map[string]node{
+		"notdir": file("x"),
+		"sub":    gitlink(),
+		"apps": dir(map[string]node{
+			"payments": dir(map[string]node{"values.yaml": file("tag: 1\n")}),
+			"linkdir":  link("payments"),
+		}),
+	})
+	tests := []struct {
+		name    string
+		path    string
+		want    []string // the names in the directory
+		wantErr error
+		wantAs  error
+	}{
+		{name: "nested directory", path: "apps/payments", want: []string{"values.yaml"}},
+		{name: "top directory", path: "apps", want: []string{"linkdir", "payments"}},
+		{name: "symlink to a directory", path: "apps/linkdir", wantErr: ErrNotRegular, wantAs: &NotRegularError{Path: "apps/linkdir", Mode: filemode.Symlink}},
+		{name: "submodule", path: "sub", wantErr: ErrNotRegular, wantAs: &NotRegularError{Path: "sub", Mode: filemode.Submodule}},
+		{name: "a file", path: "notdir", wantErr: ErrNotFound, wantAs: &NotFoundError{Path: "notdir", At: "notdir", NotDir: true}},
+		{name: "missing", path: "apps/orders", wantErr: ErrNotFound, wantAs: &NotFoundError{Path: "apps/orders", At: "apps/orders"}},
+		{name: "dot dot", path: "apps/..", wantErr: ErrInvalidPath},
+		{name: "trailing slash", path: "apps/", wantErr: ErrInvalidPath},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Subtree(tree, tt.path)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				assert.Nil(t, got)
+				switch want := tt.wantAs.(type) {
+				case *NotRegularError:
+					got, ok := errors.AsType[*NotRegularError](err)
+					require.True(t, ok, "got %T", err)
+					assert.Equal(t, want, got)
+				case *NotFoundError:
+					got, ok := errors.AsType[*NotFoundError](err)
+					require.True(t, ok, "got %T", err)
+					assert.Equal(t, want, got)
+				}
+				return
+			}
+			require.NoError(t, err)
+			var names []string
+			for _, e := range got.Entries {
+				names = append(names, e.Name)
+			}
+			assert.Equal(t, tt.want, names)
+		})
+	}
+}
