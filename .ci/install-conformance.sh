@@ -65,12 +65,12 @@ fi
 # Every tool answers with its version, or the install failed.
 "$tools/bin/cosign" version 2>/dev/null | grep -E '^GitVersion'
 "$tools/bin/crane" version
-"$tools/bin/actionlint" -version | head -1
+"$tools/bin/actionlint" -version | sed -n 1p # reads to the end: head would leave the writer a SIGPIPE (exit 141 under pipefail)
 "$tools/bin/kustomize" version
-"$tools/bin/cyclonedx-gomod" version 2>&1 | grep -i version | head -1
-promtool --version 2>&1 | head -1
+"$tools/bin/cyclonedx-gomod" version 2>&1 | grep -i version | sed -n 1p # reads to the end: head would leave the writer a SIGPIPE (exit 141 under pipefail)
+promtool --version 2>&1 | sed -n 1p # reads to the end: head would leave the writer a SIGPIPE (exit 141 under pipefail)
 /usr/bin/docker-registry --version
 /usr/bin/chromium --version 2>/dev/null || true
-xmllint --version 2>&1 | head -1
-java -version 2>&1 | head -1
+xmllint --version 2>&1 | sed -n 1p # reads to the end: head would leave the writer a SIGPIPE (exit 141 under pipefail)
+java -version 2>&1 | sed -n 1p # reads to the end: head would leave the writer a SIGPIPE (exit 141 under pipefail)
 node -e "for (const p of ['ajv','ajv-draft-04','ajv-formats','vnu-jar','axe-core','gitlab-ci-local']) console.log(p, require('$tools/node_modules/' + p + '/package.json').version)"
