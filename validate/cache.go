@@ -5,11 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"sync"
 	"time"
 
+	"github.com/cabhq/cab/internal/selfid"
 	"github.com/cabhq/cab/internal/verdictcache"
 )
 
@@ -55,24 +54,6 @@ type cached struct {
 	Facts  facts  `json:"facts"`
 }
 
-// binaryDigest identifies the running cab binary.
-var binaryDigest = sync.OnceValues(func() ([]byte, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(exe)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, err
-	}
-	return h.Sum(nil), nil
-})
-
 // evaluatorEnv are the environment variables that can change what CUE or
 // the Go runtime of the child computes.
 var evaluatorEnv = []string{"CUE_EXPERIMENT", "CUE_DEBUG", "GODEBUG"}
@@ -100,7 +81,7 @@ func openVerdicts(root string, job Job) *verdicts {
 	if err != nil {
 		return nil
 	}
-	bin, err := binaryDigest()
+	bin, err := selfid.Digest()
 	if err != nil {
 		return nil
 	}
@@ -109,7 +90,7 @@ func openVerdicts(root string, job Job) *verdicts {
 	if err != nil {
 		return nil
 	}
-	parts := [][]byte{[]byte(cacheVersion), bin}
+	parts := [][]byte{[]byte(cacheVersion), bin[:]}
 	for _, k := range evaluatorEnv {
 		v, ok := os.LookupEnv(k)
 		parts = append(parts, []byte(fmt.Sprintf("%s=%t:%s", k, ok, v)))

@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/cabhq/cab/internal/selfid"
 )
 
 // Identity names the cab binary that computed what a file holds.
@@ -24,22 +26,8 @@ type Identity [32]byte
 // its executable file, so that a cache written by any other build of cab
 // (other code, another embedded schema) is never read.
 func Executable() (Identity, error) {
-	var id Identity
-	p, err := os.Executable()
-	if err != nil {
-		return id, fmt.Errorf("finding the cab executable: %w", err)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return id, fmt.Errorf("reading the cab executable: %w", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return id, fmt.Errorf("reading the cab executable: %w", err)
-	}
-	h.Sum(id[:0])
-	return id, nil
+	id, err := selfid.Digest()
+	return Identity(id), err
 }
 
 // magic starts every file, followed by its kind.
