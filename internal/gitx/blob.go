@@ -148,15 +148,16 @@ func readLimited(b *object.Blob, limit int64) ([]byte, error) {
 // than limit (*TooLargeError, with Path set), the last by its blob's
 // header before reading it.
 func ReadFile(t *object.Tree, path string, limit int64) ([]byte, error) {
-	e, err := FileEntry(t, path)
+	dir, e, err := fileEntry(t, path)
 	if err != nil {
 		return nil, err
 	}
-	// As in ReadBlob, the size first, from the object's header.
-	if size, err := t.Size(path); err == nil && size > max(limit, 0) {
+	// As in ReadBlob, the size first, from the object's header; asked of
+	// the file's own directory, so the path is walked once.
+	if size, err := dir.Size(e.Name); err == nil && size > max(limit, 0) {
 		return nil, &TooLargeError{Path: path, Hash: e.Hash, Size: size, Limit: max(limit, 0)}
 	}
-	b, err := t.TreeEntryFile(e)
+	b, err := dir.TreeEntryFile(e)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
@@ -175,23 +176,29 @@ func ReadFile(t *object.Tree, path string, limit int64) ([]byte, error) {
 // t) without reading it, with the refusals of ReadFile but the size's.
 // The entry returned is a copy whose Name is its last element.
 func FileEntry(t *object.Tree, path string) (*object.TreeEntry, error) {
+	_, e, err := fileEntry(t, path)
+	return e, err
+}
+
+// fileEntry is FileEntry that also returns the directory holding the file.
+func fileEntry(t *object.Tree, path string) (*object.Tree, *object.TreeEntry, error) {
 	elems, err := splitPath(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	last := len(elems) - 1
 	if t, err = descend(t, elems[:last], path); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	e := lookup(t, elems[last])
 	switch {
 	case e == nil:
-		return nil, &NotFoundError{Path: path, At: path}
+		return nil, nil, &NotFoundError{Path: path, At: path}
 	case !IsRegular(e.Mode):
-		return nil, &NotRegularError{Path: path, Mode: e.Mode}
+		return nil, nil, &NotRegularError{Path: path, Mode: e.Mode}
 	}
 	entry := *e
-	return &entry, nil
+	return t, &entry, nil
 }
 
 // Subtree returns the directory at path (relative to t) with the refusals
