@@ -133,6 +133,7 @@ func (v *verdicts) store(files []File, results []Result, fx []*facts) {
 	if v == nil {
 		return
 	}
+	stored := false
 	for i, f := range fx {
 		if f == nil || !storable(results[i]) {
 			continue
@@ -142,6 +143,12 @@ func (v *verdicts) store(files []File, results []Result, fx []*facts) {
 			continue
 		}
 		_ = v.cache.Put(v.key(files[i]), b) // a verdict not kept is only evaluated again
+		stored = true
+	}
+	if stored {
+		// Entries of rules no longer in use are never asked for again:
+		// keep the cache bounded (an entry lost is evaluated again).
+		_ = v.cache.Trim(verdictcache.MaxEntries)
 	}
 }
 

@@ -11,8 +11,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // secretSize is the size of the HMAC secret, in bytes.
@@ -187,6 +189,71 @@ func (c *Cache) Put(key [sha256.Size]byte, payload []byte) error {
 	if err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("storing a verdict: %w", err)
+	}
+	return nil
+}
+
+// MaxEntries is how many entries Trim leaves a cache at most (about 250 MB
+// at the 2.5 kB a ticket's verdict takes): ten sets of rules over 10,000
+// tickets.
+const MaxEntries = 100_000
+
+// staleTemp is the age past which a temporary file is a crashed Put's.
+const staleTemp = time.Hour
+
+// Trim bounds the cache to limit entries: when it holds more, the entries
+// written longest ago are removed until a quarter of limit is free (a
+// removed entry is only a verdict evaluated again). Temporary files left
+// by a Put that died are removed too. Counting costs one directory read
+// per shard; only a cache over its bound is stat'ed entry by entry.
+func (c *Cache) Trim(limit int) error {
+	shards, err := os.ReadDir(c.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("trimming the verdict cache: %w", err)
+	}
+	type entry struct {
+		path string
+		mod  time.Time
+	}
+	var names []string
+	for _, sh := range shards {
+		if !sh.IsDir() {
+			continue
+		}
+		dir := filepath.Join(c.dir, sh.Name())
+		es, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range es {
+			p := filepath.Join(dir, e.Name())
+			if strings.HasPrefix(e.Name(), ".tmp-") {
+				if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTemp {
+					os.Remove(p)
+				}
+				continue
+			}
+			names = append(names, p)
+		}
+	}
+	if len(names) <= limit {
+		return nil
+	}
+	entries := make([]entry, 0, len(names))
+	for _, p := range names {
+		if fi, err := os.Lstat(p); err == nil {
+			entries = append(entries, entry{p, fi.ModTime()})
+		}
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return a.mod.Compare(b.mod) })
+	keep := limit - limit/4
+	for _, e := range entries[:max(len(entries)-keep, 0)] {
+		if err := os.Remove(e.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("trimming the verdict cache: %w", err)
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -125,4 +126,41 @@ func TestGitDir(t *testing.T) {
 	assert.Equal(t, filepath.Join(wt, "../elsewhere/.git/worktrees/wt"), GitDir(wt), "a linked worktree's git directory")
 
 	assert.Empty(t, GitDir("/"), "no repository")
+}
+
+func TestTrimRemovesTheOldestEntries(t *testing.T) {
+	c := open(t, t.TempDir(), filepath.Join(t.TempDir(), "key"))
+	base := time.Now().Add(-10 * time.Hour)
+	var keys [][32]byte
+	for i := range 12 {
+		k := Key([]byte{byte(i)})
+		keys = append(keys, k)
+		require.NoError(t, c.Put(k, []byte("verdict")))
+		// Written in order, an hour apart.
+		require.NoError(t, os.Chtimes(c.path(k), base, base.Add(time.Duration(i)*time.Minute)))
+	}
+	stale := filepath.Join(filepath.Dir(c.path(keys[0])), ".tmp-123")
+	fresh := filepath.Join(filepath.Dir(c.path(keys[0])), ".tmp-456")
+	require.NoError(t, os.WriteFile(stale, nil, 0o600))
+	require.NoError(t, os.WriteFile(fresh, nil, 0o600))
+	require.NoError(t, os.Chtimes(stale, base, base))
+
+	require.NoError(t, c.Trim(12), "at the bound")
+	for _, k := range keys {
+		_, ok := c.Get(k)
+		assert.True(t, ok, "nothing is removed at the bound")
+	}
+	assert.NoFileExists(t, stale, "a crashed Put's temporary file goes")
+	assert.FileExists(t, fresh, "a running Put's temporary file stays")
+
+	require.NoError(t, c.Trim(8))
+	// 12 entries over a bound of 8: the oldest go until 6 (8 less a
+	// quarter) are left.
+	for i, k := range keys {
+		_, ok := c.Get(k)
+		assert.Equal(t, i >= 6, ok, "entry %d", i)
+	}
+
+	empty := open(t, t.TempDir(), filepath.Join(t.TempDir(), "key"))
+	assert.NoError(t, empty.Trim(8), "a cache never written trims to nothing")
 }

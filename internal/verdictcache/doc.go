@@ -17,4 +17,7 @@
 //   - A cache that cannot be used (no git directory, no usable secret, an
 //     unreadable or malformed entry) misses; it never fails a check.
 //     Writes are atomic (a temporary file renamed into place).
+//   - The cache is bounded: Trim removes the entries written longest ago
+//     once there are more than its limit (validate trims after every run
+//     that stored a verdict), so rules no longer in use do not pile up.
 package verdictcache
