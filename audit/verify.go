@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -20,6 +21,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/cabhq/cab/audit/verifycache"
+	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/internal/gitobj"
 	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
@@ -593,26 +595,17 @@ func judgeAll(ctx context.Context, jobs []ticketJob, workers int) ([]verdict, er
 			defer wg.Done()
 			// Each worker parses with a schema of its own (a CUE context
 			// is not safe for concurrent use), compiled when a ticket
-			// needs parsing and recycled now and then: CUE contexts only
-			// grow.
-			l := load.New()
-			var s *schema.Schema
-			n := 0
+			// needs parsing.
+			tp := &ticketParser{l: load.New()}
 			for i := range next {
-				if jobs[i].parse == nil && (s == nil || n%recycleEvery == 0) {
-					l.Recycle()
-					var err error
-					if s, err = l.Schema(); err != nil {
-						errs <- err
-						for range next {
-						}
-						return
+				vd, err := judgeTicket(tp, jobs[i])
+				if err != nil {
+					errs <- err
+					for range next {
 					}
+					return
 				}
-				if jobs[i].parse == nil {
-					n++
-				}
-				out[i] = judgeTicket(s, jobs[i])
+				out[i] = vd
 			}
 		}()
 	}
@@ -636,37 +629,94 @@ feed:
 	return out, nil
 }
 
+// ticketParser parses tickets with a schema compiled at the first
+// ticket that needs parsing and compiled again every recycleEvery
+// parses: CUE contexts only grow.
+type ticketParser struct {
+	l *load.Loader
+	s *schema.Schema
+	n int
+}
+
+func (tp *ticketParser) parse(file string, src []byte) (*schema.Parsed, diag.List, error) {
+	if tp.s == nil || tp.n%recycleEvery == 0 {
+		tp.l.Recycle()
+		var err error
+		if tp.s, err = tp.l.Schema(); err != nil {
+			return nil, nil, err
+		}
+	}
+	tp.n++
+	p, ds := tp.s.ParseTicket(file, src)
+	return p, ds, nil
+}
+
 // judgeTicket verifies one merged ticket, read from main, against its
 // signed event: the signature is checked against the digest of the
-// ticket's parse (j.parse, or parsed from j.src with s).
-func judgeTicket(s *schema.Schema, j ticketJob) verdict {
+// ticket's canonical JSON.
+//
+// That digest is first taken without CUE (schema.ExportData, exact or
+// refused): when the signature verifies against it, the ticket on main
+// is byte for byte the canonical JSON that was signed, the verdict. On
+// any refusal or failure the ticket is judged as ever, from its parse
+// (j.parse, or parsed with tp), so that every break reads the same.
+func judgeTicket(tp *ticketParser, j ticketJob) (verdict, error) {
+	if j.parse == nil && j.signed != nil && exactlySigned(j) {
+		return verdict{}, nil
+	}
 	b := &Break{Ticket: j.id, Path: j.p, Commit: j.m.Commit}
 	var vd verdict
 	p := j.parse
 	if p == nil {
-		parsed, ds := s.ParseTicket(j.p, j.src)
+		parsed, ds, err := tp.parse(j.p, j.src)
+		if err != nil {
+			return verdict{}, err
+		}
 		if parsed == nil {
 			b.What, b.Message = "changed", "the ticket on main no longer parses: "+ds[0].String()
-			return verdict{brk: b}
+			return verdict{brk: b}, nil
 		}
 		p = &verifycache.Parse{Digest: sign.Digest(parsed.JSON), Environments: parsed.Ticket.Environments}
 		vd.parsed = p
 	}
-	_, err := sign.Verify(j.signed.Envelope, j.base.keys, sign.Expect{
-		TicketPath: j.p, TicketDigest: p.Digest, ID: j.id,
-		Environments: p.Environments, MergeCommit: j.m.Commit, Repository: j.base.repository,
-	})
+	err := verifyTicket(j, p)
 	var mm *sign.MismatchError
 	switch {
 	case err == nil:
-		return vd
+		return vd, nil
 	case errors.As(err, &mm) && strings.HasPrefix(mm.Field, "subject"):
 		b.What, b.Message = "changed", "the ticket on main differs from what was signed at merge "+short(j.m.Commit)+": "+err.Error()
 	default:
 		b.What, b.Message = "signature", err.Error()
 	}
 	vd.brk = b
-	return vd
+	return vd, nil
+}
+
+// exactlySigned reports whether j's signed event verifies against the
+// canonical JSON schema.ExportData computes of the ticket on main.
+func exactlySigned(j ticketJob) bool {
+	data, ok := schema.ExportData(j.p, j.src)
+	if !ok {
+		return false
+	}
+	var t struct {
+		Environments []string `json:"environments"`
+	}
+	if json.Unmarshal(data, &t) != nil {
+		return false
+	}
+	return verifyTicket(j, &verifycache.Parse{Digest: sign.Digest(data), Environments: t.Environments}) == nil
+}
+
+// verifyTicket checks j's signed event against the digest and the
+// environments of the ticket on main.
+func verifyTicket(j ticketJob, p *verifycache.Parse) error {
+	_, err := sign.Verify(j.signed.Envelope, j.base.keys, sign.Expect{
+		TicketPath: j.p, TicketDigest: p.Digest, ID: j.id,
+		Environments: p.Environments, MergeCommit: j.m.Commit, Repository: j.base.repository,
+	})
+	return err
 }
 
 // dirCache reads files of one tree, keeping each directory on the way
