@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -105,10 +106,13 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if o.Rev == "" {
 		o.Rev = "HEAD"
 	}
-	repo, err := git.PlainOpenWithOptions(o.Dir, &git.PlainOpenOptions{DetectDotGit: true})
+	// Its objects are read through internal/gitx's pack reader: the
+	// append-only proof reads every commit and tree of the ledger.
+	repo, closeRepo, err := gitx.Open(o.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", o.Dir, err)
+		return nil, err
 	}
+	defer func() { _ = closeRepo() }()
 	// Tickets are parsed by judgeAll's workers; the main line's cab.cue
 	// with tickets, the cab.cue of each merge's base with bases', once
 	// per blob.
@@ -214,11 +218,11 @@ func earlierRun(cache *verifycache.Dir, checkpoint plumbing.Hash) (prev *verifyc
 // fastObjects opens internal/gitobj's reader of repo's objects (nil when
 // repo is not on disk or it cannot be opened: then go-git reads them).
 func fastObjects(repo *git.Repository) *ledgerObjects {
-	_, objDir, err := gitDirs(repo)
-	if err != nil {
+	dir := gitx.CommonDir(repo)
+	if dir == "" {
 		return nil
 	}
-	r, err := gitobj.Open(objDir, repo.Storer)
+	r, err := gitobj.Open(filepath.Join(dir, "objects"), repo.Storer)
 	if err != nil {
 		return nil
 	}
@@ -231,8 +235,8 @@ func openCache(repo *git.Repository, off bool) *verifycache.Dir {
 	if off {
 		return nil
 	}
-	gitDir, _, err := gitDirs(repo)
-	if err != nil {
+	gitDir := gitx.CommonDir(repo)
+	if gitDir == "" {
 		return nil
 	}
 	id, err := verifycache.Executable()
