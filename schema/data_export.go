@@ -25,8 +25,9 @@ func ExportData(file string, src []byte) (canonical []byte, ok bool) {
 	if _, ok := checkBytes(file, src); !ok {
 		return nil, false
 	}
-	// The same options as ParseTicket: the same file, or none.
-	f, err := parser.ParseFile(file, src, parser.ParseComments, parser.AllErrors)
+	// Without ParseTicket's options, which keep the comments and report
+	// every error: neither changes the value of a file that parses.
+	f, err := parser.ParseFile(file, src)
 	if err != nil {
 		return nil, false
 	}

@@ -118,3 +118,12 @@ func FuzzExportData(f *testing.F) {
 		agreesWithCUE(t, s, src, got)
 	})
 }
+
+func BenchmarkExportData(b *testing.B) {
+	src := []byte(validTicket)
+	for b.Loop() {
+		if _, ok := ExportData(file, src); !ok {
+			b.Fatal("refused")
+		}
+	}
+}
