@@ -86,10 +86,14 @@ type VerifyOptions struct {
 // Every run reads the whole ledger (every outcome signature checked),
 // proves it append-only (from the checkpoint, or from the root), and
 // judges every merged ticket: its signature checked against the digest
-// of the ticket as it is on main. The digest comes from a parse of the
-// ticket's exact bytes, taken from the cache when this binary parsed the
-// same bytes at the same path before (verifycache.ParseKey): the
-// signature itself is verified on every run.
+// of the ticket as it is on main. The digest is that of the ticket's
+// canonical JSON: computed from its syntax without CUE
+// (schema.ExportData, exact or refused), which is the verdict when the
+// signature verifies against it; otherwise from a parse of the ticket's
+// exact bytes (ParseTicket, whose verdict and words are the ones a break
+// has), taken from the cache when this binary parsed the same bytes at
+// the same path before (verifycache.ParseKey). The signature itself is
+// verified on every run.
 //
 // From a checkpoint whose run left its verdicts in the cache, a ticket's
 // verdict is carried over, without judging it again, only when all of
