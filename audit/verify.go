@@ -664,13 +664,25 @@ func (tp *ticketParser) parse(file string, src []byte) (*schema.Parsed, diag.Lis
 // ticket's canonical JSON.
 //
 // That digest is first taken without CUE (schema.ExportData, exact or
-// refused): when the signature verifies against it, the ticket on main
-// is byte for byte the canonical JSON that was signed, the verdict. On
-// any refusal or failure the ticket is judged as ever, from its parse
-// (j.parse, or parsed with tp), so that every break reads the same.
+// refused; or what it computed of the same bytes, cached): when the
+// signature verifies against it, the ticket on main is byte for byte the
+// canonical JSON that was signed, the verdict. On any refusal or failure
+// the ticket is judged as ever, from its parse (a parse cached, or
+// parsed with tp), so that every break reads the same.
 func judgeTicket(tp *ticketParser, j ticketJob) (verdict, error) {
-	if j.parse == nil && j.signed != nil && exactlySigned(j) {
-		return verdict{}, nil
+	if j.signed != nil && (j.parse == nil || j.parse.Exact) {
+		p := j.parse
+		if p == nil {
+			p = exportParse(j)
+		}
+		if p != nil && verifyTicket(j, p) == nil {
+			vd := verdict{}
+			if j.parse == nil {
+				vd.parsed = p
+			}
+			return vd, nil
+		}
+		j.parse = nil // judged from a parse
 	}
 	b := &Break{Ticket: j.id, Path: j.p, Commit: j.m.Commit}
 	var vd verdict
@@ -701,20 +713,20 @@ func judgeTicket(tp *ticketParser, j ticketJob) (verdict, error) {
 	return vd, nil
 }
 
-// exactlySigned reports whether j's signed event verifies against the
-// canonical JSON schema.ExportData computes of the ticket on main.
-func exactlySigned(j ticketJob) bool {
+// exportParse returns the digest and the environments of the canonical
+// JSON schema.ExportData computes of the ticket on main (nil: refused).
+func exportParse(j ticketJob) *verifycache.Parse {
 	data, ok := schema.ExportData(j.p, j.src)
 	if !ok {
-		return false
+		return nil
 	}
 	var t struct {
 		Environments []string `json:"environments"`
 	}
 	if json.Unmarshal(data, &t) != nil {
-		return false
+		return nil
 	}
-	return verifyTicket(j, &verifycache.Parse{Digest: sign.Digest(data), Environments: t.Environments}) == nil
+	return &verifycache.Parse{Digest: sign.Digest(data), Environments: t.Environments, Exact: true}
 }
 
 // verifyTicket checks j's signed event against the digest and the
