@@ -67,16 +67,6 @@ func GitDir(repo *git.Repository) string {
 	return ""
 }
 
-// CommonDir is the directory holding the objects and the shared state of
-// repo ("" when its storage is not on disk): its git directory, or for a
-// linked worktree the one its commondir file names.
-func CommonDir(repo *git.Repository) string {
-	if d := GitDir(repo); d != "" {
-		return commonDir(d)
-	}
-	return ""
-}
-
 // commonDir is the directory holding the objects of the git directory
 // gitDir: itself, or for a linked worktree the one its commondir names.
 func commonDir(gitDir string) string {
