@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -79,6 +81,29 @@ func TestExportDataAgrees(t *testing.T) {
 	got, ok := ExportData(file, []byte(`id: "x"`))
 	assert.True(t, ok, "ok says nothing of validity")
 	assert.Equal(t, `{"id":"x"}`, string(got))
+}
+
+// The example repository's tickets, as people write them, convert exactly.
+func TestExportDataAgreesOnTheExamples(t *testing.T) {
+	s := compileT(t)
+	files, err := filepath.Glob(filepath.Join("..", "examples", "repo", "changes", "*", "*.cue"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	compared := 0
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		require.NoError(t, err)
+		name := strings.TrimPrefix(filepath.ToSlash(f), "../examples/repo/")
+		p, ds := s.ParseTicket(name, src)
+		if len(ds) > 0 {
+			continue // an example of a refused ticket
+		}
+		got, ok := ExportData(name, src)
+		require.True(t, ok, name)
+		assert.Equal(t, string(p.JSON), string(got), name)
+		compared++
+	}
+	assert.Positive(t, compared, "valid examples")
 }
 
 // agreesWithCUE checks that want is CUE's canonical export of src alone,
