@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/cabhq/cab/audit/verifycache"
+	"github.com/cabhq/cab/internal/diag"
 	"github.com/cabhq/cab/internal/gitobj"
 	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
@@ -83,10 +86,14 @@ type VerifyOptions struct {
 // Every run reads the whole ledger (every outcome signature checked),
 // proves it append-only (from the checkpoint, or from the root), and
 // judges every merged ticket: its signature checked against the digest
-// of the ticket as it is on main. The digest comes from a parse of the
-// ticket's exact bytes, taken from the cache when this binary parsed the
-// same bytes at the same path before (verifycache.ParseKey): the
-// signature itself is verified on every run.
+// of the ticket as it is on main. The digest is that of the ticket's
+// canonical JSON: computed from its syntax without CUE
+// (schema.ExportData, exact or refused), which is the verdict when the
+// signature verifies against it; otherwise from a parse of the ticket's
+// exact bytes (ParseTicket, whose verdict and words are the ones a break
+// has), taken from the cache when this binary parsed the same bytes at
+// the same path before (verifycache.ParseKey). The signature itself is
+// verified on every run.
 //
 // From a checkpoint whose run left its verdicts in the cache, a ticket's
 // verdict is carried over, without judging it again, only when all of
@@ -103,10 +110,13 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	if o.Rev == "" {
 		o.Rev = "HEAD"
 	}
-	repo, err := git.PlainOpenWithOptions(o.Dir, &git.PlainOpenOptions{DetectDotGit: true})
+	// Its objects are read through internal/gitx's pack reader: the
+	// append-only proof reads every commit and tree of the ledger.
+	repo, closeRepo, err := gitx.Open(o.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", o.Dir, err)
+		return nil, err
 	}
+	defer func() { _ = closeRepo() }()
 	// Tickets are parsed by judgeAll's workers; the main line's cab.cue
 	// with tickets, the cab.cue of each merge's base with bases', once
 	// per blob.
@@ -212,11 +222,11 @@ func earlierRun(cache *verifycache.Dir, checkpoint plumbing.Hash) (prev *verifyc
 // fastObjects opens internal/gitobj's reader of repo's objects (nil when
 // repo is not on disk or it cannot be opened: then go-git reads them).
 func fastObjects(repo *git.Repository) *ledgerObjects {
-	_, objDir, err := gitDirs(repo)
-	if err != nil {
+	dir := gitx.CommonDir(repo)
+	if dir == "" {
 		return nil
 	}
-	r, err := gitobj.Open(objDir, repo.Storer)
+	r, err := gitobj.Open(filepath.Join(dir, "objects"), repo.Storer)
 	if err != nil {
 		return nil
 	}
@@ -229,8 +239,8 @@ func openCache(repo *git.Repository, off bool) *verifycache.Dir {
 	if off {
 		return nil
 	}
-	gitDir, _, err := gitDirs(repo)
-	if err != nil {
+	gitDir := gitx.CommonDir(repo)
+	if gitDir == "" {
 		return nil
 	}
 	id, err := verifycache.Executable()
@@ -593,26 +603,17 @@ func judgeAll(ctx context.Context, jobs []ticketJob, workers int) ([]verdict, er
 			defer wg.Done()
 			// Each worker parses with a schema of its own (a CUE context
 			// is not safe for concurrent use), compiled when a ticket
-			// needs parsing and recycled now and then: CUE contexts only
-			// grow.
-			l := load.New()
-			var s *schema.Schema
-			n := 0
+			// needs parsing.
+			tp := &ticketParser{l: load.New()}
 			for i := range next {
-				if jobs[i].parse == nil && (s == nil || n%recycleEvery == 0) {
-					l.Recycle()
-					var err error
-					if s, err = l.Schema(); err != nil {
-						errs <- err
-						for range next {
-						}
-						return
+				vd, err := judgeTicket(tp, jobs[i])
+				if err != nil {
+					errs <- err
+					for range next {
 					}
+					return
 				}
-				if jobs[i].parse == nil {
-					n++
-				}
-				out[i] = judgeTicket(s, jobs[i])
+				out[i] = vd
 			}
 		}()
 	}
@@ -636,37 +637,106 @@ feed:
 	return out, nil
 }
 
+// ticketParser parses tickets with a schema compiled at the first
+// ticket that needs parsing and compiled again every recycleEvery
+// parses: CUE contexts only grow.
+type ticketParser struct {
+	l *load.Loader
+	s *schema.Schema
+	n int
+}
+
+func (tp *ticketParser) parse(file string, src []byte) (*schema.Parsed, diag.List, error) {
+	if tp.s == nil || tp.n%recycleEvery == 0 {
+		tp.l.Recycle()
+		var err error
+		if tp.s, err = tp.l.Schema(); err != nil {
+			return nil, nil, err
+		}
+	}
+	tp.n++
+	p, ds := tp.s.ParseTicket(file, src)
+	return p, ds, nil
+}
+
 // judgeTicket verifies one merged ticket, read from main, against its
 // signed event: the signature is checked against the digest of the
-// ticket's parse (j.parse, or parsed from j.src with s).
-func judgeTicket(s *schema.Schema, j ticketJob) verdict {
+// ticket's canonical JSON.
+//
+// That digest is first taken without CUE (schema.ExportData, exact or
+// refused; or what it computed of the same bytes, cached): when the
+// signature verifies against it, the ticket on main is byte for byte the
+// canonical JSON that was signed, the verdict. On any refusal or failure
+// the ticket is judged as ever, from its parse (a parse cached, or
+// parsed with tp), so that every break reads the same.
+func judgeTicket(tp *ticketParser, j ticketJob) (verdict, error) {
+	if j.signed != nil && (j.parse == nil || j.parse.Exact) {
+		p := j.parse
+		if p == nil {
+			p = exportParse(j)
+		}
+		if p != nil && verifyTicket(j, p) == nil {
+			vd := verdict{}
+			if j.parse == nil {
+				vd.parsed = p
+			}
+			return vd, nil
+		}
+		j.parse = nil // judged from a parse
+	}
 	b := &Break{Ticket: j.id, Path: j.p, Commit: j.m.Commit}
 	var vd verdict
 	p := j.parse
 	if p == nil {
-		parsed, ds := s.ParseTicket(j.p, j.src)
+		parsed, ds, err := tp.parse(j.p, j.src)
+		if err != nil {
+			return verdict{}, err
+		}
 		if parsed == nil {
 			b.What, b.Message = "changed", "the ticket on main no longer parses: "+ds[0].String()
-			return verdict{brk: b}
+			return verdict{brk: b}, nil
 		}
 		p = &verifycache.Parse{Digest: sign.Digest(parsed.JSON), Environments: parsed.Ticket.Environments}
 		vd.parsed = p
 	}
-	_, err := sign.Verify(j.signed.Envelope, j.base.keys, sign.Expect{
-		TicketPath: j.p, TicketDigest: p.Digest, ID: j.id,
-		Environments: p.Environments, MergeCommit: j.m.Commit, Repository: j.base.repository,
-	})
+	err := verifyTicket(j, p)
 	var mm *sign.MismatchError
 	switch {
 	case err == nil:
-		return vd
+		return vd, nil
 	case errors.As(err, &mm) && strings.HasPrefix(mm.Field, "subject"):
 		b.What, b.Message = "changed", "the ticket on main differs from what was signed at merge "+short(j.m.Commit)+": "+err.Error()
 	default:
 		b.What, b.Message = "signature", err.Error()
 	}
 	vd.brk = b
-	return vd
+	return vd, nil
+}
+
+// exportParse returns the digest and the environments of the canonical
+// JSON schema.ExportData computes of the ticket on main (nil: refused).
+func exportParse(j ticketJob) *verifycache.Parse {
+	data, ok := schema.ExportData(j.p, j.src)
+	if !ok {
+		return nil
+	}
+	var t struct {
+		Environments []string `json:"environments"`
+	}
+	if json.Unmarshal(data, &t) != nil {
+		return nil
+	}
+	return &verifycache.Parse{Digest: sign.Digest(data), Environments: t.Environments, Exact: true}
+}
+
+// verifyTicket checks j's signed event against the digest and the
+// environments of the ticket on main.
+func verifyTicket(j ticketJob, p *verifycache.Parse) error {
+	_, err := sign.Verify(j.signed.Envelope, j.base.keys, sign.Expect{
+		TicketPath: j.p, TicketDigest: p.Digest, ID: j.id,
+		Environments: p.Environments, MergeCommit: j.m.Commit, Repository: j.base.repository,
+	})
+	return err
 }
 
 // dirCache reads files of one tree, keeping each directory on the way

@@ -68,10 +68,12 @@ func signedRepo(b *testing.B, tickets, added int) (dir string, checkpoint plumbi
 // signed tickets, every signature really verified against the key
 // cab.cue trusts:
 //
-//   - nocache: a first run, or --no-cache: every ticket parsed;
-//   - full: every ticket judged and its signature verified, the parses
-//     of the tickets taken from the cache an earlier run left (the
-//     append-only proof walks the ledger to its root);
+//   - nocache: a first run, or --no-cache: every ticket's canonical
+//     JSON computed (schema.ExportData; ParseTicket where it refuses or
+//     the signature fails against it);
+//   - full: every ticket judged and its signature verified, what an
+//     earlier run left in the cache reused (ParseTicket's parses, the
+//     main line, the append-only proof);
 //   - incremental: from a checkpoint 100 tickets back whose run left its
 //     verdicts in the cache: only those 100 are judged (see Verify).
 //

@@ -2,8 +2,12 @@ package schema
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
+
+	"github.com/cockroachdb/apd/v3"
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/literal"
@@ -30,14 +34,9 @@ func DecodeMerged(file string, src []byte) (model.Ticket, error) {
 	if ds, _ := checkData(f); len(ds) > 0 {
 		return t, fmt.Errorf("%s", ds[0])
 	}
-	m := map[string]any{}
-	for _, d := range f.Decls {
-		if fd, ok := d.(*ast.Field); ok {
-			name, _, _ := ast.LabelName(fd.Label)
-			if m[name], err = dataValue(fd.Value); err != nil {
-				return t, fmt.Errorf("%s: %w", name, err)
-			}
-		}
+	m, err := dataConv{}.fields(f.Decls)
+	if err != nil {
+		return t, err
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -46,26 +45,27 @@ func DecodeMerged(file string, src []byte) (model.Ticket, error) {
 	return t, json.Unmarshal(b, &t)
 }
 
-// dataValue converts a plain-data expression (see checkData) to Go.
-func dataValue(x ast.Expr) (any, error) {
+// dataConv converts plain data (see checkData) to Go: strings, float64,
+// bools, nil, []any and map[string]any; the one converter of data ASTs
+// (DecodeMerged, ExportData). A label given twice keeps its last value (a
+// merged ticket was validated, so CUE unified them). With exact set it
+// refuses (errNotExact) whatever it cannot convert to exactly the value
+// CUE's export of it decodes to: numbers become json.Number, written as
+// CUE writes them, and only where that is the literal itself.
+type dataConv struct{ exact bool }
+
+// errNotExact is the refusal of an exact conversion: the data may be
+// valid, but only CUE can say what it exports to.
+var errNotExact = errors.New("not convertible exactly without CUE")
+
+func (c dataConv) value(x ast.Expr) (any, error) {
 	switch x := x.(type) {
 	case *ast.StructLit:
-		m := map[string]any{}
-		for _, d := range x.Elts {
-			if fd, ok := d.(*ast.Field); ok {
-				name, _, _ := ast.LabelName(fd.Label)
-				v, err := dataValue(fd.Value)
-				if err != nil {
-					return nil, err
-				}
-				m[name] = v
-			}
-		}
-		return m, nil
+		return c.fields(x.Elts)
 	case *ast.ListLit:
 		l := make([]any, 0, len(x.Elts))
 		for _, e := range x.Elts {
-			v, err := dataValue(e)
+			v, err := c.value(e)
 			if err != nil {
 				return nil, err
 			}
@@ -73,7 +73,10 @@ func dataValue(x ast.Expr) (any, error) {
 		}
 		return l, nil
 	case *ast.UnaryExpr:
-		v, err := dataValue(x.X)
+		if c.exact {
+			return c.negative(x)
+		}
+		v, err := c.value(x.X)
 		if f, ok := v.(float64); ok && err == nil && x.Op == token.SUB {
 			return -f, nil
 		}
@@ -81,8 +84,15 @@ func dataValue(x ast.Expr) (any, error) {
 	case *ast.BasicLit:
 		switch x.Kind {
 		case token.STRING:
+			if c.exact {
+				return exactString(x.Value)
+			}
 			return literal.Unquote(x.Value)
 		case token.INT, token.FLOAT:
+			if c.exact {
+				n, _, err := exactNumber(x.Value)
+				return n, err
+			}
 			var n literal.NumInfo
 			if err := literal.ParseNum(x.Value, &n); err != nil {
 				return nil, err
@@ -97,4 +107,93 @@ func dataValue(x ast.Expr) (any, error) {
 		}
 	}
 	return nil, fmt.Errorf("not data at %s", x.Pos())
+}
+
+// fields converts the fields of a struct (or of a file). In exact mode
+// a label given twice is refused: CUE unifies the two values, which only
+// CUE may do.
+func (c dataConv) fields(decls []ast.Decl) (map[string]any, error) {
+	m := map[string]any{}
+	for _, d := range decls {
+		switch d := d.(type) {
+		case *ast.Field:
+			name, err := c.label(d.Label)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := m[name]; dup && c.exact {
+				return nil, errNotExact
+			}
+			if m[name], err = c.value(d.Value); err != nil {
+				return nil, err
+			}
+		case *ast.CommentGroup:
+		default:
+			// checkData admits a file attribute (@if, @extern): only CUE
+			// knows what it does.
+			if c.exact {
+				return nil, errNotExact
+			}
+		}
+	}
+	return m, nil
+}
+
+// label returns the field name a label of plain data (see checkData)
+// denotes.
+func (c dataConv) label(l ast.Label) (string, error) {
+	if lit, ok := l.(*ast.BasicLit); ok && c.exact {
+		if lit.Kind != token.STRING {
+			return "", errNotExact
+		}
+		return exactString(lit.Value)
+	}
+	name, _, err := ast.LabelName(l)
+	return name, err
+}
+
+// exactString unquotes a string literal as CUE's compiler does, and
+// refuses bytes ('...') and a string that is not valid UTF-8 (which JSON
+// cannot hold as it is).
+func exactString(lit string) (string, error) {
+	q, n, _, err := literal.ParseQuotes(lit, lit)
+	if err != nil || !q.IsDouble() {
+		return "", errNotExact
+	}
+	s, err := q.Unquote(lit[n:])
+	if err != nil || !utf8.ValidString(s) {
+		return "", errNotExact
+	}
+	return s, nil
+}
+
+// exactNumber returns a number literal as CUE exports it (its decimal,
+// formatted 'G'), refused unless that is the literal as written: 1_000,
+// 0x10, 1e3, 1Ki or 1. are refused, 1000, 0.25, 1.0 and 1E+3 kept. zero
+// reports whether it is a zero.
+func exactNumber(lit string) (n json.Number, zero bool, err error) {
+	var info literal.NumInfo
+	if err := literal.ParseNum(lit, &info); err != nil {
+		return "", false, errNotExact
+	}
+	var d apd.Decimal
+	if err := info.Decimal(&d); err != nil || d.Negative || string(d.Append(nil, 'G')) != lit {
+		return "", false, errNotExact
+	}
+	return json.Number(lit), d.IsZero(), nil
+}
+
+// negative converts -<number> as CUE negates it (apd's Neg: the same
+// digits, signed), refusing the negation of a zero (CUE exports it
+// unsigned).
+func (c dataConv) negative(x *ast.UnaryExpr) (any, error) {
+	lit, ok := x.X.(*ast.BasicLit)
+	if !ok || x.Op != token.SUB || (lit.Kind != token.INT && lit.Kind != token.FLOAT) {
+		return nil, errNotExact
+	}
+	n, zero, err := exactNumber(lit.Value)
+	if err != nil || zero {
+		return nil, errNotExact
+	}
+	return "-" + n, nil
 }

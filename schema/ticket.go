@@ -189,6 +189,13 @@ func Canonical(raw []byte) ([]byte, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("canonicalizing JSON: %w", err)
 	}
+	return canonicalEncode(v)
+}
+
+// canonicalEncode encodes v, decoded JSON (numbers as json.Number), as
+// Canonical does: sorted object keys, no insignificant space, no HTML
+// escaping.
+func canonicalEncode(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

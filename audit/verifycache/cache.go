@@ -162,6 +162,11 @@ func ParseKey(path string, src []byte) Key {
 type Parse struct {
 	Digest       string   `json:"digest"`
 	Environments []string `json:"environments"`
+	// Exact says the digest and environments are those of the canonical
+	// JSON schema.ExportData computed without parsing, which settle a
+	// verdict only when the signature verifies against them (verify then
+	// parses the ticket, as when nothing is cached).
+	Exact bool `json:"exact,omitempty"`
 }
 
 // Parses are the ticket parses of the cache, by key, read on first use.

@@ -1,7 +1,9 @@
 // Package verifycache keeps what cab verify may reuse between runs, under
 // the repository's git directory at cab/verify/: the parse of each ticket
 // (the sha256 of its canonical JSON and its environments, the only things
-// verify takes from a parse) and the verdict a run reached for each
+// verify takes from a parse; or, marked exact, those schema.ExportData
+// computed without parsing, which settle nothing unless the signature
+// verifies against them) and the verdict a run reached for each
 // ticket, kept by the ledger head it read (its checkpoint).
 //
 // A file is
