@@ -65,12 +65,26 @@ func (r *runner) byID(head plumbing.Hash, ledgerRef plumbing.ReferenceName, ledg
 	if err != nil {
 		return false, nil
 	}
-	lk, err := r.lookup(d, head, ledgerRef, ledgerHead, ids)
-	if err != nil || lk == nil {
-		if err != nil {
-			r.log.Debug("the cab log index's lookup section", "err", err)
-		}
+	lk, err := lookupIndex(d, ids, &r.o.Filter)
+	if err != nil {
+		r.log.Debug("ignoring the cab log index's lookup section", "err", err)
 		return false, nil
+	}
+	if lk == nil || lk.head != head || lk.ledgerRef != ledgerRef.String() || lk.ledger.Head != ledgerHead {
+		return false, nil
+	}
+	if !ledgerHead.IsZero() {
+		// The ledger view the index holds is the ledger's at that head
+		// only if it was read from that head's tree (readLedger checks
+		// the same).
+		data, err := r.obj.ReadType(ledgerHead, gitobj.TypeCommit)
+		if err != nil {
+			return false, nil
+		}
+		c, err := gitobj.ParseCommit(ledgerHead, data)
+		if err != nil || c.Tree != lk.ledger.Tree {
+			return false, nil
+		}
 	}
 	r.res.Index.State, r.res.Index.Lookup = "warm", true
 	r.res.Merged = lk.merged
@@ -90,28 +104,36 @@ func (r *runner) byID(head plumbing.Hash, ledgerRef plumbing.ReferenceName, ledg
 
 // lookedUp is what byID needs of an index.
 type lookedUp struct {
-	merged     int
-	merges     []*mergeRec // newest first
-	ledger     *ledgerView // the tickets asked about and those with problems
+	// head is the main head the index describes; ledgerRef the ref its
+	// ledger view was read from.
+	head      plumbing.Hash
+	ledgerRef string
+	merged    int
+	merges    []*mergeRec // newest first
+	// ledger is the view's head, tree and problems, with the tickets asked
+	// about and those with problems.
+	ledger     *ledgerView
 	repository string
 	notes      []Problem
 }
 
-// lookup reads from index body d the records of ids, if the index is up
-// to date with main at head and the ledger ref at ledgerHead; nil when it
-// is not, or has no lookup section.
-func (r *runner) lookup(d *logindex.Decoder, head plumbing.Hash, ledgerRef plumbing.ReferenceName, ledgerHead plumbing.Hash, ids []string) (*lookedUp, error) {
+// lookupIndex reads from index body d the records of ids: the merges that
+// added one of them, their ledger tickets, and what every run reports
+// (the ledger tickets with problems, the notes). nil, nil when the index
+// has no lookup section or no main part, or holds a ticket asked about
+// (by f) without its metadata.
+func lookupIndex(d *logindex.Decoder, ids []string, f *Filter) (*lookedUp, error) {
 	lookupAt := d.Uint32()
 	mainRead := d.Bool()
-	idxHead := d.Hash()
+	out := &lookedUp{head: d.Hash()}
 	if err := d.Err(); err != nil {
 		return nil, err
 	}
-	if lookupAt == 0 || !mainRead || idxHead != head {
+	if lookupAt == 0 || !mainRead {
 		return nil, nil
 	}
 	l := d.At(uint64(lookupAt))
-	out := &lookedUp{merged: l.Count(1)}
+	out.merged = l.Count(1)
 	ledgerAt, notesAt := l.Uvarint(), l.Uvarint()
 	out.repository = l.Str()
 	np := l.Count(1)
@@ -124,31 +146,13 @@ func (r *runner) lookup(d *logindex.Decoder, head plumbing.Hash, ledgerRef plumb
 	if err := l.Err(); err != nil {
 		return nil, err
 	}
-
-	// The ledger as the index read it, which must be the ledger read now.
 	ld := d.At(ledgerAt)
 	v := &ledgerView{}
-	ref := ld.Str()
+	out.ledgerRef = ld.Str()
 	v.Head, v.Tree = ld.Hash(), ld.Hash()
 	v.Problems = ld.Strs()
 	if err := ld.Err(); err != nil {
 		return nil, err
-	}
-	if ref != ledgerRef.String() || v.Head != ledgerHead {
-		return nil, nil
-	}
-	if !ledgerHead.IsZero() {
-		data, err := r.obj.ReadType(ledgerHead, gitobj.TypeCommit)
-		if err != nil {
-			return nil, err
-		}
-		c, err := gitobj.ParseCommit(ledgerHead, data)
-		if err != nil {
-			return nil, err
-		}
-		if c.Tree != v.Tree {
-			return nil, nil // the ledger is read again
-		}
 	}
 	nd := d.At(notesAt)
 	out.notes = decodeNotes(nd)
@@ -185,7 +189,7 @@ func (r *runner) lookup(d *logindex.Decoder, head plumbing.Hash, ledgerRef plumb
 			return nil, err
 		}
 		for i := range m.Tickets {
-			if t := &m.Tickets[i]; !t.MetaRead && r.o.Filter.matchPath(t) {
+			if t := &m.Tickets[i]; !t.MetaRead && f.matchPath(t) {
 				return nil, nil // the whole-index run reads it and keeps it
 			}
 		}
