@@ -25,7 +25,7 @@ import (
 //
 // indexVersion changes whenever what the scan records changes, so that an
 // older index is rebuilt.
-const indexVersion = 7 // 7: a lookup section of each ticket id's records (log_byid.go)
+const indexVersion = 7 // 7: a lookup section of each ticket id's and service's records (log_byid.go)
 
 // logIndex is the content of the index.
 type logIndex struct {
@@ -71,8 +71,9 @@ func (r *runner) saveIndex() error {
 
 // encodeIndex writes idx as an index file: the records (main, then the
 // ledger view, then the notes) and, after them, a lookup section saying
-// where the records of each ticket id are (log_byid.go reads it to answer
-// a question naming its tickets without decoding the rest). Layout 7:
+// where the records of each ticket id and service are (log_byid.go reads
+// it to answer a question naming its tickets or services without decoding
+// the rest). Layout 7:
 //
 //	uint32 offset of the lookup section
 //	bool mainRead; [head, chain, totals, merges]
@@ -80,9 +81,11 @@ func (r *runner) saveIndex() error {
 //	notes
 //	lookup: merged, ledger offset, notes offset, repository,
 //	        offsets of the ledger tickets with problems,
-//	        n, n uint32 offsets of the entries (by id, ascending),
-//	        entries: id, offsets of its merges (newest first),
-//	                 offset of its ledger ticket (0: none)
+//	        n, n uint32 offsets of the id entries (by id, ascending),
+//	        m, m uint32 offsets of the service entries (ascending),
+//	        id entries: id, offsets of its merges (newest first),
+//	                    offset of its ledger ticket (0: none)
+//	        service entries: service, offsets of its merges (newest first)
 func encodeIndex(idx *logIndex) []byte {
 	var w logindex.Encoder
 	w.Uint32(0) // the lookup section's offset, filled in below
@@ -95,6 +98,7 @@ func encodeIndex(idx *logIndex) []byte {
 		}
 		return e
 	}
+	bySvc := map[string][]int{}
 	merged := 0
 	w.Bool(idx.mainRead)
 	if idx.mainRead {
@@ -121,6 +125,10 @@ func encodeIndex(idx *logIndex) []byte {
 			for i := range m.Tickets {
 				if e := entry(m.Tickets[i].ID); !slices.Contains(e.merges, off) {
 					e.merges = append(e.merges, off)
+				}
+				svc := m.Tickets[i].Service
+				if offs := bySvc[svc]; len(offs) == 0 || offs[len(offs)-1] != off {
+					bySvc[svc] = append(offs, off)
 				}
 			}
 			encodeMerge(&w, m)
@@ -153,14 +161,15 @@ func encodeIndex(idx *logIndex) []byte {
 		w.Str(n.Message)
 	}
 
-	// The lookup section. Its entries take less than twice the bytes of
-	// the records they point at (an id is in a ticket record of at least
-	// 28 bytes or a ledger ticket of 24; its entry is at most 39 bytes and
-	// 5 per merge), so every offset fits the 4 bytes of the table when
-	// the records take less than a third of 4 GiB; a larger index has no
-	// lookup section (offset 0) and is read whole.
+	// The lookup section. Its entries take less than four times the bytes
+	// of the records they point at (an id or a service is in a ticket
+	// record of at least 28 bytes, an id maybe in a ledger ticket of 24
+	// instead; each entry takes at most 4+10+10+5 bytes and 5 per merge),
+	// so every offset fits the 4 bytes of the tables when the records take
+	// less than a fifth of 4 GiB; a larger index has no lookup section
+	// (offset 0) and is read whole.
 	lookupAt := w.Len()
-	if lookupAt > math.MaxUint32/3 {
+	if lookupAt > math.MaxUint32/5 {
 		return w.File(indexVersion)
 	}
 	w.SetUint32(0, uint32(lookupAt))
@@ -173,13 +182,19 @@ func encodeIndex(idx *logIndex) []byte {
 		w.Uvarint(uint64(off))
 	}
 	ids := slices.Sorted(maps.Keys(byID))
+	svcs := slices.Sorted(maps.Keys(bySvc))
 	w.Uvarint(uint64(len(ids)))
-	table := w.Len()
+	idTable := w.Len()
 	for range ids {
 		w.Uint32(0)
 	}
+	w.Uvarint(uint64(len(svcs)))
+	svcTable := w.Len()
+	for range svcs {
+		w.Uint32(0)
+	}
 	for i, id := range ids {
-		w.SetUint32(table+4*i, uint32(w.Len()))
+		w.SetUint32(idTable+4*i, uint32(w.Len()))
 		e := byID[id]
 		w.Str(id)
 		w.Uvarint(uint64(len(e.merges)))
@@ -187,6 +202,14 @@ func encodeIndex(idx *logIndex) []byte {
 			w.Uvarint(uint64(off))
 		}
 		w.Uvarint(uint64(e.ledger))
+	}
+	for i, svc := range svcs {
+		w.SetUint32(svcTable+4*i, uint32(w.Len()))
+		w.Str(svc)
+		w.Uvarint(uint64(len(bySvc[svc])))
+		for _, off := range bySvc[svc] {
+			w.Uvarint(uint64(off))
+		}
 	}
 	return w.File(indexVersion)
 }

@@ -32,18 +32,18 @@ import (
 // with a matching checksum can hold) is what cab log --verify-index
 // reports, as it reports records that disagree with git.
 
-// exactIDs returns the ticket ids f names when it names them exactly
+// exact returns the values of a filter list when it names them exactly
 // (no pattern), sorted and distinct; nil otherwise.
-func exactIDs(f *Filter) []string {
-	var ids []string
-	for _, id := range f.IDs {
-		if strings.ContainsAny(id, `*?[\`) {
+func exact(values []string) []string {
+	var out []string
+	for _, v := range values {
+		if strings.ContainsAny(v, `*?[\`) {
 			return nil
 		}
-		ids = append(ids, id)
+		out = append(out, v)
 	}
-	slices.Sort(ids)
-	return slices.Compact(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // byID answers the run's question from the lookup section of a warm index
@@ -53,8 +53,8 @@ func (r *runner) byID(head plumbing.Hash, ledgerRef plumbing.ReferenceName, ledg
 	if r.o.Index != IndexUse || r.o.OpenedAt || r.o.atMain != nil || r.o.atLedger != nil || head.IsZero() {
 		return false, nil
 	}
-	ids := exactIDs(&r.o.Filter)
-	if len(ids) == 0 {
+	ids, services := exact(r.o.Filter.IDs), exact(r.o.Filter.Services)
+	if len(ids) == 0 && len(services) == 0 {
 		return false, nil
 	}
 	data, err := os.ReadFile(logindex.Path(r.gitDir))
@@ -65,7 +65,7 @@ func (r *runner) byID(head plumbing.Hash, ledgerRef plumbing.ReferenceName, ledg
 	if err != nil {
 		return false, nil
 	}
-	lk, err := lookupIndex(d, ids, &r.o.Filter)
+	lk, err := lookupIndex(d, ids, services, &r.o.Filter)
 	if err != nil {
 		r.log.Debug("ignoring the cab log index's lookup section", "err", err)
 		return false, nil
@@ -117,12 +117,13 @@ type lookedUp struct {
 	notes      []Problem
 }
 
-// lookupIndex reads from index body d the records of ids: the merges that
-// added one of them, their ledger tickets, and what every run reports
-// (the ledger tickets with problems, the notes). nil, nil when the index
-// has no lookup section or no main part, or holds a ticket asked about
-// (by f) without its metadata.
-func lookupIndex(d *logindex.Decoder, ids []string, f *Filter) (*lookedUp, error) {
+// lookupIndex reads from index body d the records of ids (or, when there
+// are none, of services): the merges that added a ticket of one of them,
+// the ledger tickets of the tickets f selects there, and what every run
+// reports (the ledger tickets with problems, the notes). nil, nil when the
+// index has no lookup section or no main part, or holds a ticket f
+// selects without its metadata.
+func lookupIndex(d *logindex.Decoder, ids, services []string, f *Filter) (*lookedUp, error) {
 	lookupAt := d.Uint32()
 	mainRead := d.Bool()
 	out := &lookedUp{head: d.Hash()}
@@ -142,7 +143,10 @@ func lookupIndex(d *logindex.Decoder, ids []string, f *Filter) (*lookedUp, error
 		ledgerOffs = append(ledgerOffs, l.Uvarint())
 	}
 	n := l.Count(4)
-	table := l.Offset()
+	idTable := l.Offset()
+	l = l.At(uint64(idTable + 4*n))
+	m := l.Count(4)
+	svcTable := l.Offset()
 	if err := l.Err(); err != nil {
 		return nil, err
 	}
@@ -160,10 +164,15 @@ func lookupIndex(d *logindex.Decoder, ids []string, f *Filter) (*lookedUp, error
 		return nil, err
 	}
 
-	// Each id's entry, by binary search over the table of entry offsets.
+	// Each id's or service's entry, by binary search over the table of
+	// entry offsets.
 	var mergeOffs []uint64
-	for _, id := range ids {
-		e, found, err := findEntry(d, table, n, id)
+	keys, table, nk := ids, idTable, n
+	if len(ids) == 0 {
+		keys, table, nk = services, svcTable, m
+	}
+	for _, k := range keys {
+		e, found, err := findEntry(d, table, nk, k)
 		if err != nil {
 			return nil, err
 		}
@@ -173,8 +182,10 @@ func lookupIndex(d *logindex.Decoder, ids []string, f *Filter) (*lookedUp, error
 		for range e.Count(1) {
 			mergeOffs = append(mergeOffs, e.Uvarint())
 		}
-		if off := e.Uvarint(); off != 0 {
-			ledgerOffs = append(ledgerOffs, off)
+		if len(ids) > 0 {
+			if off := e.Uvarint(); off != 0 {
+				ledgerOffs = append(ledgerOffs, off)
+			}
 		}
 		if err := e.Err(); err != nil {
 			return nil, err
@@ -189,8 +200,31 @@ func lookupIndex(d *logindex.Decoder, ids []string, f *Filter) (*lookedUp, error
 			return nil, err
 		}
 		for i := range m.Tickets {
-			if t := &m.Tickets[i]; !t.MetaRead && f.matchPath(t) {
+			t := &m.Tickets[i]
+			if !f.matchPath(t) {
+				continue
+			}
+			if !t.MetaRead {
 				return nil, nil // the whole-index run reads it and keeps it
+			}
+			if len(ids) == 0 {
+				// The ledger ticket of a ticket of the service.
+				e, found, err := findEntry(d, idTable, n, t.ID)
+				if err != nil {
+					return nil, err
+				}
+				if !found {
+					return nil, errors.New("a ticket without an entry")
+				}
+				for range e.Count(1) {
+					e.Uvarint()
+				}
+				if off := e.Uvarint(); off != 0 {
+					ledgerOffs = append(ledgerOffs, off)
+				}
+				if err := e.Err(); err != nil {
+					return nil, err
+				}
 			}
 		}
 		out.merges = append(out.merges, m)

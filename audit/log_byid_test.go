@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,20 +30,33 @@ func byIDQuestions(rows []*Change) map[string]Filter {
 		"ids and risk":   {IDs: all, Risks: []string{"low"}},
 		"ids and period": {IDs: all, Since: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)},
 	}
-	for _, id := range all[1:] {
-		qs[id] = Filter{IDs: []string{id, id}}
+	services := []string{"zz"}
+	for _, c := range rows {
+		qs[c.ID] = Filter{IDs: []string{c.ID, c.ID}}
+		services = append(services, c.Service)
+		qs["service "+c.Service] = Filter{Services: []string{c.Service}}
+		qs["service and id "+c.ID] = Filter{Services: []string{c.Service}, IDs: []string{c.ID}}
 	}
+	qs["every service"] = Filter{Services: services}
+	qs["services and id pattern"] = Filter{Services: services, IDs: []string{"*1"}}
+	qs["services and period"] = Filter{Services: services, Since: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)}
 	return qs
 }
 
-// asPatterns is f with each id written as a pattern matching only it
-// ("[C]HG-2026-0001"), which the lookup section does not answer: the
-// whole index does.
+// asPatterns is f with each id and service written as a pattern matching
+// only it ("[C]HG-2026-0001"), which the lookup section does not answer:
+// the whole index does.
 func asPatterns(f Filter) Filter {
-	f.IDs = slices.Clone(f.IDs)
-	for i, id := range f.IDs {
-		f.IDs[i] = "[" + id[:1] + "]" + id[1:]
+	pat := func(vs []string) []string {
+		out := slices.Clone(vs)
+		for i, v := range out {
+			if v != "" && !strings.ContainsAny(v, "*?[") {
+				out[i] = "[" + v[:1] + "]" + v[1:]
+			}
+		}
+		return out
 	}
+	f.IDs, f.Services = pat(f.IDs), pat(f.Services)
 	return f
 }
 
@@ -119,13 +133,13 @@ func TestLogByIDFallsBack(t *testing.T) {
 	assert.True(t, res.Index.Lookup)
 
 	for name, o := range map[string]LogOptions{
-		"pattern":      {Filter: Filter{IDs: []string{"CHG-2026-000[13]"}}},
-		"no id":        {Filter: Filter{Services: []string{"payments"}}},
-		"opened at":    {Filter: one, OpenedAt: true},
-		"older main":   {Filter: one, Rev: "HEAD~1"},
-		"index off":    {Filter: one, Index: IndexOff},
-		"rebuild":      {Filter: one, Index: IndexRebuild},
-		"other ledger": {Filter: one, LedgerBranch: "cab/other"},
+		"pattern":         {Filter: Filter{IDs: []string{"CHG-2026-000[13]"}}},
+		"service pattern": {Filter: Filter{Services: []string{"pay*"}}},
+		"opened at":       {Filter: one, OpenedAt: true},
+		"older main":      {Filter: one, Rev: "HEAD~1"},
+		"index off":       {Filter: one, Index: IndexOff},
+		"rebuild":         {Filter: one, Index: IndexRebuild},
+		"other ledger":    {Filter: one, LedgerBranch: "cab/other"},
 	} {
 		want, _ := logRows(t, h.dir, LogOptions{Index: IndexOff, Filter: o.Filter, Rev: o.Rev, OpenedAt: o.OpenedAt, LedgerBranch: o.LedgerBranch})
 		got, res := logRows(t, h.dir, o)
@@ -212,6 +226,7 @@ func FuzzIndexLookup(f *testing.F) {
 	for _, idx := range []*logIndex{sampleIndex(), {}} {
 		full := encodeIndex(idx)
 		f.Add(full[len(logindex.Magic):len(full)-4], "CHG-2026-0001")
+		f.Add(full[len(logindex.Magic):len(full)-4], "s")
 	}
 	f.Add([]byte{}, "p")
 	f.Fuzz(func(t *testing.T, body []byte, id string) {
@@ -219,7 +234,7 @@ func FuzzIndexLookup(f *testing.F) {
 		if err != nil {
 			return
 		}
-		lk, lerr := lookupIndex(d, []string{id}, &Filter{IDs: []string{id}})
+		lk, lerr := lookupIndex(d, []string{id}, nil, &Filter{IDs: []string{id}})
 		idx, err := decodeIndexBody(body)
 		if err != nil || lerr != nil || lk == nil {
 			return
@@ -250,6 +265,30 @@ func FuzzIndexLookup(f *testing.F) {
 		for _, lt := range idx.ledger.Tickets {
 			if lt.ID == id || len(lt.Problems) > 0 {
 				require.Equal(t, lt, lk.ledger.ticket(lt.ID))
+			}
+		}
+
+		// The same string as a service.
+		d, err = logindex.OpenBody(body, indexVersion)
+		require.NoError(t, err)
+		lk, err = lookupIndex(d, nil, []string{id}, &Filter{Services: []string{id}})
+		require.NoError(t, err)
+		want = want[:0]
+		for _, m := range idx.merges {
+			if slices.ContainsFunc(m.Tickets, func(t ticketRec) bool { return t.Service == id }) {
+				want = append(want, m)
+			}
+		}
+		if lk == nil {
+			return // a ticket of the service without its metadata
+		}
+		require.Len(t, lk.merges, len(want))
+		for i, m := range want {
+			require.Equal(t, m.Commit, lk.merges[i].Commit)
+			for _, tk := range m.Tickets {
+				if lt := idx.ledger.ticket(tk.ID); lt != nil && tk.Service == id {
+					require.Equal(t, lt, lk.ledger.ticket(tk.ID))
+				}
 			}
 		}
 	})
