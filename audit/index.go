@@ -25,7 +25,7 @@ import (
 //
 // indexVersion changes whenever what the scan records changes, so that an
 // older index is rebuilt.
-const indexVersion = 7 // 7: a lookup section of each ticket id's and service's records (log_byid.go)
+const indexVersion = 8 // 8: a lookup section of each ticket id's and service's records (log_byid.go; 7 was that of ids only, never released)
 
 // logIndex is the content of the index.
 type logIndex struct {
