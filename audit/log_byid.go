@@ -159,7 +159,7 @@ func lookupIndex(d *logindex.Decoder, ids, services []string, f *Filter) (*looke
 		return nil, err
 	}
 	nd := d.At(notesAt)
-	out.notes = decodeNotes(nd)
+	out.notes = decodeNotes(&nd)
 	if err := nd.Err(); err != nil {
 		return nil, err
 	}
@@ -195,7 +195,7 @@ func lookupIndex(d *logindex.Decoder, ids, services []string, f *Filter) (*looke
 	for _, off := range slices.Compact(mergeOffs) {
 		md := d.At(off)
 		m := &mergeRec{}
-		decodeMerge(md, m, nil)
+		decodeMerge(&md, m, nil)
 		if err := md.Err(); err != nil {
 			return nil, err
 		}
@@ -232,7 +232,7 @@ func lookupIndex(d *logindex.Decoder, ids, services []string, f *Filter) (*looke
 	slices.Sort(ledgerOffs)
 	for _, off := range slices.Compact(ledgerOffs) {
 		td := d.At(off)
-		t := decodeLedgerTicket(td)
+		t := decodeLedgerTicket(&td)
 		if err := td.Err(); err != nil {
 			return nil, err
 		}
@@ -251,19 +251,19 @@ func lookupIndex(d *logindex.Decoder, ids, services []string, f *Filter) (*looke
 
 // findEntry returns a Decoder positioned after the id of the entry of id
 // in the lookup table of n entries at body offset table.
-func findEntry(d *logindex.Decoder, table, n int, id string) (*logindex.Decoder, bool, error) {
+func findEntry(d *logindex.Decoder, table, n int, id string) (logindex.Decoder, bool, error) {
 	lo, hi := 0, n
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
 		td := d.At(uint64(table + 4*mid))
 		off := td.Uint32()
 		if err := td.Err(); err != nil {
-			return nil, false, err
+			return logindex.Decoder{}, false, err
 		}
 		e := d.At(uint64(off))
 		got := e.Str()
 		if err := e.Err(); err != nil {
-			return nil, false, err
+			return logindex.Decoder{}, false, err
 		}
 		switch c := strings.Compare(got, id); {
 		case c == 0:
@@ -274,5 +274,5 @@ func findEntry(d *logindex.Decoder, table, n int, id string) (*logindex.Decoder,
 			hi = mid
 		}
 	}
-	return nil, false, nil
+	return logindex.Decoder{}, false, nil
 }

@@ -197,9 +197,10 @@ func (d *Decoder) Offset() int { return len(d.body) - len(d.b) }
 
 // At returns a Decoder of the same body and string table reading from
 // body offset off to the end of the body; one that has failed when off
-// lies outside the body (or d has failed).
-func (d *Decoder) At(off uint64) *Decoder {
-	n := &Decoder{strs: d.strs, body: d.body, err: d.err}
+// lies outside the body (or d has failed). It is returned by value: a
+// lookup makes many, which need not reach the heap.
+func (d *Decoder) At(off uint64) Decoder {
+	n := Decoder{strs: d.strs, body: d.body, err: d.err}
 	if off > uint64(len(d.body)) {
 		n.Fail("offset out of range")
 		return n

@@ -209,7 +209,8 @@ func FuzzDecoder(f *testing.F) {
 				d.Uint32()
 			case 9:
 				// Jump to an offset the body names.
-				d = d.At(uint64(d.Uint32()))
+				n := d.At(uint64(d.Uint32()))
+				d = &n
 				require.LessOrEqual(t, d.Offset(), len(body))
 			case 10:
 				d.Upto(uint64(d.Offset() + int(op>>4)))
