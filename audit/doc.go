@@ -23,7 +23,11 @@
 // every merged ticket (LogOptions.NoMerged) and names its services or a
 // period is answered by a direct first-parent walk instead, helped by
 // git's commit-graph and its changed-path Bloom filters when present
-// (log_direct.go); the rows are the same.
+// (log_direct.go); the rows are the same. With the index up to date, a
+// question naming its tickets or else its services exactly decodes only
+// their records, found through the index's lookup section (log_byid.go);
+// again the rows are the same, and --verify-index checks that the lookup
+// section is the one its records give.
 //
 // ComputeMetrics measures throughput, lead times, success, rollback and
 // change failure rates and time to restore over those changes; its doc

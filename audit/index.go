@@ -2,8 +2,10 @@ package audit
 
 import (
 	"errors"
+	"maps"
 	"math"
 	"os"
+	"slices"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -23,7 +25,7 @@ import (
 //
 // indexVersion changes whenever what the scan records changes, so that an
 // older index is rebuilt.
-const indexVersion = 6 // 6: the ledger view's tree is the root tree of the ledger head (layout 2)
+const indexVersion = 8 // 8: a lookup section of each ticket id's and service's records (log_byid.go; 7 was that of ids only, never released)
 
 // logIndex is the content of the index.
 type logIndex struct {
@@ -67,9 +69,37 @@ func (r *runner) saveIndex() error {
 	return logindex.Write(r.gitDir, encodeIndex(r.idx))
 }
 
-// encodeIndex writes idx as an index file.
+// encodeIndex writes idx as an index file: the records (main, then the
+// ledger view, then the notes) and, after them, a lookup section saying
+// where the records of each ticket id and service are (log_byid.go reads
+// it to answer a question naming its tickets or services without decoding
+// the rest). Layout 7:
+//
+//	uint32 offset of the lookup section
+//	bool mainRead; [head, chain, totals, merges]
+//	ledger ref, head, tree, problems, tickets
+//	notes
+//	lookup: merged, ledger offset, notes offset, repository,
+//	        offsets of the ledger tickets with problems,
+//	        n, n uint32 offsets of the id entries (by id, ascending),
+//	        m, m uint32 offsets of the service entries (ascending),
+//	        id entries: id, offsets of its merges (newest first),
+//	                    offset of its ledger ticket (0: none)
+//	        service entries: service, offsets of its merges (newest first)
 func encodeIndex(idx *logIndex) []byte {
 	var w logindex.Encoder
+	w.Uint32(0) // the lookup section's offset, filled in below
+	byID := map[string]*lookupEntry{}
+	entry := func(id string) *lookupEntry {
+		e := byID[id]
+		if e == nil {
+			e = &lookupEntry{id: id}
+			byID[id] = e
+		}
+		return e
+	}
+	bySvc := map[string][]int{}
+	merged := 0
 	w.Bool(idx.mainRead)
 	if idx.mainRead {
 		w.Hash(idx.head)
@@ -86,40 +116,25 @@ func encodeIndex(idx *logIndex) []byte {
 				envs += len(m.Tickets[i].Environments)
 			}
 		}
+		merged = tickets
 		w.Uvarint(uint64(tickets))
 		w.Uvarint(uint64(envs))
 		w.Uvarint(uint64(len(idx.merges)))
 		for _, m := range idx.merges {
-			w.Hash(m.Commit)
-			w.Hash(m.Parent)
-			w.Time(m.Time)
-			w.Str(m.Author)
-			w.Uvarint(uint64(m.PR))
-			w.Bool(m.OpenedKnown)
-			w.Time(m.Opened)
-			w.Uvarint(uint64(m.pos))
-			w.Uvarint(uint64(len(m.Tickets)))
+			off := w.Len()
 			for i := range m.Tickets {
-				t := &m.Tickets[i]
-				w.Str(t.Path)
-				w.Uvarint(uint64(t.Mode))
-				w.Hash(t.Blob)
-				w.Str(t.ID)
-				w.Str(t.Service)
-				w.Bool(t.MetaRead)
-				if t.MetaRead {
-					w.Str(t.Title)
-					w.Str(t.Kind)
-					w.Str(t.Risk)
-					w.Str(t.Owner)
-					w.Strs(t.Environments)
-					w.Strs(t.Fixes)
-					w.Str(t.PostReviewOf)
-					w.Str(t.Problem)
+				if e := entry(m.Tickets[i].ID); !slices.Contains(e.merges, off) {
+					e.merges = append(e.merges, off)
+				}
+				svc := m.Tickets[i].Service
+				if offs := bySvc[svc]; len(offs) == 0 || offs[len(offs)-1] != off {
+					bySvc[svc] = append(offs, off)
 				}
 			}
+			encodeMerge(&w, m)
 		}
 	}
+	ledgerAt := w.Len()
 	w.Str(idx.ledgerRef)
 	v := idx.ledger
 	if v == nil {
@@ -129,45 +144,16 @@ func encodeIndex(idx *logIndex) []byte {
 	w.Hash(v.Tree)
 	w.Strs(v.Problems)
 	w.Uvarint(uint64(len(v.Tickets)))
+	var problems []int
 	for _, t := range v.Tickets {
-		w.Str(t.ID)
-		w.Hash(t.Tree)
-		w.Strs(t.Problems)
-		w.Uvarint(uint64(len(t.Events)))
-		for _, ev := range t.Events {
-			w.Uvarint(uint64(ev.Seq))
-			w.Str(ev.Kind)
-			w.Str(ev.Env)
-			w.Time(ev.At)
-			w.Str(ev.Actor)
-			w.Str(ev.Commit)
-			w.Str(ev.Reason)
-			w.Str(ev.Cause)
-			w.Bool(ev.BurnRate != nil)
-			if b := ev.BurnRate; b != nil {
-				w.Uvarint(math.Float64bits(b.Value))
-				w.Str(b.Query)
-				w.Str(b.Server)
-				w.Time(b.At)
-			}
-			w.Bool(ev.Signed != nil)
-			if s := ev.Signed; s != nil {
-				w.Uvarint(uint64(s.PR))
-				w.Str(s.Author)
-				w.Str(s.Merger)
-				w.Uvarint(uint64(len(s.Approvals)))
-				for _, a := range s.Approvals {
-					w.Str(a.ID)
-					w.Str(a.Login)
-					w.Time(a.At)
-				}
-				w.Time(s.SignedAt)
-				w.Str(s.Repository)
-				w.Strs(s.Environments)
-				w.Str(s.KeyID)
-			}
+		off := w.Len()
+		entry(t.ID).ledger = off
+		if len(t.Problems) > 0 {
+			problems = append(problems, off)
 		}
+		encodeLedgerTicket(&w, t)
 	}
+	notesAt := w.Len()
 	w.Uvarint(uint64(len(idx.notes)))
 	for _, n := range idx.notes {
 		w.Str(n.Ticket)
@@ -175,7 +161,151 @@ func encodeIndex(idx *logIndex) []byte {
 		w.Str(n.Message)
 	}
 
+	// The lookup section. Its entries take less than four times the bytes
+	// of the records they point at (an id or a service is in a ticket
+	// record of at least 28 bytes, an id maybe in a ledger ticket of 24
+	// instead; each entry takes at most 4+10+10+5 bytes and 5 per merge),
+	// so every offset fits the 4 bytes of the tables when the records take
+	// less than a fifth of 4 GiB; a larger index has no lookup section
+	// (offset 0) and is read whole.
+	lookupAt := w.Len()
+	if lookupAt > math.MaxUint32/5 {
+		return w.File(indexVersion)
+	}
+	w.SetUint32(0, uint32(lookupAt))
+	w.Uvarint(uint64(merged))
+	w.Uvarint(uint64(ledgerAt))
+	w.Uvarint(uint64(notesAt))
+	w.Str(repositoryOf(v))
+	w.Uvarint(uint64(len(problems)))
+	for _, off := range problems {
+		w.Uvarint(uint64(off))
+	}
+	ids := slices.Sorted(maps.Keys(byID))
+	svcs := slices.Sorted(maps.Keys(bySvc))
+	w.Uvarint(uint64(len(ids)))
+	idTable := w.Len()
+	for range ids {
+		w.Uint32(0)
+	}
+	w.Uvarint(uint64(len(svcs)))
+	svcTable := w.Len()
+	for range svcs {
+		w.Uint32(0)
+	}
+	for i, id := range ids {
+		w.SetUint32(idTable+4*i, uint32(w.Len()))
+		e := byID[id]
+		w.Str(id)
+		w.Uvarint(uint64(len(e.merges)))
+		for _, off := range e.merges {
+			w.Uvarint(uint64(off))
+		}
+		w.Uvarint(uint64(e.ledger))
+	}
+	for i, svc := range svcs {
+		w.SetUint32(svcTable+4*i, uint32(w.Len()))
+		w.Str(svc)
+		w.Uvarint(uint64(len(bySvc[svc])))
+		for _, off := range bySvc[svc] {
+			w.Uvarint(uint64(off))
+		}
+	}
 	return w.File(indexVersion)
+}
+
+// lookupEntry is what the lookup section records of one ticket id: the
+// offsets of the merges that added it and of its ledger ticket (0: none).
+type lookupEntry struct {
+	id     string
+	merges []int
+	ledger int
+}
+
+// repositoryOf is the forge repository the signed predicates of v name:
+// the first one, by ticket and sequence ("" when none).
+func repositoryOf(v *ledgerView) string {
+	for _, t := range v.Tickets {
+		for _, ev := range t.Events {
+			if ev.Signed != nil && ev.Signed.Repository != "" {
+				return ev.Signed.Repository
+			}
+		}
+	}
+	return ""
+}
+
+// encodeMerge writes one merge record.
+func encodeMerge(w *logindex.Encoder, m *mergeRec) {
+	w.Hash(m.Commit)
+	w.Hash(m.Parent)
+	w.Time(m.Time)
+	w.Str(m.Author)
+	w.Uvarint(uint64(m.PR))
+	w.Bool(m.OpenedKnown)
+	w.Time(m.Opened)
+	w.Uvarint(uint64(m.pos))
+	w.Uvarint(uint64(len(m.Tickets)))
+	for i := range m.Tickets {
+		t := &m.Tickets[i]
+		w.Str(t.Path)
+		w.Uvarint(uint64(t.Mode))
+		w.Hash(t.Blob)
+		w.Str(t.ID)
+		w.Str(t.Service)
+		w.Bool(t.MetaRead)
+		if t.MetaRead {
+			w.Str(t.Title)
+			w.Str(t.Kind)
+			w.Str(t.Risk)
+			w.Str(t.Owner)
+			w.Strs(t.Environments)
+			w.Strs(t.Fixes)
+			w.Str(t.PostReviewOf)
+			w.Str(t.Problem)
+		}
+	}
+}
+
+// encodeLedgerTicket writes one ticket of the ledger view.
+func encodeLedgerTicket(w *logindex.Encoder, t *ledgerTicket) {
+	w.Str(t.ID)
+	w.Hash(t.Tree)
+	w.Strs(t.Problems)
+	w.Uvarint(uint64(len(t.Events)))
+	for _, ev := range t.Events {
+		w.Uvarint(uint64(ev.Seq))
+		w.Str(ev.Kind)
+		w.Str(ev.Env)
+		w.Time(ev.At)
+		w.Str(ev.Actor)
+		w.Str(ev.Commit)
+		w.Str(ev.Reason)
+		w.Str(ev.Cause)
+		w.Bool(ev.BurnRate != nil)
+		if b := ev.BurnRate; b != nil {
+			w.Uvarint(math.Float64bits(b.Value))
+			w.Str(b.Query)
+			w.Str(b.Server)
+			w.Time(b.At)
+		}
+		w.Bool(ev.Signed != nil)
+		if s := ev.Signed; s != nil {
+			w.Uvarint(uint64(s.PR))
+			w.Str(s.Author)
+			w.Str(s.Merger)
+			w.Uvarint(uint64(len(s.Approvals)))
+			for _, a := range s.Approvals {
+				w.Str(a.ID)
+				w.Str(a.Login)
+				w.Time(a.At)
+			}
+			w.Time(s.SignedAt)
+			w.Str(s.Repository)
+			w.Strs(s.Environments)
+			w.Str(s.KeyID)
+		}
+	}
 }
 
 // decodeIndex reads an index file.
@@ -196,8 +326,14 @@ func decodeIndexBody(body []byte) (*logIndex, error) {
 	return decodeRecords(r)
 }
 
-// decodeRecords reads what encodeIndex wrote.
+// decodeRecords reads what encodeIndex wrote: the records, up to the
+// lookup section, which a whole index does not need (log_byid.go reads
+// it; VerifyIndex checks it is the one the records give).
 func decodeRecords(r *logindex.Decoder) (*logIndex, error) {
+	lookupAt := r.Uint32()
+	if lookupAt != 0 {
+		r.Upto(uint64(lookupAt))
+	}
 	idx := &logIndex{}
 	idx.mainRead = r.Bool()
 	if idx.mainRead {
@@ -206,68 +342,16 @@ func decodeRecords(r *logindex.Decoder) (*logIndex, error) {
 		for i := range idx.chain {
 			idx.chain[i] = r.Hash()
 		}
-		ticketPool := make([]ticketRec, r.Count(28))
-		envPool := make([]string, r.Count(2))
+		p := &decodePools{tickets: make([]ticketRec, r.Count(28)), envs: make([]string, r.Count(2))}
 		nm := r.Count(45)
 		recs := make([]mergeRec, nm)
 		idx.merges = make([]*mergeRec, nm)
 		for i := range recs {
 			m := &recs[i]
 			idx.merges[i] = m
-			m.Commit = r.Hash()
-			m.Parent = r.Hash()
-			m.Time = r.Time()
-			m.Author = r.Str()
-			pr := r.Uvarint()
-			if pr > math.MaxInt64 {
-				r.Fail("bad pull request number")
-			}
-			m.PR = int64(pr)
-			m.OpenedKnown = r.Bool()
-			m.Opened = r.Time()
-			pos := r.Uvarint()
-			if pos >= uint64(len(idx.chain)) || (i > 0 && int(pos) <= recs[i-1].pos) {
+			decodeMerge(r, m, p)
+			if m.pos >= len(idx.chain) || (i > 0 && m.pos <= recs[i-1].pos) {
 				r.Fail("merge position out of order")
-			}
-			m.pos = int(pos)
-			nt := r.Count(28)
-			if nt > len(ticketPool) {
-				r.Fail("more tickets than the total")
-				return nil, r.Err()
-			}
-			m.Tickets, ticketPool = ticketPool[:nt:nt], ticketPool[nt:]
-			for j := range m.Tickets {
-				t := &m.Tickets[j]
-				t.Path = r.Str()
-				mode := r.Uvarint()
-				if mode > math.MaxUint32 {
-					r.Fail("bad mode")
-				}
-				t.Mode = uint32(mode)
-				t.Blob = r.Hash()
-				t.ID = r.Str()
-				t.Service = r.Str()
-				t.MetaRead = r.Bool()
-				if t.MetaRead {
-					t.Title = r.Str()
-					t.Kind = r.Str()
-					t.Risk = r.Str()
-					t.Owner = r.Str()
-					ne := r.Count(2)
-					if ne > len(envPool) {
-						r.Fail("more environments than the total")
-						return nil, r.Err()
-					}
-					if ne > 0 {
-						t.Environments, envPool = envPool[:ne:ne], envPool[ne:]
-						for k := range t.Environments {
-							t.Environments[k] = r.Str()
-						}
-					}
-					t.Fixes = r.Strs()
-					t.PostReviewOf = r.Str()
-					t.Problem = r.Str()
-				}
 			}
 			if r.Err() != nil {
 				return nil, r.Err()
@@ -285,59 +369,8 @@ func decodeRecords(r *logindex.Decoder) (*logIndex, error) {
 	v.Problems = r.Strs()
 	v.Tickets = make([]*ledgerTicket, r.Count(24))
 	for i := range v.Tickets {
-		t := &ledgerTicket{}
+		t := decodeLedgerTicket(r)
 		v.Tickets[i] = t
-		t.ID = r.Str()
-		t.Tree = r.Hash()
-		t.Problems = r.Strs()
-		t.Events = make([]ledgerEvent, r.Count(10))
-		for j := range t.Events {
-			ev := &t.Events[j]
-			seq := r.Uvarint()
-			if seq > math.MaxInt32 {
-				r.Fail("bad sequence number")
-			}
-			ev.Seq = int(seq)
-			ev.Kind = r.Str()
-			ev.Env = r.Str()
-			ev.At = r.Time()
-			ev.Actor = r.Str()
-			ev.Commit = r.Str()
-			ev.Reason = r.Str()
-			ev.Cause = r.Str()
-			if r.Bool() {
-				b := &ledger.BurnRate{Value: math.Float64frombits(r.Uvarint())}
-				b.Query = r.Str()
-				b.Server = r.Str()
-				b.At = r.Time()
-				ev.BurnRate = b
-			}
-			if r.Bool() {
-				s := &signedInfo{}
-				ev.Signed = s
-				pr := r.Uvarint()
-				if pr > math.MaxInt64 {
-					r.Fail("bad pull request number")
-				}
-				s.PR = int64(pr)
-				s.Author = r.Str()
-				s.Merger = r.Str()
-				s.Approvals = make([]approval, r.Count(5))
-				for k := range s.Approvals {
-					s.Approvals[k] = approval{ID: r.Str(), Login: r.Str(), At: r.Time()}
-				}
-				if len(s.Approvals) == 0 {
-					s.Approvals = nil
-				}
-				s.SignedAt = r.Time()
-				s.Repository = r.Str()
-				s.Environments = r.Strs()
-				s.KeyID = r.Str()
-			}
-		}
-		if len(t.Events) == 0 {
-			t.Events = nil
-		}
 		if r.Err() != nil {
 			return nil, r.Err()
 		}
@@ -345,11 +378,157 @@ func decodeRecords(r *logindex.Decoder) (*logIndex, error) {
 			r.Fail("ledger tickets out of order")
 		}
 	}
-	for range r.Count(6) {
-		idx.notes = append(idx.notes, Problem{Ticket: r.Str(), What: r.Str(), Message: r.Str()})
-	}
+	idx.notes = decodeNotes(r)
 	if err := r.Done(); err != nil {
 		return nil, err
 	}
 	return idx, nil
+}
+
+// decodePools are the tickets and environments of every merge, allocated
+// once when a whole index is decoded; nil pools: each merge allocates its
+// own.
+type decodePools struct {
+	tickets []ticketRec
+	envs    []string
+}
+
+// decodeMerge reads what encodeMerge wrote into m.
+func decodeMerge(r *logindex.Decoder, m *mergeRec, p *decodePools) {
+	m.Commit = r.Hash()
+	m.Parent = r.Hash()
+	m.Time = r.Time()
+	m.Author = r.Str()
+	pr := r.Uvarint()
+	if pr > math.MaxInt64 {
+		r.Fail("bad pull request number")
+	}
+	m.PR = int64(pr)
+	m.OpenedKnown = r.Bool()
+	m.Opened = r.Time()
+	pos := r.Uvarint()
+	if pos > maxChain {
+		r.Fail("merge position out of range")
+		return
+	}
+	m.pos = int(pos)
+	nt := r.Count(28)
+	if p == nil {
+		m.Tickets = make([]ticketRec, nt)
+	} else {
+		if nt > len(p.tickets) {
+			r.Fail("more tickets than the total")
+			return
+		}
+		m.Tickets, p.tickets = p.tickets[:nt:nt], p.tickets[nt:]
+	}
+	for j := range m.Tickets {
+		t := &m.Tickets[j]
+		t.Path = r.Str()
+		mode := r.Uvarint()
+		if mode > math.MaxUint32 {
+			r.Fail("bad mode")
+		}
+		t.Mode = uint32(mode)
+		t.Blob = r.Hash()
+		t.ID = r.Str()
+		t.Service = r.Str()
+		t.MetaRead = r.Bool()
+		if t.MetaRead {
+			t.Title = r.Str()
+			t.Kind = r.Str()
+			t.Risk = r.Str()
+			t.Owner = r.Str()
+			ne := r.Count(2)
+			if ne > 0 {
+				if p == nil {
+					t.Environments = make([]string, ne)
+				} else {
+					if ne > len(p.envs) {
+						r.Fail("more environments than the total")
+						return
+					}
+					t.Environments, p.envs = p.envs[:ne:ne], p.envs[ne:]
+				}
+				for k := range t.Environments {
+					t.Environments[k] = r.Str()
+				}
+			}
+			t.Fixes = r.Strs()
+			t.PostReviewOf = r.Str()
+			t.Problem = r.Str()
+		}
+		if r.Err() != nil {
+			return
+		}
+	}
+}
+
+// decodeLedgerTicket reads what encodeLedgerTicket wrote.
+func decodeLedgerTicket(r *logindex.Decoder) *ledgerTicket {
+	t := &ledgerTicket{}
+	t.ID = r.Str()
+	t.Tree = r.Hash()
+	t.Problems = r.Strs()
+	t.Events = make([]ledgerEvent, r.Count(10))
+	for j := range t.Events {
+		ev := &t.Events[j]
+		seq := r.Uvarint()
+		if seq > math.MaxInt32 {
+			r.Fail("bad sequence number")
+		}
+		ev.Seq = int(seq)
+		ev.Kind = r.Str()
+		ev.Env = r.Str()
+		ev.At = r.Time()
+		ev.Actor = r.Str()
+		ev.Commit = r.Str()
+		ev.Reason = r.Str()
+		ev.Cause = r.Str()
+		if r.Bool() {
+			b := &ledger.BurnRate{Value: math.Float64frombits(r.Uvarint())}
+			b.Query = r.Str()
+			b.Server = r.Str()
+			b.At = r.Time()
+			ev.BurnRate = b
+		}
+		if r.Bool() {
+			s := &signedInfo{}
+			ev.Signed = s
+			pr := r.Uvarint()
+			if pr > math.MaxInt64 {
+				r.Fail("bad pull request number")
+			}
+			s.PR = int64(pr)
+			s.Author = r.Str()
+			s.Merger = r.Str()
+			s.Approvals = make([]approval, r.Count(5))
+			for k := range s.Approvals {
+				s.Approvals[k] = approval{ID: r.Str(), Login: r.Str(), At: r.Time()}
+			}
+			if len(s.Approvals) == 0 {
+				s.Approvals = nil
+			}
+			s.SignedAt = r.Time()
+			s.Repository = r.Str()
+			s.Environments = r.Strs()
+			s.KeyID = r.Str()
+		}
+		if r.Err() != nil {
+			break
+		}
+	}
+	if len(t.Events) == 0 {
+		t.Events = nil
+	}
+	return t
+}
+
+// decodeNotes reads the notes encodeIndex wrote.
+func decodeNotes(r *logindex.Decoder) []Problem {
+	var notes []Problem
+	for range r.Count(6) {
+		notes = append(notes, Problem{Ticket: r.Str(), What: r.Str(), Message: r.Str()})
+	}
+	return notes
 }

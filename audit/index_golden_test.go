@@ -27,13 +27,13 @@ func sampleIndex() *logIndex {
 	}
 }
 
-// The bytes of an index of version 6 are fixed: an index written by an
+// The bytes of an index of version 8 are fixed: an index written by an
 // earlier cab of the same version reads back (and stays warm), and a
 // change of what the scan records shows here, with indexVersion to bump.
 func TestIndexGolden(t *testing.T) {
 	idx := sampleIndex()
 	got := encodeIndex(idx)
-	goldenFile(t, "index-v6.idx", got)
+	goldenFile(t, "index-v8.idx", got)
 	back, err := decodeIndex(got)
 	require.NoError(t, err)
 	assert.Empty(t, compareIndex(back, idx))

@@ -135,6 +135,9 @@ type IndexStats struct {
 	Commits int  `json:"commits"`
 	Blobs   int  `json:"blobs"`
 	Written bool `json:"written"`
+	// Lookup says a warm run read only the records of the tickets asked
+	// about, through the index's lookup section (log_byid.go).
+	Lookup bool `json:"lookup"`
 }
 
 // EventRow is one ledger event of a merged ticket (cab log --events).
@@ -287,6 +290,16 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 	}
 	r.res.LedgerHead = ledgerHead.String()
 
+	// A question naming its tickets: from the index's lookup section
+	// when the index is up to date (log_byid.go).
+	if done, err := r.byID(head, ledgerRef, ledgerHead, row); done || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		r.log.Debug("cab log index", "path", logindex.Path(gitDir), "state", r.res.Index.State, "lookup", r.res.Index.Lookup)
+		r.finishProblems()
+		return r, nil
+	}
 	switch o.Index {
 	case IndexOff:
 		r.res.Index.State = "off"

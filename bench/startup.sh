@@ -53,35 +53,45 @@ git clone -q --local --no-checkout "$SRC" "$REPO"
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 ID=$(git -C "$REPO" ls-tree -r --name-only HEAD -- changes | sed -n 's|^changes/[^/]*/\(CHG-[0-9-]*\)\.cue$|\1|p' | awk 'NR == 1')
 (cd "$REPO" && "$CAB" log --format json >/dev/null) # build the index: the runs below are warm
-[[ -z ${BASE:-} ]] || (cd "$REPO" && "$BASE" log --format json >/dev/null)
+# BASE reads its own clone: a binary of another index version would
+# rebuild the index the other one wrote on every run (cold, not warm).
+REPO_BASE=$OUT/startup-base-$name
+if [[ -n ${BASE:-} ]]; then
+	rm -rf "$REPO_BASE"
+	git clone -q --local --no-checkout "$SRC" "$REPO_BASE"
+	(cd "$REPO_BASE" && "$BASE" log --format json >/dev/null)
+fi
 
 echo "== startup: $(nproc) CPUs; $(git --version); $(go version)"
 echo "tree: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ':!bench' || echo ' (dirty)'); cab: $CAB ($(du -m "$CAB" | cut -f1) MB)$([[ -z ${BASE:-} ]] || echo "; base: $BASE ($(du -m "$BASE" | cut -f1) MB)")"
 echo "repository: $name ($(git -C "$REPO" rev-list --count HEAD) commits), warm index; ticket $ID"
 
-# The forms timed: label and command (run in $REPO), in ROUNDS rounds of
+# The forms timed: label, command and the directory it runs in, in ROUNDS rounds of
 # RUNS / ROUNDS runs of each form, so that a change in the machine's load
 # falls on every form alike.
 labels=("git --version")
 cmds=("git --version")
+dirs=("$REPO")
 for b in "$CAB" ${BASE:+"$BASE"}; do
-	tag=cab
-	[[ $b == "${BASE:-}" ]] && tag=base
+	tag=cab dir=$REPO
+	[[ $b == "${BASE:-}" ]] && tag=base dir=$REPO_BASE
 	labels+=("$tag --help" "$tag log --id (warm)")
 	cmds+=("$b --help" "$b log --format json --id $ID")
+	dirs+=("$dir" "$dir")
 done
 ROUNDS=${ROUNDS:-8}
 per=$(((RUNS + ROUNDS - 1) / ROUNDS))
 : >"$OUT/startup-rounds.csv"
 load_start=$(load)
-cd "$REPO"
 for r in $(seq "$ROUNDS"); do
-	hyperfine -N --style none --warmup 2 --runs "$per" --export-csv "$OUT/startup-round.csv" "${cmds[@]}" >/dev/null 2>&1 ||
-		{ echo "startup: hyperfine failed (a command exits non-zero?)" >&2; exit 1; }
-	# command,mean,stddev,median,user,system,min,max
-	tail -n +2 "$OUT/startup-round.csv" | awk -F, -v r="$r" -v l="$(load | cut -d' ' -f1)" '{print NR - 1 "," r "," l "," $0}' >>"$OUT/startup-rounds.csv"
+	# Each form in its directory, one after the other within the round.
+	for i in "${!cmds[@]}"; do
+		(cd "${dirs[$i]}" && hyperfine -N --style none --warmup 2 --runs "$per" --export-csv "$OUT/startup-round.csv" "${cmds[$i]}" >/dev/null 2>&1) ||
+			{ echo "startup: hyperfine failed (a command exits non-zero?)" >&2; exit 1; }
+		# command,mean,stddev,median,user,system,min,max
+		tail -n +2 "$OUT/startup-round.csv" | awk -F, -v i="$i" -v r="$r" -v l="$(load | cut -d' ' -f1)" '{print i "," r "," l "," $0}' >>"$OUT/startup-rounds.csv"
+	done
 done
-cd "$ROOT"
 echo
 echo "== $ROUNDS rounds of $per runs of each form (hyperfine -N; load average $load_start at the start, $(load) at the end)"
 printf '%-24s %12s %10s %16s  %s\n' form "wall median" "wall min" "CPU (u+s) mean" "load (1 min) of the rounds"
@@ -117,17 +127,19 @@ fi
 if [[ ${CALLGRIND:-1} == 1 ]] && command -v valgrind >/dev/null; then
 	echo
 	echo "== instructions (callgrind, GOMAXPROCS=1, ${CALLGRIND_RUNS:-3} runs each)"
-	# instr CMD...: the median of CALLGRIND_RUNS counts (the garbage
+	# instr DIR CMD...: in DIR, the median of CALLGRIND_RUNS counts (the garbage
 	# collector's timing moves a count by a few per cent), in millions
 	instr() {
+		local dir=$1
+		shift
 		for _ in $(seq "${CALLGRIND_RUNS:-3}"); do
-			(cd "$REPO" && GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null) |
+			(cd "$dir" && GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null) |
 				sed -n 's/.*Collected : \([0-9]*\)/\1/p'
 		done | sort -n | awk '{v[NR] = $1} END {printf "%.1f M (median of %d; %.1f .. %.1f)\n", v[int((NR + 1) / 2)] / 1e6, NR, v[1] / 1e6, v[NR] / 1e6}'
 	}
 	for i in "${!cmds[@]}"; do
 		# shellcheck disable=SC2086
-		printf '%-24s %s\n' "${labels[$i]}" "$(instr ${cmds[$i]})"
+		printf '%-24s %s\n' "${labels[$i]}" "$(instr "${dirs[$i]}" ${cmds[$i]})"
 	done | tee "$OUT/startup-instructions.txt"
 fi
 echo "target: cab --help and warm cab log --id at most 15 ms wall"

@@ -5,6 +5,12 @@
 // replacement. What the body records, field by field, is the caller's
 // (package audit's), which names the layout by the version it passes.
 //
+// The body is read in order, or at an offset: Encoder.Len names where a
+// value starts, Decoder.At reads from there, and Uint32 writes a value of
+// fixed width that SetUint32 can fill in once known (an offset written
+// before what it points at), so that a caller may keep a table of where
+// its records are and decode only those it needs.
+//
 // A file is
 //
 //	"CABLOGIX"                      Magic
@@ -23,7 +29,9 @@
 //     left (so a forged count cannot make it allocate more than the file
 //     could hold), every string reference must lie inside the string
 //     table, every flag is 0 or 1, every time's nanoseconds below 1e9,
-//     and bytes left over after the body are an error. A Decoder's first
+//     and bytes left over after the body are an error. An offset (At,
+//     Upto) must lie inside the body; a Decoder at an offset shares the
+//     string table and these checks. A Decoder's first
 //     failure sticks: later reads return zero values and Err reports it.
 //   - Encoding is deterministic: the same sequence of writes gives the
 //     same bytes, each distinct string stored once.

@@ -120,6 +120,17 @@ func (e *Encoder) Str(s string) {
 	e.Uvarint(uint64(len(s)))
 }
 
+// Len is how many bytes of body were written so far: the offset, in the
+// body, of the next value written (Decoder.At reads from there).
+func (e *Encoder) Len() int { return len(e.body) }
+
+// Uint32 writes v in 4 bytes, little endian: a fixed width, so that a
+// value known only later can be written in its place (SetUint32).
+func (e *Encoder) Uint32(v uint32) { e.body = binary.LittleEndian.AppendUint32(e.body, v) }
+
+// SetUint32 overwrites the 4 bytes that Uint32 wrote at body offset off.
+func (e *Encoder) SetUint32(off int, v uint32) { binary.LittleEndian.PutUint32(e.body[off:off+4], v) }
+
 // Strs writes the length of ss and each string.
 func (e *Encoder) Strs(ss []string) {
 	e.Uvarint(uint64(len(ss)))
@@ -166,6 +177,7 @@ func OpenBody(body []byte, version uint64) (*Decoder, error) {
 		return nil, fmt.Errorf("%w: bad string table", ErrCorrupt)
 	}
 	d.strs, d.b = string(d.b[:n]), d.b[n:]
+	d.body = d.b
 	return d, nil
 }
 
@@ -175,6 +187,37 @@ type Decoder struct {
 	b    []byte
 	strs string
 	err  error
+	// body is the whole body (b is what is left of it to read).
+	body []byte
+}
+
+// Offset is the body offset of the next read (what Encoder.Len was
+// before the matching write).
+func (d *Decoder) Offset() int { return len(d.body) - len(d.b) }
+
+// At returns a Decoder of the same body and string table reading from
+// body offset off to the end of the body; one that has failed when off
+// lies outside the body (or d has failed). It is returned by value: a
+// lookup makes many, which need not reach the heap.
+func (d *Decoder) At(off uint64) Decoder {
+	n := Decoder{strs: d.strs, body: d.body, err: d.err}
+	if off > uint64(len(d.body)) {
+		n.Fail("offset out of range")
+		return n
+	}
+	n.b = d.body[off:]
+	return n
+}
+
+// Upto limits d to the body's first end bytes: reads past them fail, and
+// Done then requires that reading stopped exactly there. It fails when d
+// has read past end or end lies outside the body.
+func (d *Decoder) Upto(end uint64) {
+	if end > uint64(len(d.body)) || uint64(d.Offset()) > end {
+		d.Fail("section end out of range")
+		return
+	}
+	d.b = d.b[:end-uint64(d.Offset())]
 }
 
 // Fail records that the body does not decode, saying what was wrong,
@@ -236,6 +279,20 @@ func (d *Decoder) Count(min int) int {
 		return 0
 	}
 	return int(n)
+}
+
+// Uint32 reads what Encoder.Uint32 wrote.
+func (d *Decoder) Uint32() uint32 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 4 {
+		d.Fail("truncated uint32")
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(d.b)
+	d.b = d.b[4:]
+	return v
 }
 
 // Hash reads what Encoder.Hash wrote.

@@ -168,7 +168,8 @@ func TestWrite(t *testing.T) {
 	assert.Len(t, left, 1, "no temporary file is left behind")
 }
 
-// FuzzDecoder reads arbitrary bodies with an arbitrary sequence of reads:
+// FuzzDecoder reads arbitrary bodies with an arbitrary sequence of reads
+// and jumps:
 // nothing panics, no count exceeds the bytes of the file, and every
 // string read lies in the string table.
 func FuzzDecoder(f *testing.F) {
@@ -182,7 +183,7 @@ func FuzzDecoder(f *testing.F) {
 			return
 		}
 		for _, op := range ops {
-			switch op % 8 {
+			switch op % 11 {
 			case 0:
 				d.Uvarint()
 			case 1:
@@ -204,10 +205,58 @@ func FuzzDecoder(f *testing.F) {
 				require.LessOrEqual(t, len(ss), len(body))
 			case 7:
 				require.LessOrEqual(t, d.Count(1), len(body))
+			case 8:
+				d.Uint32()
+			case 9:
+				// Jump to an offset the body names.
+				n := d.At(uint64(d.Uint32()))
+				d = &n
+				require.LessOrEqual(t, d.Offset(), len(body))
+			case 10:
+				d.Upto(uint64(d.Offset() + int(op>>4)))
 			}
 		}
 		if err := d.Done(); err != nil {
 			require.ErrorIs(t, err, ErrCorrupt)
 		}
 	})
+}
+
+// Offsets: a value read at the offset Len gave before writing it, a
+// fixed-width value filled in later, and a section's end enforced.
+func TestOffsets(t *testing.T) {
+	var e Encoder
+	e.Uint32(0)
+	e.Str("first")
+	at := e.Len()
+	e.Uvarint(300)
+	e.Str("second")
+	e.SetUint32(0, uint32(at))
+	e.Hash(h1)
+	d, err := Open(e.File(5), 5)
+	require.NoError(t, err)
+	off := d.Uint32()
+	require.Equal(t, uint32(at), off)
+	j := d.At(uint64(off))
+	assert.Equal(t, at, j.Offset())
+	assert.Equal(t, uint64(300), j.Uvarint())
+	assert.Equal(t, "second", j.Str())
+	assert.Equal(t, "first", d.Str())
+	d.Upto(uint64(at))
+	require.NoError(t, d.Done(), "the section ends where the next value starts")
+
+	bad := d.At(1 << 40)
+	assert.ErrorIs(t, bad.Err(), ErrCorrupt)
+	assert.Zero(t, bad.Uvarint())
+	d2, err := Open(e.File(5), 5)
+	require.NoError(t, err)
+	d2.Uint32()
+	d2.Upto(2)
+	assert.ErrorIs(t, d2.Err(), ErrCorrupt, "an end before what was read")
+	d3, err := Open(e.File(5), 5)
+	require.NoError(t, err)
+	d3.Upto(4)
+	d3.Uint32()
+	d3.Uvarint()
+	assert.ErrorIs(t, d3.Err(), ErrCorrupt, "reads past the end fail")
 }
