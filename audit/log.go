@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -15,10 +14,10 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/cabhq/cab/audit/logindex"
 	"github.com/cabhq/cab/internal/gitobj"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
 )
 
@@ -259,10 +258,11 @@ func run(ctx context.Context, o LogOptions, row rowFunc) (*runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the git repository at %s: %w (run cab log inside the change repository)", o.Dir, err)
 	}
-	gitDir, objDir, err := gitDirs(repo)
-	if err != nil {
-		return nil, err
+	gitDir := gitx.CommonDir(repo)
+	if gitDir == "" {
+		return nil, errors.New("cab log needs a repository on disk")
 	}
+	objDir := filepath.Join(gitDir, "objects")
 	obj, err := gitobj.Open(objDir, repo.Storer)
 	if err != nil {
 		return nil, err
@@ -354,24 +354,6 @@ type ledgerResult struct {
 	read *ledgerRead
 	ref  plumbing.ReferenceName
 	err  error
-}
-
-// gitDirs returns the repository's git directory and objects directory.
-func gitDirs(repo *git.Repository) (string, string, error) {
-	fs, ok := repo.Storer.(*filesystem.Storage)
-	if !ok {
-		return "", "", errors.New("cab log needs a repository on disk")
-	}
-	gitDir := fs.Filesystem().Root()
-	common := gitDir
-	if b, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
-		c := strings.TrimSpace(string(b))
-		if !filepath.IsAbs(c) {
-			c = filepath.Join(gitDir, c)
-		}
-		common = c
-	}
-	return common, filepath.Join(common, "objects"), nil
 }
 
 // resolveMain returns the commit o.Rev names; zero for a repository
