@@ -55,14 +55,16 @@ func Defaults() []File {
 type Set struct {
 	ctx      *cue.Context
 	policies []compiled
-	// all holds every policy under its path (see combine), once bound.
+	// all holds every policy under its path (see combine), once bound:
+	// nothing of the input is filled into it.
 	all   cue.Value
 	paths []cue.Path
-	// shared is the input bound by Bind.
+	// shared is the input bound by Bind, filled in with each ticket's.
 	shared cue.Value
 	// combined is what combine makes of policies, made once and shared
 	// by every set Bind derives, so that binding again (a new time, as
-	// when many merges are judged in one evaluator) costs only the fill.
+	// when many merges are judged in one evaluator) costs only compiling
+	// the shared input.
 	combined *combination
 }
 
@@ -168,9 +170,15 @@ func isStdlib(p string) bool {
 // Len is the number of policies that compiled.
 func (s *Set) Len() int { return len(s.policies) }
 
-// Bind returns a copy of s with the fields of shared (a JSON object)
-// filled into input of every policy: the parts of the input that are the
-// same for every ticket (calendar, time, mode) are unified once.
+// Bind returns a copy of s whose evaluations fill the fields of shared (a
+// JSON object: the parts of the input that are the same for every
+// ticket, such as calendar, time and mode) into input of every policy,
+// together with each ticket's own. The shared input is compiled once;
+// it is not unified with the policies here: every evaluation unifies the
+// policies anew with the whole input, and evaluating the policies with
+// the shared input alone first (an eager fill) only added that work
+// once per Bind and made each evaluation dearer (see validate's
+// BenchmarkEvaluateOne and BenchmarkEvaluateOneInContext).
 func (s *Set) Bind(shared []byte) (*Set, error) {
 	v := s.ctx.CompileBytes(shared, cue.Filename("input.json"))
 	if err := v.Err(); err != nil {
@@ -182,9 +190,6 @@ func (s *Set) Bind(shared []byte) (*Set, error) {
 	}
 	out := &Set{ctx: s.ctx, policies: s.policies, shared: v, combined: s.combined}
 	out.all, out.paths = s.combined.all, s.combined.paths
-	if out.all.Exists() {
-		out.all = out.all.FillPath(inputPath, v)
-	}
 	return out, nil
 }
 
@@ -249,19 +254,20 @@ func (s *Set) EvaluateEach(input []byte, trace func(policy string)) ([]Finding, 
 		if trace != nil {
 			trace(p.name)
 		}
-		v := p.v
-		if s.shared.Exists() {
-			v = v.FillPath(inputPath, s.shared)
-		}
-		out = append(out, p.evaluate(v.FillPath(inputPath, in))...)
+		out = append(out, p.evaluate(p.v.FillPath(inputPath, in))...)
 	}
 	return out, nil
 }
 
+// compileInput compiles a ticket's input, unified with the shared input
+// of a bound set: the whole input of one evaluation.
 func (s *Set) compileInput(input []byte) (cue.Value, error) {
 	in := s.ctx.CompileBytes(input, cue.Filename("input.json"))
 	if err := in.Err(); err != nil {
 		return cue.Value{}, fmt.Errorf("compiling policy input: %w", err)
+	}
+	if s.shared.Exists() {
+		in = s.shared.Unify(in)
 	}
 	return in, nil
 }

@@ -121,6 +121,24 @@ func (o *Reader) loadPacks() error {
 	return nil
 }
 
+// AddPack maps the pack of the index idxName (a version 2 index in the
+// reader's pack directory) unless the reader already has it: a pack this
+// process wrote, readable at once rather than after a miss. Clones made
+// before do not see it.
+func (o *Reader) AddPack(idxName string) error {
+	for _, p := range o.packs {
+		if p.name == packName(idxName) {
+			return nil
+		}
+	}
+	p, err := openPack(idxName)
+	if err != nil {
+		return err
+	}
+	o.packs = append(o.packs, p)
+	return nil
+}
+
 // Close unmaps the packs (those its clones opened too): call it once
 // every clone is done.
 func (o *Reader) Close() error {

@@ -43,6 +43,13 @@
 //     come from headers, before anything is inflated; what gitobj will not
 //     return (over gitobj.MaxObject) go-git reads, as before. Objects are
 //     not re-hashed on either path. Objects it returns are read only.
+//   - StoreObjects publishes a pack only whole: the pack is renamed into
+//     place before its index is written, the index before it is renamed
+//     into place (readers find packs by their index), and a failure leaves
+//     neither. A pack written for a store of Open is readable through it
+//     at once (gitobj.Reader.AddPack; go-git's storage reads its indexes
+//     again). Objects are packed under the ids their source gives them,
+//     as go-git's encoder packs them; git verify-pack accepts the result.
 //   - FetchRef asks for nothing whose commit the store holds (go-git's
 //     rule); Refetch fetches a ref whole, as if the store held nothing of
 //     it, and writes only the objects the store lacks.

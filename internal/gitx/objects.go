@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
@@ -42,11 +43,12 @@ func Open(dir string) (repo *git.Repository, close func() error, err error) {
 	if !ok {
 		return plain, func() error { return nil }, nil
 	}
-	objects, err := gitobj.Open(filepath.Join(commonDir(fs.Filesystem().Root()), "objects"), fs)
+	objectsDir := filepath.Join(commonDir(fs.Filesystem().Root()), "objects")
+	objects, err := gitobj.Open(objectsDir, fs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the objects of %s: %w", dir, err)
 	}
-	s := &objectStorage{Storage: fs, objects: objects}
+	s := &objectStorage{Storage: fs, objects: objects, dir: objectsDir}
 	repo, err = git.Open(s, nil)
 	if err != nil {
 		_ = objects.Close()
@@ -88,6 +90,23 @@ type objectStorage struct {
 	*filesystem.Storage
 	mu      sync.Mutex // a gitobj.Reader is not safe for concurrent use
 	objects *gitobj.Reader
+	dir     string // the objects directory
+}
+
+// storePack writes the objects hs of src as one pack (see writePack) and
+// makes them readable through s: the reader maps the new pack, and
+// go-git's storage, which answers what the reader cannot, reads its pack
+// indexes again when next asked.
+func (s *objectStorage) storePack(src storer.EncodedObjectStorer, hs []plumbing.Hash) error {
+	idx, err := writePack(s.dir, src, hs)
+	if err != nil {
+		return fmt.Errorf("writing a pack: %w", err)
+	}
+	s.mu.Lock()
+	err = s.objects.AddPack(idx)
+	s.mu.Unlock()
+	s.Storage.ObjectStorage.Reindex()
+	return err
 }
 
 var _ storage.Storer = (*objectStorage)(nil)

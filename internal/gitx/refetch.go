@@ -78,10 +78,15 @@ func copyMissing(dst storer.EncodedObjectStorer, src *memory.Storage) error {
 // pack and its index (deltas searched over window objects; 0 for none)
 // when dst writes packs and there are at least packMin of them, else as
 // one loose object each. A pack is complete before dst knows it, so a
-// failure leaves no partial pack behind.
+// failure leaves no partial pack behind. A store opened by Open gets a
+// pack without deltas (window 0) from writePack, which indexes what it
+// wrote instead of parsing it again as go-git's pack writer does.
 func StoreObjects(dst, src storer.EncodedObjectStorer, hs []plumbing.Hash, packMin int, window uint) error {
 	if len(hs) == 0 {
 		return nil
+	}
+	if s, ok := dst.(*objectStorage); ok && window == 0 && len(hs) >= packMin {
+		return s.storePack(src, hs)
 	}
 	if pw, ok := dst.(storer.PackfileWriter); ok && len(hs) >= packMin {
 		w, err := pw.PackfileWriter()

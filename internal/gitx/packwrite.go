@@ -1,0 +1,248 @@
+package gitx
+
+import (
+	"bufio"
+	"bytes"
+	"compress/zlib"
+	"crypto/sha1" //nolint:gosec // the pack and index checksums are SHA-1 by the format
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+// writePack writes the objects hs of src (each once, no deltas) to the
+// objects directory dir as one pack and its version 2 index, named by the
+// pack's checksum as git names them, and returns the index's path. The
+// pack is renamed into place before its index is written, and the index
+// before it is renamed into place: a reader finds a pack by its index, so
+// it never sees half of one, and a failure leaves at most a temporary
+// file. Unlike go-git's pack writer, which parses the pack it is given
+// again (inflating and hashing every object) to build the index, the
+// index is made from what was written; objects are compressed at zlib's
+// best speed, as the ledger's small trees and commits barely gain from
+// more. Objects are stored under the ids src gives them, as go-git's
+// encoder stores them.
+func writePack(dir string, src storer.EncodedObjectStorer, hs []plumbing.Hash) (string, error) {
+	packDir := filepath.Join(dir, "pack")
+	if err := os.MkdirAll(packDir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(packDir, "tmp_pack_")
+	if err != nil {
+		return "", err
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	sum := sha1.New() //nolint:gosec
+	w := &countWriter{w: bufio.NewWriterSize(io.MultiWriter(tmp, sum), 256<<10)}
+	entries, err := encodePack(w, src, hs)
+	if err != nil {
+		return "", err
+	}
+	if err := w.w.(*bufio.Writer).Flush(); err != nil {
+		return "", err
+	}
+	var packSum [20]byte
+	copy(packSum[:], sum.Sum(nil))
+	if _, err := tmp.Write(packSum[:]); err != nil {
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	base := filepath.Join(packDir, "pack-"+hex.EncodeToString(packSum[:]))
+	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), base+".pack"); err != nil {
+		return "", err
+	}
+	done = true
+	idx, err := os.CreateTemp(packDir, "tmp_idx_")
+	if err != nil {
+		return "", err
+	}
+	idxDone := false
+	defer func() {
+		if !idxDone {
+			_ = idx.Close()
+			_ = os.Remove(idx.Name())
+		}
+	}()
+	if _, err := idx.Write(encodeIndex(entries, packSum)); err != nil {
+		return "", err
+	}
+	if err := idx.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(idx.Name(), 0o444); err != nil {
+		return "", err
+	}
+	if err := os.Rename(idx.Name(), base+".idx"); err != nil {
+		return "", err
+	}
+	idxDone = true
+	return base + ".idx", nil
+}
+
+// packEntry is where an object lies in a pack, for its index.
+type packEntry struct {
+	hash   plumbing.Hash
+	offset uint64
+	crc    uint32
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n uint64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += uint64(n)
+	return n, err
+}
+
+// encodePack writes the pack header and one undeltified entry per object
+// of hs (the first of repeated ids only) to w, and returns the entries.
+func encodePack(w *countWriter, src storer.EncodedObjectStorer, hs []plumbing.Hash) ([]packEntry, error) {
+	seen := make(map[plumbing.Hash]bool, len(hs))
+	var unique []plumbing.Hash
+	for _, h := range hs {
+		if !seen[h] {
+			seen[h] = true
+			unique = append(unique, h)
+		}
+	}
+	if uint64(len(unique)) > 1<<32-1 {
+		return nil, fmt.Errorf("%d objects do not fit in one pack", len(unique))
+	}
+	var head [12]byte
+	copy(head[:], "PACK")
+	binary.BigEndian.PutUint32(head[4:], 2)
+	binary.BigEndian.PutUint32(head[8:], uint32(len(unique)))
+	if _, err := w.Write(head[:]); err != nil {
+		return nil, err
+	}
+	entries := make([]packEntry, 0, len(unique))
+	var body bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&body, zlib.BestSpeed)
+	crc := crc32.NewIEEE()
+	for _, h := range unique {
+		o, err := src.EncodedObject(plumbing.AnyObject, h)
+		if err != nil {
+			return nil, fmt.Errorf("object %s: %w", h, err)
+		}
+		code, err := packType(o.Type())
+		if err != nil {
+			return nil, fmt.Errorf("object %s: %w", h, err)
+		}
+		body.Reset()
+		body.Write(entryHeader(code, o.Size()))
+		zw.Reset(&body)
+		r, err := o.Reader()
+		if err != nil {
+			return nil, fmt.Errorf("object %s: %w", h, err)
+		}
+		n, err := io.Copy(zw, r)
+		_ = r.Close()
+		if err == nil && n != o.Size() {
+			err = fmt.Errorf("%d bytes, its header says %d", n, o.Size())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("object %s: %w", h, err)
+		}
+		if err := zw.Close(); err != nil {
+			return nil, err
+		}
+		crc.Reset()
+		crc.Write(body.Bytes())
+		entries = append(entries, packEntry{hash: h, offset: w.n, crc: crc.Sum32()})
+		if _, err := w.Write(body.Bytes()); err != nil {
+			return nil, err
+		}
+	}
+	return entries, nil
+}
+
+// packType is the number a pack gives objects of type t.
+func packType(t plumbing.ObjectType) (byte, error) {
+	switch t {
+	case plumbing.CommitObject, plumbing.TreeObject, plumbing.BlobObject, plumbing.TagObject:
+		return byte(t), nil
+	}
+	return 0, fmt.Errorf("cannot pack an object of type %s", t)
+}
+
+// entryHeader is the header of a pack entry: its type and size, the size
+// in little-endian groups of 7 bits (4 in the first byte).
+func entryHeader(code byte, size int64) []byte {
+	b := []byte{code<<4 | byte(size&0x0f)}
+	size >>= 4
+	for size > 0 {
+		b[len(b)-1] |= 0x80
+		b = append(b, byte(size&0x7f))
+		size >>= 7
+	}
+	return b
+}
+
+// encodeIndex is the version 2 index of a pack of entries whose checksum
+// is packSum.
+func encodeIndex(entries []packEntry, packSum [20]byte) []byte {
+	entries = slices.Clone(entries)
+	slices.SortFunc(entries, func(a, b packEntry) int { return bytes.Compare(a.hash[:], b.hash[:]) })
+	var out bytes.Buffer
+	out.Write([]byte{0xff, 't', 'O', 'c', 0, 0, 0, 2})
+	var fanout [256]uint32
+	for _, e := range entries {
+		fanout[e.hash[0]]++
+	}
+	var total uint32
+	for i := range fanout {
+		total += fanout[i]
+		fanout[i] = total
+	}
+	u32 := func(v uint32) { _ = binary.Write(&out, binary.BigEndian, v) }
+	for _, n := range fanout {
+		u32(n)
+	}
+	for _, e := range entries {
+		out.Write(e.hash[:])
+	}
+	for _, e := range entries {
+		u32(e.crc)
+	}
+	var large []uint64
+	for _, e := range entries {
+		if e.offset < 1<<31 {
+			u32(uint32(e.offset))
+			continue
+		}
+		u32(1<<31 | uint32(len(large)))
+		large = append(large, e.offset)
+	}
+	for _, off := range large {
+		_ = binary.Write(&out, binary.BigEndian, off)
+	}
+	out.Write(packSum[:])
+	var idxSum hash.Hash = sha1.New() //nolint:gosec
+	idxSum.Write(out.Bytes())
+	out.Write(idxSum.Sum(nil))
+	return out.Bytes()
+}
