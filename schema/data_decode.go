@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cockroachdb/apd/v3"
+	"golang.org/x/text/unicode/norm"
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/literal"
@@ -146,7 +147,14 @@ func (c dataConv) label(l ast.Label) (string, error) {
 		if lit.Kind != token.STRING {
 			return "", errNotExact
 		}
-		return exactString(lit.Value)
+		s, err := exactString(lit.Value)
+		// CUE's compiler names a quoted label by the NFC form of its
+		// string (an identifier as written): "e\u0301" and "\u00e9" are
+		// one field, exported as "\u00e9". Refuse what it would rewrite.
+		if err != nil || !norm.NFC.IsNormalString(s) {
+			return "", errNotExact
+		}
+		return s, nil
 	}
 	name, _, err := ast.LabelName(l)
 	return name, err

@@ -16,7 +16,8 @@ import (
 // give; TestExportDataAgrees and FuzzExportData hold it to ParseTicket),
 // so CUE's export of an accepted ticket is the export of its data. It
 // refuses, among others, a file that is not plain data, a label given
-// twice (CUE unifies the values), a file attribute, bytes literals,
+// twice (CUE unifies the values), a quoted label not in Unicode NFC
+// (CUE names the field by its NFC form), a file attribute, bytes literals,
 // strings that are not valid UTF-8 and any number literal that is not
 // written as CUE exports it (1_000, 0x10, 1e3, 007, -0). ok says nothing
 // of validity: a refused or an accepted file may still fail the schema;
