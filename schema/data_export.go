@@ -35,7 +35,7 @@ func ExportData(file string, src []byte) (canonical []byte, ok bool) {
 	if ds, _ := checkData(f); len(ds) > 0 {
 		return nil, false
 	}
-	m, err := dataConv{exact: true}.fields(f.Decls)
+	m, err := dataConv{}.fields(f.Decls)
 	if err != nil {
 		return nil, false
 	}

@@ -216,7 +216,10 @@ func summariesPath(repo *git.Repository) string {
 	if dir == "" {
 		return ""
 	}
-	return filepath.Join(dir, "cab", "tickets-v2.json")
+	// v3: summaries are the data CUE sees (schema.DecodeMerged leaves
+	// what it cannot convert exactly to CUE); v2's kept the last of a
+	// label given twice, so none of them is reused.
+	return filepath.Join(dir, "cab", "tickets-v3.json")
 }
 
 // loadSummaries reads the cache; a missing or unreadable cache is empty.
