@@ -82,6 +82,13 @@ type Ledger struct {
 	checkpoint plumbing.Hash
 	// trees keeps the trees last read or written.
 	trees *treeMemo
+	// built is the head the last append built and the pack its objects
+	// were stored in (nil: loose), which publishing that head pushes as
+	// it is; cleared once published.
+	built struct {
+		head plumbing.Hash
+		pack []byte
+	}
 }
 
 // memo is the Ledger's tree memo.
@@ -408,6 +415,13 @@ func (l *Ledger) publish(ctx context.Context, old, head plumbing.Hash, rebase fu
 	}
 	if l.remote != "" {
 		opts.Tracking = l.trackingRef()
+		opts.Pack = func(h plumbing.Hash) []byte {
+			if h == l.built.head {
+				return l.built.pack
+			}
+			return nil
+		}
+		defer func() { l.built.head, l.built.pack = plumbing.ZeroHash, nil }()
 	}
 	err := gitx.CompareAndSwap(ctx, l.repo, opts)
 	switch {
@@ -475,9 +489,11 @@ func (l *Ledger) build(ctx context.Context, log *Log, decide Decide) ([]Event, m
 			return nil, nil, plumbing.ZeroHash, fmt.Errorf("appending %s %s: %w", events[i].Kind, events[i].Ticket, err)
 		}
 	}
-	if err := st.store(); err != nil {
+	pack, err := st.store()
+	if err != nil {
 		return nil, nil, plumbing.ZeroHash, err
 	}
+	l.built.head, l.built.pack = head, pack
 	return events, states, head, nil
 }
 
