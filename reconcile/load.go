@@ -178,7 +178,7 @@ func (l *loader) verify(ctx context.Context, log *ledger.Log, tickets []*ticket)
 	}
 	groups := map[string]*group{}
 	var order []string
-	dirs := map[string]*gitx.Dir{}
+	dirs := map[string]*object.Tree{}
 	for _, tk := range tickets {
 		if v := l.verdicts[l.key(tk)]; v != nil {
 			tk.t, tk.problem = v.t, v.problem
@@ -239,10 +239,8 @@ func (l *loader) verify(ctx context.Context, log *ledger.Log, tickets []*ticket)
 // read returns the ticket file as merged, refusing what is not a ticket
 // the merge commit added at changes/<service>/<id>.cue. dirs keeps the
 // service directories read so far by merge commit, so that the tickets of
-// one merge read their directory once; a directory is read raw
-// (gitx.OpenDir), not decoded, since a service may hold many thousands
-// of tickets and a pass reads a few.
-func (l *loader) read(tk *ticket, dirs map[string]*gitx.Dir) ([]byte, error) {
+// one merge decode their directory once.
+func (l *loader) read(tk *ticket, dirs map[string]*object.Tree) ([]byte, error) {
 	if tk.path == "" || tk.commit == "" || !plumbing.IsHash(tk.commit) {
 		return nil, errors.New("the signed event names no ticket path or merge commit")
 	}
@@ -265,12 +263,12 @@ func (l *loader) read(tk *ticket, dirs map[string]*gitx.Dir) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading the tree of %s: %w", tk.commit, err)
 		}
-		if sub, err = gitx.OpenDir(l.repo.Storer, tree, strings.TrimSuffix(dir, "/")); err != nil {
+		if sub, err = gitx.Subtree(tree, strings.TrimSuffix(dir, "/")); err != nil {
 			return nil, readError(tk, err)
 		}
 		dirs[key] = sub
 	}
-	src, err := sub.ReadFile(file, schema.MaxTicketBytes)
+	src, err := gitx.ReadFile(sub, file, schema.MaxTicketBytes)
 	if err != nil {
 		return nil, readError(tk, err)
 	}

@@ -4,15 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-
-	"github.com/cabhq/cab/internal/gitobj"
 )
 
 // ErrTooLarge is matched (errors.Is) by a *TooLargeError.
@@ -298,125 +295,4 @@ func StoreBlob(s storer.EncodedObjectStorer, data []byte) (plumbing.Hash, error)
 		return plumbing.ZeroHash, err
 	}
 	return s.SetEncodedObject(o)
-}
-
-// Dir is a directory read as its raw tree object, for reading a few of
-// its files: finding one costs a binary search over the entries, indexed
-// once, where decoding the directory (Subtree) builds every entry first,
-// which for a directory of many thousands of files (one service's
-// tickets) costs more than reading the files. Its refusals are ReadFile's.
-type Dir struct {
-	s    storer.EncodedObjectStorer
-	path string
-	raw  []byte
-	// at are the offsets of the entries in raw, in raw's order; sorted
-	// tells whether raw is in git's order (else lookups scan).
-	at     []int
-	sorted bool
-}
-
-// OpenDir reads the directory at path (relative to t, whose objects s
-// holds) with the refusals of Subtree.
-func OpenDir(s storer.EncodedObjectStorer, t *object.Tree, path string) (*Dir, error) {
-	elems, err := splitPath(path)
-	if err != nil {
-		return nil, err
-	}
-	last := len(elems) - 1
-	if t, err = descend(t, elems[:last], path); err != nil {
-		return nil, err
-	}
-	e := lookup(t, elems[last])
-	switch {
-	case e == nil:
-		return nil, &NotFoundError{Path: path, At: path}
-	case e.Mode == filemode.Symlink || e.Mode == filemode.Submodule:
-		return nil, &NotRegularError{Path: path, Mode: e.Mode}
-	case e.Mode != filemode.Dir:
-		return nil, &NotFoundError{Path: path, At: path, NotDir: true}
-	}
-	o, err := s.EncodedObject(plumbing.TreeObject, e.Hash)
-	if err != nil {
-		return nil, fmt.Errorf("reading tree %s: %w", path, err)
-	}
-	r, err := o.Reader()
-	if err != nil {
-		return nil, fmt.Errorf("reading tree %s: %w", path, err)
-	}
-	defer r.Close()
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("reading tree %s: %w", path, err)
-	}
-	d := &Dir{s: s, path: path, raw: raw, sorted: true}
-	var prev gitobj.TreeEntry
-	for rest := raw; len(rest) > 0; {
-		e, next, err := gitobj.NextEntry(rest)
-		if err != nil {
-			return nil, fmt.Errorf("reading tree %s: %w", path, err)
-		}
-		if len(d.at) > 0 && gitobj.CompareEntries(&prev, &e) >= 0 {
-			d.sorted = false
-		}
-		d.at = append(d.at, len(raw)-len(rest))
-		prev, rest = e, next
-	}
-	return d, nil
-}
-
-// entry is the entry at offset off of d.raw (decoded when d was opened).
-func (d *Dir) entry(off int) gitobj.TreeEntry {
-	e, _, _ := gitobj.NextEntry(d.raw[off:])
-	return e
-}
-
-// find returns the entry called name, as lookup does.
-func (d *Dir) find(name string) (gitobj.TreeEntry, bool) {
-	if d.sorted {
-		want := gitobj.TreeEntry{Name: []byte(name)}
-		for _, mode := range []uint32{0o100644, gitobj.ModeTree} {
-			want.Mode = mode
-			i, _ := slices.BinarySearchFunc(d.at, &want, func(off int, w *gitobj.TreeEntry) int {
-				e := d.entry(off)
-				return gitobj.CompareEntries(&e, w)
-			})
-			if i < len(d.at) {
-				if e := d.entry(d.at[i]); string(e.Name) == name {
-					return e, true
-				}
-			}
-		}
-	}
-	for _, off := range d.at {
-		if e := d.entry(off); string(e.Name) == name {
-			return e, true
-		}
-	}
-	return gitobj.TreeEntry{}, false
-}
-
-// ReadFile reads the regular file name of d (a name: no '/') within
-// limit bytes, with the refusals of ReadFile (paths in errors are
-// relative to d, as name is).
-func (d *Dir) ReadFile(name string, limit int64) ([]byte, error) {
-	if _, err := splitPath(name); err != nil || strings.Contains(name, "/") {
-		return nil, fmt.Errorf("%w: %q", ErrInvalidPath, name)
-	}
-	e, ok := d.find(name)
-	mode := filemode.FileMode(e.Mode)
-	switch {
-	case !ok:
-		return nil, &NotFoundError{Path: name, At: name}
-	case !IsRegular(mode):
-		return nil, &NotRegularError{Path: name, Mode: mode}
-	}
-	data, err := ReadBlob(d.s, e.Hash, limit)
-	if tl, ok := errors.AsType[*TooLargeError](err); ok {
-		tl.Path = name
-		return nil, tl
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	return data, nil
 }

@@ -2,7 +2,6 @@ package gitx
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -261,88 +260,5 @@ func TestSubtree(t *testing.T) {
 			}
 			assert.Equal(t, tt.want, names)
 		})
-	}
-}
-
-// TestDirReadsAsReadFile: a file read through OpenDir is what ReadFile
-// reads at the same path, data or error (the same error values), for
-// every kind of entry and for names that sort around directories.
-func TestDirReadsAsReadFile(t *testing.T) {
-	s := memory.NewStorage()
-	inner := map[string]node{
-		"cab.cue":   file("0123456789"),
-		"run.sh":    exe("#!/bin/sh\n"),
-		"link":      link("cab.cue"),
-		"sub":       gitlink(),
-		"a":         dir(map[string]node{"x": file("x")}),
-		"a.cue":     file("sorts before a/ in git's order"),
-		"a0":        file("sorts after a/"),
-		"b-c":       file("b-c"),
-		"b":         file("b"),
-		"CHG-00001": file("upper"),
-	}
-	for i := range 300 {
-		inner[fmt.Sprintf("CHG-2026-%05d.cue", i*7)] = file(fmt.Sprint(i))
-	}
-	tree := buildTree(t, s, map[string]node{
-		"changes":  dir(map[string]node{"payments": dir(inner)}),
-		"notdir":   file("x"),
-		"linkdir":  link("changes"),
-		"sub":      gitlink(),
-		"changes0": file("after changes/"),
-	})
-
-	t.Run("opening", func(t *testing.T) {
-		for _, tt := range []struct {
-			path    string
-			wantErr error
-		}{
-			{"changes/payments", nil},
-			{"changes", nil},
-			{"changes/orders", ErrNotFound},
-			{"notdir", ErrNotFound},
-			{"notdir/x", ErrNotFound},
-			{"linkdir", ErrNotRegular},
-			{"linkdir/payments", ErrNotRegular},
-			{"sub", ErrNotRegular},
-			{"changes/../changes", ErrInvalidPath},
-			{"", ErrInvalidPath},
-		} {
-			_, err := OpenDir(s, tree, tt.path)
-			if tt.wantErr == nil {
-				require.NoError(t, err, tt.path)
-				continue
-			}
-			require.ErrorIs(t, err, tt.wantErr, tt.path)
-			_, serr := Subtree(tree, tt.path)
-			assert.Equal(t, serr, err, "as Subtree refuses %s", tt.path)
-		}
-	})
-
-	d, err := OpenDir(s, tree, "changes/payments")
-	require.NoError(t, err)
-	sub, err := Subtree(tree, "changes/payments")
-	require.NoError(t, err)
-	_, err = d.ReadFile("a/x", 100)
-	require.ErrorIs(t, err, ErrInvalidPath, "a name, not a path")
-	names := []string{"missing.cue", "CHG-2026-00001.cue", "..", ".", "x\x00", "", "cab.cue/"}
-	for n := range inner {
-		names = append(names, n)
-	}
-	for _, name := range names {
-		for _, limit := range []int64{1 << 20, 9, 0} {
-			want, werr := ReadFile(sub, name, limit)
-			got, err := d.ReadFile(name, limit)
-			if werr != nil {
-				require.Error(t, err, "%q", name)
-				assert.Equal(t, werr.Error(), err.Error(), "%q", name)
-				for _, target := range []error{ErrNotFound, ErrNotRegular, ErrTooLarge, ErrInvalidPath} {
-					assert.Equal(t, errors.Is(werr, target), errors.Is(err, target), "%q: %v", name, target)
-				}
-				continue
-			}
-			require.NoError(t, err, "%q", name)
-			assert.Equal(t, string(want), string(got), "%q", name)
-		}
 	}
 }
