@@ -16,9 +16,7 @@
 //     would otherwise inflate a loose object whole), and the read itself
 //     stops one byte past the limit (*TooLargeError, matching
 //     ErrTooLarge). A blob of exactly the limit is read.
-//   - ReadFile (and Dir.ReadFile, which finds a file in a directory's raw
-//     tree object without decoding every entry, with the same refusals and
-//     errors) returns regular files only (modes 100644, 100755 and the
+//   - ReadFile returns regular files only (modes 100644, 100755 and the
 //     deprecated 100664). A symlink or a submodule anywhere on the path,
 //     or a directory where a file is expected, is refused by its tree
 //     entry's mode (*NotRegularError, matching ErrNotRegular): a link is
