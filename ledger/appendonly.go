@@ -148,6 +148,11 @@ func versionOf(objs Objects, root plumbing.Hash) (int, error) {
 // in layout 1 and head in layout 2, old's entries are looked for where
 // the migration puts them (and named by that path).
 func Diff(repo *git.Repository, old, head plumbing.Hash) ([]Change, error) {
+	return diffCommits(repo, StorerObjects(repo.Storer), old, head)
+}
+
+// diffCommits is Diff reading trees and blobs through objs.
+func diffCommits(repo *git.Repository, objs Objects, old, head plumbing.Hash) ([]Change, error) {
 	if old.IsZero() {
 		return nil, nil
 	}
@@ -155,7 +160,6 @@ func Diff(repo *git.Repository, old, head plumbing.Hash) ([]Change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading ledger commit %s: %w", old, err)
 	}
-	objs := StorerObjects(repo.Storer)
 	if head.IsZero() {
 		return diffTrees(objs, oc.TreeHash, plumbing.ZeroHash, false)
 	}
@@ -332,6 +336,13 @@ func (e *CheckpointError) Is(target error) bool {
 // Anything else fails with a *CheckpointError naming every ticket whose
 // events vanished or changed.
 func CheckAppendOnly(ctx context.Context, repo *git.Repository, checkpoint, head plumbing.Hash) error {
+	return checkAppendOnly(ctx, repo, StorerObjects(repo.Storer), checkpoint, head)
+}
+
+// checkAppendOnly is CheckAppendOnly reading trees and blobs through objs
+// (objects of repo: a Ledger's memo of the trees it read or wrote, each
+// kept under its own id).
+func checkAppendOnly(ctx context.Context, repo *git.Repository, objs Objects, checkpoint, head plumbing.Hash) error {
 	if checkpoint.IsZero() || checkpoint == head {
 		return nil
 	}
@@ -358,12 +369,12 @@ func CheckAppendOnly(ctx context.Context, repo *git.Repository, checkpoint, head
 			e.Merge = c.Hash
 		}
 	}
-	changes, err := Diff(repo, checkpoint, head)
+	changes, err := diffCommits(repo, objs, checkpoint, head)
 	if err != nil {
 		return err
 	}
 	if !e.Rewritten && len(chain) > 0 {
-		migrations, err := checkMigrations(StorerObjects(repo.Storer), cp.TreeHash, chain)
+		migrations, err := checkMigrations(objs, cp.TreeHash, chain)
 		if err != nil {
 			return err
 		}

@@ -102,6 +102,16 @@ func (t *TicketLog) ignored(seq int) bool {
 // JSON, and those that do not are left out of the state (an
 // *OutcomeError each); without one, outcomes are not checked.
 func DecodeTicket(objs Objects, d TicketDir, v EventVerifier) *TicketLog {
+	return decodeTicket(objs, d, v, nil)
+}
+
+// decodeTicket is DecodeTicket reusing, from prev (nil: none), the
+// events of files that are in d as they were in prev's directory: prev,
+// decoded from the same ticket directory at an earlier tree with the same
+// verifier and found without any problem, read those very bytes (same
+// name, same blob id) into those events and verified them. Only the files
+// added since are read and verified; the state is replayed over all.
+func decodeTicket(objs Objects, d TicketDir, v EventVerifier, prev *TicketLog) *TicketLog {
 	id := d.ID
 	t := &TicketLog{ID: id, Path: d.Path, Tree: d.Tree}
 	tpath := d.Path + "/"
@@ -110,10 +120,43 @@ func DecodeTicket(objs Objects, d TicketDir, v EventVerifier) *TicketLog {
 		t.Problems = append(t.Problems, &CorruptError{Path: tpath, Reason: "unreadable: " + err.Error(), Err: err})
 		return t
 	}
+	// had are prev's files by name and the events they held, by name
+	// without extension, when prev can be reused.
+	var had map[string]plumbing.Hash
+	var held map[string]*Event
+	if prev != nil && prev.ID == id && prev.Path == d.Path && len(prev.Problems) == 0 {
+		if pf, err := objs.Tree(prev.Tree); err == nil {
+			had = make(map[string]plumbing.Hash, len(pf))
+			for _, fe := range pf {
+				had[fe.Name] = fe.Hash
+			}
+			held = make(map[string]*Event, len(prev.Events))
+			for i := range prev.Events {
+				held[prev.Events[i].name()] = &prev.Events[i]
+			}
+		}
+	}
+	// reused are the events taken from prev, by seq, verified there.
+	reused := map[int]*Event{}
 	bySeq := map[int]*Event{}
 	envelopes := map[string][]byte{}
 	for _, fe := range files {
 		fpath := tpath + fe.Name
+		if h, ok := had[fe.Name]; ok && h == fe.Hash && fe.Mode == filemode.Regular {
+			base, ext, _ := strings.Cut(fe.Name, ".")
+			if ev := held[base]; ev != nil && (ext == "json" || len(ev.Envelope) > 0) {
+				if ext == "dsse" {
+					envelopes[base] = ev.Envelope
+					continue
+				}
+				if bySeq[ev.Seq] == nil {
+					e := *ev
+					e.Envelope = nil // set from its .dsse, as when read
+					bySeq[ev.Seq], reused[ev.Seq] = &e, ev
+					continue
+				}
+			}
+		}
 		m := fileRE().FindStringSubmatch(fe.Name)
 		if m == nil || fe.Mode != filemode.Regular {
 			t.Problems = append(t.Problems, &CorruptError{Path: fpath, Reason: "not <seq>-<kind>.json or .dsse"})
@@ -175,7 +218,9 @@ func DecodeTicket(objs Objects, d TicketDir, v EventVerifier) *TicketLog {
 	}
 	for i := range t.Events {
 		ev := &t.Events[i]
-		if v != nil && IsOutcome(ev.Kind) {
+		// An event prev verified needs no verifying again with the very
+		// envelope it was verified with.
+		if was := reused[ev.Seq]; v != nil && IsOutcome(ev.Kind) && (was == nil || !bytes.Equal(was.Envelope, ev.Envelope)) {
 			if err := verifyOutcome(v, ev, tpath+ev.name()+".json"); err != nil {
 				t.Problems = append(t.Problems, err)
 				t.State.Seq = ev.Seq // it keeps its number

@@ -37,7 +37,10 @@
 //     deleted. CheckAppendOnly proves a head is a checkpoint plus added
 //     events and names every ticket whose events vanished or changed; a
 //     Guarded ledger refuses to read anything else, so a reconciler never
-//     acts on a rewritten or edited ledger. AppendOnly checks every commit,
+//     acts on a rewritten or edited ledger. Its checkpoint moves to each
+//     head it accepts and to each head its own Update published (built
+//     on the head it accepted, adding events only), so its guard compares
+//     only what others added. AppendOnly checks every commit,
 //     each against its parent only: linear in the commits (layout 2).
 //   - The one commit that moves files is the migration from layout 1 to 2,
 //     and only when it is exactly what Migrate writes: every file of its

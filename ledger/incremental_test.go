@@ -195,3 +195,72 @@ func problemTexts(l *Log) map[string][]string {
 }
 
 func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }
+
+// TestGrownTicketDecodesAsFresh: a ticket decoded again from the files it
+// had (reusing what the last read decoded and verified) and those added
+// reads exactly as decoding it afresh does, whatever was done to the
+// files it had: an envelope dropped or swapped, an event rewritten, or
+// only an event added.
+func TestGrownTicketDecodesAsFresh(t *testing.T) {
+	ctx := context.Background()
+	rec := newTestKey(t)
+	const id = "CHG-2026-0001"
+	for _, tc := range []struct {
+		name string
+		edit func(t *testing.T, repo *git.Repository, l *Ledger, evs []Event)
+	}{
+		{"appended", func(t *testing.T, repo *git.Repository, l *Ledger, evs []Event) {
+			_, err := l.Update(ctx, add(Event{Ticket: id, Env: "staging", Kind: KindVerified}))
+			require.NoError(t, err)
+		}},
+		{"envelope dropped", func(t *testing.T, repo *git.Repository, l *Ledger, evs []Event) {
+			editHead(t, repo, l, func(root *object.Tree) []object.TreeEntry {
+				return setEntry(t, repo, root.Entries, Path(id, "2-applying.dsse"), nil)
+			})
+		}},
+		{"envelope swapped", func(t *testing.T, repo *git.Repository, l *Ledger, evs []Event) {
+			editHead(t, repo, l, func(root *object.Tree) []object.TreeEntry {
+				return addFile(t, repo, root, id, "2-applying.dsse", evs[2].Envelope)
+			})
+		}},
+		{"event rewritten", func(t *testing.T, repo *git.Repository, l *Ledger, evs []Event) {
+			forged := evs[2]
+			forged.Actor, forged.Envelope = "someone else", nil
+			data, err := encodeEvent(&forged)
+			require.NoError(t, err)
+			editHead(t, repo, l, func(root *object.Tree) []object.TreeEntry {
+				return addFile(t, repo, root, id, "3-applied.json", data)
+			})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo, err := git.Init(memory.NewStorage(), nil)
+			require.NoError(t, err)
+			l := Open(repo, "", "")
+			l.Now, l.Signer = fixedClock(), rec
+			l.SetVerifier(rec)
+			log, err := l.Update(ctx, add(
+				Event{Ticket: id, Kind: KindSigned},
+				Event{Ticket: id, Env: "staging", Kind: KindApplying},
+				Event{Ticket: id, Env: "staging", Kind: KindApplied},
+			))
+			require.NoError(t, err)
+			require.Empty(t, log.Problems)
+			tc.edit(t, repo, l, log.Ticket(id))
+
+			kept, err := l.Read(ctx) // decodes the ticket from the last read's
+			require.NoError(t, err)
+			fresh := Open(repo, "", "")
+			fresh.SetVerifier(rec)
+			want, err := fresh.Read(ctx)
+			require.NoError(t, err)
+			require.Equal(t, want.Head, kept.Head)
+			require.Equal(t, want.Ticket(id), kept.Ticket(id))
+			require.Equal(t, want.State(id), kept.State(id))
+			require.Equal(t, fmt.Sprint(want.Problems), fmt.Sprint(kept.Problems))
+			if tc.name != "appended" {
+				require.NotEmpty(t, kept.Problems[id], "the edit is seen")
+			}
+		})
+	}
+}

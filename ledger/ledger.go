@@ -82,6 +82,13 @@ type Ledger struct {
 	checkpoint plumbing.Hash
 	// trees keeps the trees last read or written.
 	trees *treeMemo
+	// built is the head the last append built and the pack its objects
+	// were stored in (nil: loose), which publishing that head pushes as
+	// it is; cleared once published.
+	built struct {
+		head plumbing.Hash
+		pack []byte
+	}
 }
 
 // memo is the Ledger's tree memo.
@@ -231,7 +238,7 @@ func incomplete(log *Log, err error) bool {
 // checkpoint there.
 func (l *Ledger) readAt(ctx context.Context, head plumbing.Hash) (*Log, error) {
 	if l.guard {
-		if err := CheckAppendOnly(ctx, l.repo, l.checkpoint, head); err != nil {
+		if err := checkAppendOnly(ctx, l.repo, l.memo(), l.checkpoint, head); err != nil {
 			return nil, err
 		}
 		l.checkpoint = head
@@ -354,11 +361,15 @@ func (l *Ledger) transact(ctx context.Context, build func(context.Context, *Log)
 	if err != nil || head == log.Head {
 		return head, err
 	}
+	// base is the head the commits being published were built on: the
+	// last one read (and, guarded, accepted).
+	base := log.Head
 	rebase := func(ctx context.Context, remoteHead plumbing.Hash) (plumbing.Hash, error) {
 		log, err := l.readFetched(ctx, remoteHead)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
+		base = log.Head
 		if head, err = build(ctx, log); err == nil && head == log.Head {
 			return plumbing.ZeroHash, errSettled
 		}
@@ -368,6 +379,14 @@ func (l *Ledger) transact(ctx context.Context, build func(context.Context, *Log)
 	case errors.Is(err, errSettled):
 	case err != nil:
 		return plumbing.ZeroHash, err
+	default:
+		// head is base, accepted, plus the commits build just made,
+		// each adding one event's files (appendCommit): the checkpoint
+		// plus added events by construction, so the guard moves on
+		// without comparing the trees this process wrote itself.
+		if l.guard && l.checkpoint == base {
+			l.checkpoint = head
+		}
 	}
 	return head, nil
 }
@@ -396,6 +415,13 @@ func (l *Ledger) publish(ctx context.Context, old, head plumbing.Hash, rebase fu
 	}
 	if l.remote != "" {
 		opts.Tracking = l.trackingRef()
+		opts.Pack = func(h plumbing.Hash) []byte {
+			if h == l.built.head {
+				return l.built.pack
+			}
+			return nil
+		}
+		defer func() { l.built.head, l.built.pack = plumbing.ZeroHash, nil }()
 	}
 	err := gitx.CompareAndSwap(ctx, l.repo, opts)
 	switch {
@@ -463,9 +489,11 @@ func (l *Ledger) build(ctx context.Context, log *Log, decide Decide) ([]Event, m
 			return nil, nil, plumbing.ZeroHash, fmt.Errorf("appending %s %s: %w", events[i].Kind, events[i].Ticket, err)
 		}
 	}
-	if err := st.store(); err != nil {
+	pack, err := st.store()
+	if err != nil {
 		return nil, nil, plumbing.ZeroHash, err
 	}
+	l.built.head, l.built.pack = head, pack
 	return events, states, head, nil
 }
 

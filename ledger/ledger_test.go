@@ -423,3 +423,48 @@ func (w *lockedBuffer) String() string {
 	defer w.mu.Unlock()
 	return w.b.String()
 }
+
+// TestGuardMovesToOwnAppends: a guarded ledger moves its checkpoint to
+// the head its own append published (built on the head it accepted),
+// including after losing a race to another writer, and still refuses a
+// rewrite of what it wrote.
+func TestGuardMovesToOwnAppends(t *testing.T) {
+	ctx := context.Background()
+	srv := gittest.NewServer(t)
+	_, url := srv.Bare(t, "guard")
+	l := Open(clone(t, url), "origin", "")
+	l.Guard(plumbing.ZeroHash)
+	other := Open(clone(t, url), "origin", "")
+
+	one, err := l.Update(ctx, add(Event{Ticket: "CHG-2026-0001", Kind: KindSigned}))
+	require.NoError(t, err)
+	assert.Equal(t, one.Head, l.Checkpoint(), "its own append")
+
+	// Another writer appends between l's read and its push: l rebases
+	// onto that head (guarded) and moves on to what it published.
+	raced := false
+	two, err := l.Update(ctx, func(log *Log) ([]Event, error) {
+		if !raced {
+			raced = true
+			_, err := other.Update(ctx, add(Event{Ticket: "CHG-2026-0002", Kind: KindSigned}))
+			require.NoError(t, err)
+		}
+		return []Event{{Ticket: "CHG-2026-0003", Kind: KindSigned}}, nil
+	})
+	require.NoError(t, err)
+	assert.Len(t, two.Events(), 3)
+	assert.Equal(t, two.Head, l.Checkpoint(), "its own append, after a lost race")
+	read, err := l.Read(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, two.Head, read.Head)
+
+	// A force-push dropping what l wrote is refused.
+	back := clone(t, url)
+	_, err = Open(back, "origin", "").Read(ctx)
+	require.NoError(t, err)
+	require.NoError(t, back.PushContext(ctx, &git.PushOptions{RemoteName: "origin",
+		RefSpecs: []config.RefSpec{config.RefSpec("+" + one.Head.String() + ":refs/heads/cab/ledger")}}))
+	_, err = l.Read(ctx)
+	require.ErrorIs(t, err, ErrNotAppendOnly)
+	assert.Equal(t, two.Head, l.Checkpoint())
+}

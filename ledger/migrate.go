@@ -79,7 +79,7 @@ func (l *Ledger) Migrate(ctx context.Context) (*Migration, error) {
 			Author: sig, Committer: sig, Message: migrationMessage, TreeHash: root, ParentHashes: []plumbing.Hash{log.Head},
 		})
 		if err == nil {
-			err = st.store()
+			_, err = st.store()
 		}
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("storing the migration commit: %w", err)

@@ -77,14 +77,16 @@ func (s *staging) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 
 // store writes the staged objects to the repository's store and forgets
 // them: one pack, when there are packMin or more and the store writes
-// packs, else one loose object each.
-func (s *staging) store() error {
+// packs, else one loose object each. It returns the pack written (nil:
+// none), which a push of these objects may send as it is.
+func (s *staging) store() ([]byte, error) {
 	defer func() { s.order, s.mem = nil, memory.NewStorage() }()
 	if len(s.order) == 0 {
-		return nil
+		return nil, nil
 	}
-	if err := gitx.StoreObjects(s.EncodedObjectStorer, s.mem, s.order, packMin, packWindow); err != nil {
-		return fmt.Errorf("storing ledger objects: %w", err)
+	pack, err := gitx.StoreObjectsPack(s.EncodedObjectStorer, s.mem, s.order, packMin, packWindow)
+	if err != nil {
+		return nil, fmt.Errorf("storing ledger objects: %w", err)
 	}
-	return nil
+	return pack, nil
 }

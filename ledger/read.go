@@ -196,6 +196,9 @@ func (d decoder) decode(td TicketDir, cache map[string]*TicketLog) *TicketLog {
 		moved.Path = td.Path
 		return &moved
 	}
+	if t != nil && t.Path == td.Path {
+		return decodeTicket(d.objs, td, d.v, t) // grown: read what it added
+	}
 	return DecodeTicket(d.objs, td, d.v)
 }
 

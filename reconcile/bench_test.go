@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"testing"
@@ -124,11 +125,13 @@ func BenchmarkReconcileInFlight(b *testing.B) {
 						r, err = reconcile.New(o)
 						require.NoError(b, err)
 					}
+					stop := profilePass(b, fmt.Sprintf("ledger=%d-%s", size, mode))
 					b.StartTimer()
 					c0 := cpuTime(b)
 					sum, err := r.Pass(ctx)
 					cpu += cpuTime(b) - c0
 					b.StopTimer()
+					stop()
 					require.NoError(b, err)
 					require.Equal(b, inFlight, sum.Count("verified"), "%v", sum.Problems)
 					require.Equal(b, size+next, sum.States["verified"])
@@ -137,6 +140,25 @@ func BenchmarkReconcileInFlight(b *testing.B) {
 				b.ReportMetric(cpu.Seconds()*1000/float64(b.N), "cpu-ms/pass")
 			})
 		}
+	}
+}
+
+// profilePass starts a CPU profile of one timed pass when
+// CAB_BENCH_PASSPROFILE names a directory (go test's -cpuprofile would
+// also profile building the fixture, which dominates at 100,000 tickets);
+// the returned function stops it. Merge the files with go tool pprof.
+func profilePass(b *testing.B, name string) func() {
+	dir := os.Getenv("CAB_BENCH_PASSPROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	require.NoError(b, os.MkdirAll(dir, 0o755))
+	out, err := os.CreateTemp(dir, name+"-*.pprof")
+	require.NoError(b, err)
+	require.NoError(b, pprof.StartCPUProfile(out))
+	return func() {
+		pprof.StopCPUProfile()
+		require.NoError(b, out.Close())
 	}
 }
 

@@ -26,6 +26,9 @@ type ledgerIndex struct {
 	tickets map[string]indexed
 	// open are the ids of the tickets with work.
 	open map[string]bool
+	// states counts the states of tickets (see count), kept as tickets
+	// change.
+	states map[string]int
 }
 
 // indexed is what one ticket contributes.
@@ -50,10 +53,18 @@ func (x *ledgerIndex) update(log *ledger.Log) {
 		return
 	}
 	if x.tickets == nil {
-		x.tickets, x.open = map[string]indexed{}, map[string]bool{}
+		x.tickets, x.open, x.states = map[string]indexed{}, map[string]bool{}, map[string]int{}
 	}
 	for _, id := range log.Changed(x.log) {
 		in := indexTicket(log, id, x.stmts)
+		for _, k := range x.tickets[id].states {
+			if x.states[k]--; x.states[k] == 0 {
+				delete(x.states, k)
+			}
+		}
+		for _, k := range in.states {
+			x.states[k]++
+		}
 		if in.work == nil && in.states == nil {
 			delete(x.tickets, id)
 		} else {
@@ -108,8 +119,8 @@ func (x *ledgerIndex) count(sum *Summary, only []string) {
 		}
 		return
 	}
-	for _, in := range x.tickets {
-		add(in)
+	for k, n := range x.states {
+		sum.States[k] += n
 	}
 }
 

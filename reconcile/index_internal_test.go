@@ -53,6 +53,14 @@ func TestLedgerIndexIncrementalEqualsFresh(t *testing.T) {
 					kept.count(b, o)
 					require.Equal(t, a.States, b.States, "step %d: states %v", step, o)
 				}
+				// The counts kept are those of every ticket indexed.
+				all := map[string]int{}
+				for _, in := range kept.tickets {
+					for _, k := range in.states {
+						all[k]++
+					}
+				}
+				require.Equal(t, all, kept.states, "step %d: states kept", step)
 			}
 		})
 	}

@@ -32,8 +32,8 @@ type AppendOptions struct {
 	Author object.Signature
 	// PerCommit is how many events one commit adds (default 1: the
 	// commits Ledger.Update writes). More makes the same head tree with
-	// fewer commits (each named by its first event, the others listed in
-	// its message), for fixtures whose readers read the head tree, not
+	// fewer commits (each named by its first event, the next maxAlso
+	// listed in its message, then how many more), for fixtures whose readers read the head tree, not
 	// the history: a commit per event costs a rewritten shard tree each.
 	PerCommit int
 }
@@ -126,6 +126,12 @@ func Append(ctx context.Context, o AppendOptions, events []ledger.Event) (plumbi
 	return ref.Hash(), nil
 }
 
+// maxAlso bounds the other events a commit of several names in its
+// message: a commit of 100,000 events naming each is megabytes, which
+// every reader walking the branch's history (go-git's fetch negotiation
+// visits the last 100 commits of each ref) would pay for.
+const maxAlso = 10
+
 // stream writes the fast-import commands of events onto head.
 func stream(ctx context.Context, w *bufio.Writer, o AppendOptions, ref plumbing.ReferenceName, head plumbing.Hash, events []ledger.Event) error {
 	data := func(b []byte) {
@@ -151,11 +157,14 @@ func stream(ctx context.Context, w *bufio.Writer, o AppendOptions, ref plumbing.
 			if err != nil {
 				return err
 			}
-			if j == 0 {
+			switch {
+			case j == 0:
 				msg = wr.Message
-			} else {
+			case j <= maxAlso:
 				first, _, _ := strings.Cut(wr.Message, "\n")
 				msg += "Also: " + first + "\n"
+			case j == len(batch)-1:
+				msg += fmt.Sprintf("Also: %d more events\n", len(batch)-1-maxAlso)
 			}
 			files = append(files, wr.Files...)
 		}

@@ -121,12 +121,21 @@ func Err(call context.Context, err error) error {
 // diff to its parent, without reading the history. The remote checks old
 // itself (the command carries it), so the swap stays atomic.
 func Push(ctx context.Context, repo *git.Repository, remote string, auth transport.AuthMethod, ref plumbing.ReferenceName, old, head plumbing.Hash, progress io.Writer) error {
-	call, cancel := Call(ctx)
-	defer cancel()
-	return Err(call, push(call, repo, remote, auth, ref, old, head, progress))
+	return PushPack(ctx, repo, remote, auth, ref, old, head, nil, progress)
 }
 
-func push(ctx context.Context, repo *git.Repository, remote string, auth transport.AuthMethod, ref plumbing.ReferenceName, old, head plumbing.Hash, progress io.Writer) error {
+// PushPack is Push sending pack as it is, when not nil: a complete pack
+// holding at least every object that the commits from head back to old
+// add to their parents, such as the one the caller just stored those
+// commits in (gitx.StoreObjectsPack), which spares compressing every
+// object again. Objects the remote has already are allowed in a pack.
+func PushPack(ctx context.Context, repo *git.Repository, remote string, auth transport.AuthMethod, ref plumbing.ReferenceName, old, head plumbing.Hash, pack []byte, progress io.Writer) error {
+	call, cancel := Call(ctx)
+	defer cancel()
+	return Err(call, push(call, repo, remote, auth, ref, old, head, pack, progress))
+}
+
+func push(ctx context.Context, repo *git.Repository, remote string, auth transport.AuthMethod, ref plumbing.ReferenceName, old, head plumbing.Hash, pack []byte, progress io.Writer) error {
 	rem, err := repo.Remote(remote)
 	if err != nil {
 		return fmt.Errorf("remote %q: %w", remote, err)
@@ -166,9 +175,11 @@ func push(ctx context.Context, repo *git.Repository, remote string, auth transpo
 	case cur != old:
 		return fmt.Errorf("%w: %s is %s, not %s", ErrMoved, ref, cur, old)
 	}
-	hashes, err := newObjects(repo.Storer, old, head)
-	if err != nil {
-		return err
+	var hashes []plumbing.Hash
+	if pack == nil {
+		if hashes, err = newObjects(repo.Storer, old, head); err != nil {
+			return err
+		}
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
 	req.Commands = []*packp.Command{{Name: ref, Old: old, New: head}}
@@ -190,6 +201,11 @@ func push(ctx context.Context, repo *git.Repository, remote string, auth transpo
 	req.Packfile = rd
 	done := make(chan error, 1)
 	go func() {
+		if pack != nil {
+			_, err := wr.Write(pack)
+			done <- errors.Join(err, wr.Close())
+			return
+		}
 		enc := packfile.NewEncoder(wr, repo.Storer, !ar.Capabilities.Supports(capability.OFSDelta))
 		if _, err := enc.Encode(hashes, 0); err != nil {
 			done <- wr.CloseWithError(err)

@@ -1,6 +1,7 @@
 package gitpush
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -72,6 +74,20 @@ func TestPush(t *testing.T) {
 	require.NoError(t, Push(ctx, repo, "origin", nil, ref, heads[2], heads[4], nil))
 	assert.Equal(t, heads[4].String(), gitCmd(t, "-C", bare, "rev-parse", "main"))
 	gitCmd(t, "-C", bare, "fsck", "--strict", "--no-dangling")
+
+	// A pack the caller made is sent as it is (here with an object the
+	// remote has already, which a pack may hold).
+	heads = append(heads, commit(t, repo, dir, "ledger/t1/2.json", "packed"))
+	hs, err := newObjects(repo.Storer, heads[4], heads[5])
+	require.NoError(t, err)
+	var pack bytes.Buffer
+	_, err = packfile.NewEncoder(&pack, repo.Storer, false).Encode(append(hs, heads[4]), 0)
+	require.NoError(t, err)
+	require.NoError(t, PushPack(ctx, repo, "origin", nil, ref, heads[4], heads[5], pack.Bytes(), nil))
+	assert.Equal(t, heads[5].String(), gitCmd(t, "-C", bare, "rev-parse", "main"))
+	gitCmd(t, "-C", bare, "fsck", "--strict", "--no-dangling")
+	heads = heads[:5]
+	gitCmd(t, "-C", bare, "update-ref", "refs/heads/main", heads[4].String())
 
 	// Pushing what is there already is a no-op; a stale old loses.
 	require.NoError(t, Push(ctx, repo, "origin", nil, ref, heads[2], heads[4], nil))

@@ -98,6 +98,11 @@ type CASOptions struct {
 	// do. Its error ends CompareAndSwap and is returned as it is. Without
 	// Rebase a lost race ends at once.
 	Rebase func(ctx context.Context, remoteHead plumbing.Hash) (plumbing.Hash, error)
+	// Pack, when not nil, may return for a head to push the pack the
+	// caller stored its new objects in (gitx.StoreObjectsPack): the push
+	// sends it as it is (gitpush.PushPack). Nil: the push packs the
+	// objects of the new commits itself.
+	Pack func(head plumbing.Hash) []byte
 	// MaxAttempts bounds the updates tried (default DefaultMaxAttempts).
 	MaxAttempts int
 	// Wait is the first pause after a lost race (default 10ms), doubled
@@ -191,7 +196,11 @@ func (o *CASOptions) update(ctx context.Context, repo *git.Repository, old, head
 	if o.Remote == "" {
 		err = o.setLocal(repo, old, head)
 	} else {
-		err = gitpush.Push(ctx, repo, o.Remote, o.Auth, o.Ref, old, head, o.Progress)
+		var pack []byte
+		if o.Pack != nil {
+			pack = o.Pack(head)
+		}
+		err = gitpush.PushPack(ctx, repo, o.Remote, o.Auth, o.Ref, old, head, pack, o.Progress)
 		if errors.Is(err, git.NoErrAlreadyUpToDate) {
 			err = nil
 		}

@@ -96,17 +96,26 @@ type objectStorage struct {
 // storePack writes the objects hs of src as one pack (see writePack) and
 // makes them readable through s: the reader maps the new pack, and
 // go-git's storage, which answers what the reader cannot, reads its pack
-// indexes again when next asked.
-func (s *objectStorage) storePack(src storer.EncodedObjectStorer, hs []plumbing.Hash) error {
+// indexes again when next asked. It returns the pack's bytes.
+func (s *objectStorage) storePack(src storer.EncodedObjectStorer, hs []plumbing.Hash) ([]byte, error) {
 	idx, err := writePack(s.dir, src, hs)
 	if err != nil {
-		return fmt.Errorf("writing a pack: %w", err)
+		return nil, fmt.Errorf("writing a pack: %w", err)
 	}
 	s.mu.Lock()
 	err = s.objects.AddPack(idx)
 	s.mu.Unlock()
 	s.Storage.ObjectStorage.Reindex()
-	return err
+	if err != nil {
+		return nil, err
+	}
+	// The pack as written, for a push to send as it is (from the page
+	// cache: it was written a moment ago).
+	pack, err := os.ReadFile(strings.TrimSuffix(idx, ".idx") + ".pack")
+	if err != nil {
+		return nil, fmt.Errorf("reading back the pack written: %w", err)
+	}
+	return pack, nil
 }
 
 var _ storage.Storer = (*objectStorage)(nil)

@@ -1,6 +1,7 @@
 package gitx
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,31 +83,47 @@ func copyMissing(dst storer.EncodedObjectStorer, src *memory.Storage) error {
 // pack without deltas (window 0) from writePack, which indexes what it
 // wrote instead of parsing it again as go-git's pack writer does.
 func StoreObjects(dst, src storer.EncodedObjectStorer, hs []plumbing.Hash, packMin int, window uint) error {
+	_, err := StoreObjectsPack(dst, src, hs, packMin, window)
+	return err
+}
+
+// StoreObjectsPack is StoreObjects returning the pack it wrote (nil when
+// it wrote loose objects): a push of the same objects can send those
+// bytes as they are (gitpush.PushPack) rather than compress every object
+// again.
+func StoreObjectsPack(dst, src storer.EncodedObjectStorer, hs []plumbing.Hash, packMin int, window uint) ([]byte, error) {
 	if len(hs) == 0 {
-		return nil
+		return nil, nil
 	}
 	if s, ok := dst.(*objectStorage); ok && window == 0 && len(hs) >= packMin {
 		return s.storePack(src, hs)
 	}
 	if pw, ok := dst.(storer.PackfileWriter); ok && len(hs) >= packMin {
+		var pack bytes.Buffer
+		if _, err := packfile.NewEncoder(&pack, src, false).Encode(hs, window); err != nil {
+			return nil, err
+		}
 		w, err := pw.PackfileWriter()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if _, err := packfile.NewEncoder(w, src, false).Encode(hs, window); err != nil {
+		if _, err := w.Write(pack.Bytes()); err != nil {
 			_ = w.Close()
-			return err
+			return nil, err
 		}
-		return w.Close()
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		return pack.Bytes(), nil
 	}
 	for _, h := range hs {
 		o, err := src.EncodedObject(plumbing.AnyObject, h)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := dst.SetEncodedObject(o); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return nil, nil
 }
