@@ -8,14 +8,13 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
@@ -83,7 +82,11 @@ func writePack(dir string, src storer.EncodedObjectStorer, hs []plumbing.Hash) (
 			_ = os.Remove(idx.Name())
 		}
 	}()
-	if _, err := idx.Write(encodeIndex(entries, packSum)); err != nil {
+	ib, err := encodeIndex(entries, packSum)
+	if err != nil {
+		return "", err
+	}
+	if _, err := idx.Write(ib); err != nil {
 		return "", err
 	}
 	if err := idx.Close(); err != nil {
@@ -203,46 +206,25 @@ func entryHeader(code byte, size int64) []byte {
 }
 
 // encodeIndex is the version 2 index of a pack of entries whose checksum
-// is packSum.
-func encodeIndex(entries []packEntry, packSum [20]byte) []byte {
-	entries = slices.Clone(entries)
-	slices.SortFunc(entries, func(a, b packEntry) int { return bytes.Compare(a.hash[:], b.hash[:]) })
+// is packSum, made by go-git's index writer from the entries as written.
+func encodeIndex(entries []packEntry, packSum [20]byte) ([]byte, error) {
+	var w idxfile.Writer
+	if err := w.OnHeader(uint32(len(entries))); err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		w.Add(e.hash, e.offset, e.crc)
+	}
+	if err := w.OnFooter(plumbing.Hash(packSum)); err != nil {
+		return nil, err
+	}
+	idx, err := w.Index()
+	if err != nil {
+		return nil, err
+	}
 	var out bytes.Buffer
-	out.Write([]byte{0xff, 't', 'O', 'c', 0, 0, 0, 2})
-	var fanout [256]uint32
-	for _, e := range entries {
-		fanout[e.hash[0]]++
+	if _, err := idxfile.NewEncoder(&out).Encode(idx); err != nil {
+		return nil, err
 	}
-	var total uint32
-	for i := range fanout {
-		total += fanout[i]
-		fanout[i] = total
-	}
-	u32 := func(v uint32) { _ = binary.Write(&out, binary.BigEndian, v) }
-	for _, n := range fanout {
-		u32(n)
-	}
-	for _, e := range entries {
-		out.Write(e.hash[:])
-	}
-	for _, e := range entries {
-		u32(e.crc)
-	}
-	var large []uint64
-	for _, e := range entries {
-		if e.offset < 1<<31 {
-			u32(uint32(e.offset))
-			continue
-		}
-		u32(1<<31 | uint32(len(large)))
-		large = append(large, e.offset)
-	}
-	for _, off := range large {
-		_ = binary.Write(&out, binary.BigEndian, off)
-	}
-	out.Write(packSum[:])
-	var idxSum hash.Hash = sha1.New() //nolint:gosec
-	idxSum.Write(out.Bytes())
-	out.Write(idxSum.Sum(nil))
-	return out.Bytes()
+	return out.Bytes(), nil
 }
