@@ -96,8 +96,8 @@ type objectStorage struct {
 // storePack writes the objects hs of src as one pack (see writePack) and
 // makes them readable through s: the reader maps the new pack, and
 // go-git's storage, which answers what the reader cannot, reads its pack
-// indexes again when next asked. It returns the pack's bytes.
-func (s *objectStorage) storePack(src storer.EncodedObjectStorer, hs []plumbing.Hash) ([]byte, error) {
+// indexes again when next asked. With keep it returns the pack's bytes.
+func (s *objectStorage) storePack(src storer.EncodedObjectStorer, hs []plumbing.Hash, keep bool) ([]byte, error) {
 	idx, err := writePack(s.dir, src, hs)
 	if err != nil {
 		return nil, fmt.Errorf("writing a pack: %w", err)
@@ -106,7 +106,7 @@ func (s *objectStorage) storePack(src storer.EncodedObjectStorer, hs []plumbing.
 	err = s.objects.AddPack(idx)
 	s.mu.Unlock()
 	s.Storage.ObjectStorage.Reindex()
-	if err != nil {
+	if err != nil || !keep {
 		return nil, err
 	}
 	// The pack as written, for a push to send as it is (from the page

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -83,7 +84,7 @@ func copyMissing(dst storer.EncodedObjectStorer, src *memory.Storage) error {
 // pack without deltas (window 0) from writePack, which indexes what it
 // wrote instead of parsing it again as go-git's pack writer does.
 func StoreObjects(dst, src storer.EncodedObjectStorer, hs []plumbing.Hash, packMin int, window uint) error {
-	_, err := StoreObjectsPack(dst, src, hs, packMin, window)
+	_, err := storeObjects(dst, src, hs, packMin, window, false)
 	return err
 }
 
@@ -92,27 +93,38 @@ func StoreObjects(dst, src storer.EncodedObjectStorer, hs []plumbing.Hash, packM
 // bytes as they are (gitpush.PushPack) rather than compress every object
 // again.
 func StoreObjectsPack(dst, src storer.EncodedObjectStorer, hs []plumbing.Hash, packMin int, window uint) ([]byte, error) {
+	return storeObjects(dst, src, hs, packMin, window, true)
+}
+
+// storeObjects is StoreObjects, keeping a copy of the pack written when
+// keep is set.
+func storeObjects(dst, src storer.EncodedObjectStorer, hs []plumbing.Hash, packMin int, window uint, keep bool) ([]byte, error) {
 	if len(hs) == 0 {
 		return nil, nil
 	}
 	if s, ok := dst.(*objectStorage); ok && window == 0 && len(hs) >= packMin {
-		return s.storePack(src, hs)
+		return s.storePack(src, hs, keep)
 	}
 	if pw, ok := dst.(storer.PackfileWriter); ok && len(hs) >= packMin {
-		var pack bytes.Buffer
-		if _, err := packfile.NewEncoder(&pack, src, false).Encode(hs, window); err != nil {
-			return nil, err
-		}
 		w, err := pw.PackfileWriter()
 		if err != nil {
 			return nil, err
 		}
-		if _, err := w.Write(pack.Bytes()); err != nil {
+		var pack *bytes.Buffer
+		out := io.Writer(w)
+		if keep {
+			pack = new(bytes.Buffer)
+			out = io.MultiWriter(w, pack)
+		}
+		if _, err := packfile.NewEncoder(out, src, false).Encode(hs, window); err != nil {
 			_ = w.Close()
 			return nil, err
 		}
 		if err := w.Close(); err != nil {
 			return nil, err
+		}
+		if pack == nil {
+			return nil, nil
 		}
 		return pack.Bytes(), nil
 	}
