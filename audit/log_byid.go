@@ -37,7 +37,7 @@ import (
 func exact(values []string) []string {
 	var out []string
 	for _, v := range values {
-		if strings.ContainsAny(v, `*?[\`) {
+		if isPattern(v) {
 			return nil
 		}
 		out = append(out, v)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -51,7 +50,7 @@ func (r *runner) directServices() ([]string, bool) {
 	}
 	var services []string
 	for _, s := range f.Services {
-		if strings.ContainsAny(s, `*?[\`) {
+		if isPattern(s) {
 			return nil, false // a pattern: no path to ask the graph about
 		}
 		if !slices.Contains(services, s) {

@@ -52,6 +52,10 @@ func (f *Filter) validate() error {
 	return nil
 }
 
+// isPattern reports whether a filter value is a path.Match pattern rather
+// than a name to match exactly.
+func isPattern(v string) bool { return strings.ContainsAny(v, `*?[\`) }
+
 func matchAny(patterns []string, s string) bool {
 	if len(patterns) == 0 {
 		return true
@@ -60,7 +64,7 @@ func matchAny(patterns []string, s string) bool {
 		if p == s {
 			return true
 		}
-		if strings.ContainsAny(p, `*?[\`) {
+		if isPattern(p) {
 			if ok, _ := path.Match(p, s); ok {
 				return true
 			}
