@@ -533,6 +533,11 @@ func TestCheckPRConflicts(t *testing.T) {
 		// closed before now: history
 		"changes/checkout/CHG-2026-0104.cue": tk("CHG-2026-0104", "checkout", map[string]string{"actions": hook,
 			"window": `{start: "2026-11-01T22:30:00Z", end: "2026-11-01T23:30:00Z"}`}),
+		// its window written in two parts, which CUE unifies into one: a
+		// reader keeping the last part would see no start and skip it
+		"changes/checkout/CHG-2026-0105.cue": ptr(file(idTicket("CHG-2026-0105", map[string]string{
+			"service": `"checkout"`, "environments": `["prod"]`, "actions": gitFile("apps/split.yaml"),
+			"window": `{start: "2026-12-01T22:00:00Z"}`}) + "\nwindow: {end: \"2026-12-01T23:00:00Z\"}\n")),
 	}
 	tests := []struct {
 		name string
@@ -548,6 +553,9 @@ func TestCheckPRConflicts(t *testing.T) {
 		{name: "another service, same environment-repository file",
 			add:  map[string]*entry{"changes/payments/CHG-2026-0002.cue": tk("CHG-2026-0002", "payments", map[string]string{"window": overlap, "actions": gitFile("apps/shared.yaml")})},
 			want: []string{"overlaps CHG-2026-0103 (2026-12-01T22:00:00Z to 2026-12-01T23:00:00Z) on prod/envrepo/apps/shared.yaml"}},
+		{name: "a merged ticket whose window is written in two parts",
+			add:  map[string]*entry{"changes/payments/CHG-2026-0002.cue": tk("CHG-2026-0002", "payments", map[string]string{"window": overlap, "actions": gitFile("apps/split.yaml")})},
+			want: []string{"overlaps CHG-2026-0105 (2026-12-01T22:00:00Z to 2026-12-01T23:00:00Z) on prod/envrepo/apps/split.yaml"}},
 		{name: "another service, other file",
 			add: map[string]*entry{"changes/payments/CHG-2026-0002.cue": tk("CHG-2026-0002", "payments", map[string]string{"window": overlap, "actions": gitFile("apps/payments.yaml")})}},
 		{name: "another service, same tag at another time",
