@@ -148,6 +148,30 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 			defer func() { o.Ledger.Objects = nil }()
 		}
 	}
+	// The main line is read on a handle of the repository of its own
+	// while the ledger is read and proved append-only: the two walks
+	// share nothing but the files, and each costs seconds on a long
+	// history. Errors keep their order: the ledger's first.
+	cache := openCache(repo, o.NoCache)
+	prev, carry := earlierRun(cache, o.Checkpoint)
+	mainRepo, closeMain, err := gitx.Open(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = closeMain() }()
+	mainCtx, cancelMain := context.WithCancel(ctx)
+	mainc := make(chan mainResult, 1)
+	go func() { mainc <- readMainAt(mainCtx, mainRepo, o.Dir, o.Rev, prev, carry) }()
+	var mainRes *mainResult
+	waitMain := func() mainResult {
+		if mainRes == nil {
+			r := <-mainc
+			mainRes = &r
+		}
+		return *mainRes
+	}
+	// Runs before closeMain: the walk is stopped and done with mainRepo.
+	defer func() { cancelMain(); waitMain() }()
 	log, err := o.Ledger.Read(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the ledger: %w", err)
@@ -160,8 +184,6 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 		}
 		rep.Breaks = append(rep.Breaks, brks...)
 	}
-	cache := openCache(repo, o.NoCache)
-	prev, carry := earlierRun(cache, o.Checkpoint)
 	// The append-only proof starts from the checkpoint, or, without one,
 	// from a ledger head an earlier run proved append-only to the root
 	// (and from the root when that head is not in the history).
@@ -178,14 +200,11 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 		fromRoot = false
 	}
 	rep.Breaks = append(rep.Breaks, problemBreaks(log)...)
-	h, err := repo.ResolveRevision(plumbing.Revision(o.Rev))
-	if err != nil {
-		return nil, fmt.Errorf("revision %q: %w", o.Rev, err)
+	mr := waitMain()
+	if mr.err != nil {
+		return nil, mr.err
 	}
-	main, err := readMain(ctx, repo, o.Dir, *h, prev, carry)
-	if err != nil {
-		return nil, err
-	}
+	main := mr.main
 	var parses *verifycache.Parses
 	if cache != nil {
 		parses = cache.Parses()
@@ -266,6 +285,23 @@ type mainLine struct {
 }
 
 type carryKey struct{ commit, path string }
+
+// mainResult is what readMainAt gives.
+type mainResult struct {
+	main *mainLine
+	err  error
+}
+
+// readMainAt resolves rev in repo and reads the main line there (see
+// readMain).
+func readMainAt(ctx context.Context, repo *git.Repository, dir, rev string, prev *verifycache.State, carry bool) mainResult {
+	h, err := repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return mainResult{err: fmt.Errorf("revision %q: %w", rev, err)}
+	}
+	main, err := readMain(ctx, repo, dir, *h, prev, carry)
+	return mainResult{main: main, err: err}
+}
 
 // readMain reads the main line at h. With prev (the state an earlier run
 // left) whose main commit is on h's first-parent chain, only the commits
