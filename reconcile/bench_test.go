@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -84,11 +85,19 @@ func BenchmarkReconcileInFlight(b *testing.B) {
 		phase := func(what string) {
 			fmt.Fprintf(os.Stderr, "ledger=%d: %s at %s\n", size, what, time.Since(start).Round(100*time.Millisecond))
 		}
-		f := newFixture(b, "", nil)
+		// The tickets done are spread over 200 services, as bench/synth
+		// spreads its tickets (at 100,000, 500 a directory): a merge of the
+		// tickets in flight rewrites their service's directory, not one of
+		// the whole ledger's size.
+		var services strings.Builder
+		for k := range doneServices {
+			fmt.Fprintf(&services, "services: %q: approvers: \"payments\"\n", doneService(k))
+		}
+		f := newFixture(b, services.String(), nil)
 		img := f.reg.push(b, "build/payments")
 		done := make([]spec, size)
 		for i := range done {
-			done[i] = spec{id: fmt.Sprintf("CHG-2025-%06d", i+1), image: img, envs: []string{"staging"}}
+			done[i] = spec{id: fmt.Sprintf("CHG-2025-%06d", i+1), image: img, envs: []string{"staging"}, service: doneService(i % doneServices)}
 		}
 		merged := f.merge(done...)
 		phase("merged")
@@ -142,6 +151,11 @@ func BenchmarkReconcileInFlight(b *testing.B) {
 		}
 	}
 }
+
+// doneServices is how many services the tickets already done belong to.
+const doneServices = 200
+
+func doneService(k int) string { return fmt.Sprintf("svc-%03d", k) }
 
 // profilePass starts a CPU profile of one timed pass when
 // CAB_BENCH_PASSPROFILE names a directory (go test's -cpuprofile would

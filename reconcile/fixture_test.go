@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -240,7 +241,16 @@ type spec struct {
 	extra     string
 	// actions replaces the oci action (a CUE list's elements).
 	actions string
+	// service is the ticket's service and directory ("payments" when
+	// empty); cab.cue must name it (the fixture's extraConfig).
+	service string
 }
+
+// serviceOf is the ticket's service.
+func (s spec) serviceOf() string { return cmp.Or(s.service, "payments") }
+
+// path is where the ticket is merged.
+func (s spec) path() string { return "changes/" + s.serviceOf() + "/" + s.id + ".cue" }
 
 // tagOf is the tag the ticket's action writes.
 func (s spec) tagOf() string {
@@ -279,14 +289,14 @@ title: "Promote payments for %s"
 kind: %q
 risk: "low"
 owner: "team-payments"
-service: "payments"
+service: %q
 environments: [%s]
 window: {start: %q, end: %q}
 %s
 %s
 actions: [%s]
 %s
-`, s.id, s.id, s.kind, envs, s.start.Format(time.RFC3339), s.end.Format(time.RFC3339), deps, incident, s.actions, s.extra)
+`, s.id, s.id, s.kind, s.serviceOf(), envs, s.start.Format(time.RFC3339), s.end.Format(time.RFC3339), deps, incident, s.actions, s.extra)
 }
 
 // merge merges the tickets onto main in one merge commit and returns it:
@@ -296,7 +306,7 @@ actions: [%s]
 func (f *fixture) merge(specs ...spec) string {
 	t := f.t
 	for _, s := range specs {
-		p := filepath.Join(f.work, "changes", "payments", s.id+".cue")
+		p := filepath.Join(f.work, filepath.FromSlash(s.path()))
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, []byte(s.source()), 0o644))
 	}
@@ -313,7 +323,7 @@ func (f *fixture) merge(specs ...spec) string {
 // signer with the environments envs (the ticket's own when nil).
 func (f *fixture) signed(signer *sign.Signer, id, commit string, envs []string) ledger.Event {
 	t := f.t
-	p := "changes/payments/" + id + ".cue"
+	p := spec{id: id}.path()
 	src, err := os.ReadFile(filepath.Join(f.work, p))
 	require.NoError(t, err)
 	parsed, ds := f.schema.ParseTicket(p, src)
@@ -321,12 +331,12 @@ func (f *fixture) signed(signer *sign.Signer, id, commit string, envs []string) 
 	if envs == nil {
 		envs = parsed.Ticket.Environments
 	}
-	return f.signedDigest(signer, id, commit, envs, sign.Digest(parsed.JSON))
+	return f.signedDigest(signer, id, p, commit, envs, sign.Digest(parsed.JSON))
 }
 
-// signedDigest is signed for a ticket whose canonical JSON has digest.
-func (f *fixture) signedDigest(signer *sign.Signer, id, commit string, envs []string, digest string) ledger.Event {
-	p := "changes/payments/" + id + ".cue"
+// signedDigest is signed for a ticket merged at p whose canonical JSON
+// has digest.
+func (f *fixture) signedDigest(signer *sign.Signer, id, p, commit string, envs []string, digest string) ledger.Event {
 	st := sign.NewStatement(p, digest, sign.Predicate{
 		ID: id, MergeCommit: commit, Environments: envs, Repository: "example.com/acme/changes",
 		Author: "git:dev@example.com", SignedAt: now,
@@ -338,25 +348,35 @@ func (f *fixture) signedDigest(signer *sign.Signer, id, commit string, envs []st
 }
 
 // digests returns the digest of the canonical JSON of each merged ticket
-// of specs, which differ only by id (the same fields otherwise, as
-// spec.source writes them): the first is parsed and the others are its
-// canonical JSON with the id (and the tag made of it) replaced, which a
+// of specs, which differ only by id and service (the same fields
+// otherwise, as spec.source writes them): the first of each service is
+// parsed and the others are its canonical JSON with the id (and the tag
+// made of it) replaced, which a
 // parse of every 500th ticket and of the last checks byte for byte.
 // Parsing 100,000 tickets would take most of the fixture's time.
 func (f *fixture) digests(specs []spec) []string {
 	t := f.t
 	parse := func(s spec) []byte {
-		p := "changes/payments/" + s.id + ".cue"
-		parsed, ds := f.schema.ParseTicket(p, []byte(s.source()))
+		parsed, ds := f.schema.ParseTicket(s.path(), []byte(s.source()))
 		require.NotNil(t, parsed, "%v", ds)
 		return parsed.JSON
 	}
-	first := specs[0]
-	tmpl := parse(first)
+	// The first ticket of each service is the template of its service.
+	type template struct {
+		first spec
+		js    []byte
+	}
+	tmpls := map[string]template{}
 	out := make([]string, len(specs))
 	for i, s := range specs {
+		tm, ok := tmpls[s.serviceOf()]
+		if !ok {
+			tm = template{first: s, js: parse(s)}
+			tmpls[s.serviceOf()] = tm
+		}
+		first := tm.first
 		require.Equal(t, len(first.id), len(s.id), "ids of one length")
-		js := bytes.ReplaceAll(tmpl, []byte(first.id), []byte(s.id))
+		js := bytes.ReplaceAll(tm.js, []byte(first.id), []byte(s.id))
 		js = bytes.ReplaceAll(js, []byte(first.tagOf()), []byte(s.tagOf()))
 		if i%500 == 0 || i == len(specs)-1 {
 			require.Equal(t, string(parse(s)), string(js), "the canonical JSON of %s", s.id)
@@ -393,7 +413,7 @@ func (f *fixture) signLookalikes(commit string, specs []spec) {
 	digests := f.digests(specs)
 	evs := make([]ledger.Event, len(specs))
 	for i, s := range specs {
-		evs[i] = f.signedDigest(f.signer, s.id, commit, s.envs, digests[i])
+		evs[i] = f.signedDigest(f.signer, s.id, s.path(), commit, s.envs, digests[i])
 		evs[i].At = now.Add(time.Duration(i) * time.Second) // merge order
 	}
 	_, err := f.ledger().Update(context.Background(), func(*ledger.Log) ([]ledger.Event, error) { return evs, nil })
@@ -413,7 +433,7 @@ func (f *fixture) signedVerified(commit string, specs []spec, env string) {
 	evs := make([]ledger.Event, 0, 4*len(specs))
 	digests := f.digests(specs)
 	for i, s := range specs {
-		ev := f.signedDigest(f.signer, s.id, commit, s.envs, digests[i])
+		ev := f.signedDigest(f.signer, s.id, s.path(), commit, s.envs, digests[i])
 		ev.At = now.Add(time.Duration(i) * time.Second) // merge order
 		evs = append(evs, ev)
 	}
