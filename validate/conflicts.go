@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -193,6 +194,47 @@ func summarizeEntry(c change) *Open {
 		return nil
 	}
 	return summarizeSource(c.Path, src)
+}
+
+// summarizeChanges summarises the tickets cs leave (summarizeEntry, in
+// the order of cs). The blobs are read one at a time, on this goroutine
+// (the storer need not be safe for concurrent use), and parsed on every
+// core: parsing is the cost of a clone's first index (every ticket).
+func summarizeChanges(cs []change) []*Open {
+	out := make([]*Open, len(cs))
+	workers := min(runtime.GOMAXPROCS(0), len(cs)/16)
+	if workers <= 1 {
+		for i, c := range cs {
+			out[i] = summarizeEntry(c)
+		}
+		return out
+	}
+	type job struct {
+		i   int
+		src []byte
+	}
+	jobs := make(chan job, 4*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				out[j.i] = summarizeSource(cs[j.i].Path, j.src)
+			}
+		})
+	}
+	for i, c := range cs {
+		if c.Deleted() {
+			continue
+		}
+		src, d, err := c.read(schema.MaxTicketBytes)
+		if err != nil || d != nil {
+			continue
+		}
+		jobs <- job{i, src}
+	}
+	close(jobs)
+	wg.Wait()
+	return out
 }
 
 // summarizeSource reads a ticket as conflict detection sees it, without

@@ -289,18 +289,24 @@ func (s *Session) moveIndex(x *targetIndex, from, to *object.Tree, hash plumbing
 	drop := map[string]bool{}
 	var add []string
 	cache := s.summaries(s.repo)
+	var missing []change
+	for _, c := range changes {
+		if isTicketChange(c) {
+			if _, ok := cache[c.To.String()]; !ok {
+				missing = append(missing, c)
+			}
+		}
+	}
+	for i, sum := range summarizeChanges(missing) {
+		cache[missing[i].To.String()] = sum
+		s.dirty = true
+	}
 	for _, c := range changes {
 		drop[c.Path] = true
-		if c.Deleted() || !c.ToMode.IsFile() || !strings.HasSuffix(c.Path, ".cue") || strings.Count(c.Path, "/") != 2 {
+		if !isTicketChange(c) {
 			continue
 		}
-		key := c.To.String()
-		sum, ok := cache[key]
-		if !ok {
-			sum = summarizeEntry(c)
-			cache[key] = sum
-			s.dirty = true
-		}
+		sum := cache[c.To.String()]
 		if sum == nil {
 			continue
 		}
@@ -317,4 +323,10 @@ func (s *Session) moveIndex(x *targetIndex, from, to *object.Tree, hash plumbing
 	}
 	x.move(hash, drop, add)
 	return x, nil
+}
+
+// isTicketChange says whether c leaves a merged ticket
+// (changes/<service>/<name>.cue, a regular file) to index.
+func isTicketChange(c change) bool {
+	return !c.Deleted() && c.ToMode.IsFile() && strings.HasSuffix(c.Path, ".cue") && strings.Count(c.Path, "/") == 2
 }
