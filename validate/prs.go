@@ -10,8 +10,9 @@ import (
 
 // maxShared bounds how many tickets one shared child evaluates, so that
 // its request, and the memory it needs besides the evaluators (recycled
-// every recycleEvery tickets), stay those of an ordinary check.
-const maxShared = 500
+// every recycleEvery tickets), stay those of an ordinary check. A
+// variable only so that a test can cut smaller chunks.
+var maxShared = 500
 
 // maxSharedFailures is how many shared children of one set of rules may
 // blow a budget or crash before the merges left are checked one by one,
@@ -39,13 +40,70 @@ const maxSharedFailures = 3
 // checked one pull request at a time. The Progress of opts is not called.
 func CheckPRs(ctx context.Context, opts []PROptions) ([]*Report, error) {
 	checks := make([]*prCheck, len(opts))
+	results := make([][]Result, len(checks))
+	setups := make([]diag.List, len(checks))
+	judged := make([]bool, len(checks))
+	// The shared children run while later pull requests are prepared: a
+	// chunk of a group (whole checks, up to maxShared tickets, as shared
+	// cuts them) is sent to the evaluation as soon as the next check would
+	// not fit in it. The evaluation goroutine alone touches results,
+	// setups and judged, and the checks of the chunks it was sent, until
+	// it is done.
+	type group struct {
+		chunk    []int
+		n        int // tickets in chunk
+		failures int // of its shared children (see shared)
+	}
+	type work struct {
+		g     *group
+		chunk []int
+	}
+	queue := make(chan work, len(opts))
+	evalCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	evaluated := make(chan error, 1)
+	go func() {
+		var err error
+		for w := range queue {
+			if err == nil {
+				_, err = shared(evalCtx, checks, w.chunk, results, setups, judged, &w.g.failures)
+			}
+		}
+		evaluated <- err
+	}()
+	queued := true
+	wait := func() error {
+		if queued {
+			close(queue)
+			queued = false
+		}
+		return <-evaluated
+	}
 	defer func() {
+		if queued {
+			cancel()
+			_ = wait()
+		}
 		for _, c := range checks {
 			if c != nil {
 				c.close()
 			}
 		}
 	}()
+	// Group what shares rules; a check that only changes rules is left
+	// to CheckPR's own path.
+	type key struct {
+		digest string
+		limits Limits
+	}
+	groups := map[key]*group{}
+	var order []key
+	send := func(g *group) {
+		if len(g.chunk) > 0 {
+			queue <- work{g, g.chunk}
+			g.chunk, g.n = nil, 0
+		}
+	}
 	for i, o := range opts {
 		o.Progress = nil
 		c, err := preparePR(o)
@@ -53,34 +111,29 @@ func CheckPRs(ctx context.Context, opts []PROptions) ([]*Report, error) {
 			return nil, fmt.Errorf("checking %s: %w", o.Head, err)
 		}
 		checks[i] = c
-	}
-	// Group what shares rules; a check that only changes rules is left
-	// to CheckPR's own path.
-	type key struct {
-		digest string
-		limits Limits
-	}
-	groups := map[key][]int{}
-	var order []key
-	for i, c := range checks {
 		if len(c.added) == 0 || len(c.job.Skip) > 0 {
 			continue
 		}
 		l := c.o.Limits
 		l.lost = nil
 		k := key{c.rep.RulesDigest + "\x00" + string(c.job.Mode), l}
-		if _, ok := groups[k]; !ok {
+		g, ok := groups[k]
+		if !ok {
+			g = &group{}
+			groups[k] = g
 			order = append(order, k)
 		}
-		groups[k] = append(groups[k], i)
-	}
-	results := make([][]Result, len(checks))
-	setups := make([]diag.List, len(checks))
-	judged := make([]bool, len(checks))
-	for _, k := range order {
-		if _, err := shared(ctx, checks, groups[k], results, setups, judged); err != nil {
-			return nil, err
+		if g.n > 0 && g.n+len(c.added) > maxShared {
+			send(g)
 		}
+		g.chunk = append(g.chunk, i)
+		g.n += len(c.added)
+	}
+	for _, k := range order {
+		send(groups[k])
+	}
+	if err := wait(); err != nil {
+		return nil, err
 	}
 	reports := make([]*Report, len(checks))
 	for i, c := range checks {
@@ -102,11 +155,13 @@ func CheckPRs(ctx context.Context, opts []PROptions) ([]*Report, error) {
 // shared evaluates the tickets of the checks group (indexes into checks,
 // all with the same rules and limits) in shared children, and records the
 // verdicts of every check judged cleanly in results, setups and judged.
-// Checks left unjudged are checked alone by the caller. It returns how
-// many children it ran.
-func shared(ctx context.Context, checks []*prCheck, group []int, results [][]Result, setups []diag.List, judged []bool) (children int, err error) {
+// Checks left unjudged are checked alone by the caller. failures counts
+// the shared children of these rules that failed, across calls: from
+// maxSharedFailures on, nothing is shared. It returns how many children
+// it ran.
+func shared(ctx context.Context, checks []*prCheck, group []int, results [][]Result, setups []diag.List, judged []bool, failures *int) (children int, err error) {
 	pending := slices.Clone(group)
-	for failures := 0; len(pending) > 0 && failures < maxSharedFailures; {
+	for len(pending) > 0 && *failures < maxSharedFailures {
 		// A chunk of whole checks, at least one, up to maxShared tickets.
 		var chunk []int
 		n := 0
@@ -144,12 +199,12 @@ func shared(ctx context.Context, checks []*prCheck, group []int, results [][]Res
 		}
 		guilty := map[int]bool{}
 		if fail != nil {
-			failures++
+			*failures++
 			for _, fl := range fail.inflight {
 				if fl.index < 0 {
 					// The rules themselves blew the budget: nothing is
 					// gained by sharing them.
-					failures = maxSharedFailures
+					*failures = maxSharedFailures
 					continue
 				}
 				guilty[r.of[fl.index]] = true

@@ -75,7 +75,7 @@ func TestCheckPRsSharesOneChild(t *testing.T) {
 	results := make([][]Result, len(checks))
 	setups := make([]diag.List, len(checks))
 	judged := make([]bool, len(checks))
-	children, err := shared(ctx, checks, group, results, setups, judged)
+	children, err := shared(ctx, checks, group, results, setups, judged, new(int))
 	require.NoError(t, err)
 	assert.Equal(t, 1, children, "five pull requests with the same rules share one child")
 	assert.Equal(t, []bool{true, true, true, true, true}, judged)
@@ -89,6 +89,16 @@ func TestCheckPRsSharesOneChild(t *testing.T) {
 		assert.Equal(t, alone.Diagnostics, reports[i].Diagnostics, "pull request %d", i)
 		assert.Equal(t, alone.Tickets, reports[i].Tickets, "pull request %d", i)
 		assert.Equal(t, alone.RulesDigest, reports[i].RulesDigest)
+	}
+	// Cut into chunks of at most two tickets, sent to the evaluation while
+	// the next pull requests are prepared: the same reports.
+	defer func(n int) { maxShared = n }(maxShared)
+	maxShared = 2
+	chunked, err := CheckPRs(ctx, opts)
+	require.NoError(t, err)
+	for i := range opts {
+		assert.Equal(t, reports[i].Diagnostics, chunked[i].Diagnostics, "pull request %d", i)
+		assert.Equal(t, reports[i].Tickets, chunked[i].Tickets, "pull request %d", i)
 	}
 	// The contexts made a difference: not every verdict is the same.
 	assert.Zero(t, reports[0].Errors(), "approved, in its window: %v", reports[0].Diagnostics)
