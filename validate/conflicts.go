@@ -92,17 +92,11 @@ func conflicts(t model.Ticket, open []Open) []policy.Conflict {
 func openTickets(base *object.Tree, added []File, now time.Time, session *Session) ([]Open, error) {
 	var out []Open
 	skip := map[string]bool{}
-	cache := session.summaries(session.repo)
 	for _, f := range added {
 		skip[f.Name] = true
 		sum := summarizeSource(f.Name, f.Source)
 		if sum != nil {
-			// What the bytes say replaces whatever the cache held.
-			key := plumbing.ComputeHash(plumbing.BlobObject, f.Source).String()
-			if _, ok := cache[key]; !ok {
-				session.dirty = true
-			}
-			cache[key] = sum
+			session.remember(plumbing.ComputeHash(plumbing.BlobObject, f.Source).String(), sum)
 		}
 		if sum != nil && len(sum.Targets) > 0 {
 			out = append(out, *sum)
@@ -298,11 +292,16 @@ func saveSummaries(repo *git.Repository, cache map[string]*Open) {
 // memory and saves the summaries once, with Close. The zero value (or nil)
 // is a session of one check. Not safe for concurrent use.
 type Session struct {
-	repo   *git.Repository
-	batch  bool
-	cache  map[string]*Open
-	loader *load.Loader // base cab.cue, compiled once per blob
-	dirty  bool
+	repo  *git.Repository
+	batch bool
+	// cache holds the ticket summaries by blob id, read from the file
+	// when first needed (see summaries); remembered holds what was learnt
+	// before, folded in then (a check whose index of targets is current
+	// never reads the file).
+	cache      map[string]*Open
+	remembered map[string]*Open
+	loader     *load.Loader // base cab.cue, compiled once per blob
+	dirty      bool
 	// targets is the index of targets last used; targetsDirty says it
 	// is not saved yet (batch).
 	targets      *targetIndex
@@ -362,8 +361,34 @@ func (s *Session) release() {
 func (s *Session) summaries(repo *git.Repository) map[string]*Open {
 	if s.cache == nil {
 		s.cache = loadSummaries(repo)
+		for key, sum := range s.remembered {
+			s.learn(key, sum)
+		}
+		s.remembered = nil
 	}
 	return s.cache
+}
+
+// remember keeps sum as the summary of the blob key, replacing whatever
+// the cache held: what the bytes say wins. Until the cache is needed it
+// is only remembered (left unsaved if it never is: the next move of the
+// index summarises that blob again).
+func (s *Session) remember(key string, sum *Open) {
+	if s.cache != nil {
+		s.learn(key, sum)
+		return
+	}
+	if s.remembered == nil {
+		s.remembered = map[string]*Open{}
+	}
+	s.remembered[key] = sum
+}
+
+func (s *Session) learn(key string, sum *Open) {
+	if _, ok := s.cache[key]; !ok {
+		s.dirty = true
+	}
+	s.cache[key] = sum
 }
 
 // configAsync starts s.config(job) and returns a function that waits for
