@@ -200,6 +200,10 @@ func newFixture(t testing.TB, extraConfig string, policies map[string]string) *f
 		require.NoError(t, os.WriteFile(filepath.Join(f.work, "policy", n), []byte(src), 0o644))
 	}
 	sh(t, f.root, "git", "init", "-q", "--bare", "-b", "main", f.bare)
+	// The remote's housekeeping (git gc --auto after each push) is the
+	// forge's work, done off the request path there: not a cost of the
+	// reconciler's pass.
+	sh(t, f.bare, "git", "config", "receive.autogc", "false")
 	sh(t, f.work, "git", "init", "-q", "-b", "main")
 	sh(t, f.work, "git", "remote", "add", "origin", f.bare)
 	sh(t, f.work, "git", "add", "-A")
