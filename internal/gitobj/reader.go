@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/storer"
@@ -64,8 +65,10 @@ type Reader struct {
 	cache    *deltaCache
 	zr       io.ReadCloser
 	br       bytes.Reader
-	reloaded bool
-	isClone  bool
+	// listed is the modification time of the pack directory when its
+	// packs were last listed (see reload).
+	listed  time.Time
+	isClone bool
 	// scratch holds the delta being applied.
 	scratch []byte
 }
@@ -81,7 +84,7 @@ type lockedStorer struct {
 func (o *Reader) Clone() *Reader {
 	// A clone never opens packs of its own (it could not close them):
 	// what appeared since o looked is asked of the fallback.
-	return &Reader{dir: o.dir, packs: slices.Clone(o.packs), fallback: o.fallback, cache: o.cache, reloaded: true, isClone: true}
+	return &Reader{dir: o.dir, packs: slices.Clone(o.packs), fallback: o.fallback, cache: o.cache, isClone: true}
 }
 
 // Open opens the objects directory dir (".git/objects"); fallback,
@@ -91,10 +94,44 @@ func Open(dir string, fallback storer.EncodedObjectStorer) (*Reader, error) {
 	if fallback != nil {
 		o.fallback = &lockedStorer{s: fallback}
 	}
+	o.listed = o.packDirTime()
 	if err := o.loadPacks(); err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// packDirTime is the modification time of the pack directory (zero when
+// it cannot be read): adding or removing a pack changes it.
+func (o *Reader) packDirTime() time.Time {
+	fi, err := os.Stat(filepath.Join(o.dir, "pack"))
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
+// reload maps the packs that appeared since the directory was last
+// listed (a fetch, a repack, another process's write), when the pack
+// directory changed since; it says whether it found any. A clone never
+// reloads (it could not close what it opened). The time is taken before
+// listing, so a pack added during the listing changes it again; one
+// added within the same tick of the file system's clock is found by the
+// fallback until the next change.
+func (o *Reader) reload() (bool, error) {
+	if o.isClone {
+		return false, nil
+	}
+	t := o.packDirTime()
+	if t.Equal(o.listed) {
+		return false, nil
+	}
+	o.listed = t
+	n := len(o.packs)
+	if err := o.loadPacks(); err != nil {
+		return false, err
+	}
+	return len(o.packs) > n, nil
 }
 
 func (o *Reader) loadPacks() error {
@@ -167,12 +204,10 @@ func (o *Reader) Read(h plumbing.Hash) (Type, []byte, error) {
 	if t, data, err := o.readLoose(h); !errors.Is(err, ErrNotFound) {
 		return t, data, err
 	}
-	if !o.reloaded {
-		// A repack or fetch may have added a pack since we looked.
-		o.reloaded = true
-		if err := o.loadPacks(); err != nil {
-			return 0, nil, err
-		}
+	// A repack or fetch may have added a pack since we looked.
+	if found, err := o.reload(); err != nil {
+		return 0, nil, err
+	} else if found {
 		for _, p := range o.packs {
 			if off, ok := p.find(h); ok {
 				return o.readPacked(p, off, 0)

@@ -124,8 +124,9 @@ func TestObjectsFallBackToGoGit(t *testing.T) {
 	assert.Contains(t, string(data), "commit 29")
 }
 
-// A miss makes the reader look for packs that appeared since it opened
-// (once): it maps those, not again the ones it has.
+// A miss makes the reader look for packs that appeared since it last
+// listed the pack directory (when the directory changed): it maps those,
+// not again the ones it has.
 func TestReloadMapsOnlyNewPacks(t *testing.T) {
 	dir := gitRepo(t, nil, "-a", "-d")
 	r, err := git.PlainOpen(dir)
@@ -154,6 +155,27 @@ func TestReloadMapsOnlyNewPacks(t *testing.T) {
 	for name, n := range names {
 		assert.Equal(t, 1, n, "%s mapped %d times", name, n)
 	}
+
+	// An object that is nowhere, the pack directory unchanged: nothing
+	// is mapped again.
+	_, _, err = obj.Read(plumbing.NewHash("0123456789012345678901234567890123456789"))
+	require.ErrorIs(t, err, ErrNotFound)
+	assert.Len(t, obj.packs, 2)
+
+	// A third pack, later (a long-lived reader: every fetch adds one):
+	// mapped too, not left to the fallback.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "later.txt"), []byte("later\n"), 0o644))
+	gitCLI(t, dir, "add", "-A")
+	gitCLI(t, dir, "commit", "-q", "-m", "later commit")
+	gitCLI(t, dir, "repack", "-q", "-d")
+	later := plumbing.NewHash(strings.TrimSpace(gitCLI(t, dir, "rev-parse", "HEAD")))
+	size, err := obj.Size(later)
+	require.NoError(t, err)
+	_, data, err = obj.Read(later)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "later commit")
+	assert.Equal(t, int64(len(data)), size)
+	assert.Len(t, obj.packs, 3, "the third pack is mapped")
 }
 
 func FuzzApplyDelta(f *testing.F) {

@@ -31,11 +31,9 @@ func (o *Reader) Size(h plumbing.Hash) (int64, error) {
 	if size, err := o.looseSize(h); !errors.Is(err, ErrNotFound) {
 		return size, err
 	}
-	if !o.reloaded {
-		o.reloaded = true
-		if err := o.loadPacks(); err != nil {
-			return 0, err
-		}
+	if found, err := o.reload(); err != nil {
+		return 0, err
+	} else if found {
 		if p, off, ok := o.locate(h); ok {
 			return o.packedSize(p, off)
 		}
