@@ -28,6 +28,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cabhq/cab/bench/signedledger"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/internal/sandbox"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/model"
@@ -486,8 +487,10 @@ func (f *fixture) clone() string {
 
 // options are reconciler options for dir with the oci driver.
 func (f *fixture) options(dir string) reconcile.Options {
-	repo, err := git.PlainOpen(dir)
+	// The ledger's repository as cab reconcile opens it (gitx.Open).
+	repo, closeRepo, err := gitx.Open(dir)
 	require.NoError(f.t, err)
+	f.t.Cleanup(func() { _ = closeRepo() })
 	l := ledger.Open(repo, "origin", "")
 	l.Now = func() time.Time { return now }
 	l.Signer = f.signer

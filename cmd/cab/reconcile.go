@@ -23,6 +23,7 @@ import (
 
 	"github.com/cabhq/cab/drift"
 	"github.com/cabhq/cab/internal/gitpush"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/model"
@@ -207,7 +208,15 @@ func (o *reconcileOptions) reconciler(dir string, logger *slog.Logger, observer 
 	if o.NoFetch {
 		mainRemote = ""
 	}
-	l := ledger.Open(repo, o.Remote, o.Branch)
+	// The ledger's objects are read and written through internal/gitx
+	// (mapped pack indexes, cab's pack writer; go-git alone opens a pack
+	// file for every object it reads). Its packs stay mapped for the
+	// life of the process, which is the reconciler's.
+	lrepo, _, err := gitx.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the git repository: %w", err)
+	}
+	l := ledger.Open(lrepo, o.Remote, o.Branch)
 	l.Logger = logger
 	l.Author.Name = "cab reconcile"
 	if o.Key == "" && !o.DryRun {
