@@ -160,18 +160,14 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	}
 	defer func() { _ = closeMain() }()
 	mainCtx, cancelMain := context.WithCancel(ctx)
-	mainc := make(chan mainResult, 1)
-	go func() { mainc <- readMainAt(mainCtx, mainRepo, o.Dir, o.Rev, prev, carry) }()
-	var mainRes *mainResult
-	waitMain := func() mainResult {
-		if mainRes == nil {
-			r := <-mainc
-			mainRes = &r
-		}
-		return *mainRes
-	}
+	var mr mainResult
+	mainRead := make(chan struct{})
+	go func() {
+		defer close(mainRead)
+		mr = readMainAt(mainCtx, mainRepo, o.Dir, o.Rev, prev, carry)
+	}()
 	// Runs before closeMain: the walk is stopped and done with mainRepo.
-	defer func() { cancelMain(); waitMain() }()
+	defer func() { cancelMain(); <-mainRead }()
 	log, err := o.Ledger.Read(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the ledger: %w", err)
@@ -200,7 +196,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 		fromRoot = false
 	}
 	rep.Breaks = append(rep.Breaks, problemBreaks(log)...)
-	mr := waitMain()
+	<-mainRead
 	if mr.err != nil {
 		return nil, mr.err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cabhq/cab/internal/diag"
 )
@@ -59,31 +60,24 @@ func CheckPRs(ctx context.Context, opts []PROptions) ([]*Report, error) {
 		chunk []int
 	}
 	queue := make(chan work, len(opts))
+	closeQueue := sync.OnceFunc(func() { close(queue) })
 	evalCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	evaluated := make(chan error, 1)
+	var evalErr error
+	evaluated := make(chan struct{})
 	go func() {
-		var err error
+		defer close(evaluated)
 		for w := range queue {
-			if err == nil {
-				_, err = shared(evalCtx, checks, w.chunk, results, setups, judged, &w.g.failures)
+			if evalErr == nil {
+				_, evalErr = shared(evalCtx, checks, w.chunk, results, setups, judged, &w.g.failures)
 			}
 		}
-		evaluated <- err
 	}()
-	queued := true
-	wait := func() error {
-		if queued {
-			close(queue)
-			queued = false
-		}
-		return <-evaluated
-	}
 	defer func() {
-		if queued {
-			cancel()
-			_ = wait()
-		}
+		// On an early return the evaluation is stopped; either way it is
+		// done before the checks it reads are closed.
+		cancel()
+		closeQueue()
+		<-evaluated
 		for _, c := range checks {
 			if c != nil {
 				c.close()
@@ -132,8 +126,10 @@ func CheckPRs(ctx context.Context, opts []PROptions) ([]*Report, error) {
 	for _, k := range order {
 		send(groups[k])
 	}
-	if err := wait(); err != nil {
-		return nil, err
+	closeQueue()
+	<-evaluated
+	if evalErr != nil {
+		return nil, evalErr
 	}
 	reports := make([]*Report, len(checks))
 	for i, c := range checks {
