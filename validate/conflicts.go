@@ -180,6 +180,16 @@ func summarize(tree *object.Tree, name string) *Open {
 
 // summarizeEntry is summarize for a file of a diff.
 func summarizeEntry(c change) *Open {
+	src := entrySource(c)
+	if src == nil {
+		return nil
+	}
+	return summarizeSource(c.Path, src)
+}
+
+// entrySource is the ticket a file of a diff leaves: nil when it is
+// deleted, not a regular file, too large or unreadable.
+func entrySource(c change) []byte {
 	if c.Deleted() {
 		return nil
 	}
@@ -187,7 +197,7 @@ func summarizeEntry(c change) *Open {
 	if err != nil || d != nil {
 		return nil
 	}
-	return summarizeSource(c.Path, src)
+	return src
 }
 
 // summarizeChanges summarises the tickets cs leave (summarizeEntry, in
@@ -217,14 +227,9 @@ func summarizeChanges(cs []change) []*Open {
 		})
 	}
 	for i, c := range cs {
-		if c.Deleted() {
-			continue
+		if src := entrySource(c); src != nil {
+			jobs <- job{i, src}
 		}
-		src, d, err := c.read(schema.MaxTicketBytes)
-		if err != nil || d != nil {
-			continue
-		}
-		jobs <- job{i, src}
 	}
 	close(jobs)
 	wg.Wait()

@@ -298,8 +298,7 @@ func (s *Session) moveIndex(x *targetIndex, from, to *object.Tree, hash plumbing
 		}
 	}
 	for i, sum := range summarizeChanges(missing) {
-		cache[missing[i].To.String()] = sum
-		s.dirty = true
+		s.learn(missing[i].To.String(), sum)
 	}
 	for _, c := range changes {
 		drop[c.Path] = true
