@@ -196,10 +196,8 @@ func (o *Reader) Close() error {
 // at most 64 MiB). The content may be
 // shared with the cache: callers must not modify it.
 func (o *Reader) Read(h plumbing.Hash) (Type, []byte, error) {
-	for _, p := range o.packs {
-		if off, ok := p.find(h); ok {
-			return o.readPacked(p, off, 0)
-		}
+	if p, off, ok := o.locate(h); ok {
+		return o.readPacked(p, off, 0)
 	}
 	if t, data, err := o.readLoose(h); !errors.Is(err, ErrNotFound) {
 		return t, data, err
@@ -208,10 +206,8 @@ func (o *Reader) Read(h plumbing.Hash) (Type, []byte, error) {
 	if found, err := o.reload(); err != nil {
 		return 0, nil, err
 	} else if found {
-		for _, p := range o.packs {
-			if off, ok := p.find(h); ok {
-				return o.readPacked(p, off, 0)
-			}
+		if p, off, ok := o.locate(h); ok {
+			return o.readPacked(p, off, 0)
 		}
 	}
 	return o.readFallback(h)
