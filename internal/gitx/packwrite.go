@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
@@ -23,8 +24,8 @@ import (
 // pack's checksum as git names them, and returns the index's path. The
 // pack is renamed into place before its index is written, and the index
 // before it is renamed into place: a reader finds a pack by its index, so
-// it never sees half of one, and a failure leaves at most a temporary
-// file. Unlike go-git's pack writer, which parses the pack it is given
+// it never sees half of one; a failure leaves no temporary file, at most
+// a pack without its index, which no reader uses. Unlike go-git's pack writer, which parses the pack it is given
 // again (inflating and hashing every object) to build the index, the
 // index is made from what was written; objects are compressed at zlib's
 // best speed, as the ledger's small trees and commits barely gain from
@@ -35,71 +36,66 @@ func writePack(dir string, src storer.EncodedObjectStorer, hs []plumbing.Hash) (
 	if err := os.MkdirAll(packDir, 0o755); err != nil {
 		return "", err
 	}
-	tmp, err := os.CreateTemp(packDir, "tmp_pack_")
-	if err != nil {
-		return "", err
-	}
-	done := false
-	defer func() {
-		if !done {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+	var (
+		entries []packEntry
+		packSum [20]byte
+	)
+	pack, err := writeReadOnly(packDir, "tmp_pack_", func(f io.Writer) (string, error) {
+		sum := sha1.New() //nolint:gosec
+		buf := bufio.NewWriterSize(io.MultiWriter(f, sum), 256<<10)
+		var err error
+		if entries, err = encodePack(&countWriter{w: buf}, src, hs); err != nil {
+			return "", err
 		}
-	}()
-	sum := sha1.New() //nolint:gosec
-	w := &countWriter{w: bufio.NewWriterSize(io.MultiWriter(tmp, sum), 256<<10)}
-	entries, err := encodePack(w, src, hs)
-	if err != nil {
-		return "", err
-	}
-	if err := w.w.(*bufio.Writer).Flush(); err != nil {
-		return "", err
-	}
-	var packSum [20]byte
-	copy(packSum[:], sum.Sum(nil))
-	if _, err := tmp.Write(packSum[:]); err != nil {
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	base := filepath.Join(packDir, "pack-"+hex.EncodeToString(packSum[:]))
-	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp.Name(), base+".pack"); err != nil {
-		return "", err
-	}
-	done = true
-	idx, err := os.CreateTemp(packDir, "tmp_idx_")
-	if err != nil {
-		return "", err
-	}
-	idxDone := false
-	defer func() {
-		if !idxDone {
-			_ = idx.Close()
-			_ = os.Remove(idx.Name())
+		if err := buf.Flush(); err != nil {
+			return "", err
 		}
-	}()
-	ib, err := encodeIndex(entries, packSum)
+		copy(packSum[:], sum.Sum(nil))
+		if _, err := f.Write(packSum[:]); err != nil {
+			return "", err
+		}
+		return "pack-" + hex.EncodeToString(packSum[:]) + ".pack", nil
+	})
 	if err != nil {
 		return "", err
 	}
-	if _, err := idx.Write(ib); err != nil {
+	return writeReadOnly(packDir, "tmp_idx_", func(f io.Writer) (string, error) {
+		ib, err := encodeIndex(entries, packSum)
+		if err != nil {
+			return "", err
+		}
+		if _, err := f.Write(ib); err != nil {
+			return "", err
+		}
+		return strings.TrimSuffix(filepath.Base(pack), ".pack") + ".idx", nil
+	})
+}
+
+// writeReadOnly writes a file of dir through write, into a temporary
+// file, then makes it read-only and renames it to the name write
+// returns; it returns the file's path. On any failure the temporary file
+// is removed and nothing is left under that name.
+func writeReadOnly(dir, prefix string, write func(io.Writer) (string, error)) (string, error) {
+	tmp, err := os.CreateTemp(dir, prefix)
+	if err != nil {
 		return "", err
 	}
-	if err := idx.Close(); err != nil {
+	name, err := write(tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o444)
+	}
+	final := filepath.Join(dir, name)
+	if err == nil {
+		err = os.Rename(tmp.Name(), final)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
 		return "", err
 	}
-	if err := os.Chmod(idx.Name(), 0o444); err != nil {
-		return "", err
-	}
-	if err := os.Rename(idx.Name(), base+".idx"); err != nil {
-		return "", err
-	}
-	idxDone = true
-	return base + ".idx", nil
+	return final, nil
 }
 
 // packEntry is where an object lies in a pack, for its index.
