@@ -77,6 +77,10 @@ type Ledger struct {
 	// last is what the last read read: the next one decodes only the
 	// ticket directories whose tree changed since.
 	last *snapshot
+	// seen is the head this ledger last fetched from its remote or
+	// published there (zero: none, or no remote); when last is its log,
+	// the next Update builds on it without fetching first (see transact).
+	seen plumbing.Hash
 	// guard: every read checks the head against checkpoint.
 	guard      bool
 	checkpoint plumbing.Hash
@@ -179,6 +183,7 @@ func (l *Ledger) Read(ctx context.Context) (*Log, error) {
 }
 
 func (l *Ledger) read(ctx context.Context) (*Log, error) {
+	l.seen = plumbing.ZeroHash
 	if err := l.checkNames(); err != nil {
 		return nil, err
 	}
@@ -194,7 +199,11 @@ func (l *Ledger) read(ctx context.Context) (*Log, error) {
 	default:
 		head = ref.Hash()
 	}
-	return l.readFetched(ctx, head)
+	log, err := l.readFetched(ctx, head)
+	if err == nil && l.remote != "" {
+		l.seen = log.Head
+	}
+	return log, err
 }
 
 // readFetched reads the log at head, just fetched (readAt). With a
@@ -290,8 +299,9 @@ func (l *Ledger) fetch(ctx context.Context) error {
 // to append nothing). Seq and At may be left zero to be filled in.
 type Decide func(*Log) ([]Event, error)
 
-// Update runs a transaction: it reads the latest log, calls decide with
-// it, appends the returned events as one commit each on top of the head
+// Update runs a transaction: it reads the latest log (right after this
+// ledger's own read or append, the log it holds: see transact), calls
+// decide with it, appends the returned events as one commit each on top of the head
 // it read, and publishes them with a compare-and-swap on the branch ref
 // (gitx.CompareAndSwap: a plain, non-force push required to start from
 // that head, or a checked local ref update). When another writer moved
@@ -332,6 +342,9 @@ func (l *Ledger) Update(ctx context.Context, decide Decide) (*Log, error) {
 			return nil, fmt.Errorf("ledger: read back no state for %s, just appended", id)
 		}
 	}
+	if l.remote != "" {
+		l.seen = head
+	}
 	for _, ev := range events {
 		for _, p := range out.Problems[ev.Ticket] {
 			var oe *OutcomeError
@@ -352,12 +365,35 @@ var errSettled = errors.New("nothing left to append")
 // moves the branch there by compare-and-swap (publish). After a lost race
 // it reads the log at the winner's head (guarded as every read is) and
 // asks build again. It returns the head the branch is at afterwards.
+//
+// The log this ledger last fetched or published is taken as the latest
+// without fetching again (a reconcile pass reads the ledger, then records
+// a claim, an apply and a verification in turn): a writer that moved the
+// branch since makes the compare-and-swap lose the race, which fetches
+// the winner's head and builds again on it, exactly as a race between a
+// fetch and a push does. Nothing is ever published on a head other than
+// the one it was built on; a stale log costs a refused push. When build
+// finds nothing to write on that log, the remote is asked, and build asked
+// again on what it holds: "nothing to write" is answered on the latest
+// log, as without the shortcut.
 func (l *Ledger) transact(ctx context.Context, build func(context.Context, *Log) (plumbing.Hash, error)) (plumbing.Hash, error) {
-	log, err := l.read(ctx)
-	if err != nil {
+	var (
+		log  *Log
+		err  error
+		seen = !l.seen.IsZero() && l.last != nil && l.last.log.Head == l.seen && (!l.guard || l.checkpoint == l.seen)
+	)
+	if seen {
+		log = l.last.log
+	} else if log, err = l.read(ctx); err != nil {
 		return plumbing.ZeroHash, err
 	}
 	head, err := build(ctx, log)
+	if err == nil && head == log.Head && seen {
+		if log, err = l.read(ctx); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		head, err = build(ctx, log)
+	}
 	if err != nil || head == log.Head {
 		return head, err
 	}

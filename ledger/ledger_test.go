@@ -468,3 +468,70 @@ func TestGuardMovesToOwnAppends(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotAppendOnly)
 	assert.Equal(t, two.Head, l.Checkpoint())
 }
+
+// TestUpdateBuildsOnTheHeadItLastSaw: an update right after the ledger's
+// own read or append builds on the log it holds without fetching; when
+// another writer moved the branch meanwhile, the push is refused and the
+// update decides again on the winner's log (nothing lost, nothing built
+// on a head it did not decide on); an update with nothing to write on the
+// log it holds asks the remote before saying so.
+func TestUpdateBuildsOnTheHeadItLastSaw(t *testing.T) {
+	ctx := context.Background()
+	srv := gittest.NewServer(t)
+	_, url := srv.Bare(t, "seen")
+	fetches := func() int { return srv.Served("git-upload-pack", "/seen.git") }
+	a, b := Open(clone(t, url), "origin", ""), Open(clone(t, url), "origin", "")
+	signed := func(id string) Event { return Event{Ticket: id, Kind: KindSigned} }
+
+	_, err := a.Read(ctx)
+	require.NoError(t, err)
+	_, err = a.Update(ctx, add(signed("CHG-2026-0001")))
+	require.NoError(t, err)
+	n := fetches()
+	_, err = a.Update(ctx, add(signed("CHG-2026-0002")))
+	require.NoError(t, err)
+	assert.Equal(t, n, fetches(), "an update right after the ledger's own append does not fetch")
+
+	// b appends; a's next update starts from its own, stale, head.
+	_, err = b.Update(ctx, add(signed("CHG-2026-0003")))
+	require.NoError(t, err)
+	var saw [][]string
+	ids := func(log *Log) []string {
+		var out []string
+		for _, ev := range log.Events() {
+			out = append(out, ev.Ticket)
+		}
+		return out
+	}
+	log, err := a.Update(ctx, func(log *Log) ([]Event, error) {
+		saw = append(saw, ids(log))
+		return []Event{signed("CHG-2026-0004")}, nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, [][]string{
+		{"CHG-2026-0001", "CHG-2026-0002"},
+		{"CHG-2026-0001", "CHG-2026-0002", "CHG-2026-0003"},
+	}, saw, "the stale decision is refused by the remote and taken again on the winner's log")
+	assert.Equal(t, []string{"CHG-2026-0001", "CHG-2026-0002", "CHG-2026-0003", "CHG-2026-0004"}, ids(log))
+
+	// Nothing to write on the log a holds: the remote is asked first.
+	_, err = b.Update(ctx, add(signed("CHG-2026-0005")))
+	require.NoError(t, err)
+	saw = nil
+	log, err = a.Update(ctx, func(log *Log) ([]Event, error) {
+		saw = append(saw, ids(log))
+		return nil, nil
+	})
+	require.NoError(t, err)
+	assert.Len(t, saw, 2, "decided on the log held, then on the latest")
+	assert.Equal(t, []string{"CHG-2026-0001", "CHG-2026-0002", "CHG-2026-0003", "CHG-2026-0004", "CHG-2026-0005"}, ids(log), "the latest log")
+
+	// A read always fetches, and an update after it builds on what it read.
+	n = fetches()
+	_, err = a.Read(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, n+1, fetches())
+	_, err = a.Update(ctx, add(signed("CHG-2026-0006")))
+	require.NoError(t, err)
+	assert.Equal(t, n+1, fetches(), "the update after a read builds on it")
+}

@@ -219,7 +219,7 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 		return sum, err
 	}
 	b.freezes = cal.Len()
-	log, err := r.rounds(b, cfg, cal, sum)
+	log, settled, err := r.rounds(b, cfg, cal, sum)
 	sum.Events = b.written
 	be := b.reached(ctx, err)
 	if be != nil {
@@ -229,15 +229,17 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 	} else if err != nil {
 		return sum, err
 	}
-	if !r.o.DryRun || log == nil {
+	// The summary is of the ledger as the pass leaves it: the log of its
+	// last round when that round wrote nothing, else read again.
+	if log == nil || (!r.o.DryRun && !settled) {
 		l, rerr := r.o.Ledger.Read(ctx)
 		if rerr != nil {
 			return sum, errors.Join(err, fmt.Errorf("reading the ledger: %w", rerr))
 		}
 		log = l
-		if serr := r.saveCheckpoint(); serr != nil {
-			return sum, errors.Join(err, serr)
-		}
+	}
+	if serr := r.saveCheckpoint(); serr != nil {
+		return sum, errors.Join(err, serr)
 	}
 	sum.LedgerHead = log.Head.String()
 	r.index.update(log)
@@ -247,36 +249,36 @@ func (r *Reconciler) Pass(ctx context.Context) (*Summary, error) {
 }
 
 // rounds runs the rounds of a pass until one makes no progress, and
-// returns the ledger it last read.
-func (r *Reconciler) rounds(b *bound, cfg *model.Config, cal calendar.Calendar, sum *Summary) (*ledger.Log, error) {
+// returns the ledger it last read, and whether that is the ledger as the
+// pass leaves it (settled: its last round wrote nothing).
+func (r *Reconciler) rounds(b *bound, cfg *model.Config, cal calendar.Calendar, sum *Summary) (log *ledger.Log, settled bool, err error) {
 	ctx := b.ctx
-	var log *ledger.Log
 	for {
 		if err := b.check(); err != nil {
-			return log, err
+			return log, false, err
 		}
 		if err := r.saveCheckpoint(); err != nil {
-			return log, err
+			return log, false, err
 		}
-		var err error
 		if log, err = r.o.Ledger.Read(ctx); err != nil {
-			return nil, fmt.Errorf("reading the ledger: %w", err)
+			return nil, false, fmt.Errorf("reading the ledger: %w", err)
 		}
 		r.index.update(log)
 		tickets := r.index.openTickets(r.o.Tickets)
 		if err := r.loader.verify(ctx, log, tickets); err != nil {
-			return log, err
+			return log, false, err
 		}
 		b.grow(tickets, func(id, env string) bool { return terminal(log.State(id).Envs[env]) })
 		p := &pass{r: r, cfg: cfg, cal: cal, log: log, now: r.o.Now(), sum: sum, burn: map[string]budget{}, bound: b}
 		ds := p.plan(ctx, tickets)
 		if r.o.DryRun {
 			p.dryRun(ctx, ds)
-			return log, nil
+			return log, true, nil
 		}
+		written := b.written
 		progressed, err := p.execute(ctx, ds)
 		if err != nil || !progressed {
-			return log, err
+			return log, err == nil && b.written == written, err
 		}
 	}
 }

@@ -6,6 +6,7 @@ package gittest
 import (
 	"io"
 	"net"
+	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
@@ -22,6 +23,19 @@ import (
 type Server struct {
 	Root string
 	URL  string
+
+	mu     sync.Mutex
+	served map[string]int // by "<service> <repository path>"
+}
+
+// Served is how many times the server advertised service
+// ("git-upload-pack": a fetch or a listing of the refs;
+// "git-receive-pack": a push) of the repository at path (e.g.
+// "/ledger.git"): each such conversation starts with one.
+func (s *Server) Served(service, path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served[service+" "+path]
 }
 
 // Git runs the git CLI in dir (no system or user configuration) and
@@ -44,13 +58,23 @@ func NewServer(t testing.TB) *Server {
 	}
 	execPath := Git(t, t.TempDir(), "--exec-path")
 	root := t.TempDir()
-	srv := httptest.NewServer(&cgi.Handler{
+	s := &Server{Root: root, served: map[string]int{}}
+	backend := &cgi.Handler{
 		Path:   filepath.Join(execPath, "git-http-backend"),
 		Stderr: io.Discard,
 		Env:    []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "GIT_CONFIG_NOSYSTEM=1", "HOME=" + root},
-	})
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if repo, ok := strings.CutSuffix(r.URL.Path, "/info/refs"); ok {
+			s.mu.Lock()
+			s.served[r.URL.Query().Get("service")+" "+repo]++
+			s.mu.Unlock()
+		}
+		backend.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
-	return &Server{Root: root, URL: srv.URL}
+	s.URL = srv.URL
+	return s
 }
 
 // Bare creates an empty bare repository name.git (default branch main)
