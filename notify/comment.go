@@ -25,6 +25,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/cabhq/cab/audit"
+	"github.com/cabhq/cab/internal/atomicfile"
 	"github.com/cabhq/cab/internal/redact"
 	"github.com/cabhq/cab/ledger"
 	"github.com/cabhq/cab/reconcile"
@@ -298,31 +299,14 @@ func (c *Commenter) saveLocked() {
 	}
 	b, err := json.Marshal(c.st)
 	if err == nil {
-		err = writeAtomic(c.o.StateFile, b)
+		err = os.MkdirAll(filepath.Dir(c.o.StateFile), 0o700)
+	}
+	if err == nil {
+		err = atomicfile.Write(c.o.StateFile, b, 0o600)
 	}
 	if err != nil {
 		c.o.Logger.Warn("outcome comment state not saved", "err", err)
 	}
-}
-
-// writeAtomic writes b to path through a temporary file and a rename.
-func writeAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // markdownSpecial are the ASCII characters Markdown turns into references.

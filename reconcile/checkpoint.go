@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
+	"github.com/cabhq/cab/internal/atomicfile"
 	"github.com/cabhq/cab/ledger"
 )
 
@@ -60,22 +62,19 @@ func saveCheckpoint(path string, h plumbing.Hash) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("writing the reconciler checkpoint: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".checkpoint-*")
+	f, err := atomicfile.Create(filepath.Dir(path), "")
 	if err != nil {
 		return fmt.Errorf("writing the reconciler checkpoint: %w", err)
 	}
-	_, err = f.WriteString(h.String() + "\n")
+	defer f.Cleanup()
+	_, err = io.WriteString(f, h.String()+"\n")
 	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+		err = f.Sync() // the checkpoint must survive a crash, not only be whole
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), path)
+		err = f.Commit(path, 0o600)
 	}
 	if err != nil {
-		_ = os.Remove(f.Name())
 		return fmt.Errorf("writing the reconciler checkpoint: %w", err)
 	}
 	return nil

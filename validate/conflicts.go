@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/cabhq/cab/internal/atomicfile"
 	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/model"
 	"github.com/cabhq/cab/policy"
@@ -274,8 +275,9 @@ func loadSummaries(repo *git.Repository) map[string]*Open {
 	return out
 }
 
-// saveSummaries writes the cache atomically; failing to is not an error
-// (the next run parses again).
+// saveSummaries writes the cache atomically, through a temporary file of
+// its own, so that concurrent checks never interleave (the last wins);
+// failing to is not an error (the next run parses again).
 func saveSummaries(repo *git.Repository, cache map[string]*Open) {
 	p := summariesPath(repo)
 	if p == "" {
@@ -285,10 +287,7 @@ func saveSummaries(repo *git.Repository, cache map[string]*Open) {
 	if err != nil || os.MkdirAll(filepath.Dir(p), 0o755) != nil {
 		return
 	}
-	tmp := p + ".tmp"
-	if os.WriteFile(tmp, b, 0o644) == nil {
-		_ = os.Rename(tmp, p)
-	}
+	_ = atomicfile.Write(p, b, 0o644)
 }
 
 // Session carries what several pull-request checks on one repository can

@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/cabhq/cab/internal/atomicfile"
 	"github.com/cabhq/cab/internal/gitx"
 )
 
@@ -65,10 +66,11 @@ func (f treeIndexFile) write(repo *git.Repository, tree plumbing.Hash, body []by
 	if p == "" || os.MkdirAll(filepath.Dir(p), 0o755) != nil {
 		return
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), f.name+".*")
+	tmp, err := atomicfile.Create(filepath.Dir(p), "")
 	if err != nil {
 		return
 	}
+	defer tmp.Cleanup()
 	hash := ""
 	if !tree.IsZero() {
 		hash = tree.String()
@@ -77,10 +79,7 @@ func (f treeIndexFile) write(repo *git.Repository, tree plumbing.Hash, body []by
 	if err == nil {
 		_, err = tmp.Write(body)
 	}
-	if cerr := tmp.Close(); err == nil && cerr == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
+	if err == nil {
+		_ = tmp.Commit(p, 0o600)
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cabhq/cab/audit"
 	"github.com/cabhq/cab/controls"
+	"github.com/cabhq/cab/internal/atomicfile"
 )
 
 // Files Write creates in its directory.
@@ -278,23 +279,7 @@ func WriteOSCAL(ctx context.Context, path string, changes []audit.Change, o Opti
 // writeFile replaces path with data through a temporary file, so that a
 // reader never sees half a report.
 func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/cabhq/cab/internal/atomicfile"
 )
 
 // Magic starts every index file.
@@ -40,29 +42,7 @@ func Write(gitDir string, data []byte) error {
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(d, file+".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), Path(gitDir)); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return atomicfile.Write(Path(gitDir), data, 0o644)
 }
 
 // Encoder writes the body of an index: varints, 20-byte hashes, and

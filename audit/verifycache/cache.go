@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/cabhq/cab/internal/atomicfile"
 	"github.com/cabhq/cab/internal/selfid"
 )
 
@@ -122,21 +123,7 @@ func (d *Dir) write(name, kind string, v any) error {
 	if err := os.MkdirAll(d.path, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(d.path, ".tmp-"+name+"-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(d.path, name))
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-	}
-	return err
+	return atomicfile.Write(filepath.Join(d.path, name), data, 0o600)
 }
 
 // Key is the sha256 of every input of a cached parse.

@@ -17,6 +17,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/cabhq/cab/internal/atomicfile"
 )
 
 // writePack writes the objects hs of src (each once, no deltas) to the
@@ -74,25 +76,21 @@ func writePack(dir string, src storer.EncodedObjectStorer, hs []plumbing.Hash) (
 // writeReadOnly writes a file of dir through write, into a temporary
 // file, then makes it read-only and renames it to the name write
 // returns; it returns the file's path. On any failure the temporary file
-// is removed and nothing is left under that name.
+// is removed and nothing is left under that name. The temporary name
+// starts with prefix, "tmp_" as git names its own, so that one a crash
+// leaves behind is removed by git prune once stale.
 func writeReadOnly(dir, prefix string, write func(io.Writer) (string, error)) (string, error) {
-	tmp, err := os.CreateTemp(dir, prefix)
+	tmp, err := atomicfile.Create(dir, prefix)
 	if err != nil {
 		return "", err
 	}
+	defer tmp.Cleanup()
 	name, err := write(tmp)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o444)
+	if err != nil {
+		return "", err
 	}
 	final := filepath.Join(dir, name)
-	if err == nil {
-		err = os.Rename(tmp.Name(), final)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
+	if err := tmp.Commit(final, 0o444); err != nil {
 		return "", err
 	}
 	return final, nil

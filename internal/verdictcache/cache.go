@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cabhq/cab/internal/atomicfile"
 )
 
 // secretSize is the size of the HMAC secret, in bytes.
@@ -175,19 +177,7 @@ func (c *Cache) Put(key [sha256.Size]byte, payload []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return fmt.Errorf("storing a verdict: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("storing a verdict: %w", err)
-	}
-	_, err = tmp.Write(append(c.tag(key, payload), payload...))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(p, append(c.tag(key, payload), payload...), 0o600); err != nil {
 		return fmt.Errorf("storing a verdict: %w", err)
 	}
 	return nil
@@ -230,7 +220,7 @@ func (c *Cache) Trim(limit int) error {
 		}
 		for _, e := range es {
 			p := filepath.Join(dir, e.Name())
-			if strings.HasPrefix(e.Name(), ".tmp-") {
+			if strings.HasPrefix(e.Name(), atomicfile.TempPrefix) {
 				if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTemp {
 					os.Remove(p)
 				}
