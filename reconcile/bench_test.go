@@ -142,6 +142,9 @@ func BenchmarkReconcileInFlight(b *testing.B) {
 					cpu, children = cpu+c1-c0, children+k1-k0
 					b.StopTimer()
 					stop()
+					if mode == "cold" {
+						require.NoError(b, r.Close())
+					}
 					require.NoError(b, err)
 					require.Equal(b, inFlight, sum.Count("verified"), "%v", sum.Problems)
 					require.Equal(b, size+next, sum.States["verified"])

@@ -12,9 +12,9 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/cabhq/cab/internal/atomicfile"
+	"github.com/cabhq/cab/internal/gitx"
 	"github.com/cabhq/cab/ledger"
 )
 
@@ -32,11 +32,11 @@ var ErrLedgerNotAppendOnly = ledger.ErrNotAppendOnly
 
 // defaultCheckpointPath is CheckpointFile in repo's git directory.
 func defaultCheckpointPath(repo *git.Repository) (string, error) {
-	fs, ok := repo.Storer.(*filesystem.Storage)
-	if !ok {
+	dir := gitx.GitDir(repo)
+	if dir == "" {
 		return "", errors.New("the reconciler's checkpoint needs a repository on disk")
 	}
-	return filepath.Join(fs.Filesystem().Root(), filepath.FromSlash(CheckpointFile)), nil
+	return filepath.Join(dir, filepath.FromSlash(CheckpointFile)), nil
 }
 
 // loadCheckpoint reads the checkpoint at path (zero when there is none

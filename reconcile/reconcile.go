@@ -114,11 +114,13 @@ var ErrNoKey = errors.New("reconcile: no reconciler key to sign the outcome even
 const DefaultLease = 15 * time.Minute
 
 // Reconciler applies signed tickets. Keep one per process: it caches the
-// verdict on each signed ticket between passes.
+// verdict on each signed ticket between passes. Close releases it.
 type Reconciler struct {
-	o      Options
-	repo   *git.Repository
-	loader *loader
+	o    Options
+	repo *git.Repository
+	// closeRepo unmaps repo's packs (gitx.Open).
+	closeRepo func() error
+	loader    *loader
 	// keys are the reconcile keys of the verifier set on the ledger.
 	keys []model.Key
 	// saved is the checkpoint last written.
@@ -164,23 +166,33 @@ func New(o Options) (*Reconciler, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	repo, err := git.PlainOpenWithOptions(o.Dir, &git.PlainOpenOptions{DetectDotGit: true})
+	// The change repository is read through internal/gitx: go-git alone
+	// indexes every pack again after each fetch of main, at every miss.
+	repo, closeRepo, err := gitx.Open(o.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening the change repository at %s: %w", o.Dir, err)
 	}
+	fail := func(err error) (*Reconciler, error) {
+		_ = closeRepo()
+		return nil, err
+	}
 	if o.CheckpointFile == "" {
 		if o.CheckpointFile, err = defaultCheckpointPath(repo); err != nil {
-			return nil, err
+			return fail(err)
 		}
 	}
 	cp, err := loadCheckpoint(o.CheckpointFile)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	o.Ledger.Guard(cp)
 	stmts := &statementEnvs{}
-	return &Reconciler{o: o, repo: repo, saved: cp, loader: &loader{repo: repo, limits: o.Limits, now: o.Now, verdicts: map[string]*ticket{}, rules: load.New()}, stmts: stmts, index: newLedgerIndex(stmts)}, nil
+	return &Reconciler{o: o, repo: repo, closeRepo: closeRepo, saved: cp, loader: &loader{repo: repo, limits: o.Limits, now: o.Now, verdicts: map[string]*ticket{}, rules: load.New()}, stmts: stmts, index: newLedgerIndex(stmts)}, nil
 }
+
+// Close releases the change repository New opened. The Reconciler is not
+// used after it.
+func (r *Reconciler) Close() error { return r.closeRepo() }
 
 // Run is New followed by one Pass.
 func Run(ctx context.Context, o Options) (*Summary, error) {
@@ -188,6 +200,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer r.Close()
 	return r.Pass(ctx)
 }
 

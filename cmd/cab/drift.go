@@ -65,6 +65,7 @@ error.`,
 			if err != nil {
 				return err
 			}
+			defer r.Close()
 			rep, err := r.Drift(gitpush.WithTimeout(cmd.Context(), o.GitTimeout), o.TargetTimeout)
 			if err != nil {
 				notifyLedgerStop(n, err)

@@ -403,6 +403,7 @@ its bounds; 2 on a usage or internal error.`,
 			if err != nil {
 				return err
 			}
+			defer r.Close()
 			sum, err := r.Pass(gitpush.WithTimeout(cmd.Context(), o.GitTimeout))
 			var bound *reconcile.BoundError
 			if err != nil && !errors.As(err, &bound) {

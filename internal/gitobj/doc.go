@@ -8,9 +8,10 @@
 // 10% less CPU than compress/zlib over a cold cab log, where inflating
 // small objects is half the work), resolves offset and reference
 // deltas and keeps recently resolved objects in a cache bounded in bytes;
-// loose objects are read from objects/xx/…, and anything it cannot find
+// loose objects are read from objects/xx/…, and what it may not see
 // (objects of alternates, packs with a v1 index, packs that appeared
-// after a clone was made) it asks a go-git storer for. CommitGraph reads
+// after a clone was made) it asks a go-git storer for; a miss of a reader
+// that sees every pack is answered without it. CommitGraph reads
 // git's commit-graph (objects/info/commit-graph, or a chain of layers):
 // each commit's root tree, parents and time by position, and its
 // changed-path Bloom filter, so that a first-parent walk asking about one

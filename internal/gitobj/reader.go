@@ -53,8 +53,11 @@ var ErrNotFound = errors.New("object not found")
 // of one repository: go-git decodes, hashes and caches every object it
 // reads, which makes a walk over thousands of commits and trees several
 // times slower than C git; this reader maps the packs, inflates only what
-// is asked for and keeps recently used delta bases. Anything it cannot find
-// (objects of alternates, packs with a v1 index) it asks go-git for. Git
+// is asked for and keeps recently used delta bases. What it may not see
+// (objects of alternates, packs with a v1 index, packs that appeared after
+// a clone was made) it asks go-git for; an object in none of the packs and
+// loose objects of a reader that sees them all is missing, without asking
+// go-git (whose first lookup after a write indexes every pack again). Git
 // stays the source of truth: nothing here writes. A Reader is not safe
 // for concurrent use; its clones, which share the packs and the cache,
 // may be used each by its own goroutine.
@@ -66,9 +69,15 @@ type Reader struct {
 	zr       io.ReadCloser
 	br       bytes.Reader
 	// listed is the modification time of the pack directory when its
-	// packs were last listed (see reload).
-	listed  time.Time
-	isClone bool
+	// packs were last listed, listedAt when that was (see reload).
+	listed, listedAt time.Time
+	// unmapped counts the indexes of the pack directory, when last
+	// listed, that could not be mapped; alternates says the repository
+	// borrows objects from others (objects/info/alternates). Either makes
+	// the fallback storer the judge of a missing object.
+	unmapped   int
+	alternates bool
+	isClone    bool
 	// scratch holds the delta being applied.
 	scratch []byte
 }
@@ -94,11 +103,28 @@ func Open(dir string, fallback storer.EncodedObjectStorer) (*Reader, error) {
 	if fallback != nil {
 		o.fallback = &lockedStorer{s: fallback}
 	}
-	o.listed = o.packDirTime()
+	if _, err := os.Stat(filepath.Join(dir, "info", "alternates")); err == nil {
+		o.alternates = true
+	}
+	o.listed, o.listedAt = o.packDirTime(), time.Now()
 	if err := o.loadPacks(); err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// racyListing is how soon after the pack directory's last modification a
+// listing of it may have missed a pack added within the same tick of the
+// file system's clock (which keeps the directory's time unchanged): such
+// a listing is not trusted, and the next miss lists again.
+const racyListing = time.Second
+
+// sees reports whether a miss in the packs and loose objects means the
+// object is missing: the reader maps every pack of the directory as it
+// was last listed, and borrows from no other repository. Otherwise the
+// fallback storer is asked.
+func (o *Reader) sees() bool {
+	return !o.isClone && !o.alternates && o.unmapped == 0
 }
 
 // packDirTime is the modification time of the pack directory (zero when
@@ -115,18 +141,20 @@ func (o *Reader) packDirTime() time.Time {
 // listed (a fetch, a repack, another process's write), when the pack
 // directory changed since; it says whether it found any. A clone never
 // reloads (it could not close what it opened). The time is taken before
-// listing, so a pack added during the listing changes it again; one
-// added within the same tick of the file system's clock is found by the
-// fallback until the next change.
+// listing, so a pack added during the listing changes it again; a listing
+// made within racyListing of the directory's time may have missed a pack
+// added in the same tick of the file system's clock, so the directory is
+// listed again then even if its time did not change, as git treats a
+// "racily clean" index entry.
 func (o *Reader) reload() (bool, error) {
 	if o.isClone {
 		return false, nil
 	}
 	t := o.packDirTime()
-	if t.Equal(o.listed) {
+	if t.Equal(o.listed) && o.listedAt.Sub(t) > racyListing {
 		return false, nil
 	}
-	o.listed = t
+	o.listed, o.listedAt = t, time.Now()
 	n := len(o.packs)
 	if err := o.loadPacks(); err != nil {
 		return false, err
@@ -143,6 +171,7 @@ func (o *Reader) loadPacks() error {
 	for _, p := range o.packs {
 		have[p.name] = true
 	}
+	o.unmapped = 0
 	for _, name := range names {
 		if have[packName(name)] {
 			continue // already mapped
@@ -151,6 +180,7 @@ func (o *Reader) loadPacks() error {
 		if err != nil {
 			// A pack being written, or an index format we do not read:
 			// the fallback storer answers for its objects.
+			o.unmapped++
 			continue
 		}
 		o.packs = append(o.packs, p)
@@ -209,6 +239,9 @@ func (o *Reader) Read(h plumbing.Hash) (Type, []byte, error) {
 		if p, off, ok := o.locate(h); ok {
 			return o.readPacked(p, off, 0)
 		}
+	}
+	if o.sees() {
+		return 0, nil, fmt.Errorf("%w: %s", ErrNotFound, h)
 	}
 	return o.readFallback(h)
 }

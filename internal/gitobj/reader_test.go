@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -108,7 +110,8 @@ func TestObjectsMatchGoGit(t *testing.T) {
 func TestObjectsFallBackToGoGit(t *testing.T) {
 	dir := gitRepo(t, nil, "-a", "-d")
 	// Objects the reader finds in no pack and no loose file (here: it
-	// reads an empty directory) are asked of the fallback storer.
+	// reads an empty directory that borrows the repository's objects
+	// through alternates) are asked of the fallback storer.
 	idxs, err := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.idx"))
 	require.NoError(t, err)
 	require.Len(t, idxs, 1)
@@ -116,12 +119,114 @@ func TestObjectsFallBackToGoGit(t *testing.T) {
 	require.NoError(t, err)
 	head, err := r.Head()
 	require.NoError(t, err)
-	obj, err := Open(filepath.Join(t.TempDir(), "objects"), r.Storer)
+	obj, err := Open(borrowing(t, dir), r.Storer)
 	require.NoError(t, err)
 	typ, data, err := obj.Read(head.Hash())
 	require.NoError(t, err)
 	assert.Equal(t, TypeCommit, typ)
 	assert.Contains(t, string(data), "commit 29")
+}
+
+// borrowing is an empty objects directory whose alternates name the
+// objects of the repository at dir.
+func borrowing(t *testing.T, dir string) string {
+	objects := filepath.Join(t.TempDir(), "objects")
+	require.NoError(t, os.MkdirAll(filepath.Join(objects, "info"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(objects, "info", "alternates"), []byte(filepath.Join(dir, ".git", "objects")+"\n"), 0o644))
+	return objects
+}
+
+// countingStorer counts the objects asked of a fallback storer.
+type countingStorer struct {
+	storer.EncodedObjectStorer
+	asked int
+}
+
+func (c *countingStorer) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	c.asked++
+	return c.EncodedObjectStorer.EncodedObject(t, h)
+}
+
+func (c *countingStorer) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	c.asked++
+	return c.EncodedObjectStorer.EncodedObjectSize(h)
+}
+
+// TestMissAsksFallbackOnlyWhenBlind: a reader that maps every pack of a
+// repository borrowing from no other says an object in none of them is
+// missing without asking the fallback storer (go-git's first lookup after
+// a write indexes every pack again: O(repository) per ledger update); a
+// reader that may not see an object (a pack index it cannot map,
+// alternates, a clone) asks. A pack added in the same tick of the file
+// system's clock as the last listing (the directory's time unchanged) is
+// found by listing again.
+func TestMissAsksFallbackOnlyWhenBlind(t *testing.T) {
+	missing := plumbing.NewHash(strings.Repeat("e", 40))
+	open := func(t *testing.T, dir, objects string) (*Reader, *countingStorer) {
+		r, err := git.PlainOpen(dir)
+		require.NoError(t, err)
+		fallback := &countingStorer{EncodedObjectStorer: r.Storer}
+		obj, err := Open(objects, fallback)
+		require.NoError(t, err)
+		t.Cleanup(func() { obj.Close() })
+		return obj, fallback
+	}
+	objectsOf := func(dir string) string { return filepath.Join(dir, ".git", "objects") }
+
+	t.Run("sees every pack", func(t *testing.T) {
+		dir := gitRepo(t, nil, "-a", "-d")
+		obj, fallback := open(t, dir, objectsOf(dir))
+		_, _, err := obj.Read(missing)
+		require.ErrorIs(t, err, ErrNotFound)
+		_, err = obj.Size(missing)
+		require.ErrorIs(t, err, ErrNotFound)
+		assert.Zero(t, fallback.asked)
+	})
+	t.Run("an index it cannot map", func(t *testing.T) {
+		dir := gitRepo(t, nil, "-a", "-d")
+		require.NoError(t, os.WriteFile(filepath.Join(objectsOf(dir), "pack", "pack-"+strings.Repeat("0", 40)+".idx"), []byte("not an index"), 0o444))
+		obj, fallback := open(t, dir, objectsOf(dir))
+		_, _, err := obj.Read(missing)
+		require.ErrorIs(t, err, ErrNotFound)
+		_, err = obj.Size(missing)
+		require.ErrorIs(t, err, ErrNotFound)
+		assert.Equal(t, 2, fallback.asked)
+	})
+	t.Run("alternates", func(t *testing.T) {
+		dir := gitRepo(t, nil, "-a", "-d")
+		obj, fallback := open(t, dir, borrowing(t, dir))
+		_, _, err := obj.Read(missing)
+		require.ErrorIs(t, err, ErrNotFound)
+		assert.Equal(t, 1, fallback.asked)
+	})
+	t.Run("a clone", func(t *testing.T) {
+		dir := gitRepo(t, nil, "-a", "-d")
+		obj, fallback := open(t, dir, objectsOf(dir))
+		_, _, err := obj.Clone().Read(missing)
+		require.ErrorIs(t, err, ErrNotFound)
+		assert.Equal(t, 1, fallback.asked)
+	})
+	t.Run("a pack in the same tick", func(t *testing.T) {
+		dir := gitRepo(t, nil, "-a", "-d")
+		packDir := filepath.Join(objectsOf(dir), "pack")
+		// The directory's time is not yet a second behind the listing
+		// (here: ahead of it, whatever the machine's load).
+		tick := time.Now().Add(time.Hour)
+		require.NoError(t, os.Chtimes(packDir, tick, tick))
+		obj, fallback := open(t, dir, objectsOf(dir))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "late.txt"), []byte("late\n"), 0o644))
+		gitCLI(t, dir, "add", "-A")
+		gitCLI(t, dir, "commit", "-q", "-m", "late commit")
+		gitCLI(t, dir, "repack", "-q", "-d")
+		// The directory's time as the reader listed it: the tick did not
+		// move.
+		require.NoError(t, os.Chtimes(packDir, tick, tick))
+		head := plumbing.NewHash(strings.TrimSpace(gitCLI(t, dir, "rev-parse", "HEAD")))
+		_, data, err := obj.Read(head)
+		require.NoError(t, err)
+		assert.Contains(t, string(data), "late commit")
+		assert.Zero(t, fallback.asked)
+	})
 }
 
 // A miss makes the reader look for packs that appeared since it last

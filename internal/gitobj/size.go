@@ -38,7 +38,7 @@ func (o *Reader) Size(h plumbing.Hash) (int64, error) {
 			return o.packedSize(p, off)
 		}
 	}
-	if o.fallback == nil {
+	if o.fallback == nil || o.sees() {
 		return 0, fmt.Errorf("%w: %s", ErrNotFound, h)
 	}
 	o.fallback.mu.Lock()

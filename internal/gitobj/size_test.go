@@ -52,8 +52,8 @@ func TestSizeMatchesRead(t *testing.T) {
 	}
 }
 
-// What is in no pack and no loose file has its size asked of the
-// fallback storer.
+// What is in no pack and no loose file of a reader that borrows objects
+// (alternates) has its size asked of the fallback storer.
 func TestSizeFallsBackToGoGit(t *testing.T) {
 	dir := gitRepo(t, nil, "-a", "-d")
 	r, err := git.PlainOpen(dir)
@@ -62,7 +62,7 @@ func TestSizeFallsBackToGoGit(t *testing.T) {
 	require.NoError(t, err)
 	want, err := r.Storer.EncodedObjectSize(head.Hash())
 	require.NoError(t, err)
-	obj, err := Open(filepath.Join(t.TempDir(), "objects"), r.Storer)
+	obj, err := Open(borrowing(t, dir), r.Storer)
 	require.NoError(t, err)
 	got, err := obj.Size(head.Hash())
 	require.NoError(t, err)
