@@ -12,9 +12,11 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 
 	"github.com/cabhq/cab/internal/gitobj"
 )
@@ -48,7 +50,7 @@ func Open(dir string) (repo *git.Repository, close func() error, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the objects of %s: %w", dir, err)
 	}
-	s := &objectStorage{Storage: fs, objects: objects, dir: objectsDir}
+	s := &objectStorage{Storage: fs, objects: objects, dir: objectsDir, dot: dotgit.New(fs.Filesystem())}
 	repo, err = git.Open(s, nil)
 	if err != nil {
 		_ = objects.Close()
@@ -91,6 +93,48 @@ type objectStorage struct {
 	mu      sync.Mutex // a gitobj.Reader is not safe for concurrent use
 	objects *gitobj.Reader
 	dir     string // the objects directory
+	// dot writes the packs a fetch receives (see PackfileWriter).
+	dot *dotgit.DotGit
+}
+
+// PackfileWriter stores the pack a fetch receives, and the index go-git
+// builds by parsing it, in the pack directory, as go-git's storage does,
+// but without go-git's first step of decoding every pack index already
+// there (loadIdxFile over the whole repository, 0.17 s a fetch on a
+// 100k-ticket one; the gitobj reader finds objects without it). Once
+// written, the reader maps the pack, and go-git's storage, which answers
+// only what the reader cannot, reads its indexes again when next asked.
+func (s *objectStorage) PackfileWriter() (io.WriteCloser, error) {
+	w, err := s.dot.NewObjectPack()
+	if err != nil {
+		return nil, err
+	}
+	p := &fetchedPack{PackWriter: w, s: s}
+	w.Notify = func(h plumbing.Hash, _ *idxfile.Writer) { p.name = h }
+	return p, nil
+}
+
+// fetchedPack is a pack being received (objectStorage.PackfileWriter).
+type fetchedPack struct {
+	*dotgit.PackWriter
+	s    *objectStorage
+	name plumbing.Hash // the pack's checksum, once written
+}
+
+func (p *fetchedPack) Close() error {
+	if err := p.PackWriter.Close(); err != nil {
+		return err
+	}
+	p.s.Storage.ObjectStorage.Reindex()
+	if p.name.IsZero() {
+		return nil // an empty pack: nothing written
+	}
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	// Not mapping it is only a cost: the reader lists the directory again
+	// at its next miss.
+	_ = p.s.objects.AddPack(filepath.Join(p.s.dir, "pack", "pack-"+p.name.String()+".idx"))
+	return nil
 }
 
 // storePack writes the objects hs of src as one pack (see writePack) and

@@ -2,6 +2,7 @@ package gitx
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/memory"
@@ -177,4 +179,55 @@ func readAll(t *testing.T, o plumbing.EncodedObject) []byte {
 	b, err := io.ReadAll(r)
 	require.NoError(t, err)
 	return b
+}
+
+// A fetch into a repository opened by Open stores the pack it receives
+// (and its index) where C git reads them, readable at once through the
+// repository; a fetch with nothing new leaves nothing behind.
+func TestFetchStoresThePackReceived(t *testing.T) {
+	src := packedRepo(t)
+	dst := t.TempDir()
+	gitCmd(t, dst, nil, "init", "-q")
+	repo, closeRepo, err := Open(dst)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = closeRepo() })
+	_, err = repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{src}})
+	require.NoError(t, err)
+	ctx := context.Background()
+	fetch := func() plumbing.Hash {
+		t.Helper()
+		h, err := FetchRef(ctx, repo, "origin", nil, "refs/heads/main", "refs/remotes/origin/main")
+		require.NoError(t, err)
+		return h
+	}
+	packs := func() []string {
+		names, err := filepath.Glob(filepath.Join(dst, ".git", "objects", "pack", "*"))
+		require.NoError(t, err)
+		return names
+	}
+
+	head := fetch()
+	assert.Equal(t, gitCmd(t, src, nil, "rev-parse", "main"), head.String())
+	c, err := repo.CommitObject(head)
+	require.NoError(t, err, "the fetched head reads through the repository")
+	_, err = c.Tree()
+	require.NoError(t, err)
+	require.Len(t, packs(), 2, "one pack and its index: %v", packs())
+	gitCmd(t, dst, nil, "fsck", "--strict", "--no-dangling", head.String())
+
+	// Another commit: a second pack, its objects readable at once.
+	require.NoError(t, os.WriteFile(filepath.Join(src, "later.txt"), []byte("later\n"), 0o644))
+	gitCmd(t, src, nil, "add", "-A")
+	gitCmd(t, src, nil, "commit", "-q", "-m", "later")
+	later := fetch()
+	require.NotEqual(t, head, later)
+	f, err := repo.CommitObject(later)
+	require.NoError(t, err)
+	assert.Equal(t, "later\n", f.Message)
+	require.Len(t, packs(), 4)
+
+	// Nothing new: no pack, no temporary file.
+	assert.Equal(t, later, fetch())
+	assert.Len(t, packs(), 4, "%v", packs())
+	gitCmd(t, dst, nil, "fsck", "--strict", "--no-dangling", later.String())
 }
