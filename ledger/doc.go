@@ -65,15 +65,18 @@
 //     its sequence number, so nothing is ever written over it.
 //   - Appending is a compare-and-swap on the branch ref
 //     (gitx.CompareAndSwap, the one owner of it): Update builds the new
-//     commits on top of the head it read and pushes them as a plain
-//     (non-force) fast-forward required to start from that head (or
-//     updates the local ref in its place); a lost race is told by reading
-//     the ref back, never by an error's text, and the transaction then
-//     reads the log at the winner's head and decides again, a bounded
-//     number of times (then ErrContention, matching gitx.ErrLostRace). A
-//     refusal of the server's own (a hook) is a *gitpush.RejectedError,
-//     not retried. Two writers therefore never lose each other's events,
-//     and every decision is made on the latest state.
+//     commits on top of the head it read (right after this Ledger's own
+//     read or append, the head it holds, without fetching again) and
+//     pushes them as a plain (non-force) fast-forward required to start
+//     from that head (or updates the local ref in its place); a lost race
+//     is told by reading the ref back, never by an error's text, and the
+//     transaction then reads the log at the winner's head and decides
+//     again, a bounded number of times (then ErrContention, matching
+//     gitx.ErrLostRace). A refusal of the server's own (a hook) is a
+//     *gitpush.RejectedError, not retried. Two writers therefore never
+//     lose each other's events, every decision published was made on the
+//     head it is published on, and "nothing to append" is said of the
+//     remote's latest head.
 //   - An Update stores the objects of its commits together, after all
 //     of them are built and before the swap (staging, pack.go): one pack
 //     and its index when there are many (a cab sign batch), loose objects
