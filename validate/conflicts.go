@@ -144,7 +144,7 @@ func serviceSummaries(repo *git.Repository, tree *object.Tree, svc string, sessi
 	if err != nil {
 		return nil, fmt.Errorf("reading %s/: %w", dir, err)
 	}
-	dirty := false
+	learned := false
 	for _, e := range sub.Entries {
 		full := dir + "/" + e.Name
 		if !e.Mode.IsFile() || !strings.HasSuffix(e.Name, ".cue") {
@@ -153,18 +153,15 @@ func serviceSummaries(repo *git.Repository, tree *object.Tree, svc string, sessi
 		sum, ok := cache[e.Hash.String()]
 		if !ok {
 			sum = summarize(tree, full)
-			cache[e.Hash.String()] = sum
-			dirty = true
+			session.learn(e.Hash.String(), sum)
+			learned = true
 		}
 		if sum != nil {
 			out[full] = sum
 		}
 	}
-	if dirty {
-		session.dirty = true
-		if !session.batch {
-			saveSummaries(repo, cache)
-		}
+	if learned && !session.batch {
+		saveSummaries(repo, cache)
 	}
 	return out, nil
 }
