@@ -393,6 +393,20 @@ type decodePools struct {
 	envs    []string
 }
 
+// carve returns n elements cut from the front of *pool, or new ones when
+// pool is nil (no pools); false when the pool holds fewer than n.
+func carve[T any](pool *[]T, n int) ([]T, bool) {
+	if pool == nil {
+		return make([]T, n), true
+	}
+	if n > len(*pool) {
+		return nil, false
+	}
+	s := (*pool)[:n:n]
+	*pool = (*pool)[n:]
+	return s, true
+}
+
 // decodeMerge reads what encodeMerge wrote into m.
 func decodeMerge(r *logindex.Decoder, m *mergeRec, p *decodePools) {
 	m.Commit = r.Hash()
@@ -412,15 +426,18 @@ func decodeMerge(r *logindex.Decoder, m *mergeRec, p *decodePools) {
 		return
 	}
 	m.pos = int(pos)
+	var (
+		ticketPool *[]ticketRec
+		envPool    *[]string
+		ok         bool
+	)
+	if p != nil {
+		ticketPool, envPool = &p.tickets, &p.envs
+	}
 	nt := r.Count(28)
-	if p == nil {
-		m.Tickets = make([]ticketRec, nt)
-	} else {
-		if nt > len(p.tickets) {
-			r.Fail("more tickets than the total")
-			return
-		}
-		m.Tickets, p.tickets = p.tickets[:nt:nt], p.tickets[nt:]
+	if m.Tickets, ok = carve(ticketPool, nt); !ok {
+		r.Fail("more tickets than the total")
+		return
 	}
 	for j := range m.Tickets {
 		t := &m.Tickets[j]
@@ -441,14 +458,9 @@ func decodeMerge(r *logindex.Decoder, m *mergeRec, p *decodePools) {
 			t.Owner = r.Str()
 			ne := r.Count(2)
 			if ne > 0 {
-				if p == nil {
-					t.Environments = make([]string, ne)
-				} else {
-					if ne > len(p.envs) {
-						r.Fail("more environments than the total")
-						return
-					}
-					t.Environments, p.envs = p.envs[:ne:ne], p.envs[ne:]
+				if t.Environments, ok = carve(envPool, ne); !ok {
+					r.Fail("more environments than the total")
+					return
 				}
 				for k := range t.Environments {
 					t.Environments[k] = r.Str()
