@@ -79,10 +79,11 @@ func newKeygenCmd() *cobra.Command {
 		Use:   "keygen [--alg ecdsa-p256|ed25519] [--out PREFIX]",
 		Short: "Generate a key pair for signing merged tickets",
 		Long: `Keygen writes a new signing key pair: PREFIX.key (private, mode 0600) and
-PREFIX.pub (public, PEM, to add under keys in cab.cue). It never overwrites
-an existing key, and it refuses to write inside the working tree of a git
-repository (a change repository is the last place a signing key belongs):
-keep it outside, e.g. under ~/.config/cab, and hand it to CI as a secret.
+PREFIX.pub (public, PEM, to add under keys in cab.cue), creating PREFIX's
+directory (mode 0700) when it is missing. It never overwrites an existing
+key, and it refuses to write inside the working tree of a git repository (a
+change repository is the last place a signing key belongs): keep it
+outside, e.g. under ~/.config/cab, and hand it to CI as a secret.
 
 If ` + keyPasswordEnv + ` is set, the private key is encrypted with it in the
 cosign/sigstore format (cosign reads it too); otherwise it is written as
@@ -104,6 +105,11 @@ unencrypted PKCS#8. cab sign reads the password from the same variable.`,
 				return err
 			}
 			keyPath, pubPath := o.Out+".key", o.Out+".pub"
+			// The directory is made for the key (private: 0700), as in
+			// the example's ~/.config/cab of a fresh machine.
+			if err := os.MkdirAll(filepath.Dir(keyPath), 0o700); err != nil {
+				return fmt.Errorf("creating the directory of %s: %w", keyPath, err)
+			}
 			if _, err := os.Stat(pubPath); err == nil {
 				return fmt.Errorf("%s already exists: refusing to overwrite", pubPath)
 			}
