@@ -373,9 +373,9 @@ var errSettled = errors.New("nothing left to append")
 // the winner's head and builds again on it, exactly as a race between a
 // fetch and a push does. Nothing is ever published on a head other than
 // the one it was built on; a stale log costs a refused push. When build
-// finds nothing to write on that log, the remote is asked, and build asked
-// again on what it holds: "nothing to write" is answered on the latest
-// log, as without the shortcut.
+// fails or finds nothing to write on that log, the remote is asked, and
+// build asked again on what it holds: a refusal and "nothing to write"
+// are answered on the latest log, as without the shortcut.
 func (l *Ledger) transact(ctx context.Context, build func(context.Context, *Log) (plumbing.Hash, error)) (plumbing.Hash, error) {
 	var (
 		log  *Log
@@ -388,7 +388,8 @@ func (l *Ledger) transact(ctx context.Context, build func(context.Context, *Log)
 		return plumbing.ZeroHash, err
 	}
 	head, err := build(ctx, log)
-	if err == nil && head == log.Head && seen {
+	if seen && (err != nil || head == log.Head) {
+		// A refusal, and "nothing to write", are said of the latest log.
 		if log, err = l.read(ctx); err != nil {
 			return plumbing.ZeroHash, err
 		}

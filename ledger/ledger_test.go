@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -526,12 +527,28 @@ func TestUpdateBuildsOnTheHeadItLastSaw(t *testing.T) {
 	assert.Len(t, saw, 2, "decided on the log held, then on the latest")
 	assert.Equal(t, []string{"CHG-2026-0001", "CHG-2026-0002", "CHG-2026-0003", "CHG-2026-0004", "CHG-2026-0005"}, ids(log), "the latest log")
 
+	// A refusal on the log a holds is decided again on the latest: here
+	// decide needs an event b appended meanwhile.
+	_, err = b.Update(ctx, add(signed("CHG-2026-0007")))
+	require.NoError(t, err)
+	saw = nil
+	log, err = a.Update(ctx, func(log *Log) ([]Event, error) {
+		saw = append(saw, ids(log))
+		if log.State("CHG-2026-0007").Status != KindSigned {
+			return nil, errors.New("CHG-2026-0007 is not signed")
+		}
+		return []Event{signed("CHG-2026-0008")}, nil
+	})
+	require.NoError(t, err, "the refusal was of a stale log")
+	assert.Len(t, saw, 2)
+	assert.Contains(t, ids(log), "CHG-2026-0008")
+
 	// A read always fetches, and an update after it builds on what it read.
 	n = fetches()
 	_, err = a.Read(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, n+1, fetches())
-	_, err = a.Update(ctx, add(signed("CHG-2026-0006")))
+	_, err = a.Update(ctx, add(signed("CHG-2026-0009")))
 	require.NoError(t, err)
 	assert.Equal(t, n+1, fetches(), "the update after a read builds on it")
 }
